@@ -1,0 +1,228 @@
+import type { ExternalTier } from "./external-tier.js";
+import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
+import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
+import { newRecord, type SessionRecord } from "./record.js";
+
+/**
+ * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is
+ * older than `revalidateAfterMs`; on a miss, one store read recovers it. Writes: only
+ * when the record changed (awaited, so the next request on any isolate sees it); an
+ * unchanged session only has its store TTL extended, at most once per
+ * `touchIntervalMs`, after the response (`waitUntil`). A store failure never ends a
+ * session: the first tier keeps serving it and the write is retried on the next request.
+ */
+export interface SessionManagerOptions {
+  memory: MemoryTier;
+  external?: ExternalTier;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  revalidateAfterMs: number;
+  touchIntervalMs: number;
+  now: () => number;
+  randomBytes?: RandomBytes;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A session as one request sees it; handlers change `record` freely. */
+export interface Session {
+  readonly id: string;
+  record: SessionRecord;
+  readonly isNew: boolean;
+  /** The record's JSON as loaded; "" for a new session. */
+  readonly loadedJson: string;
+}
+
+export type LoadResult =
+  | { kind: "session"; session: Session }
+  | { kind: "none" }
+  /** A well-formed cookie whose session could not be looked up: the store is unavailable. */
+  | { kind: "unknown" };
+
+export type CommitResult = "written" | "unchanged" | "memory-only" | "gone";
+
+export interface SessionMetrics {
+  memoryHits: number;
+  recoveries: number;
+  misses: number;
+  revalidations: number;
+  revalidatedGone: number;
+  rejectedBlobs: number;
+  created: number;
+  writes: number;
+  writesSkippedUnchanged: number;
+  writeFailures: number;
+  touches: number;
+  destroyed: number;
+}
+
+export class SessionManager {
+  readonly metrics: SessionMetrics = {
+    memoryHits: 0,
+    recoveries: 0,
+    misses: 0,
+    revalidations: 0,
+    revalidatedGone: 0,
+    rejectedBlobs: 0,
+    created: 0,
+    writes: 0,
+    writesSkippedUnchanged: 0,
+    writeFailures: 0,
+    touches: 0,
+    destroyed: 0,
+  };
+
+  constructor(private readonly options: SessionManagerOptions) {}
+
+  get memory(): MemoryTier {
+    return this.options.memory;
+  }
+
+  get external(): ExternalTier | undefined {
+    return this.options.external;
+  }
+
+  async load(cookieValue: string | undefined): Promise<LoadResult> {
+    if (!isWellFormedSessionId(cookieValue)) return { kind: "none" };
+    const id = cookieValue;
+    const { memory, external, now } = this.options;
+    const t = now();
+    let entry = memory.get(id, t);
+    if (entry) {
+      if (external && !entry.dirty && t - entry.validatedAt >= this.options.revalidateAfterMs) {
+        this.metrics.revalidations++;
+        const read = await external.read(id);
+        if (read.kind === "missing") {
+          this.noteRejected(read.rejected);
+          this.metrics.revalidatedGone++;
+          memory.delete(id);
+          return { kind: "none" };
+        }
+        if (read.kind === "found") {
+          entry =
+            read.tag === entry.stored?.tag
+              ? { ...entry, validatedAt: t }
+              : this.entryFromStore(read.record, read.kid, read.tag, t, entry.ttlSetAt);
+          memory.set(id, entry, t);
+        }
+        // unavailable: the copy in memory is the best there is; keep serving it.
+      } else {
+        this.metrics.memoryHits++;
+      }
+      if (entry.record.exp <= t) return this.expire(id);
+      entry.lastAccess = t;
+      return { kind: "session", session: { id, record: JSON.parse(entry.json) as SessionRecord, isNew: false, loadedJson: entry.json } };
+    }
+    if (!external) {
+      this.metrics.misses++;
+      return { kind: "none" };
+    }
+    const read = await external.read(id);
+    if (read.kind === "unavailable") return { kind: "unknown" };
+    if (read.kind === "missing") {
+      this.noteRejected(read.rejected);
+      this.metrics.misses++;
+      return { kind: "none" };
+    }
+    if (read.record.exp <= t) return this.expire(id);
+    this.metrics.recoveries++;
+    // ttlSetAt 0: this request extends the store TTL (after the response).
+    const recovered = this.entryFromStore(read.record, read.kid, read.tag, t, 0);
+    memory.set(id, recovered, t);
+    return { kind: "session", session: { id, record: JSON.parse(recovered.json) as SessionRecord, isNew: false, loadedJson: recovered.json } };
+  }
+
+  create(): Session {
+    this.metrics.created++;
+    const record = newRecord(this.options.now(), this.options.absoluteTimeoutMs);
+    return { id: newSessionId(this.options.randomBytes), record, isNew: true, loadedJson: "" };
+  }
+
+  /**
+   * Persists what the request did to the session. `waitUntil` carries the work that
+   * may finish after the response (TTL extension of an unchanged session).
+   */
+  async commit(session: Session, waitUntil: (promise: Promise<unknown>) => void): Promise<CommitResult> {
+    const { memory, external, now } = this.options;
+    const t = now();
+    const ttlMs = Math.min(this.options.idleTimeoutMs, session.record.exp - t);
+    if (ttlMs <= 0) {
+      await this.destroy(session.id);
+      return "gone";
+    }
+    const json = JSON.stringify(session.record);
+    const previous = session.isNew ? undefined : memory.get(session.id, t);
+    if (!session.isNew && !previous) {
+      // Evicted or destroyed while this request ran: a late write would resurrect it
+      // in memory; only the store can say whether it still exists.
+      if (!external) return "gone";
+    }
+    const changed = session.isNew || json !== session.loadedJson;
+    if (!changed && !previous?.dirty) {
+      this.metrics.writesSkippedUnchanged++;
+      if (previous && external && previous.stored && t - previous.ttlSetAt >= this.options.touchIntervalMs) {
+        previous.ttlSetAt = t;
+        const { kid } = previous.stored;
+        this.metrics.touches++;
+        waitUntil(
+          external.touch(session.id, kid, ttlMs).then((result) => {
+            if (result === "gone") memory.delete(session.id);
+          }),
+        );
+      }
+      return "unchanged";
+    }
+    const entry: MemoryEntry = {
+      record: session.record,
+      json,
+      lastAccess: t,
+      validatedAt: t,
+      ttlSetAt: previous?.ttlSetAt ?? t,
+      dirty: false,
+      ...(previous?.stored ? { stored: previous.stored } : {}),
+    };
+    if (!external) {
+      memory.set(session.id, entry, t);
+      return "memory-only";
+    }
+    this.metrics.writes++;
+    // Never stored (its first write failed): create. No longer in memory (evicted during
+    // the request): update under the newest key, so a session destroyed meanwhile stays so.
+    const storedKid = session.isNew ? undefined : previous ? previous.stored?.kid : external.currentKid;
+    const written = await external.write(session.id, session.record, ttlMs, storedKid);
+    if (written.kind === "gone") {
+      memory.delete(session.id);
+      return "gone";
+    }
+    if (written.kind === "written") {
+      entry.stored = { kid: written.kid, tag: written.tag };
+      entry.ttlSetAt = t;
+    } else {
+      this.metrics.writeFailures++;
+      entry.dirty = true;
+    }
+    memory.set(session.id, entry, t);
+    return written.kind === "written" ? "written" : "memory-only";
+  }
+
+  /** Ends the session in both tiers. `false` when the store could not be reached. */
+  async destroy(id: string): Promise<boolean> {
+    this.metrics.destroyed++;
+    this.options.memory.delete(id);
+    return this.options.external ? this.options.external.destroy(id) : true;
+  }
+
+  private async expire(id: string): Promise<LoadResult> {
+    await this.destroy(id);
+    return { kind: "none" };
+  }
+
+  private entryFromStore(record: SessionRecord, kid: string, tag: string, t: number, ttlSetAt: number): MemoryEntry {
+    return { record, json: JSON.stringify(record), lastAccess: t, validatedAt: t, stored: { kid, tag }, ttlSetAt, dirty: false };
+  }
+
+  private noteRejected(reason: string | undefined): void {
+    if (reason === undefined) return;
+    this.metrics.rejectedBlobs++;
+    this.options.log?.("session.rejected", { reason });
+  }
+}

@@ -1,0 +1,108 @@
+import type { SessionRecord } from "./record.js";
+
+/**
+ * The first tier: one per isolate, a Map kept in least-recently-used order (a hit
+ * moves the entry to the end), bounded by entries and by estimated bytes, with idle
+ * and absolute expiry. It holds plain data only.
+ */
+export interface MemoryEntry {
+  record: SessionRecord;
+  /** The record as JSON when last loaded or written: change detection and size. */
+  json: string;
+  lastAccess: number;
+  /** When this copy was last known to match the store (or was made here). */
+  validatedAt: number;
+  /** What the store holds for it: the secret's kid and the envelope fingerprint. Unset: not stored yet. */
+  stored?: { kid: string; tag: string };
+  /** When the store TTL was last set (write or touch). */
+  ttlSetAt: number;
+  /** A write to the store failed; the next request retries it. */
+  dirty: boolean;
+}
+
+export interface MemoryTierOptions {
+  maxEntries: number;
+  maxBytes: number;
+  idleTimeoutMs: number;
+}
+
+export interface MemoryTierStats {
+  entries: number;
+  bytes: number;
+  evictions: number;
+  expirations: number;
+}
+
+/** Per-entry overhead beyond the JSON: Map slot, entry object, id string (UTF-16). */
+const ENTRY_OVERHEAD_BYTES = 320;
+
+export function entryBytes(entry: MemoryEntry): number {
+  return ENTRY_OVERHEAD_BYTES + entry.json.length * 2;
+}
+
+export class MemoryTier {
+  // The size is kept beside the entry, so accounting stays right even if a caller mutates the entry.
+  private readonly entries = new Map<string, { entry: MemoryEntry; size: number }>();
+  private bytes = 0;
+  private evictions = 0;
+  private expirations = 0;
+
+  constructor(private readonly options: MemoryTierOptions) {}
+
+  /** A live entry, now the most recently used; expired entries are dropped on the way. */
+  get(id: string, now: number): MemoryEntry | undefined {
+    const slot = this.entries.get(id);
+    if (!slot) return undefined;
+    if (this.isExpired(slot.entry, now)) {
+      this.remove(id);
+      this.expirations++;
+      return undefined;
+    }
+    this.entries.delete(id);
+    this.entries.set(id, slot);
+    return slot.entry;
+  }
+
+  set(id: string, entry: MemoryEntry, now: number): void {
+    this.remove(id);
+    const size = entryBytes(entry);
+    if (size > this.options.maxBytes) return; // could never fit; the store still has it
+    this.entries.set(id, { entry, size });
+    this.bytes += size;
+    this.shrink(now);
+  }
+
+  delete(id: string): void {
+    this.remove(id);
+  }
+
+  stats(): MemoryTierStats {
+    return { entries: this.entries.size, bytes: this.bytes, evictions: this.evictions, expirations: this.expirations };
+  }
+
+  private isExpired(entry: MemoryEntry, now: number): boolean {
+    return now - entry.lastAccess >= this.options.idleTimeoutMs || entry.record.exp <= now;
+  }
+
+  /** Drops expired entries from the cold end, then evicts until within both bounds. */
+  private shrink(now: number): void {
+    for (const [id, slot] of this.entries) {
+      if (!this.isExpired(slot.entry, now)) break;
+      this.remove(id);
+      this.expirations++;
+    }
+    while (this.entries.size > this.options.maxEntries || this.bytes > this.options.maxBytes) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.remove(oldest.value);
+      this.evictions++;
+    }
+  }
+
+  private remove(id: string): void {
+    const slot = this.entries.get(id);
+    if (!slot) return;
+    this.entries.delete(id);
+    this.bytes -= slot.size;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What one session holds. Plain JSON data only: it is what the first tier keeps and
+ * what the codec seals. `docs/storage-schema.md` documents it; bump `v` on any change
+ * that old readers would misread.
+ */
+export interface SessionRecord {
+  v: 1;
+  /** Creation time, ms since the epoch. */
+  iat: number;
+  /** Absolute expiry, ms since the epoch (creation + absolute lifetime). */
+  exp: number;
+  /** CSRF token, base64url; created by the first `x-csrf-token: fetch`. */
+  csrf?: string;
+  /** Data of the features built on sessions (login, backend cookies); JSON values. */
+  data?: Record<string, unknown>;
+}
+
+export function newRecord(now: number, absoluteTimeoutMs: number): SessionRecord {
+  return { v: 1, iat: now, exp: now + absoluteTimeoutMs };
+}
+
+/** Shape check of a record that came out of the store: anything else is "no session". */
+export function isSessionRecord(value: unknown): value is SessionRecord {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    r.v === 1 &&
+    Number.isFinite(r.iat) &&
+    Number.isFinite(r.exp) &&
+    (r.csrf === undefined || typeof r.csrf === "string") &&
+    (r.data === undefined || (typeof r.data === "object" && r.data !== null && !Array.isArray(r.data)))
+  );
+}

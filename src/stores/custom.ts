@@ -1,0 +1,73 @@
+import type { ByteStore } from "./types.js";
+
+/**
+ * The custom store interface of SAP's application router (EXT_SESSION_MGT
+ * `externalStoreFilePath`). Every method may be synchronous or return a Promise.
+ * `sessionId` is the router's store key (an HMAC of the session id, never the id);
+ * `session` is `{ envelope }`, the sealed session, never plaintext; timeouts are ms.
+ */
+export interface UserCustomStore {
+  clear(): unknown;
+  destroy(sessionId: string): unknown;
+  get(sessionId: string): unknown;
+  length(): unknown;
+  ttl(sessionId: string): unknown;
+  set(sessionId: string, session: StoredSession, timeout: number): unknown;
+  exists(sessionId: string): unknown;
+  resetTimer(sessionId: string, timeout: number): unknown;
+}
+
+/** What a custom store keeps for one session. */
+export interface StoredSession {
+  envelope: string;
+}
+
+/** What `getStore` receives: enough to find bindings, never the session secret. */
+export interface CustomStoreContext {
+  instanceName: string;
+  storageType: string;
+  env: Record<string, unknown>;
+}
+
+export interface CustomStoreModule {
+  getStore?: (context: CustomStoreContext) => unknown;
+}
+
+const METHODS = ["clear", "destroy", "get", "length", "ttl", "set", "exists", "resetTimer"] as const;
+
+/** Names the methods a driver lacks; empty when it has the whole interface. */
+export function missingMethods(store: unknown): string[] {
+  if (typeof store !== "object" || store === null) return [...METHODS];
+  return METHODS.filter((m) => typeof (store as Record<string, unknown>)[m] !== "function");
+}
+
+/**
+ * Adapts a user driver to a byte store. The create/update conditions are checked with
+ * `exists` first: a custom store gets them best-effort, not atomically (documented).
+ */
+export function adaptCustomStore(store: UserCustomStore): ByteStore {
+  return {
+    async get(key) {
+      const value = await store.get(key);
+      if (typeof value === "string") return value; // drivers that keep the envelope bare
+      if (typeof value === "object" && value !== null && typeof (value as StoredSession).envelope === "string") {
+        return (value as StoredSession).envelope;
+      }
+      return null;
+    },
+    async set(key, envelope, ttlMs, mode) {
+      const exists = Boolean(await store.exists(key));
+      if (mode === "create" ? exists : !exists) return false;
+      await store.set(key, { envelope }, Math.max(1, Math.ceil(ttlMs)));
+      return true;
+    },
+    async touch(key, ttlMs) {
+      if (!(await store.exists(key))) return false;
+      await store.resetTimer(key, Math.max(1, Math.ceil(ttlMs)));
+      return true;
+    },
+    async delete(keys) {
+      for (const key of keys) await store.destroy(key);
+    },
+  };
+}

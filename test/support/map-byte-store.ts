@@ -1,0 +1,53 @@
+import type { ByteStore } from "../../src/stores/types.js";
+
+/** An in-memory byte store with a settable clock, plus switches to make it fail. */
+export class MapByteStore implements ByteStore {
+  readonly data = new Map<string, { value: string; expiresAt: number }>();
+  calls: string[] = [];
+  failWith: Error | undefined;
+  hang = false;
+
+  constructor(public now: () => number = Date.now) {}
+
+  private check(op: string): Promise<void> {
+    this.calls.push(op);
+    if (this.hang) return new Promise(() => {});
+    if (this.failWith) return Promise.reject(this.failWith);
+    return Promise.resolve();
+  }
+
+  private live(key: string) {
+    const e = this.data.get(key);
+    if (e && e.expiresAt <= this.now()) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  async get(key: string) {
+    await this.check("get");
+    return this.live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlMs: number, mode: "create" | "update") {
+    await this.check("set");
+    const exists = this.live(key) !== undefined;
+    if (mode === "create" ? exists : !exists) return false;
+    this.data.set(key, { value, expiresAt: this.now() + ttlMs });
+    return true;
+  }
+
+  async touch(key: string, ttlMs: number) {
+    await this.check("touch");
+    const e = this.live(key);
+    if (!e) return false;
+    e.expiresAt = this.now() + ttlMs;
+    return true;
+  }
+
+  async delete(keys: readonly string[]) {
+    await this.check("delete");
+    for (const k of keys) this.data.delete(k);
+  }
+}
