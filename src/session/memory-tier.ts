@@ -49,7 +49,7 @@ export class MemoryTier {
 
   constructor(private readonly options: MemoryTierOptions) {}
 
-  /** A live entry, now the most recently used; expired entries are dropped on the way. */
+  /** A live entry, now the most recently used (access stamped); expired entries are dropped. */
   get(id: string, now: number): MemoryEntry | undefined {
     const slot = this.entries.get(id);
     if (!slot) return undefined;
@@ -58,6 +58,9 @@ export class MemoryTier {
       this.expirations++;
       return undefined;
     }
+    // Moving it to the end and stamping the access keeps the Map ordered by last access,
+    // which lets `shrink` sweep expired entries from the front.
+    slot.entry.lastAccess = now;
     this.entries.delete(id);
     this.entries.set(id, slot);
     return slot.entry;

@@ -1,0 +1,103 @@
+import type { Hono } from "hono";
+import { createApp, type Authenticator } from "./app.js";
+import { formatProblems, loadConfig, redactedSummary } from "./config/index.js";
+import type { RouterConfig } from "./config/types.js";
+import type { Env } from "./env.js";
+import type { Logger } from "./log.js";
+import { ExternalTier } from "./session/external-tier.js";
+import { KeyRing } from "./session/keyring.js";
+import { SessionManager } from "./session/manager.js";
+import { MemoryTier } from "./session/memory-tier.js";
+import { adaptCustomStore, missingMethods, type CustomStoreModule, type UserCustomStore } from "./stores/custom.js";
+import { ResilientStore, realSleep } from "./stores/resilient.js";
+import type { ByteStore } from "./stores/types.js";
+import { createUpstashStore } from "./stores/upstash.js";
+import type { SessionEnv } from "./session/middleware.js";
+
+/**
+ * Everything one isolate builds once from its environment: validated configuration,
+ * the session tiers and the app. Invalid configuration is a value too: the isolate
+ * then answers every request with a generic error page.
+ */
+export type IsolateState =
+  | { kind: "ready"; config: RouterConfig; manager: SessionManager; app: Hono<SessionEnv> }
+  | { kind: "broken"; problems: string[] };
+
+export interface IsolateDeps {
+  bundledXsApp: unknown;
+  customStore: CustomStoreModule & { isPlaceholder?: boolean };
+  fetch: typeof fetch;
+  now: () => number;
+  log: Logger;
+  authenticate?: Authenticator;
+}
+
+/** Idle timeout honoured in the store within this much: the TTL of an unchanged session is extended at most this often. */
+export function touchIntervalFor(idleTimeoutMs: number): number {
+  return Math.min(60_000, Math.floor(idleTimeoutMs / 10));
+}
+
+export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<IsolateState> {
+  const loaded = loadConfig(env, deps.bundledXsApp);
+  if (!loaded.ok) return broken(deps.log, formatProblems(loaded.problems).split("\n"));
+  const { config } = loaded;
+  const { session } = config;
+
+  let external: ExternalTier | undefined;
+  const ext = config.externalSession;
+  if (ext) {
+    const store = openStore(config, env, deps);
+    if (typeof store === "string") return broken(deps.log, [store]);
+    const resilient = new ResilientStore(store, {
+      budgetMs: ext.retryTimeoutMs,
+      backOffMs: ext.backOffMultiplier,
+      maxAttempts: 3,
+      cooldownMs: ext.retryTimeoutMs,
+      now: deps.now,
+      sleep: realSleep,
+    });
+    external = new ExternalTier(resilient, await KeyRing.create(ext.secrets));
+  }
+
+  const manager = new SessionManager({
+    memory: new MemoryTier({ ...session.memory, idleTimeoutMs: session.idleTimeoutMs }),
+    ...(external ? { external } : {}),
+    idleTimeoutMs: session.idleTimeoutMs,
+    absoluteTimeoutMs: session.absoluteTimeoutMs,
+    revalidateAfterMs: ext?.revalidateAfterMs ?? Infinity,
+    touchIntervalMs: touchIntervalFor(session.idleTimeoutMs),
+    now: deps.now,
+    log: deps.log,
+  });
+  deps.log("config.loaded", { ...redactedSummary(config) });
+  const app = createApp({ config, manager, fetch: deps.fetch, log: deps.log, ...(deps.authenticate ? { authenticate: deps.authenticate } : {}) });
+  return { kind: "ready", config, manager, app };
+}
+
+/** The byte store EXT_SESSION_MGT asks for, or a problem in the usual `path: message` form. */
+function openStore(config: RouterConfig, env: Env, deps: IsolateDeps): ByteStore | string {
+  const ext = config.externalSession!;
+  if (ext.externalStoreFilePath === undefined) {
+    if (!ext.upstash) return "EXT_SESSION_MGT.instanceName: no Upstash credentials";
+    return createUpstashStore({ ...ext.upstash, requestTimeoutMs: ext.retryTimeoutMs });
+  }
+  const path = "EXT_SESSION_MGT.externalStoreFilePath";
+  const getStore = deps.customStore.getStore;
+  if (deps.customStore.isPlaceholder || typeof getStore !== "function") {
+    return `${path}: no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module`;
+  }
+  let store: unknown;
+  try {
+    store = getStore({ instanceName: ext.instanceName, storageType: ext.storageType, env });
+  } catch (error) {
+    return `${path}: getStore() failed: ${error instanceof Error ? error.message : "unknown error"}`;
+  }
+  const missing = missingMethods(store);
+  if (missing.length > 0) return `${path}: the driver's store lacks ${missing.join(", ")}`;
+  return adaptCustomStore(store as UserCustomStore);
+}
+
+function broken(log: Logger, problems: string[]): IsolateState {
+  log("config.invalid", { problems });
+  return { kind: "broken", problems };
+}

@@ -1,0 +1,222 @@
+import type { Destination } from "../config/types.js";
+
+/**
+ * Forwarding one request to a destination and its response back, with the header
+ * hygiene of a reverse proxy. No Hono, `fetch` passed in.
+ */
+export interface UpstreamRequestOptions {
+  destination: Destination;
+  /** Path and query from `matchRoute` (`/x?y=1`): starts with `/`. */
+  target: string;
+  /** The client's address; appended to `X-Forwarded-For`. */
+  clientIp?: string;
+  /** The router's own session cookie, never forwarded. */
+  sessionCookieName: string;
+  /** `Bearer …` when the destination gets the user's token; replaces any incoming Authorization. */
+  authorization?: string;
+  /** Aborts the upstream request (set by `forward` for the timeout). */
+  signal?: AbortSignal;
+}
+
+export interface ForwardOptions extends Omit<UpstreamRequestOptions, "signal"> {
+  fetch: typeof fetch;
+}
+
+/**
+ * RFC 9110 §7.6.1 hop-by-hop headers, plus `Proxy-Connection` (non-standard, still sent by
+ * some clients) and `Public` (listed by SAP). Headers named in `Connection` are removed too.
+ */
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "public",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+
+function stripHopByHop(headers: Headers): void {
+  const nominated = headers.get("connection");
+  if (nominated !== null) {
+    for (const name of nominated.split(",")) {
+      const trimmed = name.trim();
+      // An invalid token would make Headers.delete throw; such a name cannot be present anyway.
+      if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(trimmed)) headers.delete(trimmed);
+    }
+  }
+  for (const name of HOP_BY_HOP) headers.delete(name);
+}
+
+/**
+ * Removes every cookie named `name` from a `Cookie` header value and keeps the others
+ * byte-for-byte, in order. Returns null when nothing remains.
+ */
+export function removeCookie(cookieHeader: string, name: string): string | null {
+  const kept = cookieHeader.split(";").filter((pair) => {
+    const eq = pair.indexOf("=");
+    const cookieName = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+    return cookieName !== name;
+  });
+  const result = kept.join(";").trimStart();
+  return result.trim() === "" ? null : result;
+}
+
+/**
+ * The upstream URL: the destination URL (which keeps its own base path) followed by the
+ * target. Throws for a target that is not a path or that would leave the destination's
+ * base path once the URL is parsed; `matchRoute` never produces one, so that is a bug.
+ */
+function upstreamUrl(destination: Destination, target: string): URL {
+  if (!target.startsWith("/") || /[\u0000-\u001f\u007f]/.test(target)) {
+    throw new TypeError("forward: target must be a path starting with / without control characters");
+  }
+  const base = new URL(destination.url);
+  const url = new URL(destination.url + target);
+  const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
+  if (url.origin !== base.origin || !(url.pathname === base.pathname || url.pathname.startsWith(basePath))) {
+    throw new TypeError("forward: target leaves the destination's base path");
+  }
+  return url;
+}
+
+export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOptions): Request {
+  const url = upstreamUrl(opts.destination, opts.target);
+  const incomingUrl = new URL(incoming.url);
+  const headers = new Headers(incoming.headers);
+  const incomingHost = headers.get("host") ?? incomingUrl.host;
+
+  stripHopByHop(headers);
+  headers.delete("host");
+
+  const cookie = headers.get("cookie");
+  if (cookie !== null) {
+    const rest = removeCookie(cookie, opts.sessionCookieName);
+    if (rest === null) headers.delete("cookie");
+    else headers.set("cookie", rest);
+  }
+
+  if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
+
+  if (opts.destination.setXForwardedHeaders) {
+    // Host, proto and path are what this router saw; values sent by the client are replaced
+    // (SAP passes them through, which lets any client spoof them to the backend).
+    headers.set("x-forwarded-host", incomingHost);
+    headers.set("x-forwarded-proto", incomingUrl.protocol.slice(0, -1));
+    headers.set("x-forwarded-path", incomingUrl.pathname + incomingUrl.search);
+    if (opts.clientIp !== undefined && opts.clientIp !== "") {
+      const previous = headers.get("x-forwarded-for");
+      headers.set("x-forwarded-for", previous ? `${previous}, ${opts.clientIp}` : opts.clientIp);
+    }
+  }
+
+  const method = incoming.method;
+  const hasBody = method !== "GET" && method !== "HEAD";
+  const init: RequestInit & { duplex?: "half" } = {
+    method,
+    headers,
+    body: hasBody ? incoming.body : null,
+    redirect: "manual",
+  };
+  if (hasBody && incoming.body !== null) init.duplex = "half"; // streaming body (required by undici)
+  if (opts.signal !== undefined) init.signal = opts.signal;
+  return new Request(url, init);
+}
+
+function errorResponse(status: 502 | 504, text: string): Response {
+  return new Response(text, {
+    status,
+    statusText: text,
+    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+  });
+}
+
+/** Longest delay setTimeout accepts before it overflows and fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Sends the request upstream and returns the upstream response (minus hop-by-hop headers,
+ * body streamed). Expected failures are values: 504 `Gateway Timeout` when no response
+ * headers arrive within `destination.timeoutMs`, 502 `Bad Gateway` when the destination
+ * cannot be reached. The timeout covers the wait for the response head only; once headers
+ * arrive a long body is streamed without a deadline (SAP: "maximum wait time for a response").
+ */
+export async function forward(incoming: Request, opts: ForwardOptions): Promise<Response> {
+  const controller = new AbortController();
+  // Settles the wait below even when the fetch implementation ignores the signal.
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+  });
+  aborted.catch(() => {}); // observed by the race below, or deliberately not at all
+  // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
+  const request = buildUpstreamRequest(incoming, { ...opts, signal: controller.signal });
+  let timedOut = false;
+  const timeoutMs = opts.destination.timeoutMs;
+  const timer =
+    Number.isFinite(timeoutMs) && timeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          controller.abort(new DOMException("upstream timeout", "TimeoutError"));
+        }, Math.min(timeoutMs, MAX_TIMER_MS))
+      : undefined;
+  // A client that goes away before the response head arrives cancels the upstream call.
+  const onClientAbort = () => controller.abort(incoming.signal.reason);
+  const clientSignal = incoming.signal as AbortSignal | undefined;
+  if (clientSignal?.aborted) onClientAbort();
+  else clientSignal?.addEventListener("abort", onClientAbort, { once: true });
+
+  let upstream: Response;
+  try {
+    controller.signal.throwIfAborted(); // the client is already gone: do not call upstream
+    const fetchImpl = opts.fetch; // called unbound: workerd's fetch rejects a foreign `this`
+    upstream = await Promise.race([fetchImpl(request), aborted]);
+  } catch {
+    return timedOut ? errorResponse(504, "Gateway Timeout") : errorResponse(502, "Bad Gateway");
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    clientSignal?.removeEventListener("abort", onClientAbort);
+  }
+
+  const headers = new Headers(upstream.headers);
+  stripHopByHop(headers);
+  const location = headers.get("location");
+  if (location !== null) {
+    headers.set("location", rewriteLocation(location, opts.destination.url, new URL(incoming.url).origin));
+  }
+  const { status } = upstream;
+  // The Response constructor only takes 200–599 (a 101 would carry a workerd WebSocket;
+  // Upgrade is never forwarded, so it cannot happen) and no body with a null-body status.
+  if (status < 200 || status > 599) return upstream;
+  const body = NULL_BODY_STATUSES.has(status) ? null : upstream.body;
+  return new Response(body, { status, statusText: upstream.statusText, headers });
+}
+
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+
+/**
+ * An absolute `Location` (also scheme-relative `//host/…`) that points into the
+ * destination URL is moved to the router's origin: the destination URL prefix is replaced
+ * by the router origin (`https://b.example/base/x?y` → `https://router.example/x?y`).
+ * Relative locations and locations elsewhere (other hosts, outside the base path) are kept.
+ */
+export function rewriteLocation(location: string, destinationUrl: string, routerOrigin: string): string {
+  const isAbsolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location) || location.startsWith("//");
+  if (!isAbsolute) return location;
+  let url: URL;
+  try {
+    url = new URL(location, destinationUrl);
+  } catch {
+    return location;
+  }
+  const base = new URL(destinationUrl);
+  if (url.origin !== base.origin) return location;
+  const basePath = base.pathname === "/" ? "" : base.pathname;
+  let rest: string;
+  if (url.pathname === basePath) rest = "/";
+  else if (url.pathname.startsWith(`${basePath}/`)) rest = url.pathname.slice(basePath.length);
+  else return location;
+  return routerOrigin + rest + url.search + url.hash;
+}

@@ -1,0 +1,105 @@
+import type { RouteConfig } from "../config/types.js";
+
+/**
+ * Route matching and target rewriting, as the SAP application router does it:
+ * routes are tried in order and the first whose `source` matches the path plus query
+ * (`/api/x?y=1`) and accepts the method wins.
+ *
+ * Pure: no Hono, no I/O. The caller passes the raw (still percent-encoded) path and query
+ * of the request URL, e.g. `url.pathname + url.search`.
+ */
+export type RouteMatch =
+  | {
+      kind: "route";
+      route: RouteConfig;
+      index: number;
+      /** Path and query to send upstream; starts with `/`, never contains control characters. */
+      target: string;
+    }
+  /** Some route matched the path but none accepted the method: answer 405 with `Allow`. */
+  | { kind: "method-not-allowed"; allow: string[] }
+  /** The first matching route rewrote the URL into something unsafe to send: answer 400. */
+  | { kind: "invalid-target"; route: RouteConfig; index: number }
+  | { kind: "none" };
+
+export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string, method: string): RouteMatch {
+  // Methods are compared upper-case: `fetch` only normalises the standard methods
+  // (`patch` stays lower-case), while the configuration holds upper-case names.
+  const wanted = method.toUpperCase();
+  const allow: string[] = [];
+
+  for (let index = 0; index < routes.length; index++) {
+    const route = routes[index]!;
+    const match = execOnce(route.source, pathAndQuery);
+    if (match === null) continue;
+
+    if (route.httpMethods !== undefined && !route.httpMethods.includes(wanted)) {
+      // SAP: a route that excludes the method is skipped; later routes may still take it.
+      // No implicit HEAD for GET: only what the route lists.
+      for (const m of route.httpMethods) if (!allow.includes(m)) allow.push(m);
+      continue;
+    }
+
+    const target = route.target === undefined ? pathAndQuery : rewrite(pathAndQuery, match, route.target);
+    if (!isSafeTarget(target)) return { kind: "invalid-target", route, index };
+    return { kind: "route", route, index, target };
+  }
+
+  return allow.length > 0 ? { kind: "method-not-allowed", allow } : { kind: "none" };
+}
+
+/** One match, independent of `lastIndex` even if the configured RegExp carries `g` or `y`. */
+function execOnce(source: RegExp, input: string): RegExpExecArray | null {
+  source.lastIndex = 0;
+  const match = source.exec(input);
+  source.lastIndex = 0;
+  return match;
+}
+
+/**
+ * `pathAndQuery.replace(source, target)` for the first match, with one difference in
+ * the substitutions: only `$1`…`$9` are special (one digit each; `$10` is `$1` then `0`);
+ * a group that did not participate or does not exist becomes the empty string. `$&`, `$$`,
+ * `` $` ``, `$'` and `$<name>` are copied literally.
+ *
+ * Query rule: the query string of the request is kept. If the rewritten result contains no
+ * `?` although the request had a query, the match consumed (part of) the query and the
+ * target did not emit one; the request's original query (from its first `?`) is then
+ * appended to the rewritten part, and any unmatched rest of the query is not duplicated.
+ * Examples (source → target: request → upstream):
+ *   `^/api/(.*)$` → `/$1`:          `/api/x?y=1` → `/x?y=1`        (query captured in $1)
+ *   `^/api/([^?]*)` → `/v2/$1`:     `/api/x?y=1` → `/v2/x?y=1`     (unmatched suffix kept)
+ *   `^/app/(.*)$` → `/index.html`:  `/app/a?b=1` → `/index.html?b=1` (query re-appended)
+ * A target that contains `?` replaces the query: `/x?` sends an empty query, `/x?a=1` sends `a=1`.
+ */
+function rewrite(pathAndQuery: string, match: RegExpExecArray, template: string): string {
+  const start = match.index;
+  const end = start + match[0].length;
+  const replaced = template.replace(/\$([1-9])/g, (_, digit: string) => match[Number(digit)] ?? "");
+  const prefix = pathAndQuery.slice(0, start);
+  const result = prefix + replaced + pathAndQuery.slice(end);
+  const queryAt = pathAndQuery.indexOf("?");
+  if (queryAt === -1 || result.includes("?")) return result;
+  // Here start <= queryAt < end: the prefix holds no "?", the match reached into the query.
+  return prefix + replaced + pathAndQuery.slice(queryAt);
+}
+
+/**
+ * The rewritten target is concatenated to the destination URL and ends up in the request
+ * line, so it must start with `/`, must not contain control characters (CR/LF would allow
+ * header or request-line injection; tabs and newlines are silently dropped by URL parsers),
+ * no `#` (a fragment is never sent; it would silently cut off the path or query) and must
+ * not contain `.`/`..` path segments (literal or `%2e`-encoded, `/` or `\` as
+ * separator), which URL parsers resolve and which would escape the destination's base path.
+ */
+export function isSafeTarget(target: string): boolean {
+  if (!target.startsWith("/")) return false;
+  if (/[\u0000-\u001f\u007f#]/.test(target)) return false;
+  const queryAt = target.indexOf("?");
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  for (const segment of path.split(/[/\\]/)) {
+    const s = segment.replace(/%2e/gi, ".");
+    if (s === "." || s === "..") return false;
+  }
+  return true;
+}

@@ -1,0 +1,101 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
+import { serialize } from "hono/utils/cookie";
+import type { Session, SessionManager } from "./manager.js";
+
+/**
+ * The thin Hono layer over the session manager. Nothing is loaded until a handler asks,
+ * so a request that never needs its session costs no lookup; a request without a
+ * cookie creates nothing unless a handler calls `ensure()`.
+ */
+export interface SessionScope {
+  /** The session of the request's cookie, or null. Loads at most once per request. */
+  current(): Promise<Session | null>;
+  /** The current session, or a new one whose cookie is set on the response. */
+  ensure(): Promise<Session>;
+  /** Ends the session in both tiers and clears the cookie. */
+  destroy(): Promise<void>;
+  /** True when a cookie was sent but the store could not be asked about it. */
+  readonly undetermined: boolean;
+}
+
+export type SessionEnv = { Variables: { session: SessionScope } };
+
+export interface SessionMiddlewareOptions {
+  manager: SessionManager;
+  cookieName: string;
+}
+
+export function sessionMiddleware({ manager, cookieName }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
+  return async (c, next) => {
+    const cookie = getCookie(c, cookieName);
+    let loaded: Session | null | undefined;
+    let destroyed = false;
+    let undetermined = false;
+    const scope: SessionScope = {
+      async current() {
+        if (loaded === undefined && !destroyed) {
+          const result = await manager.load(cookie);
+          loaded = result.kind === "session" ? result.session : null;
+          undetermined = result.kind === "unknown";
+        }
+        return loaded ?? null;
+      },
+      async ensure() {
+        const session = await scope.current();
+        if (session) return session;
+        loaded = manager.create();
+        destroyed = false;
+        return loaded;
+      },
+      async destroy() {
+        const session = await scope.current();
+        if (session) await manager.destroy(session.id);
+        loaded = null;
+        destroyed = true;
+      },
+      get undetermined() {
+        return undetermined;
+      },
+    };
+    c.set("session", scope);
+    await next();
+
+    if (destroyed) {
+      if (cookie !== undefined) setCookieHeader(c, clearCookie(cookieName));
+      return;
+    }
+    if (!loaded) return;
+    const result = await manager.commit(loaded, waitUntilOf(c));
+    if (result === "gone") setCookieHeader(c, clearCookie(cookieName));
+    else if (loaded.isNew) setCookieHeader(c, sessionCookie(cookieName, loaded.id));
+  };
+}
+
+/** Host-only, HttpOnly, Secure, SameSite=Lax, Path=/; no expiry (ends with the browser). */
+export function sessionCookie(name: string, id: string): string {
+  return serialize(name, id, { path: "/", httpOnly: true, secure: true, sameSite: "Lax" });
+}
+
+export function clearCookie(name: string): string {
+  return serialize(name, "", { path: "/", httpOnly: true, secure: true, sameSite: "Lax", maxAge: 0, expires: new Date(0) });
+}
+
+function setCookieHeader(c: Context, value: string): void {
+  if (c.res.status === 101) return; // a WebSocket upgrade cannot carry it
+  // Responses passed through from fetch() have immutable headers: copy once.
+  c.res = new Response(c.res.body, c.res);
+  c.res.headers.append("set-cookie", value);
+  c.res.headers.set("cache-control", "no-store"); // never cache a response that sets a session
+}
+
+function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
+  return (promise) => {
+    const guarded = promise.catch(() => {});
+    try {
+      c.executionCtx.waitUntil(guarded);
+    } catch {
+      // No execution context (e.g. app.request in unit tests): let it run on its own.
+    }
+  };
+}

@@ -1,0 +1,148 @@
+import type { Redis as IORedis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startEchoBackend } from "../support/backend.js";
+import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
+import { commandCounts, directClient, externalSessionBindings, startLocalRedis, totalCalls, type LocalRedis } from "../support/redis.js";
+import { SECRET_A } from "../support/secrets.js";
+import { bundleWorker } from "../support/worker-bundle.js";
+
+/**
+ * Several isolates (Miniflare workers: separate module state, so separate first tiers)
+ * sharing one real redis-server behind the local Upstash REST endpoint.
+ */
+let redis: LocalRedis;
+let direct: IORedis;
+let backend: Awaited<ReturnType<typeof startEchoBackend>>;
+let script: string;
+const clusters: Cluster[] = [];
+
+beforeAll(async () => {
+  [redis, backend, script] = await Promise.all([startLocalRedis(), startEchoBackend(), bundleWorker()]);
+  direct = directClient(redis.redisPort);
+});
+afterEach(async () => {
+  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+});
+afterAll(async () => {
+  direct?.disconnect();
+  await redis?.stop();
+  await backend?.close();
+});
+
+async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"]): Promise<Cluster> {
+  const c = await startCluster({
+    script,
+    workers,
+    bindings: {
+      ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: 1000, defaultRetryTimeout: 500, ...ext }),
+      destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
+    },
+  });
+  clusters.push(c);
+  return c;
+}
+
+const fetchToken = (cookie?: string): RequestInit => ({ headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
+
+async function newSession(c: Cluster, worker: string): Promise<{ cookie: string; token: string }> {
+  const res = await c.fetch(worker, "/app", fetchToken());
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
+  return { cookie: sessionCookieOf(res)!, token: res.headers.get("x-csrf-token")! };
+}
+
+async function tokenOn(c: Cluster, worker: string, cookie: string) {
+  const res = await c.fetch(worker, "/app", fetchToken(cookie));
+  await res.arrayBuffer();
+  return { status: res.status, token: res.headers.get("x-csrf-token"), newCookie: sessionCookieOf(res) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("two isolates, one Redis", () => {
+  it("recovers a session created on A on B: same token, no new cookie, one store read", async () => {
+    const c = await cluster();
+    const { cookie, token } = await newSession(c, "a");
+    expect(cookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
+    const before = await commandCounts(direct);
+    const onB = await tokenOn(c, "b", cookie);
+    const after = await commandCounts(direct);
+    expect(onB).toEqual({ status: 200, token, newCookie: undefined });
+    expect((after.get ?? 0) - (before.get ?? 0)).toBe(1);
+    // The TTL extension after a recovery happens after the response, off the request path.
+    expect(totalCalls(after) - totalCalls(before)).toBeLessThanOrEqual(2);
+  });
+
+  it("serves an unchanged session from the first tier with no store call inside the revalidation window", async () => {
+    const c = await cluster({ revalidateAfter: 60_000 });
+    const { cookie, token } = await newSession(c, "a");
+    const before = totalCalls(await commandCounts(direct));
+    for (let i = 0; i < 20; i++) expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+    expect(totalCalls(await commandCounts(direct)) - before).toBe(0);
+  });
+
+  it("honours a logout on B on A within the revalidation bound", async () => {
+    const c = await cluster({ revalidateAfter: 500 });
+    const { cookie, token } = await newSession(c, "a");
+    expect((await tokenOn(c, "b", cookie)).token).toBe(token);
+    const logout = await c.fetch("b", "/logout", { method: "POST", headers: { cookie, "x-csrf-token": token }, redirect: "manual" });
+    expect(logout.status).toBe(302);
+    expect(logout.headers.getSetCookie().join()).toMatch(/JSESSIONID=;.*Max-Age=0/);
+    await sleep(600);
+    const onA = await tokenOn(c, "a", cookie);
+    expect(onA.status).toBe(200);
+    expect(onA.token).not.toBe(token);
+    expect(onA.newCookie).toBeDefined(); // a fresh session, not the old one
+    expect(onA.newCookie).not.toBe(cookie);
+  });
+
+  it("keeps the session across a restart of every isolate", async () => {
+    const first = await cluster();
+    const { cookie, token } = await newSession(first, "a");
+    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    const second = await cluster();
+    expect(await tokenOn(second, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+    expect(await tokenOn(second, "b", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+  });
+
+  it("stores nothing readable: no session id, no token, no JSON", async () => {
+    const c = await cluster();
+    const sessions = await Promise.all([newSession(c, "a"), newSession(c, "b"), newSession(c, "a")]);
+    const keys = await direct.keys("*");
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    for (const key of keys) {
+      expect(key).toMatch(/^approuter-edge:s:[A-Za-z0-9_-]{43}$/);
+      const value = (await direct.get(key))!;
+      expect(value).toMatch(/^e1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
+      expect(await direct.pttl(key)).toBeGreaterThan(0);
+      for (const { cookie, token } of sessions) {
+        const id = cookie.split("=")[1]!;
+        expect(key).not.toContain(id);
+        expect(value).not.toContain(id);
+        expect(value).not.toContain(token);
+      }
+      expect(value).not.toMatch(/[{}":]/);
+    }
+  });
+
+  it("keeps serving held sessions while Redis is down; a fresh isolate answers without a 5xx", async () => {
+    const c = await cluster({ revalidateAfter: 200 }, ["a", "b", "c"]);
+    const { cookie, token } = await newSession(c, "a");
+    await redis.stopRedis();
+    try {
+      await sleep(250); // past the revalidation window: A must try the store and carry on
+      for (let i = 0; i < 3; i++) expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+      const onC = await tokenOn(c, "c", cookie);
+      expect(onC.status).toBeLessThan(500);
+      const plain = await c.fetch("c", "/app", { headers: { cookie } });
+      expect(plain.status).toBe(200);
+      expect(plain.headers.getSetCookie()).toEqual([]); // never clears the cookie on a store error
+    } finally {
+      await redis.startRedis();
+    }
+    // Backups resume: a session made now is recovered on another isolate.
+    await sleep(600); // past the cooldown after the failures
+    const fresh = await newSession(c, "a");
+    expect(await tokenOn(c, "b", fresh.cookie)).toEqual({ status: 200, token: fresh.token, newCookie: undefined });
+  });
+});

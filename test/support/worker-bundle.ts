@@ -1,0 +1,29 @@
+import { build } from "esbuild";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "../..");
+
+/**
+ * Bundles the worker as wrangler would (ESM, workerd conditions), with the custom store
+ * alias pointed at `customStore` (a path relative to the project root) when given.
+ */
+export async function bundleWorker(customStore = "./src/stores/no-custom-store.ts"): Promise<string> {
+  const outdir = mkdtempSync(join(tmpdir(), "approuter-edge-"));
+  const outfile = join(outdir, "worker.mjs");
+  await build({
+    entryPoints: [join(root, "src/index.ts")],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*"],
+    alias: { "approuter-custom-store": join(root, customStore) },
+    logLevel: "error",
+  });
+  return outfile;
+}

@@ -1,0 +1,406 @@
+import { describe, it, expect } from "vitest";
+import type { Destination } from "../../src/config/types.js";
+import {
+  buildUpstreamRequest,
+  forward,
+  removeCookie,
+  rewriteLocation,
+  type ForwardOptions,
+} from "../../src/proxy/forward.js";
+
+function destination(extra: Partial<Destination> = {}): Destination {
+  return { name: "backend", url: "https://b.example/base", forwardAuthToken: false, timeoutMs: 30_000, setXForwardedHeaders: true, ...extra };
+}
+
+/** A fake fetch that records the upstream Request; `this` must be undefined (as for workerd's fetch). */
+function fakeFetch(respond: (req: Request) => Response | Promise<Response> = () => new Response("ok")) {
+  const calls: Request[] = [];
+  const fetchImpl = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+    if (this !== undefined) throw new TypeError("Illegal invocation");
+    const req = input instanceof Request && init === undefined ? input : new Request(input, init);
+    calls.push(req);
+    return Promise.resolve().then(() => respond(req));
+  } as typeof fetch;
+  return { calls, fetch: fetchImpl };
+}
+
+function options(extra: Partial<ForwardOptions> = {}): ForwardOptions {
+  return { destination: destination(), target: "/x", fetch: fakeFetch().fetch, sessionCookieName: "JSESSIONID", ...extra };
+}
+
+const encoder = new TextEncoder();
+
+describe("buildUpstreamRequest: URL", () => {
+  it.each([
+    ["https://b.example/base", "/x?y=1", "https://b.example/base/x?y=1"],
+    ["https://b.example/base", "/", "https://b.example/base/"],
+    ["https://b.example/base", "/?q", "https://b.example/base/?q"],
+    ["https://b.example", "/x", "https://b.example/x"],
+    ["https://b.example", "//evil.example/x", "https://b.example//evil.example/x"], // stays on the destination host
+    ["http://b.example:8080/a/b", "/c/d?e=%20f", "http://b.example:8080/a/b/c/d?e=%20f"],
+    ["https://b.example/base", "/a/../b", "https://b.example/base/b"], // resolved, still below the base
+  ] as const)("%s + %s → %s", (url, target, expected) => {
+    const req = buildUpstreamRequest(new Request("https://router.example/in"), options({ destination: destination({ url }), target }));
+    expect(req.url).toBe(expected);
+    expect(req.redirect).toBe("manual");
+  });
+
+  it.each([
+    ["x"],
+    [""],
+    ["/../admin"],
+    ["/%2e%2e/admin"],
+    ["/x\r\nX-Injected: 1"],
+  ])("throws for a target that is a bug: %j", (target) => {
+    expect(() => buildUpstreamRequest(new Request("https://router.example/in"), options({ target }))).toThrow(TypeError);
+  });
+});
+
+describe("buildUpstreamRequest: headers", () => {
+  it("drops hop-by-hop headers, the ones named in Connection, and Host; keeps the rest", () => {
+    const incoming = new Request("https://router.example/in", {
+      headers: {
+        connection: "keep-alive, X-Private , x-other",
+        "keep-alive": "timeout=5",
+        "proxy-authorization": "Basic Zm9vOmJhcg==",
+        "proxy-authenticate": "Basic",
+        "proxy-connection": "keep-alive",
+        te: "trailers",
+        "transfer-encoding": "chunked",
+        trailer: "x-checksum",
+        upgrade: "websocket",
+        public: "GET",
+        "x-private": "secret",
+        "x-other": "1",
+        host: "router.example",
+        accept: "application/json",
+        "x-custom": "kept",
+      },
+    });
+    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: false }) }));
+    expect([...req.headers.keys()].sort()).toEqual(["accept", "x-custom"]);
+  });
+
+  it.each([
+    // [Cookie header, expected forwarded value]
+    ["JSESSIONID=abc", null],
+    ["a=1; JSESSIONID=abc; b=2", "a=1; b=2"],
+    ["JSESSIONID=abc; a=1", "a=1"],
+    ["a=1;b=2;JSESSIONID=x", "a=1;b=2"],
+    ["a=1; JSESSIONID=x; JSESSIONID=y; c=3", "a=1; c=3"],
+    [" JSESSIONID =x;  a=1", "a=1"],
+    ["a=1; jsessionid=x", "a=1; jsessionid=x"], // names are case-sensitive
+    ["a=1; JSESSIONIDX=1; XJSESSIONID=2", "a=1; JSESSIONIDX=1; XJSESSIONID=2"],
+    ["a=%20x;  b==c;flag; d=\"q r\"", "a=%20x;  b==c;flag; d=\"q r\""], // byte-for-byte
+    ["a=JSESSIONID=1", "a=JSESSIONID=1"],
+  ] as const)("Cookie %j → %j", (cookie, expected) => {
+    expect(removeCookie(cookie, "JSESSIONID")).toBe(expected);
+    const req = buildUpstreamRequest(new Request("https://router.example/in", { headers: { cookie } }), options());
+    expect(req.headers.get("cookie")).toBe(expected);
+  });
+
+  it("uses the configured session cookie name", () => {
+    const incoming = new Request("https://router.example/in", { headers: { cookie: "JSESSIONID=j; __Host-ar=s" } });
+    const req = buildUpstreamRequest(incoming, options({ sessionCookieName: "__Host-ar" }));
+    expect(req.headers.get("cookie")).toBe("JSESSIONID=j");
+  });
+
+  it.each([
+    ["Basic dXNlcjpwdw==", undefined, "Basic dXNlcjpwdw=="], // incoming passes unchanged
+    ["Basic dXNlcjpwdw==", "Bearer t0k3n", "Bearer t0k3n"], // replaced by the caller's token
+    [undefined, "Bearer t0k3n", "Bearer t0k3n"],
+    [undefined, undefined, null],
+  ] as const)("Authorization: incoming %j, opts %j → %j", (incoming, authorization, expected) => {
+    const headers: Record<string, string> = incoming === undefined ? {} : { authorization: incoming };
+    const opts = authorization === undefined ? options() : options({ authorization });
+    const req = buildUpstreamRequest(new Request("https://router.example/in", { headers }), opts);
+    expect(req.headers.get("authorization")).toBe(expected);
+  });
+
+  it("keeps Authorization out when the client names it in Connection, unless the caller sets one", () => {
+    const incoming = new Request("https://router.example/in", { headers: { authorization: "Basic x", connection: "authorization" } });
+    expect(buildUpstreamRequest(incoming, options()).headers.get("authorization")).toBeNull();
+    expect(buildUpstreamRequest(incoming, options({ authorization: "Bearer t" })).headers.get("authorization")).toBe("Bearer t");
+  });
+
+  it.each([
+    // [incoming URL, incoming headers, clientIp, expected x-forwarded-*]
+    [
+      "https://router.example/api/x?y=1",
+      { host: "router.example" },
+      "203.0.113.7",
+      { host: "router.example", proto: "https", path: "/api/x?y=1", for: "203.0.113.7" },
+    ],
+    [
+      "http://router.example:8787/p",
+      {},
+      undefined,
+      { host: "router.example:8787", proto: "http", path: "/p", for: null },
+    ],
+    [
+      "https://router.example/p",
+      { "x-forwarded-for": "198.51.100.1, 10.0.0.1" },
+      "203.0.113.7",
+      { host: "router.example", proto: "https", path: "/p", for: "198.51.100.1, 10.0.0.1, 203.0.113.7" },
+    ],
+    [
+      "https://router.example/p",
+      { "x-forwarded-for": "198.51.100.1" },
+      undefined,
+      { host: "router.example", proto: "https", path: "/p", for: "198.51.100.1" },
+    ],
+    [
+      // client-sent values are replaced by what the router saw
+      "https://router.example/p",
+      { host: "router.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "http", "x-forwarded-path": "/admin" },
+      "203.0.113.7",
+      { host: "router.example", proto: "https", path: "/p", for: "203.0.113.7" },
+    ],
+  ] as const)("X-Forwarded-* for %s %j", (url, headers, clientIp, expected) => {
+    const opts = clientIp === undefined ? options() : options({ clientIp });
+    const req = buildUpstreamRequest(new Request(url, { headers }), opts);
+    expect({
+      host: req.headers.get("x-forwarded-host"),
+      proto: req.headers.get("x-forwarded-proto"),
+      path: req.headers.get("x-forwarded-path"),
+      for: req.headers.get("x-forwarded-for"),
+    }).toEqual(expected);
+  });
+
+  it("adds no X-Forwarded-* when the destination turns them off (client values pass as sent)", () => {
+    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", "x-forwarded-for": "198.51.100.1" } });
+    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: false }), clientIp: "203.0.113.7" }));
+    expect(req.headers.get("x-forwarded-for")).toBe("198.51.100.1");
+    for (const name of ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-path"]) expect(req.headers.get(name)).toBeNull();
+  });
+});
+
+describe("buildUpstreamRequest: method and body", () => {
+  it.each(["GET", "HEAD"])("%s has no body", (method) => {
+    const req = buildUpstreamRequest(new Request("https://router.example/in", { method }), options());
+    expect(req.method).toBe(method);
+    expect(req.body).toBeNull();
+  });
+
+  it.each(["POST", "PUT", "PATCH", "DELETE"])("%s carries the body", async (method) => {
+    const incoming = new Request("https://router.example/in", { method, body: "payload é", headers: { "content-type": "text/plain" } });
+    const req = buildUpstreamRequest(incoming, options());
+    expect(req.method).toBe(method);
+    expect(req.headers.get("content-type")).toBe("text/plain");
+    expect(await req.text()).toBe("payload é");
+  });
+
+  it("DELETE without a body stays without one", () => {
+    const req = buildUpstreamRequest(new Request("https://router.example/in", { method: "DELETE" }), options());
+    expect(req.body).toBeNull();
+  });
+});
+
+describe("forward", () => {
+  it("streams the request body upstream without buffering it", async () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    controller.enqueue(encoder.encode("first,"));
+
+    let firstChunkSeen!: () => void;
+    const firstChunk = new Promise<void>((resolve) => (firstChunkSeen = resolve));
+    const upstream = fakeFetch(async (req) => {
+      expect(req.body).toBeInstanceOf(ReadableStream);
+      const reader = req.body!.getReader();
+      const chunks: Uint8Array[] = [];
+      let sawFirstBeforeEnd = false;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        if (!sawFirstBeforeEnd) {
+          sawFirstBeforeEnd = true;
+          firstChunkSeen(); // the client only sends the rest now: a buffering proxy would deadlock
+        }
+      }
+      const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let offset = 0;
+      for (const c of chunks) (all.set(c, offset), (offset += c.length));
+      return new Response(all);
+    });
+
+    const incoming = new Request("https://router.example/in", { method: "POST", body });
+    const pending = forward(incoming, options({ fetch: upstream.fetch }));
+    await firstChunk;
+    controller.enqueue(encoder.encode("second"));
+    controller.close();
+
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("first,second");
+    expect(upstream.calls[0]!.body).toBeInstanceOf(ReadableStream);
+  });
+
+  it("returns status, statusText and headers from upstream minus hop-by-hop, body streamed", async () => {
+    const upstreamBody = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(encoder.encode("hello "));
+        c.enqueue(encoder.encode("world"));
+        c.close();
+      },
+    });
+    const headers = new Headers({
+      "content-type": "text/plain",
+      connection: "x-internal",
+      "x-internal": "1",
+      "keep-alive": "timeout=5",
+      "x-backend": "yes",
+    });
+    headers.append("set-cookie", "a=1; Path=/");
+    headers.append("set-cookie", "b=2; Path=/");
+    const upstream = fakeFetch(() => new Response(upstreamBody, { status: 201, statusText: "Created Here", headers }));
+
+    const res = await forward(new Request("https://router.example/in"), options({ fetch: upstream.fetch }));
+    expect(res.status).toBe(201);
+    expect(res.statusText).toBe("Created Here");
+    expect(res.headers.get("x-backend")).toBe("yes");
+    expect(res.headers.get("content-type")).toBe("text/plain");
+    expect(res.headers.get("x-internal")).toBeNull();
+    expect(res.headers.get("connection")).toBeNull();
+    expect(res.headers.get("keep-alive")).toBeNull();
+    expect(res.headers.getAll("set-cookie")).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+    expect(res.body).toBeInstanceOf(ReadableStream);
+    expect(await res.text()).toBe("hello world");
+  });
+
+  it.each([204, 304])("passes a %i without body", async (status) => {
+    const upstream = fakeFetch(() => new Response(null, { status, headers: { etag: '"1"' } }));
+    const res = await forward(new Request("https://router.example/in"), options({ fetch: upstream.fetch }));
+    expect(res.status).toBe(status);
+    expect(res.headers.get("etag")).toBe('"1"');
+    expect(res.body).toBeNull();
+  });
+
+  it("sends the built request: URL, method, redirect manual, headers", async () => {
+    const upstream = fakeFetch();
+    const incoming = new Request("https://router.example/api/x?y=1", {
+      method: "PUT",
+      body: "b",
+      headers: { host: "router.example", cookie: "JSESSIONID=s; other=o" },
+    });
+    await forward(incoming, options({ fetch: upstream.fetch, target: "/x?y=1", authorization: "Bearer t", clientIp: "203.0.113.7" }));
+    const req = upstream.calls[0]!;
+    expect(req.url).toBe("https://b.example/base/x?y=1");
+    expect(req.method).toBe("PUT");
+    expect(req.redirect).toBe("manual");
+    expect(req.headers.get("cookie")).toBe("other=o");
+    expect(req.headers.get("authorization")).toBe("Bearer t");
+    expect(req.headers.get("x-forwarded-for")).toBe("203.0.113.7");
+    expect(req.headers.get("x-forwarded-path")).toBe("/api/x?y=1");
+    expect(await req.text()).toBe("b");
+  });
+
+  it("passes backend redirects back, moving those into the destination onto the router's origin", async () => {
+    const upstream = fakeFetch(() => new Response(null, { status: 302, headers: { location: "https://b.example/base/login?next=%2F" } }));
+    const res = await forward(new Request("https://router.example/app"), options({ fetch: upstream.fetch }));
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://router.example/login?next=%2F");
+  });
+
+  it.each([
+    // [Location, destination URL, expected]
+    ["https://b.example/base/x?y=1#f", "https://b.example/base", "https://router.example/x?y=1#f"],
+    ["https://b.example/base", "https://b.example/base", "https://router.example/"],
+    ["https://b.example/base/", "https://b.example/base", "https://router.example/"],
+    ["https://B.EXAMPLE:443/base/x", "https://b.example/base", "https://router.example/x"],
+    ["//b.example/base/x", "https://b.example/base", "https://router.example/x"],
+    ["https://b.example/x", "https://b.example", "https://router.example/x"],
+    ["https://b.example/basement/x", "https://b.example/base", "https://b.example/basement/x"], // outside the base path
+    ["https://b.example/other", "https://b.example/base", "https://b.example/other"],
+    ["http://b.example/base/x", "https://b.example/base", "http://b.example/base/x"], // other origin (scheme)
+    ["https://b.example:8443/base/x", "https://b.example/base", "https://b.example:8443/base/x"], // other port
+    ["https://idp.example/authorize?x=1", "https://b.example/base", "https://idp.example/authorize?x=1"],
+    ["/base/x", "https://b.example/base", "/base/x"], // relative: unchanged
+    ["x/y", "https://b.example/base", "x/y"],
+    ["?page=2", "https://b.example/base", "?page=2"],
+    ["https://[bad", "https://b.example/base", "https://[bad"], // unparsable: unchanged
+  ] as const)("Location %s (destination %s) → %s", (location, url, expected) => {
+    expect(rewriteLocation(location, url, "https://router.example")).toBe(expected);
+  });
+
+  it("answers 504 when the destination does not answer in time (fetch ignores the signal)", async () => {
+    const upstream = fakeFetch(() => new Promise<Response>(() => {}));
+    const started = Date.now();
+    const res = await forward(
+      new Request("https://router.example/in"),
+      options({ fetch: upstream.fetch, destination: destination({ timeoutMs: 50 }) }),
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(res.status).toBe(504);
+    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await res.text()).toBe("Gateway Timeout");
+    expect(upstream.calls[0]!.signal.aborted).toBe(true);
+  });
+
+  it("answers 504 when the fetch honours the abort signal", async () => {
+    const upstream = fakeFetch(
+      (req) =>
+        new Promise<Response>((_, reject) => {
+          req.signal.addEventListener("abort", () => reject(req.signal.reason));
+        }),
+    );
+    const res = await forward(
+      new Request("https://router.example/in"),
+      options({ fetch: upstream.fetch, destination: destination({ timeoutMs: 50 }) }),
+    );
+    expect(res.status).toBe(504);
+    expect(await res.text()).toBe("Gateway Timeout");
+  });
+
+  it.each([
+    ["a rejected fetch", () => Promise.reject(new TypeError("Network connection lost: https://internal.b.example:8443/secret"))],
+    ["a fetch that throws synchronously", () => { throw new Error("connect ECONNREFUSED 10.0.0.5:443"); }],
+  ])("answers 502 for %s, without internal details", async (_, impl) => {
+    const res = await forward(new Request("https://router.example/in"), options({ fetch: impl as unknown as typeof fetch }));
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    expect(text).toBe("Bad Gateway");
+    expect(text).not.toMatch(/internal|10\.0\.0\.5|b\.example/);
+  });
+
+  it("stops the timeout once the response head arrived: a slow body is not cut", async () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const slowBody = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const upstream = fakeFetch(() => new Response(slowBody));
+    const res = await forward(
+      new Request("https://router.example/in"),
+      options({ fetch: upstream.fetch, destination: destination({ timeoutMs: 30 }) }),
+    );
+    expect(res.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(upstream.calls[0]!.signal.aborted).toBe(false);
+    controller.enqueue(encoder.encode("late"));
+    controller.close();
+    expect(await res.text()).toBe("late");
+  });
+
+  it("cancels the upstream call when the client goes away first", async () => {
+    const client = new AbortController();
+    const upstream = fakeFetch(() => new Promise<Response>(() => {}));
+    const incoming = new Request("https://router.example/in", { signal: client.signal });
+    const pending = forward(incoming, options({ fetch: upstream.fetch }));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    client.abort();
+    const res = await pending;
+    expect(res.status).toBe(502);
+    expect(upstream.calls[0]!.signal.aborted).toBe(true);
+  });
+
+  it("does not call upstream for a client that is already gone", async () => {
+    const client = new AbortController();
+    client.abort();
+    const upstream = fakeFetch(() => new Promise<Response>(() => {}));
+    const res = await forward(new Request("https://router.example/in", { signal: client.signal }), options({ fetch: upstream.fetch }));
+    expect(res.status).toBe(502);
+    expect(upstream.calls).toHaveLength(0);
+  });
+
+  it("throws (a bug, not an expected failure) for a target matchRoute never produces", async () => {
+    await expect(forward(new Request("https://router.example/in"), options({ target: "/../up" }))).rejects.toThrow(TypeError);
+  });
+});
