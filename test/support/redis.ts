@@ -1,5 +1,4 @@
 import { Redis as IORedis } from "ioredis";
-// @ts-expect-error plain ESM script without type declarations
 import { startLocalRedis as start } from "../../scripts/local-redis.mjs";
 
 export interface LocalRedis {

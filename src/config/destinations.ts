@@ -1,0 +1,76 @@
+/**
+ * The `destinations` variable (SAP: JSON array of `{ name, url, forwardAuthToken,
+ * timeout, setXForwardedHeaders }`).
+ *
+ * `strictSSL` is accepted and ignored (a Worker always verifies TLS), `proxyType` only
+ * as `"Internet"`; other SAP properties (`proxyHost`, `proxyPort`, `IASDependencyName`,
+ * …) are rejected as unknown: they can't be honoured at the edge.
+ */
+import * as v from "valibot";
+import type { ConfigProblem, Destination } from "./types.js";
+import { appendKey, readJsonVariable, validate } from "./problems.js";
+import { boolean, httpUrl, nonEmptyString, positiveInteger, strictObject } from "./schemas.js";
+
+export const VARIABLE = "destinations";
+
+export interface DestinationsResult {
+  /** The valid destinations by name (all of them only when `problems` is empty). */
+  destinations: Map<string, Destination>;
+  /**
+   * Every well-formed name given, valid entry or not, for cross-checks (xs-app.json
+   * routes); undefined when the variable itself is unusable (not JSON, not an array).
+   */
+  names?: ReadonlySet<string>;
+  problems: ConfigProblem[];
+}
+
+const destinationSchema = v.pipe(
+  strictObject({
+    name: nonEmptyString,
+    url: httpUrl,
+    forwardAuthToken: v.optional(boolean, false),
+    timeout: v.optional(positiveInteger, 30000),
+    setXForwardedHeaders: v.optional(boolean, true),
+    strictSSL: v.optional(boolean),
+    proxyType: v.optional(v.literal("Internet", 'only "Internet" is supported at the edge')),
+  }),
+  v.transform(
+    (d): Destination => ({
+      name: d.name,
+      url: d.url.replace(/\/+$/, ""),
+      forwardAuthToken: d.forwardAuthToken,
+      timeoutMs: d.timeout,
+      setXForwardedHeaders: d.setXForwardedHeaders,
+    }),
+  ),
+);
+
+const listSchema = v.array(v.unknown(), "must be an array");
+
+/** Parses `destinations`; unset or blank → no destinations. */
+export function parseDestinations(raw: unknown): DestinationsResult {
+  const json = readJsonVariable(raw, VARIABLE);
+  if (!json.ok) return { destinations: new Map(), problems: json.problems };
+  if (json.value === undefined) return { destinations: new Map(), names: new Set(), problems: [] };
+  const list = validate(listSchema, json.value, VARIABLE);
+  if (!list.ok) return { destinations: new Map(), problems: list.problems };
+
+  const destinations = new Map<string, Destination>();
+  const names = new Set<string>();
+  const problems: ConfigProblem[] = [];
+  list.value.forEach((entry, index) => {
+    const path = appendKey(VARIABLE, index);
+    const parsed = validate(destinationSchema, entry, path);
+    if (!parsed.ok) problems.push(...parsed.problems);
+
+    const name = v.safeParse(v.object({ name: nonEmptyString }), entry);
+    if (!name.success) return;
+    if (names.has(name.output.name)) {
+      problems.push({ path: `${path}.name`, message: `duplicate destination name ${JSON.stringify(name.output.name)}` });
+      return;
+    }
+    names.add(name.output.name);
+    if (parsed.ok) destinations.set(parsed.value.name, parsed.value);
+  });
+  return { destinations, names, problems };
+}

@@ -1,0 +1,124 @@
+/**
+ * Configuration, parsed and validated once per isolate. Every problem in every part is
+ * reported (never only the first), each named by its JSON path.
+ */
+import type { Env } from "../env.js";
+import type { ConfigProblem, ConfigResult, RouterConfig, SessionSettings, XsAppConfig } from "./types.js";
+import { parseExtSessionMgt } from "./ext-session-mgt.js";
+import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vcap.js";
+import { parseDestinations } from "./destinations.js";
+import { BUNDLED, parseXsApp } from "./xs-app.js";
+import { parseSessionSettings } from "./env-vars.js";
+import { readJsonVariable } from "./problems.js";
+
+export type * from "./types.js";
+export { formatProblems } from "./problems.js";
+
+/**
+ * Loads the router's configuration from `env` and the bundled xs-app.json.
+ * `XS_APP` (JSON), when set, replaces `bundledXsApp` (problems are then named `XS_APP…`);
+ * with neither, an empty descriptor (no routes). Without `EXT_SESSION_MGT` there is no
+ * external session tier (`externalSession` undefined).
+ */
+export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
+  const problems: ConfigProblem[] = [];
+
+  const ext = parseExtSessionMgt(env.EXT_SESSION_MGT);
+  problems.push(...ext.problems);
+  const vcap = parseVcapServices(env.VCAP_SERVICES);
+  problems.push(...vcap.problems);
+  let upstash: UpstashCredentials | undefined;
+  if (ext.credentialsFor !== undefined) {
+    const found = resolveUpstash(ext.credentialsFor, vcap, env);
+    if (found.ok) upstash = found.value;
+    else problems.push(...found.problems);
+  }
+
+  const destinations = parseDestinations(env.destinations);
+  problems.push(...destinations.problems);
+
+  let xsApp: XsAppConfig | undefined;
+  const xsAppJson = readJsonVariable(env.XS_APP, "XS_APP");
+  if (xsAppJson.ok) {
+    const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
+    const parsed = parseXsApp(input, prefix, destinations.names);
+    if (parsed.ok) xsApp = parsed.value;
+    else problems.push(...parsed.problems);
+  } else {
+    problems.push(...xsAppJson.problems);
+  }
+
+  const session = parseSessionSettings(env, xsApp?.sessionTimeout);
+  if (!session.ok) problems.push(...session.problems);
+
+  if (problems.length > 0 || xsApp === undefined || !session.ok) return { ok: false, problems };
+  const config: RouterConfig = {
+    xsApp,
+    destinations: destinations.destinations,
+    session: session.value,
+  };
+  if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
+  return { ok: true, config };
+}
+
+/** What `redactedSummary` returns: safe to log, no secret in it. */
+export interface ConfigSummary {
+  xsApp: { authenticationMethod: "route" | "none"; routes: number; welcomeFile?: string };
+  destinations: { name: string; url: string; timeoutMs: number; forwardAuthToken: boolean }[];
+  session: SessionSettings;
+  externalSession?: {
+    instanceName: string;
+    storageType: string;
+    /** How many secrets (current + previous), never the secrets. */
+    secrets: number;
+    store: "upstash" | "custom";
+    externalStoreFilePath?: string;
+    /** Origin only. */
+    upstashUrl?: string;
+    retryTimeoutMs: number;
+    backOffMultiplier: number;
+    revalidateAfterMs: number;
+  };
+}
+
+/** A loggable view of the configuration for start-up logs: counts instead of secrets, URLs without credentials or query. */
+export function redactedSummary(config: RouterConfig): ConfigSummary {
+  const ext = config.externalSession;
+  return {
+    xsApp: {
+      authenticationMethod: config.xsApp.authenticationMethod,
+      routes: config.xsApp.routes.length,
+      ...(config.xsApp.welcomeFile !== undefined && { welcomeFile: config.xsApp.welcomeFile }),
+    },
+    destinations: [...config.destinations.values()].map((d) => ({
+      name: d.name,
+      url: withoutSecrets(d.url, false),
+      timeoutMs: d.timeoutMs,
+      forwardAuthToken: d.forwardAuthToken,
+    })),
+    session: { ...config.session, memory: { ...config.session.memory } },
+    ...(ext && {
+      externalSession: {
+        instanceName: ext.instanceName,
+        storageType: ext.storageType,
+        secrets: ext.secrets.length,
+        store: ext.externalStoreFilePath === undefined ? "upstash" : "custom",
+        ...(ext.externalStoreFilePath !== undefined && { externalStoreFilePath: ext.externalStoreFilePath }),
+        ...(ext.upstash && { upstashUrl: withoutSecrets(ext.upstash.url, true) }),
+        retryTimeoutMs: ext.retryTimeoutMs,
+        backOffMultiplier: ext.backOffMultiplier,
+        revalidateAfterMs: ext.revalidateAfterMs,
+      },
+    }),
+  };
+}
+
+/** Drops user info, query and fragment (and the path when `originOnly`). */
+function withoutSecrets(url: string, originOnly: boolean): string {
+  try {
+    const parsed = new URL(url);
+    return originOnly ? parsed.origin : `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Credentials of the external session store (an Upstash Redis REST endpoint).
+ *
+ * Looked up as SAP does: the service binding in `VCAP_SERVICES` whose `name` is
+ * `EXT_SESSION_MGT.instanceName` (under any label), credentials `{ url, token }`.
+ * Without such a binding, the `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`
+ * variables are used.
+ */
+import * as v from "valibot";
+import type { ConfigProblem } from "./types.js";
+import { appendKey, readJsonVariable, validate, type Checked } from "./problems.js";
+import { httpUrl, jsonObject, nonEmptyString, string } from "./schemas.js";
+
+export const VARIABLE = "VCAP_SERVICES";
+
+export interface UpstashCredentials {
+  url: string;
+  token: string;
+}
+
+export interface ServiceBinding {
+  name?: string;
+  [property: string]: unknown;
+}
+
+export interface VcapServicesResult {
+  /** Label → bindings. Undefined when VCAP_SERVICES is unset or invalid. */
+  services?: Record<string, ServiceBinding[]>;
+  problems: ConfigProblem[];
+}
+
+const servicesSchema = v.pipe(
+  jsonObject,
+  v.record(
+    v.string(),
+    v.array(v.pipe(jsonObject, v.looseObject({ name: v.optional(string) })), "must be an array of service bindings"),
+  ),
+);
+
+const credentials = v.looseObject({ url: httpUrl, token: nonEmptyString });
+
+const bindingSchema = v.pipe(
+  v.looseObject({ credentials: v.pipe(jsonObject, credentials) }),
+  v.transform((binding): UpstashCredentials => ({ url: binding.credentials.url, token: binding.credentials.token })),
+);
+
+/** Parses VCAP_SERVICES (JSON object: label → array of bindings). Only the shape is checked. */
+export function parseVcapServices(raw: unknown): VcapServicesResult {
+  const json = readJsonVariable(raw, VARIABLE);
+  if (!json.ok) return { problems: json.problems };
+  if (json.value === undefined) return { problems: [] };
+  const parsed = validate(servicesSchema, json.value, VARIABLE);
+  return parsed.ok ? { services: parsed.value, problems: [] } : { problems: parsed.problems };
+}
+
+export interface UpstashEnv {
+  UPSTASH_REDIS_REST_URL?: unknown;
+  UPSTASH_REDIS_REST_TOKEN?: unknown;
+}
+
+/**
+ * The Upstash credentials of `instanceName`. A problem when neither a binding nor both
+ * variables are there; when VCAP_SERVICES itself is invalid (already reported), no
+ * further problem is added for the missing binding.
+ */
+export function resolveUpstash(
+  instanceName: string,
+  vcap: VcapServicesResult,
+  env: UpstashEnv,
+): Checked<UpstashCredentials> {
+  const matches: { path: string; binding: ServiceBinding }[] = [];
+  for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
+    bindings.forEach((binding, index) => {
+      if (binding.name === instanceName) matches.push({ path: appendKey(appendKey(VARIABLE, label), index), binding });
+    });
+  }
+  const [first, ...others] = matches;
+  if (first) {
+    const duplicates = others.map((m) => ({
+      path: `${m.path}.name`,
+      message: `more than one service binding is named ${JSON.stringify(instanceName)}`,
+    }));
+    const found = validate(bindingSchema, first.binding, first.path);
+    if (duplicates.length > 0) return { ok: false, problems: [...(found.ok ? [] : found.problems), ...duplicates] };
+    return found;
+  }
+
+  const url = present(env.UPSTASH_REDIS_REST_URL);
+  const token = present(env.UPSTASH_REDIS_REST_TOKEN);
+  if (url !== undefined || token !== undefined) return fromVariables(url, token);
+  if (vcap.problems.length > 0) return { ok: false, problems: [] };
+  return {
+    ok: false,
+    problems: [
+      {
+        path: "EXT_SESSION_MGT.instanceName",
+        message:
+          `no service binding named ${JSON.stringify(instanceName)} in VCAP_SERVICES ` +
+          "and no UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN",
+      },
+    ],
+  };
+}
+
+/** Unset, null or blank → undefined; strings trimmed (a secret put from `echo` ends in a newline). */
+function present(value: unknown): unknown {
+  if (typeof value === "string") return value.trim() === "" ? undefined : value.trim();
+  return value ?? undefined;
+}
+
+function fromVariables(url: unknown, token: unknown): Checked<UpstashCredentials> {
+  const checkedUrl = url === undefined ? missing("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN") : validate(httpUrl, url, "UPSTASH_REDIS_REST_URL");
+  const checkedToken =
+    token === undefined
+      ? missing("UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_REST_URL")
+      : validate(nonEmptyString, token, "UPSTASH_REDIS_REST_TOKEN");
+  if (checkedUrl.ok && checkedToken.ok) return { ok: true, value: { url: checkedUrl.value, token: checkedToken.value } };
+  return {
+    ok: false,
+    problems: [...(checkedUrl.ok ? [] : checkedUrl.problems), ...(checkedToken.ok ? [] : checkedToken.problems)],
+  };
+}
+
+function missing(name: string, other: string): Checked<never> {
+  return { ok: false, problems: [{ path: name, message: `must be set together with ${other}` }] };
+}
