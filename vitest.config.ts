@@ -5,11 +5,24 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
-        test: { name: "workerd", include: ["test/unit/**/*.test.ts"] },
+        // Unit and contract tests inside workerd. A real redis-server + the local
+        // Upstash REST endpoint is started once for them (globalSetup).
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { TEST_UPSTASH_URL: inject("upstashUrl"), TEST_UPSTASH_TOKEN: inject("upstashToken") },
+              kvNamespaces: ["TEST_SESSIONS_KV"],
+            },
+          })),
+        ],
+        // wrangler.toml's [alias] is a build setting; tests resolve the same way.
+        resolve: { alias: { "approuter-custom-store": "./src/stores/no-custom-store.ts" } },
+        test: { name: "workerd", include: ["test/unit/**/*.test.ts"], globalSetup: ["test/support/global-redis.ts"] },
       },
       {
-        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+        // Integration tests from Node: Miniflare isolates, wrangler dev, redis-server.
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 90_000 },
       },
     ],
   },

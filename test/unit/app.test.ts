@@ -1,0 +1,236 @@
+import { describe, expect, it } from "vitest";
+import { createApp, type Authenticator } from "../../src/app.js";
+import { loadConfig } from "../../src/config/index.js";
+import type { Env } from "../../src/env.js";
+import worker from "../../src/index.js";
+import { SessionManager } from "../../src/session/manager.js";
+import { MemoryTier } from "../../src/session/memory-tier.js";
+import { SECRET_A } from "../support/secrets.js";
+
+const xsApp = {
+  authenticationMethod: "route",
+  routes: [
+    { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
+    { source: "^/open/(.*)$", target: "/$1", destination: "backend", authenticationType: "none", csrfProtection: false },
+    { source: "^/api/(.*)$", target: "/api/$1", destination: "backend", authenticationType: "xsuaa" },
+    { source: "^/readonly/(.*)$", destination: "backend", authenticationType: "none", httpMethods: ["GET"] },
+    { source: "^/bad(.*)$", target: "$1", destination: "backend", authenticationType: "none" },
+  ],
+  logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
+};
+
+function makeApp(authenticate?: Authenticator) {
+  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test/base" }]) } as Env, xsApp);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const { config } = loaded;
+  const upstream: Request[] = [];
+  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    upstream.push(request);
+    return new Response(`backend saw ${new URL(request.url).pathname}`, { status: 200, headers: { "content-type": "text/plain" } });
+  }) as typeof globalThis.fetch;
+  const manager = new SessionManager({
+    memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e6, idleTimeoutMs: config.session.idleTimeoutMs }),
+    idleTimeoutMs: config.session.idleTimeoutMs,
+    absoluteTimeoutMs: config.session.absoluteTimeoutMs,
+    revalidateAfterMs: Infinity,
+    touchIntervalMs: 60_000,
+    now: Date.now,
+  });
+  const app = createApp({ config, manager, fetch, log: () => {}, ...(authenticate ? { authenticate } : {}) });
+  const request = (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init);
+  return { app, manager, upstream, request };
+}
+
+const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("JSESSIONID="))?.split(";")[0];
+
+async function fetchToken(t: ReturnType<typeof makeApp>, cookie?: string) {
+  const res = await t.request("/public/x", { headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
+  return { res, token: res.headers.get("x-csrf-token")!, cookie: cookieOf(res) };
+}
+
+describe("session cookie and CSRF token fetch", () => {
+  it("creates a session on a token fetch with a host-only, HttpOnly, Secure, SameSite=Lax cookie", async () => {
+    const t = makeApp();
+    const { res, token } = await fetchToken(t);
+    expect(res.status).toBe(200);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const [setCookie] = res.headers.getSetCookie();
+    expect(setCookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("returns the same token for the life of the session, without a new cookie", async () => {
+    const t = makeApp();
+    const first = await fetchToken(t);
+    const again = await fetchToken(t, first.cookie);
+    expect(again.token).toBe(first.token);
+    expect(again.cookie).toBeUndefined();
+  });
+
+  it("creates nothing for a request without a cookie that does not ask for a token", async () => {
+    const t = makeApp();
+    const res = await t.request("/public/page");
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(t.manager.metrics.created).toBe(0);
+    expect(t.manager.memory.stats().entries).toBe(0);
+  });
+
+  it("ignores a cookie it did not issue and issues a new id", async () => {
+    const t = makeApp();
+    const forged = "JSESSIONID=" + "A".repeat(43);
+    const { token, cookie } = await fetchToken(t, forged);
+    expect(token).toBeTruthy();
+    expect(cookie).toBeDefined();
+    expect(cookie).not.toBe(forged);
+  });
+
+  it("never forwards the router's cookie or the token header; keeps other cookies", async () => {
+    const t = makeApp();
+    const { cookie } = await fetchToken(t);
+    await t.request("/public/y?q=1", { headers: { cookie: `a=1; ${cookie}; b=2`, "x-csrf-token": "fetch" } });
+    const seen = t.upstream.at(-1)!;
+    expect(new URL(seen.url).pathname + new URL(seen.url).search).toBe("/base/y?q=1");
+    expect(seen.headers.get("cookie")).toBe("a=1; b=2");
+    expect(seen.headers.get("x-csrf-token")).toBeNull();
+    expect(seen.headers.get("x-forwarded-host")).toBe("router.test");
+    expect(seen.headers.get("x-forwarded-proto")).toBe("https");
+  });
+
+  it("passes the token header through on a route without csrfProtection", async () => {
+    const t = makeApp();
+    const res = await t.request("/open/z", { headers: { "x-csrf-token": "fetch" } });
+    expect(res.headers.get("x-csrf-token")).toBeNull();
+    expect(t.upstream.at(-1)!.headers.get("x-csrf-token")).toBe("fetch");
+  });
+});
+
+describe("CSRF check on routes that require authentication", () => {
+  const allowEveryone: Authenticator = async () => null;
+
+  it("answers 401 while no identity provider is configured", async () => {
+    const t = makeApp();
+    const res = await t.request("/api/items");
+    expect(res.status).toBe(401);
+    expect(t.upstream).toHaveLength(0);
+  });
+
+  it.each([
+    ["no token, no session", undefined, false],
+    ["a wrong token", "wrong", true],
+    ["the token of another session", "other", true],
+  ])("rejects a POST with %s with 403 and x-csrf-token: Required", async (_name, sent, withSession) => {
+    const t = makeApp(allowEveryone);
+    const mine = await fetchToken(t);
+    const other = await fetchToken(t);
+    const token = sent === "other" ? other.token : sent;
+    const res = await t.request("/api/items", {
+      method: "POST",
+      headers: { ...(withSession ? { cookie: mine.cookie! } : {}), ...(token ? { "x-csrf-token": token } : {}) },
+      body: "{}",
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get("x-csrf-token")).toBe("Required");
+    expect(t.upstream.filter((r) => r.method === "POST")).toHaveLength(0);
+  });
+
+  it("lets a POST with the session's token through", async () => {
+    const t = makeApp(allowEveryone);
+    const { cookie, token } = await fetchToken(t);
+    const res = await t.request("/api/items", { method: "POST", headers: { cookie: cookie!, "x-csrf-token": token }, body: "{}" });
+    expect(res.status).toBe(200);
+    expect(t.upstream.at(-1)!.method).toBe("POST");
+  });
+
+  it("does not check public routes, as SAP's router does not", async () => {
+    const t = makeApp();
+    const res = await t.request("/public/form", { method: "POST", body: "x=1" });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("logout", () => {
+  it("accepts only its method", async () => {
+    const t = makeApp();
+    const res = await t.request("/logout");
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+  });
+
+  it("needs the session's CSRF token", async () => {
+    const t = makeApp();
+    const { cookie } = await fetchToken(t);
+    const res = await t.request("/logout", { method: "POST", headers: { cookie: cookie! } });
+    expect(res.status).toBe(403);
+  });
+
+  it("destroys the session, clears the cookie and redirects to the logout page", async () => {
+    const t = makeApp();
+    const { cookie, token } = await fetchToken(t);
+    const res = await t.request("/logout", { method: "POST", headers: { cookie: cookie!, "x-csrf-token": token } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/bye.html");
+    expect(res.headers.get("clear-site-data")).toBe('"cookies"');
+    expect(res.headers.getSetCookie()[0]).toMatch(/^JSESSIONID=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
+    const after = await fetchToken(t, cookie);
+    expect(after.token).not.toBe(token);
+    expect(after.cookie).toBeDefined();
+  });
+});
+
+describe("routing answers", () => {
+  it.each([
+    ["/nowhere", "GET", 404],
+    ["/readonly/x", "POST", 405],
+    ["/badx", "GET", 400],
+  ])("%s %s → %i with a short page", async (path, method, status) => {
+    const t = makeApp();
+    const res = await t.request(path, { method });
+    expect(res.status).toBe(status);
+    const body = await res.text();
+    expect(body.length).toBeLessThan(400);
+    expect(body).not.toMatch(/at .*\.(ts|js):\d+/);
+  });
+
+  it("turns an unexpected failure into a generic 500 without detail", async () => {
+    const t = makeApp(async () => {
+      throw new Error(`boom ${SECRET_A}`);
+    });
+    const res = await t.request("/api/x");
+    expect(res.status).toBe(500);
+    const body = await res.text();
+    expect(body).not.toContain("boom");
+    expect(body).not.toContain(SECRET_A);
+  });
+});
+
+describe("worker entry", () => {
+  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+
+  it("answers every request with a generic 503 when the configuration is invalid, naming nothing", async () => {
+    const env = { EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short-" + "s3cr3t" }) } as Env;
+    const logs: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => logs.push(line);
+    try {
+      const res = await worker.fetch(new Request("https://router.test/anything"), env, ctx);
+      expect(res.status).toBe(503);
+      const body = await res.text();
+      expect(body).not.toContain("sessionSecret");
+      expect(body).not.toContain("s3cr3t");
+    } finally {
+      console.log = original;
+    }
+    const log = logs.join("\n");
+    expect(log).toContain("EXT_SESSION_MGT.sessionSecret: must be at least 64 characters");
+    expect(log).not.toContain("s3cr3t");
+  });
+
+  it("runs on the embedded defaults with in-memory sessions only", async () => {
+    const env = { destinations: JSON.stringify([{ name: "backend", url: "http://127.0.0.1:1" }]) } as Env;
+    const res = await worker.fetch(new Request("https://router.test/x"), env, ctx);
+    expect(res.status).toBe(502); // nothing listens there: a clean Bad Gateway, not a crash
+    // (workerd itself logs "Network connection lost" for the refused connection)
+  });
+});

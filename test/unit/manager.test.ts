@@ -1,0 +1,239 @@
+import { describe, expect, it } from "vitest";
+import { ExternalTier } from "../../src/session/external-tier.js";
+import { KeyRing } from "../../src/session/keyring.js";
+import { SessionManager, type Session } from "../../src/session/manager.js";
+import { MemoryTier } from "../../src/session/memory-tier.js";
+import { ResilientStore, realSleep } from "../../src/stores/resilient.js";
+import { MapByteStore } from "../support/map-byte-store.js";
+import { SECRET_A, SECRET_B, SECRET_C } from "../support/secrets.js";
+
+const IDLE = 15 * 60_000;
+const ABSOLUTE = 8 * 3600_000;
+const REVALIDATE = 5_000;
+const TOUCH = 60_000;
+
+/** One "isolate": its own first tier and manager, over a shared byte store and clock. */
+async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SECRET_A]) {
+  const external = new ExternalTier(
+    new ResilientStore(store, { budgetMs: 200, backOffMs: 1, maxAttempts: 2, cooldownMs: 0, now: () => clock.t, sleep: realSleep }),
+    await KeyRing.create(secrets),
+  );
+  const waits: Promise<unknown>[] = [];
+  const manager = new SessionManager({
+    memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: IDLE }),
+    external,
+    idleTimeoutMs: IDLE,
+    absoluteTimeoutMs: ABSOLUTE,
+    revalidateAfterMs: REVALIDATE,
+    touchIntervalMs: TOUCH,
+    now: () => clock.t,
+  });
+  const commit = (s: Session) => manager.commit(s, (p) => waits.push(p));
+  const settle = () => Promise.all(waits.splice(0));
+  const load = async (id: string) => {
+    const r = await manager.load(id);
+    return r.kind === "session" ? r.session : r.kind;
+  };
+  return { manager, commit, settle, load, external };
+}
+
+async function setup(secrets?: string[]) {
+  const clock = { t: 1_000_000 };
+  const store = new MapByteStore(() => clock.t);
+  return { clock, store, a: await isolate(store, clock, secrets), b: await isolate(store, clock, secrets) };
+}
+
+async function created(iso: Awaited<ReturnType<typeof isolate>>, csrf = "token-1") {
+  const s = iso.manager.create();
+  s.record.csrf = csrf;
+  expect(await iso.commit(s)).toBe("written");
+  return s.id;
+}
+
+describe("SessionManager", () => {
+  it("writes a new session once, before the response, with the idle timeout as TTL", async () => {
+    const { a, store, clock } = await setup();
+    const id = await created(a);
+    expect(store.calls).toEqual(["set"]);
+    const [entry] = [...store.data.values()];
+    expect(entry!.expiresAt - clock.t).toBe(IDLE);
+    expect(a.manager.metrics).toMatchObject({ created: 1, writes: 1 });
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it("serves an unchanged session from memory with no store call inside the window", async () => {
+    const { a, store, clock } = await setup();
+    const id = await created(a);
+    store.calls = [];
+    for (let i = 0; i < 10; i++) {
+      clock.t += 100;
+      const s = (await a.load(id)) as Session;
+      expect(s.record.csrf).toBe("token-1");
+      expect(await a.commit(s)).toBe("unchanged");
+    }
+    await a.settle();
+    expect(store.calls).toEqual([]);
+    expect(a.manager.metrics).toMatchObject({ memoryHits: 10, writesSkippedUnchanged: 10 });
+  });
+
+  it("writes only what changed", async () => {
+    const { a, store } = await setup();
+    const id = await created(a);
+    store.calls = [];
+    const s = (await a.load(id)) as Session;
+    s.record.data = { x: 1 };
+    expect(await a.commit(s)).toBe("written");
+    expect(store.calls).toEqual(["set"]);
+  });
+
+  it("recovers a session on another isolate with one store read", async () => {
+    const { a, b, store } = await setup();
+    const id = await created(a, "abc");
+    store.calls = [];
+    const s = (await b.load(id)) as Session;
+    expect(s.record.csrf).toBe("abc");
+    expect(store.calls).toEqual(["get"]);
+    expect(b.manager.metrics.recoveries).toBe(1);
+    // The recovery extends the store TTL, after the response.
+    expect(await b.commit(s)).toBe("unchanged");
+    await b.settle();
+    expect(store.calls).toEqual(["get", "touch"]);
+  });
+
+  it("extends the store TTL of an unchanged session at most once per touch interval", async () => {
+    const { a, store, clock } = await setup();
+    const id = await created(a);
+    store.calls = [];
+    const touches = () => store.calls.filter((c) => c === "touch").length;
+    for (let i = 0; i < 30; i++) {
+      clock.t += 4_000;
+      const s = (await a.load(id)) as Session;
+      await a.commit(s);
+    }
+    await a.settle();
+    // 120 s of activity: two touches (at 60 s and 120 s), never one per request.
+    expect(touches()).toBe(2);
+    const [entry] = [...store.data.values()];
+    expect(entry!.expiresAt - clock.t).toBeGreaterThan(IDLE - TOUCH);
+  });
+
+  it("honours a destroy on another isolate once the copy is older than the window", async () => {
+    const { a, b, clock } = await setup();
+    const id = await created(a);
+    await b.load(id);
+    expect(await b.manager.destroy(id)).toBe(true);
+    clock.t += REVALIDATE - 1;
+    expect(await a.load(id)).not.toBe("none"); // still trusted: bounded staleness
+    clock.t += 1;
+    expect(await a.load(id)).toBe("none");
+    expect(a.manager.metrics.revalidatedGone).toBe(1);
+  });
+
+  it("picks up a change made on another isolate at revalidation", async () => {
+    const { a, b, clock } = await setup();
+    const id = await created(a, "old");
+    const onB = (await b.load(id)) as Session;
+    onB.record.csrf = "new";
+    await b.commit(onB);
+    clock.t += REVALIDATE;
+    expect(((await a.load(id)) as Session).record.csrf).toBe("new");
+  });
+
+  it("never resurrects a session destroyed elsewhere with a late write", async () => {
+    const { a, b, store, clock } = await setup();
+    const id = await created(a);
+    const onA = (await a.load(id)) as Session;
+    await b.load(id);
+    await b.manager.destroy(id);
+    onA.record.data = { late: true };
+    expect(await a.commit(onA)).toBe("gone");
+    expect(store.data.size).toBe(0);
+    clock.t += 1;
+    expect(await a.load(id)).toBe("none");
+  });
+
+  it("treats tampered, foreign and malformed blobs as no session", async () => {
+    const { a, b, store } = await setup();
+    const id = await created(a);
+    const [key] = [...store.data.keys()];
+    const other = await created(a, "other");
+    const otherValue = [...store.data.entries()].find(([k]) => k !== key)![1].value;
+    for (const value of [otherValue, "garbage", "e1.x.y.z", store.data.get(key!)!.value.slice(0, -3) + "AAA"]) {
+      store.data.get(key!)!.value = value;
+      expect(await b.load(id)).toBe("none");
+    }
+    expect(b.manager.metrics.rejectedBlobs).toBe(4);
+    expect(other).not.toBe(id);
+  });
+
+  it("keeps serving from memory while the store is down, and writes the change once it is back", async () => {
+    const { a, b, store, clock } = await setup();
+    const id = await created(a);
+    store.failWith = new Error("connection refused");
+    clock.t += REVALIDATE * 2;
+    const s = (await a.load(id)) as Session;
+    expect(s.record.csrf).toBe("token-1");
+    s.record.data = { changed: "while down" };
+    expect(await a.commit(s)).toBe("memory-only");
+    expect(await b.load(id)).toBe("unknown"); // a fresh isolate cannot tell
+    expect(store.data.size).toBe(1); // nothing deleted
+    store.failWith = undefined;
+    clock.t += 1;
+    const again = (await a.load(id)) as Session;
+    expect(await a.commit(again)).toBe("written"); // the dirty copy is retried
+    clock.t += 1;
+    expect(((await b.load(id)) as Session).record.data).toEqual({ changed: "while down" });
+  });
+
+  it("ends a session at its absolute lifetime however active", async () => {
+    const { a, clock } = await setup();
+    const id = await created(a);
+    for (let t = 0; t < ABSOLUTE; t += 10 * 60_000) {
+      clock.t += 10 * 60_000;
+      const s = await a.load(id);
+      if (s === "none") break;
+      await a.commit(s as Session);
+      await a.settle();
+    }
+    expect(await a.load(id)).toBe("none");
+  });
+
+  it("expires a session idle past the timeout in both tiers", async () => {
+    const { a, b, clock } = await setup();
+    const id = await created(a);
+    clock.t += IDLE;
+    expect(await a.load(id)).toBe("none");
+    expect(await b.load(id)).toBe("none");
+  });
+
+  it("opens sessions of a previous secret after rotation and moves them to the newest on their next write", async () => {
+    const clock = { t: 1_000_000 };
+    const store = new MapByteStore(() => clock.t);
+    const before = await isolate(store, clock, [SECRET_A]);
+    const id = await created(before, "kept");
+    const oldKeys = [...store.data.keys()];
+    const after = await isolate(store, clock, [SECRET_B, SECRET_A]);
+    const s = (await after.load(id)) as Session;
+    expect(s.record.csrf).toBe("kept");
+    s.record.data = { touched: true };
+    expect(await after.commit(s)).toBe("written");
+    const newKeys = [...store.data.keys()];
+    expect(newKeys).toHaveLength(1);
+    expect(newKeys[0]).not.toBe(oldKeys[0]);
+    expect(store.data.get(newKeys[0]!)!.value.split(".")[1]).toBe((await KeyRing.create([SECRET_B])).current.kid);
+    const retired = await isolate(store, clock, [SECRET_C, SECRET_B]);
+    expect(((await retired.load(id)) as Session).record.data).toEqual({ touched: true });
+    const gone = await isolate(store, clock, [SECRET_C]);
+    expect(await gone.load(id)).toBe("none");
+  });
+
+  it("rejects ids it did not issue without asking the store", async () => {
+    const { a, store } = await setup();
+    for (const bad of [undefined, "", "short", "x".repeat(43) + "!", "../../etc/passwd", "A".repeat(44)]) {
+      expect(await a.load(bad as string)).toBe("none");
+    }
+    expect(store.calls).toEqual([]);
+    expect(await a.load("A".repeat(43))).toBe("none"); // well-formed but unknown: one look-up
+    expect(store.calls).toEqual(["get"]);
+  });
+});
