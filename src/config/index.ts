@@ -9,6 +9,7 @@ import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vc
 import { parseDestinations } from "./destinations.js";
 import { BUNDLED, parseXsApp } from "./xs-app.js";
 import { parseSessionSettings } from "./env-vars.js";
+import { parseIdentityProviders } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
 
 export type * from "./types.js";
@@ -48,6 +49,9 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
     problems.push(...xsAppJson.problems);
   }
 
+  const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`);
+  problems.push(...identity.problems);
+
   const session = parseSessionSettings(env, xsApp?.sessionTimeout);
   if (!session.ok) problems.push(...session.problems);
 
@@ -56,6 +60,7 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
     xsApp,
     destinations: destinations.destinations,
     session: session.value,
+    identityProviders: identity.providers,
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };

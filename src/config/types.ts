@@ -17,6 +17,21 @@ export interface RouterConfig {
   session: SessionSettings;
   /** Present when EXT_SESSION_MGT is set and valid. */
   externalSession?: ExternalSessionConfig;
+  /** Bound identity providers by VCAP_SERVICES label. */
+  identityProviders: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>>;
+}
+
+export interface IdentityProviderConfig {
+  label: "xsuaa" | "identity";
+  /** The issuer (binding `url`), without a trailing slash. */
+  issuer: string;
+  clientId: string;
+  /** Never logged. */
+  clientSecret: string;
+  /** Scopes requested at login (extension `scope` in the credentials; default "openid"). */
+  scope: string;
+  /** XSUAA: replaces `$XSAPPNAME` in route scopes. */
+  xsappname?: string;
 }
 
 export interface Destination {

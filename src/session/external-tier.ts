@@ -16,7 +16,7 @@ export type ReadResult =
   | { kind: "unavailable" };
 
 export type WriteResult =
-  | { kind: "written"; kid: string; tag: string }
+  | { kind: "written"; kid: string; tag: string; storeKey: string; moved: boolean }
   /** The session no longer exists in the store (destroyed or expired elsewhere). */
   | { kind: "gone" }
   | { kind: "unavailable" };
@@ -77,7 +77,7 @@ export class ExternalTier {
       const old = this.keyring.byKid(storedKid);
       if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)]);
     }
-    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope) };
+    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating };
   }
 
   async touch(sessionId: string, kid: string, ttlMs: number): Promise<TouchResult> {
@@ -92,6 +92,53 @@ export class ExternalTier {
   async destroy(sessionId: string): Promise<boolean> {
     const outcome = await this.store.delete(await this.candidateKeys(sessionId));
     return outcome.ok;
+  }
+
+  /** Files a stored session under index entries (e.g. its user's `sid`), for back-channel logout. */
+  async addToIndexes(storeKey: string, indexes: readonly string[], ttlMs: number): Promise<boolean> {
+    const outcomes = await Promise.all(
+      indexes.map(async (index) => this.store.addToSet(await this.keyring.namedKey(this.keyring.current, "i", index), [storeKey], ttlMs)),
+    );
+    return outcomes.every((o) => o.ok);
+  }
+
+  /** Deletes every session filed under `index` (under any secret) and the index itself. */
+  async destroyIndexed(index: string): Promise<number | "unavailable"> {
+    const indexKeys = await Promise.all(this.keyring.secrets.map((s) => this.keyring.namedKey(s, "i", index)));
+    const lists = await Promise.all(indexKeys.map((k) => this.store.setMembers(k)));
+    if (lists.some((l) => !l.ok)) return "unavailable";
+    const members = [...new Set(lists.flatMap((l) => (l as { ok: true; value: string[] }).value))];
+    const deleted = await this.store.delete([...members, ...indexKeys]);
+    return deleted.ok ? members.length : "unavailable";
+  }
+
+  /** Records that `value` of `kind` was used; false if it already was (single use). */
+  async markOnce(kind: string, value: string, ttlMs: number): Promise<boolean | "unavailable"> {
+    const key = await this.keyring.namedKey(this.keyring.current, kind, value);
+    const outcome = await this.store.set(key, "1", ttlMs, "create");
+    return outcome.ok ? outcome.value : "unavailable";
+  }
+
+  /** A lease held by `owner` for `ttlMs` (e.g. the one token refresh of a session). */
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean | "unavailable"> {
+    const outcome = await this.store.set(await this.keyring.namedKey(this.keyring.current, "lease", name), owner, ttlMs, "create");
+    return outcome.ok ? outcome.value : "unavailable";
+  }
+
+  async renewLease(name: string, ttlMs: number): Promise<void> {
+    await this.store.touch(await this.keyring.namedKey(this.keyring.current, "lease", name), ttlMs);
+  }
+
+  /** Releases the lease if `owner` still holds it (best effort: not atomic). */
+  async releaseLease(name: string, owner: string): Promise<void> {
+    const key = await this.keyring.namedKey(this.keyring.current, "lease", name);
+    const holder = await this.store.get(key);
+    if (holder.ok && holder.value === owner) await this.store.delete([key]);
+  }
+
+  async leaseHeld(name: string): Promise<boolean | "unavailable"> {
+    const outcome = await this.store.get(await this.keyring.namedKey(this.keyring.current, "lease", name));
+    return outcome.ok ? outcome.value !== null : "unavailable";
   }
 
   private candidateKeys(sessionId: string): Promise<string[]> {

@@ -41,6 +41,15 @@ export class KeyRing {
     return STORE_KEY_PREFIX + base64url.encode(new Uint8Array(mac));
   }
 
+  /**
+   * A store key for router data other than sessions (`kind` keeps the families apart):
+   * login-state markers, refresh leases, back-channel logout indexes.
+   */
+  async namedKey(secret: SecretKeys, kind: string, value: string): Promise<string> {
+    const mac = await crypto.subtle.sign("HMAC", secret.storeKeyMac, utf8(`${kind}\0${value}`));
+    return `approuter-edge:${kind}:${base64url.encode(new Uint8Array(mac))}`;
+  }
+
   /** The AES-256-GCM key of one session under one secret. */
   async sessionKey(secret: SecretKeys, sessionId: string): Promise<CryptoKey> {
     return crypto.subtle.deriveKey(

@@ -21,6 +21,8 @@ export interface SessionManagerOptions {
   now: () => number;
   randomBytes?: RandomBytes;
   log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Index entries a record is filed under in the store (back-channel logout by `sid`/`sub`). */
+  indexesOf?: (record: SessionRecord) => string[];
 }
 
 /** A session as one request sees it; handlers change `record` freely. */
@@ -28,8 +30,8 @@ export interface Session {
   readonly id: string;
   record: SessionRecord;
   readonly isNew: boolean;
-  /** The record's JSON as loaded; "" for a new session. */
-  readonly loadedJson: string;
+  /** The record's JSON as last loaded or committed; "" for a new session never committed. */
+  loadedJson: string;
 }
 
 export type LoadResult =
@@ -182,6 +184,7 @@ export class SessionManager {
     };
     if (!external) {
       memory.set(session.id, entry, t);
+      session.loadedJson = json;
       return "memory-only";
     }
     this.metrics.writes++;
@@ -196,12 +199,51 @@ export class SessionManager {
     if (written.kind === "written") {
       entry.stored = { kid: written.kid, tag: written.tag };
       entry.ttlSetAt = t;
+      const indexes = this.options.indexesOf?.(session.record) ?? [];
+      const indexChanged = session.isNew || written.moved || indexes.join() !== (this.options.indexesOf?.(previous?.record ?? session.record) ?? []).join();
+      if (indexes.length > 0 && indexChanged) await external.addToIndexes(written.storeKey, indexes, session.record.exp - t);
     } else {
       this.metrics.writeFailures++;
       entry.dirty = true;
     }
     memory.set(session.id, entry, t);
+    session.loadedJson = json;
     return written.kind === "written" ? "written" : "memory-only";
+  }
+
+  /**
+   * Reads the session again from the store now, whatever the revalidation window says
+   * (another isolate may just have changed it). Memory only: the first tier's copy.
+   */
+  async reread(id: string): Promise<Session | null> {
+    const { memory, external, now } = this.options;
+    const t = now();
+    if (!external) {
+      const entry = memory.get(id, t);
+      return entry ? { id, record: JSON.parse(entry.json) as SessionRecord, isNew: false, loadedJson: entry.json } : null;
+    }
+    const read = await external.read(id);
+    if (read.kind !== "found") {
+      if (read.kind === "missing") memory.delete(id);
+      return null;
+    }
+    const previous = memory.get(id, t);
+    const entry = this.entryFromStore(read.record, read.kid, read.tag, t, previous?.ttlSetAt ?? 0);
+    memory.set(id, entry, t);
+    return { id, record: JSON.parse(entry.json) as SessionRecord, isNew: false, loadedJson: entry.json };
+  }
+
+  /**
+   * Ends every session filed under `index` (e.g. all sessions of one provider `sid`):
+   * in the store, so every isolate drops them within the revalidation window, and in
+   * this isolate's first tier at once.
+   */
+  async destroyIndexed(index: string): Promise<number | "unavailable"> {
+    const indexesOf = this.options.indexesOf;
+    const local = indexesOf ? this.options.memory.deleteWhere((entry) => indexesOf(entry.record).includes(index)) : 0;
+    this.metrics.destroyed += local;
+    if (!this.options.external) return local;
+    return this.options.external.destroyIndexed(index);
   }
 
   /** Ends the session in both tiers. `false` when the store could not be reached. */

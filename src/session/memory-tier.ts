@@ -79,6 +79,18 @@ export class MemoryTier {
     this.remove(id);
   }
 
+  /** Removes every entry whose record matches; returns how many (rare events only: O(n)). */
+  deleteWhere(matches: (entry: MemoryEntry) => boolean): number {
+    let removed = 0;
+    for (const [id, slot] of this.entries) {
+      if (matches(slot.entry)) {
+        this.remove(id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   stats(): MemoryTierStats {
     return { entries: this.entries.size, bytes: this.bytes, evictions: this.evictions, expirations: this.expirations };
   }

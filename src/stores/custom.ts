@@ -69,5 +69,25 @@ export function adaptCustomStore(store: UserCustomStore): ByteStore {
     async delete(keys) {
       for (const key of keys) await store.destroy(key);
     },
+    // Sets are emulated as a JSON list in one entry: read-modify-write, not atomic.
+    async addToSet(key, members, ttlMs) {
+      const current = await readList(store, key);
+      const next = [...new Set([...current, ...members])];
+      await store.set(key, { envelope: JSON.stringify(next) }, Math.max(1, Math.ceil(ttlMs)));
+    },
+    async setMembers(key) {
+      return readList(store, key);
+    },
   };
+}
+
+async function readList(store: UserCustomStore, key: string): Promise<string[]> {
+  const value = (await store.get(key)) as StoredSession | null;
+  if (!value || typeof value.envelope !== "string") return [];
+  try {
+    const list: unknown = JSON.parse(value.envelope);
+    return Array.isArray(list) ? list.filter((m): m is string => typeof m === "string") : [];
+  } catch {
+    return [];
+  }
 }

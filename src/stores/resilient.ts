@@ -61,6 +61,14 @@ export class ResilientStore {
     return this.run(() => this.store.delete(keys));
   }
 
+  addToSet(key: string, members: readonly string[], ttlMs: number): Promise<StoreOutcome<void>> {
+    return this.run(() => this.store.addToSet(key, members, ttlMs));
+  }
+
+  setMembers(key: string): Promise<StoreOutcome<string[]>> {
+    return this.run(() => this.store.setMembers(key));
+  }
+
   /** True while calls are being skipped after a failure. */
   get degraded(): boolean {
     return this.options.now() < this.skipUntil;

@@ -16,4 +16,8 @@ export interface ByteStore {
   /** Resets the TTL; `false` when the key does not exist. */
   touch(key: string, ttlMs: number): Promise<boolean>;
   delete(keys: readonly string[]): Promise<void>;
+  /** Adds members to the set at `key` and sets its TTL. */
+  addToSet(key: string, members: readonly string[], ttlMs: number): Promise<void>;
+  /** The members of the set at `key`; empty when absent. */
+  setMembers(key: string): Promise<string[]>;
 }

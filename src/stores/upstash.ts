@@ -35,5 +35,13 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
     async delete(keys) {
       if (keys.length > 0) await redis.del(...keys);
     },
+    async addToSet(key, members, ttlMs) {
+      if (members.length === 0) return;
+      const [first, ...rest] = members as [string, ...string[]];
+      await Promise.all([redis.sadd(key, first, ...rest), redis.pexpire(key, Math.max(1, Math.ceil(ttlMs)))]);
+    },
+    async setMembers(key) {
+      return (await redis.smembers(key)).map(String);
+    },
   };
 }

@@ -50,4 +50,15 @@ export class MapByteStore implements ByteStore {
     await this.check("delete");
     for (const k of keys) this.data.delete(k);
   }
+
+  async addToSet(key: string, members: readonly string[], ttlMs: number) {
+    await this.check("addToSet");
+    const current: string[] = JSON.parse(this.live(key)?.value ?? "[]");
+    this.data.set(key, { value: JSON.stringify([...new Set([...current, ...members])]), expiresAt: this.now() + ttlMs });
+  }
+
+  async setMembers(key: string) {
+    await this.check("setMembers");
+    return JSON.parse(this.live(key)?.value ?? "[]") as string[];
+  }
 }

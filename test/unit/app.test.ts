@@ -20,7 +20,13 @@ const xsApp = {
 };
 
 function makeApp(authenticate?: Authenticator) {
-  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test/base" }]) } as Env, xsApp);
+  const loaded = loadConfig(
+    {
+      destinations: JSON.stringify([{ name: "backend", url: "http://backend.test/base" }]),
+      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
+    } as Env,
+    xsApp,
+  );
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const { config } = loaded;
   const upstream: Request[] = [];

@@ -96,6 +96,20 @@ describe.each(stores)("byte store contract: %s", (_name, make) => {
     expect(await store.get(k)).toBe(value);
   });
 
+  it("keeps sets of members with a TTL", async () => {
+    const k = fresh();
+    expect(await store.setMembers(k)).toEqual([]);
+    await store.addToSet(k, ["a", "b"], 60_000);
+    await store.addToSet(k, ["b", "c"], 60_000);
+    expect((await store.setMembers(k)).sort()).toEqual(["a", "b", "c"]);
+    const short = fresh();
+    await store.addToSet(short, ["x"], 200);
+    await sleep(400);
+    expect(await store.setMembers(short)).toEqual([]);
+    await store.delete([k]);
+    expect(await store.setMembers(k)).toEqual([]);
+  });
+
   it("keeps values that look like numbers or JSON as strings", async () => {
     const k = fresh();
     await store.set(k, "1234", 60_000, "create");
