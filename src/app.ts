@@ -5,6 +5,11 @@ import type { Logger } from "./log.js";
 import { forward } from "./proxy/forward.js";
 import { matchRoute } from "./routing/match.js";
 import { csrfDecision, isStateChanging, newCsrfToken } from "./security/csrf.js";
+import { authOf } from "./auth/auth-data.js";
+import { createAuthenticator } from "./auth/authenticate.js";
+import { handleCallback } from "./auth/login.js";
+import { BACKCHANNEL_LOGOUT_PATH, endSessionUrl, handleBackchannelLogout } from "./auth/logout.js";
+import type { AuthServices } from "./auth/services.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
 
@@ -22,12 +27,16 @@ export interface AppDeps {
   manager: SessionManager;
   fetch: typeof fetch;
   log: Logger;
+  /** Login (OpenID Connect) when identity providers are bound. */
+  auth?: AuthServices;
+  /** Replaces the authenticator (tests). */
   authenticate?: Authenticator;
 }
 
 const CSRF_HEADER = "x-csrf-token";
 
-export function createApp({ config, manager, fetch, log, authenticate = noIdentityProvider }: AppDeps): Hono<SessionEnv> {
+export function createApp({ config, manager, fetch, log, auth, authenticate: override }: AppDeps): Hono<SessionEnv> {
+  const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
   const app = new Hono<SessionEnv>();
   const { xsApp, destinations, session: sessionSettings } = config;
 
@@ -39,6 +48,11 @@ export function createApp({ config, manager, fetch, log, authenticate = noIdenti
 
   app.use(sessionMiddleware({ manager, cookieName: sessionSettings.cookieName }));
 
+  if (auth) {
+    app.get(xsApp.login.callbackEndpoint, (c) => handleCallback(c, auth));
+    app.all(BACKCHANNEL_LOGOUT_PATH, (c) => handleBackchannelLogout(c, auth));
+  }
+
   const logout = xsApp.logout;
   if (logout?.logoutEndpoint) {
     app.all(logout.logoutEndpoint, async (c) => {
@@ -47,6 +61,7 @@ export function createApp({ config, manager, fetch, log, authenticate = noIdenti
       }
       const scope = c.get("session");
       const session = await scope.current();
+      const user = authOf(session?.record.data);
       if (session) {
         const decision = csrfDecision({
           method: c.req.method,
@@ -61,7 +76,11 @@ export function createApp({ config, manager, fetch, log, authenticate = noIdenti
         await scope.destroy(); // clears a stale cookie too
       }
       const headers = { "clear-site-data": '"cookies"', "cache-control": "no-store" };
-      if (logout.logoutPage) return new Response(null, { status: 302, headers: { ...headers, location: logout.logoutPage } });
+      // Then the identity provider's own logout, which comes back to the logout page.
+      const back = new URL(logout.logoutPage ?? "/", c.req.url).href;
+      const providerLogout = user && auth ? await endSessionUrl(auth, user, back) : null;
+      const location = providerLogout ?? logout.logoutPage;
+      if (location) return new Response(null, { status: 302, headers: { ...headers, location } });
       return c.html("<!doctype html><title>Logged out</title><p>You have been logged out.</p>", 200, headers);
     });
   }
@@ -110,11 +129,13 @@ export function createApp({ config, manager, fetch, log, authenticate = noIdenti
       }
     }
 
+    const token = destination.forwardAuthToken && requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
     const response = await forward(incoming, {
       destination,
       target,
       fetch,
       sessionCookieName: sessionSettings.cookieName,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(c.req.header("cf-connecting-ip") ? { clientIp: c.req.header("cf-connecting-ip")! } : {}),
     });
     if (issueToken === undefined) return response;

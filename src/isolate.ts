@@ -13,6 +13,10 @@ import { ResilientStore, realSleep } from "./stores/resilient.js";
 import type { ByteStore } from "./stores/types.js";
 import { createUpstashStore } from "./stores/upstash.js";
 import type { SessionEnv } from "./session/middleware.js";
+import { indexesOf } from "./auth/auth-data.js";
+import { loginStateKey } from "./auth/login-state.js";
+import { IdentityProvider } from "./auth/provider.js";
+import { newAuthMetrics, type AuthServices } from "./auth/services.js";
 
 /**
  * Everything one isolate builds once from its environment: validated configuration,
@@ -20,7 +24,7 @@ import type { SessionEnv } from "./session/middleware.js";
  * then answers every request with a generic error page.
  */
 export type IsolateState =
-  | { kind: "ready"; config: RouterConfig; manager: SessionManager; app: Hono<SessionEnv> }
+  | { kind: "ready"; config: RouterConfig; manager: SessionManager; app: Hono<SessionEnv>; auth?: AuthServices }
   | { kind: "broken"; problems: string[] };
 
 export interface IsolateDeps {
@@ -68,10 +72,40 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
     touchIntervalMs: touchIntervalFor(session.idleTimeoutMs),
     now: deps.now,
     log: deps.log,
+    indexesOf: (record) => indexesOf(record.data),
   });
+  const auth = await buildAuth(config, manager, external, deps);
   deps.log("config.loaded", { ...redactedSummary(config) });
-  const app = createApp({ config, manager, fetch: deps.fetch, log: deps.log, ...(deps.authenticate ? { authenticate: deps.authenticate } : {}) });
-  return { kind: "ready", config, manager, app };
+  const app = createApp({
+    config,
+    manager,
+    fetch: deps.fetch,
+    log: deps.log,
+    ...(auth ? { auth } : {}),
+    ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+  });
+  return { kind: "ready", config, manager, app, ...(auth ? { auth } : {}) };
+}
+
+async function buildAuth(config: RouterConfig, manager: SessionManager, external: ExternalTier | undefined, deps: IsolateDeps): Promise<AuthServices | undefined> {
+  const bound = Object.values(config.identityProviders);
+  if (bound.length === 0) return undefined;
+  const providers = new Map(bound.map((p) => [p.label, new IdentityProvider(p, deps.fetch, deps.now)] as const));
+  // Every isolate must open the login-state cookie another one sealed: a shared secret.
+  const loginSecret = config.externalSession?.secrets[0] ?? bound[0]!.clientSecret;
+  return {
+    providers,
+    loginKey: await loginStateKey(loginSecret),
+    manager,
+    ...(external ? { external } : {}),
+    local: { used: new Map(), leases: new Map() },
+    cookieName: config.session.cookieName,
+    callbackPath: config.xsApp.login.callbackEndpoint,
+    now: deps.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    log: deps.log,
+    metrics: newAuthMetrics(),
+  };
 }
 
 /** The byte store EXT_SESSION_MGT asks for, or a problem in the usual `path: message` form. */

@@ -47,7 +47,8 @@ export function parseIdentityProviders(
       ...(c.xsappname !== undefined ? { xsappname: c.xsappname } : {}),
     };
   }
-  if (vcap.services !== undefined || problems.length === 0) {
+  // An invalid VCAP_SERVICES is reported once, not again as every missing binding.
+  if (vcap.problems.length === 0) {
     routes.forEach((route, i) => {
       if (route.authenticationType === "none") return;
       const label = LABEL_FOR[route.authenticationType];

@@ -60,6 +60,9 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   } catch {
     return { ok: false, reason: "malformed" };
   }
+  // Only the one canonical spelling opens (the decoder forgives padding, whitespace and
+  // stray trailing bits): an altered character must never yield the same bytes.
+  if (base64url.encode(iv) !== ivText || base64url.encode(ciphertext) !== ctText) return { ok: false, reason: "malformed" };
   if (iv.byteLength !== 12 || ciphertext.byteLength < 16) return { ok: false, reason: "malformed" };
   let compressed: ArrayBuffer;
   try {

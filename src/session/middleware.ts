@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { serialize } from "hono/utils/cookie";
+import { waitUntilOf } from "../http/wait-until.js";
 import type { Session, SessionManager } from "./manager.js";
 
 /**
@@ -15,6 +16,8 @@ export interface SessionScope {
   ensure(): Promise<Session>;
   /** Ends the session in both tiers and clears the cookie. */
   destroy(): Promise<void>;
+  /** Ends the current session (if any) and starts a new one under a new id (login). */
+  regenerate(): Promise<Session>;
   /** True when a cookie was sent but the store could not be asked about it. */
   readonly undetermined: boolean;
 }
@@ -54,6 +57,13 @@ export function sessionMiddleware({ manager, cookieName }: SessionMiddlewareOpti
         loaded = null;
         destroyed = true;
       },
+      async regenerate() {
+        // The new session's cookie overwrites the old one; the old id is dead in both tiers.
+        await scope.destroy();
+        loaded = manager.create();
+        destroyed = false;
+        return loaded;
+      },
       get undetermined() {
         return undetermined;
       },
@@ -87,15 +97,4 @@ function setCookieHeader(c: Context, value: string): void {
   c.res = new Response(c.res.body, c.res);
   c.res.headers.append("set-cookie", value);
   c.res.headers.set("cache-control", "no-store"); // never cache a response that sets a session
-}
-
-function waitUntilOf(c: Context): (promise: Promise<unknown>) => void {
-  return (promise) => {
-    const guarded = promise.catch(() => {});
-    try {
-      c.executionCtx.waitUntil(guarded);
-    } catch {
-      // No execution context (e.g. app.request in unit tests): let it run on its own.
-    }
-  };
 }

@@ -38,8 +38,32 @@ interface Row {
   xsApp?: unknown;
 }
 
+/** Identity-provider bindings, so that routes which require login have a provider. */
+const IDP_BINDINGS = {
+  xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: "https://uaa.example.com", clientid: "app", clientsecret: "uaa-client-secret" } }],
+  identity: [{ name: "ias", label: "identity", credentials: { url: "https://ias.example.com", clientid: "app", clientsecret: "ias-client-secret" } }],
+};
+
+/** VCAP_SERVICES with the identity providers added to `services`. */
+const withIdp = (services: Record<string, unknown> = {}) => JSON.stringify({ ...IDP_BINDINGS, ...services });
+
+/** Adds the identity providers to a row's VCAP_SERVICES when it is a JSON object without them. */
+function addIdp(vcap: unknown): unknown {
+  if (vcap === undefined) return withIdp();
+  try {
+    const parsed: unknown = JSON.parse(String(vcap));
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && !("xsuaa" in parsed) && !("identity" in parsed)) {
+      return withIdp(parsed as Record<string, unknown>);
+    }
+  } catch {
+    // not JSON: the row tests exactly that
+  }
+  return vcap;
+}
+
 function load(row: Row) {
   const env: Env = { destinations: DESTINATIONS, ...row.env };
+  env.VCAP_SERVICES = addIdp(env.VCAP_SERVICES) as string;
   return loadConfig(env, "xsApp" in row ? row.xsApp : XS_APP);
 }
 
@@ -680,7 +704,7 @@ const configRows: ConfigRow[] = [
     env: {
       EXT_SESSION_MGT: ext(),
       VCAP_SERVICES: JSON.stringify({
-        xsuaa: [{ name: "uaa", credentials: { clientid: "x" } }],
+        destination: [{ name: "dest", credentials: { clientid: "x" } }],
         ...binding("approuter-redis", { url: UPSTASH_URL, token: TOKEN }, "user-provided"),
       }),
     },
@@ -901,5 +925,39 @@ describe("redactedSummary", () => {
     const result = load({ name: "summary" });
     if (!result.ok) expect.fail(formatProblems(result.problems));
     expect(redactedSummary(result.config).externalSession).toBeUndefined();
+  });
+});
+
+describe("identity providers (VCAP_SERVICES xsuaa / identity)", () => {
+  const xsApp = { routes: [{ source: "^/a", destination: "backend", authenticationType: "xsuaa" }, { source: "^/b", destination: "backend", authenticationType: "ias" }] };
+
+  it("finds both bindings and keeps what login needs", () => {
+    const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: withIdp() } as Env, xsApp);
+    if (!result.ok) expect.fail(formatProblems(result.problems));
+    expect(result.config.identityProviders.xsuaa).toEqual({ label: "xsuaa", issuer: "https://uaa.example.com", clientId: "app", clientSecret: "uaa-client-secret", scope: "openid" });
+    expect(result.config.identityProviders.identity?.issuer).toBe("https://ias.example.com");
+  });
+
+  it("names each route whose provider is not bound", () => {
+    const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: JSON.stringify({ xsuaa: IDP_BINDINGS.xsuaa }) } as Env, xsApp);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(formatProblems(result.problems)).toBe('xs-app.json.routes[1].authenticationType: needs a "identity" service binding in VCAP_SERVICES');
+  });
+
+  it("reports broken credentials by path without their values", () => {
+    const vcap = JSON.stringify({ xsuaa: [{ name: "uaa", credentials: { url: "not a url", clientid: "app", clientsecret: "" } }], identity: IDP_BINDINGS.identity });
+    const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: vcap } as Env, xsApp);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = formatProblems(result.problems);
+    expect(text).toContain("VCAP_SERVICES.xsuaa[0].credentials.url");
+    expect(text).toContain("VCAP_SERVICES.xsuaa[0].credentials.clientsecret");
+    expect(text).not.toContain("not a url");
+  });
+
+  it("needs no provider when every route is public", () => {
+    const result = loadConfig({ destinations: DESTINATIONS } as Env, { routes: [{ source: "^/", destination: "backend", authenticationType: "none" }] });
+    expect(result.ok).toBe(true);
   });
 });

@@ -1,0 +1,49 @@
+import type { Context } from "hono";
+import type { Authenticator } from "../app.js";
+import { LABEL_FOR } from "../config/identity.js";
+import type { RouteConfig } from "../config/types.js";
+import { errorPage } from "../http/pages.js";
+import { waitUntilOf } from "../http/wait-until.js";
+import type { SessionEnv } from "../session/middleware.js";
+import { authOf } from "./auth-data.js";
+import { startLogin } from "./login.js";
+import { ensureFreshTokens } from "./refresh.js";
+import { hasAnyScope, requiredScopes, type ScopeSpec } from "./scopes.js";
+import type { AuthServices } from "./services.js";
+
+/**
+ * The gate of routes that require authentication. No login yet: a navigation is sent
+ * to the identity provider, anything else (non-GET, XMLHttpRequest) gets 401, as in
+ * SAP's router. Logged in: tokens are kept fresh and the route's scopes are checked.
+ */
+export function createAuthenticator(services: AuthServices): Authenticator {
+  return async (c: Context<SessionEnv>, route: RouteConfig) => {
+    if (route.authenticationType === "none") return null;
+    const label = LABEL_FOR[route.authenticationType];
+    const provider = services.providers.get(label);
+    if (!provider) return errorPage(500, "IDP_NOT_CONFIGURED"); // validated at start-up
+    const scope = c.get("session");
+    const session = await scope.current();
+    const auth = authOf(session?.record.data);
+    if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label);
+
+    const freshness = await ensureFreshTokens(session, provider, services, waitUntilOf(c));
+    if (freshness === "ended") {
+      await scope.destroy();
+      return loginOrDeny(c, services, label);
+    }
+    if (freshness === "unavailable") return errorPage(503, "IDP_UNAVAILABLE");
+
+    const granted = authOf(session.record.data)!.scopes;
+    const needed = requiredScopes((route as RouteConfig & { scope?: ScopeSpec }).scope, c.req.method, provider.config.xsappname);
+    if (!hasAnyScope(granted, needed)) return errorPage(403, "INSUFFICIENT_SCOPE");
+    return null;
+  };
+}
+
+function loginOrDeny(c: Context<SessionEnv>, services: AuthServices, label: "xsuaa" | "identity"): Promise<Response> | Response {
+  const method = c.req.method;
+  const xhr = (c.req.header("x-requested-with") ?? "").toLowerCase() === "xmlhttprequest";
+  if ((method !== "GET" && method !== "HEAD") || xhr) return errorPage(401, "AUTHENTICATION_REQUIRED");
+  return startLogin(c, services, label);
+}

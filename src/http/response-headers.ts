@@ -1,0 +1,56 @@
+/**
+ * Headers the router adds to every response, as SAP's router does
+ * (lib/middleware/additional-headers-middleware.js):
+ * 1. `X-Frame-Options: SAMEORIGIN`, unless SEND_XFRAMEOPTIONS is false or an
+ *    X-Frame-Options is configured below;
+ * 2. the `httpHeaders` variable, in order;
+ * 3. xs-app.json `responseHeaders`: an entry replaces the `httpHeaders` entries of the
+ *    same name (case-insensitive), others are appended.
+ * A header the response already carries (from the backend or the static assets) is left
+ * as it is: SAP sets these before the backend's headers, which then win. Several
+ * configured entries of one name are all sent (appended).
+ *
+ * Pure: no Hono. The plan is computed and checked once (`planResponseHeaders`), then
+ * applied per response.
+ */
+import type { HeaderEntry } from "../config/types.js";
+import { UNCONFIGURABLE_HEADERS } from "../config/http-schemas.js";
+
+export interface ResponseHeaderOptions {
+  /** SEND_XFRAMEOPTIONS. */
+  sendXFrameOptions: boolean;
+  /** The `httpHeaders` variable. */
+  httpHeaders: readonly HeaderEntry[];
+  /** xs-app.json `responseHeaders`. */
+  responseHeaders: readonly HeaderEntry[];
+}
+
+/** The headers to add, in order; built by `planResponseHeaders`. */
+export interface ResponseHeaderPlan {
+  readonly entries: readonly Readonly<HeaderEntry>[];
+}
+
+/**
+ * Merges the configuration once. Throws a TypeError for a header configuration must not
+ * set or an invalid name/value: the configuration schemas reject those, so it is a bug.
+ */
+export function planResponseHeaders(options: ResponseHeaderOptions): ResponseHeaderPlan {
+  const fromXsApp = new Set(options.responseHeaders.map((h) => h.name.toLowerCase()));
+  const entries = [...options.httpHeaders.filter((h) => !fromXsApp.has(h.name.toLowerCase())), ...options.responseHeaders];
+  const probe = new Headers();
+  for (const { name, value } of entries) {
+    if (UNCONFIGURABLE_HEADERS.has(name.toLowerCase())) throw new TypeError("planResponseHeaders: header cannot be configured");
+    probe.append(name, value); // throws for an invalid name or value
+  }
+  const hasFrameOptions = entries.some((h) => h.name.toLowerCase() === "x-frame-options");
+  if (options.sendXFrameOptions && !hasFrameOptions) entries.unshift({ name: "X-Frame-Options", value: "SAMEORIGIN" });
+  return { entries: entries.map((h) => Object.freeze({ ...h })) };
+}
+
+/** Adds the planned headers to `headers` (which must be mutable), leaving the ones already present alone. */
+export function applyResponseHeaders(headers: Headers, plan: ResponseHeaderPlan): void {
+  const present = new Set(plan.entries.map((h) => h.name.toLowerCase()).filter((name) => headers.has(name)));
+  for (const { name, value } of plan.entries) {
+    if (!present.has(name.toLowerCase())) headers.append(name, value);
+  }
+}
