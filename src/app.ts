@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import type { RouteConfig, RouterConfig } from "./config/types.js";
 import { errorPage } from "./http/pages.js";
+import { installStatus } from "./http/status.js";
 import type { Logger } from "./log.js";
 import { forward } from "./proxy/forward.js";
 import { matchRoute } from "./routing/match.js";
@@ -31,11 +32,14 @@ export interface AppDeps {
   auth?: AuthServices;
   /** Replaces the authenticator (tests). */
   authenticate?: Authenticator;
+  /** Enables the status endpoint. */
+  statusToken?: string;
+  now?: () => number;
 }
 
 const CSRF_HEADER = "x-csrf-token";
 
-export function createApp({ config, manager, fetch, log, auth, authenticate: override }: AppDeps): Hono<SessionEnv> {
+export function createApp({ config, manager, fetch, log, auth, authenticate: override, statusToken, now = Date.now }: AppDeps): Hono<SessionEnv> {
   const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
   const app = new Hono<SessionEnv>();
   const { xsApp, destinations, session: sessionSettings } = config;
@@ -46,6 +50,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     return errorPage(500, "INTERNAL_ERROR");
   });
 
+  installStatus(app, { manager, ...(auth ? { auth } : {}), ...(statusToken ? { token: statusToken } : {}), log, now });
   app.use(sessionMiddleware({ manager, cookieName: sessionSettings.cookieName }));
 
   if (auth) {

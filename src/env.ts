@@ -22,6 +22,8 @@ export interface Env {
   /** First-tier bounds (extension). Defaults 10000 entries, 64 MiB. */
   SESSION_MEMORY_MAX_ENTRIES?: string;
   SESSION_MEMORY_MAX_BYTES?: string;
+  /** Bearer token of GET /_approuter/status (at least 16 characters); no token, no endpoint. A secret. */
+  STATUS_TOKEN?: string;
   /** JSON; when set, replaces the bundled xs-app.json. */
   XS_APP?: string;
   /** Any other binding (e.g. a KV namespace used by a custom store driver). */

@@ -83,6 +83,8 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
     log: deps.log,
     ...(auth ? { auth } : {}),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+    ...(config.statusToken ? { statusToken: config.statusToken } : {}),
+    now: deps.now,
   });
   return { kind: "ready", config, manager, app, ...(auth ? { auth } : {}) };
 }

@@ -240,3 +240,31 @@ describe("worker entry", () => {
     // (.invalid never resolves; workerd may log the failed connection itself)
   });
 });
+
+describe("status endpoint", () => {
+  const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+  const env = (extra: Record<string, string>) =>
+    ({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.invalid" }]), ...extra }) as Env;
+
+  it("answers only with the right bearer token, with counters and no secrets", async () => {
+    const e = env({ STATUS_TOKEN: "status-token-0123456789" });
+    const denied = await worker.fetch(new Request("https://router.test/_approuter/status"), e, ctx);
+    expect(denied.status).toBe(401);
+    const wrong = await worker.fetch(new Request("https://router.test/_approuter/status", { headers: { authorization: "Bearer nope" } }), e, ctx);
+    expect(wrong.status).toBe(401);
+    const ok = await worker.fetch(new Request("https://router.test/_approuter/status", { headers: { authorization: "Bearer status-token-0123456789" } }), e, ctx);
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as { sessions: Record<string, number>; memory: Record<string, number>; store: unknown };
+    expect(body.sessions).toMatchObject({ memoryHits: 0, recoveries: 0, writesSkippedUnchanged: 0 });
+    expect(body.memory).toMatchObject({ entries: 0, evictions: 0 });
+    expect(body.store).toBeNull();
+    expect(JSON.stringify(body)).not.toContain("status-token");
+  });
+
+  it("does not exist without a token, and a short token is a configuration problem", async () => {
+    const none = await worker.fetch(new Request("https://router.test/_approuter/status"), env({}), ctx);
+    expect(none.status).not.toBe(200);
+    const short = await worker.fetch(new Request("https://router.test/x"), env({ STATUS_TOKEN: "short" }), ctx);
+    expect(short.status).toBe(503);
+  });
+});
