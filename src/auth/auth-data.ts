@@ -14,6 +14,8 @@ export interface AuthData {
   refreshToken?: string;
   /** Access token expiry, ms since the epoch. */
   expiresAt: number;
+  /** The access token's lifetime as issued (`expires_in`), ms. */
+  lifetimeMs: number;
   /** Granted scopes (token response `scope`). */
   scopes: string[];
   user: Record<string, string>;

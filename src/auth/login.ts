@@ -143,6 +143,7 @@ async function exchangeCode(
     accessToken: result.access_token,
     ...(result.refresh_token ? { refreshToken: result.refresh_token } : {}),
     expiresAt: now + (result.expires_in ?? 3600) * 1000,
+    lifetimeMs: (result.expires_in ?? 3600) * 1000,
     scopes: (result.scope ?? "").split(" ").filter(Boolean),
     user,
   };

@@ -6,7 +6,8 @@ import type { IdentityProvider } from "./provider.js";
 import { leases, type AuthServices } from "./services.js";
 
 /**
- * Keeps the access token fresh: refreshed once it is within `SKEW_MS` of expiry, and
+ * Keeps the access token fresh: refreshed once it is within `SKEW_MS` of expiry (a
+ * quarter of its lifetime for short-lived tokens), and
  * **once per session across all isolates**. A lease in the store (`SET NX PX`, renewed
  * while the call runs) elects one request; the others wait and reload the session the
  * winner stored. A transient provider error never ends the session; `invalid_grant`
@@ -30,7 +31,7 @@ export async function ensureFreshTokens(
     const auth = authOf(session.record.data);
     if (!auth) return "ended";
     const now = services.now();
-    if (auth.expiresAt - now > SKEW_MS) return "fresh";
+    if (auth.expiresAt - now > refreshMargin(auth)) return "fresh";
     if (!auth.refreshToken) return auth.expiresAt > now ? "fresh" : "ended";
 
     const owner = randomToken(16);
@@ -55,6 +56,10 @@ export async function ensureFreshTokens(
  * Replaces the request's copy with the stored one. Returns whether the stored tokens
  * are newer; with `presence`, whether the session still exists at all.
  */
+export function refreshMargin(auth: AuthData): number {
+  return Math.min(SKEW_MS, (auth.lifetimeMs ?? SKEW_MS * 4) / 4);
+}
+
 async function adoptStored(session: Session, services: AuthServices, presence = false): Promise<boolean> {
   const stored = await services.manager.reread(session.id);
   if (!stored) return false;
@@ -84,6 +89,7 @@ async function refreshNow(
       ...(result.refresh_token ? { refreshToken: result.refresh_token } : {}),
       ...(result.id_token ? { idToken: result.id_token } : {}),
       expiresAt: services.now() + (result.expires_in ?? 3600) * 1000,
+      lifetimeMs: (result.expires_in ?? 3600) * 1000,
       ...(result.scope ? { scopes: result.scope.split(" ").filter(Boolean) } : {}),
     };
     session.record.data = { ...session.record.data, auth: next };

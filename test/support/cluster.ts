@@ -17,6 +17,8 @@ export async function startCluster(options: {
   bindings: Record<string, string>;
   kvNamespaces?: string[];
   kvPersist?: string;
+  /** Sees every outgoing fetch of the workers (e.g. to tamper with an identity provider's answers). */
+  outbound?: (request: Request) => Promise<Response>;
 }): Promise<Cluster> {
   const workers: WorkerOptions[] = options.workers.map((name) => ({
     name,
@@ -26,6 +28,7 @@ export async function startCluster(options: {
     compatibilityDate: "2026-04-26",
     bindings: options.bindings,
     ...(options.kvNamespaces ? { kvNamespaces: options.kvNamespaces } : {}),
+    ...(options.outbound ? { outboundService: options.outbound } : {}),
   }));
   const mf = new Miniflare({ workers, ...(options.kvPersist ? { kvPersist: options.kvPersist } : {}) } as never);
   await mf.ready;
