@@ -33,7 +33,7 @@ export interface SealContext {
 /** Seals with the newest secret, under the store key that secret gives the session. */
 export async function seal(value: unknown, { keyring, sessionId }: SealContext, limits = DEFAULT_LIMITS): Promise<{ envelope: string; storeKey: string; kid: string }> {
   const secret = keyring.current;
-  const plaintext = new TextEncoder().encode(JSON.stringify(value));
+  const plaintext = new Uint8Array(new TextEncoder().encode(JSON.stringify(value)));
   if (plaintext.byteLength > limits.maxPlaintextBytes) throw new RangeError("session record exceeds maxPlaintextBytes");
   const [storeKey, key] = await Promise.all([keyring.storeKey(secret, sessionId), keyring.sessionKey(secret, sessionId)]);
   const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -52,11 +52,11 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   const [, kid, ivText, ctText] = parts as [string, string, string, string];
   const secret = keyring.byKid(kid);
   if (!secret) return { ok: false, reason: "unknown-key" };
-  let iv: Uint8Array;
-  let ciphertext: Uint8Array;
+  let iv: Uint8Array<ArrayBuffer>;
+  let ciphertext: Uint8Array<ArrayBuffer>;
   try {
-    iv = base64url.decode(ivText);
-    ciphertext = base64url.decode(ctText);
+    iv = new Uint8Array(base64url.decode(ivText));
+    ciphertext = new Uint8Array(base64url.decode(ctText));
   } catch {
     return { ok: false, reason: "malformed" };
   }

@@ -6,13 +6,13 @@
 // Workers types lack CompressionFormat; the string is all the platform needs.
 const FORMAT = "deflate-raw" as const;
 
-export async function deflate(input: Uint8Array): Promise<Uint8Array> {
+export async function deflate(input: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([input]).stream().pipeThrough(new CompressionStream(FORMAT));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** Inflates `input`; `null` when it is not valid raw DEFLATE or inflates past `maxBytes`. */
-export async function inflate(input: Uint8Array, maxBytes: number): Promise<Uint8Array | null> {
+export async function inflate(input: Uint8Array<ArrayBuffer>, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | null> {
   const reader = new Blob([input]).stream().pipeThrough(new DecompressionStream(FORMAT)).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

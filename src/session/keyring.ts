@@ -11,7 +11,7 @@ import { base64url } from "jose";
  *   session id. The id lives only in the user's cookie, so a dump of the store, even
  *   together with the secret, decrypts nothing.
  */
-const SALT = new TextEncoder().encode("approuter-edge/session/v1");
+const SALT = new Uint8Array(new TextEncoder().encode("approuter-edge/session/v1"));
 const STORE_KEY_PREFIX = "approuter-edge:s:";
 
 export interface SecretKeys {
@@ -75,6 +75,6 @@ async function deriveSecretKeys(secret: string): Promise<SecretKeys> {
   return { kid: base64url.encode(new Uint8Array(kidBits)), storeKeyMac, hkdfBase };
 }
 
-function utf8(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
+function utf8(text: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new TextEncoder().encode(text));
 }
