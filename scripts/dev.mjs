@@ -47,7 +47,8 @@ Options:
                       Upstash-compatible REST endpoint (needs redis-server installed)
   --redis-url URL     use an already-running Upstash-compatible REST endpoint instead of
                       starting one (implies --redis)
-  --redis-token T     its token (default: env UPSTASH_REDIS_REST_TOKEN)
+  --redis-token=T     its token (default: env UPSTASH_REDIS_REST_TOKEN); write it with "="
+                      when it may start with "-"
   -h, --help          this text
 
 Environment:

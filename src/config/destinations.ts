@@ -5,11 +5,22 @@
  * `strictSSL` is accepted and ignored (a Worker always verifies TLS), `proxyType` only
  * as `"Internet"`; other SAP properties (`proxyHost`, `proxyPort`, `IASDependencyName`,
  * …) are rejected as unknown: they can't be honoured at the edge.
+ *
+ * `ws:` / `wss:` URLs (SAP, for WebSocket backends) are stored as `http:` / `https:`:
+ * a Worker opens a WebSocket with `fetch` and an `Upgrade` header on an http(s) URL.
  */
 import * as v from "valibot";
 import type { ConfigProblem, Destination } from "./types.js";
 import { appendKey, readJsonVariable, validate } from "./problems.js";
-import { boolean, httpUrl, nonEmptyString, positiveInteger, strictObject } from "./schemas.js";
+import { boolean, isHttpUrl, nonEmptyString, positiveInteger, string, strictObject } from "./schemas.js";
+
+/** An absolute http(s) or ws(s) URL, the latter turned into http(s). */
+const destinationUrl = v.pipe(
+  string,
+  v.trim(),
+  v.transform((url) => url.replace(/^ws(s?):/i, "http$1:")),
+  v.check(isHttpUrl, "must be an absolute http(s) URL"),
+);
 
 export const VARIABLE = "destinations";
 
@@ -27,7 +38,7 @@ export interface DestinationsResult {
 const destinationSchema = v.pipe(
   strictObject({
     name: nonEmptyString,
-    url: httpUrl,
+    url: destinationUrl,
     forwardAuthToken: v.optional(boolean, false),
     timeout: v.optional(positiveInteger, 30000),
     setXForwardedHeaders: v.optional(boolean, true),

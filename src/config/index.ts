@@ -8,7 +8,7 @@ import { parseExtSessionMgt } from "./ext-session-mgt.js";
 import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vcap.js";
 import { parseDestinations } from "./destinations.js";
 import { BUNDLED, parseXsApp } from "./xs-app.js";
-import { parseSessionSettings } from "./env-vars.js";
+import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
 
@@ -52,15 +52,22 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`);
   problems.push(...identity.problems);
 
+  const statusToken = typeof env.STATUS_TOKEN === "string" && env.STATUS_TOKEN !== "" ? env.STATUS_TOKEN : undefined;
+  if (statusToken !== undefined && statusToken.length < 16) problems.push({ path: "STATUS_TOKEN", message: "must be at least 16 characters" });
+
   const session = parseSessionSettings(env, xsApp?.sessionTimeout);
   if (!session.ok) problems.push(...session.problems);
+  const http = parseHttpSettings(env);
+  if (!http.ok) problems.push(...http.problems);
 
-  if (problems.length > 0 || xsApp === undefined || !session.ok) return { ok: false, problems };
+  if (problems.length > 0 || xsApp === undefined || !session.ok || !http.ok) return { ok: false, problems };
   const config: RouterConfig = {
     xsApp,
     destinations: destinations.destinations,
     session: session.value,
     identityProviders: identity.providers,
+    http: http.value,
+    ...(statusToken !== undefined ? { statusToken } : {}),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };

@@ -85,3 +85,66 @@ export function crossCheck<TInput extends Record<string, unknown>>(
     addIssue({ message, path: [{ type: "object", origin: "value", input, key: at, value: input[at] }] });
   });
 }
+
+export const integer = (message: string, min: number, max: number) =>
+  v.pipe(v.number(message), v.safeInteger(message), v.minValue(min, message), v.maxValue(max, message));
+
+/** Upper-case method names SAP accepts (plus CONNECT, which fetch rejects anyway). */
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export const httpMethod = v.pipe(
+  string,
+  v.toUpperCase(),
+  v.picklist(HTTP_METHODS, `must be an HTTP method (${HTTP_METHODS.join(", ")})`),
+);
+
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const regExpCheck = v.check(isRegExp, "invalid regular expression");
+
+/**
+ * SAP's `source` form, also used by `cors[].uriPattern` / `hostPattern`: a regular
+ * expression string (case-sensitive), or `{ path, matchCase }` (`matchCase: false` → flag `i`).
+ */
+export const regExpSource = v.lazy((input) =>
+  typeof input === "object" && input !== null
+    ? v.pipe(
+        strictObject({ path: v.pipe(string, regExpCheck), matchCase: v.optional(boolean, true) }),
+        v.transform((source) => new RegExp(source.path, source.matchCase ? "" : "i")),
+      )
+    : v.pipe(
+        v.string("must be a regular expression (a string) or an object { path, matchCase }"),
+        regExpCheck,
+        v.transform((source) => new RegExp(source)),
+      ),
+);
+
+/**
+ * A path inside the Workers static assets, normalised to start with `/` (SAP paths are
+ * relative to its working directory: `./err.html`, `resources`). Never leaves the assets:
+ * no `..`/`.` segments (also percent-encoded), no backslash, no scheme, no control character.
+ */
+export function assetPath(message: string) {
+  return v.pipe(
+    nonEmptyString,
+    v.check((input) => normaliseAssetPath(input) !== null, message),
+    v.transform((input) => normaliseAssetPath(input)!),
+  );
+}
+
+/** `./a/b/` → `/a/b`; null for anything that could leave the folder. */
+export function normaliseAssetPath(input: string): string | null {
+  if (/[\u0000-\u001f\u007f\\]|%5c|%2f|%00/i.test(input) || /^[a-z][a-z0-9+.-]*:/i.test(input)) return null;
+  const segments = input.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.length === 0) return "/";
+  if (segments.some((s) => /^(\.|%2e){1,2}$/i.test(s))) return null;
+  return `/${segments.join("/")}`;
+}

@@ -17,8 +17,12 @@ export interface RouterConfig {
   session: SessionSettings;
   /** Present when EXT_SESSION_MGT is set and valid. */
   externalSession?: ExternalSessionConfig;
+  /** Bearer token of the status endpoint (STATUS_TOKEN); never logged. */
+  statusToken?: string;
   /** Bound identity providers by VCAP_SERVICES label. */
   identityProviders: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>>;
+  /** Response headers, CORS and WebSocket origins from the environment. */
+  http: HttpSettings;
 }
 
 export interface IdentityProviderConfig {
@@ -53,7 +57,75 @@ export interface XsAppConfig {
   routes: RouteConfig[];
   login: { callbackEndpoint: string };
   logout?: LogoutConfig;
+  /** xs-app.json `destinations`: the logout call per destination name (on logout and session timeout). */
+  destinations: ReadonlyMap<string, DestinationLogoutConfig>;
+  /** xs-app.json `responseHeaders`, in order. */
+  responseHeaders: HeaderEntry[];
+  /** xs-app.json `cors`; consulted before the `CORS` variable's rules (SAP). */
+  cors: CorsRule[];
+  /** xs-app.json `errorPage`: status → asset path (`/err.html`); a later entry wins (SAP). */
+  errorPage: ReadonlyMap<number, string>;
+  /** Default `{ enabled: false }` (SAP). */
+  websockets: { enabled: boolean };
 }
+
+export interface DestinationLogoutConfig {
+  /** Starts with `/`; relative to the destination URL. */
+  logoutPath?: string;
+  /** Default "POST" (SAP). */
+  logoutMethod: "GET" | "POST" | "PUT";
+}
+
+export interface HeaderEntry {
+  name: string;
+  value: string;
+}
+
+/** One allowed origin (SAP allow-list item); absent protocol/port match any. */
+export interface OriginRule {
+  /** Lower-case: a host name, an IP, `*`, or `*.` + host name (any subdomain, not the name itself). */
+  host: string;
+  /** Lower-case scheme without ":". */
+  protocol?: string;
+  port?: number;
+}
+
+/** One CORS rule with SAP's defaults filled in. */
+export interface CorsRule {
+  /** Matched against path + query. */
+  uriPattern: RegExp;
+  /** Matched against the host name, and host name + ":" + port. */
+  hostPattern?: RegExp;
+  allowedOrigin: OriginRule[];
+  /** Upper-case; default GET, POST, HEAD, OPTIONS. */
+  allowedMethods: string[];
+  /** Default Origin, Accept, X-Requested-With, Content-Type, Access-Control-Request-Method, Access-Control-Request-Headers. */
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  /** Default true. */
+  allowedCredentials: boolean;
+  /** Seconds; default 1800; 0 = no Access-Control-Max-Age. */
+  maxAge: number;
+}
+
+/** Environment settings of the HTTP layer. */
+export interface HttpSettings {
+  /** SEND_XFRAMEOPTIONS; default true: `X-Frame-Options: SAMEORIGIN` unless configured otherwise. */
+  sendXFrameOptions: boolean;
+  /** `httpHeaders`, in order. */
+  httpHeaders: HeaderEntry[];
+  /** `CORS`: consulted after xs-app.json `cors` (SAP). */
+  cors: CorsRule[];
+  /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only (SAP). */
+  wsAllowedOrigins?: OriginRule[];
+}
+
+/**
+ * Scopes by upper-case HTTP method, plus `default` for the others; the user needs any one
+ * scope of the list. A string or array `scope` becomes `{ default: [...] }`. SAP: a method
+ * with no entry and no `default` is refused. `$XSAPPNAME` is kept for the login layer.
+ */
+export type RouteScope = Partial<Record<"GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH" | "default", string[]>>;
 
 export interface LogoutConfig {
   logoutEndpoint?: string;
@@ -68,6 +140,7 @@ export interface RouteConfig {
   /** The compiled `source` (case-sensitive, matched against path + query). */
   source: RegExp;
   target?: string;
+  /** The destination name; "" exactly when `localDir` is set. */
   destination: string;
   /** Upper-case methods; undefined = all. */
   httpMethods?: string[];
@@ -75,6 +148,19 @@ export interface RouteConfig {
   authenticationType: "xsuaa" | "ias" | "none";
   /** Default true. */
   csrfProtection: boolean;
+  /** Folder in the static assets, normalised: starts with `/`, no trailing `/` (`/` = all assets). */
+  localDir?: string;
+  /** `Cache-Control` for static content (SAP: only effective on localDir routes). */
+  cacheControl?: string;
+  /** Dropped when the effective authenticationType is "none" (SAP ignores it there). */
+  scope?: RouteScope;
+  identityProvider?: string;
+  /**
+   * SAP: true sends backend session cookies to the browser instead of keeping them in
+   * the router session. Always set by the parser (default false); optional only for
+   * routes built by hand.
+   */
+  setBackendSessionCookies?: boolean;
 }
 
 export interface SessionSettings {
@@ -82,6 +168,20 @@ export interface SessionSettings {
   idleTimeoutMs: number;
   absoluteTimeoutMs: number;
   memory: { maxEntries: number; maxBytes: number };
+  /** Attributes of the session cookie (COOKIES, SECURE_SESSION_COOKIE). */
+  cookie: SessionCookieSettings;
+}
+
+export interface SessionCookieSettings {
+  /** COOKIES `SameSite`; default "Lax". */
+  sameSite: "Lax" | "Strict" | "None";
+  /**
+   * COOKIES `Partitioned`: `true`/`false` (extension), or SAP's user-agent test: partitioned
+   * when the User-Agent matches `supportedAgents` and not `unsupportedAgents`.
+   */
+  partitioned: boolean | { supportedAgents: RegExp; unsupportedAgents: RegExp };
+  /** SECURE_SESSION_COOKIE; default true. */
+  secure: boolean;
 }
 
 export interface ExternalSessionConfig {

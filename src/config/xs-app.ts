@@ -1,117 +1,223 @@
 /**
  * `xs-app.json`: the SAP routing descriptor (bundled with the Worker, or the `XS_APP`
- * variable). This covers the subset the router implements; properties SAP defines but
- * the router does not use yet (`destinations`, `responseHeaders`, `errorPage`, `cors`,
- * `compression`, `websockets`; per route `scope`, `cacheControl`, `identityProvider`,
- * `replace`, `setBackendSessionCookies`) are accepted with a loose shape check and
- * dropped. Anything else is rejected as unknown. To support a property: add it to the
- * schema and to the `transform` that builds `XsAppConfig`/`RouteConfig`.
+ * variable), checked against SAP's own schema (`@sap/approuter` 23,
+ * lib/configuration/schemas/xs-app-schema.json) so that a file SAP accepts is accepted
+ * here, except for what cannot work at the edge, which is named:
+ * - "not supported at the edge": `service` routes (+ `endpoint`, `preferLocal`, top-level
+ *   `services`), `plugins`, `whitelistService`, `pluginMetadataEndpoint`,
+ *   `authenticationType: "basic"`.
+ * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
+ *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
+ *   `stateProtection: false`.
+ * Anything else unknown is rejected as such. Differences from SAP: `compression` is
+ * accepted and ignored (Cloudflare compresses at the edge); `errorPage[].status` must be
+ * 100–599; an empty `allowedOrigin` is a problem (SAP reads it as "any origin").
  */
 import * as v from "valibot";
-import type { RouteConfig, XsAppConfig } from "./types.js";
+import type { DestinationLogoutConfig, RouteConfig, RouteScope, XsAppConfig } from "./types.js";
 import { validate, type Checked } from "./problems.js";
-import { boolean, crossCheck, jsonObject, nonEmptyString, positiveInteger, string, strictObject } from "./schemas.js";
+import {
+  HTTP_METHODS,
+  assetPath,
+  boolean,
+  crossCheck,
+  httpMethod,
+  integer,
+  jsonObject,
+  nonEmptyString,
+  positiveInteger,
+  regExpSource,
+  string,
+  strictObject,
+} from "./schemas.js";
+import { corsRules, headerValue, responseHeaderEntry } from "./http-schemas.js";
+
+export { HTTP_METHODS };
 
 /** Path prefix of problems in the bundled descriptor. */
 export const BUNDLED = "xs-app.json";
 
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"] as const;
-
-function isRegExp(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const regExpCheck = v.check(isRegExp, "invalid regular expression");
-
-/** SAP string form: a regular expression, case-sensitive. */
-const sourceString = v.pipe(
-  v.string("must be a regular expression (a string) or an object { path, matchCase }"),
-  regExpCheck,
-  v.transform((source) => new RegExp(source)),
-);
-
-/** SAP object form: `{ path, matchCase }`; `matchCase: false` → flag `i`. */
-const sourceObject = v.pipe(
-  strictObject({ path: v.pipe(string, regExpCheck), matchCase: v.optional(boolean, true) }),
-  v.transform((source) => new RegExp(source.path, source.matchCase ? "" : "i")),
-);
-
-const source = v.lazy((input) => (typeof input === "object" && input !== null ? sourceObject : sourceString));
-
-const httpMethod = v.pipe(
-  string,
-  v.toUpperCase(),
-  v.picklist(HTTP_METHODS, `must be an HTTP method (${HTTP_METHODS.join(", ")})`),
-);
+const EDGE = "not supported at the edge";
+const NOT_YET = "not supported yet";
 
 const authenticationType = v.pipe(
   string,
-  v.check((type) => type !== "basic", "not supported at the edge"),
+  v.check((type) => type !== "basic", EDGE),
   v.picklist(["xsuaa", "ias", "none"], 'must be one of "xsuaa", "ias", "none"'),
 );
 
 const endpointPath = v.pipe(string, v.startsWith("/", "must start with /"));
 
+/** SAP `relative-uri`: no scheme, no host; stored with a leading `/` (SAP joins it to the destination URL). */
+const relativePath = v.pipe(
+  nonEmptyString,
+  v.check((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"), "must be a relative path (no scheme, no host)"),
+  v.transform((p) => (p.startsWith("/") ? p : `/${p}`)),
+);
+
+/** A scope list: one scope, or a non-empty array (any one suffices). */
+const scopeList = v.union(
+  [
+    v.pipe(nonEmptyString, v.transform((s) => [s])),
+    v.pipe(v.array(nonEmptyString), v.minLength(1, "must not be empty")),
+  ],
+  "must be a string, an array of strings or an object by HTTP method",
+);
+
+const optionalScopes = v.optional(scopeList);
+
+/** SAP `scope`: a list, or an object by upper-case method (SAP's key list) with `default`. */
+const scope = v.lazy((input) =>
+  typeof input === "object" && input !== null && !Array.isArray(input)
+    ? v.pipe(
+        strictObject({
+          GET: optionalScopes,
+          HEAD: optionalScopes,
+          POST: optionalScopes,
+          PUT: optionalScopes,
+          DELETE: optionalScopes,
+          CONNECT: optionalScopes,
+          OPTIONS: optionalScopes,
+          TRACE: optionalScopes,
+          PATCH: optionalScopes,
+          default: optionalScopes,
+        }),
+        v.check((o) => Object.keys(o).length > 0, "must not be empty"),
+        v.transform((o): RouteScope => Object.fromEntries(Object.entries(o).filter(([, list]) => list !== undefined))),
+      )
+    : v.pipe(scopeList, v.transform((list): RouteScope => ({ default: list }))),
+);
+
 function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
+  // SAP resolves "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN).
+  const isDynamic = (name: string) => name.includes("$") || name === "*";
   const destination = v.pipe(
     nonEmptyString,
     v.check(
       // An empty name is reported as such, not as unknown.
-      (name) => destinationNames === undefined || name === "" || destinationNames.has(name),
-      (issue) => `unknown destination ${JSON.stringify(issue.input)}`,
+      (name) => !isDynamic(name) && (destinationNames === undefined || name === "" || destinationNames.has(name)),
+      (issue) => (isDynamic(issue.input) ? `dynamic destinations are ${NOT_YET}` : `unknown destination ${JSON.stringify(issue.input)}`),
     ),
   );
   return v.pipe(
     strictObject({
-      source,
-      target: v.optional(string),
+      source: regExpSource,
+      target: v.optional(nonEmptyString),
       destination: v.optional(destination),
-      localDir: v.optional(v.never("not supported yet")),
-      service: v.optional(v.never("not supported at the edge")),
+      localDir: v.optional(assetPath('must be a folder inside the static assets (no "..", no backslash)')),
+      service: v.optional(v.never(EDGE)),
+      endpoint: v.optional(v.never(EDGE)),
+      preferLocal: v.optional(v.never(EDGE)),
       httpMethods: v.optional(
         v.pipe(v.array(httpMethod, "must be an array of HTTP methods"), v.minLength(1, "must not be empty")),
       ),
       authenticationType: v.optional(authenticationType, "xsuaa"),
       csrfProtection: v.optional(boolean, true),
-      // Accepted, not used yet:
-      scope: v.optional(v.union([string, v.array(string), jsonObject], "must be a string, an array of strings or an object")),
-      cacheControl: v.optional(string),
-      identityProvider: v.optional(string),
-      replace: v.optional(jsonObject),
-      setBackendSessionCookies: v.optional(boolean),
+      scope: v.optional(scope),
+      cacheControl: v.optional(headerValue),
+      identityProvider: v.optional(nonEmptyString),
+      dynamicIdentityProvider: v.optional(v.never(NOT_YET)),
+      // SAP: placeholder replacement in static files, with service lookups à la @sap/xsenv.
+      replace: v.optional(v.never(NOT_YET)),
+      setBackendSessionCookies: v.optional(boolean, false),
     }),
-    // Exactly one of destination / localDir / service; the latter two are reported on their own.
+    // Exactly one of destination / localDir / service; service is reported on its own.
     crossCheck(
       ["destination", "localDir", "service"],
       (route) => route.destination !== undefined || route.localDir !== undefined || route.service !== undefined,
       "destination",
       "missing required property",
     ),
+    crossCheck(
+      ["destination", "localDir"],
+      (route) => route.destination === undefined || route.localDir === undefined,
+      "localDir",
+      "not allowed together with destination",
+    ),
+    crossCheck(
+      ["localDir", "httpMethods"],
+      (route) => route.localDir === undefined || route.httpMethods === undefined,
+      "httpMethods",
+      "not allowed with localDir (localDir routes serve GET and HEAD only)",
+    ),
+    crossCheck(
+      ["identityProvider", "authenticationType"],
+      (route) => route.identityProvider === undefined || route.authenticationType !== "none",
+      "identityProvider",
+      'only allowed with authenticationType "xsuaa" or "ias"',
+    ),
     v.transform(
       (route): RouteConfig => ({
         source: route.source,
         ...(route.target !== undefined && { target: route.target }),
-        // Never empty here: a route without a destination has a problem.
+        // "" for a localDir route; never empty otherwise (a route without either has a problem).
         destination: route.destination ?? "",
         ...(route.httpMethods !== undefined && { httpMethods: route.httpMethods }),
         authenticationType: route.authenticationType,
         csrfProtection: route.csrfProtection,
+        ...(route.localDir !== undefined && { localDir: route.localDir }),
+        ...(route.cacheControl !== undefined && { cacheControl: route.cacheControl }),
+        ...(route.scope !== undefined && { scope: route.scope }),
+        ...(route.identityProvider !== undefined && { identityProvider: route.identityProvider }),
+        setBackendSessionCookies: route.setBackendSessionCookies,
       }),
     ),
   );
 }
 
+const destinationOptions = v.pipe(
+  strictObject({
+    logoutPath: v.optional(relativePath),
+    logoutMethod: v.optional(v.picklist(["GET", "POST", "PUT"], 'must be one of "GET", "POST", "PUT"'), "POST"),
+  }),
+  v.transform(
+    (d): DestinationLogoutConfig => ({
+      ...(d.logoutPath !== undefined && { logoutPath: d.logoutPath }),
+      logoutMethod: d.logoutMethod,
+    }),
+  ),
+);
+
+const httpStatus = integer("must be an HTTP status code (100–599)", 100, 599);
+
+const errorPageEntry = v.pipe(
+  strictObject({
+    // The transform stays outside the union: a failed branch with a transform counts as
+    // untyped, and its precise problem would give way to the union's message.
+    status: v.pipe(
+      v.union(
+        [
+          httpStatus,
+          v.pipe(
+            v.array(httpStatus),
+            v.minLength(1, "must not be empty"),
+            v.check((list) => new Set(list).size === list.length, "must not repeat a status"),
+          ),
+        ],
+        "must be an HTTP status code or an array of them",
+      ),
+      v.transform((status) => (Array.isArray(status) ? status : [status])),
+    ),
+    file: v.optional(assetPath('must be a file inside the static assets (no "..", no backslash)')),
+    // SAP: a redirect into the HTML5 Application Repository.
+    path: v.optional(v.never(NOT_YET)),
+  }),
+  crossCheck(["file", "path"], (entry) => entry.file !== undefined || entry.path !== undefined, "file", "missing required property"),
+);
+
 function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
-  const arrayOfObjects = v.array(jsonObject, "must be an array of objects");
   return v.pipe(
     strictObject({
-      welcomeFile: v.optional(string),
+      welcomeFile: v.optional(
+        v.pipe(
+          nonEmptyString,
+          // Prefixed with "/" as SAP does; "//x" would redirect off-site.
+          v.transform((file) => (file.startsWith("/") ? file : `/${file}`)),
+          v.check((file) => !/^\/[/\\]|[\u0000-\u001f\u007f\\]/.test(file), "must be a path on this router"),
+        ),
+      ),
       authenticationMethod: v.optional(v.picklist(["route", "none"], 'must be "route" or "none"'), "route"),
+      stateProtection: v.optional(v.pipe(boolean, v.check((on) => on, `false is ${NOT_YET} (state protection is always on)`))),
       sessionTimeout: v.optional(positiveInteger),
       routes: v.optional(v.array(routeSchema(destinationNames), "must be an array"), []),
       login: v.optional(strictObject({ callbackEndpoint: v.optional(endpointPath, "/login/callback") }), {}),
@@ -121,24 +227,65 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
           logoutPage: v.optional(nonEmptyString),
           logoutMethod: v.optional(v.picklist(["GET", "POST"], 'must be "GET" or "POST"'), "POST"),
           csrfProtection: v.optional(boolean, true),
+          backChannelLogoutEndpoint: v.optional(v.never(NOT_YET)),
         }),
       ),
-      // Accepted, not used yet:
-      destinations: v.optional(v.pipe(jsonObject, v.record(v.string(), jsonObject))),
-      responseHeaders: v.optional(arrayOfObjects),
-      errorPage: v.optional(arrayOfObjects),
-      cors: v.optional(arrayOfObjects),
-      compression: v.optional(jsonObject),
-      websockets: v.optional(jsonObject),
+      destinations: v.optional(v.pipe(jsonObject, v.record(v.string(), destinationOptions)), {}),
+      services: v.optional(v.never(EDGE)),
+      responseHeaders: v.optional(v.array(responseHeaderEntry, "must be an array of { name, value }"), []),
+      errorPage: v.optional(v.array(errorPageEntry, "must be an array of { status, file }"), []),
+      cors: v.optional(corsRules),
+      // Accepted for compatibility; Cloudflare compresses responses itself.
+      compression: v.optional(
+        strictObject({
+          enabled: v.optional(boolean),
+          minSize: v.optional(positiveInteger),
+          compressResponseMixedTypeContent: v.optional(boolean),
+        }),
+      ),
+      websockets: v.optional(strictObject({ enabled: boolean }), { enabled: false }),
+      pluginMetadataEndpoint: v.optional(v.never(EDGE)),
+      whitelistService: v.optional(v.never(EDGE)),
+      plugins: v.optional(v.never(EDGE)),
     }),
-    v.transform(
-      (xs): XsAppConfig => ({
+    // SAP: each `destinations` entry must exist and be used by some route.
+    v.rawCheck(({ dataset, addIssue }) => {
+      const input = dataset.value as { destinations?: unknown; routes?: unknown };
+      if (typeof input.destinations !== "object" || input.destinations === null || Array.isArray(input.destinations)) return;
+      // No `routes` counts as none (SAP); `routes` of the wrong type is reported on its own.
+      const routes: unknown[] | undefined = input.routes === undefined ? [] : Array.isArray(input.routes) ? input.routes : undefined;
+      const used = new Set(routes?.map((r) => (typeof r === "object" && r !== null ? (r as { destination?: unknown }).destination : undefined)));
+      for (const name of Object.keys(input.destinations)) {
+        let message: string | undefined;
+        if (destinationNames !== undefined && !destinationNames.has(name)) message = `unknown destination ${JSON.stringify(name)}`;
+        else if (routes !== undefined && !used.has(name)) message = "not used by any route";
+        if (message === undefined) continue;
+        const destinations = input.destinations as Record<string, unknown>;
+        addIssue({
+          message,
+          path: [
+            { type: "object", origin: "value", input: dataset.value as Record<string, unknown>, key: "destinations", value: destinations },
+            { type: "object", origin: "value", input: destinations, key: name, value: destinations[name] },
+          ],
+        });
+      }
+    }),
+    v.transform((xs): XsAppConfig => {
+      const errorPage = new Map<number, string>();
+      for (const entry of xs.errorPage) {
+        // Without `file` the entry has a problem; the transform does not run then.
+        for (const status of entry.status) errorPage.set(status, entry.file!);
+      }
+      return {
         ...(xs.welcomeFile !== undefined && { welcomeFile: xs.welcomeFile }),
         authenticationMethod: xs.authenticationMethod,
         ...(xs.sessionTimeout !== undefined && { sessionTimeout: xs.sessionTimeout }),
-        routes: xs.routes.map((route) =>
-          xs.authenticationMethod === "none" ? { ...route, authenticationType: "none" } : route,
-        ),
+        routes: xs.routes.map((route) => {
+          const type = xs.authenticationMethod === "none" ? "none" : route.authenticationType;
+          // SAP ignores scopes on public routes (and logs a warning).
+          const { scope: _ignored, ...rest } = route;
+          return type === "none" ? { ...rest, authenticationType: type } : route;
+        }),
         login: { callbackEndpoint: xs.login.callbackEndpoint },
         ...(xs.logout !== undefined && {
           logout: {
@@ -148,8 +295,13 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
             csrfProtection: xs.logout.csrfProtection,
           },
         }),
-      }),
-    ),
+        destinations: new Map(Object.entries(xs.destinations)),
+        responseHeaders: xs.responseHeaders,
+        cors: xs.cors ?? [],
+        errorPage,
+        websockets: { enabled: xs.websockets.enabled },
+      };
+    }),
   );
 }
 
@@ -165,4 +317,14 @@ export function parseXsApp(
   destinationNames: ReadonlySet<string> | undefined,
 ): Checked<XsAppConfig> {
   return validate(xsAppSchema(destinationNames), input, prefix);
+}
+
+/**
+ * The scopes a request with `method` needs on a route: undefined when the route has no
+ * `scope` (authentication suffices), the list (any one suffices), or null when SAP refuses
+ * the method outright (an object `scope` with neither the method nor `default`).
+ */
+export function scopesFor(scope: RouteScope | undefined, method: string): string[] | null | undefined {
+  if (scope === undefined) return undefined;
+  return scope[method.toUpperCase() as keyof RouteScope] ?? scope.default ?? null;
 }

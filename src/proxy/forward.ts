@@ -1,4 +1,6 @@
-import type { Destination } from "../config/types.js";
+import type { Destination, OriginRule } from "../config/types.js";
+import { originAllowed } from "../http/cors.js";
+import { errorPage } from "../http/pages.js";
 
 /**
  * Forwarding one request to a destination and its response back, with the header
@@ -16,10 +18,48 @@ export interface UpstreamRequestOptions {
   authorization?: string;
   /** Aborts the upstream request (set by `forward` for the timeout). */
   signal?: AbortSignal;
+  /**
+   * Keep `Upgrade: websocket` on a GET (set by `forward` once the WebSocket policy allowed
+   * it); otherwise Upgrade is dropped like every hop-by-hop header.
+   */
+  upgradeWebSocket?: boolean;
 }
 
-export interface ForwardOptions extends Omit<UpstreamRequestOptions, "signal"> {
+export interface ForwardOptions extends Omit<UpstreamRequestOptions, "signal" | "upgradeWebSocket"> {
   fetch: typeof fetch;
+  /** For `Upgrade: websocket` requests; absent = WebSockets disabled (403), as in SAP by default. */
+  websockets?: WebSocketPolicy;
+}
+
+/**
+ * WebSocket pass-through (SAP README "Web Sockets", lib/websockets/WsProxy.js): only with
+ * xs-app.json `websockets.enabled`; the upgrade request's `Origin` must be the router's
+ * own origin or one of WS_ALLOWED_ORIGINS (cross-site WebSocket hijacking otherwise);
+ * refusals are 403 as in SAP. The upgrade is forwarded with `fetch` (workerd answers 101
+ * with the `webSocket` to hand back), with the same header hygiene as any request: the
+ * router's cookie removed, X-Forwarded-* set.
+ */
+export interface WebSocketPolicy {
+  /** xs-app.json `websockets.enabled`. */
+  enabled: boolean;
+  /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only. */
+  allowedOrigins?: readonly OriginRule[];
+}
+
+/** An HTTP/1.1 WebSocket opening handshake (`Upgrade: websocket`, RFC 6455 §4.1). */
+export function isWebSocketUpgrade(request: Request): boolean {
+  const upgrade = request.headers.get("upgrade");
+  return upgrade !== null && upgrade.split(",").some((token) => token.trim().toLowerCase() === "websocket");
+}
+
+/** 403 for an upgrade the policy refuses (disabled, missing or foreign Origin); null to go on. */
+export function checkWebSocketUpgrade(request: Request, policy: WebSocketPolicy | undefined): Response | null {
+  if (policy === undefined || !policy.enabled) return errorPage(403, "WEBSOCKETS_DISABLED");
+  const origin = request.headers.get("origin");
+  if (origin === null) return errorPage(403, "WEBSOCKET_ORIGIN_REQUIRED");
+  const own = new URL(request.url).origin;
+  const allowed = policy.allowedOrigins === undefined ? origin.toLowerCase() === own.toLowerCase() : originAllowed(policy.allowedOrigins, origin);
+  return allowed ? null : errorPage(403, "WEBSOCKET_ORIGIN_NOT_ALLOWED");
 }
 
 /**
@@ -91,6 +131,10 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
 
   stripHopByHop(headers);
   headers.delete("host");
+  // The one hop-by-hop header a WebSocket handshake needs: workerd's fetch opens the socket on it.
+  if (opts.upgradeWebSocket === true && isWebSocketUpgrade(incoming) && incoming.method.toUpperCase() === "GET") {
+    headers.set("upgrade", "websocket");
+  }
 
   const cookie = headers.get("cookie");
   if (cookie !== null) {
@@ -145,6 +189,11 @@ const MAX_TIMER_MS = 2_147_483_647;
  * arrive a long body is streamed without a deadline (SAP: "maximum wait time for a response").
  */
 export async function forward(incoming: Request, opts: ForwardOptions): Promise<Response> {
+  const upgradeWebSocket = isWebSocketUpgrade(incoming);
+  if (upgradeWebSocket) {
+    const refused = checkWebSocketUpgrade(incoming, opts.websockets);
+    if (refused !== null) return refused;
+  }
   const controller = new AbortController();
   // Settles the wait below even when the fetch implementation ignores the signal.
   const aborted = new Promise<never>((_, reject) => {
@@ -152,7 +201,7 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   });
   aborted.catch(() => {}); // observed by the race below, or deliberately not at all
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
-  const request = buildUpstreamRequest(incoming, { ...opts, signal: controller.signal });
+  const request = buildUpstreamRequest(incoming, { ...opts, signal: controller.signal, upgradeWebSocket });
   let timedOut = false;
   const timeoutMs = opts.destination.timeoutMs;
   const timer =
@@ -187,8 +236,8 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
     headers.set("location", rewriteLocation(location, opts.destination.url, new URL(incoming.url).origin));
   }
   const { status } = upstream;
-  // The Response constructor only takes 200–599 (a 101 would carry a workerd WebSocket;
-  // Upgrade is never forwarded, so it cannot happen) and no body with a null-body status.
+  // The Response constructor only takes 200–599: a 101 (an accepted WebSocket upgrade,
+  // carrying `webSocket`) goes back as it is. No body with a null-body status.
   if (status < 200 || status > 599) return upstream;
   const body = NULL_BODY_STATUSES.has(status) ? null : upstream.body;
   return new Response(body, { status, statusText: upstream.statusText, headers });

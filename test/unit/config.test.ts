@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.js";
 import { formatProblems, loadConfig, redactedSummary, type RouterConfig } from "../../src/config/index.js";
+import { scopesFor } from "../../src/config/xs-app.js";
+import type { RouteScope } from "../../src/config/types.js";
 
 // Secret values: none of them may ever appear in a problem (path or message).
 const SECRET_A = `secret-A-${"a".repeat(60)}`; // 69 characters
@@ -80,6 +82,11 @@ const NO_BINDING =
   'no service binding named "approuter-redis" in VCAP_SERVICES and no UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN';
 const METHODS = "must be an HTTP method (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH)";
 const COOKIE = "must be a valid cookie name (an RFC 6265 token)";
+const UNCONFIGURABLE = "cannot be configured (cookies, Host, Content-Length and hop-by-hop headers are managed by the router)";
+const HEADER_VALUE = "must contain only visible characters, spaces and tabs (no line breaks)";
+const ONE_HEADER = 'must have exactly one property: { "Header-Name": "value" }';
+const STATUS = "must be an HTTP status code (100–599)";
+const PORT = "must be a port number (1–65535)";
 
 const problemRows: ProblemRow[] = [
   // ── EXT_SESSION_MGT ──
@@ -398,8 +405,8 @@ const problemRows: ProblemRow[] = [
       'xs-app.json.authenticationMethod: must be "route" or "none"',
       `xs-app.json.sessionTimeout: ${POSITIVE_INTEGER}`,
       "xs-app.json.routes: must be an array",
-      "xs-app.json.responseHeaders: must be an array of objects",
-      "xs-app.json.errorPage: must be an array of objects",
+      "xs-app.json.responseHeaders: must be an array of { name, value }",
+      "xs-app.json.errorPage: must be an array of { status, file }",
       "xs-app.json.cors[0]: must be an object",
       "xs-app.json.compression: must be an object",
       "xs-app.json.websockets: must be an object",
@@ -466,11 +473,6 @@ const problemRows: ProblemRow[] = [
     problems: ["xs-app.json.routes[0].destination: must not be empty"],
   },
   {
-    name: "route localDir not supported yet (no missing-destination problem)",
-    xsApp: { routes: [{ source: "^/", localDir: "resources" }] },
-    problems: ["xs-app.json.routes[0].localDir: not supported yet"],
-  },
-  {
     name: "route service not supported at the edge",
     xsApp: { routes: [{ source: "^/", service: "com.sap.html5.repository" }] },
     problems: ["xs-app.json.routes[0].service: not supported at the edge"],
@@ -506,17 +508,17 @@ const problemRows: ProblemRow[] = [
     problems: [
       "xs-app.json.routes[0].target: must be a string",
       "xs-app.json.routes[0].csrfProtection: must be true or false",
-      "xs-app.json.routes[0].scope: must be a string, an array of strings or an object",
+      "xs-app.json.routes[0].scope: must be a string, an array of strings or an object by HTTP method",
       "xs-app.json.routes[0].cacheControl: must be a string",
       "xs-app.json.routes[0].identityProvider: must be a string",
-      "xs-app.json.routes[0].replace: must be an object",
+      "xs-app.json.routes[0].replace: not supported yet",
       "xs-app.json.routes[0].setBackendSessionCookies: must be true or false",
     ],
   },
   {
     name: "route unknown properties",
     xsApp: route({ foo: 1, endpoint: "x" }),
-    problems: ["xs-app.json.routes[0].foo: unknown property", "xs-app.json.routes[0].endpoint: unknown property"],
+    problems: ["xs-app.json.routes[0].foo: unknown property", "xs-app.json.routes[0].endpoint: not supported at the edge"],
   },
   {
     name: "route not an object",
@@ -528,6 +530,306 @@ const problemRows: ProblemRow[] = [
     name: "XS_APP problems are named XS_APP",
     env: { XS_APP: JSON.stringify(route({ source: "(" })) },
     problems: ["XS_APP.routes[0].source: invalid regular expression"],
+  },
+
+  // ── xs-app.json: routes, full SAP surface ──
+  {
+    name: "route with both destination and localDir",
+    xsApp: route({ localDir: "resources" }),
+    problems: ["xs-app.json.routes[0].localDir: not allowed together with destination"],
+  },
+  ...["../outside", "a/../../b", "%2e%2e/x", "a\\b", "https://cdn.example/x", ""].map((localDir) => ({
+    name: `route localDir ${JSON.stringify(localDir)}`,
+    xsApp: { routes: [{ source: "^/", localDir }] },
+    problems: [
+      `xs-app.json.routes[0].localDir: ${localDir === "" ? "must not be empty" : 'must be a folder inside the static assets (no "..", no backslash)'}`,
+    ],
+  })),
+  {
+    name: "route localDir with httpMethods (SAP: incompatible)",
+    xsApp: { routes: [{ source: "^/", localDir: "resources", httpMethods: ["GET"] }] },
+    problems: ["xs-app.json.routes[0].httpMethods: not allowed with localDir (localDir routes serve GET and HEAD only)"],
+  },
+  ...["$1", "*"].map((destination) => ({
+    name: `route dynamic destination ${destination}`,
+    xsApp: route({ destination }),
+    problems: ["xs-app.json.routes[0].destination: dynamic destinations are not supported yet"],
+  })),
+  {
+    name: "route properties SAP has and the edge does not",
+    xsApp: route({ endpoint: "e", preferLocal: true, dynamicIdentityProvider: true, replace: { pathSuffixes: ["index.html"] } }),
+    problems: [
+      "xs-app.json.routes[0].endpoint: not supported at the edge",
+      "xs-app.json.routes[0].preferLocal: not supported at the edge",
+      "xs-app.json.routes[0].dynamicIdentityProvider: not supported yet",
+      "xs-app.json.routes[0].replace: not supported yet",
+    ],
+  },
+  {
+    name: "route identityProvider on a public route (SAP rejects it)",
+    xsApp: route({ authenticationType: "none", identityProvider: "corporate" }),
+    problems: ['xs-app.json.routes[0].identityProvider: only allowed with authenticationType "xsuaa" or "ias"'],
+  },
+  {
+    name: "route identityProvider empty, target empty, cacheControl with a line break",
+    xsApp: route({ identityProvider: "", target: "", cacheControl: "max-age=1\r\nSet-Cookie: a=b" }),
+    problems: [
+      "xs-app.json.routes[0].identityProvider: must not be empty",
+      "xs-app.json.routes[0].target: must not be empty",
+      "xs-app.json.routes[0].cacheControl: must contain only visible characters, spaces and tabs (no line breaks)",
+    ],
+  },
+  ...[
+    [[], "xs-app.json.routes[0].scope: must not be empty"],
+    [["a", ""], "xs-app.json.routes[0].scope[1]: must not be empty"],
+    ["", "xs-app.json.routes[0].scope: must be a string, an array of strings or an object by HTTP method"],
+    [{}, "xs-app.json.routes[0].scope: must not be empty"],
+    [{ get: "a" }, "xs-app.json.routes[0].scope.get: unknown property"],
+    [{ GET: 5 }, "xs-app.json.routes[0].scope.GET: must be a string, an array of strings or an object by HTTP method"],
+    [{ POST: [] }, "xs-app.json.routes[0].scope.POST: must not be empty"],
+  ].map(([scope, problem]) => ({ name: `route scope ${JSON.stringify(scope)}`, xsApp: route({ scope }), problems: [problem as string] })),
+
+  // ── xs-app.json: top level, full SAP surface ──
+  ...["//evil.example/x", "/\\evil.example", "/a\nb"].map((welcomeFile) => ({
+    name: `welcomeFile ${JSON.stringify(welcomeFile)} (must stay on the router)`,
+    xsApp: { ...XS_APP, welcomeFile },
+    problems: ["xs-app.json.welcomeFile: must be a path on this router"],
+  })),
+  { name: "welcomeFile empty", xsApp: { ...XS_APP, welcomeFile: "" }, problems: ["xs-app.json.welcomeFile: must not be empty"] },
+  {
+    name: "stateProtection false / of the wrong type",
+    xsApp: { ...XS_APP, stateProtection: false },
+    problems: ["xs-app.json.stateProtection: false is not supported yet (state protection is always on)"],
+  },
+  { name: "stateProtection not a boolean", xsApp: { ...XS_APP, stateProtection: "no" }, problems: ["xs-app.json.stateProtection: must be true or false"] },
+  {
+    name: "top-level properties not supported at the edge or not yet",
+    xsApp: {
+      ...XS_APP,
+      services: { "com.sap.x": {} },
+      pluginMetadataEndpoint: "/metadata",
+      whitelistService: { endpoint: "/allow" },
+      plugins: [],
+      logout: { logoutEndpoint: "/logout", backChannelLogoutEndpoint: "/bc" },
+    },
+    problems: [
+      "xs-app.json.services: not supported at the edge",
+      "xs-app.json.pluginMetadataEndpoint: not supported at the edge",
+      "xs-app.json.whitelistService: not supported at the edge",
+      "xs-app.json.plugins: not supported at the edge",
+      "xs-app.json.logout.backChannelLogoutEndpoint: not supported yet",
+    ],
+  },
+  {
+    name: "destinations: unknown name, unused name, bad logoutPath and logoutMethod",
+    env: { destinations: JSON.stringify([{ name: "backend", url: "https://a" }, { name: "other", url: "https://b" }]) },
+    xsApp: {
+      ...XS_APP,
+      destinations: {
+        backend: { logoutPath: "https://elsewhere.example/logout", logoutMethod: "DELETE", foo: 1 },
+        other: {},
+        nope: {},
+      },
+    },
+    problems: [
+      "xs-app.json.destinations.backend.logoutPath: must be a relative path (no scheme, no host)",
+      'xs-app.json.destinations.backend.logoutMethod: must be one of "GET", "POST", "PUT"',
+      "xs-app.json.destinations.backend.foo: unknown property",
+      "xs-app.json.destinations.other: not used by any route",
+      'xs-app.json.destinations.nope: unknown destination "nope"',
+    ],
+  },
+  {
+    name: "responseHeaders: cookies and hop-by-hop headers cannot be configured; names, values, shape",
+    xsApp: {
+      ...XS_APP,
+      responseHeaders: [
+        { name: "Set-Cookie", value: "a=b" },
+        { name: "transfer-encoding", value: "chunked" },
+        { name: "Connection", value: "close" },
+        { name: "bad name", value: "x" },
+        { name: "X-Ok", value: "a\nb" },
+        { name: "X-Empty", value: "" },
+        { name: "X-Missing" },
+        { name: "X-Extra", value: "1", when: "always" },
+        "X-Frame-Options: DENY",
+      ],
+    },
+    problems: [
+      `xs-app.json.responseHeaders[0].name: ${UNCONFIGURABLE}`,
+      `xs-app.json.responseHeaders[1].name: ${UNCONFIGURABLE}`,
+      `xs-app.json.responseHeaders[2].name: ${UNCONFIGURABLE}`,
+      "xs-app.json.responseHeaders[3].name: must be a valid header name (an RFC 9110 token)",
+      `xs-app.json.responseHeaders[4].value: ${HEADER_VALUE}`,
+      "xs-app.json.responseHeaders[5].value: must not be empty",
+      "xs-app.json.responseHeaders[6].value: missing required property",
+      "xs-app.json.responseHeaders[7].when: unknown property",
+      "xs-app.json.responseHeaders[8]: must be an object",
+    ],
+  },
+  {
+    name: "errorPage: statuses, files, path, shape",
+    xsApp: {
+      ...XS_APP,
+      errorPage: [
+        { status: 99, file: "/e.html" },
+        { status: [400, 400], file: "/e.html" },
+        { status: [], file: "/e.html" },
+        { status: "404", file: "/e.html" },
+        { status: [404, 600], file: "/e.html" },
+        { status: 404 },
+        { status: 403, path: "/forbidden.html" },
+        { status: 500, file: "../secret.html" },
+        { status: 502, file: "/e.html", redirect: true },
+      ],
+    },
+    problems: [
+      `xs-app.json.errorPage[0].status: ${STATUS}`,
+      "xs-app.json.errorPage[1].status: must not repeat a status",
+      "xs-app.json.errorPage[2].status: must not be empty",
+      "xs-app.json.errorPage[3].status: must be an HTTP status code or an array of them",
+      `xs-app.json.errorPage[4].status[1]: ${STATUS}`,
+      "xs-app.json.errorPage[5].file: missing required property",
+      "xs-app.json.errorPage[6].path: not supported yet",
+      'xs-app.json.errorPage[7].file: must be a file inside the static assets (no "..", no backslash)',
+      "xs-app.json.errorPage[8].redirect: unknown property",
+    ],
+  },
+  { name: "cors empty", xsApp: { ...XS_APP, cors: [] }, problems: ["xs-app.json.cors: must not be empty"] },
+  {
+    name: "cors rules: required properties, origins, methods, headers, maxAge, patterns",
+    xsApp: {
+      ...XS_APP,
+      cors: [
+        {},
+        {
+          uriPattern: "(",
+          hostPattern: { path: "^a$", matchCase: "no" },
+          allowedOrigin: [{ host: "bad host!" }, { host: "a.com", port: 0 }, { host: "a.com", port: "http" }, { host: "a.com", protocol: "https:" }, { port: 1 }],
+          allowedMethods: ["GET", "FETCH"],
+          allowedHeaders: ["X-Ok", "bad header"],
+          exposeHeaders: [],
+          allowedCredentials: "yes",
+          maxAge: -1,
+          origin: "*",
+        },
+        { uriPattern: "^/", allowedOrigin: [] },
+      ],
+    },
+    problems: [
+      "xs-app.json.cors[0].uriPattern: missing required property",
+      "xs-app.json.cors[0].allowedOrigin: missing required property",
+      "xs-app.json.cors[1].uriPattern: invalid regular expression",
+      "xs-app.json.cors[1].hostPattern.matchCase: must be true or false",
+      'xs-app.json.cors[1].allowedOrigin[0].host: must be a host name, an IP address, "*" or "*." followed by a host name',
+      `xs-app.json.cors[1].allowedOrigin[1].port: ${PORT}`,
+      `xs-app.json.cors[1].allowedOrigin[2].port: ${PORT}`,
+      'xs-app.json.cors[1].allowedOrigin[3].protocol: must be a URL scheme without ":" (e.g. "https")',
+      "xs-app.json.cors[1].allowedOrigin[4].host: missing required property",
+      `xs-app.json.cors[1].allowedMethods[1]: ${METHODS}`,
+      "xs-app.json.cors[1].allowedHeaders[1]: must be a valid header name (an RFC 9110 token)",
+      "xs-app.json.cors[1].exposeHeaders: must not be empty",
+      "xs-app.json.cors[1].allowedCredentials: must be true or false",
+      "xs-app.json.cors[1].maxAge: must be an integer ≥ 0",
+      "xs-app.json.cors[1].origin: unknown property",
+      'xs-app.json.cors[2].allowedOrigin: must not be empty (use [{ "host": "*" }] to allow any origin)',
+    ],
+  },
+  {
+    name: "compression and websockets",
+    xsApp: { ...XS_APP, compression: { level: 9, minSize: 0 }, websockets: {} },
+    problems: [
+      "xs-app.json.compression.level: unknown property",
+      `xs-app.json.compression.minSize: ${POSITIVE_INTEGER}`,
+      "xs-app.json.websockets.enabled: missing required property",
+    ],
+  },
+  { name: "websockets.enabled not a boolean", xsApp: { ...XS_APP, websockets: { enabled: "true" } }, problems: ["xs-app.json.websockets.enabled: must be true or false"] },
+
+  // ── HTTP-layer variables ──
+  ...["maybe", "1", "yes"].map((value) => ({
+    name: `SEND_XFRAMEOPTIONS ${JSON.stringify(value)}`,
+    env: { SEND_XFRAMEOPTIONS: value },
+    problems: ["SEND_XFRAMEOPTIONS: must be true or false"],
+  })),
+  { name: "httpHeaders not JSON", env: { httpHeaders: "[{" }, problems: [`httpHeaders: ${MUST_BE_JSON}`] },
+  {
+    name: "httpHeaders not an array",
+    env: { httpHeaders: JSON.stringify({ "Content-Security-Policy": "default-src 'self'" }) },
+    problems: ['httpHeaders: must be an array of { "Header-Name": "value" } objects'],
+  },
+  {
+    name: "httpHeaders entries: one property each, configurable names, valid values",
+    env: {
+      httpHeaders: JSON.stringify([
+        {},
+        { "X-A": "1", "X-B": "2" },
+        { "Set-Cookie": "a=b" },
+        { Upgrade: "h2c" },
+        { "X-Value": "a\r\nb" },
+        { "X-Number": 5 },
+        "X-Frame-Options: DENY",
+      ]),
+    },
+    problems: [
+      `httpHeaders[0]: ${ONE_HEADER}`,
+      `httpHeaders[1]: ${ONE_HEADER}`,
+      `httpHeaders[2].Set-Cookie: ${UNCONFIGURABLE}`,
+      `httpHeaders[3].Upgrade: ${UNCONFIGURABLE}`,
+      `httpHeaders[4].X-Value: ${HEADER_VALUE}`,
+      "httpHeaders[5].X-Number: must be a string",
+      "httpHeaders[6]: must be an object",
+    ],
+  },
+  { name: "CORS not JSON", env: { CORS: "[" }, problems: [`CORS: ${MUST_BE_JSON}`] },
+  { name: "CORS an object", env: { CORS: "{}" }, problems: ["CORS: must be an array of CORS rules"] },
+  {
+    name: "CORS rule problems are named by the variable",
+    env: { CORS: JSON.stringify([{ uriPattern: "^/api", allowedOrigin: [{ host: "*.a.com", port: 123456 }] }]) },
+    problems: [`CORS[0].allowedOrigin[0].port: ${PORT}`],
+  },
+  { name: "WS_ALLOWED_ORIGINS empty", env: { WS_ALLOWED_ORIGINS: "[]" }, problems: ['WS_ALLOWED_ORIGINS: must not be empty (use [{ "host": "*" }] to allow any origin)'] },
+  { name: "WS_ALLOWED_ORIGINS without host", env: { WS_ALLOWED_ORIGINS: '[{"protocol":"https"}]' }, problems: ["WS_ALLOWED_ORIGINS[0].host: missing required property"] },
+  { name: "plugins variable", env: { plugins: "[]" }, problems: ["plugins: not supported at the edge"] },
+
+  // ── session cookie variables ──
+  { name: "COOKIES not JSON", env: { COOKIES: "{SameSite" }, problems: [`COOKIES: ${MUST_BE_JSON}`] },
+  { name: "COOKIES an array", env: { COOKIES: "[]" }, problems: ["COOKIES: must be an object"] },
+  {
+    name: "COOKIES SameSite of the wrong case, unknown property",
+    env: { COOKIES: JSON.stringify({ SameSite: "lax", Secure: true }) },
+    problems: ['COOKIES.SameSite: must be "Lax", "Strict" or "None"', "COOKIES.Secure: unknown property"],
+  },
+  {
+    name: "COOKIES Partitioned of the wrong type",
+    env: { COOKIES: JSON.stringify({ Partitioned: "yes" }) },
+    problems: ["COOKIES.Partitioned: must be true, false or { supportedPartitionAgents, unsupportedPartitionAgents }"],
+  },
+  {
+    name: "COOKIES Partitioned agents: invalid regex, missing one",
+    env: { COOKIES: JSON.stringify({ Partitioned: { supportedPartitionAgents: "(Chrome" } }) },
+    problems: [
+      "COOKIES.Partitioned.supportedPartitionAgents: invalid regular expression",
+      "COOKIES.Partitioned.unsupportedPartitionAgents: missing required property",
+    ],
+  },
+  ...["no", "0", "auto"].map((value) => ({
+    name: `SECURE_SESSION_COOKIE ${JSON.stringify(value)}`,
+    env: { SECURE_SESSION_COOKIE: value },
+    problems: ["SECURE_SESSION_COOKIE: must be true or false"],
+  })),
+  {
+    name: "SECURE_SESSION_COOKIE false with SameSite None, Partitioned and a __Host- name",
+    env: {
+      SECURE_SESSION_COOKIE: "false",
+      COOKIES: JSON.stringify({ SameSite: "None", Partitioned: true }),
+      SESSION_COOKIE_NAME: "__Host-session",
+    },
+    problems: [
+      "SECURE_SESSION_COOKIE: must not be false with COOKIES SameSite None (browsers require Secure)",
+      "SECURE_SESSION_COOKIE: must not be false with COOKIES Partitioned (browsers require Secure)",
+      "SECURE_SESSION_COOKIE: must not be false with a __Host- or __Secure- SESSION_COOKIE_NAME (browsers require Secure)",
+    ],
   },
 
   // ── session variables ──
@@ -761,7 +1063,16 @@ const configRows: ConfigRow[] = [
     name: "xs-app.json defaults",
     xsApp: {},
     get: (c) => c.xsApp,
-    expected: { authenticationMethod: "route", routes: [], login: { callbackEndpoint: "/login/callback" } },
+    expected: {
+      authenticationMethod: "route",
+      routes: [],
+      login: { callbackEndpoint: "/login/callback" },
+      destinations: new Map(),
+      responseHeaders: [],
+      cors: [],
+      errorPage: new Map(),
+      websockets: { enabled: false },
+    },
   },
   { name: "no xs-app.json at all", xsApp: undefined, get: (c) => c.xsApp.routes, expected: [] },
   {
@@ -781,33 +1092,44 @@ const configRows: ConfigRow[] = [
       routes: [],
       login: { callbackEndpoint: "/cb" },
       logout: { logoutEndpoint: "/do/logout", logoutPage: "/bye.html", logoutMethod: "GET", csrfProtection: false },
+      destinations: new Map(),
+      responseHeaders: [],
+      cors: [],
+      errorPage: new Map(),
+      websockets: { enabled: false },
     },
   },
   { name: "logout defaults", xsApp: { logout: {} }, get: (c) => c.xsApp.logout, expected: { logoutMethod: "POST", csrfProtection: true } },
   {
-    name: "accepted but unused properties",
-    xsApp: {
-      ...route({ scope: ["$XSAPPNAME.read"], cacheControl: "no-store", identityProvider: "idp", replace: { pathSuffixes: [] }, setBackendSessionCookies: true }),
-      destinations: { backend: { logoutPath: "/logout", logoutMethod: "GET" } },
-      responseHeaders: [{ name: "X-Frame-Options", value: "DENY" }],
-      errorPage: [{ status: 404, file: "/404.html" }],
-      cors: [{ uriPattern: "^/", allowedOrigin: [{ host: "a.com" }] }],
-      compression: { enabled: true },
-      websockets: { enabled: false },
-    },
+    name: "compression is accepted (Cloudflare compresses at the edge)",
+    xsApp: { ...XS_APP, compression: { enabled: true, minSize: 2048, compressResponseMixedTypeContent: false } },
     get: (c) => c.xsApp.routes.length,
     expected: 1,
   },
   {
     name: "route defaults",
     get: (c) => c.xsApp.routes[0],
-    expected: { source: /^\/api\/(.*)$/, target: "$1", destination: "backend", authenticationType: "xsuaa", csrfProtection: true },
+    expected: {
+      source: /^\/api\/(.*)$/,
+      target: "$1",
+      destination: "backend",
+      authenticationType: "xsuaa",
+      csrfProtection: true,
+      setBackendSessionCookies: false,
+    },
   },
   {
     name: "route settings",
     xsApp: route({ httpMethods: ["get", "Post"], authenticationType: "ias", csrfProtection: false }),
     get: (c) => c.xsApp.routes[0],
-    expected: { source: /^\//, destination: "backend", httpMethods: ["GET", "POST"], authenticationType: "ias", csrfProtection: false },
+    expected: {
+      source: /^\//,
+      destination: "backend",
+      httpMethods: ["GET", "POST"],
+      authenticationType: "ias",
+      csrfProtection: false,
+      setBackendSessionCookies: false,
+    },
   },
   {
     name: "route source is case-sensitive",
@@ -835,11 +1157,252 @@ const configRows: ConfigRow[] = [
     expected: 1,
   },
 
+  // ── xs-app.json: full SAP surface ──
+  {
+    name: "localDir route, normalised (SAP: folder in the working directory)",
+    xsApp: { routes: [{ source: "^/web/(.*)$", target: "$1", localDir: "./resources/", cacheControl: "public, max-age=60", authenticationType: "none" }] },
+    get: (c) => c.xsApp.routes[0],
+    expected: {
+      source: /^\/web\/(.*)$/,
+      target: "$1",
+      destination: "",
+      authenticationType: "none",
+      csrfProtection: true,
+      localDir: "/resources",
+      cacheControl: "public, max-age=60",
+      setBackendSessionCookies: false,
+    },
+  },
+  ...[
+    ["resources", "/resources"],
+    ["/resources/", "/resources"],
+    ["./a/./b", "/a/b"],
+    [".", "/"],
+    ["./", "/"],
+  ].map(([localDir, expected]) => ({
+    name: `localDir ${JSON.stringify(localDir)} → ${expected}`,
+    xsApp: { routes: [{ source: "^/", localDir }] },
+    get: (c: RouterConfig) => c.xsApp.routes[0]?.localDir,
+    expected,
+  })),
+  ...[
+    ["$XSAPPNAME.read", { default: ["$XSAPPNAME.read"] }],
+    [["a", "b"], { default: ["a", "b"] }],
+    [{ GET: "r", POST: ["w", "x"], default: "g" }, { GET: ["r"], POST: ["w", "x"], default: ["g"] }],
+    [{ DELETE: "admin" }, { DELETE: ["admin"] }],
+  ].map(([scope, expected]) => ({
+    name: `scope ${JSON.stringify(scope)} normalised per method`,
+    xsApp: route({ scope }),
+    get: (c: RouterConfig) => c.xsApp.routes[0]?.scope,
+    expected,
+  })),
+  {
+    name: "scope dropped on a public route (SAP ignores it)",
+    xsApp: route({ scope: "a", authenticationType: "none" }),
+    get: (c) => "scope" in c.xsApp.routes[0]!,
+    expected: false,
+  },
+  {
+    name: 'scope dropped under authenticationMethod "none"',
+    xsApp: { authenticationMethod: "none", routes: [{ source: "^/", destination: "backend", scope: "a" }] },
+    get: (c) => "scope" in c.xsApp.routes[0]!,
+    expected: false,
+  },
+  {
+    name: "identityProvider and setBackendSessionCookies kept",
+    xsApp: route({ identityProvider: "corporate", setBackendSessionCookies: true }),
+    get: (c) => [c.xsApp.routes[0]?.identityProvider, c.xsApp.routes[0]?.setBackendSessionCookies],
+    expected: ["corporate", true],
+  },
+  ...[
+    ["index.html", "/index.html"],
+    ["/web/index.html?x=1", "/web/index.html?x=1"],
+    ["/", "/"],
+  ].map(([welcomeFile, expected]) => ({
+    name: `welcomeFile ${JSON.stringify(welcomeFile)} → ${expected} (SAP adds the leading /)`,
+    xsApp: { welcomeFile },
+    get: (c: RouterConfig) => c.xsApp.welcomeFile,
+    expected,
+  })),
+  { name: "stateProtection true is accepted", xsApp: { ...XS_APP, stateProtection: true }, get: (c) => c.xsApp.routes.length, expected: 1 },
+  {
+    name: "destinations: logout settings by name, logoutPath gets a leading /, logoutMethod defaults to POST",
+    env: { destinations: JSON.stringify([{ name: "backend", url: "https://a" }, { name: "other", url: "https://b" }]) },
+    xsApp: {
+      routes: [
+        { source: "^/a/", destination: "backend" },
+        { source: "^/b/", destination: "other" },
+      ],
+      destinations: { backend: { logoutPath: "sap/logout", logoutMethod: "GET" }, other: {} },
+    },
+    get: (c) => c.xsApp.destinations,
+    expected: new Map([
+      ["backend", { logoutPath: "/sap/logout", logoutMethod: "GET" }],
+      ["other", { logoutMethod: "POST" }],
+    ]),
+  },
+  {
+    name: "responseHeaders in order",
+    xsApp: { ...XS_APP, responseHeaders: [{ name: "Content-Security-Policy", value: "default-src 'self'" }, { name: "X-Frame-Options", value: "DENY" }] },
+    get: (c) => c.xsApp.responseHeaders,
+    expected: [
+      { name: "Content-Security-Policy", value: "default-src 'self'" },
+      { name: "X-Frame-Options", value: "DENY" },
+    ],
+  },
+  {
+    name: "errorPage: status → asset path, a later entry wins (SAP)",
+    xsApp: {
+      ...XS_APP,
+      errorPage: [
+        { status: [400, 401, 402], file: "./custom-err-40x.html" },
+        { status: 501, file: "http_resources/custom-err-501.html" },
+        { status: 401, file: "/401.html" },
+      ],
+    },
+    get: (c) => c.xsApp.errorPage,
+    expected: new Map([
+      [400, "/custom-err-40x.html"],
+      [401, "/401.html"],
+      [402, "/custom-err-40x.html"],
+      [501, "/http_resources/custom-err-501.html"],
+    ]),
+  },
+  {
+    name: "cors: SAP defaults filled in, origins normalised",
+    xsApp: { ...XS_APP, cors: [{ uriPattern: "^/api/", allowedOrigin: [{ host: "App.Example.COM", protocol: "HTTPS", port: "8443" }] }] },
+    get: (c) => c.xsApp.cors,
+    expected: [
+      {
+        uriPattern: /^\/api\//,
+        allowedOrigin: [{ host: "app.example.com", protocol: "https", port: 8443 }],
+        allowedMethods: ["GET", "POST", "HEAD", "OPTIONS"],
+        allowedHeaders: ["Origin", "Accept", "X-Requested-With", "Content-Type", "Access-Control-Request-Method", "Access-Control-Request-Headers"],
+        exposeHeaders: [],
+        allowedCredentials: true,
+        maxAge: 1800,
+      },
+    ],
+  },
+  {
+    name: "cors: every property given",
+    xsApp: {
+      ...XS_APP,
+      cors: [
+        {
+          uriPattern: { path: "^/API/", matchCase: false },
+          hostPattern: "^router\\.example:443$",
+          allowedOrigin: [{ host: "*.example.com" }, { host: "*" }],
+          allowedMethods: ["get", "PUT"],
+          allowedHeaders: ["Authorization"],
+          exposeHeaders: ["X-Csrf-Token"],
+          allowedCredentials: false,
+          maxAge: 0,
+        },
+      ],
+    },
+    get: (c) => {
+      const r = c.xsApp.cors[0]!;
+      return [r.uriPattern.flags, r.hostPattern?.source, r.allowedOrigin, r.allowedMethods, r.allowedHeaders, r.exposeHeaders, r.allowedCredentials, r.maxAge];
+    },
+    expected: ["i", "^router\\.example:443$", [{ host: "*.example.com" }, { host: "*" }], ["GET", "PUT"], ["Authorization"], ["X-Csrf-Token"], false, 0],
+  },
+  { name: "websockets enabled", xsApp: { ...XS_APP, websockets: { enabled: true } }, get: (c) => c.xsApp.websockets, expected: { enabled: true } },
+  {
+    name: "ws:/wss: destination URLs become http:/https: (a Worker opens WebSockets with fetch)",
+    env: { destinations: JSON.stringify([{ name: "backend", url: "wss://b.example/socket" }, { name: "plain", url: "ws://c.example:8080" }]) },
+    xsApp: {},
+    get: (c) => [c.destinations.get("backend")?.url, c.destinations.get("plain")?.url],
+    expected: ["https://b.example/socket", "http://c.example:8080"],
+  },
+
+  // ── HTTP-layer variables ──
+  { name: "HTTP settings defaults", get: (c) => c.http, expected: { sendXFrameOptions: true, httpHeaders: [], cors: [] } },
+  ...[
+    ["false", false],
+    [" FALSE ", false],
+    ["true", true],
+    [false, false],
+  ].map(([value, expected]) => ({
+    name: `SEND_XFRAMEOPTIONS ${JSON.stringify(value)}`,
+    env: { SEND_XFRAMEOPTIONS: value as string },
+    get: (c: RouterConfig) => c.http.sendXFrameOptions,
+    expected,
+  })),
+  {
+    name: "httpHeaders (SAP format) in order",
+    env: { httpHeaders: JSON.stringify([{ "Content-Security-Policy": "frame-ancestors 'self'" }, { "X-Frame-Options": "DENY" }]) },
+    get: (c) => c.http.httpHeaders,
+    expected: [
+      { name: "Content-Security-Policy", value: "frame-ancestors 'self'" },
+      { name: "X-Frame-Options", value: "DENY" },
+    ],
+  },
+  {
+    name: "CORS variable (SAP README sample)",
+    env: {
+      CORS: JSON.stringify([
+        {
+          uriPattern: "^/route1$",
+          hostPattern: "^my-example\\.my_target_domain:443$",
+          allowedMethods: ["GET"],
+          allowedOrigin: [{ host: "my_example.my_domain", protocol: "https", port: 345 }],
+          maxAge: 3600,
+          allowedHeaders: ["Authorization", "Content-Type"],
+          exposeHeaders: ["customHeader1", "customHeader2"],
+          allowedCredentials: true,
+        },
+      ]),
+    },
+    get: (c) => [c.http.cors.length, c.http.cors[0]?.allowedOrigin, c.http.cors[0]?.maxAge],
+    expected: [1, [{ host: "my_example.my_domain", protocol: "https", port: 345 }], 3600],
+  },
+  {
+    name: "WS_ALLOWED_ORIGINS",
+    env: { WS_ALLOWED_ORIGINS: JSON.stringify([{ host: "app.example.com", protocol: "https" }]) },
+    get: (c) => c.http.wsAllowedOrigins,
+    expected: [{ host: "app.example.com", protocol: "https" }],
+  },
+
+  // ── session cookie variables ──
+  {
+    name: "COOKIES SAP format: SameSite None, Partitioned by user agent",
+    env: {
+      COOKIES: JSON.stringify({
+        SameSite: "None",
+        Partitioned: { supportedPartitionAgents: "^Mozilla.*Chrome/(1[1-9][0-9])", unsupportedPartitionAgents: "PostmanRuntime" },
+      }),
+    },
+    get: (c) => {
+      const p = c.session.cookie.partitioned;
+      return [c.session.cookie.sameSite, typeof p === "object" && [p.supportedAgents.source, p.unsupportedAgents.source]];
+    },
+    expected: ["None", [new RegExp("^Mozilla.*Chrome/(1[1-9][0-9])").source, "PostmanRuntime"]],
+  },
+  {
+    name: "COOKIES Strict and Partitioned true (extensions)",
+    env: { COOKIES: JSON.stringify({ SameSite: "Strict", Partitioned: true }) },
+    get: (c) => c.session.cookie,
+    expected: { sameSite: "Strict", partitioned: true, secure: true },
+  },
+  {
+    name: "SECURE_SESSION_COOKIE false (local http development)",
+    env: { SECURE_SESSION_COOKIE: "false" },
+    get: (c) => c.session.cookie,
+    expected: { sameSite: "Lax", partitioned: false, secure: false },
+  },
+
   // ── session variables ──
   {
     name: "session defaults",
     get: (c) => c.session,
-    expected: { cookieName: "JSESSIONID", idleTimeoutMs: 15 * 60_000, absoluteTimeoutMs: 480 * 60_000, memory: { maxEntries: 10000, maxBytes: 67108864 } },
+    expected: {
+      cookieName: "JSESSIONID",
+      idleTimeoutMs: 15 * 60_000,
+      absoluteTimeoutMs: 480 * 60_000,
+      memory: { maxEntries: 10000, maxBytes: 67108864 },
+      cookie: { sameSite: "Lax", partitioned: false, secure: true },
+    },
   },
   { name: "xs-app.json sessionTimeout → idle timeout", xsApp: { sessionTimeout: 30 }, get: (c) => c.session.idleTimeoutMs, expected: 30 * 60_000 },
   {
@@ -959,5 +1522,21 @@ describe("identity providers (VCAP_SERVICES xsuaa / identity)", () => {
   it("needs no provider when every route is public", () => {
     const result = loadConfig({ destinations: DESTINATIONS } as Env, { routes: [{ source: "^/", destination: "backend", authenticationType: "none" }] });
     expect(result.ok).toBe(true);
+  });
+});
+
+describe("scopesFor (SAP: a method without an entry and without default is refused)", () => {
+  const byMethod: RouteScope = { GET: ["read"], POST: ["write", "admin"] };
+  it.each([
+    [undefined, "GET", undefined],
+    [{ default: ["a"] }, "DELETE", ["a"]],
+    [byMethod, "GET", ["read"]],
+    [byMethod, "get", ["read"]],
+    [byMethod, "POST", ["write", "admin"]],
+    [byMethod, "DELETE", null],
+    [{ ...byMethod, default: ["guest"] }, "DELETE", ["guest"]],
+    [{ ...byMethod, default: ["guest"] }, "GET", ["read"]],
+  ] as const)("%j, %s → %j", (scope, method, expected) => {
+    expect(scopesFor(scope as RouteScope | undefined, method)).toEqual(expected);
   });
 });

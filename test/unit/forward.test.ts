@@ -2,10 +2,13 @@ import { describe, it, expect } from "vitest";
 import type { Destination } from "../../src/config/types.js";
 import {
   buildUpstreamRequest,
+  checkWebSocketUpgrade,
   forward,
+  isWebSocketUpgrade,
   removeCookie,
   rewriteLocation,
   type ForwardOptions,
+  type WebSocketPolicy,
 } from "../../src/proxy/forward.js";
 
 function destination(extra: Partial<Destination> = {}): Destination {
@@ -72,7 +75,7 @@ describe("buildUpstreamRequest: headers", () => {
         public: "GET",
         "x-private": "secret",
         "x-other": "1",
-        host: "router.example",
+      host: "router.example",
         accept: "application/json",
         "x-custom": "kept",
       },
@@ -402,5 +405,104 @@ describe("forward", () => {
 
   it("throws (a bug, not an expected failure) for a target matchRoute never produces", async () => {
     await expect(forward(new Request("https://router.example/in"), options({ target: "/../up" }))).rejects.toThrow(TypeError);
+  });
+});
+
+describe("WebSockets", () => {
+  const ROUTER = "https://router.example";
+  /** A handshake; a header given as null is left out. */
+  const upgrade = (headers: Record<string, string | null> = {}, method = "GET") => {
+    const all: Record<string, string | null> = {
+      upgrade: "websocket",
+      connection: "Upgrade",
+      "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": "chat",
+      origin: ROUTER,
+      cookie: "JSESSIONID=router-secret; app=1",
+      host: "router.example",
+      ...headers,
+    };
+    const present = Object.entries(all).filter((e): e is [string, string] => e[1] !== null);
+    return new Request(`${ROUTER}/ws/chat?room=1`, { method, headers: present });
+  };
+  const ENABLED: WebSocketPolicy = { enabled: true };
+
+  /** An upstream that accepts the upgrade as workerd's fetch does: 101 with a webSocket. */
+  function acceptingUpstream() {
+    return fakeFetch(() => {
+      const pair = new WebSocketPair();
+      pair[1].accept();
+      return new Response(null, { status: 101, webSocket: pair[0] });
+    });
+  }
+
+  it.each([
+    [{ upgrade: "websocket" }, true],
+    [{ upgrade: "WebSocket" }, true],
+    [{ upgrade: "h2c, websocket" }, true],
+    [{ upgrade: "h2c" }, false],
+    [{}, false],
+  ])("isWebSocketUpgrade(%j) → %s", (headers, expected) => {
+    expect(isWebSocketUpgrade(new Request(ROUTER, { headers }))).toBe(expected);
+  });
+
+  it.each([
+    ["no policy (websockets not configured)", undefined, {}, 403],
+    ["websockets.enabled false", { enabled: false }, {}, 403],
+    ["enabled, own origin", ENABLED, {}, null],
+    ["enabled, own origin in other case", ENABLED, { origin: "HTTPS://ROUTER.EXAMPLE" }, null],
+    ["enabled, no Origin (SAP: 403)", ENABLED, { origin: null }, 403],
+    ["enabled, foreign origin (cross-site WebSocket hijacking)", ENABLED, { origin: "https://evil.example" }, 403],
+    ["WS_ALLOWED_ORIGINS allows it", { enabled: true, allowedOrigins: [{ host: "app.example.com", protocol: "https" }] }, { origin: "https://app.example.com" }, null],
+    ["WS_ALLOWED_ORIGINS replaces the default (own origin no longer implied)", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, {}, 403],
+  ] as const)("checkWebSocketUpgrade: %s → %s", (_, policy, headers, expected) => {
+    expect(checkWebSocketUpgrade(upgrade(headers), policy)?.status ?? null).toBe(expected);
+  });
+
+  it("forwards an allowed upgrade and returns the 101 with its webSocket as it is", async () => {
+    const upstream = acceptingUpstream();
+    const res = await forward(upgrade(), options({ fetch: upstream.fetch, target: "/chat?room=1", clientIp: "203.0.113.7", websockets: ENABLED }));
+    expect(res.status).toBe(101);
+    expect(res.webSocket).toBeInstanceOf(WebSocket);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000, "done");
+
+    const sent = upstream.calls[0]!;
+    expect(sent.url).toBe("https://b.example/base/chat?room=1");
+    expect(sent.method).toBe("GET");
+    expect(sent.headers.get("upgrade")).toBe("websocket");
+    expect(sent.headers.get("connection")).toBeNull();
+    expect(sent.headers.get("sec-websocket-key")).toBe("dGhlIHNhbXBsZSBub25jZQ==");
+    expect(sent.headers.get("sec-websocket-protocol")).toBe("chat");
+    expect(sent.headers.get("cookie")).toBe("app=1"); // the router's session cookie never goes upstream
+    expect(sent.headers.get("x-forwarded-host")).toBe("router.example");
+    expect(sent.headers.get("x-forwarded-proto")).toBe("https");
+    expect(sent.headers.get("x-forwarded-for")).toBe("203.0.113.7");
+  });
+
+  it.each([
+    ["disabled", { enabled: false }, {}],
+    ["not configured", undefined, {}],
+    ["foreign origin", ENABLED, { origin: "https://evil.example" }],
+  ] as const)("refuses an upgrade (%s) with 403 without calling upstream", async (_, websockets, headers) => {
+    const upstream = acceptingUpstream();
+    const res = await forward(upgrade(headers), options({ fetch: upstream.fetch, ...(websockets ? { websockets } : {}) }));
+    expect(res.status).toBe(403);
+    expect(upstream.calls).toHaveLength(0);
+  });
+
+  it("a backend that does not upgrade: its answer is passed on as a normal response", async () => {
+    const upstream = fakeFetch(() => new Response("no sockets here", { status: 426, headers: { upgrade: "websocket" } }));
+    const res = await forward(upgrade(), options({ fetch: upstream.fetch, websockets: ENABLED }));
+    expect(res.status).toBe(426);
+    expect(res.headers.get("upgrade")).toBeNull(); // hop-by-hop, stripped as always
+    expect(await res.text()).toBe("no sockets here");
+  });
+
+  it("buildUpstreamRequest keeps Upgrade only when told, and only on a GET", () => {
+    expect(buildUpstreamRequest(upgrade(), options()).headers.get("upgrade")).toBeNull();
+    expect(buildUpstreamRequest(upgrade(), { ...options(), upgradeWebSocket: true }).headers.get("upgrade")).toBe("websocket");
+    expect(buildUpstreamRequest(upgrade({}, "POST"), { ...options(), upgradeWebSocket: true }).headers.get("upgrade")).toBeNull();
   });
 });
