@@ -8,7 +8,7 @@ import type { SessionEnv } from "../session/middleware.js";
 import { authOf } from "./auth-data.js";
 import { startLogin } from "./login.js";
 import { ensureFreshTokens } from "./refresh.js";
-import { hasAnyScope, requiredScopes, type ScopeSpec } from "./scopes.js";
+import { scopeAllows } from "./scopes.js";
 import type { AuthServices } from "./services.js";
 
 /**
@@ -35,8 +35,7 @@ export function createAuthenticator(services: AuthServices): Authenticator {
     if (freshness === "unavailable") return errorPage(503, "IDP_UNAVAILABLE");
 
     const granted = authOf(session.record.data)!.scopes;
-    const needed = requiredScopes((route as RouteConfig & { scope?: ScopeSpec }).scope, c.req.method, provider.config.xsappname);
-    if (!hasAnyScope(granted, needed)) return errorPage(403, "INSUFFICIENT_SCOPE");
+    if (!scopeAllows(route.scope, c.req.method, granted, provider.config.xsappname)) return errorPage(403, "INSUFFICIENT_SCOPE");
     return null;
   };
 }

@@ -1,18 +1,15 @@
+import { scopesFor } from "../config/xs-app.js";
+import type { RouteScope } from "../config/types.js";
+
 /**
- * Route `scope` as SAP's router reads it: a string, a list (any one suffices), or an
- * object by HTTP method with `default`. `$XSAPPNAME` stands for the XSUAA app name.
+ * Whether granted scopes satisfy a route's `scope` for this method, as SAP's router
+ * decides: any one listed scope suffices; a method the route lists no scopes for (and no
+ * `default`) is refused; `$XSAPPNAME` stands for the XSUAA app name.
  */
-export type ScopeSpec = string | string[] | { [method: string]: string | string[] | undefined };
-
-export function requiredScopes(spec: ScopeSpec | undefined, method: string, xsappname: string | undefined): string[] {
-  if (spec === undefined) return [];
-  let chosen: string | string[] | undefined;
-  if (typeof spec === "string" || Array.isArray(spec)) chosen = spec;
-  else chosen = spec[method.toUpperCase()] ?? spec.default;
-  const list = chosen === undefined ? [] : Array.isArray(chosen) ? chosen : [chosen];
-  return list.map((s) => (xsappname ? s.replaceAll("$XSAPPNAME", xsappname) : s));
-}
-
-export function hasAnyScope(granted: readonly string[], required: readonly string[]): boolean {
-  return required.length === 0 || required.some((s) => granted.includes(s));
+export function scopeAllows(scope: RouteScope | undefined, method: string, granted: readonly string[], xsappname: string | undefined): boolean {
+  const needed = scopesFor(scope, method);
+  if (needed === undefined) return true;
+  if (needed === null) return false;
+  if (needed.length === 0) return true;
+  return needed.some((s) => granted.includes(xsappname ? s.replaceAll("$XSAPPNAME", xsappname) : s));
 }

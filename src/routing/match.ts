@@ -40,7 +40,9 @@ export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string,
       continue;
     }
 
-    const target = route.target === undefined ? pathAndQuery : rewrite(pathAndQuery, match, route.target);
+    const rewritten = route.target === undefined ? pathAndQuery : rewrite(pathAndQuery, match, route.target);
+    // SAP joins the target to the destination URL with a "/": `"target": "$1"` is common.
+    const target = rewritten.startsWith("/") ? rewritten : `/${rewritten}`;
     if (!isSafeTarget(target)) return { kind: "invalid-target", route, index };
     return { kind: "route", route, index, target };
   }

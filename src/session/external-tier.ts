@@ -62,10 +62,13 @@ export class ExternalTier {
    */
   async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined): Promise<WriteResult> {
     const sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
-    const migrating = storedKid !== undefined && storedKid !== sealed.kid;
+    let migrating = storedKid !== undefined && storedKid !== sealed.kid;
     if (migrating) {
-      const still = await this.touch(sessionId, storedKid, ttlMs);
-      if (still !== "touched") return still === "gone" ? { kind: "gone" } : { kind: "unavailable" };
+      const still = await this.touch(sessionId, storedKid!, ttlMs);
+      if (still === "unavailable") return { kind: "unavailable" };
+      // Gone from the old key: another isolate may have moved it already. Then the update
+      // below lands on the newest key; if that is absent too, the session has ended.
+      if (still === "gone") migrating = false;
     }
     const mode = storedKid === undefined || migrating ? "create" : "update";
     let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode);
@@ -74,7 +77,7 @@ export class ExternalTier {
     if (!outcome.ok) return { kind: "unavailable" };
     if (!outcome.value) return { kind: "gone" };
     if (migrating) {
-      const old = this.keyring.byKid(storedKid);
+      const old = this.keyring.byKid(storedKid!);
       if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)]);
     }
     return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating };

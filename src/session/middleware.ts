@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { serialize } from "hono/utils/cookie";
 import { waitUntilOf } from "../http/wait-until.js";
+import type { SessionCookieSettings } from "../config/types.js";
 import type { Session, SessionManager } from "./manager.js";
 
 /**
@@ -27,9 +28,13 @@ export type SessionEnv = { Variables: { session: SessionScope } };
 export interface SessionMiddlewareOptions {
   manager: SessionManager;
   cookieName: string;
+  /** COOKIES / SECURE_SESSION_COOKIE; default Secure, SameSite=Lax, not partitioned. */
+  cookie?: SessionCookieSettings;
 }
 
-export function sessionMiddleware({ manager, cookieName }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
+const DEFAULT_COOKIE: SessionCookieSettings = { sameSite: "Lax", partitioned: false, secure: true };
+
+export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFAULT_COOKIE }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
   return async (c, next) => {
     const cookie = getCookie(c, cookieName);
     let loaded: Session | null | undefined;
@@ -71,24 +76,34 @@ export function sessionMiddleware({ manager, cookieName }: SessionMiddlewareOpti
     c.set("session", scope);
     await next();
 
+    const attributes = cookieAttributes(settings, c.req.header("user-agent") ?? "");
     if (destroyed) {
-      if (cookie !== undefined) setCookieHeader(c, clearCookie(cookieName));
+      if (cookie !== undefined) setCookieHeader(c, clearCookie(cookieName, attributes));
       return;
     }
     if (!loaded) return;
     const result = await manager.commit(loaded, waitUntilOf(c));
-    if (result === "gone") setCookieHeader(c, clearCookie(cookieName));
-    else if (loaded.isNew) setCookieHeader(c, sessionCookie(cookieName, loaded.id));
+    if (result === "gone") setCookieHeader(c, clearCookie(cookieName, attributes));
+    else if (loaded.isNew) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes));
   };
 }
 
-/** Host-only, HttpOnly, Secure, SameSite=Lax, Path=/; no expiry (ends with the browser). */
-export function sessionCookie(name: string, id: string): string {
-  return serialize(name, id, { path: "/", httpOnly: true, secure: true, sameSite: "Lax" });
+type CookieAttributes = { secure: boolean; sameSite: "Lax" | "Strict" | "None"; partitioned: boolean };
+
+/** SAP's `Partitioned` may depend on the browser (User-Agent patterns). */
+function cookieAttributes(settings: SessionCookieSettings, userAgent: string): CookieAttributes {
+  const p = settings.partitioned;
+  const partitioned = typeof p === "boolean" ? p : p.supportedAgents.test(userAgent) && !p.unsupportedAgents.test(userAgent);
+  return { secure: settings.secure, sameSite: settings.sameSite, partitioned: partitioned && settings.secure };
 }
 
-export function clearCookie(name: string): string {
-  return serialize(name, "", { path: "/", httpOnly: true, secure: true, sameSite: "Lax", maxAge: 0, expires: new Date(0) });
+/** Host-only, HttpOnly, Path=/, by default Secure and SameSite=Lax; no expiry (ends with the browser). */
+export function sessionCookie(name: string, id: string, attributes: CookieAttributes = { secure: true, sameSite: "Lax", partitioned: false }): string {
+  return serialize(name, id, { path: "/", httpOnly: true, ...attributes, ...(attributes.partitioned ? {} : { partitioned: undefined }) });
+}
+
+export function clearCookie(name: string, attributes: CookieAttributes = { secure: true, sameSite: "Lax", partitioned: false }): string {
+  return serialize(name, "", { path: "/", httpOnly: true, ...attributes, ...(attributes.partitioned ? {} : { partitioned: undefined }), maxAge: 0, expires: new Date(0) });
 }
 
 function setCookieHeader(c: Context, value: string): void {

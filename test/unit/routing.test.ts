@@ -122,8 +122,13 @@ describe("matchRoute: target rewriting", () => {
   });
 
   it.each([
-    ["^/a/(.*)$", "$1", "/a/x"], // does not start with "/"
-    ["^/a/(.*)$", "https://evil.example/$1", "/a/x"],
+    ["^/a/(.*)$", "$1", "/a/x", "/x"], // SAP's common "target": "$1": joined with a "/"
+    ["^/a/(.*)$", "https://evil.example/$1", "/a/x", "/https://evil.example/x"], // a path under the destination, not another host
+  ] as const)("a target without a leading slash is a path: %s → %s for %s ⇒ %s", (source, target, pq, expected) => {
+    expect(matchRoute([route(source, { target })], pq, "GET")).toMatchObject({ kind: "route", target: expected });
+  });
+
+  it.each([
     ["^/a\\?h=(.*)$", "/x\r\nX-Injected: 1/$1", "/a?h=1"], // CR/LF from the template
     ["^/a\\?to=(.*)$", "/$1", "/a?to=../admin"], // dot segment from the query into the path
     ["^/a\\?to=(.*)$", "/b/$1", "/a?to=%2E%2e/admin"], // encoded dot segment
@@ -142,8 +147,8 @@ describe("matchRoute: target rewriting", () => {
   });
 
   it("guards an untouched request path too", () => {
-    expect(matchRoute([route("^.*$")], "x", "GET").kind).toBe("invalid-target");
     expect(matchRoute([route("^[\\s\\S]*$")], "/x\n", "GET").kind).toBe("invalid-target");
+    expect(matchRoute([route("^.*$")], "/a/%2e%2e/b", "GET").kind).toBe("invalid-target");
   });
 
   it.each([

@@ -1,0 +1,147 @@
+import type { Context } from "hono";
+import type { Authenticator } from "../app.js";
+import { authOf } from "../auth/auth-data.js";
+import type { Destination, RouteConfig, RouterConfig } from "../config/types.js";
+import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
+import { forward, removeCookie } from "../proxy/forward.js";
+import { matchRoute } from "../routing/match.js";
+import { csrfDecision, isStateChanging, newCsrfToken } from "../security/csrf.js";
+import type { SessionEnv, SessionScope } from "../session/middleware.js";
+import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
+import { errorPage } from "./pages.js";
+
+/**
+ * Everything that is not one of the router's own endpoints: welcome file, route
+ * matching, authentication, CSRF, then `localDir` from static assets or a destination
+ * through the proxy, with the destination's session cookies kept in the router session.
+ */
+const CSRF_HEADER = "x-csrf-token";
+
+export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator }) {
+  const { config, fetch, authenticate } = options;
+  const { xsApp, destinations } = config;
+  const cookieName = config.session.cookieName;
+
+  return async (c: Context<SessionEnv>): Promise<Response> => {
+    const welcome = welcomeRedirect(c.req.raw, xsApp.welcomeFile);
+    if (welcome?.kind === "redirect") return welcome.response;
+    const url = new URL(c.req.url);
+    const pathAndQuery = welcome?.kind === "rewrite" ? welcome.pathAndQuery : url.pathname + url.search;
+
+    const match = matchRoute(xsApp.routes, pathAndQuery, c.req.method);
+    if (match.kind === "none") return errorPage(404, "ROUTE_NOT_FOUND");
+    if (match.kind === "method-not-allowed") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: match.allow.join(", ") });
+    if (match.kind === "invalid-target") return errorPage(400, "INVALID_TARGET");
+    const { route, target } = match;
+
+    const scope = c.get("session");
+    const requiresAuth = route.authenticationType !== "none";
+    if (requiresAuth) {
+      const denied = await authenticate(c, route);
+      if (denied) return denied;
+    }
+
+    const csrf = await checkCsrf(c, route, requiresAuth, scope);
+    if (csrf.kind === "reject") return errorPage(403, "CSRF_TOKEN_REQUIRED", { [CSRF_HEADER]: "Required" });
+
+    let response: Response;
+    if (route.localDir !== undefined) {
+      const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
+      if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
+      response = await serveLocalDir(csrf.request, target, { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) }, (r) =>
+        assets.fetch(r),
+      );
+    } else {
+      const destination = destinations.get(route.destination);
+      if (!destination) return errorPage(500, "UNKNOWN_DESTINATION"); // validated at start-up
+      response = await proxy(c, csrf.request, route, destination, target, requiresAuth);
+    }
+    if (csrf.token === undefined || response.status === 101) return response;
+    const withToken = new Response(response.body, response);
+    withToken.headers.set(CSRF_HEADER, csrf.token);
+    return withToken;
+  };
+
+  async function proxy(c: Context<SessionEnv>, incoming: Request, route: RouteConfig, destination: Destination, target: string, requiresAuth: boolean) {
+    const scope = c.get("session");
+    const session = await scope.current(); // nothing to load without the router's cookie
+    const jar = readJar((session?.record.data?.cookies as Record<string, unknown> | undefined)?.[destination.name]);
+    let request = incoming;
+    if (jar.length > 0) {
+      const upstreamPath = new URL(destination.url + target).pathname;
+      const others = removeCookie(incoming.headers.get("cookie") ?? "", cookieName);
+      const cookie = cookieHeaderFor(jar, others, upstreamPath);
+      const headers = new Headers(incoming.headers);
+      if (cookie) headers.set("cookie", cookie);
+      else headers.delete("cookie");
+      request = new Request(incoming, { headers });
+    }
+    const token = destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
+    const clientIp = c.req.header("cf-connecting-ip");
+    const response = await forward(request, {
+      destination,
+      target,
+      fetch,
+      sessionCookieName: cookieName,
+      websockets: { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) },
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(clientIp ? { clientIp } : {}),
+    });
+    if (response.status === 101) return response;
+
+    const setCookies = response.headers.getSetCookie();
+    if (setCookies.length === 0) return response;
+    const split = splitBackendCookies(setCookies, {
+      keepSessionCookies: !route.setBackendSessionCookies,
+      sessionCookieName: cookieName,
+      requestPath: new URL(destination.url + target).pathname,
+    });
+    response.headers.delete("set-cookie");
+    for (const value of split.toBrowser) response.headers.append("set-cookie", value);
+    if (split.toJar.length > 0) {
+      // SAP keeps a backend's session cookies in the router session (creating one if need be).
+      const holder = session ?? (await scope.ensure());
+      const cookies = { ...((holder.record.data?.cookies as Record<string, unknown> | undefined) ?? {}) };
+      const current = readJar(cookies[destination.name]);
+      const merged = mergeJar(current, split.toJar);
+      if (merged !== current) holder.record.data = { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } };
+    }
+    return response;
+  }
+}
+
+/**
+ * SAP's CSRF rules: `x-csrf-token: fetch` on a GET/HEAD returns the session's token
+ * (creating session and token if need be); a state-changing request to a protected route
+ * needs it. On routes with `csrfProtection` the header is the router's and never reaches
+ * the backend.
+ */
+async function checkCsrf(
+  c: Context<SessionEnv>,
+  route: RouteConfig,
+  requiresAuth: boolean,
+  scope: SessionScope,
+): Promise<{ kind: "reject" } | { kind: "ok"; request: Request; token?: string }> {
+  const incoming = c.req.raw;
+  if (!route.csrfProtection) return { kind: "ok", request: incoming };
+  const fetchHeader = c.req.header(CSRF_HEADER) ?? null;
+  const checked = requiresAuth && isStateChanging(c.req.method);
+  const decision = csrfDecision({
+    method: c.req.method,
+    fetchHeader,
+    routeRequiresAuth: requiresAuth,
+    csrfProtection: true,
+    sessionToken: checked ? (await scope.current())?.record.csrf : undefined,
+  });
+  if (decision.kind === "reject") return { kind: "reject" };
+  let token: string | undefined;
+  if (decision.kind === "fetch") {
+    const session = await scope.ensure();
+    session.record.csrf ??= newCsrfToken();
+    token = session.record.csrf;
+  }
+  if (fetchHeader === null) return { kind: "ok", request: incoming };
+  const headers = new Headers(incoming.headers);
+  headers.delete(CSRF_HEADER);
+  return { kind: "ok", request: new Request(incoming, { headers }), ...(token ? { token } : {}) };
+}
