@@ -4,10 +4,17 @@
  */
 export type Logger = (event: string, fields?: Record<string, unknown>) => void;
 
-/** Events named `*.error` or `*.invalid` are errors; `*.warn` warnings; the rest info. */
+/**
+ * Events named `*.error` or `*.invalid` are errors, `*.warn` warnings, the rest info.
+ * Errors and warnings go to console.error / console.warn, so that `wrangler dev
+ * --log-level warn` still shows them.
+ */
 export const consoleLogger: Logger = (event, fields) => {
   const level = /\.(error|invalid)$/.test(event) ? "error" : event.endsWith(".warn") ? "warn" : "info";
-  console.log(JSON.stringify({ level, event, ...fields }));
+  const line = JSON.stringify({ level, event, ...fields });
+  if (level === "error") console.error(line);
+  else if (level === "warn") console.warn(line);
+  else console.log(line);
 };
 
 export const silentLogger: Logger = () => {};

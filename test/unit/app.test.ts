@@ -217,8 +217,8 @@ describe("worker entry", () => {
   it("answers every request with a generic 503 when the configuration is invalid, naming nothing", async () => {
     const env = { EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short-" + "s3cr3t" }) } as Env;
     const logs: string[] = [];
-    const original = console.log;
-    console.log = (line: string) => logs.push(line);
+    const original = { log: console.log, error: console.error };
+    console.log = console.error = (line: string) => logs.push(line);
     try {
       const res = await worker.fetch(new Request("https://router.test/anything"), env, ctx);
       expect(res.status).toBe(503);
@@ -226,7 +226,7 @@ describe("worker entry", () => {
       expect(body).not.toContain("sessionSecret");
       expect(body).not.toContain("s3cr3t");
     } finally {
-      console.log = original;
+      Object.assign(console, original);
     }
     const log = logs.join("\n");
     expect(log).toContain("EXT_SESSION_MGT.sessionSecret: must be at least 64 characters");
