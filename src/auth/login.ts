@@ -89,7 +89,7 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
   }
 
   const session = await c.get("session").regenerate();
-  session.record.data = { ...session.record.data, auth };
+  session.record = { ...session.record, data: { ...session.record.data, auth } };
   services.metrics.logins++;
   const response = new Response(null, { status: 302, headers: { location: login.returnTo, "cache-control": "no-store" } });
   response.headers.append("set-cookie", clear);

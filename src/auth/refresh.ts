@@ -66,7 +66,7 @@ async function adoptStored(session: Session, services: AuthServices, presence = 
   const before = authOf(session.record.data)?.expiresAt ?? 0;
   const after = authOf(stored.record.data)?.expiresAt ?? 0;
   session.record = stored.record;
-  session.loadedJson = stored.loadedJson;
+  session.base = stored.base;
   return presence ? true : after > before;
 }
 
@@ -92,7 +92,7 @@ async function refreshNow(
       lifetimeMs: (result.expires_in ?? 3600) * 1000,
       ...(result.scope ? { scopes: result.scope.split(" ").filter(Boolean) } : {}),
     };
-    session.record.data = { ...session.record.data, auth: next };
+    session.record = { ...session.record, data: { ...session.record.data, auth: next } };
     // Stored before the lease is released, so waiting requests find the new tokens.
     const committed = await services.manager.commit(session, waitUntil);
     services.metrics.refreshes++;

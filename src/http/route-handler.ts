@@ -104,7 +104,7 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
       const cookies = { ...((holder.record.data?.cookies as Record<string, unknown> | undefined) ?? {}) };
       const current = readJar(cookies[destination.name]);
       const merged = mergeJar(current, split.toJar);
-      if (merged !== current) holder.record.data = { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } };
+      if (merged !== current) holder.record = { ...holder.record, data: { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } } };
     }
     return response;
   }
@@ -137,7 +137,7 @@ async function checkCsrf(
   let token: string | undefined;
   if (decision.kind === "fetch") {
     const session = await scope.ensure();
-    session.record.csrf ??= newCsrfToken();
+    if (session.record.csrf === undefined) session.record = { ...session.record, csrf: newCsrfToken() };
     token = session.record.csrf;
   }
   if (fetchHeader === null) return { kind: "ok", request: incoming };

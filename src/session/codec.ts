@@ -23,7 +23,7 @@ export interface CodecLimits {
 export const DEFAULT_LIMITS: CodecLimits = { maxEnvelopeChars: 512 * 1024, maxPlaintextBytes: 256 * 1024 };
 
 export type OpenFailure = "malformed" | "unknown-key" | "decrypt" | "too-large" | "inflate" | "not-json";
-export type OpenResult = { ok: true; value: unknown; kid: string } | { ok: false; reason: OpenFailure };
+export type OpenResult = { ok: true; value: unknown; kid: string; size: number } | { ok: false; reason: OpenFailure };
 
 export interface SealContext {
   keyring: KeyRing;
@@ -75,7 +75,7 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   const plaintext = await inflate(new Uint8Array(compressed), limits.maxPlaintextBytes);
   if (!plaintext) return { ok: false, reason: "inflate" }; // corrupt or past the cap
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plaintext)), kid };
+    return { ok: true, value: JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plaintext)), kid, size: plaintext.byteLength };
   } catch {
     return { ok: false, reason: "not-json" };
   }

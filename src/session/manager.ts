@@ -1,7 +1,7 @@
 import type { ExternalTier } from "./external-tier.js";
 import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
-import { newRecord, type SessionRecord } from "./record.js";
+import { deepFreeze, newRecord, type SessionRecord } from "./record.js";
 
 /**
  * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is
@@ -25,13 +25,16 @@ export interface SessionManagerOptions {
   indexesOf?: (record: SessionRecord) => string[];
 }
 
-/** A session as one request sees it; handlers change `record` freely. */
+/**
+ * A session as one request sees it. Its `record` is frozen and shared with the first
+ * tier: to change the session, assign a new record (`session.record = { ...record, csrf }`).
+ */
 export interface Session {
   readonly id: string;
   record: SessionRecord;
   readonly isNew: boolean;
-  /** The record's JSON as last loaded or committed; "" for a new session never committed. */
-  loadedJson: string;
+  /** The record as loaded or last committed: the session changed when `record` is another object. */
+  base: SessionRecord | undefined;
 }
 
 export type LoadResult =
@@ -103,7 +106,7 @@ export class SessionManager {
           entry =
             read.tag === entry.stored?.tag
               ? { ...entry, validatedAt: t }
-              : this.entryFromStore(read.record, read.kid, read.tag, t, entry.ttlSetAt);
+              : this.entryFromStore(read, t, entry.ttlSetAt);
           memory.set(id, entry, t);
         }
         // unavailable: the copy in memory is the best there is; keep serving it.
@@ -112,7 +115,7 @@ export class SessionManager {
       }
       if (entry.record.exp <= t) return this.expire(id);
       entry.lastAccess = t;
-      return { kind: "session", session: { id, record: JSON.parse(entry.json) as SessionRecord, isNew: false, loadedJson: entry.json } };
+      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record } };
     }
     if (!external) {
       this.metrics.misses++;
@@ -128,15 +131,15 @@ export class SessionManager {
     if (read.record.exp <= t) return this.expire(id);
     this.metrics.recoveries++;
     // ttlSetAt 0: this request extends the store TTL (after the response).
-    const recovered = this.entryFromStore(read.record, read.kid, read.tag, t, 0);
+    const recovered = this.entryFromStore(read, t, 0);
     memory.set(id, recovered, t);
-    return { kind: "session", session: { id, record: JSON.parse(recovered.json) as SessionRecord, isNew: false, loadedJson: recovered.json } };
+    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record } };
   }
 
   create(): Session {
     this.metrics.created++;
     const record = newRecord(this.options.now(), this.options.absoluteTimeoutMs);
-    return { id: newSessionId(this.options.randomBytes), record, isNew: true, loadedJson: "" };
+    return { id: newSessionId(this.options.randomBytes), record, isNew: true, base: undefined };
   }
 
   /**
@@ -151,19 +154,16 @@ export class SessionManager {
       await this.destroy(session.id);
       return "gone";
     }
-    const json = JSON.stringify(session.record);
     const previous = session.isNew ? undefined : memory.get(session.id, t);
-    if (!session.isNew && !previous) {
-      // Evicted or destroyed while this request ran: a late write would resurrect it
-      // in memory; only the store can say whether it still exists.
-      if (!external) return "gone";
-    }
-    const changed = session.isNew || json !== session.loadedJson;
+    if (!session.isNew && !previous && !external) return "gone"; // evicted or destroyed meanwhile
+    const changed = session.isNew || session.record !== session.base;
     if (!changed && !previous?.dirty) {
       this.metrics.writesSkippedUnchanged++;
-      if (previous && external && previous.stored && t - previous.ttlSetAt >= this.options.touchIntervalMs) {
-        previous.ttlSetAt = t;
-        const { kid } = previous.stored;
+      // Extend the store TTL at most once per touch interval, after the response. An entry
+      // evicted during the request is touched under the newest key (best effort).
+      const kid = previous ? previous.stored?.kid : external?.currentKid;
+      if (external && kid && (!previous || t - previous.ttlSetAt >= this.options.touchIntervalMs)) {
+        if (previous) previous.ttlSetAt = t;
         this.metrics.touches++;
         waitUntil(
           external.touch(session.id, kid, ttlMs).then((result) => {
@@ -173,9 +173,10 @@ export class SessionManager {
       }
       return "unchanged";
     }
+    const record = deepFreeze(session.record);
     const entry: MemoryEntry = {
-      record: session.record,
-      json,
+      record,
+      size: JSON.stringify(record).length,
       lastAccess: t,
       validatedAt: t,
       ttlSetAt: previous?.ttlSetAt ?? t,
@@ -184,14 +185,14 @@ export class SessionManager {
     };
     if (!external) {
       memory.set(session.id, entry, t);
-      session.loadedJson = json;
+      session.base = record;
       return "memory-only";
     }
     this.metrics.writes++;
     // Never stored (its first write failed): create. No longer in memory (evicted during
     // the request): update under the newest key, so a session destroyed meanwhile stays so.
     const storedKid = session.isNew ? undefined : previous ? previous.stored?.kid : external.currentKid;
-    const written = await external.write(session.id, session.record, ttlMs, storedKid);
+    const written = await external.write(session.id, record, ttlMs, storedKid);
     if (written.kind === "gone") {
       memory.delete(session.id);
       return "gone";
@@ -199,15 +200,15 @@ export class SessionManager {
     if (written.kind === "written") {
       entry.stored = { kid: written.kid, tag: written.tag };
       entry.ttlSetAt = t;
-      const indexes = this.options.indexesOf?.(session.record) ?? [];
-      const indexChanged = session.isNew || written.moved || indexes.join() !== (this.options.indexesOf?.(previous?.record ?? session.record) ?? []).join();
-      if (indexes.length > 0 && indexChanged) await external.addToIndexes(written.storeKey, indexes, session.record.exp - t);
+      const indexes = this.options.indexesOf?.(record) ?? [];
+      const indexChanged = session.isNew || written.moved || indexes.join() !== (this.options.indexesOf?.(previous?.record ?? record) ?? []).join();
+      if (indexes.length > 0 && indexChanged) await external.addToIndexes(written.storeKey, indexes, record.exp - t);
     } else {
       this.metrics.writeFailures++;
       entry.dirty = true;
     }
     memory.set(session.id, entry, t);
-    session.loadedJson = json;
+    session.base = record;
     return written.kind === "written" ? "written" : "memory-only";
   }
 
@@ -220,7 +221,7 @@ export class SessionManager {
     const t = now();
     if (!external) {
       const entry = memory.get(id, t);
-      return entry ? { id, record: JSON.parse(entry.json) as SessionRecord, isNew: false, loadedJson: entry.json } : null;
+      return entry ? { id, record: entry.record, isNew: false, base: entry.record } : null;
     }
     const read = await external.read(id);
     if (read.kind !== "found") {
@@ -228,9 +229,9 @@ export class SessionManager {
       return null;
     }
     const previous = memory.get(id, t);
-    const entry = this.entryFromStore(read.record, read.kid, read.tag, t, previous?.ttlSetAt ?? 0);
+    const entry = this.entryFromStore(read, t, previous?.ttlSetAt ?? 0);
     memory.set(id, entry, t);
-    return { id, record: JSON.parse(entry.json) as SessionRecord, isNew: false, loadedJson: entry.json };
+    return { id, record: entry.record, isNew: false, base: entry.record };
   }
 
   /**
@@ -258,8 +259,8 @@ export class SessionManager {
     return { kind: "none" };
   }
 
-  private entryFromStore(record: SessionRecord, kid: string, tag: string, t: number, ttlSetAt: number): MemoryEntry {
-    return { record, json: JSON.stringify(record), lastAccess: t, validatedAt: t, stored: { kid, tag }, ttlSetAt, dirty: false };
+  private entryFromStore(read: { record: SessionRecord; kid: string; tag: string; size: number }, t: number, ttlSetAt: number): MemoryEntry {
+    return { record: deepFreeze(read.record), size: read.size, lastAccess: t, validatedAt: t, stored: { kid: read.kid, tag: read.tag }, ttlSetAt, dirty: false };
   }
 
   private noteRejected(reason: string | undefined): void {

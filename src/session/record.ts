@@ -31,3 +31,16 @@ export function isSessionRecord(value: unknown): value is SessionRecord {
     (r.data === undefined || (typeof r.data === "object" && r.data !== null && !Array.isArray(r.data)))
   );
 }
+
+/**
+ * Freezes a record and everything in it. Records are shared between the first tier and
+ * the requests that use it: a change is a new record object (`{ ...record, csrf }`), never
+ * an edit in place, which is also how a change is told apart from no change at no cost.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

@@ -10,7 +10,7 @@ const record = { v: 1, iat: 1, exp: 2, csrf: "token", data: { user: "alice", n: 
 
 describe("compression", () => {
   it("round-trips and caps inflation", async () => {
-    const input = new TextEncoder().encode("x".repeat(100_000));
+    const input = new Uint8Array(new TextEncoder().encode("x".repeat(100_000)));
     const packed = await deflate(input);
     expect(packed.byteLength).toBeLessThan(1_000);
     expect(await inflate(packed, 100_000)).toEqual(input);
@@ -28,7 +28,7 @@ describe("seal and open", () => {
     expect(sealed.storeKey).toBe(await keyring.storeKey(keyring.current, sessionId));
     expect(sealed.storeKey).not.toContain(sessionId);
     const opened = await open(sealed.envelope, sealed.storeKey, { keyring, sessionId });
-    expect(opened).toEqual({ ok: true, value: record, kid: keyring.current.kid });
+    expect(opened).toEqual({ ok: true, value: record, kid: keyring.current.kid, size: new TextEncoder().encode(JSON.stringify(record)).length });
   });
 
   it("never shows the plaintext, the id or the secret", async () => {

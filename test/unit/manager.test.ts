@@ -45,7 +45,7 @@ async function setup(secrets?: string[]) {
 
 async function created(iso: Awaited<ReturnType<typeof isolate>>, csrf = "token-1") {
   const s = iso.manager.create();
-  s.record.csrf = csrf;
+  s.record = { ...s.record, csrf };
   expect(await iso.commit(s)).toBe("written");
   return s.id;
 }
@@ -81,7 +81,7 @@ describe("SessionManager", () => {
     const id = await created(a);
     store.calls = [];
     const s = (await a.load(id)) as Session;
-    s.record.data = { x: 1 };
+    s.record = { ...s.record, data: { x: 1 } };
     expect(await a.commit(s)).toBe("written");
     expect(store.calls).toEqual(["set"]);
   });
@@ -133,7 +133,7 @@ describe("SessionManager", () => {
     const { a, b, clock } = await setup();
     const id = await created(a, "old");
     const onB = (await b.load(id)) as Session;
-    onB.record.csrf = "new";
+    onB.record = { ...onB.record, csrf: "new" };
     await b.commit(onB);
     clock.t += REVALIDATE;
     expect(((await a.load(id)) as Session).record.csrf).toBe("new");
@@ -145,7 +145,7 @@ describe("SessionManager", () => {
     const onA = (await a.load(id)) as Session;
     await b.load(id);
     await b.manager.destroy(id);
-    onA.record.data = { late: true };
+    onA.record = { ...onA.record, data: { late: true } };
     expect(await a.commit(onA)).toBe("gone");
     expect(store.data.size).toBe(0);
     clock.t += 1;
@@ -173,7 +173,7 @@ describe("SessionManager", () => {
     clock.t += REVALIDATE * 2;
     const s = (await a.load(id)) as Session;
     expect(s.record.csrf).toBe("token-1");
-    s.record.data = { changed: "while down" };
+    s.record = { ...s.record, data: { changed: "while down" } };
     expect(await a.commit(s)).toBe("memory-only");
     expect(await b.load(id)).toBe("unknown"); // a fresh isolate cannot tell
     expect(store.data.size).toBe(1); // nothing deleted
@@ -215,7 +215,7 @@ describe("SessionManager", () => {
     const after = await isolate(store, clock, [SECRET_B, SECRET_A]);
     const s = (await after.load(id)) as Session;
     expect(s.record.csrf).toBe("kept");
-    s.record.data = { touched: true };
+    s.record = { ...s.record, data: { touched: true } };
     expect(await after.commit(s)).toBe("written");
     const newKeys = [...store.data.keys()];
     expect(newKeys).toHaveLength(1);

@@ -4,7 +4,7 @@ import { entryBytes, MemoryTier, type MemoryEntry } from "../../src/session/memo
 // Fixed-width timestamps in the record, so every entry of one padding has one size.
 function entry(now: number, padding = 0, exp = 1e12): MemoryEntry {
   const record = { v: 1 as const, iat: 1e12, exp, data: { pad: "x".repeat(padding) } };
-  return { record, json: JSON.stringify(record), lastAccess: now, validatedAt: now, ttlSetAt: now, dirty: false };
+  return { record, size: JSON.stringify(record).length, lastAccess: now, validatedAt: now, ttlSetAt: now, dirty: false };
 }
 
 describe("MemoryTier", () => {
@@ -36,7 +36,7 @@ describe("MemoryTier", () => {
     const tier = new MemoryTier({ maxEntries: 10, maxBytes: 1e9, idleTimeoutMs: 1e9 });
     const e = entry(0, 10);
     tier.set("a", e, 0);
-    e.json += "y".repeat(5000); // a careless caller
+    e.size += 5000; // a careless caller
     tier.set("a", entry(0, 10), 0);
     expect(tier.stats().bytes).toBe(entryBytes(entry(0, 10)));
   });
