@@ -1,17 +1,20 @@
 import { base64url } from "jose";
 import { deflate, inflate } from "./compression.js";
+import { packJwts, unpackJwts } from "./jwt-packing.js";
 import type { KeyRing } from "./keyring.js";
 
 /**
  * The stored form of a session: a versioned envelope
  *
- *     e1.<kid>.<iv>.<ciphertext>          (each part base64url, no padding)
+ *     e2.<kid>.<iv>.<ciphertext>          (each part base64url, no padding)
  *
- * ciphertext = AES-256-GCM(sessionKey, iv, deflate-raw(JSON), aad = "e1.<kid>.<storeKey>").
+ * ciphertext = AES-256-GCM(sessionKey, iv, deflate-raw(JSON with JWTs packed), aad = "e2.<kid>.<storeKey>").
+ * `e1` (the same without JWT packing) is still opened.
  * The AAD binds the blob to the key it is stored under: copied under another key it
  * no longer opens. Opening never throws: any defect is a reason, and means "no session".
  */
-export const ENVELOPE_VERSION = "e1";
+export const ENVELOPE_VERSION = "e2";
+const READABLE_VERSIONS = new Set(["e1", "e2"]);
 
 export interface CodecLimits {
   /** Longest envelope accepted before any decoding. */
@@ -23,7 +26,7 @@ export interface CodecLimits {
 export const DEFAULT_LIMITS: CodecLimits = { maxEnvelopeChars: 512 * 1024, maxPlaintextBytes: 256 * 1024 };
 
 export type OpenFailure = "malformed" | "unknown-key" | "decrypt" | "too-large" | "inflate" | "not-json";
-export type OpenResult = { ok: true; value: unknown; kid: string; size: number } | { ok: false; reason: OpenFailure };
+export type OpenResult = { ok: true; value: unknown; kid: string } | { ok: false; reason: OpenFailure };
 
 export interface SealContext {
   keyring: KeyRing;
@@ -33,7 +36,7 @@ export interface SealContext {
 /** Seals with the newest secret, under the store key that secret gives the session. */
 export async function seal(value: unknown, { keyring, sessionId }: SealContext, limits = DEFAULT_LIMITS): Promise<{ envelope: string; storeKey: string; kid: string }> {
   const secret = keyring.current;
-  const plaintext = new Uint8Array(new TextEncoder().encode(JSON.stringify(value)));
+  const plaintext = new Uint8Array(new TextEncoder().encode(JSON.stringify(value, packJwts)));
   if (plaintext.byteLength > limits.maxPlaintextBytes) throw new RangeError("session record exceeds maxPlaintextBytes");
   const [storeKey, key] = await Promise.all([keyring.storeKey(secret, sessionId), keyring.sessionKey(secret, sessionId)]);
   const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -48,8 +51,8 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   if (typeof envelope !== "string") return { ok: false, reason: "malformed" };
   if (envelope.length > limits.maxEnvelopeChars) return { ok: false, reason: "too-large" };
   const parts = envelope.split(".");
-  if (parts.length !== 4 || parts[0] !== ENVELOPE_VERSION) return { ok: false, reason: "malformed" };
-  const [, kid, ivText, ctText] = parts as [string, string, string, string];
+  if (parts.length !== 4 || !READABLE_VERSIONS.has(parts[0]!)) return { ok: false, reason: "malformed" };
+  const [version, kid, ivText, ctText] = parts as [string, string, string, string];
   const secret = keyring.byKid(kid);
   if (!secret) return { ok: false, reason: "unknown-key" };
   let iv: Uint8Array<ArrayBuffer>;
@@ -67,7 +70,7 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   let compressed: ArrayBuffer;
   try {
     const key = await keyring.sessionKey(secret, sessionId);
-    const aad = new TextEncoder().encode(`${ENVELOPE_VERSION}.${kid}.${storeKey}`);
+    const aad = new TextEncoder().encode(`${version}.${kid}.${storeKey}`);
     compressed = await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: aad }, key, ciphertext);
   } catch {
     return { ok: false, reason: "decrypt" };
@@ -75,7 +78,8 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   const plaintext = await inflate(new Uint8Array(compressed), limits.maxPlaintextBytes);
   if (!plaintext) return { ok: false, reason: "inflate" }; // corrupt or past the cap
   try {
-    return { ok: true, value: JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plaintext)), kid, size: plaintext.byteLength };
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plaintext);
+    return { ok: true, value: JSON.parse(text, version === "e1" ? undefined : unpackJwts), kid };
   } catch {
     return { ok: false, reason: "not-json" };
   }

@@ -9,7 +9,7 @@ import { isSessionRecord, type SessionRecord } from "./record.js";
  * sealed before a rotation are still found; writes seal with the newest secret.
  */
 export type ReadResult =
-  | { kind: "found"; record: SessionRecord; kid: string; tag: string; size: number }
+  | { kind: "found"; record: SessionRecord; kid: string; tag: string }
   /** Absent, expired, or present but undecryptable, foreign or malformed: no session. */
   | { kind: "missing"; rejected?: OpenFailure | "shape" }
   /** The store could not answer: nothing is known. */
@@ -51,7 +51,7 @@ export class ExternalTier {
     const opened = await open(envelope, keys[index]!, { keyring: this.keyring, sessionId }, this.limits);
     if (!opened.ok) return { kind: "missing", rejected: opened.reason };
     if (!isSessionRecord(opened.value)) return { kind: "missing", rejected: "shape" };
-    return { kind: "found", record: opened.value, kid: opened.kid, tag: fingerprint(envelope), size: opened.size };
+    return { kind: "found", record: opened.value, kid: opened.kid, tag: fingerprint(envelope) };
   }
 
   /**

@@ -259,8 +259,8 @@ export class SessionManager {
     return { kind: "none" };
   }
 
-  private entryFromStore(read: { record: SessionRecord; kid: string; tag: string; size: number }, t: number, ttlSetAt: number): MemoryEntry {
-    return { record: deepFreeze(read.record), size: read.size, lastAccess: t, validatedAt: t, stored: { kid: read.kid, tag: read.tag }, ttlSetAt, dirty: false };
+  private entryFromStore(read: { record: SessionRecord; kid: string; tag: string }, t: number, ttlSetAt: number): MemoryEntry {
+    return { record: deepFreeze(read.record), size: JSON.stringify(read.record).length, lastAccess: t, validatedAt: t, stored: { kid: read.kid, tag: read.tag }, ttlSetAt, dirty: false };
   }
 
   private noteRejected(reason: string | undefined): void {

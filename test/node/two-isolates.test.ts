@@ -113,7 +113,7 @@ describe("two isolates, one Redis", () => {
     for (const key of keys) {
       expect(key).toMatch(/^approuter-edge:s:[A-Za-z0-9_-]{43}$/);
       const value = (await direct.get(key))!;
-      expect(value).toMatch(/^e1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
+      expect(value).toMatch(/^e2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
       expect(await direct.pttl(key)).toBeGreaterThan(0);
       for (const { cookie, token } of sessions) {
         const id = cookie.split("=")[1]!;

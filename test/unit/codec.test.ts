@@ -2,6 +2,7 @@ import { base64url } from "jose";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS, fingerprint, open, seal } from "../../src/session/codec.js";
 import { deflate, inflate } from "../../src/session/compression.js";
+import { packJwts, unpackJwts } from "../../src/session/jwt-packing.js";
 import { newSessionId } from "../../src/session/id.js";
 import { KeyRing } from "../../src/session/keyring.js";
 import { SECRET_A, SECRET_B, SECRET_C } from "../support/secrets.js";
@@ -24,11 +25,11 @@ describe("seal and open", () => {
     const keyring = await KeyRing.create([SECRET_A]);
     const sessionId = newSessionId();
     const sealed = await seal(record, { keyring, sessionId });
-    expect(sealed.envelope).toMatch(/^e1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
+    expect(sealed.envelope).toMatch(/^e2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
     expect(sealed.storeKey).toBe(await keyring.storeKey(keyring.current, sessionId));
     expect(sealed.storeKey).not.toContain(sessionId);
     const opened = await open(sealed.envelope, sealed.storeKey, { keyring, sessionId });
-    expect(opened).toEqual({ ok: true, value: record, kid: keyring.current.kid, size: new TextEncoder().encode(JSON.stringify(record)).length });
+    expect(opened).toEqual({ ok: true, value: record, kid: keyring.current.kid });
   });
 
   it("never shows the plaintext, the id or the secret", async () => {
@@ -84,6 +85,7 @@ describe("seal and open", () => {
     ["not a string", 42, "malformed"],
     ["empty", "", "malformed"],
     ["wrong version", "e0.AAAAAAAA.AAAAAAAAAAAAAAAA.AAAA", "malformed"],
+    ["a version from the future", "e3.AAAAAAAA.AAAAAAAAAAAAAAAA.AAAA", "malformed"],
     ["too few parts", "e1.AAAAAAAA.AAAA", "malformed"],
     ["unknown kid", "e1.ZZZZZZZZ.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAA", "unknown-key"],
     ["not base64url", "e1.KID.!!!.???", "malformed"],
@@ -92,6 +94,33 @@ describe("seal and open", () => {
     const keyring = await KeyRing.create([SECRET_A]);
     const withKid = typeof envelope === "string" ? envelope.replace("KID", keyring.current.kid) : envelope;
     expect(await open(withKid, "k", { keyring, sessionId: newSessionId() })).toEqual({ ok: false, reason });
+  });
+
+  it("refuses a downgrade of the version prefix (it is authenticated)", async () => {
+    const keyring = await KeyRing.create([SECRET_A]);
+    const sessionId = newSessionId();
+    const sealed = await seal(record, { keyring, sessionId });
+    expect(await open(sealed.envelope.replace(/^e2\./, "e1."), sealed.storeKey, { keyring, sessionId })).toEqual({ ok: false, reason: "decrypt" });
+  });
+
+  it("packs JWTs before compression and gives back the very same strings", async () => {
+    const keyring = await KeyRing.create([SECRET_A]);
+    const sessionId = newSessionId();
+    const b64 = (v: unknown) => base64url.encode(typeof v === "string" ? v : JSON.stringify(v));
+    const claims = { iss: "https://idp.example", sub: "user-1", aud: "app", scope: ["a", "b"], exp: 1764090000, name: "Zoë" };
+    const jwt = `${b64({ alg: "RS256", kid: "k1" })}.${b64(claims)}.${"s".repeat(342)}`;
+    const spaced = `${b64('{ "alg": "RS256" }')}.${b64(claims)}.sig`; // header not in compact form: kept as text
+    const notJson = `${b64("plain text")}.${b64(claims)}.sig`;
+    const sloppy = `${b64({ alg: "RS256" })}=.${b64(claims)}.sig`; // not canonical base64url: left alone
+    const value = { v: 1, iat: 1, exp: 2, data: { auth: { idToken: jwt, accessToken: jwt, others: [spaced, notJson, sloppy, "a.b.c"] } } };
+    const sealed = await seal(value, { keyring, sessionId });
+    const opened = await open(sealed.envelope, sealed.storeKey, { keyring, sessionId });
+    expect(opened).toEqual({ ok: true, value, kid: keyring.current.kid });
+    const packed = JSON.stringify(value, packJwts);
+    expect(packed).not.toContain(jwt); // the JWTs went in as JSON…
+    expect(packed).toContain('"$jwt":[{"alg":"RS256","kid":"k1"},{"iss":"https://idp.example"');
+    expect(packed).toContain(sloppy); // …except where that could not give back the same string
+    expect(JSON.parse(packed, unpackJwts)).toEqual(value);
   });
 
   it("rejects a well-encrypted decompression bomb", async () => {
