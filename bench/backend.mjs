@@ -1,0 +1,29 @@
+// The benchmark's backend: a Node HTTP server on loopback answering every request with a
+// tiny constant response. Runs as its own child process (so it never shares an event
+// loop with the load generator); reports its URL to the parent over IPC.
+import { createServer } from "node:http";
+
+const BODY = Buffer.from('{"ok":true}');
+const HEADERS = { "content-type": "application/json", "content-length": String(BODY.length) };
+
+const server = createServer((req, res) => {
+  req.resume();
+  res.writeHead(200, HEADERS);
+  res.end(BODY);
+});
+server.keepAliveTimeout = 60_000;
+server.headersTimeout = 61_000;
+
+const stop = () => {
+  server.closeAllConnections?.();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 1000).unref();
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+process.on("disconnect", stop); // the parent went away
+
+server.listen(0, "127.0.0.1", () => {
+  const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
+  process.send?.({ type: "ready", url: `http://127.0.0.1:${port}` });
+});

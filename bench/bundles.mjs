@@ -1,0 +1,61 @@
+// esbuild bundles the benchmark needs, written to a temporary directory:
+// the router Worker (as test/support/worker-bundle.ts builds it), the bench codec Worker,
+// and a Node ESM bundle of the project's codec, key ring and first tier.
+import { build } from "esbuild";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+
+const workerOptions = {
+  bundle: true,
+  format: /** @type {const} */ ("esm"),
+  platform: /** @type {const} */ ("neutral"),
+  target: "es2022",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  external: ["cloudflare:*"],
+  logLevel: /** @type {const} */ ("error"),
+};
+
+/** @returns {Promise<{ dir: string, router: string, codecWorker: string, nodeLib: string, cleanup(): void }>} */
+export async function buildBundles() {
+  const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));
+  const router = join(dir, "router.mjs");
+  const codecWorker = join(dir, "codec-worker.mjs");
+  const nodeLib = join(dir, "node-lib.mjs");
+  try {
+    await Promise.all([
+      build({
+        ...workerOptions,
+        entryPoints: [join(ROOT, "src/index.ts")],
+        outfile: router,
+        alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
+      }),
+      build({ ...workerOptions, entryPoints: [join(ROOT, "bench/codec-worker.ts")], outfile: codecWorker }),
+      build({
+        stdin: {
+          contents: [
+            'export { seal, open, fingerprint } from "./src/session/codec.ts";',
+            'export { KeyRing } from "./src/session/keyring.ts";',
+            'export { MemoryTier, entryBytes } from "./src/session/memory-tier.ts";',
+          ].join("\n"),
+          resolveDir: ROOT,
+          loader: "ts",
+          sourcefile: "bench-node-lib.ts",
+        },
+        bundle: true,
+        format: "esm",
+        platform: "node",
+        target: "node20",
+        outfile: nodeLib,
+        logLevel: "error",
+      }),
+    ]);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { dir, router, codecWorker, nodeLib, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

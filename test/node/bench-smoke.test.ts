@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, expect, it } from "vitest";
+
+/**
+ * `node bench/run.mjs --quick` end to end: structure and invariants of its JSON only,
+ * never speed (the machine is shared and noisy).
+ */
+const root = resolve(import.meta.dirname, "../..");
+const SCENARIOS = [
+  "direct",
+  "floor",
+  "anonymous",
+  "first-tier",
+  "recovery",
+  "first-tier-slow",
+  "recovery-slow",
+  "first-tier-down",
+  "recovery-down",
+];
+
+let child: ChildProcess | undefined;
+let dir: string | undefined;
+afterEach(() => {
+  // A failed or timed-out run must not leave the benchmark behind; it stops its own children on SIGTERM.
+  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  child = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+function runBench(jsonPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child = spawn(process.execPath, ["bench/run.mjs", "--quick", "--json", jsonPath], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.once("error", reject);
+    child.once("exit", (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
+
+it("runs every scenario and reports numbers, store calls and sizes", { timeout: 120_000 }, async () => {
+  dir = mkdtempSync(join(tmpdir(), "bench-smoke-"));
+  const jsonPath = join(dir, "bench.json");
+  const { code, stdout, stderr } = await runBench(jsonPath);
+  expect(code, stderr.slice(-3000)).toBe(0);
+  expect(stdout).toContain("| scenario | req/s | ratio to floor | p50 ms | p99 ms | non-2xx | store calls/req | target |");
+  expect(stdout).toContain("| measure | value | target |");
+
+  const results = JSON.parse(readFileSync(jsonPath, "utf8"));
+  expect(results.meta.quick).toBe(true);
+
+  // Every scenario, with numbers
+  const byId = Object.fromEntries(results.scenarios.map((s: { id: string }) => [s.id, s]));
+  expect(Object.keys(byId).sort()).toEqual([...SCENARIOS].sort());
+  for (const id of SCENARIOS) {
+    const s = byId[id];
+    expect(s.requests, id).toBeGreaterThan(0);
+    expect(s.sent, id).toBeGreaterThanOrEqual(s.requests);
+    for (const value of [s.reqPerSec, s.ratioToFloor, s.latencyMs.p50, s.latencyMs.p99, s.store.callsPerRequest]) {
+      expect(isNumber(value), id).toBe(true);
+    }
+    expect(s.ratioToFloor, id).toBeGreaterThan(0);
+    expect(Number.isInteger(s.non2xx) && s.non2xx >= 0, id).toBe(true);
+  }
+  expect(isNumber(results.floor.reqPerSec) && results.floor.reqPerSec > 0).toBe(true);
+
+  // The first tier answers without the store, and serves the right session.
+  expect(byId["first-tier"].store.calls).toBe(0);
+  expect(byId["first-tier"].sessions.notServed).toBe(0);
+  // Recovery: one read per request (in-run deltas, divided by the requests sent).
+  expect(byId["recovery"].store.getPerRequest).toBeGreaterThan(0.9);
+  expect(byId["recovery"].store.getPerRequest).toBeLessThan(1.1);
+  expect(isNumber(byId["recovery"].store.pexpirePerRequest)).toBe(true);
+  // Store down: nothing reaches redis.
+  expect(byId["first-tier-down"].store.calls).toBe(0);
+  expect(byId["recovery-down"].store.calls).toBe(0);
+
+  // Sizes, codec CPU, memory
+  const { sizes, codecCpu, memory } = results;
+  for (const value of [sizes.jsonBytes, sizes.storedBytes, sizes.sapStyleBytes, sizes.storedToSapRatio]) {
+    expect(isNumber(value) && value > 0).toBe(true);
+  }
+  expect(sizes.storedBytes).toBeLessThan(sizes.jsonBytes); // compressed before sealing
+  expect(isNumber(sizes.storedBytesWorkerd)).toBe(true);
+  expect(isNumber(codecCpu.seal.msPerOp)).toBe(true);
+  expect(isNumber(codecCpu.open.msPerOp)).toBe(true);
+  expect(memory.churn.entries).toBeGreaterThan(0);
+  expect(memory.churn.evictions).toBeGreaterThan(0);
+  expect(memory.churn.accountedBytes).toBeLessThanOrEqual(memory.maxBytes);
+  expect(isNumber(memory.fill.heapBytesPerEntry)).toBe(true);
+
+  // Every target judged
+  expect(results.targets.length).toBeGreaterThanOrEqual(8);
+  for (const target of results.targets) expect(typeof target.met).toBe("boolean");
+});
