@@ -101,6 +101,7 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
     if (split.toJar.length > 0) {
       // SAP keeps a backend's session cookies in the router session (creating one if need be).
       const holder = session ?? (await scope.ensure());
+      if (!holder) return response; // store down, session unknown: the backend cookie is not kept
       const cookies = { ...((holder.record.data?.cookies as Record<string, unknown> | undefined) ?? {}) };
       const current = readJar(cookies[destination.name]);
       const merged = mergeJar(current, split.toJar);
@@ -137,8 +138,11 @@ async function checkCsrf(
   let token: string | undefined;
   if (decision.kind === "fetch") {
     const session = await scope.ensure();
-    if (session.record.csrf === undefined) session.record = { ...session.record, csrf: newCsrfToken() };
-    token = session.record.csrf;
+    if (session) {
+      if (session.record.csrf === undefined) session.record = { ...session.record, csrf: newCsrfToken() };
+      token = session.record.csrf;
+    }
+    // else: the store is down and the cookie's session unknown: no token rather than a new session.
   }
   if (fetchHeader === null) return { kind: "ok", request: incoming };
   const headers = new Headers(incoming.headers);

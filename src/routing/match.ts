@@ -90,16 +90,21 @@ function rewrite(pathAndQuery: string, match: RegExpExecArray, template: string)
  * The rewritten target is concatenated to the destination URL and ends up in the request
  * line, so it must start with `/`, must not contain control characters (CR/LF would allow
  * header or request-line injection; tabs and newlines are silently dropped by URL parsers),
- * no `#` (a fragment is never sent; it would silently cut off the path or query) and must
- * not contain `.`/`..` path segments (literal or `%2e`-encoded, `/` or `\` as
- * separator), which URL parsers resolve and which would escape the destination's base path.
+ * no `#` (a fragment is never sent; it would silently cut off the path or query), no
+ * percent-encoded control characters in the path, and no `.`/`..` path segments (literal
+ * or `%2e`-encoded, with `/`, `\`, `%2F` or `%5C` as separator), which URL parsers or
+ * backends resolve and which would escape the destination's base path.
  */
 export function isSafeTarget(target: string): boolean {
   if (!target.startsWith("/")) return false;
   if (/[\u0000-\u001f\u007f#]/.test(target)) return false;
   const queryAt = target.indexOf("?");
   const path = queryAt === -1 ? target : target.slice(0, queryAt);
-  for (const segment of path.split(/[/\\]/)) {
+  // Encoded control characters have no business in a path, and a backend that decodes
+  // them may log or split on them (an encoded CR/LF in the query is ordinary form data).
+  if (/%(?:[01][0-9a-f]|7f)/i.test(path)) return false;
+  // A backend that decodes %2F or %5C before resolving dot segments would leave the base path.
+  for (const segment of path.replace(/%2f|%5c/gi, "/").split(/[/\\]/)) {
     const s = segment.replace(/%2e/gi, ".");
     if (s === "." || s === "..") return false;
   }

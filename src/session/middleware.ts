@@ -13,8 +13,12 @@ import type { Session, SessionManager } from "./manager.js";
 export interface SessionScope {
   /** The session of the request's cookie, or null. Loads at most once per request. */
   current(): Promise<Session | null>;
-  /** The current session, or a new one whose cookie is set on the response. */
-  ensure(): Promise<Session>;
+  /**
+   * The current session, or a new one whose cookie is set on the response; null when the
+   * request's cookie names a session the store cannot be asked about right now: replacing
+   * it would log the user out once the store is back.
+   */
+  ensure(): Promise<Session | null>;
   /** Ends the session in both tiers and clears the cookie. */
   destroy(): Promise<void>;
   /** Ends the current session (if any) and starts a new one under a new id (login). */
@@ -52,6 +56,7 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
       async ensure() {
         const session = await scope.current();
         if (session) return session;
+        if (undetermined) return null;
         loaded = manager.create();
         destroyed = false;
         return loaded;

@@ -141,10 +141,19 @@ describe("matchRoute: target rewriting", () => {
     expect(matchRoute(rs, pq, "GET")).toEqual({ kind: "invalid-target", route: rs[0], index: 0 });
   });
 
-  it("keeps percent-encoded CR/LF encoded (harmless, allowed)", () => {
-    const m = matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/%0d%0aX-Injected:%201", "GET");
-    expect(m).toMatchObject({ kind: "route", target: "/b/%0d%0aX-Injected:%201" });
+  it("refuses percent-encoded control characters in the path, keeps them in the query", () => {
+    expect(matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/%0d%0aX-Injected:%201", "GET").kind).toBe("invalid-target");
+    expect(matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/x%00", "GET").kind).toBe("invalid-target");
+    const m = matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/x?text=l1%0D%0Al2", "GET");
+    expect(m).toMatchObject({ kind: "route", target: "/b/x?text=l1%0D%0Al2" });
   });
+
+  it.each([["/a/..%2fadmin"], ["/a/%2e%2e%2Fadmin"], ["/a/..%5cadmin"], ["/a/x/%2E%2E%5C%2e%2e%5cadmin"]])(
+    "refuses dot segments with percent-encoded separators: %s",
+    (pq) => {
+      expect(matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], pq, "GET").kind).toBe("invalid-target");
+    },
+  );
 
   it("guards an untouched request path too", () => {
     expect(matchRoute([route("^[\\s\\S]*$")], "/x\n", "GET").kind).toBe("invalid-target");
