@@ -6,7 +6,7 @@ import type { AuthServices } from "./auth/services.js";
 import type { RouteConfig, RouterConfig } from "./config/types.js";
 import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from "./http/cors.js";
 import { logoutHandler } from "./http/logout-handler.js";
-import { errorPage } from "./http/pages.js";
+import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./http/route-handler.js";
 import { installStatus } from "./http/status.js";
@@ -63,6 +63,11 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     await next();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
     c.res = mutable(c.res);
+    if (c.res.headers.has(ROUTER_ERROR_HEADER)) {
+      c.res.headers.delete(ROUTER_ERROR_HEADER);
+      const page = xsApp.errorPage.get(c.res.status);
+      if (page) c.res = await customErrorPage(c, page, c.res);
+    }
     applyResponseHeaders(c.res.headers, headerPlan);
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
@@ -80,6 +85,28 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   }
   app.all("*", routeHandler({ config, fetch, authenticate }));
   return app;
+}
+
+/**
+ * xs-app.json `errorPage`: the router's own error answers replaced by a file from the
+ * static assets, with the same status and headers (SAP). Falls back to the built-in page.
+ */
+async function customErrorPage(c: Context<SessionEnv>, file: string, original: Response): Promise<Response> {
+  const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
+  if (!assets) return original;
+  const url = new URL(c.req.url);
+  url.pathname = file;
+  url.search = "";
+  try {
+    const asset = await assets.fetch(new Request(url, { method: "GET" }));
+    if (!asset.ok) return original;
+    const headers = new Headers(original.headers);
+    headers.set("content-type", asset.headers.get("content-type") ?? "text/html; charset=utf-8");
+    headers.delete("content-length");
+    return new Response(asset.body, { status: original.status, headers });
+  } catch {
+    return original;
+  }
 }
 
 /** Responses passed through from fetch() have immutable headers. */

@@ -48,8 +48,9 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   const { session } = config;
   const localDirRoute = config.xsApp.routes.findIndex((r) => r.localDir !== undefined);
   const assets = env.ASSETS as { fetch?: unknown } | undefined;
-  if (localDirRoute >= 0 && typeof assets?.fetch !== "function") {
-    return broken(deps.log, [`routes[${localDirRoute}].localDir: needs static assets bound as ASSETS (wrangler.toml [assets] with binding = "ASSETS" and run_worker_first = true)`]);
+  const needsAssets = localDirRoute >= 0 ? `routes[${localDirRoute}].localDir` : config.xsApp.errorPage.size > 0 ? "errorPage" : undefined;
+  if (needsAssets && typeof assets?.fetch !== "function") {
+    return broken(deps.log, [`xs-app.json.${needsAssets}: needs static assets bound as ASSETS (wrangler.toml [assets] with binding = "ASSETS" and run_worker_first = true)`]);
   }
 
   let external: ExternalTier | undefined;

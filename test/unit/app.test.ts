@@ -268,3 +268,41 @@ describe("status endpoint", () => {
     expect(short.status).toBe(503);
   });
 });
+
+describe("errorPage", () => {
+  it("replaces the router's own error pages with a file from the static assets, same status", async () => {
+    const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, {
+      routes: [{ source: "^/app/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" }],
+      errorPage: [{ status: [404, 405], file: "/errors/not-found.html" }],
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const manager = new SessionManager({
+      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 }),
+      idleTimeoutMs: 1e6,
+      absoluteTimeoutMs: 2e6,
+      revalidateAfterMs: Infinity,
+      touchIntervalMs: 60_000,
+      now: Date.now,
+    });
+    const asked: string[] = [];
+    const ASSETS = {
+      fetch: async (r: Request) => {
+        asked.push(new URL(r.url).pathname);
+        return new Response("<h1>Custom: nothing here</h1>", { headers: { "content-type": "text/html" } });
+      },
+    };
+    const upstream = (async () => new Response("from backend", { status: 404 })) as typeof fetch;
+    const app = createApp({ config: loaded.config, manager, fetch: upstream, log: () => {} });
+    const missing = await app.request("https://router.test/nowhere", {}, { ASSETS });
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe("<h1>Custom: nothing here</h1>");
+    expect(missing.headers.get("x-approuter-error")).toBeNull();
+    expect(asked).toEqual(["/errors/not-found.html"]);
+    // A backend's own 404 is the backend's answer, not replaced.
+    const backend404 = await app.request("https://router.test/app/x", {}, { ASSETS });
+    expect(await backend404.text()).toBe("from backend");
+    // Statuses without a page keep the built-in one, and the marker never leaves the router.
+    const noPage = await app.request("https://router.test/app/x", { method: "TRACE" }, { ASSETS });
+    expect(noPage.headers.get("x-approuter-error")).toBeNull();
+  });
+});
