@@ -72,8 +72,10 @@ export class ExternalTier {
     }
     const mode = storedKid === undefined || migrating ? "create" : "update";
     let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode);
-    // Another isolate migrated it first: overwrite that copy instead.
-    if (migrating && outcome.ok && !outcome.value) outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, "update");
+    // A create that finds the key taken: another isolate moved it there first, or an
+    // earlier attempt of ours was applied although its answer was lost. Either way the key
+    // exists (so nothing is resurrected): overwrite it.
+    if (mode === "create" && outcome.ok && !outcome.value) outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, "update");
     if (!outcome.ok) return { kind: "unavailable" };
     if (!outcome.value) return { kind: "gone" };
     if (migrating) {

@@ -8,6 +8,12 @@ export interface UpstashStoreOptions {
   requestTimeoutMs: number;
 }
 
+class UnexpectedReply extends Error {
+  constructor(command: string) {
+    super(`unexpected ${command} reply`); // no value: replies may carry session data
+  }
+}
+
 /** A byte store on an Upstash Redis REST endpoint (or the local compatible one). */
 export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStoreOptions): ByteStore {
   const redis = new Redis({
@@ -20,17 +26,24 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
     signal: () => AbortSignal.timeout(requestTimeoutMs),
   });
   return {
+    // Only the replies Redis gives count as answers; anything else is a fault of the
+    // endpoint (thrown: "unavailable"), never read as "absent" or "gone".
     async get(key) {
-      const value = await redis.get<string>(key);
-      return typeof value === "string" ? value : null;
+      const value: unknown = await redis.get<string>(key);
+      if (value === null || typeof value === "string") return value;
+      throw new UnexpectedReply("GET");
     },
     async set(key, value, ttlMs, mode: SetMode) {
       const px = Math.max(1, Math.ceil(ttlMs));
-      const reply = mode === "create" ? await redis.set(key, value, { px, nx: true }) : await redis.set(key, value, { px, xx: true });
-      return reply === "OK";
+      const reply: unknown = mode === "create" ? await redis.set(key, value, { px, nx: true }) : await redis.set(key, value, { px, xx: true });
+      if (reply === "OK") return true;
+      if (reply === null) return false;
+      throw new UnexpectedReply("SET");
     },
     async touch(key, ttlMs) {
-      return (await redis.pexpire(key, Math.max(1, Math.ceil(ttlMs)))) === 1;
+      const reply: unknown = await redis.pexpire(key, Math.max(1, Math.ceil(ttlMs)));
+      if (reply === 1 || reply === 0) return reply === 1;
+      throw new UnexpectedReply("PEXPIRE");
     },
     async delete(keys) {
       if (keys.length > 0) await redis.del(...keys);
@@ -41,7 +54,9 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
       await Promise.all([redis.sadd(key, first, ...rest), redis.pexpire(key, Math.max(1, Math.ceil(ttlMs)))]);
     },
     async setMembers(key) {
-      return (await redis.smembers(key)).map(String);
+      const members: unknown = await redis.smembers(key);
+      if (Array.isArray(members) && members.every((m) => typeof m === "string")) return members as string[];
+      throw new UnexpectedReply("SMEMBERS");
     },
   };
 }

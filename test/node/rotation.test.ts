@@ -1,0 +1,158 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Redis as IORedis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startEchoBackend } from "../support/backend.js";
+import { startCluster, type Cluster } from "../support/cluster.js";
+import { directClient, externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { newSession, tokenFetch, type Answer } from "../support/router-client.js";
+import { SECRET_A, SECRET_B } from "../support/secrets.js";
+import { kidInEnvelope, kidOf, plantSession, storeKeyOf } from "../support/session-store.js";
+import { bundleWorker } from "../support/worker-bundle.js";
+
+/**
+ * Rotating `sessionSecret` (EXT_SESSION_MGT.previousSessionSecrets), isolates against a
+ * real Redis. Sessions sealed with the previous secret keep working; their next write
+ * moves them to the new secret (new key, new kid, old key gone); once the old secret is
+ * dropped from the list, sessions still sealed with it are no longer found.
+ *
+ * Writes that change an existing session at the router level: a backend's session cookie
+ * (Set-Cookie without Expires/Max-Age) that the router keeps in the session's cookie jar;
+ * and the first token fetch on a session that has no token yet (planted here, sealed with
+ * the old secret exactly as the router seals; the router itself makes such sessions to
+ * hold a backend's session cookie). A token fetch on a session that already has its
+ * token changes nothing. The manager-level move is in test/unit/rotation.test.ts.
+ */
+let redis: LocalRedis;
+let direct: IORedis;
+let backend: Awaited<ReturnType<typeof startEchoBackend>>;
+let script: string;
+const clusters: Cluster[] = [];
+/** A backend that sets a session cookie `BACKEND=<v>` on `/set/<v>` and echoes the cookies it got. */
+let cookieBackend: { server: Server; url: string };
+
+beforeAll(async () => {
+  [redis, backend, script] = await Promise.all([startLocalRedis(), startEchoBackend(), bundleWorker()]);
+  direct = directClient(redis.redisPort);
+  const server = createServer((req, res) => {
+    const set = /^\/set\/(\w+)$/.exec(req.url ?? "");
+    if (set) res.setHeader("set-cookie", `BACKEND=${set[1]}; Path=/; HttpOnly`);
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ cookie: req.headers.cookie ?? null }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cookieBackend = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+});
+afterEach(async () => {
+  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+});
+afterAll(async () => {
+  direct?.disconnect();
+  await redis?.stop();
+  await backend?.close();
+  await new Promise((r) => cookieBackend?.server.close(r));
+});
+
+async function cluster(sessionSecret: string, previousSessionSecrets: string[] = [], workers = ["a", "b"], backendUrl = backend.url): Promise<Cluster> {
+  const c = await startCluster({
+    script,
+    workers,
+    bindings: {
+      ...externalSessionBindings(redis, { sessionSecret, previousSessionSecrets, revalidateAfter: 1000 }),
+      destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
+    },
+  });
+  clusters.push(c);
+  return c;
+}
+
+const same = (token: string): Partial<Answer> => ({ status: 200, token, setCookies: [] });
+
+describe("secret rotation", () => {
+  it("keeps sessions of the previous secret, moves them on their next write, and drops them with the secret", async () => {
+    const [kidA, kidB] = await Promise.all([kidOf(SECRET_A), kidOf(SECRET_B)]);
+
+    // Before: sessions sealed with A. One the router made (it has its token), one planted
+    // without a token (its first token fetch will change it).
+    const before = await cluster(SECRET_A);
+    const made = await newSession(before, "a");
+    const planted = await plantSession(direct, SECRET_A);
+    const madeKeyA = await storeKeyOf(SECRET_A, made.cookie);
+    const [madeKeyB, plantedKeyB] = await Promise.all([storeKeyOf(SECRET_B, made.cookie), storeKeyOf(SECRET_B, planted.cookie)]);
+    expect(kidInEnvelope((await direct.get(madeKeyA))!)).toBe(kidA);
+    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+
+    // Rotated: B seals, A still opens. Fresh isolates recover both sessions.
+    const rotated = await cluster(SECRET_B, [SECRET_A]);
+    expect(await tokenFetch(rotated, "a", made.cookie)).toMatchObject(same(made.token));
+    expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
+    // Unchanged (a token fetch on a session that has its token writes nothing): still under A.
+    expect(await direct.exists(madeKeyA)).toBe(1);
+    expect(await direct.exists(madeKeyB)).toBe(0);
+
+    // The first token fetch on the planted session changes it: the write moves it to B.
+    const first = await tokenFetch(rotated, "a", planted.cookie);
+    expect(first).toMatchObject({ status: 200, setCookies: [] }); // the same session, not a new one
+    expect(first.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const moved = await direct.get(plantedKeyB);
+    expect(moved, "re-sealed under the new secret's key").not.toBeNull();
+    expect(kidInEnvelope(moved!)).toBe(kidB);
+    expect(await direct.exists(planted.storeKey), "the old key is gone").toBe(0);
+    expect(await direct.pttl(plantedKeyB)).toBeGreaterThan(0);
+    // Every isolate finds it there, with the token of that write.
+    expect(await tokenFetch(rotated, "b", planted.cookie)).toMatchObject(same(first.token!));
+    expect(await tokenFetch(rotated, "a", planted.cookie)).toMatchObject(same(first.token!));
+    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+
+    // A dropped: the session still sealed with A is no session (a new one on token fetch)…
+    const retired = await cluster(SECRET_B);
+    const dropped = await tokenFetch(retired, "a", made.cookie);
+    expect(dropped.status).toBe(200);
+    expect(dropped.newCookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
+    expect(dropped.newCookie).not.toBe(made.cookie);
+    expect(dropped.token).not.toBe(made.token);
+    const onB = await tokenFetch(retired, "b", made.cookie);
+    expect(onB.newCookie).toBeDefined();
+    expect(onB.newCookie).not.toBe(made.cookie);
+    expect(onB.token).not.toBe(made.token);
+    // …while the one moved to B lives on.
+    expect(await tokenFetch(retired, "a", planted.cookie)).toMatchObject(same(first.token!));
+  });
+
+  it("a backend session cookie kept in the session is the change that moves it to the new secret", async () => {
+    const before = await cluster(SECRET_A, [], ["a"], cookieBackend.url);
+    const made = await newSession(before, "a");
+    const [keyA, keyB] = await Promise.all([storeKeyOf(SECRET_A, made.cookie), storeKeyOf(SECRET_B, made.cookie)]);
+    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+
+    const rotated = await cluster(SECRET_B, [SECRET_A], ["a", "b"], cookieBackend.url);
+    const set = await rotated.fetch("a", "/set/one", { headers: { cookie: made.cookie } });
+    expect(set.status).toBe(200);
+    expect(set.headers.getSetCookie(), "the backend's session cookie stays in the router session").toEqual([]);
+    await set.arrayBuffer();
+    const moved = await direct.get(keyB);
+    expect(moved, "re-sealed under the new secret's key").not.toBeNull();
+    expect(kidInEnvelope(moved!)).toBe(await kidOf(SECRET_B));
+    expect(await direct.exists(keyA), "the old key is gone").toBe(0);
+    // Another isolate finds it under the new key: same token, and the cookie replayed.
+    expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
+    const replay = await rotated.fetch("b", "/echo", { headers: { cookie: made.cookie } });
+    expect(((await replay.json()) as { cookie: string | null }).cookie).toBe("BACKEND=one");
+  });
+
+  it("a logout during the rotation deletes the session under the old secret's key", async () => {
+    const before = await cluster(SECRET_A, [], ["a"]);
+    const made = await newSession(before, "a");
+    const keyA = await storeKeyOf(SECRET_A, made.cookie);
+    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    const rotated = await cluster(SECRET_B, [SECRET_A], ["a", "b"]);
+    expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
+    const logout = await rotated.fetch("a", "/logout", { method: "POST", headers: { cookie: made.cookie, "x-csrf-token": made.token }, redirect: "manual" });
+    await logout.arrayBuffer();
+    expect(logout.status).toBe(302);
+    expect(await direct.exists(keyA)).toBe(0);
+    const after = await tokenFetch(rotated, "a", made.cookie);
+    expect(after.newCookie).toBeDefined();
+    expect(after.token).not.toBe(made.token);
+  });
+});
