@@ -83,7 +83,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   if (logout?.logoutEndpoint) {
     app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, ...(auth ? { auth } : {}) }));
   }
-  app.all("*", routeHandler({ config, fetch, authenticate }));
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id) }));
   return app;
 }
 

@@ -5,7 +5,7 @@ import type { Destination, RouteConfig, RouterConfig } from "../config/types.js"
 import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeCookie } from "../proxy/forward.js";
 import { matchRoute } from "../routing/match.js";
-import { csrfDecision, isStateChanging, newCsrfToken } from "../security/csrf.js";
+import { csrfDecision, isStateChanging } from "../security/csrf.js";
 import type { SessionEnv, SessionScope } from "../session/middleware.js";
 import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
 import { errorPage } from "./pages.js";
@@ -17,8 +17,8 @@ import { errorPage } from "./pages.js";
  */
 const CSRF_HEADER = "x-csrf-token";
 
-export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator }) {
-  const { config, fetch, authenticate } = options;
+export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator; csrfTokenFor: (sessionId: string) => Promise<string> }) {
+  const { config, fetch, authenticate, csrfTokenFor } = options;
   const { xsApp, destinations } = config;
   const cookieName = config.session.cookieName;
 
@@ -41,7 +41,7 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
       if (denied) return denied;
     }
 
-    const csrf = await checkCsrf(c, route, requiresAuth, scope);
+    const csrf = await checkCsrf(c, route, requiresAuth, scope, csrfTokenFor);
     if (csrf.kind === "reject") return errorPage(403, "CSRF_TOKEN_REQUIRED", { [CSRF_HEADER]: "Required" });
 
     let response: Response;
@@ -122,6 +122,7 @@ async function checkCsrf(
   route: RouteConfig,
   requiresAuth: boolean,
   scope: SessionScope,
+  csrfTokenFor: (sessionId: string) => Promise<string>,
 ): Promise<{ kind: "reject" } | { kind: "ok"; request: Request; token?: string }> {
   const incoming = c.req.raw;
   if (!route.csrfProtection) return { kind: "ok", request: incoming };
@@ -139,7 +140,7 @@ async function checkCsrf(
   if (decision.kind === "fetch") {
     const session = await scope.ensure();
     if (session) {
-      if (session.record.csrf === undefined) session.record = { ...session.record, csrf: newCsrfToken() };
+      if (session.record.csrf === undefined) session.record = { ...session.record, csrf: await csrfTokenFor(session.id) };
       token = session.record.csrf;
     }
     // else: the store is down and the cookie's session unknown: no token rather than a new session.

@@ -14,6 +14,13 @@ export interface UpstreamRequestOptions {
   clientIp?: string;
   /** The router's own session cookie, never forwarded. */
   sessionCookieName: string;
+  /**
+   * The Cookie header to send instead of the incoming one, already without the router's
+   * own cookie (the browser's other cookies plus the destination's jar, which may hold a
+   * backend cookie named like the router's: it must reach the backend); null sends none.
+   * Absent: the incoming Cookie header minus every cookie named `sessionCookieName`.
+   */
+  cookieHeader?: string | null;
   /** `Bearer …` when the destination gets the user's token; replaces any incoming Authorization. */
   authorization?: string;
   /** Aborts the upstream request (set by `forward` for the timeout). */
@@ -136,12 +143,10 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
     headers.set("upgrade", "websocket");
   }
 
-  const cookie = headers.get("cookie");
-  if (cookie !== null) {
-    const rest = removeCookie(cookie, opts.sessionCookieName);
-    if (rest === null) headers.delete("cookie");
-    else headers.set("cookie", rest);
-  }
+  // The router's cookie never goes upstream; a prepared header (jar replay) is already without it.
+  const cookie = opts.cookieHeader !== undefined ? opts.cookieHeader : removeCookie(headers.get("cookie") ?? "", opts.sessionCookieName);
+  if (cookie === null) headers.delete("cookie");
+  else headers.set("cookie", cookie);
 
   if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
 

@@ -99,6 +99,12 @@ export class ExternalTier {
     return outcome.ok;
   }
 
+  /** See SessionManager.csrfTokenFor: an HMAC of the id under the newest secret. */
+  async csrfTokenFor(sessionId: string): Promise<string> {
+    const key = await this.keyring.namedKey(this.keyring.current, "csrf", sessionId);
+    return key.slice(key.lastIndexOf(":") + 1);
+  }
+
   /** Files a stored session under index entries (e.g. its user's `sid`), for back-channel logout. */
   async addToIndexes(storeKey: string, indexes: readonly string[], ttlMs: number): Promise<boolean> {
     const outcomes = await Promise.all(

@@ -1,3 +1,4 @@
+import { base64url } from "jose";
 import type { ExternalTier } from "./external-tier.js";
 import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
@@ -77,6 +78,21 @@ export class SessionManager {
   };
 
   constructor(private readonly options: SessionManagerOptions) {}
+
+  /**
+   * The CSRF token of a session: an HMAC of its id, so every request and every isolate
+   * that gives a session its first token gives the same one (no lost update between
+   * concurrent token fetches). Keyed by the session secret when there is one; in memory
+   * only, by a random per-isolate key (sessions do not leave the isolate then).
+   */
+  async csrfTokenFor(sessionId: string): Promise<string> {
+    if (this.options.external) return this.options.external.csrfTokenFor(sessionId);
+    this.csrfKey ??= (await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"])) as CryptoKey;
+    const mac = await crypto.subtle.sign("HMAC", this.csrfKey, new TextEncoder().encode(`csrf\0${sessionId}`));
+    return base64url.encode(new Uint8Array(mac));
+  }
+
+  private csrfKey: CryptoKey | undefined;
 
   get memory(): MemoryTier {
     return this.options.memory;

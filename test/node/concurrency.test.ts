@@ -19,6 +19,8 @@ import { bundleWorker } from "../support/worker-bundle.js";
  * - Extending the TTL is `PEXPIRE`, which never creates a key either.
  * - Another isolate's first tier may still serve the destroyed session until its copy is
  *   older than `revalidateAfter`; after that bound the session is gone everywhere.
+ * - The CSRF token is an HMAC of the session id, so concurrent first token fetches on any
+ *   isolates all hand out (and store) the same token.
  * - Concurrent changes of one session are last-write-wins: each request commits the
  *   record it saw and changed; whichever write lands last is what every isolate sees
  *   after the revalidation bound (there is no merge and no lost-update detection).
@@ -145,7 +147,7 @@ describe("one session, two isolates, many requests at once", () => {
     await expectGoneEverywhere(c, planted.cookie, oldTokens);
   });
 
-  it("first token fetches racing on a session without a token: last write wins, and both isolates converge on it", async () => {
+  it("first token fetches racing on a session without a token, on two isolates: every request is given the same token", async () => {
     const c = await cluster();
     const planted = await plantSession(direct, SECRET_A);
     const answers = await Promise.all(
@@ -157,7 +159,7 @@ describe("one session, two isolates, many requests at once", () => {
       expect(a.setCookies.filter((s) => !s.startsWith("JSESSIONID="))).toEqual([]);
       if (a.newCookie === undefined) issued.add(a.token!);
     }
-    expect(issued.size).toBeGreaterThan(0);
+    expect(issued.size).toBe(1); // the token is derived from the session id: no lost update
     await sleep(REVALIDATE + 100);
     const onA = await tokenFetch(c, "a", planted.cookie);
     const onB = await tokenFetch(c, "b", planted.cookie);
