@@ -93,6 +93,18 @@ export class ExternalTier {
     return outcome.value ? "touched" : "gone";
   }
 
+  /**
+   * Deletes again once the store is tried again after a failure: a logout during an
+   * outage must reach the store, or other isolates would keep the session until it expires.
+   */
+  async destroyLater(sessionId: string, attempts = 3): Promise<boolean> {
+    for (let i = 0; i < attempts; i++) {
+      await this.store.sleep(this.store.cooldownMs + 50);
+      if (await this.destroy(sessionId)) return true;
+    }
+    return false;
+  }
+
   /** Deletes the session under every secret's key. */
   async destroy(sessionId: string): Promise<boolean> {
     const outcome = await this.store.delete(await this.candidateKeys(sessionId));

@@ -263,11 +263,18 @@ export class SessionManager {
     return this.options.external.destroyIndexed(index);
   }
 
-  /** Ends the session in both tiers. `false` when the store could not be reached. */
-  async destroy(id: string): Promise<boolean> {
+  /**
+   * Ends the session in both tiers. When the store cannot be reached, the deletion is
+   * retried after the response (`waitUntil`) and `false` is returned.
+   */
+  async destroy(id: string, waitUntil?: (promise: Promise<unknown>) => void): Promise<boolean> {
     this.metrics.destroyed++;
     this.options.memory.delete(id);
-    return this.options.external ? this.options.external.destroy(id) : true;
+    const external = this.options.external;
+    if (!external || (await external.destroy(id))) return true;
+    this.options.log?.("session.destroy.warn", { retry: Boolean(waitUntil) });
+    waitUntil?.(external.destroyLater(id));
+    return false;
   }
 
   private async expire(id: string): Promise<LoadResult> {

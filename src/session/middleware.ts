@@ -63,7 +63,7 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
       },
       async destroy() {
         const session = await scope.current();
-        if (session) await manager.destroy(session.id);
+        if (session) await manager.destroy(session.id, waitUntilOf(c));
         loaded = null;
         destroyed = true;
       },

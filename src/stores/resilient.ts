@@ -69,6 +69,16 @@ export class ResilientStore {
     return this.run(() => this.store.setMembers(key));
   }
 
+  /** How long after a failure calls are skipped: when a retry can be worth it. */
+  get cooldownMs(): number {
+    return this.options.cooldownMs;
+  }
+
+  /** Resolves after `ms` on this store's clock. */
+  sleep(ms: number): Promise<void> {
+    return this.options.sleep(ms);
+  }
+
   /** True while calls are being skipped after a failure. */
   get degraded(): boolean {
     return this.options.now() < this.skipUntil;

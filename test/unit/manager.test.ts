@@ -185,6 +185,19 @@ describe("SessionManager", () => {
     expect(((await b.load(id)) as Session).record.data).toEqual({ changed: "while down" });
   });
 
+  it("retries a logout that could not reach the store, after the response", async () => {
+    const { a, b, store } = await setup();
+    const id = await created(a);
+    store.failWith = new Error("connection refused");
+    const waits: Promise<unknown>[] = [];
+    expect(await a.manager.destroy(id, (p) => waits.push(p))).toBe(false);
+    expect(store.data.size).toBe(1); // still there: other isolates would keep it
+    store.failWith = undefined; // the store is back before the retry
+    await Promise.all(waits);
+    expect(store.data.size).toBe(0);
+    expect(await b.load(id)).toBe("none");
+  });
+
   it("ends a session at its absolute lifetime however active", async () => {
     const { a, clock } = await setup();
     const id = await created(a);
