@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// `npm start`: the router on its embedded defaults (wrangler.toml [vars], bundled
-// xs-app.json) under `wrangler dev`, with the demo backend it points at.
-// `npm run dev:redis`: the same, plus the external session tier on a local redis-server
+// `npm start`: the router under `wrangler dev` with login: a local OpenID provider with a
+// demo user (scripts/demo/idp.mjs, demo / demo), the demo configuration
+// (scripts/demo/xs-app.json as XS_APP: /public/… open, everything else behind the login)
+// and the demo backend, which receives the user's token and shows who is logged in.
+// `npm start -- --no-login`: the router on its embedded defaults instead (wrangler.toml
+// [vars], bundled xs-app.json), no provider.
+// `npm run dev:redis`: either, plus the external session tier on a local redis-server
 // behind the local Upstash-compatible REST endpoint.
 //
-// Stops everything it started (backend, redis, REST endpoint, wrangler and its workerd
-// processes) on Ctrl-C / SIGTERM / SIGHUP or when wrangler exits, and exits with
-// wrangler's code.
+// Stops everything it started (backend, identity provider, redis, REST endpoint, wrangler
+// and its workerd processes) on Ctrl-C / SIGTERM / SIGHUP or when wrangler exits, and exits
+// with wrangler's code.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -17,6 +21,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
+import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, xsuaaBinding } from "./demo/idp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOST = "127.0.0.1";
@@ -36,13 +41,22 @@ const OFFLINE_ENV = {
 
 const USAGE = `Usage: node scripts/dev.mjs [options]      (npm start / npm run dev:redis)
 
-Runs the router under \`wrangler dev\` on ${HOST} with its embedded defaults, and the demo
-backend that the "backend" destination points at.
+Runs the router under \`wrangler dev\` on ${HOST}, the demo backend that the "backend"
+destination points at, and a local OpenID provider with the user ${DEV_USER.login} / ${DEV_USER.password}: open
+the router, log in, see who is logged in, log out. The router gets the demo configuration
+scripts/demo/xs-app.json as XS_APP (/public/… open, the rest behind the login) and forwards
+the user's token to the backend.
 
 Options:
   --port N            router port (default: env PORT, else ${DEFAULT_ROUTER_PORT})
-  --backend-port N    demo backend port (default ${DEFAULT_BACKEND_PORT}); when given, the "backend"
-                      destination is pointed at it
+  --backend-port N    demo backend port (default ${DEFAULT_BACKEND_PORT}); with --no-login, when given,
+                      the "backend" destination is pointed at it
+  --no-login          no identity provider: the router on its embedded defaults (the bundled
+                      xs-app.json, no login)
+  --idp-url URL       use an already-running provider instead of starting one, e.g.
+                      \`node scripts/demo/idp.mjs --router-origin http://${HOST}:PORT\` (its issuer;
+                      client "${DEV_CLIENT_ID}" registered for this router). Its logins then survive
+                      restarts of this script (with --redis and a fixed SESSION_SECRET)
   --redis             add the external session tier: starts redis-server and a local
                       Upstash-compatible REST endpoint (needs redis-server installed)
   --redis-url URL     use an already-running Upstash-compatible REST endpoint instead of
@@ -54,6 +68,8 @@ Options:
 Environment:
   SESSION_SECRET      sessionSecret of the external tier (${MIN_SECRET_LENGTH}+ characters); default: a
                       random one per run (sessions then do not survive a restart)
+  IDP_HOST, IDP_PORT  where the started provider listens (default 127.0.0.2 on Linux, so that
+                      its redirect back to the router is cross-site as in production; a free port)
 
 Local files .dev.vars / .env are not used here (run \`npx wrangler dev\` for those).`;
 
@@ -72,13 +88,15 @@ function toPort(value, what) {
 }
 
 function parseOptions() {
-  /** @type {{ port?: string, "backend-port"?: string, redis?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
+  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, "idp-url"?: string, redis?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
   let values;
   try {
     ({ values } = parseArgs({
       options: {
         port: { type: "string" },
         "backend-port": { type: "string" },
+        "no-login": { type: "boolean" },
+        "idp-url": { type: "string" },
         redis: { type: "boolean" },
         "redis-url": { type: "string" },
         "redis-token": { type: "string" },
@@ -121,6 +139,21 @@ function parseOptions() {
   }
   const redis = values.redis === true || externalRedis !== undefined;
 
+  const login = values["no-login"] !== true;
+  /** @type {string | undefined} */
+  let idpUrl;
+  if (values["idp-url"] !== undefined) {
+    if (!login) usageError("--idp-url and --no-login exclude each other");
+    let parsed;
+    try {
+      parsed = new URL(values["idp-url"]);
+    } catch {
+      usageError("--idp-url must be an http(s) URL (the provider's issuer)");
+    }
+    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") usageError("--idp-url must be an http(s) URL (the provider's issuer)");
+    idpUrl = values["idp-url"].replace(/\/+$/, "");
+  }
+
   let sessionSecret;
   if (redis) {
     const fromEnv = process.env.SESSION_SECRET;
@@ -135,7 +168,7 @@ function parseOptions() {
     }
   }
 
-  return { routerPort, backendPort, backendPortGiven: backendPortGiven !== undefined, redis, externalRedis, sessionSecret };
+  return { routerPort, backendPort, backendPortGiven: backendPortGiven !== undefined, login, idpUrl, redis, externalRedis, sessionSecret };
 }
 
 /** Resolves when `port` can be bound on HOST; rejects with a clear message otherwise. */
@@ -256,13 +289,47 @@ async function main() {
 
   try {
     await assertPortFree(options.routerPort, "pass --port N (or PORT=N) to run the router elsewhere");
+    // Checked early too, so that a taken port costs no provider start.
+    await assertPortFree(options.backendPort, "pass --backend-port N to run the demo backend elsewhere");
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
   }
 
+  const routerUrl = `http://${HOST}:${options.routerPort}`;
+
+  // The identity provider: started here (stopped with everything else), or already running.
+  /** @type {undefined | { issuer: string, started: boolean }} */
+  let idp;
+  if (options.login && options.idpUrl) {
+    const issuer = options.idpUrl;
+    try {
+      const res = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`its discovery document answered HTTP ${res.status}`);
+    } catch (err) {
+      return fail(`the identity provider at ${issuer} does not answer (${err instanceof Error ? err.message : err}); start one with \`node scripts/demo/idp.mjs --router-origin ${routerUrl}\``);
+    }
+    idp = { issuer, started: false };
+  } else if (options.login) {
+    let started;
+    try {
+      started = await startDemoIdp({ routerOrigin: routerUrl });
+    } catch (err) {
+      return fail(`cannot start the local identity provider: ${err instanceof Error ? err.message : err}`);
+    }
+    const idpStop = started.stop;
+    undo.push(() => idpStop());
+    if (stopped()) return;
+    idp = { issuer: started.issuer, started: true };
+  }
+
   let backend;
   try {
-    backend = await startDemoBackend({ port: options.backendPort, host: HOST });
+    backend = await startDemoBackend({
+      port: options.backendPort,
+      host: HOST,
+      ...(idp ? { login: { issuer: idp.issuer, clientId: DEV_CLIENT_ID, logoutPage: readDemoXsApp().logout?.logoutPage ?? "/" } } : {}),
+    });
   } catch (err) {
     return fail(`cannot start the demo backend: ${err instanceof Error ? err.message : err}; pass --backend-port N to use another port`);
   }
@@ -272,7 +339,16 @@ async function main() {
 
   /** @type {string[]} */
   const envLines = ["# written by scripts/dev.mjs for one run of wrangler dev; removed when it stops"];
-  if (options.backendPortGiven) {
+  /** VCAP_SERVICES of this run: the identity provider and the session store, as bound. @type {Record<string, unknown[]>} */
+  const vcapServices = {};
+  if (idp) {
+    // The demo configuration: the token goes to the backend, which shows whose it is.
+    envLines.push(
+      `destinations=${dotenvJson([{ name: "backend", url: backend.url, forwardAuthToken: true }])}`,
+      `XS_APP=${dotenvJson(readDemoXsApp())}`,
+    );
+    vcapServices.xsuaa = [xsuaaBinding(idp.issuer)];
+  } else if (options.backendPortGiven) {
     envLines.push(`destinations=${dotenvJson([{ name: "backend", url: backend.url }])}`);
   }
 
@@ -298,13 +374,10 @@ async function main() {
       log(`redis-server on ${HOST}:${local.redisPort}, REST endpoint ${restUrl} (started for this run, no persistence)`);
       sessionsNote = "sessions in memory + redis";
     }
-    envLines.push(
-      `EXT_SESSION_MGT=${dotenvJson({ instanceName: INSTANCE_NAME, storageType: "redis", sessionSecret: options.sessionSecret })}`,
-      `VCAP_SERVICES=${dotenvJson({
-        "user-provided": [{ name: INSTANCE_NAME, label: "user-provided", credentials: { url: restUrl, token } }],
-      })}`,
-    );
+    envLines.push(`EXT_SESSION_MGT=${dotenvJson({ instanceName: INSTANCE_NAME, storageType: "redis", sessionSecret: options.sessionSecret })}`);
+    vcapServices["user-provided"] = [{ name: INSTANCE_NAME, label: "user-provided", credentials: { url: restUrl, token } }];
   }
+  if (Object.keys(vcapServices).length > 0) envLines.push(`VCAP_SERVICES=${dotenvJson(vcapServices)}`);
 
   const envFile = join(tempDir, "dev.vars");
   writeFileSync(envFile, `${envLines.join("\n")}\n`, { mode: 0o600 });
@@ -358,17 +431,20 @@ async function main() {
     ready = true; // stop polling
     if (forceTimer) clearTimeout(forceTimer);
     if (stopSignal === undefined) {
-      console.error(`dev: wrangler dev exited (${signal ?? `code ${code}`}); stopping the demo backend${options.redis && !options.externalRedis ? " and redis" : ""}.`);
+      const others = ["the demo backend", ...(idp?.started ? ["the identity provider"] : []), ...(options.redis && !options.externalRedis ? ["redis"] : [])];
+      console.error(`dev: wrangler dev exited (${signal ?? `code ${code}`}); stopping ${others.join(", ").replace(/, ([^,]*)$/, " and $1")}.`);
     }
     const exitCode = code ?? 128 + ((signal && constants.signals[signal]) || 1);
     void cleanup().then(() => process.exit(exitCode));
   });
 
   // Announce the router once it accepts connections.
-  const routerUrl = `http://${HOST}:${options.routerPort}`;
+  const loginNote = idp
+    ? `, login as ${DEV_USER.login} / ${DEV_USER.password} at ${idp.issuer}${idp.started ? "" : " (already running)"}`
+    : ", no login";
   while (!ready) {
     if (await accepts(options.routerPort)) {
-      if (!ready) console.log(`approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote})`);
+      if (!ready) console.log(`approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote}${loginNote})`);
       break;
     }
     await new Promise((r) => setTimeout(r, 150));

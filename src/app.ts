@@ -81,7 +81,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   }
   const logout = xsApp.logout;
   if (logout?.logoutEndpoint) {
-    app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, ...(auth ? { auth } : {}) }));
+    const csrfTokenFor = (id: string) => manager.csrfTokenFor(id);
+    app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
   }
   app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id) }));
   return app;

@@ -130,9 +130,9 @@ export type RouteScope = Partial<Record<"GET" | "HEAD" | "POST" | "PUT" | "DELET
 export interface LogoutConfig {
   logoutEndpoint?: string;
   logoutPage?: string;
-  /** Default "POST" as in SAP. */
+  /** Default "GET", as in SAP. */
   logoutMethod: "GET" | "POST";
-  /** Default true. */
+  /** Default true; applies to POST logout of an app that requires login (SAP). */
   csrfProtection: boolean;
 }
 

@@ -225,7 +225,7 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
         strictObject({
           logoutEndpoint: v.optional(endpointPath),
           logoutPage: v.optional(nonEmptyString),
-          logoutMethod: v.optional(v.picklist(["GET", "POST"], 'must be "GET" or "POST"'), "POST"),
+          logoutMethod: v.optional(v.picklist(["GET", "POST"], 'must be "GET" or "POST"'), "GET"),
           csrfProtection: v.optional(boolean, true),
           backChannelLogoutEndpoint: v.optional(v.never(NOT_YET)),
         }),

@@ -56,7 +56,6 @@ export function corsPreflight(request: Request, rules: readonly CorsRule[]): Res
   headers.set("access-control-allow-methods", requestedMethod.trim());
   headers.set("access-control-allow-headers", rule.allowedHeaders.join(", "));
   if (rule.maxAge > 0) headers.set("access-control-max-age", String(rule.maxAge));
-  headers.set("cache-control", "no-store"); // the browser caches it by Access-Control-Max-Age, not shared caches
   return new Response(null, { status: 204, headers });
 }
 

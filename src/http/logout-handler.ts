@@ -13,8 +13,8 @@ import { waitUntilOf } from "./wait-until.js";
 /**
  * `logout.logoutEndpoint`: ends the session in both tiers (CSRF-checked as configured),
  * tells each destination with a `logoutPath` (with its cookies and the user's token),
- * clears the browser's cookies, then sends the browser to the identity provider's
- * logout, which comes back to `logoutPage`.
+ * expires the session cookie, then sends the browser to the identity provider's logout,
+ * which comes back to `logoutPage`.
  */
 export function logoutHandler(options: {
   logout: LogoutConfig;
@@ -22,35 +22,61 @@ export function logoutHandler(options: {
   destinations: ReadonlyMap<string, Destination>;
   fetch: typeof fetch;
   auth?: AuthServices;
+  csrfTokenFor: (sessionId: string) => Promise<string>;
 }) {
   const { logout, auth } = options;
+  // SAP checks the token only on a POST logout of an app that requires login.
+  const checksCsrf = logout.csrfProtection && logout.logoutMethod === "POST" && options.xsApp.authenticationMethod === "route";
   return async (c: Context<SessionEnv>): Promise<Response> => {
-    if (c.req.method !== logout.logoutMethod) return errorPage(405, "METHOD_NOT_ALLOWED", { allow: logout.logoutMethod });
     const scope = c.get("session");
+    if (c.req.method !== logout.logoutMethod) {
+      // SAP answers a token fetch here too (a UI fetches it before its POST logout).
+      if ((c.req.method === "GET" || c.req.method === "HEAD") && c.req.header("x-csrf-token")?.toLowerCase() === "fetch") {
+        const session = await scope.ensure();
+        if (!session) return errorPage(503, "SESSION_STORE_UNAVAILABLE");
+        if (session.record.csrf === undefined) session.record = { ...session.record, csrf: await options.csrfTokenFor(session.id) };
+        return new Response(null, { status: 200, headers: { "x-csrf-token": session.record.csrf!, "cache-control": "no-store" } });
+      }
+      return errorPage(405, "METHOD_NOT_ALLOWED", { allow: logout.logoutMethod });
+    }
     const session = await scope.current();
     const user = authOf(session?.record.data);
-    if (session) {
+    if (session && checksCsrf) {
       const decision = csrfDecision({
         method: c.req.method,
         fetchHeader: c.req.header("x-csrf-token") ?? null,
         routeRequiresAuth: true,
-        csrfProtection: logout.csrfProtection,
+        csrfProtection: true,
         sessionToken: session.record.csrf,
       });
       if (decision.kind === "reject") return errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" });
-      const record = session.record;
-      await scope.destroy();
-      waitUntilOf(c)(callBackendLogouts(record, options));
-    } else if (c.req.header("cookie")) {
-      await scope.destroy(); // clears a stale cookie too
     }
-    const headers = { "clear-site-data": '"cookies"', "cache-control": "no-store" };
+    if (session) waitUntilOf(c)(callBackendLogouts(session.record, options));
+    await scope.destroy(); // also clears the cookie when there was none to find, as SAP does
     const back = new URL(logout.logoutPage ?? "/", c.req.url).href;
     const providerLogout = user && auth ? await endSessionUrl(auth, user, back) : null;
-    const location = providerLogout ?? logout.logoutPage;
-    if (location) return new Response(null, { status: 302, headers: { ...headers, location } });
-    return c.html("<!doctype html><title>Logged out</title><p>You have been logged out.</p>", 200, headers);
+    const next = providerLogout ?? logout.logoutPage;
+    // No Clear-Site-Data: browsers apply it to the whole site (every subdomain's cookies),
+    // which would log users out of other applications; the session cookie is expired instead.
+    const headers = { "cache-control": "no-cache, no-store, must-revalidate" };
+    if (c.req.method === "POST") {
+      // SAP answers a POST logout (usually an XMLHttpRequest) with a page, not a redirect
+      // the script could not follow to another origin; the page moves the browser on.
+      return c.html(loggedOutPage(next), 200, headers);
+    }
+    if (next) return new Response(null, { status: 302, headers: { ...headers, location: next } });
+    return c.html(loggedOutPage(undefined), 200, headers);
   };
+}
+
+function loggedOutPage(next: string | undefined): string {
+  if (!next) return "<!doctype html><title>Logged out</title><p>You have been logged out.</p>";
+  const href = escapeHtml(next);
+  return `<!doctype html><title>Logged out</title><meta http-equiv="refresh" content="0;url=${href}"><p>You have been logged out. <a href="${href}">Continue</a></p>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 /** SAP calls every destination's `logoutPath` when a session ends, so backends can end theirs. */

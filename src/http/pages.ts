@@ -22,6 +22,6 @@ export function errorPage(status: number, code: string, headers: Record<string, 
   const body = `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${title}</title></head><body><h1>${status} ${title}</h1><p>Error code: ${code}</p></body></html>`;
   return new Response(body, {
     status,
-    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...headers, [ROUTER_ERROR_HEADER]: code },
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache, no-store, must-revalidate", ...headers, [ROUTER_ERROR_HEADER]: code },
   });
 }

@@ -54,7 +54,9 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
     } else {
       const destination = destinations.get(route.destination);
       if (!destination) return errorPage(500, "UNKNOWN_DESTINATION"); // validated at start-up
-      response = await proxy(c, csrf.request, route, destination, target, requiresAuth);
+      // The welcome file is routed as its own path; the backend hears of that path (SAP).
+      const forwardedPath = welcome?.kind === "rewrite" ? pathAndQuery.split("?", 1)[0] : undefined;
+      response = await proxy(c, csrf.request, route, destination, target, requiresAuth, forwardedPath);
     }
     if (csrf.token === undefined || response.status === 101) return response;
     const withToken = new Response(response.body, response);
@@ -62,27 +64,32 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
     return withToken;
   };
 
-  async function proxy(c: Context<SessionEnv>, incoming: Request, route: RouteConfig, destination: Destination, target: string, requiresAuth: boolean) {
+  async function proxy(
+    c: Context<SessionEnv>,
+    incoming: Request,
+    route: RouteConfig,
+    destination: Destination,
+    target: string,
+    requiresAuth: boolean,
+    forwardedPath: string | undefined,
+  ) {
     const scope = c.get("session");
     const session = await scope.current(); // nothing to load without the router's cookie
-    const jar = readJar((session?.record.data?.cookies as Record<string, unknown> | undefined)?.[destination.name]);
-    let request = incoming;
-    if (jar.length > 0) {
-      const upstreamPath = new URL(destination.url + target).pathname;
-      const others = removeCookie(incoming.headers.get("cookie") ?? "", cookieName);
-      const cookie = cookieHeaderFor(jar, others, upstreamPath);
-      const headers = new Headers(incoming.headers);
-      if (cookie) headers.set("cookie", cookie);
-      else headers.delete("cookie");
-      request = new Request(incoming, { headers });
-    }
+    const cookies = (session?.record.data?.cookies as Record<string, unknown> | undefined) ?? {};
+    const jar = readJar(cookies[destination.name]);
+    // The destination's kept cookies join the browser's others (the jar may hold a backend
+    // cookie named like the router's: it must reach that backend, and only it).
+    const cookieHeader =
+      jar.length > 0 ? cookieHeaderFor(jar, removeCookie(incoming.headers.get("cookie") ?? "", cookieName), new URL(destination.url + target).pathname) : undefined;
     const token = destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
     const clientIp = c.req.header("cf-connecting-ip");
-    const response = await forward(request, {
+    const response = await forward(incoming, {
       destination,
       target,
       fetch,
       sessionCookieName: cookieName,
+      ...(cookieHeader !== undefined ? { cookieHeader } : {}),
+      ...(forwardedPath ? { forwardedPath } : {}),
       websockets: { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) },
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(clientIp ? { clientIp } : {}),
@@ -98,14 +105,12 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
     });
     response.headers.delete("set-cookie");
     for (const value of split.toBrowser) response.headers.append("set-cookie", value);
-    if (split.toJar.length > 0) {
+    const merged = mergeJar(jar, split.toJar);
+    if (merged !== jar) {
       // SAP keeps a backend's session cookies in the router session (creating one if need be).
       const holder = session ?? (await scope.ensure());
       if (!holder) return response; // store down, session unknown: the backend cookie is not kept
-      const cookies = { ...((holder.record.data?.cookies as Record<string, unknown> | undefined) ?? {}) };
-      const current = readJar(cookies[destination.name]);
-      const merged = mergeJar(current, split.toJar);
-      if (merged !== current) holder.record = { ...holder.record, data: { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } } };
+      holder.record = { ...holder.record, data: { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } } };
     }
     return response;
   }
@@ -114,8 +119,8 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
 /**
  * SAP's CSRF rules: `x-csrf-token: fetch` on a GET/HEAD returns the session's token
  * (creating session and token if need be); a state-changing request to a protected route
- * needs it. On routes with `csrfProtection` the header is the router's and never reaches
- * the backend.
+ * needs it. On protected routes with `csrfProtection` the header is the router's and
+ * never reaches the backend; public routes pass it on, as SAP does.
  */
 async function checkCsrf(
   c: Context<SessionEnv>,
@@ -145,7 +150,8 @@ async function checkCsrf(
     }
     // else: the store is down and the cookie's session unknown: no token rather than a new session.
   }
-  if (fetchHeader === null) return { kind: "ok", request: incoming };
+  // SAP keeps the header from the backends of protected routes only.
+  if (fetchHeader === null || !requiresAuth) return { kind: "ok", request: incoming, ...(token ? { token } : {}) };
   const headers = new Headers(incoming.headers);
   headers.delete(CSRF_HEADER);
   return { kind: "ok", request: new Request(incoming, { headers }), ...(token ? { token } : {}) };

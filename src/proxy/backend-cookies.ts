@@ -67,12 +67,15 @@ export function splitBackendCookies(setCookieHeaders: readonly string[], options
     // Nameless ("x" or "=x"): a browser sends back only the value, which may read like
     // any cookie, the router's included. Not standard (RFC 6265 ignores them): dropped.
     if (cookie === null) continue;
-    const { name, value, path, lifetime } = cookie;
+    const { name, value, path, lifetime, hasExpires } = cookie;
     const deletion = { name, value: "", path };
     if (name === options.sessionCookieName) {
       toJar.push(lifetime === "expired" ? deletion : { name, value, path });
     } else if (options.keepSessionCookies && lifetime === "session") {
       toJar.push({ name, value, path });
+    } else if (options.keepSessionCookies && lifetime === "expired" && !hasExpires) {
+      // Max-Age=0 without Expires ends a session cookie: SAP updates its jar, the browser never held it.
+      toJar.push(deletion);
     } else {
       toBrowser.push(header);
       toJar.push(deletion); // the browser holds it now (or it is gone): stop replaying a jar copy
@@ -161,6 +164,8 @@ interface ParsedSetCookie {
   value: string;
   path: string;
   lifetime: "session" | "persistent" | "expired";
+  /** SAP tells session cookies by the absence of Expires alone. */
+  hasExpires: boolean;
 }
 
 /** RFC 6265 §5.2, the parts that matter here; null without a `name=` pair. */
@@ -192,7 +197,7 @@ function parseSetCookie(header: string, requestPath: string, now: number): Parse
       : expires !== undefined
         ? expires <= now ? "expired" : "persistent"
         : "session";
-  return { name, value, path: path ?? defaultPath(requestPath), lifetime };
+  return { name, value, path: path ?? defaultPath(requestPath), lifetime, hasExpires: expires !== undefined };
 }
 
 /** RFC 6265 §5.1.4. */

@@ -21,6 +21,8 @@ export interface UpstreamRequestOptions {
    * Absent: the incoming Cookie header minus every cookie named `sessionCookieName`.
    */
   cookieHeader?: string | null;
+  /** X-Forwarded-Path when the route was matched on another path than the request's (the welcome file). */
+  forwardedPath?: string;
   /** `Bearer …` when the destination gets the user's token; replaces any incoming Authorization. */
   authorization?: string;
   /** Aborts the upstream request (set by `forward` for the timeout). */
@@ -152,14 +154,18 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
 
   if (opts.destination.setXForwardedHeaders) {
     // Host, proto and path are what this router saw; values sent by the client are replaced
-    // (SAP passes them through, which lets any client spoof them to the backend).
+    // (SAP passes them through, which lets any client spoof them to the backend). The path
+    // without the query, as SAP sends it.
     headers.set("x-forwarded-host", incomingHost);
     headers.set("x-forwarded-proto", incomingUrl.protocol.slice(0, -1));
-    headers.set("x-forwarded-path", incomingUrl.pathname + incomingUrl.search);
+    headers.set("x-forwarded-path", opts.forwardedPath ?? incomingUrl.pathname);
     if (opts.clientIp !== undefined && opts.clientIp !== "") {
       const previous = headers.get("x-forwarded-for");
       headers.set("x-forwarded-for", previous ? `${previous}, ${opts.clientIp}` : opts.clientIp);
     }
+  } else {
+    // SAP removes them all: a client must not speak for the router.
+    for (const name of [...headers.keys()]) if (name.startsWith("x-forwarded-")) headers.delete(name);
   }
 
   const method = incoming.method;
@@ -179,7 +185,7 @@ function errorResponse(status: 502 | 504, text: string): Response {
   return new Response(text, {
     status,
     statusText: text,
-    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-cache, no-store, must-revalidate" },
   });
 }
 
@@ -236,10 +242,8 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
 
   const headers = new Headers(upstream.headers);
   stripHopByHop(headers);
-  const location = headers.get("location");
-  if (location !== null) {
-    headers.set("location", rewriteLocation(location, opts.destination.url, new URL(incoming.url).origin));
-  }
+  // Location passes unchanged, as in SAP's router: backends build absolute URLs from the
+  // X-Forwarded-* headers they get (a rewrite could not know the route's path prefix).
   const { status } = upstream;
   // The Response constructor only takes 200–599: a 101 (an accepted WebSocket upgrade,
   // carrying `webSocket`) goes back as it is. No body with a null-body status.
@@ -250,27 +254,3 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
-/**
- * An absolute `Location` (also scheme-relative `//host/…`) that points into the
- * destination URL is moved to the router's origin: the destination URL prefix is replaced
- * by the router origin (`https://b.example/base/x?y` → `https://router.example/x?y`).
- * Relative locations and locations elsewhere (other hosts, outside the base path) are kept.
- */
-export function rewriteLocation(location: string, destinationUrl: string, routerOrigin: string): string {
-  const isAbsolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location) || location.startsWith("//");
-  if (!isAbsolute) return location;
-  let url: URL;
-  try {
-    url = new URL(location, destinationUrl);
-  } catch {
-    return location;
-  }
-  const base = new URL(destinationUrl);
-  if (url.origin !== base.origin) return location;
-  const basePath = base.pathname === "/" ? "" : base.pathname;
-  let rest: string;
-  if (url.pathname === basePath) rest = "/";
-  else if (url.pathname.startsWith(`${basePath}/`)) rest = url.pathname.slice(basePath.length);
-  else return location;
-  return routerOrigin + rest + url.search + url.hash;
-}

@@ -47,7 +47,7 @@ export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string,
     return { kind: "route", route, index, target };
   }
 
-  return allow.length > 0 ? { kind: "method-not-allowed", allow } : { kind: "none" };
+  return allow.length > 0 ? { kind: "method-not-allowed", allow: [...allow].sort() } : { kind: "none" };
 }
 
 /** One match, independent of `lastIndex` even if the configured RegExp carries `g` or `y`. */
@@ -64,26 +64,15 @@ function execOnce(source: RegExp, input: string): RegExpExecArray | null {
  * a group that did not participate or does not exist becomes the empty string. `$&`, `$$`,
  * `` $` ``, `$'` and `$<name>` are copied literally.
  *
- * Query rule: the query string of the request is kept. If the rewritten result contains no
- * `?` although the request had a query, the match consumed (part of) the query and the
- * target did not emit one; the request's original query (from its first `?`) is then
- * appended to the rewritten part, and any unmatched rest of the query is not duplicated.
- * Examples (source → target: request → upstream):
- *   `^/api/(.*)$` → `/$1`:          `/api/x?y=1` → `/x?y=1`        (query captured in $1)
- *   `^/api/([^?]*)` → `/v2/$1`:     `/api/x?y=1` → `/v2/x?y=1`     (unmatched suffix kept)
- *   `^/app/(.*)$` → `/index.html`:  `/app/a?b=1` → `/index.html?b=1` (query re-appended)
- * A target that contains `?` replaces the query: `/x?` sends an empty query, `/x?a=1` sends `a=1`.
+ * Exactly as SAP's router (`url.replace(source, target)`): what the match did not cover
+ * stays, query included; a match that took the query in and a target that does not give it
+ * back drops it (`^/app/(.*)$` → `/index.html`: `/app/a?b=1` → `/index.html`).
  */
 function rewrite(pathAndQuery: string, match: RegExpExecArray, template: string): string {
   const start = match.index;
   const end = start + match[0].length;
   const replaced = template.replace(/\$([1-9])/g, (_, digit: string) => match[Number(digit)] ?? "");
-  const prefix = pathAndQuery.slice(0, start);
-  const result = prefix + replaced + pathAndQuery.slice(end);
-  const queryAt = pathAndQuery.indexOf("?");
-  if (queryAt === -1 || result.includes("?")) return result;
-  // Here start <= queryAt < end: the prefix holds no "?", the match reached into the query.
-  return prefix + replaced + pathAndQuery.slice(queryAt);
+  return pathAndQuery.slice(0, start) + replaced + pathAndQuery.slice(end);
 }
 
 /**

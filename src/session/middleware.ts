@@ -83,7 +83,7 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
 
     const attributes = cookieAttributes(settings, c.req.header("user-agent") ?? "");
     if (destroyed) {
-      if (cookie !== undefined) setCookieHeader(c, clearCookie(cookieName, attributes));
+      setCookieHeader(c, clearCookie(cookieName, attributes));
       return;
     }
     if (!loaded) return;

@@ -1,13 +1,17 @@
-// `npm start` / `npm run dev:redis` end to end: scripts/dev.mjs runs the real `wrangler dev`
-// and the demo backend on free ports; real HTTP requests go through the router.
+// `npm start` / `npm run dev:redis` end to end: scripts/dev.mjs runs the real `wrangler dev`,
+// the demo backend and (unless --no-login) the demo OpenID provider on free ports; real HTTP
+// requests go through the router, logins through the provider's forms (test/support/form-login).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startDemoIdp as startDemoIdpUntyped } from "../../scripts/demo/idp.mjs";
 import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
+import { CookieJar, loginThroughForms, logoutThroughForms } from "../support/form-login.js";
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
+const startDemoIdp = startDemoIdpUntyped as (options: { routerOrigin: string }) => Promise<{ issuer: string; stop(): Promise<void> }>;
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HOST = "127.0.0.1";
@@ -85,9 +89,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(port: number, host = HOST): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: HOST, port });
+    const socket = connect({ host, port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -108,6 +112,13 @@ async function expectClosed(...ports: number[]): Promise<void> {
   }
 }
 
+/** The provider's issuer in dev.mjs's start-up line; its port must be closed after a stop. */
+function announcedIdp(dev: Dev): { issuer: string; host: string; port: number } {
+  const match = /login as demo \/ demo at (http:\/\/(127\.0\.0\.\d+):(\d+))/.exec(dev.output());
+  expect(match, dev.output()).not.toBeNull();
+  return { issuer: match![1]!, host: match![2]!, port: Number(match![3]) };
+}
+
 async function ports(): Promise<{ router: number; backend: number }> {
   const router = await freePort(HOST);
   let backend = await freePort(HOST);
@@ -122,9 +133,9 @@ interface Echo {
   body: string;
 }
 
-/** GET /api/echo asking for the CSRF token; returns the session id, token and what the backend saw. */
-async function fetchToken(routerUrl: string, cookie?: string) {
-  const res = await fetch(`${routerUrl}/api/echo`, {
+/** GET /api/echo (or `path`) asking for the CSRF token; returns the session id, token and what the backend saw. */
+async function fetchToken(routerUrl: string, cookie?: string, path = "/api/echo") {
+  const res = await fetch(`${routerUrl}${path}`, {
     headers: { "x-csrf-token": "fetch", cookie: cookie ? `JSESSIONID=${cookie}; other=1` : "other=1" },
   });
   expect(res.status).toBe(200);
@@ -134,7 +145,7 @@ async function fetchToken(routerUrl: string, cookie?: string) {
   return { token: res.headers.get("x-csrf-token"), sessionId, setCookies, echo };
 }
 
-/** The checks every mode shares: page, token, cookie handling, a protected POST, logout. */
+/** Without login (--no-login, the bundled xs-app.json): page, token, cookie handling, a POST, logout. */
 async function exerciseRouter(routerUrl: string): Promise<void> {
   // The demo page, through the router.
   const page = await fetch(`${routerUrl}/`);
@@ -173,19 +184,12 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
   expect(posted.status).toBe(200);
   expect(((await posted.json()) as Echo).body).toBe("hello");
 
-  const refused = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
-  expect(refused.status).toBe(403);
-  expect(refused.headers.get("x-csrf-token")).toBe("Required");
-  await refused.body?.cancel();
-
-  // Logout: 302 to the logout page, the cookie cleared, the session gone.
-  const logout = await fetch(`${routerUrl}/logout`, {
-    method: "POST",
-    headers: { cookie, "x-csrf-token": first.token! },
-    redirect: "manual",
-  });
-  expect(logout.status).toBe(302);
-  expect(logout.headers.get("location")).toBe("/");
+  // Logout of an app without login (the bundled xs-app.json) needs no token, as in SAP's
+  // router; a POST logout is answered with a page that moves the browser on to the logout
+  // page; the cookie is cleared and the session gone.
+  const logout = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+  expect(logout.status).toBe(200);
+  expect(await logout.clone().text()).toContain('url=/"');
   const cleared = logout.headers.getSetCookie();
   expect(cleared).toHaveLength(1);
   expect(cleared[0]).toMatch(/^JSESSIONID=; /);
@@ -198,24 +202,183 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
   expect(afterLogout.token).not.toBe(first.token);
 }
 
+/**
+ * Logs the demo user in through the provider's forms, starting at the protected `path`.
+ * Returns the router's session cookie ("JSESSIONID=…") and the provider's cookie jar.
+ */
+async function logIn(routerUrl: string, issuer: string, path = "/") {
+  const start = await fetch(`${routerUrl}${path}`, { redirect: "manual" });
+  expect(start.status).toBe(302);
+  const location = new URL(start.headers.get("location")!);
+  expect(location.href.startsWith(`${issuer}/`)).toBe(true);
+  expect(location.searchParams.get("redirect_uri")).toBe(`${routerUrl}/login/callback`);
+  const idpJar = new CookieJar();
+  const callback = await loginThroughForms({
+    routerFetch: (url, init) => fetch(url, init),
+    routerOrigin: routerUrl,
+    start,
+    startUrl: `${routerUrl}${path}`,
+    idpJar,
+    login: "demo",
+    password: "demo",
+  });
+  expect(callback.status).toBe(302);
+  expect(callback.headers.get("location")).toBe(path);
+  const sessionId = callback.headers
+    .getSetCookie()
+    .map((c) => SESSION_COOKIE.exec(c)?.[1])
+    .find((id) => id !== undefined);
+  expect(sessionId, "a session cookie from the callback").toBeDefined();
+  return { sessionId: sessionId!, cookie: `JSESSIONID=${sessionId}; other=1`, idpJar };
+}
+
+/**
+ * With login (the default: the demo xs-app.json, the demo provider): the public part, the
+ * login, the token at the backend, CSRF on the protected part, logout through the provider.
+ */
+async function exerciseLogin(routerUrl: string, issuer: string): Promise<void> {
+  // The public part: no login, the same page, no token.
+  const publicPage = await fetch(`${routerUrl}/public/hello`, { redirect: "manual" });
+  expect(publicPage.status).toBe(200);
+  const publicHtml = await publicPage.text();
+  expect(publicHtml).toContain("approuter-edge demo backend");
+  expect(publicHtml).toContain("Served through the router");
+  expect(publicHtml).toContain("Not logged in on this page");
+  const anonymous = await fetchToken(routerUrl, undefined, "/public/api/echo");
+  expect(anonymous.token).toMatch(TOKEN);
+  expect(anonymous.echo.url).toBe("/public/api/echo");
+  expect(anonymous.echo.headers.authorization).toBeUndefined();
+  expect(anonymous.echo.headers.cookie).toBe("other=1");
+
+  // The protected part: a navigation goes to the provider, anything else is refused.
+  const xhr = await fetch(`${routerUrl}/api/echo`, { headers: { "x-requested-with": "XMLHttpRequest" }, redirect: "manual" });
+  expect(xhr.status).toBe(401);
+  await xhr.body?.cancel();
+  const post = await fetch(`${routerUrl}/api/echo`, { method: "POST", body: "x", redirect: "manual" });
+  expect(post.status).toBe(401);
+  await post.body?.cancel();
+
+  const { sessionId, cookie, idpJar } = await logIn(routerUrl, issuer);
+  expect(sessionId).not.toBe(anonymous.sessionId);
+
+  // Logged in: the page says who, from the token the backend received (never shown).
+  const page = await fetch(`${routerUrl}/`, { headers: { cookie }, redirect: "manual" });
+  expect(page.status).toBe(200);
+  const html = await page.text();
+  expect(html).toContain("Logged in as <strong id=\"user-name\">Demo User</strong>");
+  expect(html).toContain("demo@example.test");
+  expect(html).toContain("An access token arrived");
+  expect(html).not.toContain("reached the backend");
+  expect(html).not.toMatch(/Bearer [A-Za-z0-9_-]{20,}/);
+
+  const mine = await fetchToken(routerUrl, sessionId);
+  expect(mine.token).toMatch(TOKEN);
+  expect(mine.setCookies).toEqual([]);
+  expect(mine.echo.headers.authorization).toMatch(/^Bearer \(\d+ characters, sha256 [0-9a-f]{8}…; not shown\)$/);
+  expect(mine.echo.headers.cookie).toBe("other=1");
+  expect(mine.echo.headers["x-forwarded-host"]).toBe(new URL(routerUrl).host);
+
+  // CSRF on the protected part: a POST needs the token.
+  const refusedPost = await fetch(`${routerUrl}/api/echo`, { method: "POST", headers: { cookie }, body: "no token" });
+  expect(refusedPost.status).toBe(403);
+  await refusedPost.body?.cancel();
+  const posted = await fetch(`${routerUrl}/api/echo`, {
+    method: "POST",
+    headers: { cookie, "x-csrf-token": mine.token!, "content-type": "text/plain" },
+    body: "hello",
+  });
+  expect(posted.status).toBe(200);
+  expect(((await posted.json()) as Echo).body).toBe("hello");
+
+  // Logout: the token is needed; then the router's session ends and the browser goes to the
+  // provider's end-session endpoint, which comes back to the logout page.
+  const refused = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+  expect(refused.status).toBe(403);
+  await refused.body?.cancel();
+  const answered = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie, "x-csrf-token": mine.token! }, redirect: "manual" });
+  expect(answered.status).toBe(200); // SAP answers a POST logout with a page that moves on
+  const next = /url=([^"]+)"/.exec(await answered.text())![1]!.replaceAll("&#38;", "&");
+  // The page's redirect, as the browser follows it.
+  const logout = new Response(null, { status: 302, headers: { location: next, "set-cookie": answered.headers.getSetCookie().join(", ") } });
+  expect(answered.headers.getSetCookie().join("\n")).toMatch(/^JSESSIONID=; .*Max-Age=0/m);
+  const endSession = new URL(next);
+  expect(endSession.href.startsWith(`${issuer}/`)).toBe(true);
+  expect(endSession.searchParams.get("post_logout_redirect_uri")).toBe(`${routerUrl}/public/logged-out`);
+  expect(endSession.searchParams.get("id_token_hint")).toBeTruthy();
+  const back = await logoutThroughForms({ routerFetch: (url, init) => fetch(url, init), routerOrigin: routerUrl, start: logout, idpJar, routerJar: false });
+  expect(back.status).toBe(200);
+  expect(back.url).toBe(`${routerUrl}/public/logged-out`);
+  expect(await back.text()).toContain("You have been logged out");
+
+  // The old cookie is worthless now: the protected page sends the browser to the provider again.
+  const again = await fetch(`${routerUrl}/`, { headers: { cookie }, redirect: "manual" });
+  expect(again.status).toBe(302);
+  expect(again.headers.get("location")!.startsWith(`${issuer}/`)).toBe(true);
+}
+
 afterEach(async () => {
   // A failed test must not leave a router running.
   await Promise.all([...running].map((dev) => dev.stop()));
 });
 
 describe("scripts/dev.mjs (npm start)", () => {
-  it("runs the router on its embedded defaults in front of the demo backend, and stops everything", async () => {
+  it("runs the router with login: its own provider with the demo user, the demo configuration, the token at the backend; stops everything", async () => {
     const { router, backend } = await ports();
     const dev = await startDev(["--port", String(router), "--backend-port", String(backend)]);
+    const idp = announcedIdp(dev);
     expect(dev.output()).toContain(
-      `approuter-edge: http://${HOST}:${router} (demo backend on http://${HOST}:${backend}, sessions in memory)`,
+      `approuter-edge: http://${HOST}:${router} (demo backend on http://${HOST}:${backend}, sessions in memory, login as demo / demo at ${idp.issuer})`,
+    );
+    // A cross-site provider, as in production (Linux has all of 127/8 on lo).
+    if (process.platform === "linux") expect(idp.host).toBe("127.0.0.2");
+
+    await exerciseLogin(dev.routerUrl, idp.issuer);
+
+    expect(await dev.stop()).toBe(0);
+    await expectClosed(router, backend);
+    await eventually(async () => expect(await accepts(idp.port, idp.host), "the provider still listens").toBe(false), 3000);
+  }, 60_000);
+
+  it("--no-login runs the router on its embedded defaults (bundled xs-app.json) in front of the demo backend", async () => {
+    const { router, backend } = await ports();
+    const dev = await startDev(["--no-login", "--port", String(router), "--backend-port", String(backend)]);
+    expect(dev.output()).toContain(
+      `approuter-edge: http://${HOST}:${router} (demo backend on http://${HOST}:${backend}, sessions in memory, no login)`,
     );
 
     await exerciseRouter(dev.routerUrl);
+    const page = await (await fetch(`${dev.routerUrl}/`)).text();
+    expect(page).toContain("the router runs without login here");
 
     expect(await dev.stop()).toBe(0);
     await expectClosed(router, backend);
   }, 60_000);
+
+  it("refuses contradicting or unreachable provider options", async () => {
+    const { router, backend } = await ports();
+    const run = async (args: string[]) => {
+      const child = spawn(process.execPath, ["scripts/dev.mjs", "--port", String(router), "--backend-port", String(backend), ...args], {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      clearTimeout(timer);
+      return { code, out };
+    };
+    const both = await run(["--no-login", "--idp-url", "http://127.0.0.2:1"]);
+    expect(both.code).toBe(2);
+    expect(both.out).toContain("--idp-url and --no-login exclude each other");
+    const closedPort = await freePort("127.0.0.2");
+    const unreachable = await run(["--idp-url", `http://127.0.0.2:${closedPort}`]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.out).toContain(`the identity provider at http://127.0.0.2:${closedPort} does not answer`);
+    expect(unreachable.out).toContain("node scripts/demo/idp.mjs --router-origin");
+    await expectClosed(router, backend);
+  }, 30_000);
 
   it("refuses to start when a port is taken, with a clear message", async () => {
     const { router, backend } = await ports();
@@ -243,27 +406,28 @@ describe("scripts/dev.mjs (npm start)", () => {
 });
 
 describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
-  it("starts its own redis for the external tier, keeps the secret out of the output, and stops it all", async () => {
+  it("starts its own redis for the external tier (beside the provider's binding), keeps the secret out of the output, and stops it all", async () => {
     const { router, backend } = await ports();
     const sessionSecret = secret();
     const dev = await startDev(["--redis", "--port", String(router), "--backend-port", String(backend)], {
       SESSION_SECRET: sessionSecret,
     });
     const out = dev.output();
-    expect(out).toContain(`(demo backend on http://${HOST}:${backend}, sessions in memory + redis)`);
+    const idp = announcedIdp(dev);
+    expect(out).toContain(`(demo backend on http://${HOST}:${backend}, sessions in memory + redis, login as demo / demo at ${idp.issuer})`);
     const started = /redis-server on 127\.0\.0\.1:(\d+), REST endpoint http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
     expect(started, out).not.toBeNull();
     const redisPort = Number(started![1]);
     const restPort = Number(started![2]);
 
-    await exerciseRouter(dev.routerUrl);
+    await exerciseLogin(dev.routerUrl, idp.issuer);
 
-    // The sessions really went to that redis.
-    const { sessionId } = await fetchToken(dev.routerUrl);
-    expect(sessionId).toBeDefined();
+    // The sessions really go to that redis.
     const client = directClient(redisPort);
     try {
-      await eventually(async () => expect(await client.dbsize()).toBeGreaterThan(0));
+      const before = await client.dbsize();
+      await logIn(dev.routerUrl, idp.issuer);
+      await eventually(async () => expect(await client.dbsize()).toBeGreaterThan(before));
     } finally {
       client.disconnect();
     }
@@ -271,6 +435,7 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
     expect(await dev.stop()).toBe(0);
     expect(dev.output()).not.toContain(sessionSecret);
     await expectClosed(router, backend, redisPort, restPort);
+    await eventually(async () => expect(await accepts(idp.port, idp.host)).toBe(false), 3000);
   }, 60_000);
 
   describe("with an already-running REST endpoint (--redis-url)", () => {
@@ -282,56 +447,67 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
       await redis?.stop();
     });
 
-    it("a fresh wrangler dev recovers a session from redis with the same SESSION_SECRET", async () => {
+    it("a fresh wrangler dev recovers a login from redis with the same SESSION_SECRET and provider (--idp-url)", async () => {
       const { router, backend } = await ports();
-      const sessionSecret = secret();
-      const args = ["--port", String(router), "--backend-port", String(backend), "--redis-url", redis.restUrl, `--redis-token=${redis.token}`];
-      // (`=`: a base64url token may start with "-", which a separate argument can't.)
-      const env = { SESSION_SECRET: sessionSecret };
-
-      const first = await startDev(args, env);
-      expect(first.output()).toContain(`sessions in memory + redis via ${redis.restUrl}`);
-      const issued = await fetchToken(first.routerUrl);
-      expect(issued.token).toMatch(TOKEN);
-      const sessionId = issued.sessionId!;
-      expect(sessionId).toBeDefined();
-      // The external write may finish after the response: wait until it is there.
-      const client = directClient(redis.redisPort);
+      const routerUrl = `http://${HOST}:${router}`;
+      // The provider outlives the restarts (one started by dev.mjs would end with it).
+      const idp = await startDemoIdp({ routerOrigin: routerUrl });
+      const counters = async () => (await (await fetch(`${new URL(idp.issuer).origin}/__test/counters`)).json()) as { authorizationCodeGrants: number };
       try {
-        await eventually(async () => expect(await client.dbsize()).toBeGreaterThan(0));
+        const sessionSecret = secret();
+        const args = ["--port", String(router), "--backend-port", String(backend), "--redis-url", redis.restUrl, `--redis-token=${redis.token}`, "--idp-url", idp.issuer];
+        // (`=`: a base64url token may start with "-", which a separate argument can't.)
+        const env = { SESSION_SECRET: sessionSecret };
+
+        const first = await startDev(args, env);
+        expect(first.output()).toContain(`sessions in memory + redis via ${redis.restUrl}, login as demo / demo at ${idp.issuer} (already running)`);
+        const { sessionId, cookie } = await logIn(routerUrl, idp.issuer, "/api/echo");
+        const issued = await fetchToken(routerUrl, sessionId);
+        expect(issued.token).toMatch(TOKEN);
+        expect(issued.echo.headers.authorization).toMatch(/^Bearer \(/);
+        // The external write may finish after the response: wait until it is there.
+        const client = directClient(redis.redisPort);
+        try {
+          await eventually(async () => expect(await client.dbsize()).toBeGreaterThan(0));
+        } finally {
+          client.disconnect();
+        }
+        expect(await first.stop()).toBe(0);
+        await expectClosed(router, backend);
+        for (const text of [sessionSecret, redis.token]) expect(first.output()).not.toContain(text);
+
+        // Same ports, same secret, same redis, same provider: a new process, a new isolate, an
+        // empty memory tier; still logged in, with the same token, and no new login.
+        const second = await startDev(args, env);
+        const recovered = await fetchToken(routerUrl, sessionId);
+        expect(recovered.token).toBe(issued.token);
+        expect(recovered.setCookies).toEqual([]);
+        expect(recovered.echo.headers.cookie).toBe("other=1");
+        expect(recovered.echo.headers.authorization).toBe(issued.echo.headers.authorization);
+        const posted = await fetch(`${routerUrl}/api/echo`, {
+          method: "POST",
+          headers: { cookie, "x-csrf-token": issued.token! },
+          body: "after restart",
+        });
+        expect(posted.status).toBe(200);
+        await posted.body?.cancel();
+        expect((await counters()).authorizationCodeGrants).toBe(1);
+
+        expect(await second.stop()).toBe(0);
+        await expectClosed(router, backend);
+        for (const text of [sessionSecret, redis.token]) expect(second.output()).not.toContain(text);
+
+        // The control: another secret cannot open the stored session: back to the provider.
+        const third = await startDev(args, { SESSION_SECRET: secret() });
+        const unknown = await fetch(`${routerUrl}/api/echo`, { headers: { cookie }, redirect: "manual" });
+        expect(unknown.status).toBe(302);
+        expect(unknown.headers.get("location")!.startsWith(`${idp.issuer}/`)).toBe(true);
+        expect(await third.stop()).toBe(0);
+        // dev.mjs leaves a provider it did not start alone.
+        expect((await fetch(`${idp.issuer}/.well-known/openid-configuration`)).status).toBe(200);
       } finally {
-        client.disconnect();
+        await idp.stop();
       }
-      expect(await first.stop()).toBe(0);
-      await expectClosed(router, backend);
-      for (const text of [sessionSecret, redis.token]) expect(first.output()).not.toContain(text);
-
-      // Same ports, same secret, same redis: a new process, a new isolate, an empty memory tier.
-      const second = await startDev(args, env);
-      const recovered = await fetchToken(second.routerUrl, sessionId);
-      expect(recovered.token).toBe(issued.token);
-      expect(recovered.setCookies).toEqual([]);
-      expect(recovered.echo.headers.cookie).toBe("other=1");
-      const posted = await fetch(`${second.routerUrl}/api/echo`, {
-        method: "POST",
-        headers: { cookie: `JSESSIONID=${sessionId}`, "x-csrf-token": issued.token! },
-        body: "after restart",
-      });
-      expect(posted.status).toBe(200);
-      await posted.body?.cancel();
-
-      expect(await second.stop()).toBe(0);
-      await expectClosed(router, backend);
-      for (const text of [sessionSecret, redis.token]) expect(second.output()).not.toContain(text);
-
-      // The control: another secret cannot open the stored session, so a new one starts.
-      const third = await startDev(args, { SESSION_SECRET: secret() });
-      const unknown = await fetchToken(third.routerUrl, sessionId);
-      expect(unknown.token).toMatch(TOKEN);
-      expect(unknown.token).not.toBe(issued.token);
-      expect(unknown.sessionId).toBeDefined();
-      expect(unknown.sessionId).not.toBe(sessionId);
-      expect(await third.stop()).toBe(0);
     }, 90_000);
   });
 });

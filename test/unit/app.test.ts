@@ -16,7 +16,7 @@ const xsApp = {
     { source: "^/readonly/(.*)$", destination: "backend", authenticationType: "none", httpMethods: ["GET"] },
     { source: "^/bad\\?to=(.*)$", target: "/ok/$1", destination: "backend", authenticationType: "none" },
   ],
-  logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
+  logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html", logoutMethod: "POST" },
 };
 
 function makeApp(authenticate?: Authenticator) {
@@ -92,14 +92,14 @@ describe("session cookie and CSRF token fetch", () => {
     expect(cookie).not.toBe(forged);
   });
 
-  it("never forwards the router's cookie or the token header; keeps other cookies", async () => {
+  it("never forwards the router's cookie; keeps other cookies; a public route passes the token header on (SAP)", async () => {
     const t = makeApp();
     const { cookie } = await fetchToken(t);
     await t.request("/public/y?q=1", { headers: { cookie: `a=1; ${cookie}; b=2`, "x-csrf-token": "fetch" } });
     const seen = t.upstream.at(-1)!;
     expect(new URL(seen.url).pathname + new URL(seen.url).search).toBe("/base/y?q=1");
     expect(seen.headers.get("cookie")).toBe("a=1; b=2");
-    expect(seen.headers.get("x-csrf-token")).toBeNull();
+    expect(seen.headers.get("x-csrf-token")).toBe("fetch");
     expect(seen.headers.get("x-forwarded-host")).toBe("router.test");
     expect(seen.headers.get("x-forwarded-proto")).toBe("https");
   });
@@ -171,13 +171,21 @@ describe("logout", () => {
     expect(res.status).toBe(403);
   });
 
-  it("destroys the session, clears the cookie and redirects to the logout page", async () => {
+  it("answers a token fetch on the logout endpoint, as SAP does", async () => {
+    const t = makeApp();
+    const res = await t.request("/logout", { headers: { "x-csrf-token": "fetch" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-csrf-token")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(cookieOf(res)).toBeDefined();
+  });
+
+  it("destroys the session, expires the cookie and answers the POST with a page that moves on to the logout page", async () => {
     const t = makeApp();
     const { cookie, token } = await fetchToken(t);
     const res = await t.request("/logout", { method: "POST", headers: { cookie: cookie!, "x-csrf-token": token } });
-    expect(res.status).toBe(302);
-    expect(res.headers.get("location")).toBe("/bye.html");
-    expect(res.headers.get("clear-site-data")).toBe('"cookies"');
+    expect(res.status).toBe(200); // SAP answers a POST logout with a page, not a redirect
+    expect(await res.text()).toContain('url=/bye.html"');
+    expect(res.headers.get("clear-site-data")).toBeNull(); // it would clear every subdomain's cookies
     expect(res.headers.getSetCookie()[0]).toMatch(/^JSESSIONID=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
     const after = await fetchToken(t, cookie);
     expect(after.token).not.toBe(token);
@@ -304,5 +312,30 @@ describe("errorPage", () => {
     // Statuses without a page keep the built-in one, and the marker never leaves the router.
     const noPage = await app.request("https://router.test/app/x", { method: "TRACE" }, { ASSETS });
     expect(noPage.headers.get("x-approuter-error")).toBeNull();
+  });
+});
+
+describe("logout with SAP's defaults", () => {
+  it("is a GET without a CSRF check that redirects to the logout page and always expires the cookie", async () => {
+    const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, {
+      authenticationMethod: "none",
+      routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+      logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const manager = new SessionManager({
+      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 }),
+      idleTimeoutMs: 1e6,
+      absoluteTimeoutMs: 2e6,
+      revalidateAfterMs: Infinity,
+      touchIntervalMs: 60_000,
+      now: Date.now,
+    });
+    const app = createApp({ config: loaded.config, manager, fetch: (async () => new Response("ok")) as typeof fetch, log: () => {} });
+    const res = await app.request("https://router.test/logout");
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("/bye.html");
+    expect(res.headers.getSetCookie()[0]).toMatch(/^JSESSIONID=; Max-Age=0/); // even without a cookie, as SAP
+    expect((await app.request("https://router.test/logout", { method: "POST" })).status).toBe(405);
   });
 });

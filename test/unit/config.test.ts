@@ -1099,7 +1099,7 @@ const configRows: ConfigRow[] = [
       websockets: { enabled: false },
     },
   },
-  { name: "logout defaults", xsApp: { logout: {} }, get: (c) => c.xsApp.logout, expected: { logoutMethod: "POST", csrfProtection: true } },
+  { name: "logout defaults", xsApp: { logout: {} }, get: (c) => c.xsApp.logout, expected: { logoutMethod: "GET", csrfProtection: true } }, // SAP: "The default value is GET"
   {
     name: "compression is accepted (Cloudflare compresses at the edge)",
     xsApp: { ...XS_APP, compression: { enabled: true, minSize: 2048, compressResponseMixedTypeContent: false } },

@@ -6,7 +6,6 @@ import {
   forward,
   isWebSocketUpgrade,
   removeCookie,
-  rewriteLocation,
   type ForwardOptions,
   type WebSocketPolicy,
 } from "../../src/proxy/forward.js";
@@ -132,7 +131,7 @@ describe("buildUpstreamRequest: headers", () => {
       "https://router.example/api/x?y=1",
       { host: "router.example" },
       "203.0.113.7",
-      { host: "router.example", proto: "https", path: "/api/x?y=1", for: "203.0.113.7" },
+      { host: "router.example", proto: "https", path: "/api/x", for: "203.0.113.7" },
     ],
     [
       "http://router.example:8787/p",
@@ -170,11 +169,10 @@ describe("buildUpstreamRequest: headers", () => {
     }).toEqual(expected);
   });
 
-  it("adds no X-Forwarded-* when the destination turns them off (client values pass as sent)", () => {
-    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", "x-forwarded-for": "198.51.100.1" } });
+  it("sends no X-Forwarded-* at all when the destination turns them off, not even the client's (SAP)", () => {
+    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", "x-forwarded-for": "198.51.100.1", "x-forwarded-host": "evil" } });
     const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: false }), clientIp: "203.0.113.7" }));
-    expect(req.headers.get("x-forwarded-for")).toBe("198.51.100.1");
-    for (const name of ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-path"]) expect(req.headers.get(name)).toBeNull();
+    for (const name of ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-path"]) expect(req.headers.get(name)).toBeNull();
   });
 });
 
@@ -294,37 +292,19 @@ describe("forward", () => {
     expect(req.headers.get("cookie")).toBe("other=o");
     expect(req.headers.get("authorization")).toBe("Bearer t");
     expect(req.headers.get("x-forwarded-for")).toBe("203.0.113.7");
-    expect(req.headers.get("x-forwarded-path")).toBe("/api/x?y=1");
+    expect(req.headers.get("x-forwarded-path")).toBe("/api/x"); // the path only, as SAP
     expect(await req.text()).toBe("b");
   });
 
-  it("passes backend redirects back, moving those into the destination onto the router's origin", async () => {
-    const upstream = fakeFetch(() => new Response(null, { status: 302, headers: { location: "https://b.example/base/login?next=%2F" } }));
-    const res = await forward(new Request("https://router.example/app"), options({ fetch: upstream.fetch }));
-    expect(res.status).toBe(302);
-    expect(res.headers.get("location")).toBe("https://router.example/login?next=%2F");
-  });
-
-  it.each([
-    // [Location, destination URL, expected]
-    ["https://b.example/base/x?y=1#f", "https://b.example/base", "https://router.example/x?y=1#f"],
-    ["https://b.example/base", "https://b.example/base", "https://router.example/"],
-    ["https://b.example/base/", "https://b.example/base", "https://router.example/"],
-    ["https://B.EXAMPLE:443/base/x", "https://b.example/base", "https://router.example/x"],
-    ["//b.example/base/x", "https://b.example/base", "https://router.example/x"],
-    ["https://b.example/x", "https://b.example", "https://router.example/x"],
-    ["https://b.example/basement/x", "https://b.example/base", "https://b.example/basement/x"], // outside the base path
-    ["https://b.example/other", "https://b.example/base", "https://b.example/other"],
-    ["http://b.example/base/x", "https://b.example/base", "http://b.example/base/x"], // other origin (scheme)
-    ["https://b.example:8443/base/x", "https://b.example/base", "https://b.example:8443/base/x"], // other port
-    ["https://idp.example/authorize?x=1", "https://b.example/base", "https://idp.example/authorize?x=1"],
-    ["/base/x", "https://b.example/base", "/base/x"], // relative: unchanged
-    ["x/y", "https://b.example/base", "x/y"],
-    ["?page=2", "https://b.example/base", "?page=2"],
-    ["https://[bad", "https://b.example/base", "https://[bad"], // unparsable: unchanged
-  ] as const)("Location %s (destination %s) → %s", (location, url, expected) => {
-    expect(rewriteLocation(location, url, "https://router.example")).toBe(expected);
-  });
+  it.each([["https://b.example/base/login?next=%2F"], ["/base/x"], ["https://idp.example/authorize?x=1"]])(
+    "passes backend redirects back with their Location unchanged, as SAP's router does: %s",
+    async (location) => {
+      const upstream = fakeFetch(() => new Response(null, { status: 302, headers: { location } }));
+      const res = await forward(new Request("https://router.example/app"), options({ fetch: upstream.fetch }));
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe(location);
+    },
+  );
 
   it("answers 504 when the destination does not answer in time (fetch ignores the signal)", async () => {
     const upstream = fakeFetch(() => new Promise<Response>(() => {}));

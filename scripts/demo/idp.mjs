@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// The identity provider of `npm start`: the dev IdP of scripts/dev-idp.mjs (oidc-provider
+// under Node 22, user demo / demo, client "approuter"), registered for the demo
+// configuration in ./xs-app.json. It differs from startDevIdp() in one point:
+// startDevIdp() registers only `${routerOrigin}/` as post-logout redirect URI, while the demo
+// logs out to `logout.logoutPage` (/public/logged-out), which the IdP would refuse. It also
+// registers the router's back-channel logout URI and asks for profile and email, so the demo
+// backend can show the user's name.
+//
+// As a module:  const idp = await startDemoIdp({ routerOrigin: "http://127.0.0.1:8787" });
+// Standalone:   node scripts/demo/idp.mjs [--router-origin URL] [--port N] [--host H]
+//               (then `npm start -- --idp-url <issuer>`: logins survive restarts of npm start)
+import { randomUUID } from "node:crypto";
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
+import { DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_USER } from "../dev-idp.mjs";
+
+export { DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_USER };
+
+/** The demo descriptor (passed to the router as XS_APP). */
+export const DEMO_XS_APP_PATH = fileURLToPath(new URL("./xs-app.json", import.meta.url));
+/** Scopes the router asks for (VCAP_SERVICES credentials.scope). */
+export const DEMO_SCOPE = "openid profile email";
+
+/** @returns {{ logout?: { logoutPage?: string }, login?: { callbackEndpoint?: string } }} */
+export function readDemoXsApp() {
+  return JSON.parse(readFileSync(DEMO_XS_APP_PATH, "utf8"));
+}
+
+/**
+ * The VCAP_SERVICES `xsuaa` binding for an IdP that has the dev client registered.
+ * @param {string} issuer
+ * @param {{ clientId?: string, clientSecret?: string }} [client]
+ */
+export function xsuaaBinding(issuer, client = {}) {
+  return {
+    label: "xsuaa",
+    name: "uaa",
+    instance_name: "uaa",
+    plan: "application",
+    tags: ["xsuaa"],
+    credentials: {
+      url: issuer,
+      clientid: client.clientId ?? DEV_CLIENT_ID,
+      clientsecret: client.clientSecret ?? DEV_CLIENT_SECRET,
+      xsappname: "approuter-edge",
+      scope: DEMO_SCOPE,
+    },
+  };
+}
+
+/**
+ * Start the demo IdP for a router at `routerOrigin`. host: 127.0.0.2 on Linux (the redirect
+ * back to a router on 127.0.0.1 is cross-site, as in production), else 127.0.0.1; env
+ * IDP_HOST. port: env IDP_PORT, else a free one.
+ * @param {{ routerOrigin: string, host?: string, port?: number, accessTokenTtl?: number, debug?: boolean }} options
+ * @returns {Promise<{ issuer: string, clientId: string, clientSecret: string, user: typeof DEV_USER,
+ *           vcapServices: string, pid: number | undefined, stop: () => Promise<void> }>}
+ */
+export async function startDemoIdp(options) {
+  const routerOrigin = new URL(options.routerOrigin).origin;
+  const host = options.host ?? process.env.IDP_HOST ?? (process.platform === "linux" ? "127.0.0.2" : "127.0.0.1");
+  const port = options.port ?? (process.env.IDP_PORT ? Number(process.env.IDP_PORT) : 0);
+  const xsApp = readDemoXsApp();
+  const logoutPage = xsApp.logout?.logoutPage ?? "/";
+  const callback = xsApp.login?.callbackEndpoint ?? "/login/callback";
+  // The router builds its redirect URI from the address the browser used: on loopback,
+  // register the 127.0.0.1 and the localhost spelling of the router's origin.
+  const origins = [routerOrigin];
+  const u = new URL(routerOrigin);
+  if (u.hostname === "127.0.0.1") origins.push(`${u.protocol}//localhost${u.port ? `:${u.port}` : ""}`);
+  else if (u.hostname === "localhost") origins.push(`${u.protocol}//127.0.0.1${u.port ? `:${u.port}` : ""}`);
+  const key = await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`);
+  const proc = await spawnIdpServer(
+    {
+      host,
+      port,
+      clients: [
+        {
+          client_id: DEV_CLIENT_ID,
+          client_secret: DEV_CLIENT_SECRET,
+          redirect_uris: origins.map((o) => `${o}${callback}`),
+          post_logout_redirect_uris: [...new Set(origins.flatMap((o) => [`${o}/`, new URL(logoutPage, o).href]))],
+          backchannel_logout_uri: `${routerOrigin}/login/backchannel-logout`,
+        },
+      ],
+      jwks: { keys: [key.privateJwk] },
+      accessTokenTtl: options.accessTokenTtl ?? 300,
+      users: [DEV_USER],
+    },
+    { debug: options.debug, logPrefix: "[demo-idp] " },
+  );
+  return {
+    issuer: proc.issuer,
+    clientId: DEV_CLIENT_ID,
+    clientSecret: DEV_CLIENT_SECRET,
+    user: DEV_USER,
+    vcapServices: JSON.stringify({ xsuaa: [xsuaaBinding(proc.issuer)] }),
+    pid: proc.pid,
+    stop: proc.stop,
+  };
+}
+
+const invokedDirectly = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+})();
+
+if (invokedDirectly) {
+  const usage = "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
+  /** @type {{ "router-origin"?: string, port?: string, host?: string, help?: boolean }} */
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        "router-origin": { type: "string", default: "http://127.0.0.1:8787" },
+        port: { type: "string" },
+        host: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : err}\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const idp = await startDemoIdp({
+    routerOrigin: values["router-origin"] ?? "http://127.0.0.1:8787",
+    ...(values.port ? { port: Number(values.port) } : {}),
+    ...(values.host ? { host: values.host } : {}),
+    debug: true,
+  });
+  console.log(`demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`);
+  const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
+  console.log(`use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`);
+  const stop = () => idp.stop().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
+  setInterval(() => {}, 1 << 30); // stay up (the IdP child does not keep this process alive)
+}
