@@ -87,7 +87,7 @@ interface DestinationSpec {
 interface RecordedCase {
   id: string;
   title: string;
-  xsApp: { logout?: { logoutEndpoint?: string }; [property: string]: unknown };
+  xsApp: { logout?: { logoutEndpoint?: string; logoutMethod?: string; logoutPage?: string }; [property: string]: unknown };
   destinations: DestinationSpec[];
   env?: Record<string, string>;
   sessionCookieName?: string;
