@@ -149,7 +149,7 @@ describe("secret rotation", () => {
     expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
     const logout = await rotated.fetch("a", "/logout", { method: "POST", headers: { cookie: made.cookie, "x-csrf-token": made.token }, redirect: "manual" });
     await logout.arrayBuffer();
-    expect(logout.status).toBe(302);
+    expect(logout.status).toBe(200); // a POST logout is answered with a page (SAP)
     expect(await direct.exists(keyA)).toBe(0);
     const after = await tokenFetch(rotated, "a", made.cookie);
     expect(after.newCookie).toBeDefined();
