@@ -5,7 +5,7 @@ import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.
 import type { AuthServices } from "./auth/services.js";
 import type { RouteConfig, RouterConfig } from "./config/types.js";
 import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from "./http/cors.js";
-import { logoutHandler } from "./http/logout-handler.js";
+import { callBackendLogouts, logoutHandler } from "./http/logout-handler.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./http/route-handler.js";
@@ -73,7 +73,15 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   });
 
   installStatus(app, { manager, ...(auth ? { auth } : {}), ...(statusToken ? { token: statusToken } : {}), log, now });
-  app.use(sessionMiddleware({ manager, cookieName: config.session.cookieName, cookie: config.session.cookie }));
+  const hasLogoutPaths = [...xsApp.destinations.values()].some((d) => d.logoutPath);
+  app.use(
+    sessionMiddleware({
+      manager,
+      cookieName: config.session.cookieName,
+      cookie: config.session.cookie,
+      ...(hasLogoutPaths ? { onEnded: (record) => callBackendLogouts(record, { xsApp, destinations: config.destinations, fetch }) } : {}),
+    }),
+  );
 
   if (auth) {
     app.get(xsApp.login.callbackEndpoint, (c) => handleCallback(c, auth));

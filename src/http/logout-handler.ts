@@ -79,8 +79,8 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-/** SAP calls every destination's `logoutPath` when a session ends, so backends can end theirs. */
-async function callBackendLogouts(
+/** SAP calls every destination's `logoutPath` when a session ends (logout or timeout), so backends can end theirs. */
+export async function callBackendLogouts(
   record: SessionRecord,
   options: { xsApp: XsAppConfig; destinations: ReadonlyMap<string, Destination>; fetch: typeof fetch },
 ): Promise<void> {

@@ -40,7 +40,8 @@ export interface Session {
 
 export type LoadResult =
   | { kind: "session"; session: Session }
-  | { kind: "none" }
+  /** `ended`: the record of a session this request found timed out (idle or absolute). */
+  | { kind: "none"; ended?: SessionRecord }
   /** A well-formed cookie whose session could not be looked up: the store is unavailable. */
   | { kind: "unknown" };
 
@@ -59,6 +60,8 @@ export interface SessionMetrics {
   writeFailures: number;
   touches: number;
   destroyed: number;
+  /** Sessions found timed out (idle or absolute) by a request. */
+  timedOut: number;
 }
 
 export class SessionManager {
@@ -75,6 +78,7 @@ export class SessionManager {
     writeFailures: 0,
     touches: 0,
     destroyed: 0,
+    timedOut: 0,
   };
 
   constructor(private readonly options: SessionManagerOptions) {}
@@ -107,6 +111,13 @@ export class SessionManager {
     const id = cookieValue;
     const { memory, external, now } = this.options;
     const t = now();
+    const held = memory.peek(id);
+    if (held && memory.isExpired(held, t)) {
+      // Timed out here: SAP tells the destinations (logoutPath) on this next encounter.
+      this.metrics.timedOut++;
+      await this.destroy(id);
+      return { kind: "none", ended: held.record };
+    }
     let entry = memory.get(id, t);
     if (entry) {
       if (external && !entry.dirty && t - entry.validatedAt >= this.options.revalidateAfterMs) {
@@ -129,7 +140,7 @@ export class SessionManager {
       } else {
         this.metrics.memoryHits++;
       }
-      if (entry.record.exp <= t) return this.expire(id);
+      if (entry.record.exp <= t) return this.expire(id, entry.record);
       entry.lastAccess = t;
       return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record } };
     }
@@ -144,7 +155,7 @@ export class SessionManager {
       this.metrics.misses++;
       return { kind: "none" };
     }
-    if (read.record.exp <= t) return this.expire(id);
+    if (read.record.exp <= t) return this.expire(id, read.record);
     this.metrics.recoveries++;
     // ttlSetAt 0: this request extends the store TTL (after the response).
     const recovered = this.entryFromStore(read, t, 0);
@@ -277,9 +288,10 @@ export class SessionManager {
     return false;
   }
 
-  private async expire(id: string): Promise<LoadResult> {
+  private async expire(id: string, record: SessionRecord): Promise<LoadResult> {
+    this.metrics.timedOut++;
     await this.destroy(id);
-    return { kind: "none" };
+    return { kind: "none", ended: record };
   }
 
   private entryFromStore(read: { record: SessionRecord; kid: string; tag: string }, t: number, ttlSetAt: number): MemoryEntry {

@@ -71,6 +71,15 @@ export class MemoryTier {
     return slot.entry;
   }
 
+  /** The entry as it is, expired or not, without touching order or access time. */
+  peek(id: string): MemoryEntry | undefined {
+    return this.entries.get(id)?.entry;
+  }
+
+  isExpired(entry: MemoryEntry, now: number): boolean {
+    return now - entry.lastAccess >= this.options.idleTimeoutMs || entry.record.exp <= now;
+  }
+
   set(id: string, entry: MemoryEntry, now: number): void {
     this.remove(id);
     const size = entryBytes(entry);
@@ -98,10 +107,6 @@ export class MemoryTier {
 
   stats(): MemoryTierStats {
     return { entries: this.entries.size, bytes: this.bytes, evictions: this.evictions, expirations: this.expirations };
-  }
-
-  private isExpired(entry: MemoryEntry, now: number): boolean {
-    return now - entry.lastAccess >= this.options.idleTimeoutMs || entry.record.exp <= now;
   }
 
   /** Drops expired entries from the cold end, then evicts until within both bounds. */

@@ -4,6 +4,7 @@ import { serialize } from "hono/utils/cookie";
 import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionCookieSettings } from "../config/types.js";
 import type { Session, SessionManager } from "./manager.js";
+import type { SessionRecord } from "./record.js";
 
 /**
  * The thin Hono layer over the session manager. Nothing is loaded until a handler asks,
@@ -34,11 +35,13 @@ export interface SessionMiddlewareOptions {
   cookieName: string;
   /** COOKIES / SECURE_SESSION_COOKIE; default Secure, SameSite=Lax, not partitioned. */
   cookie?: SessionCookieSettings;
+  /** Told (after the response) of a session this request found timed out. */
+  onEnded?: (record: SessionRecord) => Promise<unknown>;
 }
 
 const DEFAULT_COOKIE: SessionCookieSettings = { sameSite: "Lax", partitioned: false, secure: true };
 
-export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFAULT_COOKIE }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
+export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFAULT_COOKIE, onEnded }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
   return async (c, next) => {
     const cookie = getCookie(c, cookieName);
     let loaded: Session | null | undefined;
@@ -50,6 +53,7 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
           const result = await manager.load(cookie);
           loaded = result.kind === "session" ? result.session : null;
           undetermined = result.kind === "unknown";
+          if (result.kind === "none" && result.ended && onEnded) waitUntilOf(c)(onEnded(result.ended));
         }
         return loaded ?? null;
       },

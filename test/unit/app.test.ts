@@ -339,3 +339,42 @@ describe("logout with SAP's defaults", () => {
     expect((await app.request("https://router.test/logout", { method: "POST" })).status).toBe(405);
   });
 });
+
+describe("session timeout", () => {
+  it("tells each destination's logoutPath, with its kept cookies, when a request finds its session timed out", async () => {
+    const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, {
+      authenticationMethod: "none",
+      routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+      destinations: { backend: { logoutPath: "/session/end", logoutMethod: "POST" } },
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    let now = 1_000_000;
+    const manager = new SessionManager({
+      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 60_000 }),
+      idleTimeoutMs: 60_000,
+      absoluteTimeoutMs: 600_000,
+      revalidateAfterMs: Infinity,
+      touchIntervalMs: 60_000,
+      now: () => now,
+    });
+    const seen: { method: string; path: string; cookie: string | null }[] = [];
+    const upstream = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const r = new Request(input, init);
+      const path = new URL(r.url).pathname;
+      seen.push({ method: r.method, path, cookie: r.headers.get("cookie") });
+      return path === "/login-backend" ? new Response("ok", { headers: { "set-cookie": "BACKEND_SID=b-7; Path=/" } }) : new Response("ok");
+    }) as typeof fetch;
+    const app = createApp({ config: loaded.config, manager, fetch: upstream, log: () => {} });
+    const first = await app.request("https://router.test/login-backend");
+    const cookie = cookieOf(first)!;
+    expect(cookie).toBeDefined(); // the backend's session cookie made a router session
+    now += 30_000;
+    await app.request("https://router.test/x", { headers: { cookie } });
+    expect(seen.some((s) => s.path === "/session/end")).toBe(false); // alive: nobody told
+    now += 61_000; // idle past the timeout
+    await app.request("https://router.test/y", { headers: { cookie } });
+    await new Promise((r) => setTimeout(r, 10)); // the call runs after the response
+    expect(seen.filter((s) => s.path === "/session/end")).toEqual([{ method: "POST", path: "/session/end", cookie: "BACKEND_SID=b-7" }]);
+    expect(manager.metrics.timedOut).toBe(1);
+  });
+});
