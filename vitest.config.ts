@@ -3,6 +3,9 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 
 export default defineConfig({
   test: {
+    // The router's info lines (config.loaded, metrics) from every isolate drown the
+    // report; warnings and errors still show.
+    onConsoleLog: (log: string) => !log.includes('"level":"info"'),
     projects: [
       {
         // Unit and contract tests inside workerd. A real redis-server + the local
@@ -28,9 +31,6 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 90_000,
-          // The router's info lines (config.loaded, metrics) from every isolate drown the
-          // report; warnings and errors still show.
-          onConsoleLog: (log) => !log.includes('"level":"info"'),
         },
       },
     ],
