@@ -5,6 +5,7 @@
  * never the value.
  */
 import * as v from "valibot";
+import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 import type { CorsRule, HeaderEntry, OriginRule } from "./types.js";
 import { boolean, httpMethod, integer, jsonObject, nonEmptyString, nonNegativeInteger, regExpSource, string, strictObject } from "./schemas.js";
 
@@ -16,22 +17,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * a configured Set-Cookie could overwrite the session cookie), framing and connection
  * headers the runtime owns (RFC 9110 §7.6.1 hop-by-hop, plus Host and Content-Length).
  */
-export const UNCONFIGURABLE_HEADERS: ReadonlySet<string> = new Set([
-  "set-cookie",
-  "cookie",
-  "host",
-  "content-length",
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "public",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+export const UNCONFIGURABLE_HEADERS: ReadonlySet<string> = new Set(["set-cookie", "cookie", "host", "content-length", ...HOP_BY_HOP_HEADERS]);
 
 export const headerName = v.pipe(nonEmptyString, v.regex(TOKEN, "must be a valid header name (an RFC 9110 token)"));
 

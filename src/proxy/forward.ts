@@ -1,5 +1,6 @@
 import type { Destination, OriginRule } from "../config/types.js";
 import { originAllowed } from "../http/cors.js";
+import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 import { errorPage } from "../http/pages.js";
 
 /**
@@ -71,22 +72,6 @@ export function checkWebSocketUpgrade(request: Request, policy: WebSocketPolicy 
   return allowed ? null : errorPage(403, "WEBSOCKET_ORIGIN_NOT_ALLOWED");
 }
 
-/**
- * RFC 9110 §7.6.1 hop-by-hop headers, plus `Proxy-Connection` (non-standard, still sent by
- * some clients) and `Public` (listed by SAP). Headers named in `Connection` are removed too.
- */
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "public",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
 
 function stripHopByHop(headers: Headers): void {
   const nominated = headers.get("connection");
@@ -97,7 +82,7 @@ function stripHopByHop(headers: Headers): void {
       if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(trimmed)) headers.delete(trimmed);
     }
   }
-  for (const name of HOP_BY_HOP) headers.delete(name);
+  for (const name of HOP_BY_HOP_HEADERS) headers.delete(name);
 }
 
 /**

@@ -48,6 +48,25 @@ function makeApp(authenticate?: Authenticator) {
   return { app, manager, upstream, request };
 }
 
+/** A memory-only session manager for app tests. */
+function memoryManager(idleTimeoutMs = 1e6, now: () => number = Date.now) {
+  return new SessionManager({
+    memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs }),
+    idleTimeoutMs,
+    absoluteTimeoutMs: idleTimeoutMs * 10,
+    revalidateAfterMs: Infinity,
+    touchIntervalMs: 60_000,
+    now,
+  });
+}
+
+/** Validated configuration for `xsApp` with one destination "backend" at http://backend.test. */
+function configOf(xsApp: unknown) {
+  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, xsApp);
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  return loaded.config;
+}
+
 const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("JSESSIONID="))?.split(";")[0];
 
 async function fetchToken(t: ReturnType<typeof makeApp>, cookie?: string) {
@@ -279,19 +298,11 @@ describe("status endpoint", () => {
 
 describe("errorPage", () => {
   it("replaces the router's own error pages with a file from the static assets, same status", async () => {
-    const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, {
+    const loaded = { config: configOf({
       routes: [{ source: "^/app/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" }],
       errorPage: [{ status: [404, 405], file: "/errors/not-found.html" }],
-    });
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-    const manager = new SessionManager({
-      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 }),
-      idleTimeoutMs: 1e6,
-      absoluteTimeoutMs: 2e6,
-      revalidateAfterMs: Infinity,
-      touchIntervalMs: 60_000,
-      now: Date.now,
-    });
+    }) };
+    const manager = memoryManager();
     const asked: string[] = [];
     const ASSETS = {
       fetch: async (r: Request) => {
@@ -317,20 +328,12 @@ describe("errorPage", () => {
 
 describe("logout with SAP's defaults", () => {
   it("is a GET without a CSRF check that redirects to the logout page and always expires the cookie", async () => {
-    const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, {
+    const loaded = { config: configOf({
       authenticationMethod: "none",
       routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
       logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
-    });
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-    const manager = new SessionManager({
-      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 }),
-      idleTimeoutMs: 1e6,
-      absoluteTimeoutMs: 2e6,
-      revalidateAfterMs: Infinity,
-      touchIntervalMs: 60_000,
-      now: Date.now,
-    });
+    }) };
+    const manager = memoryManager();
     const app = createApp({ config: loaded.config, manager, fetch: (async () => new Response("ok")) as typeof fetch, log: () => {} });
     const res = await app.request("https://router.test/logout");
     expect(res.status).toBe(302);
@@ -342,21 +345,13 @@ describe("logout with SAP's defaults", () => {
 
 describe("session timeout", () => {
   it("tells each destination's logoutPath, with its kept cookies, when a request finds its session timed out", async () => {
-    const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, {
+    const loaded = { config: configOf({
       authenticationMethod: "none",
       routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
       destinations: { backend: { logoutPath: "/session/end", logoutMethod: "POST" } },
-    });
-    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    }) };
     let now = 1_000_000;
-    const manager = new SessionManager({
-      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 60_000 }),
-      idleTimeoutMs: 60_000,
-      absoluteTimeoutMs: 600_000,
-      revalidateAfterMs: Infinity,
-      touchIntervalMs: 60_000,
-      now: () => now,
-    });
+    const manager = memoryManager(60_000, () => now);
     const seen: { method: string; path: string; cookie: string | null }[] = [];
     const upstream = (async (input: RequestInfo | URL, init?: RequestInit) => {
       const r = new Request(input, init);
