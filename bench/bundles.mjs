@@ -19,11 +19,12 @@ const workerOptions = {
   logLevel: /** @type {const} */ ("error"),
 };
 
-/** @returns {Promise<{ dir: string, router: string, codecWorker: string, nodeLib: string, cleanup(): void }>} */
+/** @returns {Promise<{ dir: string, router: string, codecWorker: string, routerCpuWorker: string, nodeLib: string, cleanup(): void }>} */
 export async function buildBundles() {
   const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));
   const router = join(dir, "router.mjs");
   const codecWorker = join(dir, "codec-worker.mjs");
+  const routerCpuWorker = join(dir, "router-cpu-worker.mjs");
   const nodeLib = join(dir, "node-lib.mjs");
   try {
     await Promise.all([
@@ -34,6 +35,12 @@ export async function buildBundles() {
         alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
       }),
       build({ ...workerOptions, entryPoints: [join(ROOT, "bench/codec-worker.ts")], outfile: codecWorker }),
+      build({
+        ...workerOptions,
+        entryPoints: [join(ROOT, "bench/router-cpu-worker.ts")],
+        outfile: routerCpuWorker,
+        alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
+      }),
       build({
         stdin: {
           contents: [
@@ -57,5 +64,5 @@ export async function buildBundles() {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  return { dir, router, codecWorker, nodeLib, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, router, codecWorker, routerCpuWorker, nodeLib, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -119,7 +119,7 @@ export function loadTable({ scenarios, targets, floor }) {
 }
 
 /** @param {any} results */
-export function sizeTable({ sizes, codecCpu, memory, targets }) {
+export function sizeTable({ sizes, codecCpu, routerCpu, memory, targets }) {
   const t = Object.fromEntries(targets.map((/** @type {Target} */ x) => [x.id, x]));
   const m = memory;
   const rows = [
@@ -131,6 +131,11 @@ export function sizeTable({ sizes, codecCpu, memory, targets }) {
     `| stored ÷ SAP-style | ${fixed(sizes.storedToSapRatio, 3)} | ≤ 1: ${mark(t["stored-vs-sap"])} |`,
     `| seal CPU in workerd (median of ${codecCpu.seal.rounds.length} rounds × ${codecCpu.seal.ops}) | ${fixed(codecCpu.seal.msPerOp, 3)} ms | < 1 ms: ${mark(t["seal-cpu"])} |`,
     `| open CPU in workerd (median of ${codecCpu.open.rounds.length} rounds × ${codecCpu.open.ops}) | ${fixed(codecCpu.open.msPerOp, 3)} ms | < 1 ms: ${mark(t["open-cpu"])} |`,
+    ...(routerCpu
+      ? [
+          `| router CPU per request in workerd, in-memory backend (median of ${routerCpu.bare.rounds.length} rounds × ${routerCpu.bare.requests}): Request + backend / forward() / router anonymous / router first tier | ${["bare", "forward", "anonymous", "first-tier"].map((k) => `${fixed(routerCpu[k].msPerRequest * 1000, 1)} µs`).join(" / ")} | where the gap to the floor comes from |`,
+        ]
+      : []),
     `| first tier after ${m.sessions.toLocaleString("en-US")} sessions (caps ${m.maxEntries} entries, ${mib(m.maxBytes)}) | ${m.churn.entries} entries kept, ${m.churn.evictions.toLocaleString("en-US")} evictions | |`,
     `| first tier accounted bytes vs cap | ${mib(m.churn.accountedBytes)} of ${mib(m.maxBytes)} | ≤ cap: ${mark(t["memory-accounted-under-cap"])} |`,
     `| first tier bytes/entry: real heap vs accounted | ${Math.round(m.fill.heapBytesPerEntry)} B vs ${Math.round(m.fill.accountedBytesPerEntry)} B (real ÷ accounted ${fixed(m.fill.heapBytesPerEntry / m.fill.accountedBytesPerEntry, 2)}) | |`,

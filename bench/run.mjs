@@ -66,6 +66,7 @@ const ROUNDS = QUICK ? 2 : 5;
 const JSON_PATH = resolve(args.json ?? join(ROOT, "bench-results/latest.json"));
 const CODEC_OPS = QUICK ? 40 : 200;
 const CODEC_ROUNDS = QUICK ? 3 : 9;
+const ROUTER_CPU_OPS = QUICK ? 200 : 1000;
 const MEMORY_SESSIONS = QUICK ? 100_000 : 1_000_000;
 const MEMORY_MAX_BYTES = 64 * 1024 * 1024;
 const MEMORY_MAX_ENTRIES = 10_000;
@@ -229,6 +230,7 @@ async function main() {
       worker("router-faulty", bundles.router, routerBindings(proxyUrl)),
       worker("router-faulty-recover", bundles.router, routerBindings(proxyUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),
       worker("codec", bundles.codecWorker, { SECRET: secret, RECORD: recordJson, SESSION_ID: refId }),
+      worker("routercpu", bundles.routerCpuWorker, {}),
     ],
   });
   cleanups.push(() => mf.dispose());
@@ -242,6 +244,7 @@ async function main() {
     faulty: await urlOf("router-faulty"),
     faultyRecover: await urlOf("router-faulty-recover"),
     codec: await urlOf("codec"),
+    routerCpu: await urlOf("routercpu"),
   };
 
   // 5. sanity: every router worker serves a seeded session (its own token back, no new cookie)
@@ -414,6 +417,30 @@ async function main() {
   };
   const codecCpu = { seal: await perOp("seal"), open: await perOp("open") };
 
+  // 7b. the router's own CPU per request in workerd (in-memory backend), same method
+  log("router CPU per request in workerd");
+  const cpuTimed = async (/** @type {string} */ path) => {
+    const t = performance.now();
+    const res = await fetch(urls.routerCpu + path);
+    await res.text();
+    if (res.status !== 200) throw new Error(`router-cpu worker ${path}: ${res.status}\n${runtimeOutput}`);
+    return performance.now() - t;
+  };
+  const perRequest = async (/** @type {string} */ step) => {
+    await cpuTimed(`/${step}?n=${ROUTER_CPU_OPS}`); // warm-up
+    const rounds = [];
+    for (let r = 0; r < CODEC_ROUNDS; r++) {
+      const base1 = await cpuTimed(`/${step}?n=0`);
+      const full = await cpuTimed(`/${step}?n=${ROUTER_CPU_OPS}`);
+      const base2 = await cpuTimed(`/${step}?n=0`);
+      rounds.push(Math.max(0, full - (base1 + base2) / 2) / ROUTER_CPU_OPS);
+    }
+    return { msPerRequest: median(rounds), rounds, requests: ROUTER_CPU_OPS };
+  };
+  /** @type {Record<string, { msPerRequest: number, rounds: number[], requests: number }>} */
+  const routerCpu = {};
+  for (const step of ["bare", "forward", "anonymous", "first-tier"]) routerCpu[step] = await perRequest(step);
+
   // stop the servers before the memory measurement (it wants the CPU); keep the bundles
   await cleanupAll(1);
 
@@ -449,6 +476,7 @@ async function main() {
     scenarios,
     sizes,
     codecCpu,
+    routerCpu,
     memory,
     targets,
   };

@@ -48,6 +48,10 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
   const headerPlan = planResponseHeaders({ sendXFrameOptions: http.sendXFrameOptions, httpHeaders: http.httpHeaders, responseHeaders: xsApp.responseHeaders });
   const corsRules = effectiveCorsRules(xsApp.cors, http.cors);
+  const corsHeadersOrPreflight = (request: Request) => {
+    const preflight = corsPreflight(request, corsRules);
+    return preflight ? ({ kind: "answer", response: preflight } as const) : corsHeaders(request, corsRules);
+  };
 
   app.onError((error, c) => {
     // A bug, not an expected failure: log its kind only (messages may carry request data).
@@ -56,10 +60,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   });
 
   app.use(async (c, next) => {
-    const preflight = corsPreflight(c.req.raw, corsRules);
-    if (preflight) return preflight;
-    const cors = corsHeaders(c.req.raw, corsRules);
-    if (cors.kind === "reject") return cors.response;
+    const cors = corsRules.length === 0 ? ({ kind: "none" } as const) : corsHeadersOrPreflight(c.req.raw);
+    if (cors.kind === "answer" || cors.kind === "reject") return cors.response;
     await next();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
     c.res = mutable(c.res);

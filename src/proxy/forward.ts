@@ -73,7 +73,13 @@ export function checkWebSocketUpgrade(request: Request, policy: WebSocketPolicy 
 }
 
 
+const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
+
 function stripHopByHop(headers: Headers): void {
+  // One pass over the names present (a handful) instead of a delete per listed name.
+  const present: string[] = [];
+  for (const name of headers.keys()) if (HOP_BY_HOP.has(name)) present.push(name);
+  if (present.length === 0) return;
   const nominated = headers.get("connection");
   if (nominated !== null) {
     for (const name of nominated.split(",")) {
@@ -82,7 +88,7 @@ function stripHopByHop(headers: Headers): void {
       if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(trimmed)) headers.delete(trimmed);
     }
   }
-  for (const name of HOP_BY_HOP_HEADERS) headers.delete(name);
+  for (const name of present) headers.delete(name);
 }
 
 /**
@@ -108,13 +114,24 @@ function upstreamUrl(destination: Destination, target: string): URL {
   if (!target.startsWith("/") || /[\u0000-\u001f\u007f]/.test(target)) {
     throw new TypeError("forward: target must be a path starting with / without control characters");
   }
-  const base = new URL(destination.url);
+  const base = baseOf(destination);
   const url = new URL(destination.url + target);
-  const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
-  if (url.origin !== base.origin || !(url.pathname === base.pathname || url.pathname.startsWith(basePath))) {
+  if (url.origin !== base.origin || !(url.pathname === base.pathname || url.pathname.startsWith(base.prefix))) {
     throw new TypeError("forward: target leaves the destination's base path");
   }
   return url;
+}
+
+/** A destination's URL parsed once (destinations live as long as the isolate's configuration). */
+const bases = new WeakMap<Destination, { origin: string; pathname: string; prefix: string }>();
+function baseOf(destination: Destination): { origin: string; pathname: string; prefix: string } {
+  let base = bases.get(destination);
+  if (!base) {
+    const url = new URL(destination.url);
+    base = { origin: url.origin, pathname: url.pathname, prefix: url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/` };
+    bases.set(destination, base);
+  }
+  return base;
 }
 
 export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOptions): Request {

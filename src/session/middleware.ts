@@ -85,15 +85,15 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
     c.set("session", scope);
     await next();
 
-    const attributes = cookieAttributes(settings, c.req.header("user-agent") ?? "");
+    const attributes = () => cookieAttributes(settings, c.req.header("user-agent") ?? "");
     if (destroyed) {
-      setCookieHeader(c, clearCookie(cookieName, attributes));
+      setCookieHeader(c, clearCookie(cookieName, attributes()));
       return;
     }
     if (!loaded) return;
     const result = await manager.commit(loaded, waitUntilOf(c));
-    if (result === "gone") setCookieHeader(c, clearCookie(cookieName, attributes));
-    else if (loaded.isNew) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes));
+    if (result === "gone") setCookieHeader(c, clearCookie(cookieName, attributes()));
+    else if (loaded.isNew) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes()));
   };
 }
 
