@@ -63,6 +63,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     const cors = corsRules.length === 0 ? ({ kind: "none" } as const) : corsHeadersOrPreflight(c.req.raw);
     if (cors.kind === "answer" || cors.kind === "reject") return cors.response;
     await next();
+    afterRequest();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
     c.res = mutable(c.res);
     if (c.res.headers.has(ROUTER_ERROR_HEADER)) {
@@ -74,7 +75,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
 
-  installStatus(app, { manager, ...(auth ? { auth } : {}), ...(statusToken ? { token: statusToken } : {}), log, now });
+  const afterRequest = installStatus(app, { manager, ...(auth ? { auth } : {}), ...(statusToken ? { token: statusToken } : {}), log, now });
   const hasLogoutPaths = [...xsApp.destinations.values()].some((d) => d.logoutPath);
   app.use(
     sessionMiddleware({

@@ -23,9 +23,9 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
   const cookieName = config.session.cookieName;
 
   return async (c: Context<SessionEnv>): Promise<Response> => {
-    const welcome = welcomeRedirect(c.req.raw, xsApp.welcomeFile);
-    if (welcome?.kind === "redirect") return welcome.response;
     const url = new URL(c.req.url);
+    const welcome = url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
+    if (welcome?.kind === "redirect") return welcome.response;
     const pathAndQuery = welcome?.kind === "rewrite" ? welcome.pathAndQuery : url.pathname + url.search;
 
     const match = matchRoute(xsApp.routes, pathAndQuery, c.req.method);
@@ -59,9 +59,14 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
       response = await proxy(c, csrf.request, route, destination, target, requiresAuth, forwardedPath);
     }
     if (csrf.token === undefined || response.status === 101) return response;
-    const withToken = new Response(response.body, response);
-    withToken.headers.set(CSRF_HEADER, csrf.token);
-    return withToken;
+    try {
+      response.headers.set(CSRF_HEADER, csrf.token); // the proxy's answers are the router's own objects
+      return response;
+    } catch {
+      const withToken = new Response(response.body, response); // immutable headers (e.g. static assets)
+      withToken.headers.set(CSRF_HEADER, csrf.token);
+      return withToken;
+    }
   };
 
   async function proxy(

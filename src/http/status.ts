@@ -25,27 +25,28 @@ export function isolateMetrics(manager: SessionManager, auth: AuthServices | und
 
 /**
  * `GET /_approuter/status` with `Authorization: Bearer <STATUS_TOKEN>`; absent when no
- * token is configured. Also logs the same counters (event `metrics`) at most once a minute.
+ * token is configured. Returns the function to call after every request: it logs the
+ * same counters (event `metrics`) at most once a minute.
  */
 export function installStatus(
   app: Hono<SessionEnv>,
   options: { manager: SessionManager; auth?: AuthServices; token?: string; log: Logger; now: () => number },
-): void {
+): () => void {
   const startedAt = options.now();
   let lastLog = startedAt;
-  app.use(async (c, next) => {
-    await next();
+  const afterRequest = () => {
     const now = options.now();
     if (now - lastLog >= 60_000) {
       lastLog = now;
       options.log("metrics", isolateMetrics(options.manager, options.auth, startedAt, now));
     }
-  });
+  };
   const token = options.token;
-  if (!token) return;
+  if (!token) return afterRequest;
   app.get(STATUS_PATH, (c) => {
     const given = c.req.header("authorization") ?? "";
     if (!timingSafeEqual(given, `Bearer ${token}`)) return errorPage(401, "STATUS_TOKEN_REQUIRED", { "www-authenticate": "Bearer" });
     return c.json(isolateMetrics(options.manager, options.auth, startedAt, options.now()), 200, { "cache-control": "no-store" });
   });
+  return afterRequest;
 }
