@@ -16,5 +16,3 @@ export const consoleLogger: Logger = (event, fields) => {
   else if (level === "warn") console.warn(line);
   else console.log(line);
 };
-
-export const silentLogger: Logger = () => {};

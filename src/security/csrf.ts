@@ -1,4 +1,3 @@
-import { base64url } from "jose";
 import { timingSafeEqual } from "./constant-time.js";
 
 /**
@@ -42,16 +41,4 @@ export function csrfDecision(input: CsrfInput): CsrfDecision {
   const { fetchHeader, sessionToken } = input;
   if (sessionToken === undefined || sessionToken === "" || fetchHeader === null) return { kind: "reject" };
   return timingSafeEqual(fetchHeader, sessionToken) ? { kind: "ok" } : { kind: "reject" };
-}
-
-/** Fills the given array with random bytes, like `crypto.getRandomValues`. */
-export type FillRandom = (array: Uint8Array) => unknown;
-
-const CSRF_TOKEN_BYTES = 32;
-
-/** 256 random bits, base64url without padding (43 characters). */
-export function newCsrfToken(randomBytes: FillRandom = crypto.getRandomValues.bind(crypto)): string {
-  const bytes = new Uint8Array(CSRF_TOKEN_BYTES);
-  randomBytes(bytes);
-  return base64url.encode(bytes);
 }

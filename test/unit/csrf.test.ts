@@ -1,6 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { base64url } from "jose";
-import { csrfDecision, isStateChanging, newCsrfToken, type CsrfInput } from "../../src/security/csrf.js";
+import { csrfDecision, isStateChanging, type CsrfInput } from "../../src/security/csrf.js";
 import { timingSafeEqual } from "../../src/security/constant-time.js";
 
 const TOKEN = "k2Jd0nWc4v1m8mJ6xkq9Rz7tYh3Ue5pLaSbQfGiHoN0";
@@ -86,21 +85,3 @@ describe("timingSafeEqual", () => {
   });
 });
 
-describe("newCsrfToken", () => {
-  it("encodes 32 injected bytes as base64url", () => {
-    const token = newCsrfToken((array) => {
-      for (let i = 0; i < array.length; i++) array[i] = 0xff - i;
-      return array;
-    });
-    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const bytes = base64url.decode(token);
-    expect(bytes.length).toBe(32);
-    expect([...bytes]).toEqual(Array.from({ length: 32 }, (_, i) => 0xff - i));
-  });
-
-  it("uses the platform CSPRNG by default: 43 characters, different each time", () => {
-    const tokens = new Set(Array.from({ length: 20 }, () => newCsrfToken()));
-    expect(tokens.size).toBe(20);
-    for (const t of tokens) expect(t).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  });
-});
