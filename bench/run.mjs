@@ -374,10 +374,11 @@ async function main() {
         calls: total,
         callsPerRequest: per(total),
         byCommand,
-        getPerRequest: per(byCommand.get ?? 0),
+        /** Reads before the response: GET, or GETEX (a read that also slides the TTL). */
+        getPerRequest: per((byCommand.get ?? 0) + (byCommand.getex ?? 0)),
         pexpirePerRequest: per(byCommand.pexpire ?? 0),
-        /** Anything else than GET (before the response) and PEXPIRE (after it). */
-        otherPerRequest: per(total - (byCommand.get ?? 0) - (byCommand.pexpire ?? 0)),
+        /** Anything else than the reads (before the response) and PEXPIRE (after it). */
+        otherPerRequest: per(total - (byCommand.get ?? 0) - (byCommand.getex ?? 0) - (byCommand.pexpire ?? 0)),
         restRequestsPerRequest: def.fault ? per(m.proxy) : null,
       },
     };

@@ -42,9 +42,10 @@ export class ExternalTier {
     return this.store.counters;
   }
 
-  async read(sessionId: string): Promise<ReadResult> {
+  /** With `touchMs`, the stored copy's TTL is reset in the same round trip (a recovery slides it). */
+  async read(sessionId: string, touchMs?: number): Promise<ReadResult> {
     const keys = await this.candidateKeys(sessionId);
-    const outcomes = await Promise.all(keys.map((key) => this.store.get(key)));
+    const outcomes = await Promise.all(keys.map((key) => this.store.get(key, touchMs)));
     const index = outcomes.findIndex((o) => o.ok && o.value !== null);
     if (index < 0) return outcomes.every((o) => o.ok) ? { kind: "missing" } : { kind: "unavailable" };
     const envelope = (outcomes[index] as { ok: true; value: string }).value;

@@ -122,7 +122,8 @@ export class SessionManager {
     if (entry) {
       if (external && !entry.dirty && t - entry.validatedAt >= this.options.revalidateAfterMs) {
         this.metrics.revalidations++;
-        const read = await external.read(id);
+        // The check also slides the store TTL (GETEX): an active session needs no separate touch.
+        const read = await external.read(id, this.options.idleTimeoutMs);
         if (read.kind === "missing") {
           this.noteRejected(read.rejected);
           this.metrics.revalidatedGone++;
@@ -130,10 +131,7 @@ export class SessionManager {
           return { kind: "none" };
         }
         if (read.kind === "found") {
-          entry =
-            read.tag === entry.stored?.tag
-              ? { ...entry, validatedAt: t }
-              : this.entryFromStore(read, t, entry.ttlSetAt);
+          entry = read.tag === entry.stored?.tag ? { ...entry, validatedAt: t, ttlSetAt: t } : this.entryFromStore(read, t, t);
           memory.set(id, entry, t);
         }
         // unavailable: the copy in memory is the best there is; keep serving it.
@@ -148,7 +146,8 @@ export class SessionManager {
       this.metrics.misses++;
       return { kind: "none" };
     }
-    const read = await external.read(id);
+    // One round trip: the read also slides the store TTL (GETEX).
+    const read = await external.read(id, this.options.idleTimeoutMs);
     if (read.kind === "unavailable") return { kind: "unknown" };
     if (read.kind === "missing") {
       this.noteRejected(read.rejected);
@@ -157,8 +156,7 @@ export class SessionManager {
     }
     if (read.record.exp <= t) return this.expire(id, read.record);
     this.metrics.recoveries++;
-    // ttlSetAt 0: this request extends the store TTL (after the response).
-    const recovered = this.entryFromStore(read, t, 0);
+    const recovered = this.entryFromStore(read, t, t);
     memory.set(id, recovered, t);
     return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record } };
   }

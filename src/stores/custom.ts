@@ -47,13 +47,15 @@ export function missingMethods(store: unknown): string[] {
  */
 export function adaptCustomStore(store: UserCustomStore): ByteStore {
   return {
-    async get(key) {
+    async get(key, touchMs) {
       const value = await store.get(key);
-      if (typeof value === "string") return value; // drivers that keep the envelope bare
-      if (typeof value === "object" && value !== null && typeof (value as StoredSession).envelope === "string") {
-        return (value as StoredSession).envelope;
+      let envelope: string | null = null;
+      if (typeof value === "string") envelope = value; // drivers that keep the envelope bare
+      else if (typeof value === "object" && value !== null && typeof (value as StoredSession).envelope === "string") {
+        envelope = (value as StoredSession).envelope;
       }
-      return null;
+      if (envelope !== null && touchMs !== undefined) await store.resetTimer(key, Math.max(1, Math.ceil(touchMs)));
+      return envelope;
     },
     async set(key, envelope, ttlMs, mode) {
       const exists = Boolean(await store.exists(key));

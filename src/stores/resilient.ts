@@ -45,8 +45,8 @@ export class ResilientStore {
     private readonly options: ResilienceOptions,
   ) {}
 
-  get(key: string): Promise<StoreOutcome<string | null>> {
-    return this.run(() => this.store.get(key));
+  get(key: string, touchMs?: number): Promise<StoreOutcome<string | null>> {
+    return this.run(() => this.store.get(key, touchMs));
   }
 
   set(key: string, value: string, ttlMs: number, mode: SetMode): Promise<StoreOutcome<boolean>> {

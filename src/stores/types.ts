@@ -10,7 +10,8 @@ export type SetMode =
   | "update";
 
 export interface ByteStore {
-  get(key: string): Promise<string | null>;
+  /** The value, or null; with `touchMs`, the key's TTL is reset to it in the same call (GETEX). */
+  get(key: string, touchMs?: number): Promise<string | null>;
   /** Stores with a TTL; `false` when the mode's condition did not hold. */
   set(key: string, value: string, ttlMs: number, mode: SetMode): Promise<boolean>;
   /** Resets the TTL; `false` when the key does not exist. */

@@ -28,8 +28,8 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
   return {
     // Only the replies Redis gives count as answers; anything else is a fault of the
     // endpoint (thrown: "unavailable"), never read as "absent" or "gone".
-    async get(key) {
-      const value: unknown = await redis.get<string>(key);
+    async get(key, touchMs) {
+      const value: unknown = touchMs === undefined ? await redis.get<string>(key) : await redis.getex<string>(key, { px: Math.max(1, Math.ceil(touchMs)) });
       if (value === null || typeof value === "string") return value;
       throw new UnexpectedReply("GET");
     },

@@ -25,9 +25,11 @@ export class MapByteStore implements ByteStore {
     return e;
   }
 
-  async get(key: string) {
-    await this.check("get");
-    return this.live(key)?.value ?? null;
+  async get(key: string, touchMs?: number) {
+    await this.check(touchMs === undefined ? "get" : "getex");
+    const e = this.live(key);
+    if (e && touchMs !== undefined) e.expiresAt = this.now() + touchMs;
+    return e?.value ?? null;
   }
 
   async set(key: string, value: string, ttlMs: number, mode: "create" | "update") {

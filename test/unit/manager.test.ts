@@ -13,7 +13,7 @@ const REVALIDATE = 5_000;
 const TOUCH = 60_000;
 
 /** One "isolate": its own first tier and manager, over a shared byte store and clock. */
-async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SECRET_A]) {
+async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SECRET_A], revalidateAfterMs = REVALIDATE) {
   const external = new ExternalTier(
     new ResilientStore(store, { budgetMs: 200, backOffMs: 1, maxAttempts: 2, cooldownMs: 0, now: () => clock.t, sleep: realSleep }),
     await KeyRing.create(secrets),
@@ -24,7 +24,7 @@ async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SEC
     external,
     idleTimeoutMs: IDLE,
     absoluteTimeoutMs: ABSOLUTE,
-    revalidateAfterMs: REVALIDATE,
+    revalidateAfterMs,
     touchIntervalMs: TOUCH,
     now: () => clock.t,
   });
@@ -86,35 +86,49 @@ describe("SessionManager", () => {
     expect(store.calls).toEqual(["set"]);
   });
 
-  it("recovers a session on another isolate with one store read", async () => {
-    const { a, b, store } = await setup();
+  it("recovers a session on another isolate with one store call, which also slides its TTL", async () => {
+    const { a, b, store, clock } = await setup();
     const id = await created(a, "abc");
+    clock.t += 60_000;
     store.calls = [];
     const s = (await b.load(id)) as Session;
     expect(s.record.csrf).toBe("abc");
-    expect(store.calls).toEqual(["get"]);
+    expect(store.calls).toEqual(["getex"]); // GET + PEXPIRE in one round trip
     expect(b.manager.metrics.recoveries).toBe(1);
-    // The recovery extends the store TTL, after the response.
+    expect([...store.data.values()][0]!.expiresAt - clock.t).toBe(IDLE);
     expect(await b.commit(s)).toBe("unchanged");
     await b.settle();
-    expect(store.calls).toEqual(["get", "touch"]);
+    expect(store.calls).toEqual(["getex"]); // nothing after the response either
   });
 
-  it("extends the store TTL of an unchanged session at most once per touch interval", async () => {
+  it("keeps the store TTL of an active session sliding with its revalidation reads, no separate touches", async () => {
     const { a, store, clock } = await setup();
     const id = await created(a);
     store.calls = [];
-    const touches = () => store.calls.filter((c) => c === "touch").length;
     for (let i = 0; i < 30; i++) {
       clock.t += 4_000;
-      const s = (await a.load(id)) as Session;
-      await a.commit(s);
+      await a.commit((await a.load(id)) as Session);
+    }
+    await a.settle();
+    expect(store.calls.filter((c) => c === "touch")).toEqual([]);
+    expect(store.calls.filter((c) => c === "getex").length).toBe(15); // one per revalidation (every 8 s here)
+    expect([...store.data.values()][0]!.expiresAt - clock.t).toBeGreaterThan(IDLE - 8_000);
+  });
+
+  it("extends the store TTL of an unchanged session at most once per touch interval when nothing reads it", async () => {
+    const clock = { t: 1_000_000 };
+    const store = new MapByteStore(() => clock.t);
+    const a = await isolate(store, clock, [SECRET_A], Infinity); // never revalidates
+    const id = await created(a);
+    store.calls = [];
+    for (let i = 0; i < 30; i++) {
+      clock.t += 4_000;
+      await a.commit((await a.load(id)) as Session);
     }
     await a.settle();
     // 120 s of activity: two touches (at 60 s and 120 s), never one per request.
-    expect(touches()).toBe(2);
-    const [entry] = [...store.data.values()];
-    expect(entry!.expiresAt - clock.t).toBeGreaterThan(IDLE - TOUCH);
+    expect(store.calls).toEqual(["touch", "touch"]);
+    expect([...store.data.values()][0]!.expiresAt - clock.t).toBeGreaterThan(IDLE - TOUCH);
   });
 
   it("honours a destroy on another isolate once the copy is older than the window", async () => {
@@ -247,6 +261,6 @@ describe("SessionManager", () => {
     }
     expect(store.calls).toEqual([]);
     expect(await a.load("A".repeat(43))).toBe("none"); // well-formed but unknown: one look-up
-    expect(store.calls).toEqual(["get"]);
+    expect(store.calls).toEqual(["getex"]);
   });
 });

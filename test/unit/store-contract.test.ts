@@ -88,6 +88,16 @@ describe.each(stores)("byte store contract: %s", (_name, make) => {
     expect(await store.get(touched)).toBe("v");
   });
 
+  it("reads and slides the TTL in one call", async () => {
+    const [k, missing] = [fresh(), fresh()];
+    await store.set(k, "v", 300, "create");
+    await sleep(150);
+    expect(await store.get(k, 5_000)).toBe("v");
+    await sleep(300); // past the first TTL
+    expect(await store.get(k)).toBe("v");
+    expect(await store.get(missing, 5_000)).toBeNull();
+  });
+
   it("keeps long envelopes byte for byte", async () => {
     const k = fresh();
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
