@@ -34,6 +34,11 @@ export class ExternalTier {
     return this.store.degraded;
   }
 
+  /** Whether a read can slide the TTL in the same call (else the TTL is extended by touches). */
+  get slidesTtlOnRead(): boolean {
+    return this.store.slidesTtlOnRead;
+  }
+
   get currentKid(): string {
     return this.keyring.current.kid;
   }

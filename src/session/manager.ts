@@ -122,8 +122,10 @@ export class SessionManager {
     if (entry) {
       if (external && !entry.dirty && t - entry.validatedAt >= this.options.revalidateAfterMs) {
         this.metrics.revalidations++;
-        // The check also slides the store TTL (GETEX): an active session needs no separate touch.
-        const read = await external.read(id, this.options.idleTimeoutMs);
+        // The check also slides the store TTL where that is free (GETEX): an active session
+        // then needs no separate touch.
+        const slide = external.slidesTtlOnRead ? this.options.idleTimeoutMs : undefined;
+        const read = await external.read(id, slide);
         if (read.kind === "missing") {
           this.noteRejected(read.rejected);
           this.metrics.revalidatedGone++;
@@ -131,7 +133,8 @@ export class SessionManager {
           return { kind: "none" };
         }
         if (read.kind === "found") {
-          entry = read.tag === entry.stored?.tag ? { ...entry, validatedAt: t, ttlSetAt: t } : this.entryFromStore(read, t, t);
+          const ttlSetAt = slide === undefined ? entry.ttlSetAt : t;
+          entry = read.tag === entry.stored?.tag ? { ...entry, validatedAt: t, ttlSetAt } : this.entryFromStore(read, t, ttlSetAt);
           memory.set(id, entry, t);
         }
         // unavailable: the copy in memory is the best there is; keep serving it.
@@ -146,7 +149,7 @@ export class SessionManager {
       this.metrics.misses++;
       return { kind: "none" };
     }
-    // One round trip: the read also slides the store TTL (GETEX).
+    // One round trip: the read also slides the store TTL (GETEX; a custom store: get + resetTimer).
     const read = await external.read(id, this.options.idleTimeoutMs);
     if (read.kind === "unavailable") return { kind: "unknown" };
     if (read.kind === "missing") {

@@ -69,6 +69,10 @@ export class ResilientStore {
     return this.run(() => this.store.setMembers(key));
   }
 
+  get slidesTtlOnRead(): boolean {
+    return this.store.slidesTtlOnRead === true;
+  }
+
   /** How long after a failure calls are skipped: when a retry can be worth it. */
   get cooldownMs(): number {
     return this.options.cooldownMs;

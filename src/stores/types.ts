@@ -10,6 +10,8 @@ export type SetMode =
   | "update";
 
 export interface ByteStore {
+  /** True when `get` with `touchMs` costs no more than a plain read (Redis GETEX). */
+  readonly slidesTtlOnRead?: boolean;
   /** The value, or null; with `touchMs`, the key's TTL is reset to it in the same call (GETEX). */
   get(key: string, touchMs?: number): Promise<string | null>;
   /** Stores with a TTL; `false` when the mode's condition did not hold. */

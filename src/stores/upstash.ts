@@ -26,6 +26,7 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
     signal: () => AbortSignal.timeout(requestTimeoutMs),
   });
   return {
+    slidesTtlOnRead: true,
     // Only the replies Redis gives count as answers; anything else is a fault of the
     // endpoint (thrown: "unavailable"), never read as "absent" or "gone".
     async get(key, touchMs) {

@@ -2,6 +2,7 @@ import type { ByteStore } from "../../src/stores/types.js";
 
 /** An in-memory byte store with a settable clock, plus switches to make it fail. */
 export class MapByteStore implements ByteStore {
+  readonly slidesTtlOnRead = true;
   readonly data = new Map<string, { value: string; expiresAt: number }>();
   calls: string[] = [];
   failWith: Error | undefined;
