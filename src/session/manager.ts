@@ -36,6 +36,8 @@ export interface Session {
   readonly isNew: boolean;
   /** The record as loaded or last committed: the session changed when `record` is another object. */
   base: SessionRecord | undefined;
+  /** When the store TTL was last set, as known when the session was loaded (0: unknown). */
+  readonly ttlSetAt?: number;
 }
 
 export type LoadResult =
@@ -143,7 +145,7 @@ export class SessionManager {
       }
       if (entry.record.exp <= t) return this.expire(id, entry.record);
       entry.lastAccess = t;
-      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record } };
+      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt } };
     }
     if (!external) {
       this.metrics.misses++;
@@ -161,7 +163,7 @@ export class SessionManager {
     this.metrics.recoveries++;
     const recovered = this.entryFromStore(read, t, t);
     memory.set(id, recovered, t);
-    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record } };
+    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t } };
   }
 
   create(): Session {
@@ -190,7 +192,8 @@ export class SessionManager {
       // Extend the store TTL at most once per touch interval, after the response. An entry
       // evicted during the request is touched under the newest key (best effort).
       const kid = previous ? previous.stored?.kid : external?.currentKid;
-      if (external && kid && (!previous || t - previous.ttlSetAt >= this.options.touchIntervalMs)) {
+      const ttlSetAt = previous?.ttlSetAt ?? session.ttlSetAt ?? 0;
+      if (external && kid && t - ttlSetAt >= this.options.touchIntervalMs) {
         if (previous) previous.ttlSetAt = t;
         this.metrics.touches++;
         waitUntil(

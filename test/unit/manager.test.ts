@@ -101,6 +101,29 @@ describe("SessionManager", () => {
     expect(store.calls).toEqual(["getex"]); // nothing after the response either
   });
 
+  it("does not touch a recovered session again after the response, even if it was evicted meanwhile", async () => {
+    const { a, store, clock } = await setup();
+    const one = await created(a, "one");
+    const two = await created(a, "two");
+    const tiny = new SessionManager({
+      memory: new MemoryTier({ maxEntries: 1, maxBytes: 1e7, idleTimeoutMs: IDLE }),
+      external: a.external,
+      idleTimeoutMs: IDLE,
+      absoluteTimeoutMs: ABSOLUTE,
+      revalidateAfterMs: REVALIDATE,
+      touchIntervalMs: TOUCH,
+      now: () => clock.t,
+    });
+    clock.t += 1_000;
+    store.calls = [];
+    const first = (await tiny.load(one)) as { kind: "session"; session: Session };
+    await tiny.load(two); // evicts the first from the one-entry tier while "its request" runs
+    const waits: Promise<unknown>[] = [];
+    expect(await tiny.commit(first.session, (p) => waits.push(p))).toBe("unchanged");
+    await Promise.all(waits);
+    expect(store.calls).toEqual(["getex", "getex"]); // the two recoveries, nothing more
+  });
+
   it("keeps the store TTL of an active session sliding with its revalidation reads, no separate touches", async () => {
     const { a, store, clock } = await setup();
     const id = await created(a);
