@@ -65,7 +65,9 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     await next();
     afterRequest();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
-    c.res = mutable(c.res);
+    // Assign only a new object: Hono's `res` setter copies the response and all its headers.
+    const response = mutable(c.res);
+    if (response !== c.res) c.res = response;
     if (c.res.headers.has(ROUTER_ERROR_HEADER)) {
       c.res.headers.delete(ROUTER_ERROR_HEADER);
       const page = xsApp.errorPage.get(c.res.status);
