@@ -21,6 +21,7 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
   const { config, fetch, authenticate, csrfTokenFor } = options;
   const { xsApp, destinations } = config;
   const cookieName = config.session.cookieName;
+  const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
 
   return async (c: Context<SessionEnv>): Promise<Response> => {
     const url = new URL(c.req.url);
@@ -95,7 +96,7 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
       sessionCookieName: cookieName,
       ...(cookieHeader !== undefined ? { cookieHeader } : {}),
       ...(forwardedPath ? { forwardedPath } : {}),
-      websockets: { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) },
+      websockets,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(clientIp ? { clientIp } : {}),
     });

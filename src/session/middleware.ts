@@ -117,8 +117,14 @@ export function clearCookie(name: string, attributes: CookieAttributes = { secur
 
 function setCookieHeader(c: Context, value: string): void {
   if (c.res.status === 101) return; // a WebSocket upgrade cannot carry it
-  // Responses passed through from fetch() have immutable headers: copy once.
-  c.res = new Response(c.res.body, c.res);
-  c.res.headers.append("set-cookie", value);
-  c.res.headers.set("cache-control", "no-store"); // never cache a response that sets a session
+  let response = c.res;
+  try {
+    response.headers.append("set-cookie", value);
+  } catch {
+    // Responses passed through from fetch() have immutable headers: copy once.
+    response = new Response(response.body, response);
+    response.headers.append("set-cookie", value);
+    c.res = response;
+  }
+  response.headers.set("cache-control", "no-store"); // never cache a response that sets a session
 }
