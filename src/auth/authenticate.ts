@@ -25,12 +25,12 @@ export function createAuthenticator(services: AuthServices): Authenticator {
     const scope = c.get("session");
     const session = await scope.current();
     const auth = authOf(session?.record.data);
-    if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label);
+    if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label, route);
 
     const freshness = await ensureFreshTokens(session, provider, services, waitUntilOf(c));
     if (freshness === "ended") {
       await scope.destroy();
-      return loginOrDeny(c, services, label);
+      return loginOrDeny(c, services, label, route);
     }
     if (freshness === "unavailable") return errorPage(503, "IDP_UNAVAILABLE");
 
@@ -40,9 +40,9 @@ export function createAuthenticator(services: AuthServices): Authenticator {
   };
 }
 
-function loginOrDeny(c: Context<SessionEnv>, services: AuthServices, label: "xsuaa" | "identity"): Promise<Response> | Response {
+function loginOrDeny(c: Context<SessionEnv>, services: AuthServices, label: "xsuaa" | "identity", route: RouteConfig): Promise<Response> | Response {
   const method = c.req.method;
   const xhr = (c.req.header("x-requested-with") ?? "").toLowerCase() === "xmlhttprequest";
   if ((method !== "GET" && method !== "HEAD") || xhr) return errorPage(401, "AUTHENTICATION_REQUIRED");
-  return startLogin(c, services, label);
+  return startLogin(c, services, label, route.identityProvider);
 }

@@ -19,7 +19,17 @@ import { markOnce, type AuthServices } from "./services.js";
  */
 const USER_CLAIMS = ["name", "given_name", "family_name", "email", "user_name", "preferred_username", "zone_uuid"];
 
-export async function startLogin(c: Context<SessionEnv>, services: AuthServices, label: "xsuaa" | "identity"): Promise<Response> {
+/**
+ * Sends the browser to the provider. A route's `identityProvider` selects the user's
+ * identity provider behind XSUAA as SAP's router does it (`login_hint` with the origin);
+ * other providers get no hint.
+ */
+export async function startLogin(
+  c: Context<SessionEnv>,
+  services: AuthServices,
+  label: "xsuaa" | "identity",
+  identityProvider?: string,
+): Promise<Response> {
   const provider = services.providers.get(label)!;
   let as: oauth.AuthorizationServer;
   try {
@@ -45,6 +55,7 @@ export async function startLogin(c: Context<SessionEnv>, services: AuthServices,
     code_challenge_method: "S256",
   };
   for (const [name, value] of Object.entries(params)) target.searchParams.set(name, value);
+  if (identityProvider !== undefined && label === "xsuaa") target.searchParams.set("login_hint", JSON.stringify({ origin: identityProvider }));
   const sealed = await sealLoginState(
     { state, nonce, codeVerifier, returnTo: safeReturnTo(requestUrl.pathname + requestUrl.search), idp: label },
     services.loginKey,

@@ -26,6 +26,7 @@ const XS_APP = {
     { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", scope: "app.read" },
     { source: "^/admin/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", scope: ["app.admin"] },
     { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
+    { source: "^/corp/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", identityProvider: "corporate-idp" },
     { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" },
   ],
   logout: { logoutEndpoint: "/logout", logoutPage: "/public/bye" },
@@ -140,6 +141,14 @@ describe("login", () => {
     expect(callback.status).toBe(302);
     expect((await get(c, "a", "/api/x", cookie)).status).toBe(200);
     expect((await get(c, "b", "/api/x", cookie)).status).toBe(200);
+  });
+
+  it("asks XSUAA for a route's identityProvider with login_hint, as SAP's router does", async () => {
+    const c = await cluster();
+    const plain = new URL((await c.fetch("a", "/api/x", { redirect: "manual" })).headers.get("location")!);
+    expect(plain.searchParams.get("login_hint")).toBeNull();
+    const corp = new URL((await c.fetch("a", "/corp/x", { redirect: "manual" })).headers.get("location")!);
+    expect(JSON.parse(corp.searchParams.get("login_hint")!)).toEqual({ origin: "corporate-idp" });
   });
 
   it("answers 401 to unauthenticated non-GET and XMLHttpRequest requests", async () => {
