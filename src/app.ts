@@ -6,6 +6,7 @@ import type { AuthServices } from "./auth/services.js";
 import type { RouteConfig, RouterConfig } from "./config/types.js";
 import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from "./http/cors.js";
 import { callBackendLogouts, logoutHandler } from "./http/logout-handler.js";
+import { withMutableHeaders } from "./http/mutable.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./http/route-handler.js";
@@ -66,7 +67,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     afterRequest();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
     // Assign only a new object: Hono's `res` setter copies the response and all its headers.
-    const response = mutable(c.res);
+    const response = withMutableHeaders(c.res);
     if (response !== c.res) c.res = response;
     if (c.res.headers.has(ROUTER_ERROR_HEADER)) {
       c.res.headers.delete(ROUTER_ERROR_HEADER);
@@ -120,16 +121,5 @@ async function customErrorPage(c: Context<SessionEnv>, file: string, original: R
     return new Response(asset.body, { status: original.status, headers });
   } catch {
     return original;
-  }
-}
-
-/** Responses passed through from fetch() have immutable headers. */
-function mutable(response: Response): Response {
-  try {
-    response.headers.set("x-approuter-probe", "1");
-    response.headers.delete("x-approuter-probe");
-    return response;
-  } catch {
-    return new Response(response.body, response);
   }
 }

@@ -8,6 +8,7 @@ import { matchRoute } from "../routing/match.js";
 import { csrfDecision, isStateChanging } from "../security/csrf.js";
 import type { SessionEnv, SessionScope } from "../session/middleware.js";
 import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
+import { withMutableHeaders } from "./mutable.js";
 import { errorPage } from "./pages.js";
 
 /**
@@ -60,14 +61,9 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
       response = await proxy(c, csrf.request, route, destination, target, requiresAuth, forwardedPath);
     }
     if (csrf.token === undefined || response.status === 101) return response;
-    try {
-      response.headers.set(CSRF_HEADER, csrf.token); // the proxy's answers are the router's own objects
-      return response;
-    } catch {
-      const withToken = new Response(response.body, response); // immutable headers (e.g. static assets)
-      withToken.headers.set(CSRF_HEADER, csrf.token);
-      return withToken;
-    }
+    const withToken = withMutableHeaders(response);
+    withToken.headers.set(CSRF_HEADER, csrf.token);
+    return withToken;
   };
 
   async function proxy(

@@ -144,7 +144,6 @@ export class SessionManager {
         this.metrics.memoryHits++;
       }
       if (entry.record.exp <= t) return this.expire(id, entry.record);
-      entry.lastAccess = t;
       return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt } };
     }
     if (!external) {

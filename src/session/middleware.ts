@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { serialize } from "hono/utils/cookie";
+import { withMutableHeaders } from "../http/mutable.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionCookieSettings } from "../config/types.js";
 import type { Session, SessionManager } from "./manager.js";
@@ -117,14 +118,8 @@ export function clearCookie(name: string, attributes: CookieAttributes = { secur
 
 function setCookieHeader(c: Context, value: string): void {
   if (c.res.status === 101) return; // a WebSocket upgrade cannot carry it
-  let response = c.res;
-  try {
-    response.headers.append("set-cookie", value);
-  } catch {
-    // Responses passed through from fetch() have immutable headers: copy once.
-    response = new Response(response.body, response);
-    response.headers.append("set-cookie", value);
-    c.res = response;
-  }
+  const response = withMutableHeaders(c.res);
+  if (response !== c.res) c.res = response; // Hono's setter copies: assign only a new object
+  response.headers.append("set-cookie", value);
   response.headers.set("cache-control", "no-store"); // never cache a response that sets a session
 }
