@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { createAuthenticator } from "./auth/authenticate.js";
 import { handleCallback } from "./auth/login.js";
+import { userApiHandler, userApiProvider } from "./auth/user-api.js";
 import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.js";
 import type { AuthServices } from "./auth/services.js";
 import type { RouteConfig, RouterConfig } from "./config/types.js";
@@ -98,7 +99,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     const csrfTokenFor = (id: string) => manager.csrfTokenFor(id);
     app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
   }
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id) }));
+  const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi }));
   return app;
 }
 

@@ -140,7 +140,7 @@ export interface RouteConfig {
   /** The compiled `source` (case-sensitive, matched against path + query). */
   source: RegExp;
   target?: string;
-  /** The destination name; "" exactly when `localDir` is set. */
+  /** The destination name; "" exactly when `localDir` or `service` is set. */
   destination: string;
   /** Upper-case methods; undefined = all. */
   httpMethods?: string[];
@@ -150,6 +150,8 @@ export interface RouteConfig {
   csrfProtection: boolean;
   /** Folder in the static assets, normalised: starts with `/`, no trailing `/` (`/` = all assets). */
   localDir?: string;
+  /** SAP's user API (`sap-approuter-userapi`), the only `service` the edge answers; destination is "" then. */
+  service?: "sap-approuter-userapi";
   /** `Cache-Control` for static content (SAP: only effective on localDir routes). */
   cacheControl?: string;
   /** Dropped when the effective authenticationType is "none" (SAP ignores it there). */

@@ -3,8 +3,8 @@
  * variable), checked against SAP's own schema (`@sap/approuter` 23,
  * lib/configuration/schemas/xs-app-schema.json) so that a file SAP accepts is accepted
  * here, except for what cannot work at the edge, which is named:
- * - "not supported at the edge": `service` routes (+ `endpoint`, `preferLocal`, top-level
- *   `services`), `plugins`, `whitelistService`, `pluginMetadataEndpoint`,
+ * - "not supported at the edge": `service` routes other than SAP's user API
+ *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`), `plugins`, `whitelistService`, `pluginMetadataEndpoint`,
  *   `authenticationType: "basic"`.
  * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
@@ -38,6 +38,9 @@ export { HTTP_METHODS };
 export const BUNDLED = "xs-app.json";
 
 const EDGE = "not supported at the edge";
+
+/** The one `service` a route may name: SAP's user API, answered by src/auth/user-api.ts. */
+export const USER_API_SERVICE = "sap-approuter-userapi";
 const NOT_YET = "not supported yet";
 
 const authenticationType = v.pipe(
@@ -105,7 +108,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
       target: v.optional(nonEmptyString),
       destination: v.optional(destination),
       localDir: v.optional(assetPath('must be a folder inside the static assets (no "..", no backslash)')),
-      service: v.optional(v.never(EDGE)),
+      service: v.optional(v.pipe(string, v.check((name) => name === USER_API_SERVICE, EDGE), v.literal(USER_API_SERVICE))),
       endpoint: v.optional(v.never(EDGE)),
       preferLocal: v.optional(v.never(EDGE)),
       httpMethods: v.optional(
@@ -134,6 +137,13 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
       "localDir",
       "not allowed together with destination",
     ),
+    // SAP lets its user API answer first and ignores the rest; here the ambiguity is named.
+    crossCheck(
+      ["service", "destination", "localDir"],
+      (route) => route.service === undefined || (route.destination === undefined && route.localDir === undefined),
+      "service",
+      "not allowed together with destination or localDir",
+    ),
     crossCheck(
       ["localDir", "httpMethods"],
       (route) => route.localDir === undefined || route.httpMethods === undefined,
@@ -156,6 +166,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
         authenticationType: route.authenticationType,
         csrfProtection: route.csrfProtection,
         ...(route.localDir !== undefined && { localDir: route.localDir }),
+        ...(route.service !== undefined && { service: route.service }),
         ...(route.cacheControl !== undefined && { cacheControl: route.cacheControl }),
         ...(route.scope !== undefined && { scope: route.scope }),
         ...(route.identityProvider !== undefined && { identityProvider: route.identityProvider }),

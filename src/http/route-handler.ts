@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { Authenticator } from "../app.js";
 import { authOf } from "../auth/auth-data.js";
+import type { UserApiHandler } from "../auth/user-api.js";
 import type { Destination, RouteConfig, RouterConfig } from "../config/types.js";
 import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeCookie } from "../proxy/forward.js";
@@ -18,8 +19,14 @@ import { errorPage } from "./pages.js";
  */
 const CSRF_HEADER = "x-csrf-token";
 
-export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator; csrfTokenFor: (sessionId: string) => Promise<string> }) {
-  const { config, fetch, authenticate, csrfTokenFor } = options;
+export function routeHandler(options: {
+  config: RouterConfig;
+  fetch: typeof fetch;
+  authenticate: Authenticator;
+  csrfTokenFor: (sessionId: string) => Promise<string>;
+  userApi: UserApiHandler;
+}) {
+  const { config, fetch, authenticate, csrfTokenFor, userApi } = options;
   const { xsApp, destinations } = config;
   const cookieName = config.session.cookieName;
   const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
@@ -47,7 +54,9 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
     if (csrf.kind === "reject") return errorPage(403, "CSRF_TOKEN_REQUIRED", { [CSRF_HEADER]: "Required" });
 
     let response: Response;
-    if (route.localDir !== undefined) {
+    if (route.service !== undefined) {
+      response = await userApi(c, target);
+    } else if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
       if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
       response = await serveLocalDir(csrf.request, target, { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) }, (r) =>
