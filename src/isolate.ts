@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { createApp, type Authenticator } from "./app.js";
 import { formatProblems, loadConfig, redactedSummary } from "./config/index.js";
 import type { RouterConfig } from "./config/types.js";
+import { warnUnsupported } from "./config/unsupported-env.js";
 import type { Env } from "./env.js";
 import type { Logger } from "./log.js";
 import { ExternalTier } from "./session/external-tier.js";
@@ -82,6 +83,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   });
   const auth = await buildAuth(config, manager, external, deps);
   deps.log("config.loaded", { ...redactedSummary(config) });
+  warnUnsupported(env, deps.log);
   const app = createApp({
     config,
     manager,
