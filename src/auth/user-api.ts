@@ -177,7 +177,7 @@ export async function fetchUserAttributes(fetch: typeof globalThis.fetch, url: s
 export interface UserApiDeps {
   fetch: typeof globalThis.fetch;
   log: Logger;
-  /** The XSUAA binding `url` (for `/attributes` of XSUAA sessions), when XSUAA is bound. */
+  /** The XSUAA binding `url` (for `/attributes` of XSUAA sessions), when a provider speaking XSUAA's protocol is bound. */
   xsuaaUrl?: string;
 }
 
@@ -207,9 +207,8 @@ export function userApiHandler(deps: UserApiDeps): UserApiHandler {
     if (endpoint === "currentUser") return json(currentUser(claims, scopes));
 
     const details = userDetails(claims, scopes);
-    // SAP: IAS sessions take their attributes from the token, XSUAA sessions from userinfo.
-    if (auth.idp !== "xsuaa") return json(withAttributes(details, claims));
-    if (!deps.xsuaaUrl) return errorPage(503, "USERINFO_UNAVAILABLE"); // XSUAA no longer bound
+    // SAP: XSUAA sessions take their attributes from userinfo, IAS (and OpenID) sessions from the token.
+    if (auth.idp !== "xsuaa" || deps.xsuaaUrl === undefined) return json(withAttributes(details, claims));
     const result = await fetchUserAttributes(deps.fetch, xsuaaUserinfoUrl(deps.xsuaaUrl, claims.iss), auth.accessToken);
     if (result.kind === "unavailable") {
       deps.log("userapi.userinfo.error", { reason: "unavailable" });

@@ -310,7 +310,7 @@ describe("user API through the router", () => {
     ],
   };
 
-  function makeRouter(options: { userinfo?: (request: Request) => Response | Promise<Response> } = {}) {
+  function makeRouter(options: { userinfo?: (request: Request) => Response | Promise<Response>; withoutXsuaaProtocol?: boolean } = {}) {
     const loaded = loadConfig(
       {
         VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: UAA, clientid: "sb-myapp!t1", clientsecret: "s", xsappname: "myapp!t1", uaadomain: "authentication.eu10.hana.ondemand.com" } }] }),
@@ -341,7 +341,9 @@ describe("user API through the router", () => {
       const session = await c.get("session").current();
       return session?.record.data?.auth ? null : new Response(null, { status: 302, headers: { location: "/login" } });
     };
-    const app = createApp({ config: loaded.config, manager, fetch, log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }), authenticate });
+    // An OpenID provider bound under the xsuaa label (login's `kind: "ias"`).
+    const config = options.withoutXsuaaProtocol ? { ...loaded.config, identityProviders: { xsuaa: { ...loaded.config.identityProviders.xsuaa!, kind: "ias" } } } : loaded.config;
+    const app = createApp({ config, manager, fetch, log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }), authenticate });
     async function loggedIn(auth: AuthData): Promise<string> {
       const session = manager.create();
       session.record = { ...session.record, data: { ...session.record.data, auth } };
@@ -436,6 +438,14 @@ describe("user API through the router", () => {
   it("IAS /attributes: from the token, no userinfo call", async () => {
     const r = makeRouter();
     const res = await r.get("/user-api/attributes", await r.loggedIn(iasSession()));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(IAS_ATTRIBUTES);
+    expect(r.calls).toEqual([]);
+  });
+
+  it("an OpenID provider under the xsuaa label: /attributes from the token, no userinfo call", async () => {
+    const r = makeRouter({ withoutXsuaaProtocol: true });
+    const res = await r.get("/user-api/attributes", await r.loggedIn({ ...iasSession(), idp: "xsuaa" }));
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(IAS_ATTRIBUTES);
     expect(r.calls).toEqual([]);
