@@ -107,13 +107,14 @@ export function withAttributes(details: UserDetails, attributes: unknown): Recor
 /**
  * The XSUAA userinfo URL for a session: `<url>/userinfo` of the UAA that issued its
  * token (the access token's `iss` is `<uaa url>/oauth/token`), which is the binding's
- * `url` or, with `tenantmode: "shared"`, the same URL on a tenant's host in the binding's
- * UAA domain. Any other issuer falls back to the binding's `url`: the token is never
- * sent anywhere else.
+ * `url` or, with `tenantmode: "shared"`, the same URL on a tenant's host
+ * `<tenant>.<uaadomain>` (the binding's `uaadomain`, else the domain of its `url`). Any
+ * other issuer falls back to the binding's `url`: the token is never sent anywhere else.
  */
-export function xsuaaUserinfoUrl(bindingUrl: string, iss: unknown): string {
-  const binding = new URL(bindingUrl.replace(/\/+$/, ""));
-  const fallback = `${binding.href.replace(/\/+$/, "")}/userinfo`;
+export function xsuaaUserinfoUrl(bindingUrl: string, iss: unknown, uaaDomain?: string): string {
+  const binding = new URL(bindingUrl);
+  const basePath = binding.pathname.replace(/\/+$/, "");
+  const fallback = `${binding.origin}${basePath}/userinfo`;
   if (typeof iss !== "string" || !iss.endsWith("/oauth/token")) return fallback;
   let issuer: URL;
   try {
@@ -121,18 +122,18 @@ export function xsuaaUserinfoUrl(bindingUrl: string, iss: unknown): string {
   } catch {
     return fallback;
   }
-  const samePlace = issuer.protocol === binding.protocol && issuer.port === binding.port && issuer.pathname.replace(/\/+$/, "") === binding.pathname.replace(/\/+$/, "");
+  const samePlace = issuer.protocol === binding.protocol && issuer.port === binding.port && issuer.pathname.replace(/\/+$/, "") === basePath;
   if (!samePlace || issuer.username || issuer.password || issuer.search) return fallback;
-  if (issuer.hostname !== binding.hostname && !isSiblingHost(issuer.hostname, binding.hostname)) return fallback;
-  return `${issuer.origin}${issuer.pathname.replace(/\/+$/, "")}/userinfo`;
+  const domain = (uaaDomain ?? binding.hostname.slice(binding.hostname.indexOf(".") + 1)).split(":")[0]!.toLowerCase();
+  if (issuer.hostname !== binding.hostname && !isTenantHost(issuer.hostname, domain)) return fallback;
+  return `${issuer.origin}${basePath}/userinfo`;
 }
 
-/** `tenant.uaa.example` and `provider.uaa.example`: one label each, under the same domain (not an IP). */
-function isSiblingHost(a: string, b: string): boolean {
-  if (/^[\d.]+$|^\[/.test(a) || /^[\d.]+$|^\[/.test(b)) return false;
-  const parentA = a.slice(a.indexOf(".") + 1);
-  const parentB = b.slice(b.indexOf(".") + 1);
-  return a.indexOf(".") > 0 && b.indexOf(".") > 0 && parentA === parentB && parentA.includes(".");
+/** `<one label>.<domain>`, for a real domain (a dot in it) or `localhost` (simulators); never an IP. */
+function isTenantHost(host: string, domain: string): boolean {
+  const dot = host.indexOf(".");
+  if (dot <= 0 || /^[\d.]+$|^\[/.test(host)) return false;
+  return host.slice(dot + 1) === domain && (domain.includes(".") || domain === "localhost");
 }
 
 export type UserinfoResult = { kind: "ok"; attributes: unknown } | { kind: "unavailable" } | { kind: "failed"; status: number };
@@ -179,15 +180,19 @@ export interface UserApiDeps {
   log: Logger;
   /** The XSUAA binding `url` (for `/attributes` of XSUAA sessions), when a provider speaking XSUAA's protocol is bound. */
   xsuaaUrl?: string;
+  /** The binding's `uaadomain`: tenants' UAA hosts are `<tenant>.<uaadomain>`. */
+  uaaDomain?: string;
 }
 
 /**
  * The XSUAA binding `url` from the bound provider's configuration, when that provider
  * speaks SAP's XSUAA protocol (`url`, else the issuer, which is the binding `url`).
  */
-export function userApiProvider(xsuaa: { issuer: string; url?: string; kind?: string } | undefined): { xsuaaUrl?: string } {
+export function userApiProvider(
+  xsuaa: { issuer: string; url?: string; kind?: string; uaadomain?: string } | undefined,
+): { xsuaaUrl?: string; uaaDomain?: string } {
   if (!xsuaa || (xsuaa.kind !== undefined && xsuaa.kind !== "xsuaa")) return {};
-  return { xsuaaUrl: xsuaa.url ?? xsuaa.issuer };
+  return { xsuaaUrl: xsuaa.url ?? xsuaa.issuer, ...(xsuaa.uaadomain ? { uaaDomain: xsuaa.uaadomain } : {}) };
 }
 
 export type UserApiHandler = (c: Context<SessionEnv>, target: string) => Promise<Response>;
@@ -209,7 +214,7 @@ export function userApiHandler(deps: UserApiDeps): UserApiHandler {
     const details = userDetails(claims, scopes);
     // SAP: XSUAA sessions take their attributes from userinfo, IAS (and OpenID) sessions from the token.
     if (auth.idp !== "xsuaa" || deps.xsuaaUrl === undefined) return json(withAttributes(details, claims));
-    const result = await fetchUserAttributes(deps.fetch, xsuaaUserinfoUrl(deps.xsuaaUrl, claims.iss), auth.accessToken);
+    const result = await fetchUserAttributes(deps.fetch, xsuaaUserinfoUrl(deps.xsuaaUrl, claims.iss, deps.uaaDomain), auth.accessToken);
     if (result.kind === "unavailable") {
       deps.log("userapi.userinfo.error", { reason: "unavailable" });
       return errorPage(503, "USERINFO_UNAVAILABLE");

@@ -191,7 +191,7 @@ describe("user API endpoint from the route target", () => {
 });
 
 describe("XSUAA userinfo URL", () => {
-  const rows: [string, string, unknown, string][] = [
+  const rows: [string, string, unknown, string, string?][] = [
     ["the binding's UAA", UAA, `${UAA}/oauth/token`, `${UAA}/userinfo`],
     ["a tenant of the same UAA domain (tenantmode shared)", UAA, "https://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token", "https://tenant-a.authentication.eu10.hana.ondemand.com/userinfo"],
     ["a foreign issuer falls back to the binding", UAA, "https://evil.example/oauth/token", `${UAA}/userinfo`],
@@ -202,13 +202,20 @@ describe("XSUAA userinfo URL", () => {
     ["not a token endpoint", UAA, `${UAA}/`, `${UAA}/userinfo`],
     ["a binding with a path (simulator on loopback)", "http://127.0.0.1:4000/uaa/", "http://127.0.0.1:4000/uaa/oauth/token", "http://127.0.0.1:4000/uaa/userinfo"],
     ["another loopback port falls back", "http://127.0.0.1:4000/uaa", "http://127.0.0.1:4001/uaa/oauth/token", "http://127.0.0.1:4000/uaa/userinfo"],
+    ["a tenant under the binding's uaadomain", UAA, "https://t1.authentication.eu10.hana.ondemand.com/oauth/token", "https://t1.authentication.eu10.hana.ondemand.com/userinfo", "authentication.eu10.hana.ondemand.com"],
+    ["a host outside the binding's uaadomain falls back", UAA, "https://t1.other.eu10.hana.ondemand.com/oauth/token", `${UAA}/userinfo`, "authentication.eu10.hana.ondemand.com"],
+    ["a simulator's tenant on localhost", "http://provider.localhost:4000", "http://t1.localhost:4000/oauth/token", "http://t1.localhost:4000/userinfo", "localhost:4000"],
+    ["a bare top-level domain is no UAA domain", "https://uaa.com", "https://evil.com/oauth/token", "https://uaa.com/userinfo"],
   ];
-  for (const [name, binding, iss, expected] of rows) it(name, () => expect(xsuaaUserinfoUrl(binding, iss)).toBe(expected));
+  for (const [name, binding, iss, expected, uaaDomain] of rows) it(name, () => expect(xsuaaUserinfoUrl(binding, iss, uaaDomain)).toBe(expected));
 
   it("only an XSUAA-protocol provider has a userinfo base", () => {
     expect(userApiProvider(undefined)).toEqual({});
     expect(userApiProvider({ issuer: UAA })).toEqual({ xsuaaUrl: UAA });
-    expect(userApiProvider({ issuer: `${UAA}/oauth/token`, url: UAA, kind: "xsuaa" })).toEqual({ xsuaaUrl: UAA });
+    expect(userApiProvider({ issuer: `${UAA}/oauth/token`, url: UAA, kind: "xsuaa", uaadomain: "authentication.eu10.hana.ondemand.com" })).toEqual({
+      xsuaaUrl: UAA,
+      uaaDomain: "authentication.eu10.hana.ondemand.com",
+    });
     expect(userApiProvider({ issuer: "https://op.example", url: "https://op.example", kind: "ias" })).toEqual({});
   });
 });
