@@ -21,7 +21,7 @@ export interface UnsupportedVariable {
 
 const SERVICE_TO_APPROUTER = "the service-to-application-router flow (`x-approuter-authorization`) is not supported";
 const X509_KEY = "X.509 keys are not read from variables: upload certificate and key as a Workers mTLS certificate";
-const FORWARDED_HOST = "the router's own URL is the URL the Worker receives; forwarded-host headers are never read";
+const FORWARDED_HOST = "the router's own URL is the URL the Worker receives; `X-Forwarded-*` headers never change it";
 const LOGIN_CSP = "the login page sends its own fixed Content-Security-Policy (script hash, nothing else allowed)";
 const REFRESH_TUNING = "refresh runs once per session across all isolates (a store lease) with fixed timeouts";
 const IAS_ZONE_INFO = "IAS tenant login info (`tenantLoginInfo`) is not fetched; IAS endpoints come from the binding";
@@ -38,7 +38,9 @@ export const UNSUPPORTED_VARIABLES: readonly UnsupportedVariable[] = [
   { name: "CHECK_X_FORWARDED_HOST_IN_LOGIN_CALLBACK", reason: FORWARDED_HOST },
   { name: "EXTERNAL_REVERSE_PROXY", reason: FORWARDED_HOST },
   { name: "ENABLE_X_FORWARDED_HOST_VALIDATION", reason: FORWARDED_HOST },
-  { name: "BACK_CHANNEL_LOGOUT_URI", reason: "the token request carries no `s3bcl_*` registration; use xs-app.json `logout.backChannelLogoutEndpoint`" },
+  { name: "ACCEPTED_FORWARD_PROTOCOLS", reason: FORWARDED_HOST },
+  { name: "SKIP_APP_KEY_WITH_X_FORWARD_PATH", reason: "the logout page is never taken from `X-Forwarded-Path` (no HTML5 application keys)" },
+  { name: "BACK_CHANNEL_LOGOUT_URI", reason: "the token request carries no `s3bcl_*` registration; register the URL of xs-app.json `logout.backChannelLogoutEndpoint` with IAS" },
   { name: "LOGOUT_WO_SESSION_TRIGGERS_LOGIN", reason: "logout without a session never starts a login" },
   { name: "REQUIRE_AUTH_FOR_UNKNOWN_ROUTES", reason: "a path no route matches is answered 404 without a login" },
   { name: "DISABLE_XSUAA_ENCODING", reason: "the `redirect` of XSUAA's logout.do is always URL-encoded" },
