@@ -349,7 +349,7 @@ describe("user API through the router", () => {
       return session?.record.data?.auth ? null : new Response(null, { status: 302, headers: { location: "/login" } });
     };
     // An OpenID provider bound under the xsuaa label (login's `kind: "ias"`).
-    const config = options.withoutXsuaaProtocol ? { ...loaded.config, identityProviders: { xsuaa: { ...loaded.config.identityProviders.xsuaa!, kind: "ias" } } } : loaded.config;
+    const config = options.withoutXsuaaProtocol ? { ...loaded.config, identityProviders: { xsuaa: { ...loaded.config.identityProviders.xsuaa!, kind: "ias" as const } } } : loaded.config;
     const app = createApp({ config, manager, fetch, log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }), authenticate });
     async function loggedIn(auth: AuthData): Promise<string> {
       const session = manager.create();
