@@ -4,8 +4,8 @@
  * lib/configuration/schemas/xs-app-schema.json) so that a file SAP accepts is accepted
  * here, except for what cannot work at the edge, which is named:
  * - "not supported at the edge": `service` routes other than SAP's user API
- *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`), `plugins`, `whitelistService`, `pluginMetadataEndpoint`,
- *   `authenticationType: "basic"`.
+ *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`),
+ *   `plugins`, `whitelistService`, `pluginMetadataEndpoint`, `authenticationType: "basic"`.
  * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
  *   `stateProtection: false`.
@@ -38,10 +38,10 @@ export { HTTP_METHODS };
 export const BUNDLED = "xs-app.json";
 
 const EDGE = "not supported at the edge";
+const NOT_YET = "not supported yet";
 
 /** The one `service` a route may name: SAP's user API, answered by src/auth/user-api.ts. */
 export const USER_API_SERVICE = "sap-approuter-userapi";
-const NOT_YET = "not supported yet";
 
 const authenticationType = v.pipe(
   string,
