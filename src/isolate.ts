@@ -82,8 +82,8 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
     indexesOf: (record) => indexesOf(record.data),
   });
   const auth = await buildAuth(config, manager, external, deps);
-  deps.log("config.loaded", { ...redactedSummary(config) });
   warnUnsupported(env, deps.log);
+  deps.log("config.loaded", { ...redactedSummary(config) });
   const app = createApp({
     config,
     manager,

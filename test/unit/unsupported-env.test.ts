@@ -80,7 +80,7 @@ describe("SAP login and session variables not supported", () => {
     expect(state.kind).toBe("ready");
     const names = events.map((e) => e.event);
     expect(names.filter((n) => n === "config.unsupported.warn")).toHaveLength(1);
-    expect(names.indexOf("config.unsupported.warn")).toBe(names.indexOf("config.loaded") + 1);
+    expect(names.indexOf("config.unsupported.warn")).toBe(names.indexOf("config.loaded") - 1);
     expect(events.find((e) => e.event === "config.unsupported.warn")!.fields).toEqual({ variables: ["OMIT_LOGIN_CSP", "PLATFORM_COOKIE_NAME"] });
   });
 });
