@@ -103,13 +103,19 @@ export interface XsuaaZone {
   url: string;
 }
 
-export interface XsuaaBinding {
-  label: "xsuaa";
+/** A service binding as it stands in VCAP_SERVICES. */
+export interface ServiceBinding<Label extends string, Credentials> {
+  label: Label;
   name: string;
   instance_name: string;
   tags: string[];
   plan: "application";
-  credentials: {
+  credentials: Credentials;
+}
+
+export type XsuaaBinding = ServiceBinding<
+  "xsuaa",
+  {
     url: string;
     clientid: string;
     clientsecret: string;
@@ -123,8 +129,8 @@ export interface XsuaaBinding {
     sburl: string;
     "credential-type": "binding-secret";
     verificationkey?: string;
-  };
-}
+  }
+>;
 
 export interface SimSettings {
   accessTokenTtl: number;
@@ -159,6 +165,8 @@ interface SimBase {
   failTokenEndpoint(status?: number): void;
   /** Refresh tokens of this user (all users when omitted) are rejected from now on. */
   revokeRefreshTokens(username?: string): void;
+  /** Login session ids currently open (IAS: the tokens' `sid`). */
+  sessionIds(): string[];
   /** Forget all login sessions (the next authorize shows the form again). */
   endSessions(): void;
   /** Clears the request log, settings back to the start values, token endpoint up. Tokens and sessions stay. */
@@ -227,13 +235,9 @@ export interface IasBindingOptions {
   domainsAsString?: boolean;
 }
 
-export interface IasBinding {
-  label: "identity";
-  name: string;
-  instance_name: string;
-  tags: string[];
-  plan: "application";
-  credentials: {
+export type IasBinding = ServiceBinding<
+  "identity",
+  {
     url: string;
     clientid: string;
     clientsecret: string;
@@ -241,8 +245,8 @@ export interface IasBinding {
     app_tid: string;
     zone_uuid: string;
     "credential-type": "binding-secret";
-  };
-}
+  }
+>;
 
 export interface IasSim extends SimBase {
   url: string;
@@ -253,8 +257,6 @@ export interface IasSim extends SimBase {
   binding(o?: IasBindingOptions): IasBinding;
   /** `{"identity":[binding(o)]}` as a string. */
   vcapServices(o?: IasBindingOptions): string;
-  /** Login session ids (the `sid` of tokens) currently open. */
-  sessionIds(): string[];
   signLogoutToken(o: { sid?: string; sub?: string; aud?: string | string[] }): Promise<string>;
   /** POSTs `logout_token=<jwt>` to endpoint (with o.fetch, e.g. a Miniflare dispatch); returns the response status. */
   sendBackchannelLogout(o: { endpoint: string; sid?: string; sub?: string; aud?: string | string[]; fetch?: SimFetch }): Promise<number>;
