@@ -9,6 +9,7 @@ import { COMMON_USAGE, isMain, runCli } from "./cli.mjs";
 import { sendHtml, sendJson, startHttp } from "./http.mjs";
 import { messagePage, nowSeconds } from "./oauth.mjs";
 import { createProvider, opaqueToken } from "./provider.mjs";
+import { selfSignedCertificate } from "./x509.mjs";
 
 export const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 export const DEFAULT_IAS_USERS = [
@@ -201,6 +202,20 @@ export async function startIasSim(options = {}) {
     };
   }
 
+  /** @type {Promise<{ certificate: string, key: string }> | undefined} */
+  let certificate;
+  /**
+   * The X.509 variant: certificate and key instead of clientsecret. The simulator's token
+   * endpoint still wants the secret (plain http carries no client certificate).
+   * @param {import("./sim-types").IasBindingOptions} [o]
+   */
+  async function x509Binding(o = {}) {
+    const { credentials, ...rest } = binding(o);
+    const { clientsecret: _secret, ...keep } = credentials;
+    const pair = await (certificate ??= selfSignedCertificate(clientId));
+    return { ...rest, credentials: { ...keep, ...pair, "credential-type": /** @type {const} */ ("X509_GENERATED") } };
+  }
+
   /** @param {{ sid?: string, sub?: string, aud?: string | string[] }} o */
   const signLogoutToken = (o) => {
     const iat = nowSeconds();
@@ -215,6 +230,7 @@ export async function startIasSim(options = {}) {
     domains: [...domains],
     users: users.map((u) => ({ username: u.username, password: u.password, userUuid: u.userUuid, email: u.email })),
     binding,
+    x509Binding,
     vcapServices: (/** @type {import("./sim-types").IasBindingOptions} */ o) => JSON.stringify({ identity: [binding(o)] }),
     signLogoutToken,
     /** @param {{ endpoint: string, sid?: string, sub?: string, aud?: string | string[], fetch?: import("./sim-types").SimFetch }} o */

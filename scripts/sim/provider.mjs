@@ -106,14 +106,19 @@ export async function createProvider(o) {
   /**
    * The start of every token request: reads the form, records how the client authenticated,
    * answers outages and bad clients. Returns the form, or undefined when it answered.
-   * @param {Req} req @param {Res} res @param {Record<string, any>} entry
+   * `mtls`: the request came to a certificate host (XSUAA's certurl), where a client_id
+   * without a secret counts as authenticated by its certificate: plain loopback http carries
+   * none, so the simulator takes the host's word for it (recorded as tls_client_auth).
+   * @param {Req} req @param {Res} res @param {Record<string, any>} entry @param {{ mtls?: boolean }} [via]
    */
-  async function tokenRequest(req, res, entry) {
+  async function tokenRequest(req, res, entry, via = {}) {
     const form = await readForm(req);
     const auth = clientAuthOf(req.headers, form);
-    Object.assign(entry, { form: [...new Set(form.keys())], grantType: form.get("grant_type") ?? undefined, clientAuthMethod: auth.method });
+    const byCertificate = via.mtls === true && auth.ok && auth.method === "none";
+    Object.assign(entry, { form: [...new Set(form.keys())], grantType: form.get("grant_type") ?? undefined, clientAuthMethod: byCertificate ? "tls_client_auth" : auth.method });
     if (settings.tokenFailureStatus) return void sendJson(res, settings.tokenFailureStatus, { error: "server_error", error_description: "simulated outage" });
-    if (!auth.ok || auth.clientId !== o.clientId || auth.secrets.length === 0 || !auth.secrets.every((s) => safeEqual(s, o.clientSecret))) {
+    const secretsOk = auth.ok && auth.secrets.length > 0 && auth.secrets.every((s) => safeEqual(s, o.clientSecret));
+    if (!auth.ok || auth.clientId !== o.clientId || !(secretsOk || byCertificate)) {
       return void sendJson(res, 401, o.badClient);
     }
     entry.clientId = auth.clientId;

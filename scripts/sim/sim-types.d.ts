@@ -16,7 +16,7 @@ export interface SimRequest {
   /** Token requests: names of the form fields sent (values are not kept). */
   form?: string[];
   grantType?: string;
-  /** Token requests: "client_secret_basic" | "client_secret_post" | "client_secret_basic+post" | "none". */
+  /** Token requests: "client_secret_basic" | "client_secret_post" | "client_secret_basic+post" | "tls_client_auth" (XSUAA certificate host) | "none". */
   clientAuthMethod?: string;
   /** Token requests that authenticated. */
   clientId?: string;
@@ -186,11 +186,25 @@ export interface XsuaaSim extends SimBase {
   zone(subdomain: string): XsuaaZone;
   users: Array<{ id: string; username: string; password: string; scopes: string[]; email: string }>;
   binding(o?: XsuaaBindingOptions): XsuaaBinding;
+  /**
+   * The X.509 variant, with `certurl` = `<scheme>://<subdomain>.<uaadomain with "cert" after its
+   * first label>` (authentication.sap.test -> authentication.cert.sap.test). The simulator serves
+   * those hosts too; there a token request with client_id and no secret counts as authenticated
+   * by the certificate (plain http carries none), recorded as `tls_client_auth`. Needs the
+   * openssl command; rejects when uaadomain is an IP (no certificate host).
+   */
+  x509Binding(o?: XsuaaBindingOptions): Promise<X509Binding<XsuaaBinding, { certurl: string }, "x509">>;
   /** `{"xsuaa":[binding(o)]}` as a string. */
   vcapServices(o?: XsuaaBindingOptions): string;
   /** An access token signed with the simulator's key, as the token endpoint would issue; `claims` override. */
   mintAccessToken(o?: { username?: string; subdomain?: string; scopes?: string[]; claims?: Record<string, unknown> }): Promise<string>;
 }
+
+/** The X.509 variant of a binding: `certificate`, `key` (PEM, self-signed) instead of `clientsecret`. */
+export type X509Binding<B extends ServiceBinding<string, { clientsecret: string; "credential-type": string }>, Extra, Type extends string> = ServiceBinding<
+  B["label"],
+  Omit<B["credentials"], "clientsecret" | "credential-type"> & { certificate: string; key: string; "credential-type": Type } & Extra
+>;
 
 export interface IasUserOptions {
   username: string;
@@ -255,6 +269,8 @@ export interface IasSim extends SimBase {
   domains: string[];
   users: Array<{ username: string; password: string; userUuid: string; email: string }>;
   binding(o?: IasBindingOptions): IasBinding;
+  /** The X.509 variant (`credential-type` X509_GENERATED). The token endpoint still wants the secret. Needs openssl. */
+  x509Binding(o?: IasBindingOptions): Promise<X509Binding<IasBinding, {}, "X509_GENERATED">>;
   /** `{"identity":[binding(o)]}` as a string. */
   vcapServices(o?: IasBindingOptions): string;
   signLogoutToken(o: { sid?: string; sub?: string; aud?: string | string[] }): Promise<string>;

@@ -10,6 +10,7 @@ import { COMMON_USAGE, isMain, runCli } from "./cli.mjs";
 import { sendHtml, sendJson, startHttp } from "./http.mjs";
 import { messagePage } from "./oauth.mjs";
 import { createProvider, opaqueToken } from "./provider.mjs";
+import { selfSignedCertificate } from "./x509.mjs";
 import { accessTokenClaims, idTokenClaims } from "./xsuaa-tokens.mjs";
 
 /** Users every XSUAA simulator knows unless told otherwise; `$XSAPPNAME` is replaced. */
@@ -96,13 +97,21 @@ export async function startXsuaaSim(options = {}) {
   }));
   const provider = /** @type {Zone} */ (zones[0]);
 
-  /** The identity zone a Host header names: `<subdomain>.<uaadomain>`, or the provider on the bare domain. */
+  // XSUAA's certificate hosts (certurl): `cert` after the domain's first label
+  // (authentication.eu10… -> authentication.cert.eu10…); an IP has none.
+  const certDomain = ipDomain ? undefined : uaadomain.includes(".") ? uaadomain.replace(".", ".cert.") : `cert.${uaadomain}`;
+
+  /** The identity zone a Host header names, `<subdomain>.<uaadomain>` (the bare domain: the provider), and whether it is a certificate host. */
   const zoneOfHost = (/** @type {string} */ hostHeader) => {
     const h = hostnameOf(hostHeader);
-    const d = hostnameOf(uaadomain);
-    if (h === d) return provider;
-    if (!h.endsWith(`.${d}`)) return undefined;
-    return zones.find((z) => z.url && z.subdomain === h.slice(0, -(d.length + 1)));
+    for (const [domain, mtls] of /** @type {const} */ ([[uaadomain, false], [certDomain, true]])) {
+      if (!domain) continue;
+      const d = hostnameOf(domain);
+      if (h === d && !mtls) return { zone: provider, mtls };
+      const zone = h.endsWith(`.${d}`) ? zones.find((z) => z.url && z.subdomain === h.slice(0, -(d.length + 1))) : undefined;
+      if (zone) return { zone, mtls };
+    }
+    return undefined;
   };
   const jku = (/** @type {Zone} */ zone) => `${zone.url}/token_keys`;
 
@@ -125,14 +134,15 @@ export async function startXsuaaSim(options = {}) {
     const url = new URL(req.url ?? "/", "http://sim");
     const entry = p.log.add(req, url);
     res.on("finish", () => (entry.status = res.statusCode));
-    const zone = zoneOfHost(String(req.headers.host ?? ""));
-    if (!zone) return sendJson(res, 404, { error: "not_found", error_description: `no identity zone for host ${req.headers.host}` });
+    const found = zoneOfHost(String(req.headers.host ?? ""));
+    if (!found) return sendJson(res, 404, { error: "not_found", error_description: `no identity zone for host ${req.headers.host}` });
+    const zone = found.zone;
     entry.zone = zone.subdomain;
     const route = `${req.method} ${url.pathname}`;
     if (route === "GET /.well-known/openid-configuration") return sendJson(res, 200, discovery(zone));
     if (route === "GET /oauth/authorize") return authorize(req, res, url.searchParams, zone);
     if (route === "POST /login.do") return p.loginPost(req, res, zone.zoneId);
-    if (route === "POST /oauth/token") return token(req, res, zone, entry);
+    if (route === "POST /oauth/token") return token(req, res, zone, entry, found.mtls);
     if (route === "GET /userinfo") return userinfo(req, res, zone);
     if (route === "GET /token_keys") return tokenKeys(res, url.searchParams.get("zid"));
     if (route === "GET /logout.do") return logoutDo(req, res, url.searchParams, zone);
@@ -171,9 +181,9 @@ export async function startXsuaaSim(options = {}) {
     return p.loginOrCode(req, res, { ...front.request, realm: zone.zoneId, requested }, `XSUAA simulator: ${zone.subdomain}`);
   }
 
-  /** @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {Zone} zone @param {Record<string, any>} entry */
-  async function token(req, res, zone, entry) {
-    const form = await p.tokenRequest(req, res, entry);
+  /** @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {Zone} zone @param {Record<string, any>} entry @param {boolean} mtls */
+  async function token(req, res, zone, entry, mtls) {
+    const form = await p.tokenRequest(req, res, entry, { mtls });
     if (!form) return;
     const grantType = /** @type {string} */ (form.get("grant_type"));
     if (grantType === "authorization_code") {
@@ -260,6 +270,18 @@ export async function startXsuaaSim(options = {}) {
     };
   }
 
+  /** @type {Promise<{ certificate: string, key: string }> | undefined} */
+  let certificate;
+  /** The X.509 variant: certificate, key and certurl instead of clientsecret. @param {import("./sim-types").XsuaaBindingOptions} [o] */
+  async function x509Binding(o = {}) {
+    if (!certDomain) throw new Error("X.509 binding: the uaadomain is an IP address, which has no certificate host; give a uaadomain with names (e.g. localhost)");
+    const { credentials, ...rest } = binding(o);
+    const { clientsecret: _secret, ...keep } = credentials;
+    const pair = await (certificate ??= selfSignedCertificate(clientId));
+    const certurl = `${scheme}://${credentials.identityzone}.${certDomain}`;
+    return { ...rest, credentials: { ...keep, ...pair, certurl, "credential-type": /** @type {const} */ ("x509") } };
+  }
+
   const sim = Object.assign(p.controls(server, `http://${host}:${server.port}`, (h) => zoneOfHost(h) !== undefined), {
     url: provider.url,
     uaadomain,
@@ -272,6 +294,7 @@ export async function startXsuaaSim(options = {}) {
     },
     users: users.map((u) => ({ id: u.id, username: u.username, password: u.password, scopes: [...u.scopes], email: u.email })),
     binding,
+    x509Binding,
     vcapServices: (/** @type {import("./sim-types").XsuaaBindingOptions} */ o) => JSON.stringify({ xsuaa: [binding(o)] }),
     /** @param {{ username?: string, subdomain?: string, scopes?: string[], claims?: Record<string, unknown> }} [o] */
     async mintAccessToken(o = {}) {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CookieJar } from "../support/form-login.js";
@@ -302,6 +302,28 @@ describe("XSUAA simulator", () => {
   });
 });
 
+describe("XSUAA simulator, X.509 binding", () => {
+  it("gives certificate, key and certurl instead of a secret; its certificate host takes a client_id without secret", async () => {
+    const sim = await startXsuaaSim({ uaadomain: UAADOMAIN, redirectUris: [CALLBACK] });
+    try {
+      const b = await sim.x509Binding();
+      expect(b.credentials).not.toHaveProperty("clientsecret");
+      expect(b.credentials).toMatchObject({ "credential-type": "x509", certurl: `https://provider.authentication.cert.sap.test`, clientid: sim.clientId, url: sim.url });
+      expect(new X509Certificate(b.credentials.certificate).subject).toContain(sim.clientId);
+      expect(createPrivateKey(b.credentials.key).asymmetricKeyType).toBe("rsa");
+      const form = { grant_type: "client_credentials", client_id: sim.clientId };
+      expect((await tokenRequest(sim.fetch, `${b.credentials.certurl}/oauth/token`, form)).status).toBe(200);
+      expect((await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, form)).status).toBe(401);
+      expect(sim.tokenRequests().map((r) => [r.host, r.clientAuthMethod, r.status])).toEqual([
+        ["provider.authentication.cert.sap.test", "tls_client_auth", 200],
+        ["provider.authentication.sap.test", "none", 401],
+      ]);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
+
 describe("XSUAA simulator on plain loopback", () => {
   it("uses host:port as uaadomain and serves /token_keys there", async () => {
     const sim = await startXsuaaSim({ redirectUris: ["http://127.0.0.1:*/**"] });
@@ -351,6 +373,10 @@ describe("IAS simulator", () => {
     expect(d.grant_types_supported).toEqual(expect.arrayContaining(["authorization_code", "refresh_token"]));
     expect(ias.binding().credentials).toMatchObject({ url: ias.url, clientid: ias.clientId, domains: ["accounts.ondemand.test"], app_tid: ias.appTid, zone_uuid: ias.appTid });
     expect(ias.binding({ domainsAsString: true }).credentials.domains).toBe('["accounts.ondemand.test"]');
+    const x509 = await ias.x509Binding();
+    expect(x509.credentials).toMatchObject({ "credential-type": "X509_GENERATED", clientid: ias.clientId });
+    expect(x509.credentials).not.toHaveProperty("clientsecret");
+    expect(x509.credentials.certificate).toContain("BEGIN CERTIFICATE");
   });
 
   it("logs in with scope=openid, nonce, app_tid and PKCE; tokens carry iss, aud, app_tid, sid", async () => {
