@@ -135,8 +135,8 @@ export type XsuaaBinding = ServiceBinding<
 export interface SimSettings {
   accessTokenTtl: number;
   rotateRefreshTokens: boolean;
-  /** XSUAA only. */
-  refreshReturnsRefreshToken?: boolean;
+  /** false: refresh answers carry no refresh_token (the presented one stays valid). */
+  refreshReturnsRefreshToken: boolean;
 }
 
 export type SimFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

@@ -5,7 +5,7 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CookieJar } from "../support/form-login.js";
 import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
-import { BACKCHANNEL_LOGOUT_EVENT, startIasSim, startXsuaaSim, type IasSim, type SimFetch, type XsuaaSim } from "../support/sap-idp.js";
+import { BACKCHANNEL_LOGOUT_EVENT, outboundVia, startIasSim, startXsuaaSim, type IasSim, type SimFetch, type XsuaaSim } from "../support/sap-idp.js";
 
 /**
  * The XSUAA and IAS simulators behave as /work/shared/notes/xsuaa-ias-facts.md says SAP's
@@ -150,6 +150,8 @@ describe("XSUAA simulator", () => {
     expect(decodeJwt(t.id_token!)).not.toHaveProperty("nonce");
     // What the router sent is on record for its own tests.
     expect(sim.requests().find((r) => r.path === "/oauth/authorize")?.query).toMatchObject({ scope: "openid", nonce: "n-1" });
+    await authorize(sim.fetch, authorizeUrl(sim.url, { idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' }));
+    expect(sim.requests().filter((r) => r.path === "/oauth/authorize").at(-1)?.query).toMatchObject({ idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' });
   });
 
   it("refuses a scope the client does not have with invalid_scope on the redirect", async () => {
@@ -285,6 +287,23 @@ describe("XSUAA simulator", () => {
     await expect(authorize(sim.fetch, authorizeUrl(sim.url), { username: "demo", password: "nope" })).rejects.toThrow(/rejected user "demo"/);
   });
 
+  it("takes the router's outbound requests (Miniflare outboundService) for its hosts, bodies included", async () => {
+    const outbound = outboundVia([sim], async () => new Response("elsewhere", { status: 599 }));
+    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: sim.clientId, client_secret: sim.clientSecret });
+    const res = await outbound(new Request(`${sim.zone("t1").url}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body }));
+    expect(res.status).toBe(200);
+    expect(decodeJwt(String(((await res.json()) as Tokens).access_token)).zid).toBe(sim.zone("t1").zoneId);
+    expect((await outbound(new Request("https://backend.test/x"))).status).toBe(599);
+  });
+
+  it("issues access tokens with the configured lifetime", async () => {
+    sim.set({ accessTokenTtl: 7 });
+    const t = await loginTokens();
+    const claims = decodeJwt(t.access_token);
+    expect(t.expires_in).toBe(7);
+    expect(claims.exp! - claims.iat!).toBe(7);
+  });
+
   it("fails the token endpoint on demand, stops and starts on the same port, and rotates its signing key", async () => {
     sim.failTokenEndpoint(503);
     expect((await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, { grant_type: "client_credentials" }, [sim.clientId, sim.clientSecret])).status).toBe(503);
@@ -418,6 +437,17 @@ describe("IAS simulator", () => {
     expect(payload).toMatchObject({ sid: "sid-1", sub: "user-1", events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } });
     expect(payload).not.toHaveProperty("nonce");
     for (const claim of ["iat", "exp", "jti"]) expect(payload).toHaveProperty([claim]);
+  });
+
+  it("can sign with a custom-domain issuer and name its own in ias_iss", async () => {
+    const custom = await startIasSim({ url: "https://mytenant.accounts.ondemand.test", customIssuer: "https://login.customer.test", redirectUris: [CALLBACK] });
+    try {
+      const r = await tokenRequest(custom.fetch, `${custom.url}/oauth2/token`, { grant_type: "password", username: "demo", password: "demo", scope: "openid" }, [custom.clientId, custom.clientSecret]);
+      expect(decodeJwt(String(r.body.access_token))).toMatchObject({ iss: "https://login.customer.test", ias_iss: custom.url });
+      expect(((await (await custom.fetch(`${custom.url}/.well-known/openid-configuration`)).json()) as { issuer: string }).issuer).toBe("https://login.customer.test");
+    } finally {
+      await custom.stop();
+    }
   });
 
   it("redirects /oauth2/logout only to an allowed post_logout_redirect_uri", async () => {

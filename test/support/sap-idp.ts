@@ -17,3 +17,18 @@ export function vcapServicesOf(...bindings: Array<{ label: string } & Record<str
   for (const b of bindings) (vcap[b.label] ??= []).push(b);
   return JSON.stringify(vcap);
 }
+
+/**
+ * A Miniflare `outboundService` that sends requests for the simulators' hosts to them (keeping
+ * the Host header, so tenant subdomains work) and everything else to `fallback` (default: the network).
+ */
+export function outboundVia(
+  sims: Array<Pick<XsuaaSim | IasSim, "servesHost" | "fetch">>,
+  fallback: (request: Request) => Promise<Response> = (r) => fetch(r),
+): (request: Request) => Promise<Response> {
+  return (request) => {
+    const host = new URL(request.url).host;
+    const sim = sims.find((s) => s.servesHost(host));
+    return sim ? sim.fetch(request) : fallback(request);
+  };
+}
