@@ -1,4 +1,6 @@
+import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { createInterface } from "node:readline";
 import type { AddressInfo } from "node:net";
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
@@ -454,6 +456,32 @@ describe("IAS simulator", () => {
     const logout = (target: string) => ias.fetch(`${ias.url}/oauth2/logout?${new URLSearchParams({ post_logout_redirect_uri: target, client_id: ias.clientId })}`);
     expect((await logout(`${ROUTER}/public/bye`)).headers.get("location")).toBe(`${ROUTER}/public/bye`);
     expect((await logout("https://evil.test/")).headers.get("location")).toBe(`${ias.url}/logged_out`);
+  });
+});
+
+describe("simulator command lines", () => {
+  it.each([
+    ["xsuaa", "/.well-known/openid-configuration", (url: string) => `${url}/oauth/token`],
+    ["ias", "/.well-known/openid-configuration", (url: string) => url],
+  ] as const)("%s prints a VCAP_SERVICES binding that reaches the running simulator", async (name, path, issuerOf) => {
+    const child = spawn(process.execPath, [`scripts/sim/${name}.mjs`, "--redirect-uri", "http://127.0.0.1:*/**"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      let vcapLine: string | undefined;
+      for await (const line of lines) {
+        if (line.startsWith("VCAP_SERVICES=")) {
+          vcapLine = line;
+          break;
+        }
+      }
+      const vcap = JSON.parse(vcapLine!.slice("VCAP_SERVICES=".length)) as Record<string, Array<{ credentials: { url: string; clientsecret: string } }>>;
+      const credentials = Object.values(vcap)[0]![0]!.credentials;
+      expect(credentials.clientsecret).toBeTruthy();
+      const d = (await (await fetch(`${credentials.url}${path}`)).json()) as { issuer: string };
+      expect(d.issuer).toBe(issuerOf(credentials.url));
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 });
 
