@@ -3,7 +3,7 @@
 // token endpoint, rotating refresh tokens, logout's session end, and the handle tests drive
 // (outage, revocation, key rotation, stop/start). xsuaa.mjs and ias.mjs add their protocol.
 import { randomBytes, randomUUID } from "node:crypto";
-import { cookieOf, hostFetch, readForm, redirect, sendHtml, sendJson } from "./http.mjs";
+import { cookieOf, hostFetch, networkFetch, readForm, redirect, sendHtml, sendJson } from "./http.mjs";
 import { createKeyRing } from "./keys.mjs";
 import { clientAuthOf, loginPage, messagePage, nowSeconds, pkceMatches, redirectUriMatches, requestLog, safeEqual, singleUseStore } from "./oauth.mjs";
 
@@ -201,7 +201,7 @@ export async function createProvider(o) {
       clientSecret: o.clientSecret,
       fetch: fetchVia,
       servesHost,
-      outbound: async (/** @type {Request} */ request) => (servesHost(new URL(request.url).host) ? fetchVia(request) : fetch(request)),
+      outbound: (/** @type {Request} */ request) => (servesHost(new URL(request.url).host) ? fetchVia(request) : networkFetch(request)),
       jwks: () => keys.jwks({ pem: o.jwksWithPem }),
       get kid() {
         return keys.kid;

@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import type { AddressInfo } from "node:net";
 import { createHash, createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { Request as MiniflareRequest } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CookieJar } from "../support/form-login.js";
 import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
@@ -291,11 +292,23 @@ describe("XSUAA simulator", () => {
 
   it("takes the router's outbound requests (Miniflare outboundService) for its hosts, bodies included", async () => {
     const outbound = outboundVia([sim], async () => new Response("elsewhere", { status: 599 }));
-    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: sim.clientId, client_secret: sim.clientSecret });
-    const res = await outbound(new Request(`${sim.zone("t1").url}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body }));
-    expect(res.status).toBe(200);
-    expect(decodeJwt(String(((await res.json()) as Tokens).access_token)).zid).toBe(sim.zone("t1").zoneId);
+    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: sim.clientId, client_secret: sim.clientSecret }).toString();
+    const init = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body };
+    // Miniflare hands the outbound service requests of its own undici, not Node's.
+    for (const request of [new Request(`${sim.zone("t1").url}/oauth/token`, init), new MiniflareRequest(`${sim.zone("t1").url}/oauth/token`, init)]) {
+      const res = await outbound(request as Request);
+      expect(res.status).toBe(200);
+      expect(decodeJwt(String(((await res.json()) as Tokens).access_token)).zid).toBe(sim.zone("t1").zoneId);
+    }
     expect((await outbound(new Request("https://backend.test/x"))).status).toBe(599);
+    // The default fallback is the network, for Miniflare's requests too.
+    const other = await startXsuaaSim({ redirectUris: [] });
+    try {
+      const res = await sim.outbound(new MiniflareRequest(`${other.url}/token_keys`) as unknown as Request);
+      expect(res.status).toBe(200);
+    } finally {
+      await other.stop();
+    }
   });
 
   it("issues access tokens with the configured lifetime", async () => {
