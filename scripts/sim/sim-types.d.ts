@@ -46,7 +46,7 @@ export interface XsuaaUserOptions {
 }
 
 export interface XsuaaSimOptions {
-  /** Bind address, loopback. Default 127.0.0.2 (a router on 127.0.0.1 is then cross-site). */
+  /** Bind address, loopback. Default 127.0.0.2 (a router on 127.0.0.1 is then cross-site); 127.0.0.1 with a localhost uaadomain. */
   host?: string;
   /** Default 0: a free port. */
   port?: number;

@@ -35,7 +35,10 @@ const hostnameOf = (/** @type {string} */ hostPort) => hostPort.toLowerCase().re
  * @returns {Promise<import("./sim-types").XsuaaSim>}
  */
 export async function startXsuaaSim(options = {}) {
-  const host = options.host ?? "127.0.0.2";
+  // Browsers resolve *.localhost to 127.0.0.1: a localhost domain has to be served there.
+  const localhostDomain = options.uaadomain !== undefined && /^(.+\.)?localhost(:\d+)?$/i.test(options.uaadomain);
+  const host = options.host ?? (localhostDomain ? "127.0.0.1" : "127.0.0.2");
+  if (localhostDomain && host !== "127.0.0.1") throw new Error(`uaadomain ${options.uaadomain} resolves to 127.0.0.1, so the simulator must listen there (host ${host})`);
   const xsappname = options.xsappname ?? "approuter-edge!t123";
   const clientId = options.clientId ?? `sb-${xsappname}`;
   const clientSecret = options.clientSecret ?? randomBytes(24).toString("base64url");

@@ -498,6 +498,23 @@ describe("simulator command lines", () => {
   });
 });
 
+describe("XSUAA simulator on *.localhost (browsers)", () => {
+  it("listens on 127.0.0.1, where browsers resolve *.localhost, with one host per zone", async () => {
+    const sim = await startXsuaaSim({ uaadomain: "localhost", tenants: ["t1"], redirectUris: [] });
+    try {
+      const port = new URL(sim.localOrigin).port;
+      expect(sim.localOrigin).toBe(`http://127.0.0.1:${port}`);
+      expect(sim.uaadomain).toBe(`localhost:${port}`);
+      expect(sim.zone("t1").url).toBe(`http://t1.localhost:${port}`);
+      const d = (await (await sim.fetch(`${sim.zone("t1").url}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      expect(d.issuer).toBe(`http://t1.localhost:${port}/oauth/token`);
+    } finally {
+      await sim.stop();
+    }
+    await expect(startXsuaaSim({ uaadomain: "localhost", host: "127.0.0.2" })).rejects.toThrow(/127\.0\.0\.1/);
+  });
+});
+
 describe("sap-form-login helper", () => {
   it("reads the login redirect from SAP's HTML start page", () => {
     expect(scriptRedirectOf(`<script>location="https://a.test/x?y=1\\u0026z=2"</script>`)).toBe("https://a.test/x?y=1&z=2");
