@@ -57,7 +57,7 @@ export async function createProvider(o) {
   function authorizeFront(res, q) {
     if (q.get("client_id") !== o.clientId) return void sendHtml(res, 400, messagePage("Invalid authorization request", "Unknown client_id."));
     const redirectUri = q.get("redirect_uri") ?? "";
-    if (!redirectUri || !o.redirectUris.some((p) => redirectUriMatches(p, redirectUri))) {
+    if (!URL.canParse(redirectUri) || !o.redirectUris.some((p) => redirectUriMatches(p, redirectUri))) {
       return void sendHtml(res, 400, messagePage("Invalid authorization request", "The redirect_uri is not registered for this client."));
     }
     const state = q.get("state") ?? undefined;

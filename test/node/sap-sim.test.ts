@@ -271,7 +271,7 @@ describe("XSUAA simulator", () => {
     expect((await exchange(sim.url, q.get("code")!)).body.error).toBe("invalid_grant"); // redirect_uri must equal the authorize one
     const wild = await sim.fetch(authorizeUrl(sim.url, { redirect_uri: "https://tenant1.router.test/deep/login/callback" }));
     expect(wild.status).toBe(200);
-    for (const bad of ["https://router.test.evil.test/login/callback", "https://a.b.router.test.evil/x", "https://evil.test/login/callback"]) {
+    for (const bad of ["https://router.test.evil.test/login/callback", "https://a.b.router.test.evil/x", "https://evil.test/login/callback", "not a url"]) {
       const res = await sim.fetch(authorizeUrl(sim.url, { redirect_uri: bad }));
       expect(res.status, bad).toBe(400);
       expect(res.headers.get("location")).toBeNull();
