@@ -1,5 +1,6 @@
 import { Hono, type Context } from "hono";
 import { createAuthenticator } from "./auth/authenticate.js";
+import { createDestinationResolver } from "./destinations/index.js";
 import { handleCallback } from "./auth/login.js";
 import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.js";
 import type { AuthServices } from "./auth/services.js";
@@ -98,7 +99,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     const csrfTokenFor = (id: string) => manager.csrfTokenFor(id);
     app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
   }
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id) }));
+  const resolveDestination = createDestinationResolver({ variable: config.destinations, ...(config.destinationService && { service: config.destinationService }), fetch, now, log });
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), resolveDestination }));
   return app;
 }
 
