@@ -124,6 +124,15 @@ export function createDestinationResolver(options: ResolverOptions): Destination
   };
 }
 
+/**
+ * xs-app.json `destinations.<name>.logoutPath` of a destination that is not in the variable
+ * (so from the service) is not called at logout yet: said once at start-up, not ignored silently.
+ */
+export function warnServiceLogoutPaths(logoutConfig: ReadonlyMap<string, { logoutPath?: string }>, variable: ReadonlyMap<string, Destination>, log: Logger): void {
+  const names = [...logoutConfig].filter(([name, d]) => d.logoutPath !== undefined && !variable.has(name)).map(([name]) => name);
+  if (names.length > 0) log("destination.logout_path.warn", { destinations: names, reason: "logoutPath is only called for destinations of the destinations variable" });
+}
+
 /** Refreshed in the background from half its lifetime (at most 5 minutes before expiry, as SAP); never used in its last seconds. */
 function tokenLifetime(lifetimeMs: number): Lifetime {
   return { freshMs: lifetimeMs - Math.min(300_000, lifetimeMs / 2), usableMs: lifetimeMs - Math.min(10_000, lifetimeMs / 10) };

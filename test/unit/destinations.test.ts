@@ -3,7 +3,7 @@ import { formatProblems, loadConfig } from "../../src/config/index.js";
 import type { Destination, DestinationServiceBinding } from "../../src/config/types.js";
 import type { Env } from "../../src/env.js";
 import { RefreshingCache, type Loaded } from "../../src/destinations/cache.js";
-import { createDestinationResolver } from "../../src/destinations/index.js";
+import { createDestinationResolver, warnServiceLogoutPaths } from "../../src/destinations/index.js";
 import { applyDestinationHeaders, withDestinationQueries } from "../../src/destinations/request.js";
 import { resolveAnswer, type Resolution } from "../../src/destinations/resolve.js";
 import { parseDestinationService } from "../../src/destinations/service-binding.js";
@@ -377,5 +377,17 @@ describe("createDestinationResolver: logs and pages", () => {
     const resolve = createDestinationResolver({ variable: new Map(), fetch, now: Date.now, log: () => {} });
     const found = await resolve("x", { userToken: async () => undefined, waitUntil: () => {} });
     expect(!found.ok && found.response.status).toBe(500);
+  });
+
+  it("a logoutPath of a service destination is named at start-up (not called yet)", () => {
+    const lines: unknown[] = [];
+    const fixed: Destination = { name: "fixed", url: "https://f.example", forwardAuthToken: false, timeoutMs: 1, setXForwardedHeaders: true };
+    const logout = new Map([
+      ["fixed", { logoutPath: "/logout" }],
+      ["from-service", { logoutPath: "/bye" }],
+      ["no-path", {}],
+    ]);
+    warnServiceLogoutPaths(logout, new Map([["fixed", fixed]]), (event, fields) => lines.push({ event, ...fields }));
+    expect(lines).toEqual([{ event: "destination.logout_path.warn", destinations: ["from-service"], reason: expect.stringContaining("logoutPath") }]);
   });
 });
