@@ -115,7 +115,9 @@ export async function startDestinationSim(options = {}) {
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://sim");
       /** @type {SimRequest} */
-      const entry = { method: req.method ?? "", path: url.pathname, kind: "other", status: 0, at: Date.now() };
+      const entry = { method: req.method ?? "", path: url.pathname, kind: kindOf(url.pathname), status: 0, at: Date.now() };
+      const named = /\/(?:destinations|subaccountDestinations|instanceDestinations)\/([^/]+)$/.exec(url.pathname)?.[1];
+      if (named !== undefined) entry.name = decodeURIComponent(named);
       requests.push(entry);
       if (state.outage === "reset") {
         entry.status = -1;
@@ -142,7 +144,6 @@ export async function startDestinationSim(options = {}) {
    */
   function route(url, method, headers, body, entry, send) {
     if (url.pathname === "/uaa/oauth/token") {
-      entry.kind = "token";
       if (method !== "POST") return send(405, { error: "invalid_request" });
       return token(headers, body, entry, send);
     }
@@ -151,26 +152,17 @@ export async function startDestinationSim(options = {}) {
     if (method !== "GET") return send(405, { ErrorMessage: "method not allowed" });
     const [, collection, rawName] = api;
     const name = rawName === undefined ? undefined : decodeURIComponent(rawName);
-    if (name !== undefined) entry.name = name;
     const bearer = /^Bearer (.+)$/i.exec(headers.authorization ?? "")?.[1];
     const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
-    if (expiry === undefined || expiry <= Date.now()) {
-      entry.kind = collection === "destinations" ? "find" : name === undefined ? "list" : "get";
-      return send(401, { ErrorMessage: "Unauthorized" });
-    }
+    if (expiry === undefined || expiry <= Date.now()) return send(401, { ErrorMessage: "Unauthorized" });
     const userToken = header(headers, "x-user-token");
     if (userToken !== undefined) entry.userToken = userToken;
     if (collection === "destinations") {
-      entry.kind = "find";
       if (name === undefined) return send(404, { ErrorMessage: "not found" });
       return find(name, userToken, send);
     }
     const level = collection === "instanceDestinations" ? instance : subaccount;
-    if (name === undefined) {
-      entry.kind = "list";
-      return send(200, [...level.values()]);
-    }
-    entry.kind = "get";
+    if (name === undefined) return send(200, [...level.values()]);
     const config = level.get(name);
     return config ? send(200, config) : send(404, { ErrorMessage: "Configuration with the specified name was not found" });
   }
@@ -299,6 +291,19 @@ export async function startDestinationSim(options = {}) {
       return new Promise((resolve) => server.close(() => resolve(undefined)));
     },
   };
+}
+
+/**
+ * What a request asks for, from its path alone (so that requests dropped in an outage are counted too).
+ * @param {string} path
+ * @returns {SimRequest["kind"]}
+ */
+function kindOf(path) {
+  if (path === "/uaa/oauth/token") return "token";
+  const api = /^\/destination-configuration\/v1\/(destinations|subaccountDestinations|instanceDestinations)(\/[^/]+)?$/.exec(path);
+  if (!api) return "other";
+  if (api[1] === "destinations") return "find";
+  return api[2] === undefined ? "list" : "get";
 }
 
 /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} name */

@@ -4,7 +4,9 @@
  * refresh (handed to `waitUntil`) replaces it; after that a request waits for the lookup.
  * One lookup per key at a time (single flight), for foreground and background callers
  * alike. A lookup whose result should not be kept (the service is down) leaves the old
- * entry in place, and background refreshes of that key pause for `retryAfterMs`. Bounded:
+ * entry in place, and background refreshes of that key pause for `retryAfterMs`; where there
+ * is no entry it may be kept briefly (`keepIfNone`), so an outage is not asked again by
+ * every request. Bounded:
  * the least recently used entry goes first.
  */
 export interface Lifetime {
@@ -18,6 +20,8 @@ export interface Lifetime {
 export interface Loaded<T> {
   value: T;
   keep?: Lifetime;
+  /** Kept this long only where no usable entry exists (a failure must not replace a good entry). */
+  keepIfNone?: Lifetime;
 }
 
 interface Entry<T> {
@@ -88,12 +92,18 @@ export class RefreshingCache<T> {
       pending = load()
         .then((loaded) => {
           if (loaded.keep) this.set(key, loaded.value, loaded.keep);
+          else if (loaded.keepIfNone && !this.usable(key)) this.set(key, loaded.value, loaded.keepIfNone);
           return loaded;
         })
         .finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
+  }
+
+  private usable(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && this.options.now() < entry.usableUntil;
   }
 
   private touch(key: string, entry: Entry<T>): void {

@@ -46,6 +46,8 @@ type Outcome =
 const STATUS: Record<string, number> = { DESTINATION_NOT_FOUND: 404, DESTINATION_SERVICE_UNAVAILABLE: 503 };
 /** A missing destination, or one the service could not get a token for, is asked again after this. */
 const SHORT: Lifetime = { freshMs: 10_000, usableMs: 10_000 };
+/** A failed lookup of a destination not cached is answered from memory this long. */
+const OUTAGE: Lifetime = { freshMs: 2_000, usableMs: 2_000 };
 
 export function createDestinationResolver(options: ResolverOptions): DestinationResolver {
   const { variable, service, log, now } = options;
@@ -67,7 +69,9 @@ export function createDestinationResolver(options: ResolverOptions): Destination
     const found = await client.find(name, userToken);
     if (found.kind === "unavailable") {
       log("destination.service.error", { destination: name, reason: found.reason, ...(found.status !== undefined && { status: found.status }) });
-      return { value: { ok: false, code: "DESTINATION_SERVICE_UNAVAILABLE", reason: found.reason } };
+      // Not kept over a cached destination (it keeps working); where there is none, the outage
+      // is remembered briefly so that requests do not each wait for the service and log.
+      return { value: { ok: false, code: "DESTINATION_SERVICE_UNAVAILABLE", reason: found.reason }, keepIfNone: OUTAGE };
     }
     if (found.kind === "missing") {
       log("destination.not_found.warn", { destination: name });

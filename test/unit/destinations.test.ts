@@ -219,6 +219,20 @@ describe("RefreshingCache", () => {
     expect(h.loads()).toBe(2);
   });
 
+  it("a failure is kept briefly only where there is no usable entry", async () => {
+    const h = harness();
+    const failed = async (): Promise<Loaded<string>> => ({ value: "down", keepIfNone: { freshMs: 50, usableMs: 50 } });
+    expect(await h.cache.get("new", failed, h.waitUntil)).toBe("down");
+    expect(await h.cache.get("new", h.load("up"), h.waitUntil)).toBe("down");
+    h.advance(50);
+    expect(await h.cache.get("new", h.load("up"), h.waitUntil)).toBe("up");
+    // Over a usable entry (background refresh) the failure is not kept.
+    h.advance(150);
+    expect(await h.cache.get("new", failed, h.waitUntil)).toBe("up");
+    await h.settle();
+    expect(await h.cache.get("new", failed, h.waitUntil)).toBe("up");
+  });
+
   it("drops the least recently used entry beyond its bound", async () => {
     const h = harness();
     for (const k of ["a", "b", "c"]) await h.cache.get(k, h.load(k), h.waitUntil);
