@@ -84,6 +84,8 @@ export interface ConfigSummary {
   xsApp: { authenticationMethod: "route" | "none"; routes: number; welcomeFile?: string };
   destinations: { name: string; url: string; timeoutMs: number; forwardAuthToken: boolean }[];
   session: SessionSettings;
+  /** Origin of the bound destination service's API. */
+  destinationService?: { uri: string };
   externalSession?: {
     instanceName: string;
     storageType: string;
@@ -115,6 +117,7 @@ export function redactedSummary(config: RouterConfig): ConfigSummary {
       forwardAuthToken: d.forwardAuthToken,
     })),
     session: { ...config.session, memory: { ...config.session.memory } },
+    ...(config.destinationService && { destinationService: { uri: withoutSecrets(config.destinationService.uri, true) } }),
     ...(ext && {
       externalSession: {
         instanceName: ext.instanceName,

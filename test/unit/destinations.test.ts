@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatProblems, loadConfig } from "../../src/config/index.js";
+import { formatProblems, loadConfig, redactedSummary } from "../../src/config/index.js";
 import type { Destination, DestinationServiceBinding } from "../../src/config/types.js";
 import type { Env } from "../../src/env.js";
 import { RefreshingCache, type Loaded } from "../../src/destinations/cache.js";
@@ -292,6 +292,10 @@ describe("parseDestinationService: the binding in VCAP_SERVICES", () => {
     const bound = loadConfig({ VCAP_SERVICES: JSON.stringify({ destination: [{ name: "dest", credentials }] }) } as Env, xsApp);
     expect(bound.ok ? [] : formatProblems(bound.problems)).toEqual([]);
     expect(bound.ok && bound.config.destinationService?.uri).toBe(credentials.uri);
+    // The start-up log says the service is bound, without its credentials.
+    const summary = JSON.stringify(bound.ok && redactedSummary(bound.config));
+    expect(summary).toContain('"destinationService":{"uri":"https://destination-configuration.cfapps.eu10.hana.ondemand.com"}');
+    expect(summary).not.toContain(SECRET);
     const unbound = loadConfig({} as Env, xsApp);
     expect(unbound.ok).toBe(false);
     expect(!unbound.ok && formatProblems(unbound.problems)).toContain('xs-app.json.routes[0].destination: unknown destination "from-service"');
