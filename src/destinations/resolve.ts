@@ -59,6 +59,8 @@ const answerSchema = v.object({
 });
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What fetch accepts as a header value: one line of Latin-1 text (anything else would make it throw). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const FORBIDDEN_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "host", "content-length"]);
 
 /**
@@ -120,13 +122,14 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
     const value = String(raw);
     if (header !== undefined) {
       if (!TOKEN.test(header) || FORBIDDEN_HEADERS.has(header.toLowerCase())) return refuse("DESTINATION_INVALID", `${safe(key)}: not a header a destination may set`);
-      if (/[\r\n\0]/.test(value)) return refuse("DESTINATION_INVALID", `${safe(key)}: the value must be one line`);
+      if (!HEADER_VALUE.test(value)) return refuse("DESTINATION_INVALID", `${safe(key)}: the value must be one line of Latin-1 text`);
       defaultHeaders.push({ name: header, value });
     } else {
       queries.push({ name: query!, value });
     }
   }
   const sapClient = prop("sap-client");
+  if (sapClient !== undefined && !HEADER_VALUE.test(sapClient)) return refuse("DESTINATION_INVALID", "sap-client must be one line of Latin-1 text");
   if (sapClient !== undefined && sapClient !== "") headers.push({ name: "sap-client", value: sapClient });
 
   let expiresInMs: number | undefined;
@@ -148,7 +151,7 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
       auth = { name: "Authorization", value: `Basic ${base64(`${user}:${password}`)}` };
     }
     if (auth === undefined) return refuse("DESTINATION_AUTH_FAILED", "the service sent no authTokens for it", userDependent);
-    if (!TOKEN.test(auth.name) || FORBIDDEN_HEADERS.has(auth.name.toLowerCase()) || /[\r\n\0]/.test(auth.value)) {
+    if (!TOKEN.test(auth.name) || FORBIDDEN_HEADERS.has(auth.name.toLowerCase()) || !HEADER_VALUE.test(auth.value)) {
       return refuse("DESTINATION_INVALID", "authTokens[0].http_header is not a header the router can send");
     }
     headers.push(auth);
