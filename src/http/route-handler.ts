@@ -20,13 +20,7 @@ import { waitUntilOf } from "./wait-until.js";
  */
 const CSRF_HEADER = "x-csrf-token";
 
-export function routeHandler(options: {
-  config: RouterConfig;
-  fetch: typeof fetch;
-  authenticate: Authenticator;
-  csrfTokenFor: (sessionId: string) => Promise<string>;
-  resolveDestination: DestinationResolver;
-}) {
+export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator; csrfTokenFor: (sessionId: string) => Promise<string>; resolveDestination: DestinationResolver }) {
   const { config, fetch, authenticate, csrfTokenFor, resolveDestination } = options;
   const { xsApp } = config;
   const cookieName = config.session.cookieName;
