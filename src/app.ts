@@ -1,5 +1,6 @@
 import { Hono, type Context } from "hono";
 import { createAuthenticator } from "./auth/authenticate.js";
+import { createDestinationResolver, warnServiceLogoutPaths } from "./destinations/index.js";
 import { handleCallback } from "./auth/login.js";
 import { userApiHandler, userApiProvider } from "./auth/user-api.js";
 import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.js";
@@ -100,7 +101,9 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
   }
   const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi }));
+  const resolveDestination = createDestinationResolver({ variable: config.destinations, ...(config.destinationService && { service: config.destinationService }), fetch, now, log });
+  if (config.destinationService) warnServiceLogoutPaths(xsApp.destinations, config.destinations, log);
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination }));
   return app;
 }
 

@@ -11,6 +11,7 @@ import { BUNDLED, parseXsApp } from "./xs-app.js";
 import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
+import { parseDestinationService } from "../destinations/service-binding.js";
 
 export type * from "./types.js";
 export { formatProblems } from "./problems.js";
@@ -37,12 +38,16 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
 
   const destinations = parseDestinations(env.destinations);
   problems.push(...destinations.problems);
+  // With the destination service bound, a route may name a destination that lives there.
+  const destinationService = parseDestinationService(vcap);
+  problems.push(...destinationService.problems);
+  const knownNames = destinationService.binding || destinationService.problems.length > 0 ? undefined : destinations.names;
 
   let xsApp: XsAppConfig | undefined;
   const xsAppJson = readJsonVariable(env.XS_APP, "XS_APP");
   if (xsAppJson.ok) {
     const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
-    const parsed = parseXsApp(input, prefix, destinations.names);
+    const parsed = parseXsApp(input, prefix, knownNames);
     if (parsed.ok) xsApp = parsed.value;
     else problems.push(...parsed.problems);
   } else {
@@ -68,6 +73,7 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
     identityProviders: identity.providers,
     http: http.value,
     ...(statusToken !== undefined ? { statusToken } : {}),
+    ...(destinationService.binding && { destinationService: destinationService.binding }),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
@@ -78,6 +84,8 @@ export interface ConfigSummary {
   xsApp: { authenticationMethod: "route" | "none"; routes: number; welcomeFile?: string };
   destinations: { name: string; url: string; timeoutMs: number; forwardAuthToken: boolean }[];
   session: SessionSettings;
+  /** Origin of the bound destination service's API. */
+  destinationService?: { uri: string };
   externalSession?: {
     instanceName: string;
     storageType: string;
@@ -109,6 +117,7 @@ export function redactedSummary(config: RouterConfig): ConfigSummary {
       forwardAuthToken: d.forwardAuthToken,
     })),
     session: { ...config.session, memory: { ...config.session.memory } },
+    ...(config.destinationService && { destinationService: { uri: withoutSecrets(config.destinationService.uri, true) } }),
     ...(ext && {
       externalSession: {
         instanceName: ext.instanceName,

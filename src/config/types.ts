@@ -23,6 +23,22 @@ export interface RouterConfig {
   identityProviders: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>>;
   /** Response headers, CORS and WebSocket origins from the environment. */
   http: HttpSettings;
+  /** The bound destination service (VCAP_SERVICES label `destination`): routes may name destinations that live there. */
+  destinationService?: DestinationServiceBinding;
+}
+
+export interface DestinationServiceBinding {
+  /** Binding name, for logs. */
+  name?: string;
+  /** REST API base (`uri`), without a trailing slash. */
+  uri: string;
+  /** `<url>/oauth/token` of the binding's XSUAA. */
+  tokenUrl: string;
+  clientId: string;
+  /** Never logged. */
+  clientSecret: string;
+  xsappname?: string;
+  tenantId?: string;
 }
 
 export interface IdentityProviderConfig {
@@ -47,6 +63,12 @@ export interface Destination {
   timeoutMs: number;
   /** Default true. */
   setXForwardedHeaders: boolean;
+  /** Destination service: headers that replace the client's (authentication, `sap-client`). Never logged. */
+  headers?: readonly HeaderEntry[];
+  /** Destination service `URL.headers.<name>`: sent unless the client sent that header (SAP). */
+  defaultHeaders?: readonly HeaderEntry[];
+  /** Destination service `URL.queries.<name>`: added unless the request has that parameter. */
+  queries?: readonly HeaderEntry[];
 }
 
 export interface XsAppConfig {

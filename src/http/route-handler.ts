@@ -3,6 +3,7 @@ import type { Authenticator } from "../app.js";
 import { authOf } from "../auth/auth-data.js";
 import type { UserApiHandler } from "../auth/user-api.js";
 import type { Destination, RouteConfig, RouterConfig } from "../config/types.js";
+import type { DestinationResolver } from "../destinations/index.js";
 import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeCookie } from "../proxy/forward.js";
 import { matchRoute } from "../routing/match.js";
@@ -11,6 +12,7 @@ import type { SessionEnv, SessionScope } from "../session/middleware.js";
 import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
 import { withMutableHeaders } from "./mutable.js";
 import { errorPage } from "./pages.js";
+import { waitUntilOf } from "./wait-until.js";
 
 /**
  * Everything that is not one of the router's own endpoints: welcome file, route
@@ -25,9 +27,10 @@ export function routeHandler(options: {
   authenticate: Authenticator;
   csrfTokenFor: (sessionId: string) => Promise<string>;
   userApi: UserApiHandler;
+  resolveDestination: DestinationResolver;
 }) {
-  const { config, fetch, authenticate, csrfTokenFor, userApi } = options;
-  const { xsApp, destinations } = config;
+  const { config, fetch, authenticate, csrfTokenFor, userApi, resolveDestination } = options;
+  const { xsApp } = config;
   const cookieName = config.session.cookieName;
   const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
 
@@ -63,8 +66,10 @@ export function routeHandler(options: {
         assets.fetch(r),
       );
     } else {
-      const destination = destinations.get(route.destination);
-      if (!destination) return errorPage(500, "UNKNOWN_DESTINATION"); // validated at start-up
+      const userToken = async () => (requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined);
+      const found = await resolveDestination(route.destination, { userToken, waitUntil: waitUntilOf(c) });
+      if (!found.ok) return found.response;
+      const destination = found.destination;
       // The welcome file is routed as its own path; the backend hears of that path (SAP).
       const forwardedPath = welcome?.kind === "rewrite" ? pathAndQuery.split("?", 1)[0] : undefined;
       response = await proxy(c, csrf.request, route, destination, target, requiresAuth, forwardedPath);

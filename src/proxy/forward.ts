@@ -2,6 +2,7 @@ import type { Destination, OriginRule } from "../config/types.js";
 import { originAllowed } from "../http/cors.js";
 import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 import { errorPage } from "../http/pages.js";
+import { applyDestinationHeaders, withDestinationQueries } from "../destinations/request.js";
 
 /**
  * Forwarding one request to a destination and its response back, with the header
@@ -130,7 +131,7 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
 
 /** The upstream URL and request init (forward() hands them to fetch without a Request in between). */
 function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): { url: string; init: RequestInit & { duplex?: "half" } } {
-  const url = upstreamUrl(opts.destination, opts.target);
+  const url = withDestinationQueries(upstreamUrl(opts.destination, opts.target), opts.destination);
   const incomingUrl = new URL(incoming.url);
   const headers = new Headers(incoming.headers);
   const incomingHost = headers.get("host") ?? incomingUrl.host;
@@ -148,6 +149,7 @@ function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): 
   else headers.set("cookie", cookie);
 
   if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
+  applyDestinationHeaders(headers, incoming.headers, opts.destination);
 
   if (opts.destination.setXForwardedHeaders) {
     // Host, proto and path are what this router saw; values sent by the client are replaced

@@ -1006,7 +1006,7 @@ const configRows: ConfigRow[] = [
     env: {
       EXT_SESSION_MGT: ext(),
       VCAP_SERVICES: JSON.stringify({
-        destination: [{ name: "dest", credentials: { clientid: "x" } }],
+        auditlog: [{ name: "audit", credentials: { clientid: "x" } }],
         ...binding("approuter-redis", { url: UPSTASH_URL, token: TOKEN }, "user-provided"),
       }),
     },
