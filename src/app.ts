@@ -98,7 +98,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     const csrfTokenFor = (id: string) => manager.csrfTokenFor(id);
     app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
   }
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id) }));
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), log }));
   return app;
 }
 

@@ -10,6 +10,7 @@ import type { SessionEnv, SessionScope } from "../session/middleware.js";
 import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
 import { withMutableHeaders } from "./mutable.js";
 import { errorPage } from "./pages.js";
+import type { Logger } from "../log.js";
 
 /**
  * Everything that is not one of the router's own endpoints: welcome file, route
@@ -18,8 +19,8 @@ import { errorPage } from "./pages.js";
  */
 const CSRF_HEADER = "x-csrf-token";
 
-export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator; csrfTokenFor: (sessionId: string) => Promise<string> }) {
-  const { config, fetch, authenticate, csrfTokenFor } = options;
+export function routeHandler(options: { config: RouterConfig; fetch: typeof fetch; authenticate: Authenticator; csrfTokenFor: (sessionId: string) => Promise<string>; log?: Logger }) {
+  const { config, fetch, authenticate, csrfTokenFor, log } = options;
   const { xsApp, destinations } = config;
   const cookieName = config.session.cookieName;
   const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
@@ -50,9 +51,8 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
     if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
       if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
-      response = await serveLocalDir(csrf.request, target, { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) }, (r) =>
-        assets.fetch(r),
-      );
+      const localDir = { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) };
+      response = await serveLocalDir(csrf.request, target, localDir, (r) => assets.fetch(r), log);
     } else {
       const destination = destinations.get(route.destination);
       if (!destination) return errorPage(500, "UNKNOWN_DESTINATION"); // validated at start-up
