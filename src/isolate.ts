@@ -46,12 +46,6 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   if (!loaded.ok) return broken(deps.log, formatProblems(loaded.problems).split("\n"));
   const { config } = loaded;
   const { session } = config;
-  const localDirRoute = config.xsApp.routes.findIndex((r) => r.localDir !== undefined);
-  const assets = env.ASSETS as { fetch?: unknown } | undefined;
-  const needsAssets = localDirRoute >= 0 ? `routes[${localDirRoute}].localDir` : config.xsApp.errorPage.size > 0 ? "errorPage" : undefined;
-  if (needsAssets && typeof assets?.fetch !== "function") {
-    return broken(deps.log, [`xs-app.json.${needsAssets}: needs static assets bound as ASSETS (wrangler.toml [assets] with binding = "ASSETS" and run_worker_first = true)`]);
-  }
 
   let external: ExternalTier | undefined;
   const ext = config.externalSession;

@@ -43,8 +43,12 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   if (xsAppJson.ok) {
     const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
     const parsed = parseXsApp(input, prefix, destinations.names);
-    if (parsed.ok) xsApp = parsed.value;
-    else problems.push(...parsed.problems);
+    if (parsed.ok) {
+      xsApp = parsed.value;
+      problems.push(...assetsProblems(xsApp, env.ASSETS, prefix));
+    } else {
+      problems.push(...parsed.problems);
+    }
   } else {
     problems.push(...xsAppJson.problems);
   }
@@ -71,6 +75,18 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
+}
+
+/** Every part of xs-app.json that serves static files needs the `ASSETS` binding. */
+function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): ConfigProblem[] {
+  if (typeof (assets as { fetch?: unknown } | undefined)?.fetch === "function") return [];
+  const message = 'needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)';
+  const problems: ConfigProblem[] = [];
+  xsApp.routes.forEach((route, i) => {
+    if (route.localDir !== undefined) problems.push({ path: `${prefix}.routes[${i}].localDir`, message });
+  });
+  if (xsApp.errorPage.size > 0) problems.push({ path: `${prefix}.errorPage`, message });
+  return problems;
 }
 
 /** What `redactedSummary` returns: safe to log, no secret in it. */
