@@ -15,12 +15,14 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { connect, createServer } from "node:net";
+import { createServer } from "node:net";
 import { constants, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
+import { dotenvJson } from "./lib/dotenv.mjs";
+import { accepts } from "./lib/free-port.mjs";
 import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, xsuaaBinding } from "./demo/idp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -180,30 +182,6 @@ function assertPortFree(/** @type {number} */ port, /** @type {string} */ hint) 
     );
     server.listen(port, HOST, () => server.close(() => resolvePromise(undefined)));
   });
-}
-
-/** @param {number} port @returns {Promise<boolean>} */
-function accepts(port) {
-  return new Promise((resolvePromise) => {
-    const socket = connect({ host: HOST, port });
-    const done = (/** @type {boolean} */ ok) => {
-      socket.destroy();
-      resolvePromise(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-/**
- * A dotenv-style value that wrangler reads back verbatim: single-quoted, and since wrangler
- * also expands `$VAR` inside quotes, `$` and `'` are written as JSON \u escapes (every
- * value here is JSON, so the router's JSON.parse restores them).
- * @param {unknown} json
- */
-function dotenvJson(json) {
-  return `'${JSON.stringify(json).replace(/[$']/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}'`;
 }
 
 /** @param {string} message */
@@ -443,7 +421,7 @@ async function main() {
     ? `, login as ${DEV_USER.login} / ${DEV_USER.password} at ${idp.issuer}${idp.started ? "" : " (already running)"}`
     : ", no login";
   while (!ready) {
-    if (await accepts(options.routerPort)) {
+    if (await accepts(options.routerPort, HOST)) {
       if (!ready) console.log(`approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote}${loginNote})`);
       break;
     }
