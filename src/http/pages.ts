@@ -149,7 +149,7 @@ export function errorPage(status: number, code: ErrorCode, headers: Record<strin
 const STYLE =
   "body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#f4f5f7;color:#1d2d3e;" +
   "font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
-  "main{max-width:34rem;margin:1.5rem;padding:2rem 2.25rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}" +
+  "main{box-sizing:border-box;width:34rem;max-width:calc(100% - 2rem);margin:1rem;padding:2rem 2.25rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}" +
   ".status{margin:0;color:#5b738b;font-size:.875rem;letter-spacing:.02em}h1{margin:.25rem 0 1rem;font-size:1.6rem;line-height:1.25}" +
   "p{margin:0 0 .75rem}a.action{display:inline-block;margin:.5rem 0 1rem;padding:.55rem 1.1rem;background:#0a6ed1;color:#fff;border-radius:8px;text-decoration:none}" +
   "a.action:hover{background:#0854a0}ul{margin:0 0 1rem;padding:.75rem 1rem .75rem 2rem;background:#fff8e6;border-radius:8px;font:.85rem/1.5 ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}" +
