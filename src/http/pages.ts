@@ -85,7 +85,7 @@ const PAGES = {
     action: START,
   },
   BACKEND_TIMEOUT: {
-    title: "Service too slow",
+    title: "No answer in time",
     text: "The service behind this address did not answer in time.",
     hint: "Wait a moment, then try again. If it stays so, tell the application's administrator.",
     action: START,

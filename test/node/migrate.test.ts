@@ -169,6 +169,12 @@ describe("the migrated project under wrangler dev", () => {
     mkdirSync(join(out, "node_modules"), { recursive: true });
     if (!existsSync(join(out, "node_modules/approuter-edge"))) symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
     url = `http://127.0.0.1:${routerPort}`;
+    // SAP's default-env.json is read too (SESSION_COOKIE_NAME comes only from there), and
+    // .dev.vars wins where both set a variable (these destinations lead nowhere).
+    writeFileSync(
+      join(out, "default-env.json"),
+      JSON.stringify({ SESSION_COOKIE_NAME: "EDGE_SESSION", destinations: [{ name: "backend", url: "http://127.0.0.1:9" }, { name: "public-api", url: "http://127.0.0.1:9" }, { name: "erp", url: "http://127.0.0.1:9" }] }),
+    );
     dev = spawn(process.execPath, [CLI, "dev", "--port", String(routerPort)], { cwd: out, stdio: ["ignore", "pipe", "pipe"], detached: true });
     dev.stdout!.on("data", (c: Buffer) => (output += c.toString("utf8")));
     dev.stderr!.on("data", (c: Buffer) => (output += c.toString("utf8")));
@@ -196,7 +202,7 @@ describe("the migrated project under wrangler dev", () => {
   });
 
   it("announces where it runs and which configuration it read", () => {
-    expect(output).toContain("your configuration from .dev.vars");
+    expect(output).toContain("your configuration from default-env.json, .dev.vars");
   });
 
   it("serves the static page from resources/ (welcome file first)", async () => {
@@ -246,7 +252,7 @@ describe("the migrated project under wrangler dev", () => {
     expect(callback.headers.get("location")).toBe("/api/me");
     const cookie = callback.headers
       .getSetCookie()
-      .find((c) => c.startsWith("JSESSIONID="))!
+      .find((c) => c.startsWith("EDGE_SESSION="))! // the cookie name from default-env.json
       .split(";")[0]!;
     const me = await fetch(`${url}/api/me`, { headers: { cookie } });
     expect(me.status).toBe(200);
