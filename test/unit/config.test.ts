@@ -511,6 +511,11 @@ const problemRows: ProblemRow[] = [
     problems: ['xs-app.json.routes[0].destination: unknown destination "nope"'],
   },
   {
+    name: "route destination misspelt: the nearest defined name is suggested",
+    xsApp: route({ destination: "Backnd" }),
+    problems: ['xs-app.json.routes[0].destination: unknown destination "Backnd"; did you mean "backend"?'],
+  },
+  {
     name: "route destination empty",
     xsApp: route({ destination: "" }),
     problems: ["xs-app.json.routes[0].destination: must not be empty"],
