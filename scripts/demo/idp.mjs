@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
+import { dotenvJson } from "../lib/dotenv.mjs";
 export const DEV_CLIENT_ID = "approuter";
 export const DEV_CLIENT_SECRET = "approuter-dev-secret-not-for-production";
 export const DEV_USER = Object.freeze({
@@ -185,6 +186,8 @@ if (invokedDirectly) {
   console.log(`demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`);
   const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
   console.log(`use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`);
+  // For one's own project (npm run dev): the binding, client id and secret included.
+  console.log(`or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ xsuaa: [xsuaaBinding(idp.issuer)] })}`);
   const stop = () => idp.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
