@@ -19,13 +19,18 @@ export { formatProblems } from "./problems.js";
  * Loads the router's configuration from `env` and the bundled xs-app.json.
  * `XS_APP` (JSON), when set, replaces `bundledXsApp` (problems are then named `XS_APP…`);
  * with neither, an empty descriptor (no routes). Without `EXT_SESSION_MGT` there is no
- * external session tier (`externalSession` undefined).
+ * external session tier (`externalSession` undefined). `customStoreBundled: false` (no driver
+ * behind the `approuter-custom-store` alias) makes an `externalStoreFilePath` a problem,
+ * reported with all the others.
  */
-export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
+export function loadConfig(env: Env, bundledXsApp: unknown, options: { customStoreBundled?: boolean } = {}): ConfigResult {
   const problems: ConfigProblem[] = [];
 
   const ext = parseExtSessionMgt(env.EXT_SESSION_MGT);
   problems.push(...ext.problems);
+  if (ext.settings?.externalStoreFilePath !== undefined && options.customStoreBundled === false) {
+    problems.push({ path: "EXT_SESSION_MGT.externalStoreFilePath", message: NO_CUSTOM_STORE });
+  }
   const vcap = parseVcapServices(env.VCAP_SERVICES);
   problems.push(...vcap.problems);
   let upstash: UpstashCredentials | undefined;
@@ -76,6 +81,8 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
 }
+
+export const NO_CUSTOM_STORE = 'no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module';
 
 /** Every part of xs-app.json that serves static files needs the `ASSETS` binding. */
 function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): ConfigProblem[] {

@@ -948,6 +948,19 @@ describe("loadConfig: problems", () => {
     expect(formatProblems(result.problems).split("\n").sort()).toEqual([...row.problems].sort());
   });
 
+  it("a custom store path without a bundled driver is reported with every other problem, in one pass", () => {
+    const env: Env = { ASSETS, destinations: JSON.stringify([{ name: "backend" }]), EXT_SESSION_MGT: ext({ storageType: "kv", externalStoreFilePath: "./store.js" }) };
+    const xsApp = { routes: [{ source: "^/(.*)$", destination: "backend", authenticationType: "none" }] };
+    const result = loadConfig(env, xsApp, { customStoreBundled: false });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(formatProblems(result.problems).split("\n").sort()).toEqual([
+      'EXT_SESSION_MGT.externalStoreFilePath: no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module',
+      "destinations[0].url: missing required property",
+    ]);
+    expect(loadConfig({ ...env, destinations: DESTINATIONS }, xsApp, { customStoreBundled: true }).ok).toBe(true);
+  });
+
   it("formatProblems: one `path: message` line each", () => {
     expect(
       formatProblems([
