@@ -6,21 +6,25 @@
 // `npm start -- --no-login`: the router on its embedded defaults instead (wrangler.toml
 // [vars], bundled xs-app.json), no provider.
 // `npm run dev:redis`: either, plus the external session tier on a local redis-server
-// behind the local Upstash-compatible REST endpoint.
+// behind the local Upstash-compatible REST endpoint. Its state is kept in .wrangler/dev/
+// (Redis data, the session secret, the provider's port, keys, sessions and tokens), so a
+// user stays logged in across restarts; `--fresh` starts from nothing.
 //
 // Stops everything it started (backend, identity provider, redis, REST endpoint, wrangler
 // and its workerd processes) on Ctrl-C / SIGTERM / SIGHUP or when wrangler exits, and exits
 // with wrangler's code.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { connect, createServer } from "node:net";
+import { createServer } from "node:net";
 import { constants, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
+import { dotenvJson } from "./lib/dotenv.mjs";
+import { accepts } from "./lib/free-port.mjs";
 import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, xsuaaBinding } from "./demo/idp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,6 +32,8 @@ const HOST = "127.0.0.1";
 const DEFAULT_ROUTER_PORT = 8787;
 const INSTANCE_NAME = "approuter-redis";
 const MIN_SECRET_LENGTH = 64;
+/** What `npm run dev:redis` keeps between runs (env APPROUTER_DEV_STATE_DIR moves it). */
+const STATE_DIR = resolve(process.env.APPROUTER_DEV_STATE_DIR || join(ROOT, ".wrangler", "dev"));
 /** How long wrangler gets to shut down cleanly before its whole process group is killed. */
 const STOP_GRACE_MS = 8000;
 
@@ -55,10 +61,13 @@ Options:
                       xs-app.json, no login)
   --idp-url URL       use an already-running provider instead of starting one, e.g.
                       \`node scripts/demo/idp.mjs --router-origin http://${HOST}:PORT\` (its issuer;
-                      client "${DEV_CLIENT_ID}" registered for this router). Its logins then survive
-                      restarts of this script (with --redis and a fixed SESSION_SECRET)
+                      client "${DEV_CLIENT_ID}" registered for this router)
   --redis             add the external session tier: starts redis-server and a local
-                      Upstash-compatible REST endpoint (needs redis-server installed)
+                      Upstash-compatible REST endpoint (needs redis-server installed). Keeps
+                      its state in ${relative(ROOT, STATE_DIR) || STATE_DIR}/ (Redis data, session secret, the
+                      provider's port, keys and logins): logged-in users stay logged in across
+                      restarts
+  --fresh             with --redis: forget that state first
   --redis-url URL     use an already-running Upstash-compatible REST endpoint instead of
                       starting one (implies --redis)
   --redis-token=T     its token (default: env UPSTASH_REDIS_REST_TOKEN); write it with "="
@@ -66,12 +75,14 @@ Options:
   -h, --help          this text
 
 Environment:
-  SESSION_SECRET      sessionSecret of the external tier (${MIN_SECRET_LENGTH}+ characters); default: a
-                      random one per run (sessions then do not survive a restart)
+  SESSION_SECRET      sessionSecret of the external tier (${MIN_SECRET_LENGTH}+ characters); default: one
+                      generated once and kept in ${relative(ROOT, STATE_DIR) || STATE_DIR}/session-secret
+  APPROUTER_DEV_STATE_DIR  where --redis keeps its state (default .wrangler/dev)
   IDP_HOST, IDP_PORT  where the started provider listens (default 127.0.0.2 on Linux, so that
                       its redirect back to the router is cross-site as in production; a free port)
 
-Local files .dev.vars / .env are not used here (run \`npx wrangler dev\` for those).`;
+Local files .dev.vars / .env / default-env.json are not used here: \`npm run dev\` runs the
+router on your own configuration.`;
 
 /** @param {string} message */
 function usageError(message) {
@@ -88,7 +99,7 @@ function toPort(value, what) {
 }
 
 function parseOptions() {
-  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, "idp-url"?: string, redis?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
+  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, "idp-url"?: string, redis?: boolean, fresh?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
   let values;
   try {
     ({ values } = parseArgs({
@@ -98,6 +109,7 @@ function parseOptions() {
         "no-login": { type: "boolean" },
         "idp-url": { type: "string" },
         redis: { type: "boolean" },
+        fresh: { type: "boolean" },
         "redis-url": { type: "string" },
         "redis-token": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -164,11 +176,27 @@ function parseOptions() {
       }
       sessionSecret = fromEnv;
     } else {
-      sessionSecret = randomBytes(64).toString("base64url"); // 86 characters
+      if (values.fresh) rmSync(STATE_DIR, { recursive: true, force: true });
+      sessionSecret = keptSessionSecret();
     }
+  } else if (values.fresh) {
+    usageError("--fresh is only used with --redis");
   }
 
   return { routerPort, backendPort, backendPortGiven: backendPortGiven !== undefined, login, idpUrl, redis, externalRedis, sessionSecret };
+}
+
+/** The session secret kept in STATE_DIR (made on first use): sessions in Redis stay readable across restarts. */
+function keptSessionSecret() {
+  const file = join(STATE_DIR, "session-secret");
+  if (existsSync(file)) {
+    const kept = readFileSync(file, "utf8").trim();
+    if (kept.length >= MIN_SECRET_LENGTH) return kept;
+  }
+  mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  const secret = randomBytes(64).toString("base64url"); // 86 characters
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 /** Resolves when `port` can be bound on HOST; rejects with a clear message otherwise. */
@@ -180,30 +208,6 @@ function assertPortFree(/** @type {number} */ port, /** @type {string} */ hint) 
     );
     server.listen(port, HOST, () => server.close(() => resolvePromise(undefined)));
   });
-}
-
-/** @param {number} port @returns {Promise<boolean>} */
-function accepts(port) {
-  return new Promise((resolvePromise) => {
-    const socket = connect({ host: HOST, port });
-    const done = (/** @type {boolean} */ ok) => {
-      socket.destroy();
-      resolvePromise(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-/**
- * A dotenv-style value that wrangler reads back verbatim: single-quoted, and since wrangler
- * also expands `$VAR` inside quotes, `$` and `'` are written as JSON \u escapes (every
- * value here is JSON, so the router's JSON.parse restores them).
- * @param {unknown} json
- */
-function dotenvJson(json) {
-  return `'${JSON.stringify(json).replace(/[$']/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}'`;
 }
 
 /** @param {string} message */
@@ -313,7 +317,8 @@ async function main() {
   } else if (options.login) {
     let started;
     try {
-      started = await startDemoIdp({ routerOrigin: routerUrl });
+      // The one place the provider is chosen; with --redis it keeps its state beside Redis'.
+      started = await startDemoIdp({ routerOrigin: routerUrl, ...(options.redis ? { stateDir: join(STATE_DIR, "idp") } : {}) });
     } catch (err) {
       return fail(`cannot start the local identity provider: ${err instanceof Error ? err.message : err}`);
     }
@@ -338,7 +343,8 @@ async function main() {
   if (stopped()) return;
 
   /** @type {string[]} */
-  const envLines = ["# written by scripts/dev.mjs for one run of wrangler dev; removed when it stops"];
+  // APPROUTER_DEV: configuration problems are listed on the router's error page.
+  const envLines = ["# written by scripts/dev.mjs for one run of wrangler dev; removed when it stops", "APPROUTER_DEV='true'"];
   /** VCAP_SERVICES of this run: the identity provider and the session store, as bound. @type {Record<string, unknown[]>} */
   const vcapServices = {};
   if (idp) {
@@ -363,7 +369,7 @@ async function main() {
       let local;
       try {
         const { startLocalRedis } = await import("./local-redis.mjs");
-        local = await startLocalRedis({ host: HOST });
+        local = await startLocalRedis({ host: HOST, dataDir: join(STATE_DIR, "redis") });
       } catch (err) {
         return fail(`cannot start the local redis: ${err instanceof Error ? err.message : err}`);
       }
@@ -371,7 +377,7 @@ async function main() {
       undo.push(() => localStop());
       if (stopped()) return;
       ({ restUrl, token } = local);
-      log(`redis-server on ${HOST}:${local.redisPort}, REST endpoint ${restUrl} (started for this run, no persistence)`);
+      log(`redis-server on ${HOST}:${local.redisPort}, REST endpoint ${restUrl} (data kept in ${relative(ROOT, STATE_DIR) || STATE_DIR}/redis; --fresh forgets it)`);
       sessionsNote = "sessions in memory + redis";
     }
     envLines.push(`EXT_SESSION_MGT=${dotenvJson({ instanceName: INSTANCE_NAME, storageType: "redis", sessionSecret: options.sessionSecret })}`);
@@ -384,7 +390,7 @@ async function main() {
   chmodSync(envFile, 0o600);
 
   for (const file of [".dev.vars", ".env"]) {
-    if (existsSync(join(ROOT, file))) log(`note: ${file} is not used by this script (run \`npx wrangler dev\` to use it)`);
+    if (existsSync(join(ROOT, file))) log(`note: ${file} is not used by this script (\`npm run dev\` runs the router on it)`);
   }
 
   /** @type {NodeJS.ProcessEnv} */
@@ -443,7 +449,7 @@ async function main() {
     ? `, login as ${DEV_USER.login} / ${DEV_USER.password} at ${idp.issuer}${idp.started ? "" : " (already running)"}`
     : ", no login";
   while (!ready) {
-    if (await accepts(options.routerPort)) {
+    if (await accepts(options.routerPort, HOST)) {
       if (!ready) console.log(`approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote}${loginNote})`);
       break;
     }

@@ -3,7 +3,7 @@
 // for development (`node scripts/local-redis.mjs`) and tests (`startLocalRedis()`).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { realpathSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -31,11 +31,13 @@ export function hasRedisServer() {
 
 /**
  * Start redis-server (a child process, not daemonized, no persistence) and the REST endpoint.
- * `host` is a loopback IP (redis `--bind` and the REST endpoint both use it).
- * @param {{ redisPort?: number, restPort?: number, token?: string, host?: string }} [options]
+ * `host` is a loopback IP (redis `--bind` and the REST endpoint both use it). `dataDir`:
+ * keep the data there instead (append-only file, flushed every second and on shutdown), so
+ * that the next start with the same `dataDir` has it again.
+ * @param {{ redisPort?: number, restPort?: number, token?: string, host?: string, dataDir?: string }} [options]
  * @returns {Promise<LocalRedis>}
  */
-export async function startLocalRedis({ redisPort, restPort, token, host = "127.0.0.1" } = {}) {
+export async function startLocalRedis({ redisPort, restPort, token, host = "127.0.0.1", dataDir } = {}) {
   if (!hasRedisServer()) {
     throw new Error(`redis-server is not installed. Install it with: ${INSTALL_COMMAND}`);
   }
@@ -50,7 +52,7 @@ export async function startLocalRedis({ redisPort, restPort, token, host = "127.
 
   async function startRedis() {
     if (child && isRunning(child.process)) return;
-    child = spawnRedis(host, port);
+    child = spawnRedis(host, port, dataDir);
     await waitForPing(host, port, child);
   }
 
@@ -90,13 +92,13 @@ export async function startLocalRedis({ redisPort, restPort, token, host = "127.
 
 /** @typedef {{ process: import("node:child_process").ChildProcess, log: () => string }} RedisProcess */
 
-/** @param {string} host @param {number} port @returns {RedisProcess} */
-function spawnRedis(host, port) {
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", host, "--save", "", "--appendonly", "no", "--daemonize", "no"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+/** @param {string} host @param {number} port @param {string} [dataDir] @returns {RedisProcess} */
+function spawnRedis(host, port, dataDir) {
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const persistence = dataDir ? ["--dir", dataDir, "--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"];
+  const child = spawn("redis-server", ["--port", String(port), "--bind", host, "--save", "", ...persistence, "--daemonize", "no"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   // Keep a short tail of redis' own log to explain a failed start (e.g. port in use).
   let tail = "";
   const keep = (/** @type {Buffer} */ chunk) => {

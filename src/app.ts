@@ -103,7 +103,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
   const resolveDestination = createDestinationResolver({ variable: config.destinations, ...(config.destinationService && { service: config.destinationService }), fetch, now, log });
   if (config.destinationService) warnServiceLogoutPaths(xsApp.destinations, config.destinations, log);
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination }));
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination, log }));
   return app;
 }
 

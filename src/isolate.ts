@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { createApp, type Authenticator } from "./app.js";
-import { formatProblems, loadConfig, redactedSummary } from "./config/index.js";
+import { formatProblems, loadConfig, NO_CUSTOM_STORE, redactedSummary } from "./config/index.js";
 import type { RouterConfig } from "./config/types.js";
 import { warnUnsupported } from "./config/unsupported-env.js";
 import type { Env } from "./env.js";
@@ -43,16 +43,11 @@ export function touchIntervalFor(idleTimeoutMs: number): number {
 }
 
 export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<IsolateState> {
-  const loaded = loadConfig(env, deps.bundledXsApp);
+  const customStoreBundled = !deps.customStore.isPlaceholder && typeof deps.customStore.getStore === "function";
+  const loaded = loadConfig(env, deps.bundledXsApp, { customStoreBundled });
   if (!loaded.ok) return broken(deps.log, formatProblems(loaded.problems).split("\n"));
   const { config } = loaded;
   const { session } = config;
-  const localDirRoute = config.xsApp.routes.findIndex((r) => r.localDir !== undefined);
-  const assets = env.ASSETS as { fetch?: unknown } | undefined;
-  const needsAssets = localDirRoute >= 0 ? `routes[${localDirRoute}].localDir` : config.xsApp.errorPage.size > 0 ? "errorPage" : undefined;
-  if (needsAssets && typeof assets?.fetch !== "function") {
-    return broken(deps.log, [`xs-app.json.${needsAssets}: needs static assets bound as ASSETS (wrangler.toml [assets] with binding = "ASSETS" and run_worker_first = true)`]);
-  }
 
   let external: ExternalTier | undefined;
   const ext = config.externalSession;
@@ -127,9 +122,7 @@ function openStore(config: RouterConfig, env: Env, deps: IsolateDeps): ByteStore
   }
   const path = "EXT_SESSION_MGT.externalStoreFilePath";
   const getStore = deps.customStore.getStore;
-  if (deps.customStore.isPlaceholder || typeof getStore !== "function") {
-    return `${path}: no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module`;
-  }
+  if (deps.customStore.isPlaceholder || typeof getStore !== "function") return `${path}: ${NO_CUSTOM_STORE}`; // reported by loadConfig
   let store: unknown;
   try {
     store = getStore({ instanceName: ext.instanceName, storageType: ext.storageType, env });

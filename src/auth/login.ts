@@ -3,7 +3,7 @@ import { getCookie } from "hono/cookie";
 import { serialize } from "hono/utils/cookie";
 import { jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
-import { errorPage } from "../http/pages.js";
+import { errorPage, type ErrorCode } from "../http/pages.js";
 import { timingSafeEqual } from "../security/constant-time.js";
 import type { SessionEnv } from "../session/middleware.js";
 import type { AuthData } from "./auth-data.js";
@@ -76,7 +76,7 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
   const state = url.searchParams.get("state") ?? "";
   const cookieName = loginCookieName(services.cookieName, state);
   const clear = serialize(cookieName, "", { path: services.callbackPath, httpOnly: true, secure: true, sameSite: "Lax", maxAge: 0 });
-  const fail = (status: number, code: string) => {
+  const fail = (status: number, code: ErrorCode) => {
     services.metrics.loginFailures++;
     services.log("auth.login.warn", { code });
     const response = errorPage(status, code);

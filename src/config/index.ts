@@ -20,13 +20,18 @@ export { formatProblems } from "./problems.js";
  * Loads the router's configuration from `env` and the bundled xs-app.json.
  * `XS_APP` (JSON), when set, replaces `bundledXsApp` (problems are then named `XS_APP…`);
  * with neither, an empty descriptor (no routes). Without `EXT_SESSION_MGT` there is no
- * external session tier (`externalSession` undefined).
+ * external session tier (`externalSession` undefined). `customStoreBundled: false` (no driver
+ * behind the `approuter-custom-store` alias) makes an `externalStoreFilePath` a problem,
+ * reported with all the others.
  */
-export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
+export function loadConfig(env: Env, bundledXsApp: unknown, options: { customStoreBundled?: boolean } = {}): ConfigResult {
   const problems: ConfigProblem[] = [];
 
   const ext = parseExtSessionMgt(env.EXT_SESSION_MGT);
   problems.push(...ext.problems);
+  if (ext.settings?.externalStoreFilePath !== undefined && options.customStoreBundled === false) {
+    problems.push({ path: "EXT_SESSION_MGT.externalStoreFilePath", message: NO_CUSTOM_STORE });
+  }
   const vcap = parseVcapServices(env.VCAP_SERVICES);
   problems.push(...vcap.problems);
   let upstash: UpstashCredentials | undefined;
@@ -48,8 +53,12 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   if (xsAppJson.ok) {
     const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
     const parsed = parseXsApp(input, prefix, knownNames);
-    if (parsed.ok) xsApp = parsed.value;
-    else problems.push(...parsed.problems);
+    if (parsed.ok) {
+      xsApp = parsed.value;
+      problems.push(...assetsProblems(xsApp, env.ASSETS, prefix));
+    } else {
+      problems.push(...parsed.problems);
+    }
   } else {
     problems.push(...xsAppJson.problems);
   }
@@ -77,6 +86,20 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
+}
+
+export const NO_CUSTOM_STORE = 'no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module';
+
+/** Every part of xs-app.json that serves static files needs the `ASSETS` binding. */
+function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): ConfigProblem[] {
+  if (typeof (assets as { fetch?: unknown } | undefined)?.fetch === "function") return [];
+  const message = 'needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)';
+  const problems: ConfigProblem[] = [];
+  xsApp.routes.forEach((route, i) => {
+    if (route.localDir !== undefined) problems.push({ path: `${prefix}.routes[${i}].localDir`, message });
+  });
+  if (xsApp.errorPage.size > 0) problems.push({ path: `${prefix}.errorPage`, message });
+  return problems;
 }
 
 /** What `redactedSummary` returns: safe to log, no secret in it. */

@@ -61,6 +61,61 @@ export function describeIssue(issue: Issue): string {
   return "is invalid";
 }
 
+/**
+ * The known name closest to `name` (case-insensitive edit distance, transpositions count
+ * once), if it is close enough to be a typo: `authenticationtype` → `authenticationType`.
+ */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  const wanted = name.toLowerCase();
+  const limit = wanted.length <= 4 ? 1 : wanted.length <= 10 ? 2 : 3;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of known) {
+    const distance = editDistance(wanted, candidate.toLowerCase(), bestDistance);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Optimal string alignment distance; gives up (returns `ceiling`) once it cannot be below it. */
+function editDistance(a: string, b: string, ceiling: number): number {
+  if (Math.abs(a.length - b.length) >= ceiling) return ceiling;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      current.push(d);
+      rowMin = Math.min(rowMin, d);
+    }
+    if (rowMin >= ceiling) return ceiling;
+    [before, previous] = [previous, current];
+  }
+  return Math.min(previous[b.length]!, ceiling);
+}
+
+export const UNKNOWN_PROPERTY = "unknown property";
+
+/**
+ * A pipe step after `v.objectWithRest(entries, v.never(UNKNOWN_PROPERTY))`: each unknown
+ * property of this object (not of nested ones, which have their own step) that looks like
+ * a typo of a known one gets the known name suggested. Names only, never values.
+ */
+export function suggestKnownNames<T>(known: readonly string[]): v.RawCheckAction<T> {
+  return v.rawCheck<T>(({ dataset }) => {
+    for (const issue of (dataset.issues ?? []) as { -readonly [K in keyof Issue]: Issue[K] }[]) {
+      const key = issue.path?.length === 1 ? issue.path[0]!.key : undefined;
+      if (issue.type !== "never" || issue.message !== UNKNOWN_PROPERTY || typeof key !== "string") continue;
+      const near = nearestName(key, known);
+      if (near !== undefined) issue.message = `${UNKNOWN_PROPERTY}; did you mean ${JSON.stringify(near)}?`;
+    }
+  });
+}
+
 /** `v.safeParse` with secret-safe messages; issues become problems under `prefix`. */
 export function validate<const S extends v.GenericSchema>(
   schema: S,

@@ -3,6 +3,7 @@
  * requirement, never the offending value.
  */
 import * as v from "valibot";
+import { suggestKnownNames, UNKNOWN_PROPERTY } from "./problems.js";
 
 /** A JSON object (not an array, not null). */
 export const jsonObject = v.custom<Record<string, unknown>>(
@@ -16,7 +17,8 @@ export const jsonObject = v.custom<Record<string, unknown>>(
  * `missing required property`.
  */
 export function strictObject<const E extends v.ObjectEntries>(entries: E) {
-  return v.pipe(jsonObject, v.objectWithRest(entries, v.never("unknown property")));
+  const object = v.objectWithRest(entries, v.never(UNKNOWN_PROPERTY));
+  return v.pipe(jsonObject, object, suggestKnownNames<v.InferOutput<typeof object>>(Object.keys(entries)));
 }
 
 export const string = v.string("must be a string");

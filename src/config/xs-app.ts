@@ -15,7 +15,7 @@
  */
 import * as v from "valibot";
 import type { DestinationLogoutConfig, RouteConfig, RouteScope, XsAppConfig } from "./types.js";
-import { validate, type Checked } from "./problems.js";
+import { nearestName, validate, type Checked } from "./problems.js";
 import {
   HTTP_METHODS,
   assetPath,
@@ -91,6 +91,12 @@ const scope = v.lazy((input) =>
     : v.pipe(scopeList, v.transform((list): RouteScope => ({ default: list }))),
 );
 
+/** `unknown destination "x"`, with the nearest defined name when it looks like a typo (names, never URLs). */
+function unknownDestination(name: string, known: ReadonlySet<string> | undefined): string {
+  const near = known === undefined ? undefined : nearestName(name, [...known]);
+  return `unknown destination ${JSON.stringify(name)}${near === undefined ? "" : `; did you mean ${JSON.stringify(near)}?`}`;
+}
+
 function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
   // SAP resolves "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN).
   const isDynamic = (name: string) => name.includes("$") || name === "*";
@@ -99,7 +105,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
     v.check(
       // An empty name is reported as such, not as unknown.
       (name) => !isDynamic(name) && (destinationNames === undefined || name === "" || destinationNames.has(name)),
-      (issue) => (isDynamic(issue.input) ? `dynamic destinations are ${NOT_YET}` : `unknown destination ${JSON.stringify(issue.input)}`),
+      (issue) => (isDynamic(issue.input) ? `dynamic destinations are ${NOT_YET}` : unknownDestination(issue.input, destinationNames)),
     ),
   );
   return v.pipe(
@@ -268,7 +274,7 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
       const used = new Set(routes?.map((r) => (typeof r === "object" && r !== null ? (r as { destination?: unknown }).destination : undefined)));
       for (const name of Object.keys(input.destinations)) {
         let message: string | undefined;
-        if (destinationNames !== undefined && !destinationNames.has(name)) message = `unknown destination ${JSON.stringify(name)}`;
+        if (destinationNames !== undefined && !destinationNames.has(name)) message = unknownDestination(name, destinationNames);
         else if (routes !== undefined && !used.has(name)) message = "not used by any route";
         if (message === undefined) continue;
         const destinations = input.destinations as Record<string, unknown>;

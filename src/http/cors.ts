@@ -18,7 +18,7 @@
  * Pure: no Hono; rules come validated from the configuration.
  */
 import type { CorsRule, OriginRule } from "../config/types.js";
-import { errorPage } from "./pages.js";
+import { errorPage, type ErrorCode } from "./pages.js";
 
 /** SAP's order: xs-app.json `cors` first, then the `CORS` variable. */
 export function effectiveCorsRules(xsAppCors: readonly CorsRule[], envCors: readonly CorsRule[]): readonly CorsRule[] {
@@ -173,6 +173,6 @@ function includesIgnoreCase(list: readonly string[], value: string): boolean {
   return list.some((item) => item.toLowerCase() === wanted);
 }
 
-function forbidden(code: string): Response {
+function forbidden(code: ErrorCode): Response {
   return errorPage(403, code);
 }

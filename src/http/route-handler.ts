@@ -13,6 +13,7 @@ import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
 import { withMutableHeaders } from "./mutable.js";
 import { errorPage } from "./pages.js";
 import { waitUntilOf } from "./wait-until.js";
+import type { Logger } from "../log.js";
 
 /**
  * Everything that is not one of the router's own endpoints: welcome file, route
@@ -26,10 +27,11 @@ export function routeHandler(options: {
   fetch: typeof fetch;
   authenticate: Authenticator;
   csrfTokenFor: (sessionId: string) => Promise<string>;
+  log?: Logger;
   userApi: UserApiHandler;
   resolveDestination: DestinationResolver;
 }) {
-  const { config, fetch, authenticate, csrfTokenFor, userApi, resolveDestination } = options;
+  const { config, fetch, authenticate, csrfTokenFor, userApi, resolveDestination, log } = options;
   const { xsApp } = config;
   const cookieName = config.session.cookieName;
   const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
@@ -62,9 +64,8 @@ export function routeHandler(options: {
     } else if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
       if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
-      response = await serveLocalDir(csrf.request, target, { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) }, (r) =>
-        assets.fetch(r),
-      );
+      const localDir = { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) };
+      response = await serveLocalDir(csrf.request, target, localDir, (r) => assets.fetch(r), log);
     } else {
       const userToken = async () => (requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined);
       const found = await resolveDestination(route.destination, { userToken, waitUntil: waitUntilOf(c) });

@@ -180,21 +180,13 @@ function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): 
   return { url, init };
 }
 
-function errorResponse(status: 502 | 504, text: string): Response {
-  return new Response(text, {
-    status,
-    statusText: text,
-    headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-cache, no-store, must-revalidate" },
-  });
-}
-
 /** Longest delay setTimeout accepts before it overflows and fires at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Sends the request upstream and returns the upstream response (minus hop-by-hop headers,
- * body streamed). Expected failures are values: 504 `Gateway Timeout` when no response
- * headers arrive within `destination.timeoutMs`, 502 `Bad Gateway` when the destination
+ * body streamed). Expected failures are values: 504 `BACKEND_TIMEOUT` when no response
+ * headers arrive within `destination.timeoutMs`, 502 `BACKEND_UNREACHABLE` when the destination
  * cannot be reached. The timeout covers the wait for the response head only; once headers
  * arrive a long body is streamed without a deadline (SAP: "maximum wait time for a response").
  */
@@ -233,7 +225,7 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
     const fetchImpl = opts.fetch; // called unbound: workerd's fetch rejects a foreign `this`
     upstream = await Promise.race([fetchImpl(url, init), aborted]);
   } catch {
-    return timedOut ? errorResponse(504, "Gateway Timeout") : errorResponse(502, "Bad Gateway");
+    return timedOut ? errorPage(504, "BACKEND_TIMEOUT") : errorPage(502, "BACKEND_UNREACHABLE");
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     clientSignal?.removeEventListener("abort", onClientAbort);

@@ -16,9 +16,14 @@
  * backslashes; encoded slashes; control characters) is refused with 400 before anything
  * is fetched; a welcomeFile of `/` is not redirected (it would loop).
  *
- * Pure: the assets fetcher is passed in.
+ * A file missing from the assets gets the router's own 404 page (`FILE_NOT_FOUND`, which
+ * xs-app.json `errorPage` may replace) and a log line naming the asset path looked up, so a
+ * file in the wrong folder is found from the log.
+ *
+ * Pure: the assets fetcher and the logger are passed in.
  */
 import { errorPage } from "../http/pages.js";
+import type { Logger } from "../log.js";
 
 /** `(request) => env.ASSETS.fetch(request)`. */
 export type AssetFetcher = (request: Request) => Promise<Response>;
@@ -36,10 +41,10 @@ const ALLOW = "GET, HEAD";
 
 /**
  * Serves `target` (the rewritten path and query from route matching) from the route's
- * folder. The assets' answer is passed on (a 404 included), with `cacheControl` on
- * successful answers.
+ * folder. The assets' answer is passed on, with `cacheControl` on successful answers; a
+ * missing file becomes the router's 404 page.
  */
-export async function serveLocalDir(request: Request, target: string, route: LocalDirRoute, assets: AssetFetcher): Promise<Response> {
+export async function serveLocalDir(request: Request, target: string, route: LocalDirRoute, assets: AssetFetcher, log?: Logger): Promise<Response> {
   const method = request.method.toUpperCase();
   if (method !== "GET" && method !== "HEAD") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: ALLOW });
   const path = assetPathFor(route.localDir, target);
@@ -55,6 +60,12 @@ export async function serveLocalDir(request: Request, target: string, route: Loc
   url.search = "";
   url.hash = "";
   const upstream = await assets(new Request(url, { method, headers }));
+  if (upstream.status === 404) {
+    await upstream.body?.cancel();
+    // The asset path only (no query): which file was expected where.
+    log?.("static.not-found.warn", { path, localDir: route.localDir });
+    return errorPage(404, "FILE_NOT_FOUND");
+  }
   if (route.cacheControl === undefined || !(upstream.ok || upstream.status === 304)) return upstream;
   const response = new Response(upstream.body, upstream); // assets' headers may be immutable
   response.headers.set("cache-control", route.cacheControl);

@@ -3,6 +3,9 @@
 // requests go through the router, logins through the provider's forms (test/support/form-login).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDemoIdp as startDemoIdpUntyped } from "../../scripts/demo/idp.mjs";
@@ -39,7 +42,9 @@ const running = new Set<Dev>();
 async function startDev(args: string[], env: Record<string, string | undefined> = {}): Promise<Dev> {
   const portIndex = args.indexOf("--port");
   const port = Number(args[portIndex + 1]);
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  // Never the developer's own .wrangler/dev state (npm run dev:redis): a fresh one per run unless given.
+  const ownState = env.APPROUTER_DEV_STATE_DIR === undefined ? mkdtempSync(join(tmpdir(), "approuter-dev-state-")) : undefined;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...(ownState ? { APPROUTER_DEV_STATE_DIR: ownState } : {}), ...env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
   const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
     cwd: ROOT,
@@ -68,6 +73,7 @@ async function startDev(args: string[], env: Record<string, string | undefined> 
       const code = await exited;
       clearTimeout(timer);
       running.delete(dev);
+      if (ownState) rmSync(ownState, { recursive: true, force: true });
       return code;
     },
   };
@@ -510,6 +516,86 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
       }
     }, 90_000);
   });
+});
+
+describe("npm run dev:redis keeps its promises across restarts", () => {
+  let stateDir: string;
+  beforeAll(() => {
+    stateDir = mkdtempSync(join(tmpdir(), "approuter-dev-state-"));
+  });
+  afterAll(() => {
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("the demo sign-in page names the demo user and says so after a wrong password", async () => {
+    const { router, backend } = await ports();
+    const dev = await startDev(["--port", String(router), "--backend-port", String(backend)]);
+    try {
+      const jar = new CookieJar();
+      let res = await fetch(`${dev.routerUrl}/api/echo`, { redirect: "manual" });
+      let url = new URL(res.headers.get("location")!);
+      // authorization endpoint → the interaction (sign-in) page
+      for (let i = 0; i < 5 && res.status >= 300 && res.status < 400; i++) {
+        res = await fetch(url, { redirect: "manual", headers: { cookie: jar.header(url) ?? "" } });
+        jar.storeFrom(res, url);
+        if (res.status >= 300 && res.status < 400) url = new URL(res.headers.get("location")!, url);
+      }
+      const page = await res.text();
+      expect(page).toContain("Demo user: demo, password demo");
+      expect(page).not.toContain('id="error"');
+      const action = new URL(/action="([^"]+)"/.exec(page)![1]!, url);
+      const wrong = await fetch(action, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header(action, { method: "POST" }) ?? "" },
+        body: new URLSearchParams({ prompt: "login", login: "demo", password: "not-the-password" }).toString(),
+      });
+      expect(wrong.status).toBe(303);
+      const again = new URL(wrong.headers.get("location")!, action);
+      const retry = await fetch(again, { headers: { cookie: jar.header(again) ?? "" } });
+      const retryPage = await retry.text();
+      expect(retryPage).toContain("Wrong user name or password. Try again.");
+      expect(retryPage).toContain("Demo user: demo, password demo");
+    } finally {
+      expect(await dev.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  it("its own redis and provider keep their data, port and keys: still logged in after a restart, without SESSION_SECRET; --fresh forgets", async () => {
+    const { router, backend } = await ports();
+    const args = ["--redis", "--port", String(router), "--backend-port", String(backend)];
+    const env = { APPROUTER_DEV_STATE_DIR: stateDir, SESSION_SECRET: undefined, IDP_PORT: undefined };
+
+    const first = await startDev(args, env);
+    const idp = announcedIdp(first);
+    expect(first.output()).toContain("data kept in");
+    const { sessionId, cookie } = await logIn(first.routerUrl, idp.issuer, "/api/echo");
+    const issued = await fetchToken(first.routerUrl, sessionId);
+    expect(issued.token).toMatch(TOKEN);
+    const page = await fetch(`${first.routerUrl}/`, { headers: { cookie } });
+    expect(await page.text()).toContain('Logged in as <strong id="user-name">Demo User</strong>');
+    expect(await first.stop()).toBe(0);
+    await expectClosed(router, backend, idp.port);
+
+    // A new redis-server, provider, wrangler and isolate: the same user, the same token, no login.
+    const second = await startDev(args, env);
+    expect(announcedIdp(second).issuer).toBe(idp.issuer);
+    const recovered = await fetchToken(second.routerUrl, sessionId);
+    expect(recovered.token).toBe(issued.token);
+    expect(recovered.setCookies).toEqual([]);
+    expect(recovered.echo.headers.authorization).toBe(issued.echo.headers.authorization);
+    // The provider still knows the token (its userinfo answers the demo backend).
+    const again = await fetch(`${second.routerUrl}/`, { headers: { cookie } });
+    expect(again.status).toBe(200);
+    expect(await again.text()).toContain('Logged in as <strong id="user-name">Demo User</strong>');
+    expect(await second.stop()).toBe(0);
+    await expectClosed(router, backend);
+
+    const fresh = await startDev([...args, "--fresh"], env);
+    const forgotten = await fetch(`${fresh.routerUrl}/api/echo`, { headers: { cookie }, redirect: "manual" });
+    expect(forgotten.status).toBe(302);
+    expect(await fresh.stop()).toBe(0);
+  }, 120_000);
 });
 
 /** Retry an assertion for a while (bounded), for effects that land after the response. */

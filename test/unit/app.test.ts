@@ -62,7 +62,9 @@ function memoryManager(idleTimeoutMs = 1e6, now: () => number = Date.now) {
 
 /** Validated configuration for `xsApp` with one destination "backend" at http://backend.test. */
 function configOf(xsApp: unknown) {
-  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) } as Env, xsApp);
+  // Static assets are bound (their presence is checked with the configuration).
+  const ASSETS = { fetch: async () => new Response(null, { status: 404 }) };
+  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]), ASSETS } as Env, xsApp);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   return loaded.config;
 }
@@ -217,12 +219,14 @@ describe("routing answers", () => {
     ["/nowhere", "GET", 404],
     ["/readonly/x", "POST", 405],
     ["/bad?to=../admin", "GET", 400],
-  ])("%s %s → %i with a short page", async (path, method, status) => {
+  ])("%s %s → %i with the router's own page: what happened, what to try, the code", async (path, method, status) => {
     const t = makeApp();
     const res = await t.request(path, { method });
     expect(res.status).toBe(status);
     const body = await res.text();
-    expect(body.length).toBeLessThan(400);
+    expect(body.length).toBeLessThan(4000);
+    expect(body).toMatch(/<h1>[^<]+<\/h1><p>[^<]{10,}<\/p>/); // a heading and a sentence, not a bare code
+    expect(body).toMatch(/Error code: <code>[A-Z_]+<\/code>/);
     expect(body).not.toMatch(/at .*\.(ts|js):\d+/);
   });
 

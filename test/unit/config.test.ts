@@ -63,8 +63,11 @@ function addIdp(vcap: unknown): unknown {
   return vcap;
 }
 
+/** A bound static assets binding (`localDir` and `errorPage` need one). */
+const ASSETS = { fetch: async () => new Response(null, { status: 404 }) };
+
 function load(row: Row) {
-  const env: Env = { destinations: DESTINATIONS, ...row.env };
+  const env: Env = { destinations: DESTINATIONS, ASSETS, ...row.env };
   env.VCAP_SERVICES = addIdp(env.VCAP_SERVICES) as string;
   return loadConfig(env, "xsApp" in row ? row.xsApp : XS_APP);
 }
@@ -162,7 +165,7 @@ const problemRows: ProblemRow[] = [
     env: { EXT_SESSION_MGT: ext({ foo: 1, sesionSecret: SECRET_B, "odd key": true }), VCAP_SERVICES: VCAP },
     problems: [
       "EXT_SESSION_MGT.foo: unknown property",
-      "EXT_SESSION_MGT.sesionSecret: unknown property",
+      'EXT_SESSION_MGT.sesionSecret: unknown property; did you mean "sessionSecret"?',
       'EXT_SESSION_MGT["odd key"]: unknown property',
     ],
   },
@@ -382,9 +385,49 @@ const problemRows: ProblemRow[] = [
   { name: "xs-app.json not an object", xsApp: "routes", problems: ["xs-app.json: must be an object"] },
   { name: "xs-app.json an array", xsApp: [], problems: ["xs-app.json: must be an object"] },
   {
+    name: "misspelt properties: the nearest known name is suggested (names only, never values)",
+    env: { destinations: JSON.stringify([{ name: "backend", url: "https://a", forwardauthtoken: true, tiemout: 5 }]) },
+    xsApp: {
+      ...XS_APP,
+      welcomefile: "/index.html",
+      routes: [{ source: "^/(.*)$", destination: "backend", authenticationtype: "none", csrfProtecton: false, zzzzzz: SECRET_B }],
+    },
+    problems: [
+      'destinations[0].forwardauthtoken: unknown property; did you mean "forwardAuthToken"?',
+      'destinations[0].tiemout: unknown property; did you mean "timeout"?',
+      'xs-app.json.welcomefile: unknown property; did you mean "welcomeFile"?',
+      'xs-app.json.routes[0].authenticationtype: unknown property; did you mean "authenticationType"?',
+      'xs-app.json.routes[0].csrfProtecton: unknown property; did you mean "csrfProtection"?',
+      "xs-app.json.routes[0].zzzzzz: unknown property",
+    ],
+  },
+  {
+    name: "every problem in one pass: destinations, the static assets binding, the session store",
+    env: {
+      ASSETS: undefined,
+      destinations: JSON.stringify([{ name: "backend", url: "not a url" }]),
+      EXT_SESSION_MGT: ext({ sessionSecret: "short" }),
+      VCAP_SERVICES: VCAP,
+    },
+    xsApp: {
+      ...XS_APP,
+      routes: [
+        { source: "^/app/(.*)$", localDir: "resources", authenticationType: "none" },
+        { source: "^/(.*)$", destination: "backend" },
+      ],
+      errorPage: [{ status: 404, file: "/404.html" }],
+    },
+    problems: [
+      "destinations[0].url: must be an absolute http(s) URL",
+      "EXT_SESSION_MGT.sessionSecret: must be at least 64 characters",
+      'xs-app.json.routes[0].localDir: needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)',
+      'xs-app.json.errorPage: needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)',
+    ],
+  },
+  {
     name: "xs-app.json unknown top-level property",
     xsApp: { ...XS_APP, routs: [] },
-    problems: ["xs-app.json.routs: unknown property"],
+    problems: ['xs-app.json.routs: unknown property; did you mean "routes"?'],
   },
   {
     name: "xs-app.json top-level properties of the wrong type",
@@ -466,6 +509,11 @@ const problemRows: ProblemRow[] = [
     name: "route destination unknown",
     xsApp: route({ destination: "nope" }),
     problems: ['xs-app.json.routes[0].destination: unknown destination "nope"'],
+  },
+  {
+    name: "route destination misspelt: the nearest defined name is suggested",
+    xsApp: route({ destination: "Backnd" }),
+    problems: ['xs-app.json.routes[0].destination: unknown destination "Backnd"; did you mean "backend"?'],
   },
   {
     name: "route destination empty",
@@ -584,7 +632,7 @@ const problemRows: ProblemRow[] = [
     [["a", ""], "xs-app.json.routes[0].scope[1]: must not be empty"],
     ["", "xs-app.json.routes[0].scope: must be a string, an array of strings or an object by HTTP method"],
     [{}, "xs-app.json.routes[0].scope: must not be empty"],
-    [{ get: "a" }, "xs-app.json.routes[0].scope.get: unknown property"],
+    [{ get: "a" }, 'xs-app.json.routes[0].scope.get: unknown property; did you mean "GET"?'],
     [{ GET: 5 }, "xs-app.json.routes[0].scope.GET: must be a string, an array of strings or an object by HTTP method"],
     [{ POST: [] }, "xs-app.json.routes[0].scope.POST: must not be empty"],
   ].map(([scope, problem]) => ({ name: `route scope ${JSON.stringify(scope)}`, xsApp: route({ scope }), problems: [problem as string] })),
@@ -898,6 +946,19 @@ describe("loadConfig: problems", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(formatProblems(result.problems).split("\n").sort()).toEqual([...row.problems].sort());
+  });
+
+  it("a custom store path without a bundled driver is reported with every other problem, in one pass", () => {
+    const env: Env = { ASSETS, destinations: JSON.stringify([{ name: "backend" }]), EXT_SESSION_MGT: ext({ storageType: "kv", externalStoreFilePath: "./store.js" }) };
+    const xsApp = { routes: [{ source: "^/(.*)$", destination: "backend", authenticationType: "none" }] };
+    const result = loadConfig(env, xsApp, { customStoreBundled: false });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(formatProblems(result.problems).split("\n").sort()).toEqual([
+      'EXT_SESSION_MGT.externalStoreFilePath: no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module',
+      "destinations[0].url: missing required property",
+    ]);
+    expect(loadConfig({ ...env, destinations: DESTINATIONS }, xsApp, { customStoreBundled: true }).ok).toBe(true);
   });
 
   it("formatProblems: one `path: message` line each", () => {

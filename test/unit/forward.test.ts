@@ -316,8 +316,8 @@ describe("forward", () => {
     );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(res.status).toBe(504);
-    expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
-    expect(await res.text()).toBe("Gateway Timeout");
+    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(await res.text()).toContain("BACKEND_TIMEOUT");
     expect(upstream.calls[0]!.signal.aborted).toBe(true);
   });
 
@@ -333,7 +333,7 @@ describe("forward", () => {
       options({ fetch: upstream.fetch, destination: destination({ timeoutMs: 50 }) }),
     );
     expect(res.status).toBe(504);
-    expect(await res.text()).toBe("Gateway Timeout");
+    expect(await res.text()).toContain("BACKEND_TIMEOUT");
   });
 
   it.each([
@@ -343,7 +343,7 @@ describe("forward", () => {
     const res = await forward(new Request("https://router.example/in"), options({ fetch: impl as unknown as typeof fetch }));
     expect(res.status).toBe(502);
     const text = await res.text();
-    expect(text).toBe("Bad Gateway");
+    expect(text).toContain("BACKEND_UNREACHABLE");
     expect(text).not.toMatch(/internal|10\.0\.0\.5|b\.example/);
   });
 

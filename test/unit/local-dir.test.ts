@@ -110,11 +110,23 @@ describe("serveLocalDir", () => {
     expect(sent).toEqual({ "if-none-match": '"abc"', range: "bytes=0-10", "accept-encoding": "br" });
   });
 
+  it("a missing file: the router's own 404 page and a log line naming the asset path looked up", async () => {
+    const assets = fakeAssets(() => new Response("not found", { status: 404 }));
+    const logged: [string, Record<string, unknown> | undefined][] = [];
+    const res = await serveLocalDir(new Request(`${ROUTER}/web/app/missing.js?v=1`), "/app/missing.js?v=1", ROUTE, assets.fetcher, (event, fields) => logged.push([event, fields]));
+    expect(res.status).toBe(404);
+    const body = await res.text();
+    expect(body).toContain("FILE_NOT_FOUND");
+    expect(body).toContain("Page not found");
+    expect(res.headers.get("x-approuter-error")).toBe("FILE_NOT_FOUND"); // replaceable by xs-app.json errorPage
+    expect(logged).toEqual([["static.not-found.warn", { path: "/resources/app/missing.js", localDir: "/resources" }]]);
+  });
+
   it.each([
     [200, "public, max-age=60"],
     [206, "public, max-age=60"],
     [304, "public, max-age=60"],
-    [404, null],
+    [404, "no-cache, no-store, must-revalidate"], // the router's own 404 page
     [500, null],
   ])("cacheControl on a %i: %s", async (status, expected) => {
     const assets = fakeAssets(() => new Response(status === 304 ? null : "x", { status }));

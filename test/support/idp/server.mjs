@@ -10,6 +10,7 @@
 
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import Provider from "oidc-provider";
 
 const config = parseConfig(process.env.IDP_CONFIG);
@@ -81,7 +82,9 @@ let callback;
 const providerConfiguration = {
   clients,
   jwks: config.jwks,
-  cookies: { keys: [randomBytes(32).toString("base64url")] },
+  cookies: { keys: config.cookieKeys ?? [randomBytes(32).toString("base64url")] },
+  // Sessions, grants and tokens in a file (local development: logins survive a restart).
+  ...(config.storeFile ? { adapter: fileAdapter(config.storeFile) } : {}),
   scopes: SCOPES,
   claims: CLAIMS,
   // ID tokens carry the scope claims (email, name, ...) even though an access token is issued too.
@@ -232,6 +235,10 @@ const server = createServer(async (req, res) => {
       if (mode.mode === "slow") await sleep(mode.ms);
     }
 
+    if (req.method === "GET" && config.loginPage && interactionRe.test(url.pathname)) {
+      if (await ownLoginPage(req, res, url)) return;
+    }
+
     if (req.method === "POST" && interactionRe.test(url.pathname)) {
       const body = await readBody(req);
       const form = new URLSearchParams(body);
@@ -267,6 +274,94 @@ async function passwordLogin(req, res, url, form) {
   counters.logins++;
   record("login.success", { login: user.login, sub: String(user.id) });
   await provider.interactionFinished(req, res, { login: { accountId: String(user.id) } }, { mergeWithLastSubmission: false });
+}
+
+/**
+ * IDP_CONFIG.loginPage ({ title?, note? }): the sign-in page of this server instead of
+ * oidc-provider's, naming who may sign in (`note`) and saying so when a password was wrong.
+ * The same form (prompt=login, login, password) posted to the same address. false when
+ * this is not a login prompt (oidc-provider answers).
+ */
+async function ownLoginPage(req, res, url) {
+  let details;
+  try {
+    details = await provider.interactionDetails(req, res);
+  } catch {
+    return false; // no interaction (expired, foreign): oidc-provider's own error page
+  }
+  if (details.prompt?.name !== "login") return false;
+  const wrong = url.searchParams.get("error") === "invalid_credentials";
+  const page = config.loginPage;
+  const title = esc(page.title ?? "Sign in");
+  const body = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${title}</title>
+<style>body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#f4f5f7;color:#1d2d3e;font:16px/1.5 system-ui,sans-serif}
+main{width:22rem;margin:1.5rem;padding:2rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{margin:0 0 1rem;font-size:1.5rem}
+label{display:block;margin:.75rem 0 .25rem;font-size:.9rem}input[type=text],input[type=password]{box-sizing:border-box;width:100%;padding:.5rem .6rem;border:1px solid #b0bcc8;border-radius:6px;font:inherit}
+button{margin-top:1.25rem;width:100%;padding:.6rem;border:0;border-radius:8px;background:#0a6ed1;color:#fff;font:inherit;cursor:pointer}
+.note{padding:.6rem .8rem;background:#eaf3fc;border-radius:8px;font-size:.9rem}.error{padding:.6rem .8rem;background:#fdecea;color:#a1231a;border-radius:8px;font-size:.9rem}</style></head>
+<body><main><h1>${title}</h1>${page.note ? `<p class="note" id="note">${esc(page.note)}</p>` : ""}${wrong ? '<p class="error" id="error" role="alert">Wrong user name or password. Try again.</p>' : ""}
+<form autocomplete="off" action="${esc(`${issuerPath}/interaction/${details.uid}`)}" method="post"><input type="hidden" name="prompt" value="login"/>
+<label for="login">User name</label><input required type="text" id="login" name="login" autofocus>
+<label for="password">Password</label><input required type="password" id="password" name="password">
+<button type="submit">Sign in</button></form></main></body></html>`;
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+  res.end(body);
+  return true;
+}
+
+/**
+ * An oidc-provider adapter on one JSON file (IDP_CONFIG.storeFile): every change is written
+ * at once (write, then rename), expired entries are dropped on load. For local development.
+ */
+function fileAdapter(file) {
+  const now = () => Math.floor(Date.now() / 1000);
+  let data = {};
+  try {
+    data = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    data = {};
+  }
+  for (const items of Object.values(data)) {
+    for (const [id, entry] of Object.entries(items)) if (entry.exp && entry.exp <= now()) delete items[id];
+  }
+  const save = () => {
+    writeFileSync(`${file}.tmp`, JSON.stringify(data), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  };
+  return class FileAdapter {
+    constructor(name) {
+      this.items = data[name] ??= {};
+    }
+    live(entry) {
+      return entry && (!entry.exp || entry.exp > now()) ? entry.payload : undefined;
+    }
+    async upsert(id, payload, expiresIn) {
+      this.items[id] = { payload, ...(expiresIn ? { exp: now() + expiresIn } : {}) };
+      save();
+    }
+    async find(id) {
+      return this.live(this.items[id]);
+    }
+    async findByUid(uid) {
+      return Object.values(this.items).map((e) => this.live(e)).find((p) => p?.uid === uid);
+    }
+    async findByUserCode(userCode) {
+      return Object.values(this.items).map((e) => this.live(e)).find((p) => p?.userCode === userCode);
+    }
+    async consume(id) {
+      if (!this.items[id]) return;
+      this.items[id].payload.consumed = now();
+      save();
+    }
+    async destroy(id) {
+      delete this.items[id];
+      save();
+    }
+    async revokeByGrantId(grantId) {
+      for (const [id, entry] of Object.entries(this.items)) if (entry.payload.grantId === grantId) delete this.items[id];
+      save();
+    }
+  };
 }
 
 async function testControl(req, res, url) {

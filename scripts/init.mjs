@@ -1,0 +1,490 @@
+#!/usr/bin/env node
+// `approuter-edge init <approuter folder> [--out DIR]`: reads an SAP approuter project as it
+// is (xs-app.json, package.json, default-env.json / default-services.json, the folders its
+// localDir routes name, xs-security.json) and writes an edge project beside it: wrangler.toml
+// with the static assets bound, the files under public/ where the router serves them,
+// .dev.vars from default-env.json, xs-app.json, and MIGRATION.md: everything it could not
+// carry over, why, and what to do instead. The original folder is only read, never written.
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { dotenvLine } from "./lib/dotenv.mjs";
+import { readJsonFile, readSapEnv } from "./lib/sap-env.mjs";
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const OWN_PACKAGE = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8"));
+const COMPATIBILITY_DATE = "2026-04-26";
+
+const USAGE = `Usage: approuter-edge init <approuter folder> [--out DIR]
+
+Writes an edge project for the SAP approuter project in <approuter folder> into DIR
+(default: <approuter folder>-edge, which must not exist yet or be empty) and prints what it
+could not carry over. The approuter folder is only read.`;
+
+/** Environment variables the router reads (README "Configuration"). */
+const ROUTER_VARIABLES = new Set([
+  "destinations",
+  "VCAP_SERVICES",
+  "EXT_SESSION_MGT",
+  "SESSION_TIMEOUT",
+  "SESSION_ABSOLUTE_TIMEOUT",
+  "SESSION_COOKIE_NAME",
+  "SESSION_MEMORY_MAX_ENTRIES",
+  "SESSION_MEMORY_MAX_BYTES",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "SEND_XFRAMEOPTIONS",
+  "httpHeaders",
+  "CORS",
+  "COOKIES",
+  "SECURE_SESSION_COOKIE",
+  "WS_ALLOWED_ORIGINS",
+  "STATUS_TOKEN",
+  "XS_APP",
+]);
+
+/** SAP variables with no meaning at the edge, and what to do instead. */
+const SAP_ONLY_VARIABLES = {
+  PORT: "wrangler dev picks the port (`npm run dev -- --port N`); deployed, Cloudflare does",
+  NODE_ENV: "not needed: local runs read default-env.json and .dev.vars by themselves",
+  XS_APP_LOG_LEVEL: "logs are Workers Logs: `npx wrangler tail`",
+  CF_NODEJS_LOGGING_LEVEL: "logs are Workers Logs: `npx wrangler tail`",
+  UAA_SERVICE_NAME: "the router finds the XSUAA binding by its label `xsuaa` in VCAP_SERVICES",
+  TENANT_HOST_PATTERN: "multitenancy is not supported: deploy one router per tenant (a custom domain each)",
+  CJ_PROTECT_WHITELIST: "clickjacking protection is X-Frame-Options (SEND_XFRAMEOPTIONS) or a Content-Security-Policy in httpHeaders",
+  plugins: "plugins are not supported at the edge",
+  INCOMING_CONNECTION_TIMEOUT: "Cloudflare manages client connections",
+  SSO_LOGOUT: "not supported",
+};
+
+/** Destination properties the router reads (README "Configuration"). */
+const DESTINATION_PROPERTIES = new Set(["name", "url", "forwardAuthToken", "timeout", "setXForwardedHeaders"]);
+
+/** xs-app.json properties the router refuses, and what to do instead. */
+const ROUTE_UNSUPPORTED = {
+  service: "SAP platform services (for example the HTML5 application repository) are not reachable from the edge: put the app's files under public/ and serve them with a localDir route",
+  endpoint: "belongs to `service` routes (not supported)",
+  preferLocal: "belongs to `service` routes (not supported)",
+  replace: "placeholder replacement in static files is not supported yet: put the final values into the files",
+  dynamicIdentityProvider: "not supported yet: use identityProvider",
+};
+const TOP_UNSUPPORTED = {
+  services: "SAP platform services are not reachable from the edge",
+  pluginMetadataEndpoint: "plugins are not supported at the edge",
+  whitelistService: "not supported at the edge",
+  plugins: "plugins are not supported at the edge",
+};
+
+/**
+ * @typedef {{ item: string, why: string, todo: string }} Note
+ * @typedef {{ outDir: string, notes: Note[], carried: string[], name: string }} Result
+ */
+
+/**
+ * Migrates `sourceDir` into `outDir`. Throws with a clear message when the input is not an
+ * approuter project or the output would overwrite something.
+ * @param {{ source: string, out?: string, routerSpec?: string }} options
+ * @returns {Result}
+ */
+export function migrate(options) {
+  const source = resolve(options.source);
+  if (!existsSync(source) || !statSync(source).isDirectory()) throw new Error(`${options.source}: no such folder`);
+  const xsAppFile = join(source, "xs-app.json");
+  if (!existsSync(xsAppFile)) throw new Error(`${options.source}: no xs-app.json, so not an SAP approuter project (the folder with package.json, xs-app.json and resources/)`);
+  const outDir = resolve(options.out ?? `${source.replace(/[\\/]+$/, "")}-edge`);
+  const realSource = realpathSync(source);
+  const outParentReal = existsSync(outDir) ? realpathSync(outDir) : resolve(realpathSync(dirname(outDir)), basename(outDir));
+  if (outParentReal === realSource || outParentReal.startsWith(realSource + sep)) {
+    throw new Error(`--out ${outDir} is inside the approuter folder, which is never changed: choose a folder beside it`);
+  }
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new Error(`${outDir} exists and is not empty: choose another --out (nothing is overwritten)`);
+
+  /** @type {Note[]} */
+  const notes = [];
+  /** @type {string[]} */
+  const carried = [];
+  const note = (/** @type {string} */ item, /** @type {string} */ why, /** @type {string} */ todo) => notes.push({ item, why, todo });
+
+  // ---- package.json ----
+  /** @type {Record<string, any>} */
+  let pkg = {};
+  if (existsSync(join(source, "package.json"))) {
+    pkg = /** @type {Record<string, any>} */ (readJsonFile(join(source, "package.json")));
+    const deps = Object.keys({ ...(pkg.dependencies ?? {}) }).filter((d) => d !== "@sap/approuter");
+    if (deps.length > 0) {
+      note(`package.json dependencies: ${deps.join(", ")}`, "a Worker runs no Node.js middleware or approuter extensions", "rebuild what they do as a backend behind a destination, or ask for it as a router feature");
+    }
+    const start = pkg.scripts?.start;
+    if (typeof start === "string" && !/node\s+node_modules\/@sap\/approuter\/approuter\.js\s*$/.test(start.trim())) {
+      note(`package.json scripts.start (${start})`, "a custom start script (an approuter extension?) does not run at the edge", "see the dependencies note; `npm run dev` starts the edge router");
+    }
+  }
+  const name = workerName(typeof pkg.name === "string" ? pkg.name : basename(source));
+
+  // ---- xs-app.json ----
+  const xsApp = /** @type {Record<string, any>} */ (readJsonFile(xsAppFile));
+  if (typeof xsApp !== "object" || xsApp === null || Array.isArray(xsApp)) throw new Error(`${xsAppFile}: must be a JSON object`);
+  const xsOut = structuredClone(xsApp);
+  for (const [key, why] of Object.entries(TOP_UNSUPPORTED)) {
+    if (key in xsOut) {
+      delete xsOut[key];
+      note(`xs-app.json ${key}`, why, "removed from xs-app.json");
+    }
+  }
+  if (xsOut.logout?.backChannelLogoutEndpoint !== undefined) {
+    delete xsOut.logout.backChannelLogoutEndpoint;
+    note("xs-app.json logout.backChannelLogoutEndpoint", "not supported yet; the router has OpenID Connect back-channel logout at /login/backchannel-logout", "register that URI with your identity provider");
+  }
+  if (Array.isArray(xsOut.errorPage)) {
+    xsOut.errorPage = xsOut.errorPage.filter((/** @type {any} */ entry, /** @type {number} */ i) => {
+      if (entry?.path === undefined) return true;
+      note(`xs-app.json errorPage[${i}].path`, "error pages from the HTML5 application repository are not supported yet", "put the page under public/ and name it in `file`");
+      return false;
+    });
+  }
+  /** @type {string[]} */
+  const localDirs = [];
+  const routes = Array.isArray(xsOut.routes) ? xsOut.routes : [];
+  xsOut.routes = routes.filter((/** @type {any} */ route, /** @type {number} */ i) => {
+    if (typeof route !== "object" || route === null) return true;
+    const where = `xs-app.json routes[${i}] (${route.source})`;
+    if (route.service !== undefined && route.destination === undefined && route.localDir === undefined) {
+      note(where, `a \`service\` route (${route.service}): ${ROUTE_UNSUPPORTED.service}`, "removed; add a localDir route for the files instead");
+      return false;
+    }
+    if (route.authenticationType === "basic") {
+      note(where, "basic authentication against the identity provider is not supported", 'removed; use "xsuaa" or "ias" (the login page) instead');
+      return false;
+    }
+    for (const [key, why] of Object.entries(ROUTE_UNSUPPORTED)) {
+      if (key in route) {
+        delete route[key];
+        note(`${where} ${key}`, why, "removed from the route");
+      }
+    }
+    if (typeof route.localDir === "string") localDirs.push(route.localDir);
+    return true;
+  });
+
+  // ---- default-env.json / default-services.json ----
+  const { vars, files: envFiles } = readSapEnv(source);
+  /** @type {Record<string, unknown>} */
+  const devVars = {};
+  /** @type {string[]} */
+  const commented = [];
+  for (const [key, value] of Object.entries(vars)) {
+    if (key === "VCAP_SERVICES") devVars.VCAP_SERVICES = carryServices(value, vars.EXT_SESSION_MGT, note);
+    else if (key === "destinations") devVars.destinations = carryDestinations(value, note);
+    else if (key === "EXT_SESSION_MGT") {
+      commented.push(key);
+      note("EXT_SESSION_MGT", "SAP's session store is a Redis binding; the edge router needs an Upstash Redis database (REST URL and token)", "create one, bind it as a user-provided service named like EXT_SESSION_MGT.instanceName (credentials url, token) or set UPSTASH_REDIS_REST_URL/TOKEN, give sessionSecret 64+ characters, then uncomment EXT_SESSION_MGT in .dev.vars");
+      devVars[key] = value;
+    } else if (ROUTER_VARIABLES.has(key)) devVars[key] = value;
+    else if (key in SAP_ONLY_VARIABLES) note(`default-env.json ${key}`, "not used at the edge", SAP_ONLY_VARIABLES[/** @type {keyof typeof SAP_ONLY_VARIABLES} */ (key)]);
+    else note(`default-env.json ${key}`, "not a variable the router reads", "left out; set it in .dev.vars if a backend of yours needs it through the router (it does not)");
+  }
+  if (devVars.VCAP_SERVICES !== undefined && Object.keys(/** @type {object} */ (devVars.VCAP_SERVICES)).length === 0) delete devVars.VCAP_SERVICES;
+
+  // ---- xs-security.json ----
+  let xsSecurity;
+  if (existsSync(join(source, "xs-security.json"))) {
+    xsSecurity = /** @type {Record<string, any>} */ (readJsonFile(join(source, "xs-security.json")));
+    const callback = xsOut.login?.callbackEndpoint ?? "/login/callback";
+    note(
+      "xs-security.json oauth2-configuration.redirect-uris",
+      "XSUAA only sends users back to registered addresses, and the edge router has new ones",
+      `add "https://<your worker's host>/**" (or exactly https://<host>${callback}) and, for local runs, "http://127.0.0.1:8787/**"; then \`cf update-service <your xsuaa instance> -c xs-security.json\``,
+    );
+  }
+  for (const file of ["manifest.yml", "mta.yaml", "mta.yml"]) {
+    if (existsSync(join(source, file))) note(file, "Cloud Foundry deployment descriptors are not read", "deploy with `npx wrangler deploy`; bindings become the VCAP_SERVICES secret, env entries variables (see README, Deployment)");
+  }
+
+  // ---- write the project ----
+  mkdirSync(join(outDir, "public"), { recursive: true });
+  for (const dir of [...new Set(localDirs)]) {
+    const rel = dir.replace(/^\.?\/+/, "").replace(/\/+$/, "");
+    if (rel === "" || rel === "." || rel.split("/").includes("..")) {
+      note(`localDir "${dir}"`, "serves the project folder itself (or outside it), which holds xs-app.json and default-env.json", "move the public files into a folder of their own, copy it under public/, and point localDir at it");
+      continue;
+    }
+    const from = join(source, rel);
+    if (!existsSync(from)) {
+      note(`localDir "${dir}"`, "the folder does not exist in the approuter project", `create public/${rel}/ with the files`);
+      continue;
+    }
+    cpSync(from, join(outDir, "public", rel), { recursive: true, dereference: true, filter: (f) => basename(f) !== "node_modules" });
+    carried.push(`${rel}/ → public/${rel}/ (${countFiles(join(outDir, "public", rel))} files)`);
+  }
+  for (const entry of Array.isArray(xsOut.errorPage) ? xsOut.errorPage : []) {
+    if (typeof entry?.file !== "string") continue;
+    const rel = entry.file.replace(/^\.?\/+/, "");
+    const target = join(outDir, "public", rel);
+    if (existsSync(target)) continue;
+    if (rel.split("/").includes("..") || !existsSync(join(source, rel))) {
+      note(`errorPage file "${entry.file}"`, "not found in the approuter project", `put it at public/${rel}`);
+      continue;
+    }
+    mkdirSync(dirname(target), { recursive: true });
+    cpSync(join(source, rel), target, { dereference: true });
+    carried.push(`${rel} → public/${rel}`);
+  }
+  writeFileSync(join(outDir, "public", ".assetsignore"), "# Everything in public/ is uploaded with `wrangler deploy`: public files only.\n.*\n");
+
+  writeFileSync(join(outDir, "xs-app.json"), `${JSON.stringify(xsOut, null, 2)}\n`);
+  carried.push("xs-app.json");
+  if (xsSecurity) {
+    writeFileSync(join(outDir, "xs-security.json"), `${JSON.stringify(xsSecurity, null, 2)}\n`);
+    carried.push("xs-security.json (unchanged, for `cf update-service`)");
+  }
+  writeFileSync(join(outDir, "worker.js"), WORKER_JS);
+  writeFileSync(join(outDir, "wrangler.toml"), wranglerToml(name));
+  writeFileSync(join(outDir, "package.json"), `${JSON.stringify(packageJson(name, options.routerSpec ?? routerSpec()), null, 2)}\n`);
+  writeFileSync(join(outDir, ".gitignore"), "node_modules/\n.wrangler/\n.dev.vars\n.env\ndefault-env.json\n");
+
+  const lines = ["# Local variables for wrangler dev, from " + (envFiles.join(" and ") || "nothing") + " (written by approuter-edge init).", "# Never commit this file. Deployed, these are secrets: see MIGRATION.md."];
+  for (const [key, value] of Object.entries(devVars)) {
+    const line = dotenvLine(key, value);
+    if (line === null) {
+      note(`default-env.json ${key}`, "its value cannot be written to .dev.vars unchanged (text with $, ' or a line break, or JSON that does not parse)", "set it in .dev.vars by hand");
+      continue;
+    }
+    lines.push(commented.includes(key) ? `# ${line}` : line);
+  }
+  writeFileSync(join(outDir, ".dev.vars"), `${lines.join("\n")}\n`, { mode: 0o600 });
+  if (envFiles.length > 0) carried.push(`${envFiles.join(", ")} → .dev.vars (${Object.keys(devVars).join(", ") || "nothing usable"})`);
+
+  const result = { outDir, notes, carried, name };
+  writeFileSync(join(outDir, "MIGRATION.md"), migrationMd(source, result, Object.keys(devVars).filter((k) => !commented.includes(k))));
+  return result;
+}
+
+/**
+ * @param {unknown} raw @param {unknown} extSessionMgt @param {(item: string, why: string, todo: string) => void} note
+ * @returns {Record<string, unknown[]>}
+ */
+function carryServices(raw, extSessionMgt, note) {
+  let services = raw;
+  if (typeof raw === "string") {
+    try {
+      services = JSON.parse(raw);
+    } catch {
+      note("default-env.json VCAP_SERVICES", "not valid JSON", "write it as a JSON object in .dev.vars");
+      return {};
+    }
+  }
+  if (typeof services !== "object" || services === null || Array.isArray(services)) return {};
+  let storeName;
+  try {
+    storeName = (typeof extSessionMgt === "string" ? JSON.parse(extSessionMgt) : extSessionMgt)?.instanceName;
+  } catch {
+    storeName = undefined;
+  }
+  /** @type {Record<string, unknown[]>} */
+  const kept = {};
+  const WHY = {
+    destination: ["the destination service is not read", "list each destination (name, url, forwardAuthToken) in the `destinations` variable"],
+    connectivity: ["on-premise systems behind SAP's Cloud Connector are not reachable from the edge", "expose the system through Cloudflare Tunnel (or a public endpoint) and add it to `destinations`"],
+    "html5-apps-repo": ["the HTML5 application repository is not reachable from the edge", "put the app's files under public/ and serve them with a localDir route"],
+    "redis-cache": ["SAP's Redis speaks the Redis protocol; the edge router needs Upstash Redis over HTTP", "see the EXT_SESSION_MGT note"],
+  };
+  for (const [label, bindings] of Object.entries(/** @type {Record<string, unknown>} */ (services))) {
+    if (!Array.isArray(bindings)) continue;
+    for (const binding of bindings) {
+      const b = /** @type {Record<string, any>} */ (binding ?? {});
+      const isStore = storeName !== undefined && b.name === storeName && label !== "redis-cache";
+      if (label === "xsuaa" || label === "identity" || isStore) {
+        if (label === "xsuaa" && typeof b.credentials?.clientsecret !== "string") {
+          note(`VCAP_SERVICES xsuaa "${b.name ?? "?"}"`, "has no clientsecret (an X.509 credential?); the edge router authenticates with client id and secret", "create a service key with credential-type binding-secret");
+        }
+        (kept[label] ??= []).push(binding);
+        continue;
+      }
+      const [why, todo] = WHY[/** @type {keyof typeof WHY} */ (label)] ?? ["not used by the edge router", "nothing (left out)"];
+      note(`VCAP_SERVICES ${label} "${b.name ?? "?"}"`, why, todo);
+    }
+  }
+  return kept;
+}
+
+/** @param {unknown} raw @param {(item: string, why: string, todo: string) => void} note @returns {unknown} */
+function carryDestinations(raw, note) {
+  let list = raw;
+  if (typeof raw === "string") {
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      note("default-env.json destinations", "not valid JSON", "write it as a JSON array in .dev.vars");
+      return [];
+    }
+  }
+  if (!Array.isArray(list)) return list; // the router names what is wrong
+  return list.map((d) => {
+    if (typeof d !== "object" || d === null) return d;
+    const out = /** @type {Record<string, unknown>} */ ({});
+    const dropped = [];
+    for (const [key, value] of Object.entries(d)) {
+      if (DESTINATION_PROPERTIES.has(key)) out[key] = value;
+      else dropped.push(key);
+    }
+    const name = JSON.stringify(d.name ?? "?");
+    const onPremise = dropped.some((k) => /^proxy(Host|Port|Type)$/i.test(k)) || String(d.proxyType ?? d.ProxyType ?? "").toLowerCase() === "onpremise";
+    if (onPremise) {
+      note(`destination ${name}`, "on-premise (through SAP's Cloud Connector): not reachable from the edge", `expose the system through Cloudflare Tunnel (or a public endpoint) and set the destination's url to it; until then requests to it get 502`);
+    }
+    const others = dropped.filter((k) => !/^proxy(Host|Port|Type)$/i.test(k));
+    if (others.length > 0) {
+      note(`destination ${name}: ${others.join(", ")}`, "properties the edge router does not support", others.includes("strictSSL") ? "removed; backends need a valid TLS certificate" : "removed");
+    }
+    return out;
+  });
+}
+
+/** Cloudflare Worker names: lower-case letters, digits and dashes, at most 63. */
+function workerName(raw) {
+  const name = raw.toLowerCase().replace(/^@[^/]+\//, "").replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  return name === "" ? "approuter-edge-app" : name;
+}
+
+/** The dependency on the router: the published version, or this checkout when run from one. */
+function routerSpec() {
+  const inNodeModules = PACKAGE_ROOT.split(sep).includes("node_modules");
+  return inNodeModules ? `^${OWN_PACKAGE.version}` : `file:${PACKAGE_ROOT}`;
+}
+
+const WORKER_JS = `// The Worker: approuter-edge (a versioned dependency: \`npm update approuter-edge\`) with this
+// project's xs-app.json. A custom session store driver would be passed as \`customStore\`.
+import { createWorker } from "approuter-edge";
+import xsApp from "./xs-app.json";
+
+export default createWorker({ xsApp });
+`;
+
+/** @param {string} name */
+function wranglerToml(name) {
+  return `name = "${name}"
+main = "worker.js"
+compatibility_date = "${COMPATIBILITY_DATE}"
+minify = true
+
+# Static files: public/ plays the role of the approuter's working directory, so the route
+# { "localDir": "resources" } serves public/resources/. Everything in public/ is uploaded:
+# public files only. The Worker runs first, so routes, login and scopes apply to them.
+[assets]
+directory = "./public"
+binding = "ASSETS"
+run_worker_first = true
+
+# Variables for local runs are in .dev.vars; deployed, they are secrets (see MIGRATION.md).
+# Routes or a custom domain, e.g.:
+# routes = [{ pattern = "app.example.com", custom_domain = true }]
+`;
+}
+
+/** @param {string} name @param {string} spec */
+function packageJson(name, spec) {
+  return {
+    name,
+    private: true,
+    type: "module",
+    scripts: { start: "approuter-edge dev", dev: "approuter-edge dev", deploy: "wrangler deploy", tail: "wrangler tail" },
+    dependencies: { "approuter-edge": spec },
+    devDependencies: { wrangler: OWN_PACKAGE.devDependencies.wrangler },
+  };
+}
+
+/** @param {string} dir */
+function countFiles(dir) {
+  let n = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) n += entry.isDirectory() ? countFiles(join(dir, entry.name)) : 1;
+  return n;
+}
+
+/** @param {string} source @param {Result} result @param {string[]} secrets */
+function migrationMd(source, result, secrets) {
+  const rel = relative(result.outDir, source) || source;
+  const rows = result.notes.map((n) => `| ${md(n.item)} | ${md(n.why)} | ${md(n.todo)} |`);
+  return `# Moved from SAP's application router
+
+Written by \`approuter-edge init\` from \`${rel}\` (which was not changed).
+
+## Carried over
+
+${result.carried.map((c) => `- ${c}`).join("\n")}
+
+## Not carried over${result.notes.length === 0 ? "\n\nNothing: everything was carried over.\n" : `
+
+| what | why | what to do |
+|---|---|---|
+${rows.join("\n")}
+`}
+## Run it locally
+
+\`\`\`sh
+npm install
+npm run dev        # http://127.0.0.1:8787 with .dev.vars (and default-env.json, if you put one here)
+\`\`\`
+
+Configuration problems are listed on the router's error page locally, and in the log.
+
+## Deploy
+
+\`\`\`sh
+npx wrangler login
+${secrets.length ? secrets.map((s) => `npx wrangler secret put ${s}`).join("\n") : "# no variables to set"}
+npx wrangler deploy
+npx wrangler tail   # the router's log
+\`\`\`
+
+(\`npx wrangler secret bulk .dev.vars\` puts them all at once.) Then register
+\`https://<your worker's host>/login/callback\` as a redirect URI with your identity provider
+(XSUAA: \`oauth2-configuration.redirect-uris\` in xs-security.json).
+`;
+}
+
+/** @param {string} text */
+function md(text) {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/** @param {string[]} argv */
+export async function main(argv) {
+  /** @type {{ values: { out?: string, help?: boolean }, positionals: string[] }} */
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  } catch (err) {
+    console.error(`init: ${err instanceof Error ? err.message : err}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) {
+    console.error(`init: name one approuter folder\n\n${USAGE}`);
+    return 2;
+  }
+  let result;
+  try {
+    result = migrate({ source: parsed.positionals[0], ...(parsed.values.out ? { out: parsed.values.out } : {}) });
+  } catch (err) {
+    console.error(`init: ${err instanceof Error ? err.message : err}`);
+    return 1;
+  }
+  const near = relative(process.cwd(), result.outDir) || ".";
+  const where = near.startsWith("..") ? result.outDir : near;
+  console.log(`Wrote ${where} (Worker "${result.name}"):`);
+  for (const c of result.carried) console.log(`  ${c}`);
+  if (result.notes.length > 0) {
+    console.log(`\nNot carried over (${result.notes.length}; also in ${join(where, "MIGRATION.md")}):`);
+    for (const n of result.notes) console.log(`  - ${n.item}: ${n.why}.\n    → ${n.todo}`);
+  }
+  console.log(`\nNext: cd ${where} && npm install && npm run dev   (then MIGRATION.md, "Deploy")`);
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

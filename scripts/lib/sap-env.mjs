@@ -1,0 +1,44 @@
+// SAP's local-development files, read the way @sap/approuter (via @sap/xsenv) reads them:
+// default-env.json (environment variables; JSON values allowed) and default-services.json
+// (service credentials by name, the XSUAA one recognised by its xsappname).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * @param {string} dir the approuter (or edge) project folder
+ * @returns {{ vars: Record<string, unknown>, files: string[] }} files: the ones read
+ */
+export function readSapEnv(dir) {
+  /** @type {Record<string, unknown>} */
+  let vars = {};
+  const files = [];
+  const envFile = join(dir, "default-env.json");
+  if (existsSync(envFile)) {
+    const parsed = readJsonFile(envFile);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`${envFile}: must be a JSON object of variables`);
+    vars = { ...parsed };
+    files.push("default-env.json");
+  }
+  const servicesFile = join(dir, "default-services.json");
+  if (existsSync(servicesFile) && vars.VCAP_SERVICES === undefined) {
+    const services = readJsonFile(servicesFile);
+    const xsuaa = Object.entries(typeof services === "object" && services !== null ? services : {}).find(
+      ([, credentials]) => typeof credentials === "object" && credentials !== null && "xsappname" in credentials,
+    );
+    if (xsuaa) {
+      vars.VCAP_SERVICES = { xsuaa: [{ name: xsuaa[0], label: "xsuaa", tags: ["xsuaa"], credentials: xsuaa[1] }] };
+      files.push("default-services.json");
+    }
+  }
+  return { vars, files };
+}
+
+/** @param {string} file */
+export function readJsonFile(file) {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    // The parser's message may quote the content (secrets): name the file only.
+    throw new Error(`${file}: not valid JSON${err instanceof SyntaxError ? "" : ` (${err instanceof Error ? err.message : err})`}`);
+  }
+}

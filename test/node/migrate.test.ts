@@ -1,0 +1,263 @@
+// `approuter-edge init` on a sample SAP approuter project (test/fixtures/sap-approuter: static
+// files in resources/, destinations and an XSUAA binding in default-env.json, an xsuaa route,
+// a public API route, an HTML5-repository route the edge cannot serve): the real CLI writes
+// the edge project, the input folder stays byte for byte the same, and the output runs under
+// the real `wrangler dev` (through `approuter-edge dev`): the static page, the public API, a
+// missing file, and a login through a real OpenID provider in the XSUAA binding's place.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
+import { CookieJar, loginThroughForms } from "../support/form-login.js";
+import { startIdp, type Idp } from "../support/idp.js";
+import { startLoopbackServer, type LoopbackServer } from "../support/loopback-http.js";
+
+const freePort = freePortUntyped as (host?: string) => Promise<number>;
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const FIXTURE = join(ROOT, "test/fixtures/sap-approuter");
+const CLI = join(ROOT, "bin/approuter-edge.mjs");
+const CLIENT_ID = "sb-my-app!t1";
+const CLIENT_SECRET = "migrate-test-client-secret";
+
+/** Every file's path, mode and content: equal hashes, unchanged tree. */
+function treeHash(dir: string): string {
+  const hash = createHash("sha256");
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = join(dir, rel, name);
+      const stat = statSync(path);
+      hash.update(`${join(rel, name)}\0${stat.mode}\0`);
+      if (stat.isDirectory()) walk(join(rel, name));
+      else hash.update(readFileSync(path));
+    }
+  };
+  walk("");
+  return hash.digest("hex");
+}
+
+function cli(args: string[], cwd = ROOT) {
+  const run = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", timeout: 60_000 });
+  return { code: run.status, out: `${run.stdout}${run.stderr}` };
+}
+
+let work: string;
+let source: string;
+let out: string;
+let backend: LoopbackServer;
+let idp: Idp;
+let routerPort: number;
+let init: { code: number | null; out: string };
+let before: string;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "approuter-migrate-"));
+  source = join(work, "my-approuter");
+  cpSync(FIXTURE, source, { recursive: true });
+  backend = await startLoopbackServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ path: req.url, authorization: req.headers.authorization ?? null }));
+  });
+  routerPort = await freePort();
+  idp = await startIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://127.0.0.1:${routerPort}/login/callback`] });
+  // The copy's default-env.json points at this test's backend and provider (ports are free ones).
+  const env = JSON.parse(readFileSync(join(source, "default-env.json"), "utf8"));
+  for (const d of env.destinations) if (d.name !== "erp") d.url = backend.url;
+  Object.assign(env.VCAP_SERVICES.xsuaa[0].credentials, { url: idp.issuer, clientsecret: CLIENT_SECRET });
+  writeFileSync(join(source, "default-env.json"), JSON.stringify(env, null, 2));
+
+  before = treeHash(source);
+  init = cli(["init", "my-approuter"], work);
+  out = join(work, "my-approuter-edge");
+});
+
+afterAll(async () => {
+  await backend?.close();
+  await idp?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("approuter-edge init", () => {
+  it("writes the edge project beside the approuter folder and never changes the original", () => {
+    expect(init.code, init.out).toBe(0);
+    expect(treeHash(source)).toBe(before);
+    expect(existsSync(join(out, "public/resources/index.html"))).toBe(true);
+    expect(existsSync(join(out, "public/resources/css/style.css"))).toBe(true);
+    const toml = readFileSync(join(out, "wrangler.toml"), "utf8");
+    expect(toml).toMatch(/\[assets\]\ndirectory = "\.\/public"\nbinding = "ASSETS"\nrun_worker_first = true/);
+    expect(toml).toContain('name = "my-approuter"');
+    const pkg = JSON.parse(readFileSync(join(out, "package.json"), "utf8"));
+    expect(pkg.dependencies["approuter-edge"]).toBeDefined();
+    expect(pkg.scripts.dev).toBe("approuter-edge dev");
+    expect(readFileSync(join(out, "worker.js"), "utf8")).toContain('import { createWorker } from "approuter-edge"');
+  });
+
+  it("turns default-env.json into .dev.vars: JSON as strings, only what the router reads, private to the user", () => {
+    const devVars = readFileSync(join(out, ".dev.vars"), "utf8");
+    expect(statSync(join(out, ".dev.vars")).mode & 0o777).toBe(0o600);
+    const lines = Object.fromEntries(
+      devVars
+        .split("\n")
+        .filter((l) => /^\w+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 2, -1)]),
+    );
+    expect(Object.keys(lines).sort()).toEqual(["SESSION_TIMEOUT", "VCAP_SERVICES", "destinations"]);
+    const destinations = JSON.parse(lines.destinations!);
+    expect(destinations.map((d: { name: string }) => d.name)).toEqual(["backend", "public-api", "erp"]);
+    expect(destinations[1]).toEqual({ name: "public-api", url: backend.url }); // strictSSL dropped
+    expect(destinations[2]).not.toHaveProperty("proxyHost");
+    const vcap = JSON.parse(lines.VCAP_SERVICES!);
+    expect(Object.keys(vcap)).toEqual(["xsuaa"]); // the destination service binding is not carried
+    expect(vcap.xsuaa[0].credentials.clientsecret).toBe(CLIENT_SECRET);
+    expect(devVars).not.toContain("PORT");
+  });
+
+  it("reports everything it could not carry over, why, and what to do, on stdout and in MIGRATION.md", () => {
+    const md = readFileSync(join(out, "MIGRATION.md"), "utf8");
+    for (const text of [
+      "html5-apps-repo-rt", // the service route
+      "on-premise", // the erp destination
+      "strictSSL",
+      "the destination service is not read",
+      "PORT",
+      "XS_APP_LOG_LEVEL",
+      "redirect-uris",
+    ]) {
+      expect(init.out, text).toContain(text);
+      expect(md, text).toContain(text);
+    }
+    expect(md).toContain("npx wrangler secret put VCAP_SERVICES");
+    const xsApp = JSON.parse(readFileSync(join(out, "xs-app.json"), "utf8"));
+    expect(xsApp.routes.map((r: { source: string }) => r.source)).toEqual(["^/api/public/(.*)$", "^/api/(.*)$", "^/(.*)$"]);
+    expect(init.out).not.toContain(CLIENT_SECRET);
+  });
+
+  it("refuses, saying why, what it cannot do safely", () => {
+    const notApprouter = join(work, "empty");
+    mkdirSync(notApprouter);
+    expect(cli(["init", notApprouter])).toMatchObject({ code: 1, out: expect.stringContaining("no xs-app.json") });
+    expect(cli(["init", source, "--out", out])).toMatchObject({ code: 1, out: expect.stringContaining("not empty") });
+    expect(cli(["init", source, "--out", join(source, "edge")])).toMatchObject({ code: 1, out: expect.stringContaining("inside the approuter folder") });
+    expect(cli(["init"])).toMatchObject({ code: 2, out: expect.stringContaining("Usage") });
+    expect(treeHash(source)).toBe(before);
+  });
+
+  it("deploys as it is: wrangler deploy --dry-run bundles the worker and reads the static files", () => {
+    mkdirSync(join(out, "node_modules"), { recursive: true });
+    if (!existsSync(join(out, "node_modules/approuter-edge"))) symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
+    const run = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", join(work, "dist")], {
+      cwd: out,
+      encoding: "utf8",
+      timeout: 90_000,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(run.stdout).toMatch(/Read \d+ files? from the assets directory/);
+    expect(run.stdout).toContain("env.ASSETS");
+  });
+});
+
+describe("the migrated project under wrangler dev", () => {
+  let dev: ChildProcess;
+  let output = "";
+  let url: string;
+
+  beforeAll(async () => {
+    mkdirSync(join(out, "node_modules"), { recursive: true });
+    if (!existsSync(join(out, "node_modules/approuter-edge"))) symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
+    url = `http://127.0.0.1:${routerPort}`;
+    // SAP's default-env.json is read too (SESSION_COOKIE_NAME comes only from there), and
+    // .dev.vars wins where both set a variable (these destinations lead nowhere).
+    writeFileSync(
+      join(out, "default-env.json"),
+      JSON.stringify({ SESSION_COOKIE_NAME: "EDGE_SESSION", destinations: [{ name: "backend", url: "http://127.0.0.1:9" }, { name: "public-api", url: "http://127.0.0.1:9" }, { name: "erp", url: "http://127.0.0.1:9" }] }),
+    );
+    dev = spawn(process.execPath, [CLI, "dev", "--port", String(routerPort)], { cwd: out, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    dev.stdout!.on("data", (c: Buffer) => (output += c.toString("utf8")));
+    dev.stderr!.on("data", (c: Buffer) => (output += c.toString("utf8")));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes(`approuter-edge: ${url}`)) {
+      if (dev.exitCode !== null) throw new Error(`approuter-edge dev exited:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`approuter-edge dev did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  afterAll(async () => {
+    if (!dev || dev.exitCode !== null) return;
+    const exited = new Promise((r) => dev.once("exit", r));
+    dev.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-dev.pid!, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 15_000);
+    await exited;
+    clearTimeout(timer);
+  });
+
+  it("announces where it runs and which configuration it read", () => {
+    expect(output).toContain("your configuration from default-env.json, .dev.vars");
+  });
+
+  it("serves the static page from resources/ (welcome file first)", async () => {
+    const welcome = await fetch(`${url}/`, { redirect: "manual" });
+    expect(welcome.status).toBe(302);
+    expect(welcome.headers.get("location")).toBe("/index.html");
+    const page = await fetch(`${url}/index.html`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Hello from resources/index.html");
+    expect(page.headers.get("cache-control")).toBe("no-cache");
+    const css = await fetch(`${url}/css/style.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toContain("text/css");
+  });
+
+  it("forwards the public API route without login", async () => {
+    const res = await fetch(`${url}/api/public/hello?x=1`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ path: "/hello?x=1", authorization: null });
+  });
+
+  it("answers a missing file with the router's 404 page and logs the path looked up", async () => {
+    const res = await fetch(`${url}/nowhere.html`);
+    expect(res.status).toBe(404);
+    const body = await res.text();
+    expect(body).toContain("Page not found");
+    expect(body).toContain("FILE_NOT_FOUND");
+    const deadline = Date.now() + 5000;
+    while (!output.includes('"path":"/resources/nowhere.html"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(output).toContain('"event":"static.not-found.warn","path":"/resources/nowhere.html"');
+  });
+
+  it("logs in through the provider bound as xsuaa and forwards the user's token to the backend", async () => {
+    const start = await fetch(`${url}/api/me`, { redirect: "manual" });
+    expect(start.status).toBe(302);
+    expect(start.headers.get("location")!.startsWith(`${idp.issuer}/`)).toBe(true);
+    const callback = await loginThroughForms({
+      routerFetch: (u, init) => fetch(u, init),
+      routerOrigin: url,
+      start,
+      startUrl: `${url}/api/me`,
+      idpJar: new CookieJar(),
+      login: "alice",
+      password: "alice-password",
+    });
+    expect(callback.status).toBe(302);
+    expect(callback.headers.get("location")).toBe("/api/me");
+    const cookie = callback.headers
+      .getSetCookie()
+      .find((c) => c.startsWith("EDGE_SESSION="))! // the cookie name from default-env.json
+      .split(";")[0]!;
+    const me = await fetch(`${url}/api/me`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+    const seen = (await me.json()) as { path: string; authorization: string | null };
+    expect(seen.path).toBe("/me");
+    expect(seen.authorization).toMatch(/^Bearer [\w.-]{20,}$/); // the provider's access token (opaque here)
+  });
+});
