@@ -64,6 +64,8 @@ export interface SessionMetrics {
   destroyed: number;
   /** Sessions found timed out (idle or absolute) by a request. */
   timedOut: number;
+  /** Copies idle here whose session the store still held (active on another isolate): adopted, not ended. */
+  idleElsewhere: number;
 }
 
 export class SessionManager {
@@ -81,6 +83,7 @@ export class SessionManager {
     touches: 0,
     destroyed: 0,
     timedOut: 0,
+    idleElsewhere: 0,
   };
 
   constructor(private readonly options: SessionManagerOptions) {}
@@ -115,10 +118,13 @@ export class SessionManager {
     const t = now();
     const held = memory.peek(id);
     if (held && memory.isExpired(held, t)) {
-      // Timed out here: SAP tells the destinations (logoutPath) on this next encounter.
-      this.metrics.timedOut++;
-      await this.destroy(id);
-      return { kind: "none", ended: held.record };
+      if (held.record.exp <= t || !external) {
+        // Timed out for good: SAP tells the destinations (logoutPath) on this next encounter.
+        this.metrics.timedOut++;
+        await this.destroy(id);
+        return { kind: "none", ended: held.record };
+      }
+      return this.idleHere(id, held, t, external);
     }
     let entry = memory.get(id, t);
     if (entry) {
@@ -289,6 +295,29 @@ export class SessionManager {
     this.options.log?.("session.destroy.warn", { retry: Boolean(waitUntil) });
     waitUntil?.(external.destroyLater(id));
     return false;
+  }
+
+  /**
+   * This isolate's copy is idle past the timeout, but the user may have been active on
+   * another isolate, which slid the store's TTL: with a store, its TTL is the truth. One
+   * read (which also slides the TTL) tells: alive, the stored copy is adopted and served;
+   * gone, the session has ended (only then are the backends told); unknown (store
+   * unavailable), nothing is ended and nobody is told: the copy stays for the next try.
+   */
+  private async idleHere(id: string, held: MemoryEntry, t: number, external: ExternalTier): Promise<LoadResult> {
+    const read = await external.read(id, this.options.idleTimeoutMs);
+    if (read.kind === "unavailable") return { kind: "unknown" };
+    if (read.kind === "missing") {
+      this.noteRejected(read.rejected);
+      this.metrics.timedOut++;
+      this.options.memory.delete(id); // nothing to delete in the store: it has ended there
+      return { kind: "none", ended: held.record };
+    }
+    if (read.record.exp <= t) return this.expire(id, read.record);
+    this.metrics.idleElsewhere++;
+    const adopted = this.entryFromStore(read, t, t);
+    this.options.memory.set(id, adopted, t);
+    return { kind: "session", session: { id, record: adopted.record, isNew: false, base: adopted.record, ttlSetAt: t } };
   }
 
   private async expire(id: string, record: SessionRecord): Promise<LoadResult> {

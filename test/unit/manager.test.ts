@@ -256,6 +256,55 @@ describe("SessionManager", () => {
     expect(await b.load(id)).toBe("none");
   });
 
+  it("an idle copy on one isolate does not end a session the user kept active on another", async () => {
+    const { a, b, store, clock } = await setup();
+    const id = await created(a);
+    const key = [...store.data.keys()][0]!;
+    // The user works on B only, for longer than the idle timeout: B's revalidation reads slide the store TTL.
+    for (let elapsed = 0; elapsed <= IDLE; elapsed += 4 * 60_000) {
+      clock.t += 4 * 60_000;
+      const onB = (await b.load(id)) as Session;
+      expect(onB.record.csrf).toBe("token-1");
+      await b.commit(onB);
+      await b.settle();
+    }
+    store.calls = [];
+    const onA = await a.manager.load(id); // A's copy is idle past the timeout
+    expect(onA).toMatchObject({ kind: "session", session: { id, record: { csrf: "token-1" } } });
+    expect(store.calls).toEqual(["getex"]); // one read: alive, and its TTL slid
+    expect(store.data.has(key)).toBe(true);
+    expect(store.data.get(key)!.expiresAt - clock.t).toBe(IDLE);
+    expect(a.manager.metrics).toMatchObject({ timedOut: 0, destroyed: 0, idleElsewhere: 1 });
+    clock.t += 1;
+    expect(await a.load(id)).not.toBe("none"); // adopted: served from A's first tier again
+  });
+
+  it("an idle copy whose session the store no longer has is reported ended, with one read and no delete", async () => {
+    const { a, store, clock } = await setup();
+    const id = await created(a, "mine");
+    clock.t += IDLE;
+    store.calls = [];
+    const result = await a.manager.load(id);
+    expect(result).toMatchObject({ kind: "none", ended: { csrf: "mine" } });
+    expect(store.calls).toEqual(["getex"]);
+    expect(a.manager.metrics).toMatchObject({ timedOut: 1, idleElsewhere: 0 });
+    expect(await a.manager.load(id)).toEqual({ kind: "none" }); // ended once: reported once
+  });
+
+  it("an idle copy while the store cannot answer ends nothing and reports nothing; it is checked again later", async () => {
+    const { a, b, store, clock } = await setup();
+    const id = await created(a);
+    clock.t += IDLE - 60_000;
+    await b.load(id); // active on B: the store TTL slides
+    clock.t += 60_000;
+    store.failWith = new Error("connection refused");
+    expect(await a.manager.load(id)).toEqual({ kind: "unknown" });
+    expect(store.data.size).toBe(1);
+    expect(a.manager.metrics).toMatchObject({ timedOut: 0, destroyed: 0 });
+    store.failWith = undefined;
+    expect(await a.manager.load(id)).toMatchObject({ kind: "session", session: { id } });
+  });
+
   it("opens sessions of a previous secret after rotation and moves them to the newest on their next write", async () => {
     const clock = { t: 1_000_000 };
     const store = new MapByteStore(() => clock.t);
