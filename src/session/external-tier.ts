@@ -1,4 +1,4 @@
-import type { ResilientStore } from "../stores/resilient.js";
+import type { ResilientStore, StoreOutcome } from "../stores/resilient.js";
 import { fingerprint, open, seal, type CodecLimits, DEFAULT_LIMITS, type OpenFailure } from "./codec.js";
 import type { KeyRing } from "./keyring.js";
 import { isSessionRecord, type SessionRecord } from "./record.js";
@@ -141,36 +141,74 @@ export class ExternalTier {
     return deleted.ok ? members.length : "unavailable";
   }
 
-  /** Records that `value` of `kind` was used; false if it already was (single use). */
+  /**
+   * Records that `value` of `kind` was used; false if it already was (single use).
+   *
+   * Markers and leases are set under the key of **every** configured secret (one
+   * pipelined round trip) and count as taken when any of those keys was: during a
+   * rotation an isolate with `[new, old]` and one still on `[old]` share the `old` key,
+   * so they agree on who was first.
+   */
   async markOnce(kind: string, value: string, ttlMs: number): Promise<boolean | "unavailable"> {
-    const key = await this.keyring.namedKey(this.keyring.current, kind, value);
-    const outcome = await this.store.set(key, "1", ttlMs, "create");
-    return outcome.ok ? outcome.value : "unavailable";
+    return this.takeEverywhere(await this.namedKeys(kind, value), "1", ttlMs);
   }
 
-  /** A lease held by `owner` for `ttlMs` (e.g. the one token refresh of a session). */
+  /** Forgets a marker (e.g. an action that failed after marking may be retried). */
+  async unmark(kind: string, value: string): Promise<boolean> {
+    return (await this.store.delete(await this.namedKeys(kind, value))).ok;
+  }
+
+  /**
+   * A lease held by `owner` for `ttlMs` (e.g. the one token refresh of a session): held
+   * when its key under every configured secret was free. A partial win is handed back at
+   * once, so two contenders that each took one key never both wait for the lease to expire.
+   */
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean | "unavailable"> {
-    const outcome = await this.store.set(await this.keyring.namedKey(this.keyring.current, "lease", name), owner, ttlMs, "create");
-    return outcome.ok ? outcome.value : "unavailable";
+    return this.takeEverywhere(await this.namedKeys("lease", name), owner, ttlMs);
   }
 
   async renewLease(name: string, ttlMs: number): Promise<void> {
-    await this.store.touch(await this.keyring.namedKey(this.keyring.current, "lease", name), ttlMs);
+    await Promise.all((await this.namedKeys("lease", name)).map((key) => this.store.touch(key, ttlMs)));
   }
 
   /** Releases the lease if `owner` still holds it (best effort: not atomic). */
   async releaseLease(name: string, owner: string): Promise<void> {
-    const key = await this.keyring.namedKey(this.keyring.current, "lease", name);
-    const holder = await this.store.get(key);
-    if (holder.ok && holder.value === owner) await this.store.delete([key]);
+    const keys = await this.namedKeys("lease", name);
+    const holders = await Promise.all(keys.map((key) => this.store.get(key)));
+    const mine = keys.filter((_, i) => isOk(holders[i]!, owner));
+    if (mine.length > 0) await this.store.delete(mine);
   }
 
   async leaseHeld(name: string): Promise<boolean | "unavailable"> {
-    const outcome = await this.store.get(await this.keyring.namedKey(this.keyring.current, "lease", name));
-    return outcome.ok ? outcome.value !== null : "unavailable";
+    const outcomes = await Promise.all((await this.namedKeys("lease", name)).map((key) => this.store.get(key)));
+    if (outcomes.some((o) => o.ok && o.value !== null)) return true;
+    return outcomes.every((o) => o.ok) ? false : "unavailable";
+  }
+
+  /**
+   * `SET NX` of every key: true when all were free. Keys won in a lost attempt (another
+   * isolate held one of them) are handed back, so a marker forgotten or a lease released
+   * by an isolate that knows fewer secrets is free again for everyone.
+   */
+  private async takeEverywhere(keys: string[], value: string, ttlMs: number): Promise<boolean | "unavailable"> {
+    const outcomes = await Promise.all(keys.map((key) => this.store.set(key, value, ttlMs, "create")));
+    if (outcomes.every((o) => isOk(o, true))) return true;
+    const won = keys.filter((_, i) => isOk(outcomes[i]!, true));
+    if (won.length > 0) await this.store.delete(won);
+    return outcomes.some((o) => isOk(o, false)) ? false : "unavailable";
+  }
+
+  /** The store keys of one marker or lease, under every configured secret. */
+  private namedKeys(kind: string, value: string): Promise<string[]> {
+    return Promise.all(this.keyring.secrets.map((secret) => this.keyring.namedKey(secret, kind, value)));
   }
 
   private candidateKeys(sessionId: string): Promise<string[]> {
     return Promise.all(this.keyring.secrets.map((secret) => this.keyring.storeKey(secret, sessionId)));
   }
+}
+
+/** Whether the store answered, with `value`. */
+function isOk<T>(outcome: StoreOutcome<T>, value: T): boolean {
+  return outcome.ok && outcome.value === value;
 }
