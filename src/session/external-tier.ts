@@ -9,19 +9,36 @@ import { isSessionRecord, type SessionRecord } from "./record.js";
  * sealed before a rotation are still found; writes seal with the newest secret.
  */
 export type ReadResult =
-  | { kind: "found"; record: SessionRecord; kid: string; tag: string }
+  /** `unfiled`: the writer could not file it in the back-channel index (to be repaired). */
+  | { kind: "found"; record: SessionRecord; kid: string; tag: string; unfiled?: true }
   /** Absent, expired, or present but undecryptable, foreign or malformed: no session. */
   | { kind: "missing"; rejected?: OpenFailure | "shape" }
   /** The store could not answer: nothing is known. */
   | { kind: "unavailable" };
 
 export type WriteResult =
-  | { kind: "written"; kid: string; tag: string; storeKey: string; moved: boolean }
+  /** `filed`: the back-channel index holds the session's key (or it has no index entries). */
+  | { kind: "written"; kid: string; tag: string; storeKey: string; moved: boolean; filed: boolean }
   /** The session no longer exists in the store (destroyed or expired elsewhere). */
   | { kind: "gone" }
   | { kind: "unavailable" };
 
 export type TouchResult = "touched" | "gone" | "unavailable";
+
+/** The back-channel index entries of a record being written (see `write`). */
+export interface IndexFiling {
+  entries: readonly string[];
+  /** TTL of the index sets: the session's remaining absolute lifetime. */
+  ttlMs: number;
+  /** The index sets are known to hold the session's current store key already. */
+  filed: boolean;
+}
+
+/**
+ * Sealed beside the record when the writer could not file it in the index, so whichever
+ * isolate reads it next repairs the filing. Readers that do not know it ignore it.
+ */
+const UNFILED = "unfiled";
 
 export class ExternalTier {
   constructor(
@@ -57,7 +74,8 @@ export class ExternalTier {
     const opened = await open(envelope, keys[index]!, { keyring: this.keyring, sessionId }, this.limits);
     if (!opened.ok) return { kind: "missing", rejected: opened.reason };
     if (!isSessionRecord(opened.value)) return { kind: "missing", rejected: "shape" };
-    return { kind: "found", record: opened.value, kid: opened.kid, tag: fingerprint(envelope) };
+    const { [UNFILED]: unfiled, ...record } = opened.value as SessionRecord & { [UNFILED]?: unknown };
+    return { kind: "found", record, kid: opened.kid, tag: fingerprint(envelope), ...(unfiled === true ? { unfiled } : {}) };
   }
 
   /**
@@ -65,9 +83,14 @@ export class ExternalTier {
    * session (created only if absent); the current kid for an update (only if present,
    * so a destroyed session is never resurrected); an older kid moves it to the newest
    * secret's key, if the old copy still exists.
+   *
+   * With `index`, the session is filed under its back-channel index entries first when
+   * the sets do not hold its current key yet (new, moved, never confirmed): before the
+   * record, so a stored session is always findable by a back-channel logout, or carries
+   * the mark that it is not (sealed beside the record) for the next writer to repair.
    */
-  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined): Promise<WriteResult> {
-    const sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
+  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined, index?: IndexFiling): Promise<WriteResult> {
+    let sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
     let migrating = storedKid !== undefined && storedKid !== sealed.kid;
     if (migrating) {
       const still = await this.touch(sessionId, storedKid!, ttlMs);
@@ -75,6 +98,11 @@ export class ExternalTier {
       // Gone from the old key: another isolate may have moved it already. Then the update
       // below lands on the newest key; if that is absent too, the session has ended.
       if (still === "gone") migrating = false;
+    }
+    let filed = true;
+    if (index && index.entries.length > 0 && (!index.filed || migrating)) {
+      filed = await this.addToIndexes(sealed.storeKey, index.entries, index.ttlMs);
+      if (!filed) sealed = await seal({ ...record, [UNFILED]: true }, { keyring: this.keyring, sessionId }, this.limits);
     }
     const mode = storedKid === undefined || migrating ? "create" : "update";
     let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode);
@@ -88,7 +116,7 @@ export class ExternalTier {
       const old = this.keyring.byKid(storedKid!);
       if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)]);
     }
-    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating };
+    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating, filed };
   }
 
   async touch(sessionId: string, kid: string, ttlMs: number): Promise<TouchResult> {
@@ -121,6 +149,13 @@ export class ExternalTier {
   async csrfTokenFor(sessionId: string): Promise<string> {
     const key = await this.keyring.namedKey(this.keyring.current, "csrf", sessionId);
     return key.slice(key.lastIndexOf(":") + 1);
+  }
+
+  /** Files the session stored under `kid`'s key in its index entries (repair of a failed filing). */
+  async fileIndexes(sessionId: string, kid: string, entries: readonly string[], ttlMs: number): Promise<boolean> {
+    const secret = this.keyring.byKid(kid);
+    if (!secret) return false;
+    return this.addToIndexes(await this.keyring.storeKey(secret, sessionId), entries, ttlMs);
   }
 
   /** Files a stored session under index entries (e.g. its user's `sid`), for back-channel logout. */

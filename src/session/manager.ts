@@ -66,6 +66,10 @@ export interface SessionMetrics {
   timedOut: number;
   /** Copies idle here whose session the store still held (active on another isolate): adopted, not ended. */
   idleElsewhere: number;
+  /** Writes stored without filing the session in the back-channel index (repaired later). */
+  filingFailures: number;
+  /** Attempts to file a stored session whose filing had failed. */
+  filingRepairs: number;
 }
 
 export class SessionManager {
@@ -84,6 +88,8 @@ export class SessionManager {
     destroyed: 0,
     timedOut: 0,
     idleElsewhere: 0,
+    filingFailures: 0,
+    filingRepairs: 0,
   };
 
   constructor(private readonly options: SessionManagerOptions) {}
@@ -194,6 +200,7 @@ export class SessionManager {
     const changed = session.isNew || session.record !== session.base;
     if (!changed && !previous?.dirty) {
       this.metrics.writesSkippedUnchanged++;
+      if (external && previous?.unfiled && previous.stored) this.repairFiling(session.id, previous, external, waitUntil, t);
       // Extend the store TTL at most once per touch interval, after the response. An entry
       // evicted during the request is touched under the newest key (best effort).
       const kid = previous ? previous.stored?.kid : external?.currentKid;
@@ -228,7 +235,11 @@ export class SessionManager {
     // Never stored (its first write failed): create. No longer in memory (evicted during
     // the request): update under the newest key, so a session destroyed meanwhile stays so.
     const storedKid = session.isNew ? undefined : previous ? previous.stored?.kid : external.currentKid;
-    const written = await external.write(session.id, record, ttlMs, storedKid);
+    // Filed in the back-channel index unless known to be filed already under the same
+    // entries: a new session, a copy evicted meanwhile, or one whose filing failed is filed.
+    const indexes = this.options.indexesOf?.(record) ?? [];
+    const filed = previous !== undefined && !previous.unfiled && indexes.join() === (this.options.indexesOf?.(previous.record) ?? []).join();
+    const written = await external.write(session.id, record, ttlMs, storedKid, { entries: indexes, ttlMs: record.exp - t, filed });
     if (written.kind === "gone") {
       memory.delete(session.id);
       return "gone";
@@ -236,12 +247,11 @@ export class SessionManager {
     if (written.kind === "written") {
       entry.stored = { kid: written.kid, tag: written.tag };
       entry.ttlSetAt = t;
-      const indexes = this.options.indexesOf?.(record) ?? [];
-      const indexChanged = session.isNew || written.moved || indexes.join() !== (this.options.indexesOf?.(previous?.record ?? record) ?? []).join();
-      if (indexes.length > 0 && indexChanged) await external.addToIndexes(written.storeKey, indexes, record.exp - t);
+      if (!written.filed) this.noteUnfiled(entry);
     } else {
       this.metrics.writeFailures++;
       entry.dirty = true;
+      if (!filed && indexes.length > 0) entry.unfiled = true;
     }
     memory.set(session.id, entry, t);
     session.base = record;
@@ -320,14 +330,44 @@ export class SessionManager {
     return { kind: "session", session: { id, record: adopted.record, isNew: false, base: adopted.record, ttlSetAt: t } };
   }
 
+  /** After the response: files a stored session whose filing failed; confirmed, the mark goes. */
+  private repairFiling(id: string, entry: MemoryEntry, external: ExternalTier, waitUntil: (p: Promise<unknown>) => void, t: number): void {
+    const indexes = this.options.indexesOf?.(entry.record) ?? [];
+    if (indexes.length === 0) {
+      entry.unfiled = false;
+      return;
+    }
+    this.metrics.filingRepairs++;
+    waitUntil(
+      external.fileIndexes(id, entry.stored!.kid, indexes, entry.record.exp - t).then((ok) => {
+        if (ok) entry.unfiled = false;
+      }),
+    );
+  }
+
+  private noteUnfiled(entry: MemoryEntry): void {
+    entry.unfiled = true;
+    this.metrics.filingFailures++;
+    this.options.log?.("session.index.warn", { retry: true });
+  }
+
   private async expire(id: string, record: SessionRecord): Promise<LoadResult> {
     this.metrics.timedOut++;
     await this.destroy(id);
     return { kind: "none", ended: record };
   }
 
-  private entryFromStore(read: { record: SessionRecord; kid: string; tag: string }, t: number, ttlSetAt: number): MemoryEntry {
-    return { record: deepFreeze(read.record), size: JSON.stringify(read.record).length, lastAccess: t, validatedAt: t, stored: { kid: read.kid, tag: read.tag }, ttlSetAt, dirty: false };
+  private entryFromStore(read: { record: SessionRecord; kid: string; tag: string; unfiled?: true }, t: number, ttlSetAt: number): MemoryEntry {
+    return {
+      record: deepFreeze(read.record),
+      size: JSON.stringify(read.record).length,
+      lastAccess: t,
+      validatedAt: t,
+      stored: { kid: read.kid, tag: read.tag },
+      ttlSetAt,
+      dirty: false,
+      ...(read.unfiled ? { unfiled: true } : {}),
+    };
   }
 
   private noteRejected(reason: string | undefined): void {
