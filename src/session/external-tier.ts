@@ -147,7 +147,17 @@ export class ExternalTier {
 
   /** See SessionManager.csrfTokenFor: an HMAC of the id under the newest secret. */
   async csrfTokenFor(sessionId: string): Promise<string> {
-    const key = await this.keyring.namedKey(this.keyring.current, "csrf", sessionId);
+    return this.mac(0, "csrf", sessionId);
+  }
+
+  /** How many secrets are configured (newest first): the indexes `mac` takes. */
+  get secretCount(): number {
+    return this.keyring.secrets.length;
+  }
+
+  /** base64url HMAC-SHA-256(K_store of secret `index`, kind ‖ 0x00 ‖ value). */
+  async mac(index: number, kind: string, value: string): Promise<string> {
+    const key = await this.keyring.namedKey(this.keyring.secrets[index]!, kind, value);
     return key.slice(key.lastIndexOf(":") + 1);
   }
 

@@ -3,6 +3,8 @@ import type { ExternalTier } from "./external-tier.js";
 import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
 import { deepFreeze, newRecord, type SessionRecord } from "./record.js";
+import { timingSafeEqual } from "../security/constant-time.js";
+import { parseStatelessCookie, STATELESS_TAG_KIND, statelessCookieValue, statelessSigned, statelessTag } from "./stateless.js";
 
 /**
  * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is
@@ -38,6 +40,12 @@ export interface Session {
   base: SessionRecord | undefined;
   /** When the store TTL was last set, as known when the session was loaded (0: unknown). */
   readonly ttlSetAt?: number;
+  /**
+   * Not stored anywhere (yet): a new session, or one whose cookie carries it whole
+   * (stateless.ts). While it holds nothing but its CSRF token it stays so; once it holds
+   * more, its commit stores it under its id.
+   */
+  stateless?: boolean;
 }
 
 export type LoadResult =
@@ -47,7 +55,8 @@ export type LoadResult =
   /** A well-formed cookie whose session could not be looked up: the store is unavailable. */
   | { kind: "unknown" };
 
-export type CommitResult = "written" | "unchanged" | "memory-only" | "gone";
+/** `stateless`: nothing to keep but the CSRF token, so nothing was kept (the cookie carries it). */
+export type CommitResult = "written" | "unchanged" | "memory-only" | "gone" | "stateless";
 
 export interface SessionMetrics {
   memoryHits: number;
@@ -66,6 +75,10 @@ export interface SessionMetrics {
   timedOut: number;
   /** Copies idle here whose session the store still held (active on another isolate): adopted, not ended. */
   idleElsewhere: number;
+  /** Sessions holding nothing but their CSRF token, handed out without storing anything. */
+  statelessIssued: number;
+  /** Such sessions that came to hold something and were stored. */
+  statelessStored: number;
   /** Writes stored without filing the session in the back-channel index (repaired later). */
   filingFailures: number;
   /** Attempts to file a stored session whose filing had failed. */
@@ -88,6 +101,8 @@ export class SessionManager {
     destroyed: 0,
     timedOut: 0,
     idleElsewhere: 0,
+    statelessIssued: 0,
+    statelessStored: 0,
     filingFailures: 0,
     filingRepairs: 0,
   };
@@ -101,13 +116,62 @@ export class SessionManager {
    * only, by a random per-isolate key (sessions do not leave the isolate then).
    */
   async csrfTokenFor(sessionId: string): Promise<string> {
-    if (this.options.external) return this.options.external.csrfTokenFor(sessionId);
-    this.csrfKey ??= (await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"])) as CryptoKey;
-    const mac = await crypto.subtle.sign("HMAC", this.csrfKey, new TextEncoder().encode(`csrf\0${sessionId}`));
+    return this.mac(0, "csrf", sessionId);
+  }
+
+  /**
+   * The cookie value of a session that holds nothing but its token (stateless.ts): its
+   * id, creation time and a MAC under the newest secret.
+   */
+  async statelessCookie(session: Session): Promise<string> {
+    const signed = statelessSigned(session.id, session.record.iat);
+    return statelessCookieValue(signed, statelessTag(await this.mac(0, STATELESS_TAG_KIND, signed)));
+  }
+
+  /**
+   * HMACs under the session secrets, newest first (index 0). In memory only, under one
+   * random per-isolate key: sessions do not leave the isolate then.
+   */
+  private async mac(index: number, kind: string, value: string): Promise<string> {
+    if (this.options.external) return this.options.external.mac(index, kind, value);
+    this.localKey ??= (await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"])) as CryptoKey;
+    const mac = await crypto.subtle.sign("HMAC", this.localKey, new TextEncoder().encode(`${kind}\0${value}`));
     return base64url.encode(new Uint8Array(mac));
   }
 
-  private csrfKey: CryptoKey | undefined;
+  private get macKeys(): number {
+    return this.options.external?.secretCount ?? 1;
+  }
+
+  private localKey: CryptoKey | undefined;
+
+  /**
+   * The session a stateless cookie carries, when its MAC holds under one of the
+   * configured secrets and it is within its absolute lifetime: its token recomputed under
+   * that secret. No store call, no first-tier entry.
+   */
+  private async openStateless(cookieValue: string | undefined): Promise<Session | null> {
+    const cookie = parseStatelessCookie(cookieValue);
+    if (!cookie) return null;
+    const t = this.options.now();
+    const exp = cookie.iat + this.options.absoluteTimeoutMs;
+    if (exp <= t || cookie.iat > t + 60_000) return null;
+    for (let i = 0; i < this.macKeys; i++) {
+      if (!timingSafeEqual(statelessTag(await this.mac(i, STATELESS_TAG_KIND, cookie.signed)), cookie.tag)) continue;
+      const record = deepFreeze<SessionRecord>({ v: 1, iat: cookie.iat, exp, csrf: await this.mac(i, "csrf", cookie.id) });
+      return { id: cookie.id, record, isNew: false, base: record, stateless: true };
+    }
+    return null;
+  }
+
+  /** Whether a stateless session still holds nothing but the token it was given (or none). */
+  private async holdsOnlyItsToken(session: Session): Promise<boolean> {
+    const { record, base } = session;
+    if (record === base) return true;
+    if (record.data !== undefined && Object.keys(record.data).length > 0) return false;
+    if (record.csrf === undefined || record.csrf === base?.csrf) return true;
+    return base === undefined && record.csrf === (await this.csrfTokenFor(session.id));
+  }
 
   get memory(): MemoryTier {
     return this.options.memory;
@@ -118,7 +182,10 @@ export class SessionManager {
   }
 
   async load(cookieValue: string | undefined): Promise<LoadResult> {
-    if (!isWellFormedSessionId(cookieValue)) return { kind: "none" };
+    if (!isWellFormedSessionId(cookieValue)) {
+      const stateless = await this.openStateless(cookieValue);
+      return stateless ? { kind: "session", session: stateless } : { kind: "none" };
+    }
     const id = cookieValue;
     const { memory, external, now } = this.options;
     const t = now();
@@ -177,10 +244,11 @@ export class SessionManager {
     return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t } };
   }
 
+  /** A new session: stateless until it holds more than its CSRF token (nothing stored, nothing held). */
   create(): Session {
     this.metrics.created++;
     const record = newRecord(this.options.now(), this.options.absoluteTimeoutMs);
-    return { id: newSessionId(this.options.randomBytes), record, isNew: true, base: undefined };
+    return { id: newSessionId(this.options.randomBytes), record, isNew: true, base: undefined, stateless: true };
   }
 
   /**
@@ -189,15 +257,25 @@ export class SessionManager {
    */
   async commit(session: Session, waitUntil: (promise: Promise<unknown>) => void): Promise<CommitResult> {
     const { memory, external, now } = this.options;
+    if (session.stateless) {
+      if (await this.holdsOnlyItsToken(session)) {
+        if (session.isNew && session.record.csrf !== undefined) this.metrics.statelessIssued++;
+        return "stateless";
+      }
+      this.metrics.statelessStored++;
+    }
+    // A stateless session that now holds something is stored as a new one, under its id.
+    const fresh = session.isNew || session.stateless === true;
     const t = now();
     const ttlMs = Math.min(this.options.idleTimeoutMs, session.record.exp - t);
     if (ttlMs <= 0) {
-      await this.destroy(session.id);
+      if (!session.stateless) await this.destroy(session.id);
       return "gone";
     }
-    const previous = session.isNew ? undefined : memory.get(session.id, t);
-    if (!session.isNew && !previous && !external) return "gone"; // evicted or destroyed meanwhile
-    const changed = session.isNew || session.record !== session.base;
+    const previous = fresh ? undefined : memory.get(session.id, t);
+    if (!fresh && !previous && !external) return "gone"; // evicted or destroyed meanwhile
+    session.stateless = false;
+    const changed = fresh || session.record !== session.base;
     if (!changed && !previous?.dirty) {
       this.metrics.writesSkippedUnchanged++;
       if (external && previous?.unfiled && previous.stored) this.repairFiling(session.id, previous, external, waitUntil, t);
@@ -234,7 +312,7 @@ export class SessionManager {
     this.metrics.writes++;
     // Never stored (its first write failed): create. No longer in memory (evicted during
     // the request): update under the newest key, so a session destroyed meanwhile stays so.
-    const storedKid = session.isNew ? undefined : previous ? previous.stored?.kid : external.currentKid;
+    const storedKid = fresh ? undefined : previous ? previous.stored?.kid : external.currentKid;
     // Filed in the back-channel index unless known to be filed already under the same
     // entries: a new session, a copy evicted meanwhile, or one whose filing failed is filed.
     const indexes = this.options.indexesOf?.(record) ?? [];
