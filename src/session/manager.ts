@@ -13,6 +13,8 @@ import { parseStatelessCookie, STATELESS_TAG_KIND, statelessCookieValue, statele
  * unchanged session only has its store TTL extended, at most once per
  * `touchIntervalMs`, after the response (`waitUntil`). A store failure never ends a
  * session: the first tier keeps serving it and the write is retried on the next request.
+ * A session that holds nothing but its CSRF token is in neither tier: its cookie carries
+ * it (stateless.ts) until it holds more.
  */
 export interface SessionManagerOptions {
   memory: MemoryTier;
