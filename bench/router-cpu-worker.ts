@@ -34,8 +34,11 @@ async function ready() {
     now: Date.now,
   });
   app = createApp({ config, manager, fetch: backend, log: () => {} });
-  const first = await app.request("https://router.test/x", { headers: { "x-csrf-token": "fetch" } });
-  cookie = (first.headers.get("set-cookie") ?? "").split(";")[0]!;
+  // A session in the first tier: one that holds something (one holding only its token is not held anywhere).
+  const session = manager.create();
+  session.record = { ...session.record, csrf: await manager.csrfTokenFor(session.id), data: { held: true } };
+  await manager.commit(session, () => {});
+  cookie = `JSESSIONID=${session.id}`;
   return app;
 }
 

@@ -1,4 +1,4 @@
-import type { ResilientStore } from "../stores/resilient.js";
+import type { ResilientStore, StoreOutcome } from "../stores/resilient.js";
 import { fingerprint, open, seal, type CodecLimits, DEFAULT_LIMITS, type OpenFailure } from "./codec.js";
 import type { KeyRing } from "./keyring.js";
 import { isSessionRecord, type SessionRecord } from "./record.js";
@@ -9,19 +9,36 @@ import { isSessionRecord, type SessionRecord } from "./record.js";
  * sealed before a rotation are still found; writes seal with the newest secret.
  */
 export type ReadResult =
-  | { kind: "found"; record: SessionRecord; kid: string; tag: string }
+  /** `unfiled`: the writer could not file it in the back-channel index (to be repaired). */
+  | { kind: "found"; record: SessionRecord; kid: string; tag: string; unfiled?: true }
   /** Absent, expired, or present but undecryptable, foreign or malformed: no session. */
   | { kind: "missing"; rejected?: OpenFailure | "shape" }
   /** The store could not answer: nothing is known. */
   | { kind: "unavailable" };
 
 export type WriteResult =
-  | { kind: "written"; kid: string; tag: string; storeKey: string; moved: boolean }
+  /** `filed`: the back-channel index holds the session's key (or it has no index entries). */
+  | { kind: "written"; kid: string; tag: string; storeKey: string; moved: boolean; filed: boolean }
   /** The session no longer exists in the store (destroyed or expired elsewhere). */
   | { kind: "gone" }
   | { kind: "unavailable" };
 
 export type TouchResult = "touched" | "gone" | "unavailable";
+
+/** The back-channel index entries of a record being written (see `write`). */
+export interface IndexFiling {
+  entries: readonly string[];
+  /** TTL of the index sets: the session's remaining absolute lifetime. */
+  ttlMs: number;
+  /** The index sets are known to hold the session's current store key already. */
+  filed: boolean;
+}
+
+/**
+ * Sealed beside the record when the writer could not file it in the index, so whichever
+ * isolate reads it next repairs the filing. Readers that do not know it ignore it.
+ */
+const UNFILED = "unfiled";
 
 export class ExternalTier {
   constructor(
@@ -57,7 +74,8 @@ export class ExternalTier {
     const opened = await open(envelope, keys[index]!, { keyring: this.keyring, sessionId }, this.limits);
     if (!opened.ok) return { kind: "missing", rejected: opened.reason };
     if (!isSessionRecord(opened.value)) return { kind: "missing", rejected: "shape" };
-    return { kind: "found", record: opened.value, kid: opened.kid, tag: fingerprint(envelope) };
+    const { [UNFILED]: unfiled, ...record } = opened.value as SessionRecord & { [UNFILED]?: unknown };
+    return { kind: "found", record, kid: opened.kid, tag: fingerprint(envelope), ...(unfiled === true ? { unfiled } : {}) };
   }
 
   /**
@@ -65,9 +83,14 @@ export class ExternalTier {
    * session (created only if absent); the current kid for an update (only if present,
    * so a destroyed session is never resurrected); an older kid moves it to the newest
    * secret's key, if the old copy still exists.
+   *
+   * With `index`, the session is filed under its back-channel index entries first when
+   * the sets do not hold its current key yet (new, moved, never confirmed): before the
+   * record, so a stored session is always findable by a back-channel logout, or carries
+   * the mark that it is not (sealed beside the record) for the next writer to repair.
    */
-  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined): Promise<WriteResult> {
-    const sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
+  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined, index?: IndexFiling): Promise<WriteResult> {
+    let sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
     let migrating = storedKid !== undefined && storedKid !== sealed.kid;
     if (migrating) {
       const still = await this.touch(sessionId, storedKid!, ttlMs);
@@ -75,6 +98,11 @@ export class ExternalTier {
       // Gone from the old key: another isolate may have moved it already. Then the update
       // below lands on the newest key; if that is absent too, the session has ended.
       if (still === "gone") migrating = false;
+    }
+    let filed = true;
+    if (index && index.entries.length > 0 && (!index.filed || migrating)) {
+      filed = await this.addToIndexes(sealed.storeKey, index.entries, index.ttlMs);
+      if (!filed) sealed = await seal({ ...record, [UNFILED]: true }, { keyring: this.keyring, sessionId }, this.limits);
     }
     const mode = storedKid === undefined || migrating ? "create" : "update";
     let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode);
@@ -88,7 +116,7 @@ export class ExternalTier {
       const old = this.keyring.byKid(storedKid!);
       if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)]);
     }
-    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating };
+    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating, filed };
   }
 
   async touch(sessionId: string, kid: string, ttlMs: number): Promise<TouchResult> {
@@ -119,8 +147,25 @@ export class ExternalTier {
 
   /** See SessionManager.csrfTokenFor: an HMAC of the id under the newest secret. */
   async csrfTokenFor(sessionId: string): Promise<string> {
-    const key = await this.keyring.namedKey(this.keyring.current, "csrf", sessionId);
+    return this.mac(0, "csrf", sessionId);
+  }
+
+  /** How many secrets are configured (newest first): the indexes `mac` takes. */
+  get secretCount(): number {
+    return this.keyring.secrets.length;
+  }
+
+  /** base64url HMAC-SHA-256(K_store of secret `index`, kind ‖ 0x00 ‖ value). */
+  async mac(index: number, kind: string, value: string): Promise<string> {
+    const key = await this.keyring.namedKey(this.keyring.secrets[index]!, kind, value);
     return key.slice(key.lastIndexOf(":") + 1);
+  }
+
+  /** Files the session stored under `kid`'s key in its index entries (repair of a failed filing). */
+  async fileIndexes(sessionId: string, kid: string, entries: readonly string[], ttlMs: number): Promise<boolean> {
+    const secret = this.keyring.byKid(kid);
+    if (!secret) return false;
+    return this.addToIndexes(await this.keyring.storeKey(secret, sessionId), entries, ttlMs);
   }
 
   /** Files a stored session under index entries (e.g. its user's `sid`), for back-channel logout. */
@@ -141,36 +186,74 @@ export class ExternalTier {
     return deleted.ok ? members.length : "unavailable";
   }
 
-  /** Records that `value` of `kind` was used; false if it already was (single use). */
+  /**
+   * Records that `value` of `kind` was used; false if it already was (single use).
+   *
+   * Markers and leases are set under the key of **every** configured secret (one
+   * pipelined round trip) and count as taken when any of those keys was: during a
+   * rotation an isolate with `[new, old]` and one still on `[old]` share the `old` key,
+   * so they agree on who was first.
+   */
   async markOnce(kind: string, value: string, ttlMs: number): Promise<boolean | "unavailable"> {
-    const key = await this.keyring.namedKey(this.keyring.current, kind, value);
-    const outcome = await this.store.set(key, "1", ttlMs, "create");
-    return outcome.ok ? outcome.value : "unavailable";
+    return this.takeEverywhere(await this.namedKeys(kind, value), "1", ttlMs);
   }
 
-  /** A lease held by `owner` for `ttlMs` (e.g. the one token refresh of a session). */
+  /** Forgets a marker (e.g. an action that failed after marking may be retried). */
+  async unmark(kind: string, value: string): Promise<boolean> {
+    return (await this.store.delete(await this.namedKeys(kind, value))).ok;
+  }
+
+  /**
+   * A lease held by `owner` for `ttlMs` (e.g. the one token refresh of a session): held
+   * when its key under every configured secret was free. A partial win is handed back at
+   * once, so two contenders that each took one key never both wait for the lease to expire.
+   */
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean | "unavailable"> {
-    const outcome = await this.store.set(await this.keyring.namedKey(this.keyring.current, "lease", name), owner, ttlMs, "create");
-    return outcome.ok ? outcome.value : "unavailable";
+    return this.takeEverywhere(await this.namedKeys("lease", name), owner, ttlMs);
   }
 
   async renewLease(name: string, ttlMs: number): Promise<void> {
-    await this.store.touch(await this.keyring.namedKey(this.keyring.current, "lease", name), ttlMs);
+    await Promise.all((await this.namedKeys("lease", name)).map((key) => this.store.touch(key, ttlMs)));
   }
 
   /** Releases the lease if `owner` still holds it (best effort: not atomic). */
   async releaseLease(name: string, owner: string): Promise<void> {
-    const key = await this.keyring.namedKey(this.keyring.current, "lease", name);
-    const holder = await this.store.get(key);
-    if (holder.ok && holder.value === owner) await this.store.delete([key]);
+    const keys = await this.namedKeys("lease", name);
+    const holders = await Promise.all(keys.map((key) => this.store.get(key)));
+    const mine = keys.filter((_, i) => isOk(holders[i]!, owner));
+    if (mine.length > 0) await this.store.delete(mine);
   }
 
   async leaseHeld(name: string): Promise<boolean | "unavailable"> {
-    const outcome = await this.store.get(await this.keyring.namedKey(this.keyring.current, "lease", name));
-    return outcome.ok ? outcome.value !== null : "unavailable";
+    const outcomes = await Promise.all((await this.namedKeys("lease", name)).map((key) => this.store.get(key)));
+    if (outcomes.some((o) => o.ok && o.value !== null)) return true;
+    return outcomes.every((o) => o.ok) ? false : "unavailable";
+  }
+
+  /**
+   * `SET NX` of every key: true when all were free. Keys won in a lost attempt (another
+   * isolate held one of them) are handed back, so a marker forgotten or a lease released
+   * by an isolate that knows fewer secrets is free again for everyone.
+   */
+  private async takeEverywhere(keys: string[], value: string, ttlMs: number): Promise<boolean | "unavailable"> {
+    const outcomes = await Promise.all(keys.map((key) => this.store.set(key, value, ttlMs, "create")));
+    if (outcomes.every((o) => isOk(o, true))) return true;
+    const won = keys.filter((_, i) => isOk(outcomes[i]!, true));
+    if (won.length > 0) await this.store.delete(won);
+    return outcomes.some((o) => isOk(o, false)) ? false : "unavailable";
+  }
+
+  /** The store keys of one marker or lease, under every configured secret. */
+  private namedKeys(kind: string, value: string): Promise<string[]> {
+    return Promise.all(this.keyring.secrets.map((secret) => this.keyring.namedKey(secret, kind, value)));
   }
 
   private candidateKeys(sessionId: string): Promise<string[]> {
     return Promise.all(this.keyring.secrets.map((secret) => this.keyring.storeKey(secret, sessionId)));
   }
+}
+
+/** Whether the store answered, with `value`. */
+function isOk<T>(outcome: StoreOutcome<T>, value: T): boolean {
+  return outcome.ok && outcome.value === value;
 }

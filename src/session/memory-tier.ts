@@ -19,6 +19,8 @@ export interface MemoryEntry {
   ttlSetAt: number;
   /** A write to the store failed; the next request retries it. */
   dirty: boolean;
+  /** The back-channel index is not known to hold it: the next write or touch files it. */
+  unfiled?: boolean;
 }
 
 export interface MemoryTierOptions {

@@ -10,7 +10,9 @@ import type { SessionRecord } from "./record.js";
 /**
  * The thin Hono layer over the session manager. Nothing is loaded until a handler asks,
  * so a request that never needs its session costs no lookup; a request without a
- * cookie creates nothing unless a handler calls `ensure()`.
+ * cookie creates nothing unless a handler calls `ensure()`, and a session that holds
+ * nothing but its CSRF token is kept in its cookie alone (no store write, no first-tier
+ * entry) until it holds more.
  */
 export interface SessionScope {
   /** The session of the request's cookie, or null. Loads at most once per request. */
@@ -68,7 +70,8 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
       },
       async destroy() {
         const session = await scope.current();
-        if (session) await manager.destroy(session.id, waitUntilOf(c));
+        // A stateless session has nothing stored: clearing its cookie ends it.
+        if (session && !session.stateless) await manager.destroy(session.id, waitUntilOf(c));
         loaded = null;
         destroyed = true;
       },
@@ -92,9 +95,13 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
       return;
     }
     if (!loaded) return;
+    const wasStateless = loaded.stateless === true;
     const result = await manager.commit(loaded, waitUntilOf(c));
     if (result === "gone") setCookieHeader(c, clearCookie(cookieName, attributes()));
-    else if (loaded.isNew) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes()));
+    else if (result === "stateless") {
+      // Only the CSRF token to keep: the cookie carries the session, nothing is stored.
+      if (loaded.isNew && loaded.record.csrf !== undefined) setCookieHeader(c, sessionCookie(cookieName, await manager.statelessCookie(loaded), attributes()));
+    } else if (loaded.isNew || wasStateless) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes()));
   };
 }
 

@@ -128,6 +128,24 @@ const pathnameOf = (path: string) => new URL(path, "https://x.invalid").pathname
 
 const DEVIATIONS: Deviation[] = [
   {
+    id: "token-only-session-stored-when-it-holds-something",
+    reason:
+      "A session that holds only its CSRF token lives in its cookie (<id>.<time>.<MAC>: nothing stored, so anonymous token fetches cost nothing). The first backend session cookie it keeps stores it under the same id, and its cookie becomes the plain id: one Set-Cookie of the router's cookie where SAP sends none (same session, same token).",
+    documented: "README 'How sessions work' (Anonymous sessions cost nothing); docs/storage-schema.md 'Sessions that are not stored'",
+    apply(expected, context) {
+      const requests = context.caseDef.requests.map((r) => r.request);
+      const index = requests.indexOf(context.request);
+      const header = (r: CaseRequest, name: string) => Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
+      const keepsBackendSession = (r: CaseRequest) => /^set-(cookies|jsessionid)$/.test(header(r, "x-compat-backend") ?? "");
+      const before = requests.slice(0, index);
+      if (!keepsBackendSession(context.request) || before.some(keepsBackendSession)) return false;
+      if (!before.some((r) => header(r, "x-csrf-token")?.toLowerCase() === "fetch")) return false;
+      if (expected.response.setCookies.some((c) => isSessionCookie(c, context))) return false;
+      expected.response.setCookies.push({ name: context.sessionCookieName, value: "<value>", attributes: ["httponly", "path=/"] });
+      return true;
+    },
+  },
+  {
     id: "session-cookie-secure-samesite",
     reason:
       "Our session cookie is always Secure (a Worker is reached over https; SAP's default SECURE_SESSION_COOKIE is 'auto', so over the plain http of the recording it sent none) and SameSite=Lax unless COOKIES says otherwise (SAP sends no SameSite by default).",

@@ -261,7 +261,7 @@ async function newSession(): Promise<string> {
   const res = await router.fetch("/api/echo", { headers: { "x-csrf-token": "fetch" } });
   await res.arrayBuffer();
   const pair = routerCookie(res);
-  expect(pair).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
+  expect(pair).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}(\.[0-9a-z]+\.[A-Za-z0-9_-]{22})?$/); // (a token-only session lives in its cookie)
   return pair!;
 }
 
@@ -269,7 +269,7 @@ async function newSession(): Promise<string> {
 function routerCookie(res: Response): string | undefined {
   return res.headers
     .getSetCookie()
-    .find((c) => /^JSESSIONID=[A-Za-z0-9_-]{43};/.test(c))
+    .find((c) => /^JSESSIONID=[A-Za-z0-9_-]{43}(\.[0-9a-z]+\.[A-Za-z0-9_-]{22})?;/.test(c))
     ?.split(";")[0];
 }
 
@@ -577,11 +577,18 @@ describe("backend session cookies", () => {
     expect(await cookieSent(await router.fetch("/api/echo", { headers: { cookie: session! } }))).toBeNull();
   });
 
-  it("keeps them in the router session the browser already has, without a new cookie", async () => {
-    const session = await newSession();
-    const res = await router.fetch("/api/cookies/set", { headers: { cookie: session } });
+  it("keeps them in the router session the browser already has, under the same id", async () => {
+    const anonymous = await newSession();
+    // A session that held only its token is stored now: same id, its cookie the plain id.
+    const res = await router.fetch("/api/cookies/set", { headers: { cookie: anonymous } });
     await res.arrayBuffer();
-    expect(cookieNames(res)).toEqual(["PREF"]);
+    expect(cookieNames(res).sort()).toEqual(["JSESSIONID", "PREF"]);
+    const session = routerCookie(res)!;
+    expect(anonymous.startsWith(`${session}.`)).toBe(true);
+    // A session that is stored already gets no new cookie.
+    const again = await router.fetch("/api/cookies/set", { headers: { cookie: session } });
+    await again.arrayBuffer();
+    expect(cookieNames(again)).toEqual(["PREF"]);
     const echo = await router.fetch("/api/echo", { headers: { cookie: `theme=dark; ${session}` } });
     expect((await cookieSent(echo))!.split("; ").sort()).toEqual(["BSESSION=b-1", "theme=dark"]);
   });

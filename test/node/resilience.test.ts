@@ -1,10 +1,12 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { startCluster, type Cluster } from "../support/cluster.js";
 import { startLateAnswerProxy, type LateAnswerProxy } from "../support/late-answer-proxy.js";
 import { commandCounts, directClient, externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
-import { answer, clearsSessionCookie, newSession, sleep, startFaultProxy, tokenFetch, type Answer, type FaultMode, type FaultProxy } from "../support/router-client.js";
+import { answer, clearsSessionCookie, eventually, newSession, sleep, startFaultProxy, tokenFetch, type Answer, type FaultMode, type FaultProxy } from "../support/router-client.js";
 import { SECRET_A } from "../support/secrets.js";
 import { sessionKeys, storeKeyOf } from "../support/session-store.js";
 import { bundleWorker } from "../support/worker-bundle.js";
@@ -189,4 +191,96 @@ describe.concurrent("store faults", () => {
     await sleep(RETRY_TIMEOUT + 100);
     expect(await tokenFetch(c, "c", held.cookie)).toMatchObject(same(held.token));
   });
+});
+
+/**
+ * A backend that sets a session cookie `BACKEND=<v>` on `/set/<v>` (the router keeps it in
+ * its session: a session that holds something) and records every request with its cookies,
+ * so a `logoutPath` call shows whose session it ends.
+ */
+async function startCookieBackend() {
+  const seen: { path: string; cookie: string | null }[] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push({ path: req.url ?? "", cookie: req.headers.cookie ?? null });
+    const set = /^\/set\/(\w+)$/.exec(req.url ?? "");
+    if (set) res.setHeader("set-cookie", `BACKEND=${set[1]}; Path=/; HttpOnly`);
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ cookie: req.headers.cookie ?? null }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe.concurrent("idle copies", () => {
+  it(
+    "an idle copy on one isolate while the user is active on another: the session lives on, the backends are not told",
+    async ({ expect }) => {
+      // SESSION_TIMEOUT is whole minutes: this test waits just over one. A's first-tier
+      // copies go idle past the timeout; meanwhile the user works on B, whose revalidation
+      // reads slide the store TTL. A must ask the store before ending anything; a second
+      // session, idle everywhere, shows that a real idle timeout still ends the session
+      // and tells the backend (logoutPath) exactly once.
+      const IDLE_MS = 60_000;
+      const backendWithCookies = await startCookieBackend();
+      const c = await startCluster({
+        script,
+        workers: ["a", "b"],
+        bindings: {
+          ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: 1000 }),
+          destinations: JSON.stringify([{ name: "backend", url: backendWithCookies.url }]),
+          SESSION_TIMEOUT: "1",
+          XS_APP: JSON.stringify({
+            authenticationMethod: "none",
+            routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+            destinations: { backend: { logoutPath: "/session-end" } },
+          }),
+        },
+      });
+      cleanups.push(async () => {
+        await c.dispose();
+        await backendWithCookies.close();
+      });
+      const hold = async (worker: string, value: string) => {
+        const a = await answer(await c.fetch(worker, `/set/${value}`));
+        expect(a.status).toBe(200);
+        expect(a.newCookie, "the backend's session cookie made a router session").toMatch(/^JSESSIONID=/);
+        return a.newCookie!;
+      };
+      const active = await hold("a", "active");
+      const idle = await hold("a", "idle");
+      const activeKey = await storeKeyOf(SECRET_A, active);
+      const started = Date.now();
+      while (Date.now() - started < IDLE_MS + 2_000) {
+        await sleep(5_000);
+        const onB = await answer(await c.fetch("b", "/work", { headers: { cookie: active } }));
+        expect(onB).toMatchObject({ status: 200, setCookies: [] });
+        expect(JSON.parse(onB.body)).toEqual({ cookie: "BACKEND=active" });
+      }
+      const ends = () => backendWithCookies.seen.filter((s) => s.path === "/session-end");
+      expect(ends()).toEqual([]);
+
+      // The session idle everywhere has ended: the backend is told, once, with its cookie.
+      // (Asked first: a first-tier entry expired here is only reported while it is still
+      // there, and any later write on A sweeps expired entries.)
+      const idleOnA = await answer(await c.fetch("a", "/again", { headers: { cookie: idle } }));
+      expect(JSON.parse(idleOnA.body)).toEqual({ cookie: null });
+      expect(await eventually(async () => ends().length > 0, 2_000)).toBe(true); // called after the response
+      expect(ends()).toEqual([{ path: "/session-end", cookie: "BACKEND=idle" }]);
+      // Back on A, whose copy is idle past the timeout: the same session, its cookie kept.
+      const onA = await answer(await c.fetch("a", "/again", { headers: { cookie: active } }));
+      expect(onA).toMatchObject({ status: 200, setCookies: [] });
+      expect(JSON.parse(onA.body)).toEqual({ cookie: "BACKEND=active" });
+      expect(await direct.exists(activeKey)).toBe(1);
+      await sleep(300); // a logoutPath call would run after the response
+      // And the active one is still alive everywhere.
+      const later = await answer(await c.fetch("b", "/later", { headers: { cookie: active } }));
+      expect(JSON.parse(later.body)).toEqual({ cookie: "BACKEND=active" });
+      expect(ends()).toHaveLength(1);
+    },
+    120_000,
+  );
 });

@@ -29,13 +29,14 @@ afterAll(async () => {
   await backend?.close();
 });
 
-async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"]): Promise<Cluster> {
+async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"], extra: Record<string, string> = {}): Promise<Cluster> {
   const c = await startCluster({
     script,
     workers,
     bindings: {
       ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: 1000, defaultRetryTimeout: 500, ...ext }),
       destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
+      ...extra,
     },
   });
   clusters.push(c);
@@ -44,8 +45,9 @@ async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"]):
 
 const fetchToken = (cookie?: string): RequestInit => ({ headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
 
+/** A stored session: the backend sets a session cookie the router keeps (see test/support/backend.ts). */
 async function newSession(c: Cluster, worker: string): Promise<{ cookie: string; token: string }> {
-  const res = await c.fetch(worker, "/app", fetchToken());
+  const res = await c.fetch(worker, "/app", { headers: { "x-csrf-token": "fetch", "x-test-backend-session": "s" } });
   expect(res.status).toBe(200);
   await res.arrayBuffer();
   return { cookie: sessionCookieOf(res)!, token: res.headers.get("x-csrf-token")! };
@@ -144,5 +146,58 @@ describe("two isolates, one Redis", () => {
     await sleep(600); // past the cooldown after the failures
     const fresh = await newSession(c, "a");
     expect(await tokenOn(c, "b", fresh.cookie)).toEqual({ status: 200, token: fresh.token, newCookie: undefined });
+  });
+
+  it("anonymous token fetches cost nothing: N cookieless fetches, no Redis command; the token works on a POST on another isolate", async () => {
+    // authenticationMethod "route": a POST logout checks the CSRF token (SAP).
+    const c = await cluster({}, ["a", "b"], {
+      XS_APP: JSON.stringify({
+        authenticationMethod: "route",
+        routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" }],
+        logout: { logoutEndpoint: "/logout", logoutMethod: "POST" },
+      }),
+    });
+    const N = 200;
+    const before = await commandCounts(direct);
+    const got: { cookie: string; token: string }[] = [];
+    for (let i = 0; i < N; i++) {
+      const res = await c.fetch(i % 2 ? "a" : "b", "/app", fetchToken());
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      got.push({ cookie: sessionCookieOf(res)!, token: res.headers.get("x-csrf-token")! });
+    }
+    expect(totalCalls(await commandCounts(direct)) - totalCalls(before)).toBe(0);
+    expect(new Set(got.map((g) => g.token)).size).toBe(N);
+    // The token of a session made on A passes the CSRF check of a POST on B (logout checks it),
+    // and a token fetch on B with that cookie gives the same token, still with no Redis command.
+    const { cookie, token } = got[1]!;
+    expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+    const wrong = await c.fetch("b", "/logout", { method: "POST", headers: { cookie, "x-csrf-token": got[0]!.token }, redirect: "manual" });
+    await wrong.arrayBuffer();
+    expect(wrong.status).toBe(403);
+    expect(wrong.headers.get("x-csrf-token")).toBe("Required");
+    const logout = await c.fetch("b", "/logout", { method: "POST", headers: { cookie, "x-csrf-token": token }, redirect: "manual" });
+    await logout.arrayBuffer();
+    expect(logout.status).toBe(200);
+    expect(totalCalls(await commandCounts(direct)) - totalCalls(before)).toBe(0);
+  });
+
+  it("a session that only had its token becomes a stored one when a backend's cookie is kept: same token, recovered on the other isolate", async () => {
+    const c = await cluster();
+    const anon = await c.fetch("a", "/app", fetchToken());
+    await anon.arrayBuffer();
+    const anonCookie = sessionCookieOf(anon)!;
+    const token = anon.headers.get("x-csrf-token")!;
+    const before = await commandCounts(direct);
+    const keep = await c.fetch("a", "/app", { headers: { cookie: anonCookie, "x-test-backend-session": "kept" } });
+    await keep.arrayBuffer();
+    const stored = sessionCookieOf(keep)!;
+    expect(stored).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
+    expect(anonCookie.startsWith(`${stored}.`)).toBe(true);
+    const after = await commandCounts(direct);
+    expect(after.set! - (before.set ?? 0)).toBe(1);
+    expect(await tokenOn(c, "b", stored)).toEqual({ status: 200, token, newCookie: undefined });
+    const echo = await c.fetch("b", "/echo", { headers: { cookie: stored } });
+    expect(((await echo.json()) as { cookie: string | null }).cookie).toBe("BACKEND_SESSION=kept");
   });
 });

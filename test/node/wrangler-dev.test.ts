@@ -21,7 +21,8 @@ const HOST = "127.0.0.1";
 const START_DEADLINE_MS = 45_000;
 const STOP_DEADLINE_MS = 20_000;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-const SESSION_COOKIE = /^JSESSIONID=([A-Za-z0-9_-]+); Path=\/; HttpOnly; Secure; SameSite=Lax$/;
+// A stored session's id, or a session that holds only its token (`<id>.<time>.<MAC>`, nothing stored).
+const SESSION_COOKIE = /^JSESSIONID=([A-Za-z0-9_.-]+); Path=\/; HttpOnly; Secure; SameSite=Lax$/;
 
 /** A per-test SESSION_SECRET (64+ characters), never to appear in the output. */
 function secret(): string {
@@ -202,7 +203,7 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
   expect(cleared[0]).toMatch(/Max-Age=0/);
   await logout.body?.cancel();
 
-  const afterLogout = await fetchToken(routerUrl, sessionId);
+  const afterLogout = await fetchToken(routerUrl); // the browser's cookie was cleared
   expect(afterLogout.sessionId).toBeDefined();
   expect(afterLogout.sessionId).not.toBe(sessionId);
   expect(afterLogout.token).not.toBe(first.token);

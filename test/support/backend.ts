@@ -8,7 +8,12 @@ export interface SeenRequest {
   body: string;
 }
 
-/** A loopback backend that answers with what it saw, and records every request. */
+/**
+ * A loopback backend that answers with what it saw, and records every request. A request
+ * with `x-test-backend-session: <v>` gets a backend session cookie `BACKEND_SESSION=<v>`,
+ * which the router keeps in its session (SAP's behaviour): the way tests make a session
+ * that holds something, and so is stored (one holding only its CSRF token is not).
+ */
 export async function startEchoBackend(): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
@@ -17,6 +22,8 @@ export async function startEchoBackend(): Promise<{ url: string; seen: SeenReque
     req.on("end", () => {
       const entry = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString() };
       seen.push(entry);
+      const session = req.headers["x-test-backend-session"];
+      if (typeof session === "string") res.setHeader("set-cookie", `BACKEND_SESSION=${session}; Path=/; HttpOnly`);
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ method: entry.method, url: entry.url, cookie: req.headers.cookie ?? null }));
     });

@@ -6,6 +6,8 @@ export class MapByteStore implements ByteStore {
   readonly data = new Map<string, { value: string; expiresAt: number }>();
   calls: string[] = [];
   failWith: Error | undefined;
+  /** Only these operations fail (with `failWith`, or a generic error), e.g. `["addToSet"]`. */
+  failOps: string[] | undefined;
   hang = false;
 
   constructor(public now: () => number = Date.now) {}
@@ -13,6 +15,7 @@ export class MapByteStore implements ByteStore {
   private check(op: string): Promise<void> {
     this.calls.push(op);
     if (this.hang) return new Promise(() => {});
+    if (this.failOps) return this.failOps.includes(op) ? Promise.reject(this.failWith ?? new Error(`${op} failed`)) : Promise.resolve();
     if (this.failWith) return Promise.reject(this.failWith);
     return Promise.resolve();
   }

@@ -24,6 +24,9 @@ export async function answer(response: Response): Promise<Answer> {
   };
 }
 
+/** The cookie of a session that holds only its CSRF token (id, creation time, MAC: nothing stored). */
+export const STATELESS_SESSION_COOKIE = /^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/;
+
 export const fetchTokenInit = (cookie?: string): RequestInit => ({ headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
 
 /** A token fetch (`x-csrf-token: fetch`) on `worker`, with the session cookie if given. */
@@ -31,9 +34,14 @@ export async function tokenFetch(c: Cluster, worker: string, cookie?: string, pa
   return answer(await c.fetch(worker, path, fetchTokenInit(cookie)));
 }
 
-/** A new session through a token fetch without a cookie: its cookie pair and token. */
-export async function newSession(c: Cluster, worker: string): Promise<{ cookie: string; token: string }> {
-  const a = await tokenFetch(c, worker);
+/**
+ * A new stored session: a token fetch without a cookie to a backend (the echo backend of
+ * test/support/backend.ts) that sets a session cookie, which the router keeps in the
+ * session. Its cookie pair (the plain id) and token. A token fetch alone makes a session
+ * that lives in its cookie only (`tokenFetch(c, worker)`).
+ */
+export async function newSession(c: Cluster, worker: string, path = "/app"): Promise<{ cookie: string; token: string }> {
+  const a = await answer(await c.fetch(worker, path, { headers: { "x-csrf-token": "fetch", "x-test-backend-session": "s" } }));
   if (a.status !== 200 || !a.newCookie || !a.token) throw new Error(`no new session: ${a.status} ${a.setCookies.join(" | ")}`);
   return { cookie: a.newCookie, token: a.token };
 }

@@ -83,7 +83,8 @@ describe("session cookie and CSRF token fetch", () => {
     expect(res.status).toBe(200);
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const [setCookie] = res.headers.getSetCookie();
-    expect(setCookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    // A session that holds only its token lives in its cookie: id, creation time, MAC.
+    expect(setCookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
@@ -208,7 +209,7 @@ describe("logout", () => {
     expect(await res.text()).toContain('url=/bye.html"');
     expect(res.headers.get("clear-site-data")).toBeNull(); // it would clear every subdomain's cookies
     expect(res.headers.getSetCookie()[0]).toMatch(/^JSESSIONID=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
-    const after = await fetchToken(t, cookie);
+    const after = await fetchToken(t); // the browser's cookie is gone: a new session
     expect(after.token).not.toBe(token);
     expect(after.cookie).toBeDefined();
   });

@@ -3,6 +3,7 @@ import { ExternalTier } from "../../src/session/external-tier.js";
 import { KeyRing } from "../../src/session/keyring.js";
 import { SessionManager, type Session } from "../../src/session/manager.js";
 import { MemoryTier } from "../../src/session/memory-tier.js";
+import type { SessionRecord } from "../../src/session/record.js";
 import { ResilientStore, realSleep } from "../../src/stores/resilient.js";
 import { MapByteStore } from "../support/map-byte-store.js";
 import { SECRET_A, SECRET_B, SECRET_C } from "../support/secrets.js";
@@ -13,6 +14,9 @@ const REVALIDATE = 5_000;
 const TOUCH = 60_000;
 
 /** One "isolate": its own first tier and manager, over a shared byte store and clock. */
+/** Back-channel index entries of a test record: its `data.sid`. */
+const bySid = (record: SessionRecord) => (typeof record.data?.sid === "string" ? [`sid\0${record.data.sid}`] : []);
+
 async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SECRET_A], revalidateAfterMs = REVALIDATE) {
   const external = new ExternalTier(
     new ResilientStore(store, { budgetMs: 200, backOffMs: 1, maxAttempts: 2, cooldownMs: 0, now: () => clock.t, sleep: realSleep }),
@@ -27,6 +31,7 @@ async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SEC
     revalidateAfterMs,
     touchIntervalMs: TOUCH,
     now: () => clock.t,
+    indexesOf: bySid,
   });
   const commit = (s: Session) => manager.commit(s, (p) => waits.push(p));
   const settle = () => Promise.all(waits.splice(0));
@@ -256,6 +261,55 @@ describe("SessionManager", () => {
     expect(await b.load(id)).toBe("none");
   });
 
+  it("an idle copy on one isolate does not end a session the user kept active on another", async () => {
+    const { a, b, store, clock } = await setup();
+    const id = await created(a);
+    const key = [...store.data.keys()][0]!;
+    // The user works on B only, for longer than the idle timeout: B's revalidation reads slide the store TTL.
+    for (let elapsed = 0; elapsed <= IDLE; elapsed += 4 * 60_000) {
+      clock.t += 4 * 60_000;
+      const onB = (await b.load(id)) as Session;
+      expect(onB.record.csrf).toBe("token-1");
+      await b.commit(onB);
+      await b.settle();
+    }
+    store.calls = [];
+    const onA = await a.manager.load(id); // A's copy is idle past the timeout
+    expect(onA).toMatchObject({ kind: "session", session: { id, record: { csrf: "token-1" } } });
+    expect(store.calls).toEqual(["getex"]); // one read: alive, and its TTL slid
+    expect(store.data.has(key)).toBe(true);
+    expect(store.data.get(key)!.expiresAt - clock.t).toBe(IDLE);
+    expect(a.manager.metrics).toMatchObject({ timedOut: 0, destroyed: 0, idleElsewhere: 1 });
+    clock.t += 1;
+    expect(await a.load(id)).not.toBe("none"); // adopted: served from A's first tier again
+  });
+
+  it("an idle copy whose session the store no longer has is reported ended, with one read and no delete", async () => {
+    const { a, store, clock } = await setup();
+    const id = await created(a, "mine");
+    clock.t += IDLE;
+    store.calls = [];
+    const result = await a.manager.load(id);
+    expect(result).toMatchObject({ kind: "none", ended: { csrf: "mine" } });
+    expect(store.calls).toEqual(["getex"]);
+    expect(a.manager.metrics).toMatchObject({ timedOut: 1, idleElsewhere: 0 });
+    expect(await a.manager.load(id)).toEqual({ kind: "none" }); // ended once: reported once
+  });
+
+  it("an idle copy while the store cannot answer ends nothing and reports nothing; it is checked again later", async () => {
+    const { a, b, store, clock } = await setup();
+    const id = await created(a);
+    clock.t += IDLE - 60_000;
+    await b.load(id); // active on B: the store TTL slides
+    clock.t += 60_000;
+    store.failWith = new Error("connection refused");
+    expect(await a.manager.load(id)).toEqual({ kind: "unknown" });
+    expect(store.data.size).toBe(1);
+    expect(a.manager.metrics).toMatchObject({ timedOut: 0, destroyed: 0 });
+    store.failWith = undefined;
+    expect(await a.manager.load(id)).toMatchObject({ kind: "session", session: { id } });
+  });
+
   it("opens sessions of a previous secret after rotation and moves them to the newest on their next write", async () => {
     const clock = { t: 1_000_000 };
     const store = new MapByteStore(() => clock.t);
@@ -285,5 +339,78 @@ describe("SessionManager", () => {
     expect(store.calls).toEqual([]);
     expect(await a.load("A".repeat(43))).toBe("none"); // well-formed but unknown: one look-up
     expect(store.calls).toEqual(["getex"]);
+  });
+});
+
+describe("SessionManager: back-channel index membership is confirmed and repaired", () => {
+  async function loggedIn(iso: Awaited<ReturnType<typeof isolate>>, sid: string) {
+    const s = iso.manager.create();
+    s.record = { ...s.record, data: { sid } };
+    return { s, result: await iso.commit(s) };
+  }
+  /** What a back-channel logout for `sid` finds, from a third isolate. */
+  const logoutOf = async (store: MapByteStore, clock: { t: number }, sid: string) => (await isolate(store, clock)).manager.destroyIndexed(`sid\0${sid}`);
+
+  it("files a new session before its record, once; a later change does not file it again", async () => {
+    const { a, store, clock } = await setup();
+    store.calls = [];
+    const { s, result } = await loggedIn(a, "s1");
+    expect(result).toBe("written");
+    expect(store.calls).toEqual(["addToSet", "set"]);
+    store.calls = [];
+    const again = (await a.load(s.id)) as Session;
+    again.record = { ...again.record, data: { ...again.record.data, more: 1 } };
+    await a.commit(again);
+    await a.settle();
+    expect(store.calls).toEqual(["set"]);
+    expect(await logoutOf(store, clock, "s1")).toBe(1);
+    expect(await a.load(s.id)).not.toBe("none"); // A's copy: honoured within the revalidation window
+    clock.t += REVALIDATE;
+    expect(await a.load(s.id)).toBe("none");
+  });
+
+  it("a session whose index SADD failed is filed by its next request, and a back-channel logout then ends it", async () => {
+    const { a, b, store, clock } = await setup();
+    store.failOps = ["addToSet"];
+    const { s, result } = await loggedIn(a, "s2");
+    expect(result).toBe("written"); // the record is stored, marked as not filed
+    expect(a.manager.metrics.filingFailures).toBe(1);
+    store.failOps = undefined;
+    clock.t += 1;
+    await a.commit((await a.load(s.id)) as Session); // unchanged: the filing is repaired after the response
+    await a.settle();
+    expect(a.manager.metrics.filingRepairs).toBe(1);
+    store.calls = [];
+    await a.commit((await a.load(s.id)) as Session); // confirmed: no more repairs
+    await a.settle();
+    expect(store.calls).toEqual([]);
+    expect(await logoutOf(store, clock, "s2")).toBe(1);
+    expect(await b.load(s.id)).toBe("none");
+  });
+
+  it("a session whose first write failed entirely is filed when the write is retried", async () => {
+    const { a, b, store, clock } = await setup();
+    store.failWith = new Error("connection refused");
+    const { s, result } = await loggedIn(a, "s3");
+    expect(result).toBe("memory-only");
+    store.failWith = undefined;
+    clock.t += 1;
+    expect(await a.commit((await a.load(s.id)) as Session)).toBe("written"); // the pending write
+    expect(await logoutOf(store, clock, "s3")).toBe(1);
+    expect(await b.load(s.id)).toBe("none");
+  });
+
+  it("the mark travels with the record: another isolate that recovers it files it", async () => {
+    const { a, b, store, clock } = await setup();
+    store.failOps = ["addToSet"];
+    const { s } = await loggedIn(a, "s4");
+    store.failOps = undefined;
+    clock.t += 1;
+    await b.commit((await b.load(s.id)) as Session); // the user's next request lands on B
+    await b.settle();
+    expect(b.manager.metrics.filingRepairs).toBe(1);
+    expect(await logoutOf(store, clock, "s4")).toBe(1);
+    clock.t += REVALIDATE;
+    expect(await a.load(s.id)).toBe("none");
   });
 });

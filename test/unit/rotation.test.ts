@@ -126,3 +126,49 @@ describe("rotation: the write of a changed session moves it to the newest secret
     expect(await rotated.load(id)).toBe("none");
   });
 });
+
+describe("rotation: markers and leases are shared by isolates mid-rotation", () => {
+  // A deploy of a new secret reaches isolates one by one: some run with [new, old], some
+  // still with [old]; after it, some with [new, old] and some with [new] alone.
+  const tier = async (secrets: string[]) =>
+    new ExternalTier(new ResilientStore(store, { budgetMs: 2000, backOffMs: 10, maxAttempts: 2, cooldownMs: 0, now: Date.now, sleep: realSleep }), await KeyRing.create(secrets));
+  const unique = () => crypto.randomUUID();
+  const pairs: [string, string[], string[]][] = [
+    ["[B, A] and [A]", [SECRET_B, SECRET_A], [SECRET_A]],
+    ["[B, A] and [B]", [SECRET_B, SECRET_A], [SECRET_B]],
+  ];
+
+  it.each(pairs)("%s agree on a single-use marker, whichever marks first", async (_name, xs, ys) => {
+    const [x, y] = [await tier(xs), await tier(ys)];
+    const one = unique();
+    expect(await x.markOnce("l", one, 60_000)).toBe(true);
+    expect(await y.markOnce("l", one, 60_000)).toBe(false);
+    expect(await x.markOnce("l", one, 60_000)).toBe(false);
+    const two = unique();
+    expect(await y.markOnce("bcl", two, 60_000)).toBe(true);
+    expect(await x.markOnce("bcl", two, 60_000)).toBe(false);
+    // Forgotten on one isolate, usable again on both (a retry after a failure).
+    expect(await y.unmark("bcl", two)).toBe(true);
+    expect(await x.markOnce("bcl", two, 60_000)).toBe(true);
+    expect(await y.markOnce("bcl", two, 60_000)).toBe(false);
+  });
+
+  it.each(pairs)("%s agree on the one refresh lease of a session, whichever takes it first", async (_name, xs, ys) => {
+    const [x, y] = [await tier(xs), await tier(ys)];
+    const session = unique();
+    expect(await x.acquireLease(session, "x", 10_000)).toBe(true);
+    expect(await y.leaseHeld(session)).toBe(true);
+    expect(await y.acquireLease(session, "y", 10_000)).toBe(false);
+    await y.releaseLease(session, "y"); // not its lease: nothing happens
+    expect(await y.acquireLease(session, "y", 10_000)).toBe(false);
+    await x.releaseLease(session, "x");
+    expect(await x.leaseHeld(session)).toBe(false);
+    expect(await y.acquireLease(session, "y", 10_000)).toBe(true);
+    // X's attempt finds the shared key taken; what it took under its other key is handed back.
+    expect(await x.acquireLease(session, "x", 10_000)).toBe(false);
+    await y.releaseLease(session, "y");
+    expect(await x.leaseHeld(session)).toBe(false);
+    expect(await x.acquireLease(session, "x", 10_000)).toBe(true);
+    await x.releaseLease(session, "x");
+  });
+});
