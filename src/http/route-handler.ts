@@ -96,6 +96,7 @@ export function routeHandler(options: { config: RouterConfig; fetch: typeof fetc
       ...(forwardedPath ? { forwardedPath } : {}),
       websockets,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(requiresAuth ? { dropClientAuthorization: true } : {}),
       ...(clientIp ? { clientIp } : {}),
     });
     if (response.status === 101) return response;

@@ -144,13 +144,14 @@ describe("buildUpstreamRequest: headers", () => {
       "https://router.example/p",
       { "x-forwarded-for": "198.51.100.1, 10.0.0.1" },
       "203.0.113.7",
-      { host: "router.example", proto: "https", path: "/p", for: "198.51.100.1, 10.0.0.1, 203.0.113.7" },
+      // the client's chain is replaced by what the platform says (CF-Connecting-IP)
+      { host: "router.example", proto: "https", path: "/p", for: "203.0.113.7" },
     ],
     [
       "https://router.example/p",
       { "x-forwarded-for": "198.51.100.1" },
       undefined,
-      { host: "router.example", proto: "https", path: "/p", for: "198.51.100.1" },
+      { host: "router.example", proto: "https", path: "/p", for: null },
     ],
     [
       // client-sent values are replaced by what the router saw
@@ -168,6 +169,46 @@ describe("buildUpstreamRequest: headers", () => {
       path: req.headers.get("x-forwarded-path"),
       for: req.headers.get("x-forwarded-for"),
     }).toEqual(expected);
+  });
+
+  const SPOOFED = {
+    forwarded: "for=198.51.100.1;host=evil.example;proto=http",
+    "x-original-url": "/admin",
+    "x-rewrite-url": "/admin",
+    "x-real-ip": "198.51.100.1",
+    "true-client-ip": "198.51.100.1",
+    "x-client-ip": "198.51.100.1",
+    "x-cluster-client-ip": "198.51.100.1",
+    "x-forwarded-prefix": "/evil",
+    "x-forwarded-port": "8443",
+    "x-forwarded-server": "evil.example",
+    "x-forwarded-host": "evil.example",
+    "x-forwarded-proto": "http",
+    "x-forwarded-ssl": "off",
+    "x-forwarded-for": "198.51.100.1",
+    "x-forwarded-path": "/admin",
+  };
+
+  it.each([
+    [true, { "x-forwarded-host": "router.example", "x-forwarded-proto": "https", "x-forwarded-path": "/p", "x-forwarded-for": "203.0.113.7" }],
+    [false, {}],
+  ] as const)("setXForwardedHeaders %s: the client's proxy and address headers never reach the backend; only the router's own", (on, expected) => {
+    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", accept: "*/*", ...SPOOFED } });
+    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: on }), clientIp: "203.0.113.7" }));
+    expect(Object.fromEntries(req.headers)).toEqual({ accept: "*/*", ...expected });
+  });
+
+  it.each([
+    // [client Authorization, dropClientAuthorization, router token, expected]
+    ["Bearer client-chosen", true, undefined, null], // protected route, no token forwarded
+    ["Bearer client-chosen", true, "Bearer router", "Bearer router"],
+    ["Bearer client-chosen", false, undefined, "Bearer client-chosen"], // public route: the client's own (SAP)
+  ] as const)("Authorization %j with dropClientAuthorization %s and token %j → %j", (incoming, drop, authorization, expected) => {
+    const req = buildUpstreamRequest(
+      new Request("https://router.example/in", { headers: { authorization: incoming } }),
+      options({ dropClientAuthorization: drop, ...(authorization ? { authorization } : {}) }),
+    );
+    expect(req.headers.get("authorization")).toBe(expected);
   });
 
   it("sends no X-Forwarded-* at all when the destination turns them off, not even the client's (SAP)", () => {

@@ -51,7 +51,7 @@ function makeApp() {
     now: Date.now,
   });
   const app = createApp({ config: loaded.config, manager, fetch, log: () => {}, authenticate: userWithoutAdmin });
-  return { config: loaded.config, upstream, request: (path: string) => app.request(`https://router.test${path}`) };
+  return { config: loaded.config, upstream, request: (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init) };
 }
 
 const upstreamPath = (r: Request) => {
@@ -109,6 +109,23 @@ describe("route decisions on the canonical path (issue 9)", () => {
     const t = makeApp();
     await t.request("/api/%6Frders//1");
     expect(t.upstream[0]!.headers.get("x-forwarded-path")).toBe("/api/orders/1");
+  });
+});
+
+describe("headers a client must not control (issue 9)", () => {
+  it("a protected route never forwards the client's Authorization; a public one does (SAP)", async () => {
+    const t = makeApp();
+    const headers = { authorization: "Bearer client-chosen" };
+    expect((await t.request("/api/orders", { headers })).status).toBe(200);
+    expect((await t.request("/public/page", { headers })).status).toBe(200);
+    expect(t.upstream.map((r) => r.headers.get("authorization"))).toEqual([null, "Bearer client-chosen"]);
+  });
+
+  it("the backend gets the platform's client address, not the client's X-Forwarded-For chain or X-Real-IP", async () => {
+    const t = makeApp();
+    await t.request("/public/page", { headers: { "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "10.0.0.1", "x-real-ip": "10.0.0.1", forwarded: "for=10.0.0.1" } });
+    const seen = t.upstream[0]!.headers;
+    expect([seen.get("x-forwarded-for"), seen.get("x-real-ip"), seen.get("forwarded")]).toEqual(["203.0.113.7", null, null]);
   });
 });
 
