@@ -9,6 +9,7 @@ import {
   type ForwardOptions,
   type WebSocketPolicy,
 } from "../../src/proxy/forward.js";
+import { SPOOFED_PROXY_HEADERS } from "../support/spoofed-headers.js";
 
 function destination(extra: Partial<Destination> = {}): Destination {
   return { name: "backend", url: "https://b.example/base", forwardAuthToken: false, timeoutMs: 30_000, setXForwardedHeaders: true, ...extra };
@@ -171,29 +172,12 @@ describe("buildUpstreamRequest: headers", () => {
     }).toEqual(expected);
   });
 
-  const SPOOFED = {
-    forwarded: "for=198.51.100.1;host=evil.example;proto=http",
-    "x-original-url": "/admin",
-    "x-rewrite-url": "/admin",
-    "x-real-ip": "198.51.100.1",
-    "true-client-ip": "198.51.100.1",
-    "x-client-ip": "198.51.100.1",
-    "x-cluster-client-ip": "198.51.100.1",
-    "x-forwarded-prefix": "/evil",
-    "x-forwarded-port": "8443",
-    "x-forwarded-server": "evil.example",
-    "x-forwarded-host": "evil.example",
-    "x-forwarded-proto": "http",
-    "x-forwarded-ssl": "off",
-    "x-forwarded-for": "198.51.100.1",
-    "x-forwarded-path": "/admin",
-  };
 
   it.each([
     [true, { "x-forwarded-host": "router.example", "x-forwarded-proto": "https", "x-forwarded-path": "/p", "x-forwarded-for": "203.0.113.7" }],
     [false, {}],
   ] as const)("setXForwardedHeaders %s: the client's proxy and address headers never reach the backend; only the router's own", (on, expected) => {
-    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", accept: "*/*", ...SPOOFED } });
+    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", accept: "*/*", ...SPOOFED_PROXY_HEADERS } });
     const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: on }), clientIp: "203.0.113.7" }));
     expect(Object.fromEntries(req.headers)).toEqual({ accept: "*/*", ...expected });
   });
