@@ -57,7 +57,7 @@ export interface ForwardOptions extends Omit<UpstreamRequestOptions, "signal" | 
 export interface WebSocketPolicy {
   /** xs-app.json `websockets.enabled`. */
   enabled: boolean;
-  /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only. */
+  /** WS_ALLOWED_ORIGINS: origins allowed besides the router's own, which always is. */
   allowedOrigins?: readonly OriginRule[];
 }
 
@@ -73,7 +73,8 @@ export function checkWebSocketUpgrade(request: Request, policy: WebSocketPolicy 
   const origin = request.headers.get("origin");
   if (origin === null) return errorPage(403, "WEBSOCKET_ORIGIN_REQUIRED");
   const own = new URL(request.url).origin;
-  const allowed = policy.allowedOrigins === undefined ? origin.toLowerCase() === own.toLowerCase() : originAllowed(policy.allowedOrigins, origin);
+  // WS_ALLOWED_ORIGINS adds origins to the router's own (SAP's replaces it, which breaks the app's own pages).
+  const allowed = origin.toLowerCase() === own.toLowerCase() || (policy.allowedOrigins !== undefined && originAllowed(policy.allowedOrigins, origin));
   return allowed ? null : errorPage(403, "WEBSOCKET_ORIGIN_NOT_ALLOWED");
 }
 

@@ -461,7 +461,8 @@ describe("WebSockets", () => {
     ["enabled, no Origin (SAP: 403)", ENABLED, { origin: null }, 403],
     ["enabled, foreign origin (cross-site WebSocket hijacking)", ENABLED, { origin: "https://evil.example" }, 403],
     ["WS_ALLOWED_ORIGINS allows it", { enabled: true, allowedOrigins: [{ host: "app.example.com", protocol: "https" }] }, { origin: "https://app.example.com" }, null],
-    ["WS_ALLOWED_ORIGINS replaces the default (own origin no longer implied)", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, {}, 403],
+    ["WS_ALLOWED_ORIGINS adds to the router's own origin, which stays allowed", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, {}, null],
+    ["WS_ALLOWED_ORIGINS: an origin neither listed nor the router's", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, { origin: "https://evil.example" }, 403],
   ] as const)("checkWebSocketUpgrade: %s → %s", (_, policy, headers, expected) => {
     expect(checkWebSocketUpgrade(upgrade(headers), policy)?.status ?? null).toBe(expected);
   });
