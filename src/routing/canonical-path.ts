@@ -46,7 +46,17 @@ class Refused {
   constructor(readonly reason: PathRefusal) {}
 }
 
+/** Already canonical (most requests): unreserved characters and sub-delims, no empty, dot or `;` segments. */
+const PLAIN = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/;
+
 export function canonicalizePath(raw: string): CanonicalPath {
+  if (!raw.startsWith("/")) return { ok: false, reason: "not-absolute" };
+  if (PLAIN.test(raw)) return { ok: true, path: raw };
+  return canonicalizeSegments(raw);
+}
+
+/** The full reading, segment by segment (exported to check the fast path against it). */
+export function canonicalizeSegments(raw: string): CanonicalPath {
   if (!raw.startsWith("/")) return { ok: false, reason: "not-absolute" };
   const segments: string[] = [];
   const parts = raw.split("/");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { canonicalizePath } from "../../src/routing/canonical-path.js";
+import { canonicalizePath, canonicalizeSegments } from "../../src/routing/canonical-path.js";
 
 describe("canonicalizePath: accepted spellings", () => {
   it.each([
@@ -99,6 +99,15 @@ describe("canonicalizePath: properties", () => {
         expect(new URL(`https://router.test${first.path}`).pathname).toBe(first.path);
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it("the fast path for plain paths agrees with the full reading", () => {
+    fc.assert(
+      fc.property(fc.oneof(rawPath, fc.stringMatching(/^(\/[a-z.;%~!$&'()*+,=:@-]{0,4}){0,6}\/?$/)), (raw) => {
+        expect(canonicalizePath(raw)).toEqual(canonicalizeSegments(raw));
+      }),
+      { numRuns: 3000 },
     );
   });
 
