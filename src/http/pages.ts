@@ -43,6 +43,12 @@ const PAGES = {
     hint: "If you followed a link or sent a form, start again from the start page.",
     action: START,
   },
+  PATH_REFUSED: {
+    title: "Invalid address",
+    text: "This address is spelled in a way that servers read differently, so it is refused.",
+    hint: "Check the address for encoded characters (%2F, %5C), dot segments or ;parameters, and try again.",
+    action: START,
+  },
   INVALID_TARGET: { title: "Invalid address", text: "This address cannot be passed on.", hint: "Check the address for unusual parts such as .. and try again.", action: START },
   INVALID_PATH: { title: "Invalid address", text: "This address points outside the folder it may read.", hint: "Check the address for unusual parts such as .. and try again.", action: START },
   AUTHENTICATION_REQUIRED: {
