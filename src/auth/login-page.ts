@@ -28,8 +28,10 @@ function hashOfScript(): Promise<string> {
   return scriptHash;
 }
 
+const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  return text.replace(/[&<>"']/g, (ch) => ENTITIES[ch]!);
 }
 
 export async function loginPage(authorizeUrl: string, fragmentCookie: string, callbackPath: string): Promise<Response> {
@@ -47,10 +49,4 @@ export async function loginPage(authorizeUrl: string, fragmentCookie: string, ca
       "referrer-policy": "no-referrer",
     },
   });
-}
-
-/** The authorize URL a login page leads to (tests, and clients that cannot run the page). */
-export function authorizeUrlOfLoginPage(html: string): string | undefined {
-  const match = /<html data-u="([^"]*)"/.exec(html);
-  return match ? match[1]!.replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))) : undefined;
 }
