@@ -86,7 +86,7 @@ export interface IdentityProvider {
   /** The provider's logout URL, or null when it cannot be known now. */
   logoutUrl(args: { tenant?: string; postLogoutRedirectUri?: string; idToken?: string }): Promise<string | null>;
   userinfoUrl(tenant?: string): Promise<string>;
-  /** Whether a token with this issuer may come from this provider (back-channel logout routing). */
+  /** Whether a back-channel logout token with these claims may come from this provider (IAS/OIDC only). */
   acceptsIssuer(claims: Record<string, unknown>): boolean;
   /** Verifies a back-channel logout token's signature, issuer, audience and age. */
   verifyLogoutToken(token: string): Promise<JWTPayload>;
@@ -338,14 +338,13 @@ class XsuaaProvider implements IdentityProvider {
     return xsuaaEndpoints(this.config, tenant).userinfo;
   }
 
-  acceptsIssuer(claims: Record<string, unknown>): boolean {
-    return xsuaaIssuerAccepted(claims.iss, this.config.uaadomain ?? new URL(this.config.url).hostname);
+  /** XSUAA sends no back-channel logout (SAP's router serves it for IAS only). */
+  acceptsIssuer(): boolean {
+    return false;
   }
 
-  async verifyLogoutToken(token: string): Promise<JWTPayload> {
-    const claims = await this.verifyAccessToken(token, "backchannel");
-    if (!audienceContains(claims.aud, this.config.clientId)) throw new ProviderError("rejected", "backchannel", "foreign audience");
-    return claims;
+  async verifyLogoutToken(): Promise<JWTPayload> {
+    throw new ProviderError("rejected", "backchannel", "not an IAS provider");
   }
 }
 
