@@ -39,7 +39,7 @@ export async function ensureFreshTokens(
       // Holding the lease (or the store is down: refresh alone, best effort).
       try {
         if (got === true && (await adoptStored(session, services)) === "newer") continue; // someone refreshed just before us
-        return await refreshNow(session, auth, provider, services, owner, waitUntil);
+        return await refreshNow(session, auth, provider, services, owner, waitUntil, got === true);
       } finally {
         if (got === true) await leases.release(services, session.id, owner);
       }
@@ -47,9 +47,12 @@ export async function ensureFreshTokens(
     services.metrics.refreshWaits++;
     if (services.now() >= deadline) return auth.expiresAt > services.now() ? "fresh" : "unavailable";
     await services.sleep(POLL_MS);
-    // Only a session the store says is gone ends here; an unreadable store keeps it
-    // (the next round retries, or refreshes alone when the lease cannot be had either).
-    if ((await adoptStored(session, services)) === "gone") return "ended";
+    // Only a session the store says is gone ends here. An unreadable store keeps it: served
+    // with the token it has while that is valid, else the next round retries (or refreshes
+    // alone when the lease cannot be had either).
+    const seen = await adoptStored(session, services);
+    if (seen === "gone") return "ended";
+    if (seen === "unknown" && auth.expiresAt > services.now()) return "fresh";
   }
 }
 
@@ -86,6 +89,7 @@ async function refreshNow(
   services: AuthServices,
   owner: string,
   waitUntil: (p: Promise<unknown>) => void,
+  leased: boolean,
 ): Promise<Freshness> {
   const renew = setInterval(() => void leases.renew(services, session.id, owner, LEASE_MS), LEASE_MS / 3);
   try {
@@ -109,6 +113,13 @@ async function refreshNow(
     if (!(error instanceof ProviderError)) throw error;
     services.metrics.refreshFailures++;
     if (error.kind === "rejected" && error.op === "refresh" && /^HTTP 40[01]$/.test(error.cause_)) {
+      if (!leased) {
+        // Refreshed without the lease (store unreachable): another isolate may have used this
+        // (single-use) refresh token; only the store can tell, and it must say so.
+        const seen = await adoptStored(session, services);
+        if (seen === "newer") return "fresh";
+        if (seen === "unknown") return auth.expiresAt > services.now() ? "fresh" : "unavailable";
+      }
       services.log("auth.refresh.warn", { label: auth.idp, reason: "refresh token refused", ...error.fields });
       return "ended";
     }
