@@ -21,7 +21,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
-import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, xsuaaBinding } from "./demo/idp.mjs";
+import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, identityBinding } from "./demo/idp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOST = "127.0.0.1";
@@ -347,7 +347,7 @@ async function main() {
       `destinations=${dotenvJson([{ name: "backend", url: backend.url, forwardAuthToken: true }])}`,
       `XS_APP=${dotenvJson(readDemoXsApp())}`,
     );
-    vcapServices.xsuaa = [xsuaaBinding(idp.issuer)];
+    vcapServices.identity = [identityBinding(idp.issuer)];
   } else if (options.backendPortGiven) {
     envLines.push(`destinations=${dotenvJson([{ name: "backend", url: backend.url }])}`);
   }

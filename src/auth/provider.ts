@@ -491,7 +491,9 @@ class OidcProvider implements IdentityProvider {
       post_logout_redirect_uri: a.postLogoutRedirectUri,
       client_id: this.config.clientId,
       app_tid: this.appTid,
-      ...(this.deps.login.logoutWithTokenHint && a.idToken && { id_token_hint: a.idToken }),
+      // IAS as SAP: only with LOGOUT_WITH_TOKEN_HINT. A generic OpenID provider gets it always
+      // (RP-initiated logout: without it the provider asks the user to confirm).
+      ...((this.deps.login.logoutWithTokenHint || !this.isIas) && a.idToken && { id_token_hint: a.idToken }),
     });
   }
 
