@@ -69,8 +69,7 @@ async function cluster(o: { env?: Record<string, string>; withXsuaa?: boolean; w
       EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, revalidateAfter: 300 }),
       VCAP_SERVICES: vcapServicesOf(
         { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        ias.binding(),
-        ...(o.withXsuaa ? [xsuaa.binding()] : []),
+        ...([ias.binding(), ...(o.withXsuaa ? [xsuaa.binding()] : [])] as unknown as Array<{ label: string } & Record<string, unknown>>),
       ),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       // Both bound: a route without authenticationType would use XSUAA (SAP), so the catch-all names IAS.

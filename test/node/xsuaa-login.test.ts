@@ -53,11 +53,11 @@ afterAll(async () => {
 
 interface ClusterOptions {
   workers?: string[];
-  binding?: Record<string, unknown>;
+  binding?: { label: string };
   env?: Record<string, string>;
   outbound?: (r: Request) => Promise<Response>;
   serviceBindings?: Record<string, (r: Request) => Promise<Response>>;
-  bindings?: Array<{ label: string } & Record<string, unknown>>;
+  bindings?: Array<{ label: string }>;
 }
 
 async function cluster(o: ClusterOptions = {}): Promise<Cluster> {
@@ -68,7 +68,7 @@ async function cluster(o: ClusterOptions = {}): Promise<Cluster> {
       EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, revalidateAfter: 300 }),
       VCAP_SERVICES: vcapServicesOf(
         { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        ...(o.bindings ?? [(o.binding ?? sim.binding()) as { label: string }]),
+        ...((o.bindings ?? [o.binding ?? sim.binding()]) as Array<{ label: string } & Record<string, unknown>>),
       ),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       XS_APP: JSON.stringify(XS_APP),
