@@ -183,6 +183,26 @@ describe("IAS login", () => {
   });
 });
 
+describe("IAS down", () => {
+  it("keeps existing sessions; a new login gets a clear 503 page, and works once IAS is back", async () => {
+    const c = await cluster();
+    const { cookie } = await login(c); // discovery is known on isolate a only
+    await ias.stop();
+    try {
+      expect((await get(c, "b", "/app/x", cookie)).status).toBe(200);
+      const fresh = await get(c, "b", "/app/new");
+      expect(fresh.status).toBe(503);
+      expect(await fresh.text()).toContain("IDP_UNAVAILABLE");
+      expect(fresh.headers.get("retry-after")).toBeTruthy();
+    } finally {
+      await ias.start();
+    }
+    const again = await get(c, "b", "/app/new");
+    expect(again.status).toBe(200);
+    expect(scriptRedirectOf(await again.text())).toContain("/oauth2/authorize");
+  });
+});
+
 describe("IAS and XSUAA both bound", () => {
   it("adds ?authType= to the redirect URI, and a callback of the other type is refused", async () => {
     const c = await cluster({ withXsuaa: true, workers: ["a"] });
