@@ -97,6 +97,32 @@ export function cookieOf(/** @type {import("node:http").IncomingMessage} */ req,
 }
 
 /**
+ * URL and init of a fetch call, with any request body read into memory. Accepts Request
+ * objects of another fetch implementation too (Miniflare's undici), which Node's fetch cannot
+ * take as they are.
+ * @param {string | URL | Request} input
+ * @param {RequestInit} [init]
+ * @returns {Promise<{ url: URL, method: string, headers: Headers, body: Buffer | undefined }>}
+ */
+export async function fetchParts(input, init = {}) {
+  const req = typeof input === "object" && "url" in input && "method" in input ? input : undefined;
+  const url = new URL(req ? req.url : String(input));
+  const method = (init.method ?? req?.method ?? "GET").toUpperCase();
+  const headers = new Headers(/** @type {HeadersInit} */ (init.headers ?? (req ? Object.fromEntries(req.headers) : {})));
+  headers.delete("content-length");
+  let body;
+  if (init.body !== undefined && init.body !== null) body = Buffer.from(await new Response(/** @type {BodyInit} */ (init.body)).arrayBuffer());
+  else if (req?.body && method !== "GET" && method !== "HEAD") body = Buffer.from(await req.arrayBuffer());
+  return { url, method, headers, body };
+}
+
+/** `fetch` for inputs of any fetch implementation (see fetchParts); no redirects followed. @type {(input: string | URL | Request, init?: RequestInit) => Promise<Response>} */
+export async function networkFetch(input, init) {
+  const { url, method, headers, body } = await fetchParts(input, init);
+  return fetch(url, { method, headers, body, redirect: "manual" });
+}
+
+/**
  * A fetch that sends any URL to the simulator at `origin` (http://host:port) while keeping
  * the URL's host as the Host header, the way a reverse proxy or DNS would. Lets tests use
  * realistic https host names (tenant subdomains) without DNS or TLS. No redirects followed.
@@ -105,28 +131,20 @@ export function cookieOf(/** @type {import("node:http").IncomingMessage} */ req,
  */
 export function hostFetch(origin) {
   const target = new URL(origin);
-  return async (input, init = {}) => {
-    const req = input instanceof Request ? input : undefined;
-    const url = new URL(req ? req.url : String(input));
-    const method = init.method ?? req?.method ?? "GET";
-    const headers = new Headers(init.headers ?? req?.headers);
+  return async (input, init) => {
+    const { url, method, headers, body } = await fetchParts(input, init);
     headers.set("host", url.host);
-    const body =
-      init.body !== undefined && init.body !== null
-        ? Buffer.from(await new Response(/** @type {BodyInit} */ (init.body)).arrayBuffer())
-        : req && req.body && method !== "GET" && method !== "HEAD"
-          ? Buffer.from(await req.arrayBuffer())
-          : undefined;
     return new Promise((resolve, reject) => {
       const r = httpRequest(
         { host: target.hostname, port: target.port, method, path: url.pathname + url.search, headers: Object.fromEntries(headers) },
         (msg) => {
+          /** @type {Buffer[]} */
           const chunks = [];
           msg.on("data", (c) => chunks.push(c));
           msg.on("error", reject);
           msg.on("end", () => {
             const h = new Headers();
-            for (let i = 0; i < msg.rawHeaders.length; i += 2) h.append(msg.rawHeaders[i], msg.rawHeaders[i + 1]);
+            for (let i = 0; i < msg.rawHeaders.length; i += 2) h.append(String(msg.rawHeaders[i]), String(msg.rawHeaders[i + 1]));
             const status = msg.statusCode ?? 500;
             const nullBody = status === 204 || status === 304 || method === "HEAD";
             resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers: h }));

@@ -77,6 +77,8 @@ export function singleUseStore(/** @type {number} */ ttlSeconds) {
   return {
     /** @param {any} value */
     put(value) {
+      // Values nobody takes (abandoned logins) expire; drop them now and then.
+      if (entries.size > 1000) for (const [k, e] of entries) if (e.expires <= Date.now()) entries.delete(k);
       const key = randomToken(24);
       entries.set(key, { value, expires: Date.now() + ttlSeconds * 1000 });
       return key;
@@ -91,6 +93,7 @@ export function singleUseStore(/** @type {number} */ ttlSeconds) {
   };
 }
 
+const MAX_LOG_ENTRIES = 2000;
 const SECRET_HEADERS = new Set(["authorization", "cookie", "set-cookie", "proxy-authorization"]);
 
 /**
@@ -113,6 +116,8 @@ export function requestLog() {
       for (const [k, v] of Object.entries(req.headers)) headers[k] = SECRET_HEADERS.has(k) ? "<redacted>" : String(v);
       const entry = { at: Date.now(), method: req.method ?? "", host: String(req.headers.host ?? ""), path: url.pathname, query: Object.fromEntries(url.searchParams), headers, ...extra };
       entries.push(entry);
+      // A long `npm start` run keeps the recent past only.
+      if (entries.length > MAX_LOG_ENTRIES) entries = entries.slice(-MAX_LOG_ENTRIES / 2);
       return entry;
     },
     all: () => entries.slice(),

@@ -16,7 +16,7 @@ export interface SimRequest {
   /** Token requests: names of the form fields sent (values are not kept). */
   form?: string[];
   grantType?: string;
-  /** Token requests: "client_secret_basic" | "client_secret_post" | "client_secret_basic+post" | "none". */
+  /** Token requests: "client_secret_basic" | "client_secret_post" | "client_secret_basic+post" | "tls_client_auth" (XSUAA certificate host) | "none". */
   clientAuthMethod?: string;
   /** Token requests that authenticated. */
   clientId?: string;
@@ -46,7 +46,7 @@ export interface XsuaaUserOptions {
 }
 
 export interface XsuaaSimOptions {
-  /** Bind address, loopback. Default 127.0.0.2 (a router on 127.0.0.1 is then cross-site). */
+  /** Bind address, loopback. Default 127.0.0.2 (a router on 127.0.0.1 is then cross-site); 127.0.0.1 with a localhost uaadomain. */
   host?: string;
   /** Default 0: a free port. */
   port?: number;
@@ -103,13 +103,19 @@ export interface XsuaaZone {
   url: string;
 }
 
-export interface XsuaaBinding {
-  label: "xsuaa";
+/** A service binding as it stands in VCAP_SERVICES. */
+export interface ServiceBinding<Label extends string, Credentials> {
+  label: Label;
   name: string;
   instance_name: string;
   tags: string[];
   plan: "application";
-  credentials: {
+  credentials: Credentials;
+}
+
+export type XsuaaBinding = ServiceBinding<
+  "xsuaa",
+  {
     url: string;
     clientid: string;
     clientsecret: string;
@@ -123,14 +129,14 @@ export interface XsuaaBinding {
     sburl: string;
     "credential-type": "binding-secret";
     verificationkey?: string;
-  };
-}
+  }
+>;
 
 export interface SimSettings {
   accessTokenTtl: number;
   rotateRefreshTokens: boolean;
-  /** XSUAA only. */
-  refreshReturnsRefreshToken?: boolean;
+  /** false: refresh answers carry no refresh_token (the presented one stays valid). */
+  refreshReturnsRefreshToken: boolean;
 }
 
 export type SimFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -159,6 +165,8 @@ interface SimBase {
   failTokenEndpoint(status?: number): void;
   /** Refresh tokens of this user (all users when omitted) are rejected from now on. */
   revokeRefreshTokens(username?: string): void;
+  /** Login session ids currently open (IAS: the tokens' `sid`). */
+  sessionIds(): string[];
   /** Forget all login sessions (the next authorize shows the form again). */
   endSessions(): void;
   /** Clears the request log, settings back to the start values, token endpoint up. Tokens and sessions stay. */
@@ -178,11 +186,25 @@ export interface XsuaaSim extends SimBase {
   zone(subdomain: string): XsuaaZone;
   users: Array<{ id: string; username: string; password: string; scopes: string[]; email: string }>;
   binding(o?: XsuaaBindingOptions): XsuaaBinding;
+  /**
+   * The X.509 variant, with `certurl` = `<scheme>://<subdomain>.<uaadomain with "cert" after its
+   * first label>` (authentication.sap.test -> authentication.cert.sap.test). The simulator serves
+   * those hosts too; there a token request with client_id and no secret counts as authenticated
+   * by the certificate (plain http carries none), recorded as `tls_client_auth`. Needs the
+   * openssl command; rejects when uaadomain is an IP (no certificate host).
+   */
+  x509Binding(o?: XsuaaBindingOptions): Promise<X509Binding<XsuaaBinding, { certurl: string }, "x509">>;
   /** `{"xsuaa":[binding(o)]}` as a string. */
   vcapServices(o?: XsuaaBindingOptions): string;
   /** An access token signed with the simulator's key, as the token endpoint would issue; `claims` override. */
   mintAccessToken(o?: { username?: string; subdomain?: string; scopes?: string[]; claims?: Record<string, unknown> }): Promise<string>;
 }
+
+/** The X.509 variant of a binding: `certificate`, `key` (PEM, self-signed) instead of `clientsecret`. */
+export type X509Binding<B extends ServiceBinding<string, { clientsecret: string; "credential-type": string }>, Extra, Type extends string> = ServiceBinding<
+  B["label"],
+  Omit<B["credentials"], "clientsecret" | "credential-type"> & { certificate: string; key: string; "credential-type": Type } & Extra
+>;
 
 export interface IasUserOptions {
   username: string;
@@ -227,13 +249,9 @@ export interface IasBindingOptions {
   domainsAsString?: boolean;
 }
 
-export interface IasBinding {
-  label: "identity";
-  name: string;
-  instance_name: string;
-  tags: string[];
-  plan: "application";
-  credentials: {
+export type IasBinding = ServiceBinding<
+  "identity",
+  {
     url: string;
     clientid: string;
     clientsecret: string;
@@ -241,8 +259,8 @@ export interface IasBinding {
     app_tid: string;
     zone_uuid: string;
     "credential-type": "binding-secret";
-  };
-}
+  }
+>;
 
 export interface IasSim extends SimBase {
   url: string;
@@ -251,10 +269,10 @@ export interface IasSim extends SimBase {
   domains: string[];
   users: Array<{ username: string; password: string; userUuid: string; email: string }>;
   binding(o?: IasBindingOptions): IasBinding;
+  /** The X.509 variant (`credential-type` X509_GENERATED). The token endpoint still wants the secret. Needs openssl. */
+  x509Binding(o?: IasBindingOptions): Promise<X509Binding<IasBinding, {}, "X509_GENERATED">>;
   /** `{"identity":[binding(o)]}` as a string. */
   vcapServices(o?: IasBindingOptions): string;
-  /** Login session ids (the `sid` of tokens) currently open. */
-  sessionIds(): string[];
   signLogoutToken(o: { sid?: string; sub?: string; aud?: string | string[] }): Promise<string>;
   /** POSTs `logout_token=<jwt>` to endpoint (with o.fetch, e.g. a Miniflare dispatch); returns the response status. */
   sendBackchannelLogout(o: { endpoint: string; sid?: string; sub?: string; aud?: string | string[]; fetch?: SimFetch }): Promise<number>;

@@ -1,11 +1,14 @@
+import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
+import { createInterface } from "node:readline";
 import type { AddressInfo } from "node:net";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { Request as MiniflareRequest } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CookieJar } from "../support/form-login.js";
 import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
-import { BACKCHANNEL_LOGOUT_EVENT, startIasSim, startXsuaaSim, type IasSim, type SimFetch, type XsuaaSim } from "../support/sap-idp.js";
+import { BACKCHANNEL_LOGOUT_EVENT, outboundVia, startIasSim, startXsuaaSim, type IasSim, type SimFetch, type XsuaaSim } from "../support/sap-idp.js";
 
 /**
  * The XSUAA and IAS simulators behave as /work/shared/notes/xsuaa-ias-facts.md says SAP's
@@ -150,6 +153,8 @@ describe("XSUAA simulator", () => {
     expect(decodeJwt(t.id_token!)).not.toHaveProperty("nonce");
     // What the router sent is on record for its own tests.
     expect(sim.requests().find((r) => r.path === "/oauth/authorize")?.query).toMatchObject({ scope: "openid", nonce: "n-1" });
+    await authorize(sim.fetch, authorizeUrl(sim.url, { idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' }));
+    expect(sim.requests().filter((r) => r.path === "/oauth/authorize").at(-1)?.query).toMatchObject({ idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' });
   });
 
   it("refuses a scope the client does not have with invalid_scope on the redirect", async () => {
@@ -266,7 +271,7 @@ describe("XSUAA simulator", () => {
     expect((await exchange(sim.url, q.get("code")!)).body.error).toBe("invalid_grant"); // redirect_uri must equal the authorize one
     const wild = await sim.fetch(authorizeUrl(sim.url, { redirect_uri: "https://tenant1.router.test/deep/login/callback" }));
     expect(wild.status).toBe(200);
-    for (const bad of ["https://router.test.evil.test/login/callback", "https://a.b.router.test.evil/x", "https://evil.test/login/callback"]) {
+    for (const bad of ["https://router.test.evil.test/login/callback", "https://a.b.router.test.evil/x", "https://evil.test/login/callback", "not a url"]) {
       const res = await sim.fetch(authorizeUrl(sim.url, { redirect_uri: bad }));
       expect(res.status, bad).toBe(400);
       expect(res.headers.get("location")).toBeNull();
@@ -285,6 +290,35 @@ describe("XSUAA simulator", () => {
     await expect(authorize(sim.fetch, authorizeUrl(sim.url), { username: "demo", password: "nope" })).rejects.toThrow(/rejected user "demo"/);
   });
 
+  it("takes the router's outbound requests (Miniflare outboundService) for its hosts, bodies included", async () => {
+    const outbound = outboundVia([sim], async () => new Response("elsewhere", { status: 599 }));
+    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: sim.clientId, client_secret: sim.clientSecret }).toString();
+    const init = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body };
+    // Miniflare hands the outbound service requests of its own undici, not Node's.
+    for (const request of [new Request(`${sim.zone("t1").url}/oauth/token`, init), new MiniflareRequest(`${sim.zone("t1").url}/oauth/token`, init)]) {
+      const res = await outbound(request as Request);
+      expect(res.status).toBe(200);
+      expect(decodeJwt(String(((await res.json()) as Tokens).access_token)).zid).toBe(sim.zone("t1").zoneId);
+    }
+    expect((await outbound(new Request("https://backend.test/x"))).status).toBe(599);
+    // The default fallback is the network, for Miniflare's requests too.
+    const other = await startXsuaaSim({ redirectUris: [] });
+    try {
+      const res = await sim.outbound(new MiniflareRequest(`${other.url}/token_keys`) as unknown as Request);
+      expect(res.status).toBe(200);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("issues access tokens with the configured lifetime", async () => {
+    sim.set({ accessTokenTtl: 7 });
+    const t = await loginTokens();
+    const claims = decodeJwt(t.access_token);
+    expect(t.expires_in).toBe(7);
+    expect(claims.exp! - claims.iat!).toBe(7);
+  });
+
   it("fails the token endpoint on demand, stops and starts on the same port, and rotates its signing key", async () => {
     sim.failTokenEndpoint(503);
     expect((await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, { grant_type: "client_credentials" }, [sim.clientId, sim.clientSecret])).status).toBe(503);
@@ -299,6 +333,28 @@ describe("XSUAA simulator", () => {
     const t = await loginTokens();
     expect(decodeProtectedHeader(t.access_token).kid).toBe(newKid);
     expect(sim.jwks().keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
+  });
+});
+
+describe("XSUAA simulator, X.509 binding", () => {
+  it("gives certificate, key and certurl instead of a secret; its certificate host takes a client_id without secret", async () => {
+    const sim = await startXsuaaSim({ uaadomain: UAADOMAIN, redirectUris: [CALLBACK] });
+    try {
+      const b = await sim.x509Binding();
+      expect(b.credentials).not.toHaveProperty("clientsecret");
+      expect(b.credentials).toMatchObject({ "credential-type": "x509", certurl: `https://provider.authentication.cert.sap.test`, clientid: sim.clientId, url: sim.url });
+      expect(new X509Certificate(b.credentials.certificate).subject).toContain(sim.clientId);
+      expect(createPrivateKey(b.credentials.key).asymmetricKeyType).toBe("rsa");
+      const form = { grant_type: "client_credentials", client_id: sim.clientId };
+      expect((await tokenRequest(sim.fetch, `${b.credentials.certurl}/oauth/token`, form)).status).toBe(200);
+      expect((await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, form)).status).toBe(401);
+      expect(sim.tokenRequests().map((r) => [r.host, r.clientAuthMethod, r.status])).toEqual([
+        ["provider.authentication.cert.sap.test", "tls_client_auth", 200],
+        ["provider.authentication.sap.test", "none", 401],
+      ]);
+    } finally {
+      await sim.stop();
+    }
   });
 });
 
@@ -351,6 +407,10 @@ describe("IAS simulator", () => {
     expect(d.grant_types_supported).toEqual(expect.arrayContaining(["authorization_code", "refresh_token"]));
     expect(ias.binding().credentials).toMatchObject({ url: ias.url, clientid: ias.clientId, domains: ["accounts.ondemand.test"], app_tid: ias.appTid, zone_uuid: ias.appTid });
     expect(ias.binding({ domainsAsString: true }).credentials.domains).toBe('["accounts.ondemand.test"]');
+    const x509 = await ias.x509Binding();
+    expect(x509.credentials).toMatchObject({ "credential-type": "X509_GENERATED", clientid: ias.clientId });
+    expect(x509.credentials).not.toHaveProperty("clientsecret");
+    expect(x509.credentials.certificate).toContain("BEGIN CERTIFICATE");
   });
 
   it("logs in with scope=openid, nonce, app_tid and PKCE; tokens carry iss, aud, app_tid, sid", async () => {
@@ -394,10 +454,64 @@ describe("IAS simulator", () => {
     for (const claim of ["iat", "exp", "jti"]) expect(payload).toHaveProperty([claim]);
   });
 
+  it("can sign with a custom-domain issuer and name its own in ias_iss", async () => {
+    const custom = await startIasSim({ url: "https://mytenant.accounts.ondemand.test", customIssuer: "https://login.customer.test", redirectUris: [CALLBACK] });
+    try {
+      const r = await tokenRequest(custom.fetch, `${custom.url}/oauth2/token`, { grant_type: "password", username: "demo", password: "demo", scope: "openid" }, [custom.clientId, custom.clientSecret]);
+      expect(decodeJwt(String(r.body.access_token))).toMatchObject({ iss: "https://login.customer.test", ias_iss: custom.url });
+      expect(((await (await custom.fetch(`${custom.url}/.well-known/openid-configuration`)).json()) as { issuer: string }).issuer).toBe("https://login.customer.test");
+    } finally {
+      await custom.stop();
+    }
+  });
+
   it("redirects /oauth2/logout only to an allowed post_logout_redirect_uri", async () => {
     const logout = (target: string) => ias.fetch(`${ias.url}/oauth2/logout?${new URLSearchParams({ post_logout_redirect_uri: target, client_id: ias.clientId })}`);
     expect((await logout(`${ROUTER}/public/bye`)).headers.get("location")).toBe(`${ROUTER}/public/bye`);
     expect((await logout("https://evil.test/")).headers.get("location")).toBe(`${ias.url}/logged_out`);
+  });
+});
+
+describe("simulator command lines", () => {
+  it.each([
+    ["xsuaa", "/.well-known/openid-configuration", (url: string) => `${url}/oauth/token`],
+    ["ias", "/.well-known/openid-configuration", (url: string) => url],
+  ] as const)("%s prints a VCAP_SERVICES binding that reaches the running simulator", async (name, path, issuerOf) => {
+    const child = spawn(process.execPath, [`scripts/sim/${name}.mjs`, "--redirect-uri", "http://127.0.0.1:*/**"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const lines = createInterface({ input: child.stdout! });
+      let vcapLine: string | undefined;
+      for await (const line of lines) {
+        if (line.startsWith("VCAP_SERVICES=")) {
+          vcapLine = line;
+          break;
+        }
+      }
+      const vcap = JSON.parse(vcapLine!.slice("VCAP_SERVICES=".length)) as Record<string, Array<{ credentials: { url: string; clientsecret: string } }>>;
+      const credentials = Object.values(vcap)[0]![0]!.credentials;
+      expect(credentials.clientsecret).toBeTruthy();
+      const d = (await (await fetch(`${credentials.url}${path}`)).json()) as { issuer: string };
+      expect(d.issuer).toBe(issuerOf(credentials.url));
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+});
+
+describe("XSUAA simulator on *.localhost (browsers)", () => {
+  it("listens on 127.0.0.1, where browsers resolve *.localhost, with one host per zone", async () => {
+    const sim = await startXsuaaSim({ uaadomain: "localhost", tenants: ["t1"], redirectUris: [] });
+    try {
+      const port = new URL(sim.localOrigin).port;
+      expect(sim.localOrigin).toBe(`http://127.0.0.1:${port}`);
+      expect(sim.uaadomain).toBe(`localhost:${port}`);
+      expect(sim.zone("t1").url).toBe(`http://t1.localhost:${port}`);
+      const d = (await (await sim.fetch(`${sim.zone("t1").url}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      expect(d.issuer).toBe(`http://t1.localhost:${port}/oauth/token`);
+    } finally {
+      await sim.stop();
+    }
+    await expect(startXsuaaSim({ uaadomain: "localhost", host: "127.0.0.2" })).rejects.toThrow(/127\.0\.0\.1/);
   });
 });
 

@@ -2,29 +2,15 @@
 // router's answer (a 302, or SAP's 200 HTML page whose script sets `location`), follows
 // redirects, fills the simulator's username/password form, and hands the redirect back to
 // the router to `routerFetch`. Cookies are kept per origin with SameSite applied.
-import { CookieJar, parseForms, type RouterFetch } from "./form-login.js";
+import { CookieJar, parseForms, type IdpWalkOptions } from "./form-login.js";
 
 export type SimFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-export interface SapWalkOptions {
-  /** Fetches URLs on the router origin (Miniflare dispatchFetch, or fetch). Gets `redirect: "manual"`. */
-  routerFetch: RouterFetch;
-  /** e.g. "https://router.test". */
-  routerOrigin: string;
-  /** The router's response that starts the walk. */
-  start: Response;
-  /** URL `start` answered. Default routerOrigin + "/". */
-  startUrl?: string;
-  /** Fetch for the simulator's URLs: the sim's `fetch` (realistic https hosts), default global fetch. */
+export interface SapWalkOptions extends Omit<IdpWalkOptions, "routerJar"> {
+  /** Fetch for the simulator's URLs: the sim's `fetch` (realistic https hosts); default global fetch. */
   idpFetch?: SimFetch;
-  /** The simulator's cookies: pass the same jar to log in again (SSO) or to log out. */
-  idpJar?: CookieJar;
   /** Router cookies; default a new jar seeded from `start`. */
   routerJar?: CookieJar;
-  /** Receives one line per request, for failure messages. */
-  trace?: string[];
-  /** Default 15. */
-  maxSteps?: number;
 }
 
 /** The URL SAP's login page sends the browser to: `location="…"`, `location.href=…`, `location.replace(…)` or a meta refresh. */
@@ -82,7 +68,7 @@ async function walk(o: SapWalkOptions, credentials: { username: string; password
     return r;
   };
 
-  for (let step = 0; step < (o.maxSteps ?? 15); step++) {
+  for (let step = 0; step < (o.maxSteps ?? 25); step++) {
     let next: URL | undefined;
     let body = "";
     if (isRedirect(res.status)) {
@@ -126,5 +112,5 @@ async function walk(o: SapWalkOptions, credentials: { username: string; password
     res = await call(action, { method: "POST", body: fields.toString() });
     url = action;
   }
-  return fail(`no redirect back to ${routerOrigin} after ${o.maxSteps ?? 15} steps`);
+  return fail(`no redirect back to ${routerOrigin} after ${o.maxSteps ?? 25} steps`);
 }
