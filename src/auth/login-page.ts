@@ -45,7 +45,7 @@ export async function loginPage(authorizeUrl: string, fragmentCookie: string, ca
     headers: {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
-      "content-security-policy": `default-src 'none'; script-src ${await hashOfScript()}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      "content-security-policy": `default-src 'none'; script-src ${await hashOfScript()}; base-uri 'none'; form-action 'none'`,
       "referrer-policy": "no-referrer",
     },
   });

@@ -33,10 +33,8 @@ export interface IdentityProviderConfig {
   kind: "xsuaa" | "ias";
   /** Where the binding was found (`VCAP_SERVICES.xsuaa[0]`), for messages. */
   bindingPath: string;
-  /** Binding `url`, without a trailing slash. */
+  /** Binding `url`, without a trailing slash (a generic OpenID provider's issuer). */
   url: string;
-  /** OIDC providers: the expected issuer when `domains` is empty (the binding `url`). */
-  issuer: string;
   clientId: string;
   /** Never logged. Absent for X.509 bindings. */
   clientSecret?: string;

@@ -1500,7 +1500,7 @@ describe("identity providers (VCAP_SERVICES xsuaa / identity)", () => {
     if (!result.ok) expect.fail(formatProblems(result.problems));
     expect(result.config.identityProviders.xsuaa).toMatchObject({ label: "xsuaa", kind: "xsuaa", url: "https://uaa.example.com", clientId: "app", clientSecret: "uaa-client-secret" });
     expect(result.config.identityProviders.xsuaa?.scope).toBeUndefined(); // XSUAA: no scope unless configured
-    expect(result.config.identityProviders.identity?.issuer).toBe("https://ias.example.com");
+    expect(result.config.identityProviders.identity?.url).toBe("https://ias.example.com");
   });
 
   it("names each route whose provider is not bound", () => {

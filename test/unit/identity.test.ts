@@ -119,7 +119,6 @@ const XSUAA: IdentityProviderConfig = {
   kind: "xsuaa",
   bindingPath: "VCAP_SERVICES.xsuaa[0]",
   url: "https://provider.authentication.eu10.hana.ondemand.com",
-  issuer: "https://provider.authentication.eu10.hana.ondemand.com",
   clientId: "sb-app!t42",
   clientSecret: "s",
   xsappname: "app!t42",
