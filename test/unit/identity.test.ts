@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loginPage } from "../../src/auth/login-page.js";
 import { boundedReturnTo, loginCookieName, LOGIN_SLOTS, MAX_RETURN_TO } from "../../src/auth/login-state.js";
+import { createProvider } from "../../src/auth/provider.js";
 import { iasEndpoints, onTenantHost, tenantOfHost, xsuaaEndpoints, xsuaaJwksUrl } from "../../src/auth/endpoints.js";
 import { iasIssuerAccepted, xsuaaAudienceAccepted, xsuaaIssuerAccepted } from "../../src/auth/token-rules.js";
 import { formatProblems, loadConfig, type IdentityProviderConfig } from "../../src/config/index.js";
@@ -263,5 +264,47 @@ describe("login state bounds (issue 9)", () => {
     const script = /<script>(.*?)<\/script>/s.exec(html)![1]!;
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(script)));
     expect(csp).toContain(`'sha256-${btoa(String.fromCharCode(...digest))}'`);
+  });
+});
+
+describe("provider URLs (createProvider, nothing fetched)", () => {
+  const deps = (login: Partial<import("../../src/config/types.js").LoginSettings> = {}) => ({
+    fetch: (() => Promise.reject(new Error("no network here"))) as typeof fetch,
+    tokenFetch: (() => Promise.reject(new Error("no network here"))) as typeof fetch,
+    now: () => Date.now(),
+    login: { refreshBeforeMs: 300_000, preserveFragment: true, authTypeInRedirect: false, logoutWithTokenHint: false, xsa: false, defaultAuthenticationType: "xsuaa" as const, ...login },
+  });
+  const args = { redirectUri: "https://r.example/login/callback", state: "st", nonce: "no", codeChallenge: "cc" };
+
+  it("XSUAA authorize: no scope, no nonce, PKCE S256; idp=, or login_hint on XS advanced", async () => {
+    const plain = new URL(await createProvider(XSUAA, deps()).authorizeUrl({ ...args, identityProvider: "corp" }));
+    expect(Object.fromEntries(plain.searchParams)).toEqual({
+      response_type: "code",
+      client_id: "sb-app!t42",
+      redirect_uri: "https://r.example/login/callback",
+      state: "st",
+      code_challenge: "cc",
+      code_challenge_method: "S256",
+      idp: "corp",
+    });
+    const xsa = new URL(await createProvider(XSUAA, deps({ xsa: true })).authorizeUrl({ ...args, identityProvider: "corp" }));
+    expect(xsa.searchParams.get("login_hint")).toBe('{"origin":"corp"}');
+    expect(xsa.searchParams.has("idp")).toBe(false);
+    const scoped = new URL(await createProvider({ ...XSUAA, scope: "openid app!t42.Display" }, deps()).authorizeUrl(args));
+    expect(scoped.searchParams.get("scope")).toBe("openid app!t42.Display");
+  });
+
+  it("XSUAA logout: /logout.do?redirect=&client_id=, bare without a logout page; per tenant in shared mode", async () => {
+    const p = createProvider(XSUAA, deps());
+    expect(await p.logoutUrl({})).toBe("https://provider.authentication.eu10.hana.ondemand.com/logout.do");
+    const back = new URL((await p.logoutUrl({ postLogoutRedirectUri: "https://r.example/bye?x=1" }))!);
+    expect(back.searchParams.get("redirect")).toBe("https://r.example/bye?x=1");
+    expect(back.searchParams.get("client_id")).toBe("sb-app!t42");
+    const shared = createProvider({ ...XSUAA, tenantMode: "shared" }, deps());
+    expect(new URL((await shared.logoutUrl({ tenant: "acme" }))!).host).toBe("acme.authentication.eu10.hana.ondemand.com");
+  });
+
+  it("XSUAA takes no back-channel logout tokens (SAP: IAS only)", () => {
+    expect(createProvider(XSUAA, deps()).acceptsIssuer({ iss: "https://provider.authentication.eu10.hana.ondemand.com/oauth/token" })).toBe(false);
   });
 });
