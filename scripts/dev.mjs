@@ -25,7 +25,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
 import { dotenvJson } from "./lib/dotenv.mjs";
 import { accepts } from "./lib/free-port.mjs";
-import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, xsuaaBinding } from "./demo/idp.mjs";
+import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, identityBinding } from "./demo/idp.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOST = "127.0.0.1";
@@ -353,7 +353,7 @@ async function main() {
       `destinations=${dotenvJson([{ name: "backend", url: backend.url, forwardAuthToken: true }])}`,
       `XS_APP=${dotenvJson(readDemoXsApp())}`,
     );
-    vcapServices.xsuaa = [xsuaaBinding(idp.issuer)];
+    vcapServices.identity = [identityBinding(idp.issuer)];
   } else if (options.backendPortGiven) {
     envLines.push(`destinations=${dotenvJson([{ name: "backend", url: backend.url }])}`);
   }

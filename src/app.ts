@@ -94,6 +94,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   if (auth) {
     app.get(xsApp.login.callbackEndpoint, (c) => handleCallback(c, auth));
     app.all(BACKCHANNEL_LOGOUT_PATH, (c) => handleBackchannelLogout(c, auth));
+    const backChannel = xsApp.logout?.backChannelLogoutEndpoint;
+    if (backChannel && backChannel !== BACKCHANNEL_LOGOUT_PATH) app.post(backChannel, (c) => handleBackchannelLogout(c, auth));
   }
   const logout = xsApp.logout;
   if (logout?.logoutEndpoint) {

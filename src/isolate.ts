@@ -16,7 +16,7 @@ import { createUpstashStore } from "./stores/upstash.js";
 import type { SessionEnv } from "./session/middleware.js";
 import { indexesOf } from "./auth/auth-data.js";
 import { loginStateKey } from "./auth/login-state.js";
-import { IdentityProvider } from "./auth/provider.js";
+import { createProvider } from "./auth/provider.js";
 import { newAuthMetrics, type AuthServices } from "./auth/services.js";
 import { routeQueryWarnings } from "./routing/query-warning.js";
 
@@ -77,7 +77,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
     log: deps.log,
     indexesOf: (record) => indexesOf(record.data),
   });
-  const auth = await buildAuth(config, manager, external, deps);
+  const auth = await buildAuth(config, manager, external, deps, env);
   warnUnsupported(env, deps.log);
   deps.log("config.loaded", { ...redactedSummary(config) });
   for (const warning of routeQueryWarnings(config.xsApp.routes)) deps.log("config.route.warn", { ...warning });
@@ -94,12 +94,19 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   return { kind: "ready", config, manager, app, ...(auth ? { auth } : {}) };
 }
 
-async function buildAuth(config: RouterConfig, manager: SessionManager, external: ExternalTier | undefined, deps: IsolateDeps): Promise<AuthServices | undefined> {
+async function buildAuth(config: RouterConfig, manager: SessionManager, external: ExternalTier | undefined, deps: IsolateDeps, env: Env): Promise<AuthServices | undefined> {
   const bound = Object.values(config.identityProviders);
   if (bound.length === 0) return undefined;
-  const providers = new Map(bound.map((p) => [p.label, new IdentityProvider(p, deps.fetch, deps.now)] as const));
+  const providers = new Map(
+    bound.map((p) => {
+      // X.509 bindings: token calls through the Workers mTLS certificate binding (checked at start-up).
+      const mtls = p.mtlsBinding ? (env[p.mtlsBinding] as Fetcher) : undefined;
+      const tokenFetch: typeof fetch = mtls ? (input, init) => mtls.fetch(input as RequestInfo, init as RequestInit) as unknown as Promise<Response> : deps.fetch;
+      return [p.label, createProvider(p, { fetch: deps.fetch, tokenFetch, now: deps.now, login: config.login })] as const;
+    }),
+  );
   // Every isolate must open the login-state cookie another one sealed: a shared secret.
-  const loginSecret = config.externalSession?.secrets[0] ?? bound[0]!.clientSecret;
+  const loginSecret = config.externalSession?.secrets[0] ?? bound.map((p) => p.clientSecret ?? p.keyMaterial).find((s) => s !== undefined) ?? randomSecret();
   return {
     providers,
     loginKey: await loginStateKey(loginSecret),
@@ -108,11 +115,17 @@ async function buildAuth(config: RouterConfig, manager: SessionManager, external
     local: { used: new Map(), leases: new Map() },
     cookieName: config.session.cookieName,
     callbackPath: config.xsApp.login.callbackEndpoint,
+    login: config.login,
     now: deps.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log: deps.log,
     metrics: newAuthMetrics(),
   };
+}
+
+/** Only when nothing bound is secret: a login must then complete on the isolate that started it. */
+function randomSecret(): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 }
 
 /** The byte store EXT_SESSION_MGT asks for, or a problem in the usual `path: message` form. */

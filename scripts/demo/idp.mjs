@@ -38,17 +38,19 @@ export function readDemoXsApp() {
 }
 
 /**
- * The VCAP_SERVICES `xsuaa` binding for an IdP that has the dev client registered.
+ * The VCAP_SERVICES binding for this (generic OpenID) IdP with the dev client registered:
+ * bound as SAP binds IAS (label `identity`), since it speaks standard OpenID Connect; an
+ * `xsuaa` binding would be spoken to in XSUAA's own protocol (scripts/sim/xsuaa.mjs simulates that).
  * @param {string} issuer
  * @param {{ clientId?: string, clientSecret?: string }} [client]
  */
-export function xsuaaBinding(issuer, client = {}) {
+export function identityBinding(issuer, client = {}) {
   return {
-    label: "xsuaa",
-    name: "uaa",
-    instance_name: "uaa",
+    label: "identity",
+    name: "demo-idp",
+    instance_name: "demo-idp",
     plan: "application",
-    tags: ["xsuaa"],
+    tags: ["oidc"],
     credentials: {
       url: issuer,
       clientid: client.clientId ?? DEV_CLIENT_ID,
@@ -125,7 +127,7 @@ export async function startDemoIdp(options) {
     clientId: DEV_CLIENT_ID,
     clientSecret: DEV_CLIENT_SECRET,
     user: DEV_USER,
-    vcapServices: JSON.stringify({ xsuaa: [xsuaaBinding(proc.issuer)] }),
+    vcapServices: JSON.stringify({ identity: [identityBinding(proc.issuer)] }),
     pid: proc.pid,
     stop: proc.stop,
   };
@@ -187,7 +189,7 @@ if (invokedDirectly) {
   const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
   console.log(`use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`);
   // For one's own project (npm run dev): the binding, client id and secret included.
-  console.log(`or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ xsuaa: [xsuaaBinding(idp.issuer)] })}`);
+  console.log(`or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ identity: [identityBinding(idp.issuer)] })}`);
   const stop = () => idp.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

@@ -9,7 +9,10 @@ export interface AuthData {
   sub: string;
   /** The provider's session id (ID token `sid`), for back-channel logout. */
   sid?: string;
-  idToken: string;
+  /** The tenant subdomain the session belongs to (XSUAA `ext_attr.zdn`, else the login host's tenant). */
+  tenant?: string;
+  /** Absent when the provider sent none (XSUAA without `openid`). */
+  idToken?: string;
   accessToken: string;
   refreshToken?: string;
   /** Access token expiry, ms since the epoch. */

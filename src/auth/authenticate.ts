@@ -2,10 +2,12 @@ import type { Context } from "hono";
 import type { Authenticator } from "../app.js";
 import { LABEL_FOR } from "../config/identity.js";
 import type { RouteConfig } from "../config/types.js";
+import { scopesFor } from "../config/xs-app.js";
 import { errorPage } from "../http/pages.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionEnv } from "../session/middleware.js";
 import { authOf } from "./auth-data.js";
+import { tenantOfHost } from "./endpoints.js";
 import { startLogin } from "./login.js";
 import { ensureFreshTokens } from "./refresh.js";
 import { scopeAllows } from "./scopes.js";
@@ -14,7 +16,8 @@ import type { AuthServices } from "./services.js";
 /**
  * The gate of routes that require authentication. No login yet: a navigation is sent
  * to the identity provider, anything else (non-GET, XMLHttpRequest) gets 401, as in
- * SAP's router. Logged in: tokens are kept fresh and the route's scopes are checked.
+ * SAP's router. Logged in: the session must belong to the request host's tenant (403,
+ * as SAP), tokens are kept fresh and the route's scopes are checked.
  */
 export function createAuthenticator(services: AuthServices): Authenticator {
   return async (c: Context<SessionEnv>, route: RouteConfig) => {
@@ -27,15 +30,25 @@ export function createAuthenticator(services: AuthServices): Authenticator {
     const auth = authOf(session?.record.data);
     if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label, route);
 
+    const hostTenant = tenantOfHost(new URL(c.req.url).host, services.login.tenantHostPattern);
+    if (hostTenant !== undefined && auth.tenant !== undefined && hostTenant !== auth.tenant) {
+      services.log("auth.tenant.warn", { reason: "session of another tenant" });
+      return errorPage(403, "TENANT_MISMATCH");
+    }
+
     const freshness = await ensureFreshTokens(session, provider, services, waitUntilOf(c));
     if (freshness === "ended") {
       await scope.destroy();
       return loginOrDeny(c, services, label, route);
     }
-    if (freshness === "unavailable") return errorPage(503, "IDP_UNAVAILABLE");
+    if (freshness === "unavailable") return errorPage(503, "IDP_UNAVAILABLE", { "retry-after": "10" });
 
     const granted = authOf(session.record.data)!.scopes;
-    if (!scopeAllows(route.scope, c.req.method, granted, provider.config.xsappname)) return errorPage(403, "INSUFFICIENT_SCOPE");
+    if (!scopeAllows(route.scope, c.req.method, granted, provider.config.xsappname)) {
+      const wanted = scopesFor(route.scope, c.req.method) ?? [];
+      services.log("auth.scope.warn", { method: c.req.method, wanted: wanted.map((s) => (provider.config.xsappname ? s.replaceAll("$XSAPPNAME", provider.config.xsappname) : s)) });
+      return errorPage(403, "INSUFFICIENT_SCOPE");
+    }
     return null;
   };
 }

@@ -1,39 +1,38 @@
 import type { Context } from "hono";
-import { decodeJwt, jwtVerify } from "jose";
+import { decodeJwt } from "jose";
 import { errorPage } from "../http/pages.js";
 import type { SessionEnv } from "../session/middleware.js";
 import type { AuthData } from "./auth-data.js";
+import { ProviderError } from "./provider.js";
 import { markOnce, type AuthServices } from "./services.js";
 
 /**
- * Logout towards the identity provider: RP-initiated logout after the router's own, and
- * OpenID Connect Back-Channel Logout 1.0, which ends every session of a provider `sid`
- * (or of a `sub`) on every isolate: in the store at once, in other isolates' first tiers
- * within the revalidation window.
+ * Logout towards the identity provider: the provider's logout after the router's own
+ * (XSUAA `/logout.do?redirect=&client_id=`, IAS `end_session_endpoint` /
+ * `/oauth2/logout?post_logout_redirect_uri=&client_id=`), and OpenID Connect Back-Channel
+ * Logout 1.0 (IAS), which ends every session of a provider `sid` (or of a `sub`) on every
+ * isolate: in the store at once, in other isolates' first tiers within the revalidation
+ * window. Served at xs-app.json `logout.backChannelLogoutEndpoint` (SAP's property) and at
+ * the fixed alias `/login/backchannel-logout`.
  */
 export const BACKCHANNEL_LOGOUT_PATH = "/login/backchannel-logout";
 const LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
+const JTI_TTL_MS = 20 * 60_000;
 
-/** The provider's end-session URL for a user who just logged out, or null if it has none. */
-export async function endSessionUrl(services: AuthServices, auth: AuthData, postLogoutRedirectUri: string): Promise<string | null> {
+/** The provider's logout URL for a user who just logged out, or null when it cannot be built now. */
+export async function endSessionUrl(services: AuthServices, auth: AuthData, postLogoutRedirectUri: string | undefined): Promise<string | null> {
   const provider = services.providers.get(auth.idp);
   if (!provider) return null;
-  try {
-    const as = await provider.authorizationServer();
-    if (!as.end_session_endpoint) return null;
-    const url = new URL(as.end_session_endpoint);
-    url.searchParams.set("id_token_hint", auth.idToken);
-    url.searchParams.set("post_logout_redirect_uri", postLogoutRedirectUri);
-    url.searchParams.set("client_id", provider.config.clientId);
-    return url.href;
-  } catch {
-    return null; // provider down: the router's own logout is done anyway
-  }
+  return provider.logoutUrl({
+    ...(auth.tenant && { tenant: auth.tenant }),
+    ...(postLogoutRedirectUri !== undefined && { postLogoutRedirectUri }),
+    ...(auth.idToken && { idToken: auth.idToken }),
+  });
 }
 
 export async function handleBackchannelLogout(c: Context<SessionEnv>, services: AuthServices): Promise<Response> {
-  const reject = (reason: string) => {
-    services.log("auth.backchannel.warn", { reason });
+  const reject = (reason: string, fields: Record<string, unknown> = {}) => {
+    services.log("auth.backchannel.warn", { reason, ...fields });
     return new Response(JSON.stringify({ error: "invalid_request" }), {
       status: 400,
       headers: { "content-type": "application/json", "cache-control": "no-store" },
@@ -48,43 +47,43 @@ export async function handleBackchannelLogout(c: Context<SessionEnv>, services: 
   }
   if (typeof token !== "string" || token.length > 16_384) return reject("no logout_token");
 
-  let issuer: unknown;
+  let unverified: Record<string, unknown>;
   try {
-    issuer = decodeJwt(token).iss;
+    unverified = decodeJwt(token);
   } catch {
     return reject("malformed");
   }
-  const provider = [...services.providers.values()].find((p) => p.config.issuer === issuer || `${p.config.issuer}/` === issuer);
+  const provider = [...services.providers.values()].find((p) => p.acceptsIssuer(unverified));
   if (!provider) return reject("unknown issuer");
 
   let claims: Record<string, unknown>;
   try {
-    const as = await provider.authorizationServer();
-    ({ payload: claims } = await jwtVerify(token, await provider.keys(), {
-      issuer: as.issuer,
-      audience: provider.config.clientId,
-      maxTokenAge: "10m",
-      requiredClaims: ["iat", "jti"],
-    }));
-  } catch {
-    return reject("verification");
+    claims = await provider.verifyLogoutToken(token);
+  } catch (error) {
+    if (error instanceof ProviderError && error.kind === "unavailable") {
+      services.log("auth.idp.error", { label: provider.config.label, ...error.fields });
+      return new Response(null, { status: 503, headers: { "cache-control": "no-store", "retry-after": "5" } });
+    }
+    return reject("verification", error instanceof ProviderError ? error.fields : {});
   }
-  const events = claims.events as Record<string, unknown> | undefined;
-  if (typeof events !== "object" || events === null || typeof events[LOGOUT_EVENT] !== "object") return reject("events");
+  const events = claims.events;
+  const event = typeof events === "object" && events !== null && !Array.isArray(events) ? (events as Record<string, unknown>)[LOGOUT_EVENT] : undefined;
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return reject("events");
   if ("nonce" in claims) return reject("nonce");
-  const sid = typeof claims.sid === "string" ? claims.sid : undefined;
-  const sub = typeof claims.sub === "string" ? claims.sub : undefined;
+  const sid = typeof claims.sid === "string" && claims.sid !== "" ? claims.sid : undefined;
+  const sub = typeof claims.sub === "string" && claims.sub !== "" ? claims.sub : undefined;
   if (!sid && !sub) return reject("no sid or sub");
-  if (!(await markOnce(services, "bcl", String(claims.jti), 20 * 60_000))) return reject("replayed");
+  const iss = String(claims.iss);
 
-  const index = sid ? `sid\0${claims.iss}\0${sid}` : `sub\0${claims.iss}\0${sub}`;
+  // Sessions first, replay marker after: a retry after a failed delete must succeed, and
+  // ending the same sessions twice is harmless. The marker is scoped by issuer, so one
+  // provider's `jti` cannot block another's.
+  const index = sid ? `sid\0${iss}\0${sid}` : `sub\0${iss}\0${sub}`;
   const ended = await services.manager.destroyIndexed(index);
   if (ended === "unavailable") {
-    // The provider retries on an error answer; the sessions must not outlive the logout,
-    // so the retry must not be taken for a replay (the marker fell back to this isolate).
-    services.local.used.delete(`bcl\0${String(claims.jti)}`);
     return new Response(null, { status: 503, headers: { "cache-control": "no-store", "retry-after": "5" } });
   }
+  if (!(await markOnce(services, "bcl", `${iss}\0${String(claims.jti)}`, JTI_TTL_MS))) return reject("replayed");
   services.metrics.backchannelLogouts++;
   services.log("auth.backchannel", { sessions: ended });
   return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });

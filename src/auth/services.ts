@@ -1,3 +1,4 @@
+import type { LoginSettings } from "../config/types.js";
 import type { Logger } from "../log.js";
 import type { ExternalTier } from "../session/external-tier.js";
 import type { SessionManager } from "../session/manager.js";
@@ -14,6 +15,8 @@ export interface AuthServices {
   local: { used: Map<string, number>; leases: Map<string, { owner: string; until: number }> };
   cookieName: string;
   callbackPath: string;
+  /** JWT_REFRESH, TENANT_HOST_PATTERN, PRESERVE_FRAGMENT and the other login variables. */
+  login: LoginSettings;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   log: Logger;

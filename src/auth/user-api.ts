@@ -189,10 +189,10 @@ export interface UserApiDeps {
  * speaks SAP's XSUAA protocol (`url`, else the issuer, which is the binding `url`).
  */
 export function userApiProvider(
-  xsuaa: { issuer: string; url?: string; kind?: string; uaadomain?: string } | undefined,
+  xsuaa: { url: string; kind: "xsuaa" | "ias"; uaadomain?: string } | undefined,
 ): { xsuaaUrl?: string; uaaDomain?: string } {
-  if (!xsuaa || (xsuaa.kind !== undefined && xsuaa.kind !== "xsuaa")) return {};
-  return { xsuaaUrl: xsuaa.url ?? xsuaa.issuer, ...(xsuaa.uaadomain ? { uaaDomain: xsuaa.uaadomain } : {}) };
+  if (!xsuaa || xsuaa.kind !== "xsuaa") return {};
+  return { xsuaaUrl: xsuaa.url, ...(xsuaa.uaadomain ? { uaaDomain: xsuaa.uaadomain } : {}) };
 }
 
 export type UserApiHandler = (c: Context<SessionEnv>, target: string) => Promise<Response>;

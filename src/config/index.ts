@@ -9,7 +9,7 @@ import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vc
 import { parseDestinations } from "./destinations.js";
 import { BUNDLED, parseXsApp } from "./xs-app.js";
 import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
-import { parseIdentityProviders } from "./identity.js";
+import { parseIdentityProviders, routeAuthenticationType } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
 
@@ -63,8 +63,10 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
     problems.push(...xsAppJson.problems);
   }
 
-  const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`);
+  const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`, env);
   problems.push(...identity.problems);
+  // A route without authenticationType uses IAS when only IAS is bound (SAP's iasOnly).
+  if (xsApp) xsApp = { ...xsApp, routes: xsApp.routes.map((route) => ({ ...route, authenticationType: routeAuthenticationType(route, identity.login) })) };
 
   const statusToken = typeof env.STATUS_TOKEN === "string" && env.STATUS_TOKEN !== "" ? env.STATUS_TOKEN : undefined;
   if (statusToken !== undefined && statusToken.length < 16) problems.push({ path: "STATUS_TOKEN", message: "must be at least 16 characters" });
@@ -80,6 +82,7 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
     destinations: destinations.destinations,
     session: session.value,
     identityProviders: identity.providers,
+    login: identity.login,
     http: http.value,
     ...(statusToken !== undefined ? { statusToken } : {}),
     ...(destinationService.binding && { destinationService: destinationService.binding }),

@@ -21,6 +21,7 @@ export interface RouterConfig {
   statusToken?: string;
   /** Bound identity providers by VCAP_SERVICES label. */
   identityProviders: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>>;
+  login: LoginSettings;
   /** Response headers, CORS and WebSocket origins from the environment. */
   http: HttpSettings;
   /** The bound destination service (VCAP_SERVICES label `destination`): routes may name destinations that live there. */
@@ -42,16 +43,53 @@ export interface DestinationServiceBinding {
 }
 
 export interface IdentityProviderConfig {
+  /** The binding label the router files the provider under (sessions record it). */
   label: "xsuaa" | "identity";
-  /** The issuer (binding `url`), without a trailing slash. */
-  issuer: string;
+  /** The protocol: SAP's XSUAA (endpoints from the binding) or OpenID Connect with discovery (IAS, any OIDC provider). */
+  kind: "xsuaa" | "ias";
+  /** Where the binding was found (`VCAP_SERVICES.xsuaa[0]`), for messages. */
+  bindingPath: string;
+  /** Binding `url`, without a trailing slash (a generic OpenID provider's issuer). */
+  url: string;
   clientId: string;
-  /** Never logged. */
-  clientSecret: string;
-  /** Scopes requested at login (extension `scope` in the credentials; default "openid"). */
-  scope: string;
-  /** XSUAA: replaces `$XSAPPNAME` in route scopes. */
+  /** Never logged. Absent for X.509 bindings. */
+  clientSecret?: string;
+  /** X.509 bindings: the binding's private `key`, only to derive the login-state key when nothing else is secret. Never logged. */
+  keyMaterial?: string;
+  /** X.509 binding (`certificate`/`key`): token calls go through this Workers mTLS certificate binding. */
+  mtlsBinding?: string;
+  /** `certurl`, without a trailing slash (X.509 token endpoint host). */
+  certUrl?: string;
+  /** Scopes requested at login: none for XSUAA unless the `scope` extension is set; IAS "openid" (or the extension). */
+  scope?: string;
+  /** XSUAA: replaces `$XSAPPNAME` in route scopes; part of the audience rule. */
   xsappname?: string;
+  /** XSUAA: the UAA domain (`https://<uaadomain>/token_keys`, tenant hosts). */
+  uaadomain?: string;
+  /** XSUAA `tenantmode`: "shared" sends each tenant to `<tenant>.<uaadomain>`. */
+  tenantMode?: "dedicated" | "shared";
+  /** IAS `domains`: accepted issuer hosts (equal or one label under). */
+  domains: string[];
+  /** IAS `app_tid` (or `zone_uuid`), sent as SAP sends it. */
+  appTid?: string;
+}
+
+/** Login settings from the environment (SAP variables). */
+export interface LoginSettings {
+  /** JWT_REFRESH: refresh this long before the access token expires, ms; 0 = never refresh early. Default 5 min. */
+  refreshBeforeMs: number;
+  /** TENANT_HOST_PATTERN: group 1 of the request host is the tenant subdomain. */
+  tenantHostPattern?: RegExp;
+  /** PRESERVE_FRAGMENT (default true): start login with a page that keeps the URL `#fragment`. */
+  preserveFragment: boolean;
+  /** `?authType=` on the redirect URI: both providers bound, or ENABLE_PERMANENT_AUTHTYPE=true. */
+  authTypeInRedirect: boolean;
+  /** LOGOUT_WITH_TOKEN_HINT=true: IAS logout carries `id_token_hint`. */
+  logoutWithTokenHint: boolean;
+  /** XS_BIND_ADDRESS set (XS advanced): a route's identityProvider goes as `login_hint`, not `idp`. */
+  xsa: boolean;
+  /** Which provider a route without `authenticationType` uses ("ias" when only IAS is bound, SAP's iasOnly). */
+  defaultAuthenticationType: "xsuaa" | "ias";
 }
 
 export interface Destination {
@@ -152,6 +190,8 @@ export type RouteScope = Partial<Record<"GET" | "HEAD" | "POST" | "PUT" | "DELET
 export interface LogoutConfig {
   logoutEndpoint?: string;
   logoutPage?: string;
+  /** SAP: the path IAS posts back-channel logout tokens to (routes of authenticationType "ias"). */
+  backChannelLogoutEndpoint?: string;
   /** Default "GET", as in SAP. */
   logoutMethod: "GET" | "POST";
   /** Default true; applies to POST logout of an app that requires login (SAP). */
@@ -168,6 +208,8 @@ export interface RouteConfig {
   httpMethods?: string[];
   /** Effective type: "none" when xs-app `authenticationMethod` is "none". Default "xsuaa". */
   authenticationType: "xsuaa" | "ias" | "none";
+  /** Set when xs-app.json did not name one: the login layer picks the bound provider as SAP does. */
+  authenticationTypeImplicit?: true;
   /** Default true. */
   csrfProtection: boolean;
   /** Folder in the static assets, normalised: starts with `/`, no trailing `/` (`/` = all assets). */

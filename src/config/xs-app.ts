@@ -7,7 +7,7 @@
  *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`),
  *   `plugins`, `whitelistService`, `pluginMetadataEndpoint`, `authenticationType: "basic"`.
  * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
- *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
+ *   (`$1`, `*`), `errorPage[].path`,
  *   `stateProtection: false`.
  * Anything else unknown is rejected as such. Differences from SAP: `compression` is
  * accepted and ignored (Cloudflare compresses at the edge); `errorPage[].status` must be
@@ -120,7 +120,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
       httpMethods: v.optional(
         v.pipe(v.array(httpMethod, "must be an array of HTTP methods"), v.minLength(1, "must not be empty")),
       ),
-      authenticationType: v.optional(authenticationType, "xsuaa"),
+      authenticationType: v.optional(authenticationType),
       csrfProtection: v.optional(boolean, true),
       scope: v.optional(scope),
       cacheControl: v.optional(headerValue),
@@ -169,7 +169,8 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
         // "" for a localDir route; never empty otherwise (a route without either has a problem).
         destination: route.destination ?? "",
         ...(route.httpMethods !== undefined && { httpMethods: route.httpMethods }),
-        authenticationType: route.authenticationType,
+        authenticationType: route.authenticationType ?? "xsuaa",
+        ...(route.authenticationType === undefined && { authenticationTypeImplicit: true as const }),
         csrfProtection: route.csrfProtection,
         ...(route.localDir !== undefined && { localDir: route.localDir }),
         ...(route.service !== undefined && { service: route.service }),
@@ -244,7 +245,7 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
           logoutPage: v.optional(nonEmptyString),
           logoutMethod: v.optional(v.picklist(["GET", "POST"], 'must be "GET" or "POST"'), "GET"),
           csrfProtection: v.optional(boolean, true),
-          backChannelLogoutEndpoint: v.optional(v.never(NOT_YET)),
+          backChannelLogoutEndpoint: v.optional(endpointPath),
         }),
       ),
       destinations: v.optional(v.pipe(jsonObject, v.record(v.string(), destinationOptions)), {}),
@@ -310,6 +311,7 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
             ...(xs.logout.logoutPage !== undefined && { logoutPage: xs.logout.logoutPage }),
             logoutMethod: xs.logout.logoutMethod,
             csrfProtection: xs.logout.csrfProtection,
+            ...(xs.logout.backChannelLogoutEndpoint !== undefined && { backChannelLogoutEndpoint: xs.logout.backChannelLogoutEndpoint }),
           },
         }),
         destinations: new Map(Object.entries(xs.destinations)),

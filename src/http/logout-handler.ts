@@ -53,12 +53,15 @@ export function logoutHandler(options: {
     }
     if (session) waitUntilOf(c)(callBackendLogouts(session.record, options));
     await scope.destroy(); // also clears the cookie when there was none to find, as SAP does
-    const back = new URL(logout.logoutPage ?? "/", c.req.url).href;
-    const providerLogout = user && auth ? await endSessionUrl(auth, user, back) : null;
-    const next = providerLogout ?? logout.logoutPage;
     // No Clear-Site-Data: browsers apply it to the whole site (every subdomain's cookies),
     // which would log users out of other applications; the session cookie is expired instead.
     const headers = { "cache-control": "no-cache, no-store, must-revalidate" };
+    // SAP: `?skip-redirect` ends the session without sending the browser anywhere.
+    if (new URL(c.req.url).searchParams.has("skip-redirect")) return new Response(null, { status: 200, headers });
+    // The provider comes back to logoutPage (absolute); without one SAP sends the bare logout URL.
+    const back = logout.logoutPage !== undefined ? new URL(logout.logoutPage, c.req.url).href : undefined;
+    const providerLogout = user && auth ? await endSessionUrl(auth, user, back) : null;
+    const next = providerLogout ?? logout.logoutPage;
     if (c.req.method === "POST") {
       // SAP answers a POST logout (usually an XMLHttpRequest) with a page, not a redirect
       // the script could not follow to another origin; the page moves the browser on.

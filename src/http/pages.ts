@@ -84,6 +84,24 @@ const PAGES = {
     action: SIGN_IN_AGAIN,
   },
   IDP_UNAVAILABLE: { title: "Sign-in unavailable", text: "The sign-in service cannot be reached right now.", hint: "Wait a moment, then try again.", action: SIGN_IN_AGAIN },
+  IDP_ERROR: {
+    title: "Sign-in unavailable",
+    text: "The sign-in service reported an error.",
+    hint: "Wait a moment, then try again.",
+    action: SIGN_IN_AGAIN,
+  },
+  LOGIN_CODE_INVALID: {
+    title: "Sign-in failed",
+    text: "The answer from the sign-in service was incomplete.",
+    hint: "Start again from the application.",
+    action: SIGN_IN_AGAIN,
+  },
+  TENANT_MISMATCH: {
+    title: "Wrong account",
+    text: "You are signed in for another tenant than the one of this address.",
+    hint: "Sign out, then sign in again at this address.",
+    action: START,
+  },
   IDP_NOT_CONFIGURED: {
     title: "Sign-in not set up",
     text: "This page needs a sign-in service that is not set up.",

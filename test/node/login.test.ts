@@ -9,8 +9,10 @@ import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
 /**
- * Login against a real OpenID provider (oidc-provider on 127.0.0.2, so the redirect back
- * is cross-site as in production), with isolates sharing a real Redis.
+ * Login against a real, generic OpenID provider (oidc-provider on 127.0.0.2, so the redirect
+ * back is cross-site as in production), bound as SAP binds IAS (label `identity`, routes with
+ * `authenticationType: "ias"`), with isolates sharing a real Redis. XSUAA and IAS as SAP runs
+ * them: test/node/xsuaa-login.test.ts, ias-login.test.ts.
  */
 const ORIGIN = "https://router.test";
 let idp: Idp;
@@ -23,11 +25,11 @@ const clusters: Cluster[] = [];
 const XS_APP = {
   authenticationMethod: "route",
   routes: [
-    { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", scope: "app.read" },
-    { source: "^/admin/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", scope: ["app.admin"] },
+    { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "ias", scope: "app.read" },
+    { source: "^/admin/(.*)$", target: "/$1", destination: "backend", authenticationType: "ias", scope: ["app.admin"] },
     { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
-    { source: "^/corp/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", identityProvider: "corporate-idp" },
-    { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" },
+    { source: "^/corp/(.*)$", target: "/$1", destination: "backend", authenticationType: "ias", identityProvider: "corporate-idp" },
+    { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "ias" },
   ],
   logout: { logoutEndpoint: "/logout", logoutPage: "/public/bye" },
 };
@@ -54,14 +56,14 @@ afterAll(async () => {
   await Promise.all([idp?.stop(), redis?.stop(), backend?.close()]);
 });
 
-async function cluster(options: { workers?: string[]; outbound?: (r: Request) => Promise<Response> } = {}): Promise<Cluster> {
+async function cluster(options: { workers?: string[]; outbound?: (r: Request) => Promise<Response>; credentials?: Record<string, unknown> } = {}): Promise<Cluster> {
   const vcap = {
     redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }],
-    xsuaa: [
+    identity: [
       {
-        name: "uaa",
-        label: "xsuaa",
-        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret, scope: "openid profile email app.read app.write" },
+        name: "oidc",
+        label: "identity",
+        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret, scope: "openid profile email app.read app.write", ...options.credentials },
       },
     ],
   };
@@ -73,6 +75,7 @@ async function cluster(options: { workers?: string[]; outbound?: (r: Request) =>
       VCAP_SERVICES: JSON.stringify(vcap),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       XS_APP: JSON.stringify(XS_APP),
+      PRESERVE_FRAGMENT: "false", // a 302 to start the login (the fragment page: xsuaa-login.test.ts)
     },
     ...(options.outbound ? { outbound: options.outbound } : {}),
   });
@@ -143,12 +146,15 @@ describe("login", () => {
     expect((await get(c, "b", "/api/x", cookie)).status).toBe(200);
   });
 
-  it("asks XSUAA for a route's identityProvider with login_hint, as SAP's router does", async () => {
+  it("asks for a route's identityProvider with idp=, as SAP's router does", async () => {
     const c = await cluster();
     const plain = new URL((await c.fetch("a", "/api/x", { redirect: "manual" })).headers.get("location")!);
-    expect(plain.searchParams.get("login_hint")).toBeNull();
+    expect(plain.searchParams.get("idp")).toBeNull();
+    expect(plain.searchParams.get("scope")).toBe("openid profile email app.read app.write");
+    expect(plain.searchParams.get("nonce")).toBeTruthy();
     const corp = new URL((await c.fetch("a", "/corp/x", { redirect: "manual" })).headers.get("location")!);
-    expect(JSON.parse(corp.searchParams.get("login_hint")!)).toEqual({ origin: "corporate-idp" });
+    expect(corp.searchParams.get("idp")).toBe("corporate-idp");
+    expect(corp.searchParams.get("login_hint")).toBeNull();
   });
 
   it("answers 401 to unauthenticated non-GET and XMLHttpRequest requests", async () => {
@@ -294,7 +300,7 @@ describe("tokens", () => {
 });
 
 describe("logout", () => {
-  it("ends the session, then sends the browser to the provider's end_session_endpoint", async () => {
+  it("ends the session, then sends the browser to the provider's end_session_endpoint with id_token_hint (a generic provider)", async () => {
     const c = await cluster();
     const { cookie } = await login(c);
     const token = (await c.fetch("a", "/api/x", { headers: { cookie: cookie!, "x-csrf-token": "fetch" } })).headers.get("x-csrf-token")!;
@@ -303,7 +309,9 @@ describe("logout", () => {
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get("location")!);
     expect(location.href.startsWith(idp.issuer)).toBe(true);
+    expect(location.pathname).toBe("/session/end");
     expect(location.searchParams.get("id_token_hint")).toBeTruthy();
+    expect(location.searchParams.get("client_id")).toBe(idp.clientId);
     expect(location.searchParams.get("post_logout_redirect_uri")).toBe(`${ORIGIN}/public/bye`);
     expect(res.headers.getSetCookie().join()).toMatch(/JSESSIONID=;/);
     await sleep(350);
@@ -368,6 +376,9 @@ describe("logout", () => {
     ["a foreign key", { key: "foreign" as const }],
     ["another audience", { aud: "someone-else" }],
     ["no sid or sub", {}],
+    ["events null", { sid: "s", extraClaims: { events: null } }],
+    ["a null logout event", { sid: "s", extraClaims: { events: { "http://schemas.openid.net/event/backchannel-logout": null } } }],
+    ["an array of events", { sid: "s", extraClaims: { events: ["http://schemas.openid.net/event/backchannel-logout"] } }],
   ])("rejects a back-channel logout token with %s", async (_name, options) => {
     const c = await cluster();
     const logoutToken = await idp.signLogoutToken(options as never);
@@ -378,5 +389,15 @@ describe("logout", () => {
     });
     expect(res.status).toBe(400);
   });
-});
 
+  it("scopes the replay marker by issuer: the same jti from two accepted issuers is no replay", async () => {
+    // IAS-style binding: every issuer on the bound domain is accepted (here the IdP's own host).
+    const c = await cluster({ credentials: { domains: [new URL(idp.issuer).hostname] } });
+    const first = await backchannel(c, "a", await idp.signLogoutToken({ sub: "nobody", jti: "same-jti" }));
+    expect(first.status).toBe(200);
+    const other = await backchannel(c, "a", await idp.signLogoutToken({ sub: "nobody", jti: "same-jti", iss: `${idp.issuer}/` }));
+    expect(other.status).toBe(200);
+    const replay = await backchannel(c, "b", await idp.signLogoutToken({ sub: "nobody", jti: "same-jti" }));
+    expect(replay.status).toBe(400);
+  });
+});

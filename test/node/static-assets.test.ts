@@ -74,8 +74,9 @@ function bindingsFor(xsApp: unknown): Record<string, string> {
   return {
     XS_APP: JSON.stringify(xsApp),
     VCAP_SERVICES: JSON.stringify({
-      xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: idp.url, clientid: "router-client", clientsecret: "router-secret", xsappname: "app" } }],
+      xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: idp.url, clientid: "router-client", clientsecret: "router-secret", xsappname: "app" } }],
     }),
+    PRESERVE_FRAGMENT: "false", // a 302 to the provider (the default is SAP's login page)
   };
 }
 

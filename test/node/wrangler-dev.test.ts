@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDemoIdp as startDemoIdpUntyped } from "../../scripts/demo/idp.mjs";
 import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
 import { CookieJar, loginThroughForms, logoutThroughForms } from "../support/form-login.js";
+import { scriptRedirectOf } from "../support/sap-form-login.js";
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
@@ -215,15 +216,19 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
  */
 async function logIn(routerUrl: string, issuer: string, path = "/") {
   const start = await fetch(`${routerUrl}${path}`, { redirect: "manual" });
-  expect(start.status).toBe(302);
-  const location = new URL(start.headers.get("location")!);
+  // SAP's first answer (PRESERVE_FRAGMENT): a page whose script moves on to the provider.
+  expect(start.status).toBe(200);
+  const location = new URL(scriptRedirectOf(await start.clone().text())!);
   expect(location.href.startsWith(`${issuer}/`)).toBe(true);
   expect(location.searchParams.get("redirect_uri")).toBe(`${routerUrl}/login/callback`);
   const idpJar = new CookieJar();
+  const redirect = new Headers({ location: location.href });
+  for (const cookie of start.headers.getSetCookie()) redirect.append("set-cookie", cookie);
   const callback = await loginThroughForms({
     routerFetch: (url, init) => fetch(url, init),
     routerOrigin: routerUrl,
-    start,
+    start: new Response(null, { status: 302, headers: redirect }), // what the page's script does
+
     startUrl: `${routerUrl}${path}`,
     idpJar,
     login: "demo",
@@ -319,8 +324,8 @@ async function exerciseLogin(routerUrl: string, issuer: string): Promise<void> {
 
   // The old cookie is worthless now: the protected page sends the browser to the provider again.
   const again = await fetch(`${routerUrl}/`, { headers: { cookie }, redirect: "manual" });
-  expect(again.status).toBe(302);
-  expect(again.headers.get("location")!.startsWith(`${issuer}/`)).toBe(true);
+  expect(again.status).toBe(200); // SAP's login page, on to the provider
+  expect(scriptRedirectOf(await again.text())!.startsWith(`${issuer}/`)).toBe(true);
 }
 
 afterEach(async () => {
@@ -507,8 +512,8 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
         // The control: another secret cannot open the stored session: back to the provider.
         const third = await startDev(args, { SESSION_SECRET: secret() });
         const unknown = await fetch(`${routerUrl}/api/echo`, { headers: { cookie }, redirect: "manual" });
-        expect(unknown.status).toBe(302);
-        expect(unknown.headers.get("location")!.startsWith(`${idp.issuer}/`)).toBe(true);
+        expect(unknown.status).toBe(200); // SAP's login page, on to the provider
+        expect(scriptRedirectOf(await unknown.text())!.startsWith(`${idp.issuer}/`)).toBe(true);
         expect(await third.stop()).toBe(0);
         // dev.mjs leaves a provider it did not start alone.
         expect((await fetch(`${idp.issuer}/.well-known/openid-configuration`)).status).toBe(200);

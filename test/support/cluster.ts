@@ -19,6 +19,8 @@ export async function startCluster(options: {
   kvPersist?: string;
   /** Sees every outgoing fetch of the workers (e.g. to tamper with an identity provider's answers). */
   outbound?: (request: Request) => Promise<Response>;
+  /** Service bindings answered by the test (e.g. a stand-in for a Workers mTLS certificate binding). */
+  serviceBindings?: Record<string, (request: Request) => Promise<Response>>;
 }): Promise<Cluster> {
   const workers: WorkerOptions[] = options.workers.map((name) => ({
     name,
@@ -29,13 +31,15 @@ export async function startCluster(options: {
     bindings: options.bindings,
     ...(options.kvNamespaces ? { kvNamespaces: options.kvNamespaces } : {}),
     ...(options.outbound ? { outboundService: options.outbound } : {}),
+    ...(options.serviceBindings ? { serviceBindings: options.serviceBindings } : {}),
   }));
   const mf = new Miniflare({ workers, ...(options.kvPersist ? { kvPersist: options.kvPersist } : {}) } as never);
   await mf.ready;
   return {
     async fetch(worker, path, init) {
       const fetcher = await mf.getWorker(worker);
-      const response = await fetcher.fetch(`https://router.test${path}`, init as never);
+      // A path on https://router.test, or a full URL (another host, e.g. a tenant's).
+      const response = await fetcher.fetch(/^https?:/.test(path) ? path : `https://router.test${path}`, init as never);
       return response as unknown as Response;
     },
     dispose: () => mf.dispose(),

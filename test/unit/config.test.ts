@@ -42,7 +42,7 @@ interface Row {
 
 /** Identity-provider bindings, so that routes which require login have a provider. */
 const IDP_BINDINGS = {
-  xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: "https://uaa.example.com", clientid: "app", clientsecret: "uaa-client-secret" } }],
+  xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "https://uaa.example.com", clientid: "app", clientsecret: "uaa-client-secret" } }],
   identity: [{ name: "ias", label: "identity", credentials: { url: "https://ias.example.com", clientid: "app", clientsecret: "ias-client-secret" } }],
 };
 
@@ -658,14 +658,14 @@ const problemRows: ProblemRow[] = [
       pluginMetadataEndpoint: "/metadata",
       whitelistService: { endpoint: "/allow" },
       plugins: [],
-      logout: { logoutEndpoint: "/logout", backChannelLogoutEndpoint: "/bc" },
+      logout: { logoutEndpoint: "/logout", backChannelLogoutEndpoint: "bc" },
     },
     problems: [
       "xs-app.json.services: not supported at the edge",
       "xs-app.json.pluginMetadataEndpoint: not supported at the edge",
       "xs-app.json.whitelistService: not supported at the edge",
       "xs-app.json.plugins: not supported at the edge",
-      "xs-app.json.logout.backChannelLogoutEndpoint: not supported yet",
+      "xs-app.json.logout.backChannelLogoutEndpoint: must start with /",
     ],
   },
   {
@@ -1175,6 +1175,7 @@ const configRows: ConfigRow[] = [
       target: "$1",
       destination: "backend",
       authenticationType: "xsuaa",
+      authenticationTypeImplicit: true,
       csrfProtection: true,
       setBackendSessionCookies: false,
     },
@@ -1558,19 +1559,20 @@ describe("identity providers (VCAP_SERVICES xsuaa / identity)", () => {
   it("finds both bindings and keeps what login needs", () => {
     const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: withIdp() } as Env, xsApp);
     if (!result.ok) expect.fail(formatProblems(result.problems));
-    expect(result.config.identityProviders.xsuaa).toEqual({ label: "xsuaa", issuer: "https://uaa.example.com", clientId: "app", clientSecret: "uaa-client-secret", scope: "openid" });
-    expect(result.config.identityProviders.identity?.issuer).toBe("https://ias.example.com");
+    expect(result.config.identityProviders.xsuaa).toMatchObject({ label: "xsuaa", kind: "xsuaa", url: "https://uaa.example.com", clientId: "app", clientSecret: "uaa-client-secret" });
+    expect(result.config.identityProviders.xsuaa?.scope).toBeUndefined(); // XSUAA: no scope unless configured
+    expect(result.config.identityProviders.identity?.url).toBe("https://ias.example.com");
   });
 
   it("names each route whose provider is not bound", () => {
     const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: JSON.stringify({ xsuaa: IDP_BINDINGS.xsuaa }) } as Env, xsApp);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(formatProblems(result.problems)).toBe('xs-app.json.routes[1].authenticationType: needs a "identity" service binding in VCAP_SERVICES');
+    expect(formatProblems(result.problems)).toBe('xs-app.json.routes[1].authenticationType: needs an IAS binding in VCAP_SERVICES (a service whose label contains "identity")');
   });
 
   it("reports broken credentials by path without their values", () => {
-    const vcap = JSON.stringify({ xsuaa: [{ name: "uaa", credentials: { url: "not a url", clientid: "app", clientsecret: "" } }], identity: IDP_BINDINGS.identity });
+    const vcap = JSON.stringify({ xsuaa: [{ name: "uaa", tags: ["xsuaa"], credentials: { url: "not a url", clientid: "app", clientsecret: "" } }], identity: IDP_BINDINGS.identity });
     const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: vcap } as Env, xsApp);
     expect(result.ok).toBe(false);
     if (result.ok) return;

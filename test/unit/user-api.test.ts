@@ -211,12 +211,12 @@ describe("XSUAA userinfo URL", () => {
 
   it("only an XSUAA-protocol provider has a userinfo base", () => {
     expect(userApiProvider(undefined)).toEqual({});
-    expect(userApiProvider({ issuer: UAA })).toEqual({ xsuaaUrl: UAA });
-    expect(userApiProvider({ issuer: `${UAA}/oauth/token`, url: UAA, kind: "xsuaa", uaadomain: "authentication.eu10.hana.ondemand.com" })).toEqual({
+    expect(userApiProvider({ url: UAA, kind: "xsuaa" })).toEqual({ xsuaaUrl: UAA });
+    expect(userApiProvider({ url: UAA, kind: "xsuaa", uaadomain: "authentication.eu10.hana.ondemand.com" })).toEqual({
       xsuaaUrl: UAA,
       uaaDomain: "authentication.eu10.hana.ondemand.com",
     });
-    expect(userApiProvider({ issuer: "https://op.example", url: "https://op.example", kind: "ias" })).toEqual({});
+    expect(userApiProvider({ url: "https://op.example", kind: "ias" })).toEqual({});
   });
 });
 
