@@ -89,7 +89,7 @@ describe("start-up warning", () => {
     };
     const env = {
       destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
+      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
     } as Env;
     const state = await buildIsolate(env, { bundledXsApp: xsApp, customStore: noCustomStore, fetch, now: Date.now, log: (event, fields) => lines.push([event, fields]) });
     expect(state.kind).toBe("ready");
