@@ -28,6 +28,9 @@ export function createAuthenticator(services: AuthServices): Authenticator {
     const scope = c.get("session");
     const session = await scope.current();
     const auth = authOf(session?.record.data);
+    // The cookie names a session the store cannot be asked about (a fresh isolate while the
+    // store is down): a login now would replace it, so the user is asked to try again instead.
+    if (!session && scope.undetermined) return errorPage(503, "SESSION_STORE_UNAVAILABLE", { "retry-after": "5" });
     if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label, route);
 
     const hostTenant = tenantOfHost(new URL(c.req.url).host, services.login.tenantHostPattern);
