@@ -18,6 +18,7 @@ import { indexesOf } from "./auth/auth-data.js";
 import { loginStateKey } from "./auth/login-state.js";
 import { IdentityProvider } from "./auth/provider.js";
 import { newAuthMetrics, type AuthServices } from "./auth/services.js";
+import { routeQueryWarnings } from "./routing/query-warning.js";
 
 /**
  * Everything one isolate builds once from its environment: validated configuration,
@@ -84,6 +85,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   const auth = await buildAuth(config, manager, external, deps);
   warnUnsupported(env, deps.log);
   deps.log("config.loaded", { ...redactedSummary(config) });
+  for (const warning of routeQueryWarnings(config.xsApp.routes)) deps.log("config.route.warn", { ...warning });
   const app = createApp({
     config,
     manager,

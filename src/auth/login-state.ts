@@ -26,9 +26,12 @@ export async function loginStateKey(secret: string): Promise<Uint8Array> {
   return new Uint8Array(bits);
 }
 
-/** The cookie of one login in flight: named after the start of its `state`. */
+/**
+ * The cookie of one login in flight: named after the start of its `state`. It lives on the
+ * callback path, which a `__Host-` cookie may not (Path=/ only): `__Secure-` instead.
+ */
 export function loginCookieName(sessionCookieName: string, state: string): string {
-  return `${sessionCookieName}_login_${state.slice(0, 12)}`;
+  return `${sessionCookieName.replace(/^__Host-/i, "__Secure-")}_login_${state.slice(0, 12)}`;
 }
 
 export async function sealLoginState(value: LoginState, key: Uint8Array, nowMs: number): Promise<string> {

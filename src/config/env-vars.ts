@@ -26,7 +26,7 @@
  * - `CORS` (SAP, JSON): CORS rules as in xs-app.json `cors`; xs-app.json's rules are
  *   consulted first, these after them (SAP's order).
  * - `WS_ALLOWED_ORIGINS` (SAP, JSON): `[{ host, protocol, port }]` allowed to open
- *   WebSockets; default the router's own origin.
+ *   WebSockets besides the router's own origin (SAP's list replaces it).
  * - `plugins` (SAP) is rejected: not supported at the edge.
  */
 import * as v from "valibot";

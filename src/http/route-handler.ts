@@ -6,7 +6,7 @@ import type { Destination, RouteConfig, RouterConfig } from "../config/types.js"
 import type { DestinationResolver } from "../destinations/index.js";
 import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeCookie } from "../proxy/forward.js";
-import { matchRoute } from "../routing/match.js";
+import { decideRoute } from "../routing/decide.js";
 import { csrfDecision, isStateChanging } from "../security/csrf.js";
 import type { SessionEnv, SessionScope } from "../session/middleware.js";
 import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
@@ -38,9 +38,11 @@ export function routeHandler(options: {
     const url = new URL(c.req.url);
     const welcome = url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
     if (welcome?.kind === "redirect") return welcome.response;
-    const pathAndQuery = welcome?.kind === "rewrite" ? welcome.pathAndQuery : url.pathname + url.search;
+    const [pathname, search] = welcome?.kind === "rewrite" ? splitQuery(welcome.pathAndQuery) : [url.pathname, url.search];
 
-    const match = matchRoute(xsApp.routes, pathAndQuery, c.req.method);
+    // Decided on the canonical path, which is also what is forwarded (src/routing/decide.ts).
+    const match = decideRoute(xsApp.routes, pathname, search, c.req.method);
+    if (match.kind === "refused") return errorPage(400, "PATH_REFUSED");
     if (match.kind === "none") return errorPage(404, "ROUTE_NOT_FOUND");
     if (match.kind === "method-not-allowed") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: match.allow.join(", ") });
     if (match.kind === "invalid-target") return errorPage(400, "INVALID_TARGET");
@@ -70,8 +72,8 @@ export function routeHandler(options: {
       const found = await resolveDestination(route.destination, { userToken, waitUntil: waitUntilOf(c) });
       if (!found.ok) return found.response;
       const destination = found.destination;
-      // The welcome file is routed as its own path; the backend hears of that path (SAP).
-      const forwardedPath = welcome?.kind === "rewrite" ? pathAndQuery.split("?", 1)[0] : undefined;
+      // The path the route was decided on: the canonical one, or the welcome file's (SAP).
+      const forwardedPath = match.path;
       response = await proxy(c, csrf.request, route, destination, target, requiresAuth, forwardedPath);
     }
     if (csrf.token === undefined || response.status === 101) return response;
@@ -108,6 +110,7 @@ export function routeHandler(options: {
       ...(forwardedPath ? { forwardedPath } : {}),
       websockets,
       ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(requiresAuth ? { dropClientAuthorization: true } : {}),
       ...(clientIp ? { clientIp } : {}),
     });
     if (response.status === 101) return response;
@@ -130,6 +133,11 @@ export function routeHandler(options: {
     }
     return response;
   }
+}
+
+function splitQuery(pathAndQuery: string): [string, string] {
+  const at = pathAndQuery.indexOf("?");
+  return at === -1 ? [pathAndQuery, ""] : [pathAndQuery.slice(0, at), pathAndQuery.slice(at)];
 }
 
 /**

@@ -27,6 +27,11 @@ export interface UpstreamRequestOptions {
   forwardedPath?: string;
   /** `Bearer …` when the destination gets the user's token; replaces any incoming Authorization. */
   authorization?: string;
+  /**
+   * The route requires authentication: the client's own Authorization never reaches the
+   * backend, which expects the router's token there or none (SAP removes it too).
+   */
+  dropClientAuthorization?: boolean;
   /** Aborts the upstream request (set by `forward` for the timeout). */
   signal?: AbortSignal;
   /**
@@ -53,7 +58,7 @@ export interface ForwardOptions extends Omit<UpstreamRequestOptions, "signal" | 
 export interface WebSocketPolicy {
   /** xs-app.json `websockets.enabled`. */
   enabled: boolean;
-  /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only. */
+  /** WS_ALLOWED_ORIGINS: origins allowed besides the router's own, which always is. */
   allowedOrigins?: readonly OriginRule[];
 }
 
@@ -69,12 +74,21 @@ export function checkWebSocketUpgrade(request: Request, policy: WebSocketPolicy 
   const origin = request.headers.get("origin");
   if (origin === null) return errorPage(403, "WEBSOCKET_ORIGIN_REQUIRED");
   const own = new URL(request.url).origin;
-  const allowed = policy.allowedOrigins === undefined ? origin.toLowerCase() === own.toLowerCase() : originAllowed(policy.allowedOrigins, origin);
+  // WS_ALLOWED_ORIGINS adds origins to the router's own (SAP's replaces it, which breaks the app's own pages).
+  const allowed = origin.toLowerCase() === own.toLowerCase() || (policy.allowedOrigins !== undefined && originAllowed(policy.allowedOrigins, origin));
   return allowed ? null : errorPage(403, "WEBSOCKET_ORIGIN_NOT_ALLOWED");
 }
 
 
 const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
+
+/**
+ * Besides every `X-Forwarded-*`: headers by which proxies tell a backend the client's
+ * address or the URL it asked for. Backends trust them (Spring's ForwardedHeaderFilter,
+ * Express `trust proxy`, IIS/Symfony `X-Original-URL`/`X-Rewrite-URL` even route on them),
+ * so a client's values are never forwarded.
+ */
+const CLIENT_CONTROLLED = new Set(["forwarded", "x-original-url", "x-rewrite-url", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip"]);
 
 function stripHopByHop(headers: Headers): void {
   // One pass over the names present (a handful) instead of a delete per listed name.
@@ -149,22 +163,21 @@ function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): 
   else headers.set("cookie", cookie);
 
   if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
+  else if (opts.dropClientAuthorization === true) headers.delete("authorization");
   applyDestinationHeaders(headers, incoming.headers, opts.destination);
 
+  // A client must not speak for the router: whatever it sent about proxies, its address or
+  // the URL it used goes, always (SAP passes most of them through).
+  const spoofable: string[] = [];
+  for (const name of headers.keys()) if (name.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(name)) spoofable.push(name);
+  for (const name of spoofable) headers.delete(name);
   if (opts.destination.setXForwardedHeaders) {
-    // Host, proto and path are what this router saw; values sent by the client are replaced
-    // (SAP passes them through, which lets any client spoof them to the backend). The path
-    // without the query, as SAP sends it.
+    // What this router saw; the client's address as the platform says it (CF-Connecting-IP),
+    // never a chain the client made up. The path without the query, as SAP sends it.
     headers.set("x-forwarded-host", incomingHost);
     headers.set("x-forwarded-proto", incomingUrl.protocol.slice(0, -1));
     headers.set("x-forwarded-path", opts.forwardedPath ?? incomingUrl.pathname);
-    if (opts.clientIp !== undefined && opts.clientIp !== "") {
-      const previous = headers.get("x-forwarded-for");
-      headers.set("x-forwarded-for", previous ? `${previous}, ${opts.clientIp}` : opts.clientIp);
-    }
-  } else {
-    // SAP removes them all: a client must not speak for the router.
-    for (const name of [...headers.keys()]) if (name.startsWith("x-forwarded-")) headers.delete(name);
+    if (opts.clientIp !== undefined && opts.clientIp !== "") headers.set("x-forwarded-for", opts.clientIp);
   }
 
   const method = incoming.method;

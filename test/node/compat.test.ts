@@ -229,8 +229,8 @@ const DEVIATIONS: Deviation[] = [
   {
     id: "x-forwarded-client-values-replaced",
     reason:
-      "X-Forwarded-Host/-Proto/-Path sent by the client are replaced by what the router saw, and the client's address is appended to a client-sent X-Forwarded-For; SAP passes client values through unchanged, which lets any client spoof them to the backend.",
-    documented: "src/proxy/forward.ts buildUpstreamRequest ('SAP passes them through, which lets any client spoof them'); not (yet) in README's 'Compared with SAP' table",
+      "X-Forwarded-Host/-Proto/-Path sent by the client are replaced by what the router saw, and a client-sent X-Forwarded-For by the client's address as the platform gives it (CF-Connecting-IP); SAP passes client values through unchanged, which lets any client spoof them to the backend.",
+    documented: "src/proxy/forward.ts buildUpstreamRequest ('A client must not speak for the router'); README 'Compared with SAP's application router'",
     apply(expected, context) {
       const sent = Object.fromEntries(Object.entries(context.request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
       const backend = expected.backend;
@@ -245,7 +245,7 @@ const DEVIATIONS: Deviation[] = [
       replace("x-forwarded-proto", "{routerProto}");
       // What SAP sends when the client sends none: the request's path (see the failing x-forwarded cases for its query).
       replace("x-forwarded-path", pathnameOf(context.request.path));
-      if (sent["x-forwarded-for"] !== undefined) replace("x-forwarded-for", `${sent["x-forwarded-for"]}, {client}`);
+      replace("x-forwarded-for", "{client}");
       return changed;
     },
   },

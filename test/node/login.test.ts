@@ -166,7 +166,14 @@ describe("login", () => {
     expect(await denied.text()).toContain("INSUFFICIENT_SCOPE");
   });
 
-  it.each([["//evil.example/x"], ["/\\evil.example/x"], ["/%2F%2Fevil.example"]])("never redirects off-site after login (%s)", async (path) => {
+  it("refuses /%2F%2Fevil.example before any login: encoded slashes are refused (issue 9)", async () => {
+    const c = await cluster();
+    const res = await c.fetch("a", "/%2F%2Fevil.example", { redirect: "manual" });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("location")).toBeNull();
+  });
+
+  it.each([["//evil.example/x"], ["/\\evil.example/x"]])("never redirects off-site after login (%s)", async (path) => {
     const c = await cluster();
     const { callback } = await login(c, path);
     const location = callback.headers.get("location")!;

@@ -127,8 +127,8 @@ describe("localDir from static assets", () => {
   it("never serves a file outside the folder, whatever the traversal attempt (fetch and raw request lines)", async () => {
     // Dot segments, literal or encoded, are resolved by URL parsing before routing: they
     // land outside the route (404) or in another route, which then applies (the protected
-    // folder: login). Encoded separators survive parsing: the router refuses them (400)
-    // before anything is fetched.
+    // folder: login). Encoded separators and "..;" survive parsing: the router refuses
+    // them (400) before anything is fetched.
     const resolved = [
       "/app/../secret.txt",
       "/app/%2e%2e/secret.txt",
@@ -141,7 +141,6 @@ describe("localDir from static assets", () => {
       "/app//../secret.txt",
       "/app/%00/../../secret.txt",
       "/app/./../secret.txt",
-      "/app/..;/secret.txt",
       "/app/%2e%2e/private/page.html",
     ];
     const refused = [
@@ -152,6 +151,7 @@ describe("localDir from static assets", () => {
       "/app/..%5csecret.txt",
       "/app/..%5Csecret.txt",
       "/app/..%2fprivate%2fpage.html",
+      "/app/..;/secret.txt", // Tomcat reads "..;" as "..": refused in any spelling (issue 9)
     ];
     const login = `${idp.url}/oauth/authorize?`;
     for (const path of [...resolved, ...refused]) {

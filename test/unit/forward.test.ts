@@ -9,6 +9,7 @@ import {
   type ForwardOptions,
   type WebSocketPolicy,
 } from "../../src/proxy/forward.js";
+import { SPOOFED_PROXY_HEADERS } from "../support/spoofed-headers.js";
 
 function destination(extra: Partial<Destination> = {}): Destination {
   return { name: "backend", url: "https://b.example/base", forwardAuthToken: false, timeoutMs: 30_000, setXForwardedHeaders: true, ...extra };
@@ -144,13 +145,14 @@ describe("buildUpstreamRequest: headers", () => {
       "https://router.example/p",
       { "x-forwarded-for": "198.51.100.1, 10.0.0.1" },
       "203.0.113.7",
-      { host: "router.example", proto: "https", path: "/p", for: "198.51.100.1, 10.0.0.1, 203.0.113.7" },
+      // the client's chain is replaced by what the platform says (CF-Connecting-IP)
+      { host: "router.example", proto: "https", path: "/p", for: "203.0.113.7" },
     ],
     [
       "https://router.example/p",
       { "x-forwarded-for": "198.51.100.1" },
       undefined,
-      { host: "router.example", proto: "https", path: "/p", for: "198.51.100.1" },
+      { host: "router.example", proto: "https", path: "/p", for: null },
     ],
     [
       // client-sent values are replaced by what the router saw
@@ -168,6 +170,29 @@ describe("buildUpstreamRequest: headers", () => {
       path: req.headers.get("x-forwarded-path"),
       for: req.headers.get("x-forwarded-for"),
     }).toEqual(expected);
+  });
+
+
+  it.each([
+    [true, { "x-forwarded-host": "router.example", "x-forwarded-proto": "https", "x-forwarded-path": "/p", "x-forwarded-for": "203.0.113.7" }],
+    [false, {}],
+  ] as const)("setXForwardedHeaders %s: the client's proxy and address headers never reach the backend; only the router's own", (on, expected) => {
+    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", accept: "*/*", ...SPOOFED_PROXY_HEADERS } });
+    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: on }), clientIp: "203.0.113.7" }));
+    expect(Object.fromEntries(req.headers)).toEqual({ accept: "*/*", ...expected });
+  });
+
+  it.each([
+    // [client Authorization, dropClientAuthorization, router token, expected]
+    ["Bearer client-chosen", true, undefined, null], // protected route, no token forwarded
+    ["Bearer client-chosen", true, "Bearer router", "Bearer router"],
+    ["Bearer client-chosen", false, undefined, "Bearer client-chosen"], // public route: the client's own (SAP)
+  ] as const)("Authorization %j with dropClientAuthorization %s and token %j → %j", (incoming, drop, authorization, expected) => {
+    const req = buildUpstreamRequest(
+      new Request("https://router.example/in", { headers: { authorization: incoming } }),
+      options({ dropClientAuthorization: drop, ...(authorization ? { authorization } : {}) }),
+    );
+    expect(req.headers.get("authorization")).toBe(expected);
   });
 
   it("sends no X-Forwarded-* at all when the destination turns them off, not even the client's (SAP)", () => {
@@ -436,7 +461,8 @@ describe("WebSockets", () => {
     ["enabled, no Origin (SAP: 403)", ENABLED, { origin: null }, 403],
     ["enabled, foreign origin (cross-site WebSocket hijacking)", ENABLED, { origin: "https://evil.example" }, 403],
     ["WS_ALLOWED_ORIGINS allows it", { enabled: true, allowedOrigins: [{ host: "app.example.com", protocol: "https" }] }, { origin: "https://app.example.com" }, null],
-    ["WS_ALLOWED_ORIGINS replaces the default (own origin no longer implied)", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, {}, 403],
+    ["WS_ALLOWED_ORIGINS adds to the router's own origin, which stays allowed", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, {}, null],
+    ["WS_ALLOWED_ORIGINS: an origin neither listed nor the router's", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, { origin: "https://evil.example" }, 403],
   ] as const)("checkWebSocketUpgrade: %s → %s", (_, policy, headers, expected) => {
     expect(checkWebSocketUpgrade(upgrade(headers), policy)?.status ?? null).toBe(expected);
   });
