@@ -1,0 +1,103 @@
+/**
+ * The HTML5 application repository binding (service `html5-apps-repo`, plan `app-runtime`),
+ * found as SAP's router finds it: a binding tagged `html5-apps-repo-rt` or whose
+ * credentials say `"sap.cloud.service": "html5-apps-repo-rt"`, or label `html5-apps-repo`
+ * with plan `app-runtime`. Credentials: `uri` (the runtime API, `…/applications/content`),
+ * `grant_type` (SAP requires `client_credentials`), `uaa.{url, clientid, clientsecret}`.
+ * X.509 `uaa` credentials are refused (a Worker cannot present the client certificate).
+ * Both URLs must be https (plain http only on loopback): the secret and tokens travel there.
+ */
+import * as v from "valibot";
+import type { ConfigProblem, Html5RepoBinding } from "../config/types.js";
+import { appendKey, validate } from "../config/problems.js";
+import { jsonObject, nonEmptyString, string } from "../config/schemas.js";
+import type { VcapServicesResult } from "../config/vcap.js";
+import { isSecureOrLoopback } from "../destinations/service-binding.js";
+import { HTML5_REPO_SERVICE } from "../config/xs-app.js";
+
+export { HTML5_REPO_SERVICE } from "../config/xs-app.js";
+const LABEL = "html5-apps-repo";
+const PLAN = "app-runtime";
+
+export interface Html5RepoResult {
+  binding?: Html5RepoBinding;
+  problems: ConfigProblem[];
+}
+
+const serviceUrl = v.pipe(
+  string,
+  v.trim(),
+  v.check(isSecureOrLoopback, "must be an absolute https URL (http only on loopback)"),
+  v.transform((url) => url.replace(/\/+$/, "")),
+);
+
+const uaaSchema = v.pipe(
+  jsonObject,
+  v.looseObject({
+    url: serviceUrl,
+    clientid: nonEmptyString,
+    clientsecret: v.optional(nonEmptyString),
+    certificate: v.optional(string),
+    key: v.optional(string),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed || dataset.value.clientsecret !== undefined) return;
+    const x509 = dataset.value.certificate !== undefined || dataset.value.key !== undefined;
+    addIssue({
+      message: x509
+        ? "X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"
+        : "missing required property",
+      path: [{ type: "object", origin: "value", input: dataset.value, key: "clientsecret", value: undefined }],
+    });
+  }),
+);
+
+const bindingSchema = v.object({
+  credentials: v.pipe(
+    jsonObject,
+    v.looseObject({
+      uri: serviceUrl,
+      grant_type: v.optional(v.pipe(string, v.check((g) => g === "client_credentials", 'must be "client_credentials"'))),
+      uaa: uaaSchema,
+    }),
+  ),
+});
+
+/** Whether a VCAP_SERVICES entry is the repository's runtime binding (SAP: by tag or sap.cloud.service). */
+function isRuntimeBinding(label: string, binding: Record<string, unknown>): boolean {
+  const tags = Array.isArray(binding.tags) ? binding.tags : [];
+  const credentials = binding.credentials as Record<string, unknown> | undefined;
+  return (
+    tags.includes(HTML5_REPO_SERVICE) ||
+    (typeof credentials === "object" && credentials !== null && credentials["sap.cloud.service"] === HTML5_REPO_SERVICE) ||
+    (label === LABEL && binding.plan === PLAN)
+  );
+}
+
+/** The repository binding, when one is bound; several are a problem (which one would the app mean?). */
+export function parseHtml5Repo(vcap: VcapServicesResult, variable = "VCAP_SERVICES"): Html5RepoResult {
+  const matches: { path: string; binding: Record<string, unknown> }[] = [];
+  for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
+    bindings.forEach((binding, index) => {
+      if (isRuntimeBinding(label, binding)) matches.push({ path: appendKey(appendKey(variable, label), index), binding });
+    });
+  }
+  const [first, ...others] = matches;
+  if (!first) return { problems: [] };
+  if (others.length > 0) {
+    return { problems: others.map((m) => ({ path: m.path, message: `more than one ${LABEL} ${PLAN} binding (one is supported)` })) };
+  }
+  const checked = validate(bindingSchema, first.binding, first.path);
+  if (!checked.ok) return { problems: checked.problems };
+  const { uri, uaa } = checked.value.credentials;
+  return {
+    problems: [],
+    binding: {
+      uri,
+      tokenUrl: `${uaa.url}/oauth/token`,
+      clientId: uaa.clientid,
+      clientSecret: uaa.clientsecret!,
+      ...(typeof first.binding.name === "string" && { name: first.binding.name }),
+    },
+  };
+}
