@@ -15,11 +15,12 @@
 //               VCAP_SERVICES = { "html5-apps-repo": [sim.binding] }
 // Standalone:   node scripts/sim/html5-repo.mjs [--port N] [--apps file.json]
 //               prints VCAP_SERVICES (JSON) and serves until stopped.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { clientCredentialsGrant, hasValidBearer, header } from "./client-credentials.mjs";
 
 const CONTENT = "/applications/content";
 
@@ -93,9 +94,7 @@ export async function startHtml5RepoSim(options = {}) {
         }
         if (!url.pathname.startsWith(`${CONTENT}/`)) return json(404, { error: "Not Found" });
         if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "Method Not Allowed" });
-        const bearer = /^Bearer (.+)$/i.exec(header(req.headers, "authorization") ?? "")?.[1];
-        const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
-        if (expiry === undefined || expiry <= Date.now()) return json(401, { error: "Unauthorized" });
+        if (!hasValidBearer(req.headers, accessTokens)) return json(401, { error: "Unauthorized" });
         return content(url.pathname.slice(CONTENT.length + 1), req.headers, entry, send, json);
       } catch {
         return json(500, { error: "simulator error" });
@@ -105,24 +104,9 @@ export async function startHtml5RepoSim(options = {}) {
 
   /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} body @param {SimRequest} entry @param {(s: number, b: unknown) => void} json */
   function token(headers, body, entry, json) {
-    const form = new URLSearchParams(body);
-    let id = form.get("client_id") ?? undefined;
-    let secret = form.get("client_secret") ?? undefined;
-    entry.clientAuth = "post";
-    const basic = /^Basic (.+)$/i.exec(header(headers, "authorization") ?? "")?.[1];
-    if (basic !== undefined) {
-      const decoded = Buffer.from(basic, "base64").toString();
-      const colon = decoded.indexOf(":");
-      if (colon < 0) return json(401, { error: "invalid_client" });
-      id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
-      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
-      entry.clientAuth = "basic";
-    }
-    if (id !== clientId || secret === undefined || !sameSecret(secret, clientSecret)) return json(401, { error: "invalid_client", error_description: "Bad credentials" });
-    if (form.get("grant_type") !== "client_credentials") return json(400, { error: "unsupported_grant_type" });
-    const accessToken = `sim-html5.${randomBytes(24).toString("base64url")}`;
-    accessTokens.set(accessToken, Date.now() + state.tokenTtl * 1000);
-    return json(200, { access_token: accessToken, token_type: "bearer", expires_in: state.tokenTtl, scope: "html5-apps-repo-uaa!b2.app-runtime", jti: randomBytes(8).toString("hex") });
+    const grant = clientCredentialsGrant({ headers, body, clientId, clientSecret, accessTokens, ttl: state.tokenTtl, prefix: "sim-html5", scope: "html5-apps-repo-uaa!b2.app-runtime" });
+    entry.clientAuth = grant.clientAuth;
+    return json(grant.status, grant.body);
   }
 
   /**
@@ -235,17 +219,6 @@ function compareVersions(a, b) {
 function typeFor(file) {
   const ext = file.slice(file.lastIndexOf(".") + 1).toLowerCase();
   return { html: "text/html; charset=utf-8", js: "application/javascript; charset=utf-8", json: "application/json; charset=utf-8", css: "text/css; charset=utf-8" }[ext] ?? "application/octet-stream";
-}
-
-/** @param {import("node:http").IncomingHttpHeaders} headers @param {string} name */
-function header(headers, name) {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** @param {string} a @param {string} b */
-function sameSecret(a, b) {
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
 }
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));

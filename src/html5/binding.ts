@@ -12,7 +12,7 @@ import type { ConfigProblem, Html5RepoBinding } from "../config/types.js";
 import { appendKey, validate } from "../config/problems.js";
 import { jsonObject, nonEmptyString, string } from "../config/schemas.js";
 import type { VcapServicesResult } from "../config/vcap.js";
-import { isSecureOrLoopback } from "../destinations/service-binding.js";
+import { requireClientSecret, serviceUrl } from "../destinations/service-binding.js";
 import { HTML5_REPO_SERVICE } from "../config/xs-app.js";
 
 export { HTML5_REPO_SERVICE } from "../config/xs-app.js";
@@ -24,13 +24,6 @@ export interface Html5RepoResult {
   problems: ConfigProblem[];
 }
 
-const serviceUrl = v.pipe(
-  string,
-  v.trim(),
-  v.check(isSecureOrLoopback, "must be an absolute https URL (http only on loopback)"),
-  v.transform((url) => url.replace(/\/+$/, "")),
-);
-
 const uaaSchema = v.pipe(
   jsonObject,
   v.looseObject({
@@ -40,16 +33,7 @@ const uaaSchema = v.pipe(
     certificate: v.optional(string),
     key: v.optional(string),
   }),
-  v.rawCheck(({ dataset, addIssue }) => {
-    if (!dataset.typed || dataset.value.clientsecret !== undefined) return;
-    const x509 = dataset.value.certificate !== undefined || dataset.value.key !== undefined;
-    addIssue({
-      message: x509
-        ? "X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"
-        : "missing required property",
-      path: [{ type: "object", origin: "value", input: dataset.value, key: "clientsecret", value: undefined }],
-    });
-  }),
+  requireClientSecret(),
 );
 
 const bindingSchema = v.object({
