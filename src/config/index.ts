@@ -12,7 +12,7 @@ import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
-import { parseHtml5Repo } from "../html5/binding.js";
+import { parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
 
 export type * from "./types.js";
 export { formatProblems } from "./problems.js";
@@ -46,6 +46,8 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
 
   const html5Repo = parseHtml5Repo(vcap);
   problems.push(...html5Repo.problems);
+  const ownServices = parseOwnSapCloudService(env.OWN_SAP_CLOUD_SERVICE);
+  if (!ownServices.ok) problems.push(...ownServices.problems);
 
   let xsApp: XsAppConfig | undefined;
   const xsAppJson = readJsonVariable(env.XS_APP, "XS_APP");
@@ -79,7 +81,7 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
     http: http.value,
     ...(statusToken !== undefined ? { statusToken } : {}),
     ...(destinationService.binding && { destinationService: destinationService.binding }),
-    ...(html5Repo.binding && { html5Repo: html5Repo.binding }),
+    ...(html5Repo.binding && { html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] } }),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };

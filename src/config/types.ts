@@ -39,6 +39,8 @@ export interface Html5RepoBinding {
   clientId: string;
   /** Never logged. */
   clientSecret: string;
+  /** OWN_SAP_CLOUD_SERVICE, without dots: app-key prefixes that name the router's own apps. */
+  ownSapCloudServices: readonly string[];
 }
 
 export interface DestinationServiceBinding {

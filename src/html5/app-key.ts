@@ -6,7 +6,7 @@
  * - The version is a trailing `-<digits>.<digits>.<digits>`; without it the repository's
  *   default version is served.
  * - With dots, the first part is the prefix (SAP: a business service's `sap.cloud.service`
- *   without dots) and the second the app name.
+ *   without dots, or one of OWN_SAP_CLOUD_SERVICE) and the second the app name.
  * - The app name is letters, digits, `_` and space only; any other first segment is not an
  *   app key (`index.html`, `user-api`, ``) and the request goes to the central xs-app.json.
  * - `favicon.ico` and `login` are never app keys (SAP's preset direct-routing patterns).
@@ -31,15 +31,20 @@ const APP_NAME = /^[a-zA-Z0-9_ ]+$/;
 const DIRECT_ROUTING = new Set(["favicon.ico", "login"]);
 const CACHE_BUSTER = /^~.*~$/;
 
-/** The app key of a path's first segment, or null when it is none. */
-export function parseAppKey(segment: string): AppKey | null {
+/**
+ * The app key of a path's first segment, or null when it is none. `ownServices`
+ * (OWN_SAP_CLOUD_SERVICE): with three parts whose middle one is an own service, the key is
+ * `<appHostId>.<service>.<app>` (SAP's unique URL).
+ */
+export function parseAppKey(segment: string, ownServices: readonly string[] = []): AppKey | null {
   if (segment === "" || segment.includes("?") || DIRECT_ROUTING.has(segment)) return null;
   const version = VERSION.exec(segment);
   const appVersion = version ? version[0].slice(1) : undefined;
   const appName = version ? segment.slice(0, version.index) : segment;
   const parts = appName.split(".");
-  const appPrefix = parts.length >= 2 ? parts[0] : undefined;
-  const appNameWithoutPrefix = (parts.length >= 2 ? parts[1] : appName) || appName;
+  const skip = parts.length === 3 && ownServices.includes(parts[1]!) ? 1 : 0;
+  const appPrefix = parts.length >= 2 ? parts[skip] : undefined;
+  const appNameWithoutPrefix = (parts.length >= 2 ? parts[skip + 1] : appName) || appName;
   if (!APP_NAME.test(appNameWithoutPrefix)) return null;
   return {
     entireKey: segment,
@@ -60,9 +65,9 @@ export interface AppPath {
 }
 
 /** Splits a canonical path (`/app-1.0.0/~123~/x.js`) into app key, cache buster and path in the app; null without an app key. */
-export function splitAppPath(pathname: string): AppPath | null {
+export function splitAppPath(pathname: string, ownServices: readonly string[] = []): AppPath | null {
   const segments = pathname.split("/");
-  const key = parseAppKey(segments[1] ?? "");
+  const key = parseAppKey(segments[1] ?? "", ownServices);
   if (key === null) return null;
   let rest = segments.slice(2);
   const cacheBuster = rest[0] !== undefined && CACHE_BUSTER.test(rest[0]) ? rest[0] : undefined;

@@ -9,7 +9,7 @@
  */
 import * as v from "valibot";
 import type { ConfigProblem, Html5RepoBinding } from "../config/types.js";
-import { appendKey, validate } from "../config/problems.js";
+import { appendKey, readJsonVariable, validate, type Checked } from "../config/problems.js";
 import { jsonObject, nonEmptyString, string } from "../config/schemas.js";
 import type { VcapServicesResult } from "../config/vcap.js";
 import { requireClientSecret, serviceUrl } from "../destinations/service-binding.js";
@@ -20,7 +20,7 @@ const LABEL = "html5-apps-repo";
 const PLAN = "app-runtime";
 
 export interface Html5RepoResult {
-  binding?: Html5RepoBinding;
+  binding?: Omit<Html5RepoBinding, "ownSapCloudServices">;
   problems: ConfigProblem[];
 }
 
@@ -84,4 +84,23 @@ export function parseHtml5Repo(vcap: VcapServicesResult, variable = "VCAP_SERVIC
       ...(typeof first.binding.name === "string" && { name: first.binding.name }),
     },
   };
+}
+
+const ownServicesSchema = v.pipe(
+  v.array(nonEmptyString, "must be an array of sap.cloud.service names"),
+  v.minLength(1, "must not be empty"),
+  // SAP compares them without dots, as they appear in app keys.
+  v.transform((names) => [...new Set(names.map((name) => name.replace(/\./g, "")).filter((name) => name !== ""))]),
+);
+
+/**
+ * OWN_SAP_CLOUD_SERVICE (JSON array): the `sap.cloud.service` names of the router's own apps,
+ * so that managed-router style keys (`/<service>.<app>-<version>/`) serve the app from the
+ * repository instead of routing centrally. Unset: none.
+ */
+export function parseOwnSapCloudService(raw: unknown): Checked<string[]> {
+  const json = readJsonVariable(raw, "OWN_SAP_CLOUD_SERVICE");
+  if (!json.ok) return json;
+  if (json.value === undefined) return { ok: true, value: [] };
+  return validate(ownServicesSchema, json.value, "OWN_SAP_CLOUD_SERVICE");
 }

@@ -67,6 +67,7 @@ export function createHtml5Router(options: Html5Options): Html5Router {
   const client = new Html5RepoClient(options.binding, { fetch: options.fetch, now });
   const cache = new RefreshingCache<Outcome>({ now, maxEntries: options.maxApps ?? 500 });
   const knownDestinations = config.destinationService ? undefined : new Set(config.destinations.keys());
+  const own = options.binding.ownSapCloudServices;
 
   async function load(key: AppKey): Promise<Loaded<Outcome>> {
     const app = key.appKeyWithoutPrefix;
@@ -131,9 +132,9 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       const url = new URL(request.url);
       const canonical = canonicalizePath(url.pathname);
       if (!canonical.ok) return { kind: "central" }; // refused by route decision
-      const split = splitAppPath(canonical.path);
-      // A prefixed key names a business service or an own sap.cloud.service; neither is bound here (SAP: central routing).
-      if (split === null || split.key.appPrefix !== undefined) return { kind: "central" };
+      const split = splitAppPath(canonical.path, own);
+      // A prefix that is not the router's own names a business service, not read here (SAP: central routing, "Service Tag unknown").
+      if (split === null || (split.key.appPrefix !== undefined && !own.includes(split.key.appPrefix))) return { kind: "central" };
       const outcome = await cache.get(split.key.appKeyWithoutPrefix, () => load(split.key), waitUntil);
       if (outcome.kind === "not-found") return { kind: "central", missingApp: split.key };
       if (outcome.kind === "failed") return { kind: "answer", response: errorPage(outcome.status, outcome.code) };

@@ -3,7 +3,7 @@ import { loadConfig, redactedSummary } from "../../src/config/index.js";
 import type { RouteConfig, RouterConfig } from "../../src/config/types.js";
 import { parseVcapServices } from "../../src/config/vcap.js";
 import { parseAppKey, splitAppPath } from "../../src/html5/app-key.js";
-import { parseHtml5Repo } from "../../src/html5/binding.js";
+import { parseHtml5Repo, parseOwnSapCloudService } from "../../src/html5/binding.js";
 import { createHtml5Router, type AppSelection } from "../../src/html5/index.js";
 
 const SECRET = "s3cret-VALUE-never-shown";
@@ -35,6 +35,15 @@ describe("parseAppKey: SAP's app key from the first path segment", () => {
 
   it.each(["", "favicon.ico", "login", "user-api", "books-1", "a.", "b%C3%BCcher", "x?y=1"])("%j is no app key", (segment) => {
     expect(parseAppKey(segment)).toBeNull();
+  });
+
+  it("OWN_SAP_CLOUD_SERVICE: <appHostId>.<own service>.<app> names the app after the service (SAP's unique URL)", () => {
+    expect(parseAppKey("0a1b2c.comsapbooks.books-1.0.0", ["comsapbooks"])).toMatchObject({ appPrefix: "comsapbooks", appNameWithoutPrefix: "books", appKeyWithoutPrefix: "books-1.0.0" });
+    expect(parseAppKey("0a1b2c.comsapbooks.books-1.0.0")).toMatchObject({ appPrefix: "0a1b2c", appNameWithoutPrefix: "comsapbooks" });
+    expect(parseOwnSapCloudService('["com.sap.books", "other", "..."]')).toEqual({ ok: true, value: ["comsapbooks", "other"] });
+    expect(parseOwnSapCloudService(undefined)).toEqual({ ok: true, value: [] });
+    expect(parseOwnSapCloudService("[]")).toEqual({ ok: false, problems: [{ path: "OWN_SAP_CLOUD_SERVICE", message: "must not be empty" }] });
+    expect(parseOwnSapCloudService('["a", 3]')).toEqual({ ok: false, problems: [{ path: "OWN_SAP_CLOUD_SERVICE[1]", message: "must be a string" }] });
   });
 
   it("splitAppPath: the path in the app, without the cache buster (second segment only)", () => {
@@ -89,8 +98,8 @@ describe("parseHtml5Repo: the app-runtime binding in VCAP_SERVICES", () => {
 
 const CENTRAL = { routes: [{ source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" }] };
 
-function configWith(vcap: Record<string, unknown>, xsApp: unknown = CENTRAL) {
-  return loadConfig({ VCAP_SERVICES: JSON.stringify(vcap), destinations: JSON.stringify([{ name: "backend", url: "https://backend.example" }]) } as never, xsApp);
+function configWith(vcap: Record<string, unknown>, xsApp: unknown = CENTRAL, env: Record<string, string> = {}) {
+  return loadConfig({ VCAP_SERVICES: JSON.stringify(vcap), destinations: JSON.stringify([{ name: "backend", url: "https://backend.example" }]), ...env } as never, xsApp);
 }
 
 describe("html5-apps-repo-rt routes in the configuration", () => {
@@ -131,8 +140,8 @@ function fakeRepo(answers: Record<string, () => Response>) {
   return { fetch: fetchImpl, calls };
 }
 
-function routerWith(answers: Record<string, () => Response>, vcap: Record<string, unknown> = {}) {
-  const loaded = configWith({ "html5-apps-repo": [runtimeBinding()], ...vcap });
+function routerWith(answers: Record<string, () => Response>, vcap: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+  const loaded = configWith({ "html5-apps-repo": [runtimeBinding()], ...vcap }, CENTRAL, env);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const config: RouterConfig = loaded.config;
   const repo = fakeRepo(answers);
@@ -163,6 +172,15 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
       expect(await router.select(request(path), noWait)).toEqual({ kind: "central" });
     }
     expect(repo.calls).toEqual([]);
+  });
+
+  it("an own sap.cloud.service prefix (OWN_SAP_CLOUD_SERVICE) serves the app from the repository; files below the app name", async () => {
+    const { router, repo } = routerWith({ "/books/xs-app.json": xsApp(APP), "/books/a.js": () => new Response("js") }, {}, { OWN_SAP_CLOUD_SERVICE: '["com.sap.books"]' });
+    const selection = await router.select(request("/comsapbooks.books/a.js"), noWait);
+    expect(selection).toMatchObject({ kind: "app", pathname: "/a.js", key: { appPrefix: "comsapbooks", appKeyWithoutPrefix: "books" } });
+    expect(await (await router.serve(request("/comsapbooks.books/a.js"), html5Route(), "/a.js", selection)).text()).toBe("js");
+    expect(repo.calls.map((c) => c.url).filter((u) => u.startsWith(URI))).toEqual([`${URI}/books/xs-app.json`, `${URI}/books/a.js`]);
+    expect(await router.select(request("/otherservice.books/a.js"), noWait)).toEqual({ kind: "central" });
   });
 
   it("an app the repository does not have (503): central routing, and html5 routes answer 404 without a file call", async () => {
