@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
@@ -247,6 +248,34 @@ describe("HTML5 application repository: caching and failures", () => {
       expect(sim.count("token")).toBe(2);
     } finally {
       await stop();
+    }
+  });
+});
+
+describe("HTML5 repository simulator command line", () => {
+  it("prints VCAP_SERVICES whose credentials reach the running simulator: a token, then the sample app", async () => {
+    const child = spawn(process.execPath, ["scripts/sim/html5-repo.mjs"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      let out = "";
+      let vcap: { "html5-apps-repo": [{ credentials: { uri: string; uaa: { url: string; clientid: string; clientsecret: string } } }] } | undefined;
+      for await (const chunk of child.stdout!) {
+        out += String(chunk);
+        try {
+          vcap = JSON.parse(out);
+          break;
+        } catch {
+          // not complete yet
+        }
+      }
+      const { uri, uaa } = vcap!["html5-apps-repo"][0].credentials;
+      const form = new URLSearchParams({ grant_type: "client_credentials", client_id: uaa.clientid, client_secret: uaa.clientsecret });
+      const token = (await (await fetch(`${uaa.url}/oauth/token`, { method: "POST", body: form })).json()) as { access_token: string };
+      const index = await fetch(`${uri}/sample-1.0.0/index.html`, { headers: { authorization: `Bearer ${token.access_token}` } });
+      expect(index.status).toBe(200);
+      expect(await index.text()).toContain("sample 1.0.0");
+      expect((await fetch(`${uri}/sample/index.html`)).status).toBe(401);
+    } finally {
+      child.kill("SIGTERM");
     }
   });
 });
