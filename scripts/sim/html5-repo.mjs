@@ -25,7 +25,9 @@ import { clientCredentialsGrant, hasValidBearer, header } from "./client-credent
 const CONTENT = "/applications/content";
 
 /**
- * @typedef {{ name: string, version?: string, files: Record<string, string | { body: string, type?: string, cacheControl?: string }> }} SimApp
+ * @typedef {{ name: string, version?: string, files: Record<string, string | SimFile> }} SimApp
+ * @typedef {{ body: string, type?: string, cacheControl?: string, rest?: Promise<string> }} SimFile `rest`: sent when it
+ *   resolves, after `body` (a file still streaming)
  * @typedef {{ method: string, path: string, kind: "token" | "xs-app" | "file" | "other", status: number,
  *   app?: string, file?: string, clientAuth?: "post" | "basic", at: number }} SimRequest
  */
@@ -79,11 +81,13 @@ export async function startHtml5RepoSim(options = {}) {
         req.socket.destroy();
         return;
       }
-      /** @param {number} status @param {Record<string, string>} headers @param {string} [body] */
-      const send = (status, headers, body) => {
+      /** @param {number} status @param {Record<string, string>} headers @param {string} [body] @param {Promise<string>} [rest] */
+      const send = (status, headers, body, rest) => {
         entry.status = status;
         res.writeHead(status, headers);
-        res.end(req.method === "HEAD" ? undefined : body);
+        if (rest === undefined || req.method === "HEAD") return void res.end(req.method === "HEAD" ? undefined : body);
+        res.write(body ?? "");
+        rest.then((tail) => res.end(tail), () => res.destroy());
       };
       const json = (/** @type {number} */ status, /** @type {unknown} */ body) => send(status, { "content-type": "application/json;charset=utf-8" }, JSON.stringify(body));
       if (state.outage === "503") return json(503, { error: "Service Unavailable" });
@@ -111,7 +115,7 @@ export async function startHtml5RepoSim(options = {}) {
 
   /**
    * @param {string} rest `<appKey>/<path>` @param {import("node:http").IncomingHttpHeaders} headers @param {SimRequest} entry
-   * @param {(status: number, headers: Record<string, string>, body?: string) => void} send @param {(s: number, b: unknown) => void} json
+   * @param {(status: number, headers: Record<string, string>, body?: string, rest?: Promise<string>) => void} send @param {(s: number, b: unknown) => void} json
    */
   function content(rest, headers, entry, send, json) {
     const slash = rest.indexOf("/");
@@ -127,12 +131,12 @@ export async function startHtml5RepoSim(options = {}) {
     if (!app) return json(503, { error: `Application ${appKey} not found` });
     const found = app.files[file === "" ? "index.html" : file];
     if (found === undefined) return json(404, { error: "File not found" });
-    const { body, type, cacheControl } = typeof found === "string" ? { body: found, type: undefined, cacheControl: undefined } : found;
+    const { body, type, cacheControl, rest: later } = typeof found === "string" ? { body: found, type: undefined, cacheControl: undefined, rest: undefined } : found;
     const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 20)}"`;
     /** @type {Record<string, string>} */
     const answer = { "content-type": type ?? typeFor(file), etag, ...(cacheControl ? { "cache-control": cacheControl } : {}) };
     if (header(headers, "if-none-match") === etag) return send(304, answer);
-    return send(200, answer, body);
+    return send(200, answer, body, later);
   }
 
   await new Promise((resolve, reject) => {

@@ -31,6 +31,10 @@ const BOOKS_XS_APP = {
   ],
 };
 
+/** The rest of `big.js`, sent when a test releases it: until then the repository is still sending. */
+let releaseBig: (tail: string) => void = () => {};
+const bigRest = () => new Promise<string>((resolve) => (releaseBig = resolve));
+
 function books(version: string) {
   return {
     name: "books",
@@ -41,6 +45,7 @@ function books(version: string) {
       "app.js": `console.log("books ${version}");`,
       "lib.js": { body: "lib", type: "application/javascript", cacheControl: "max-age=60" },
       "panel.html": page("admin panel"),
+      "big.js": { body: "/* first part */", type: "application/javascript", get rest() { return bigRest(); } },
     },
   };
 }
@@ -169,6 +174,20 @@ describe("HTML5 application repository: apps served through the runtime API", ()
     const central = await get(c, "/central/ping");
     expect(central.status).toBe(200);
     expect(((await central.json()) as { url: string }).url).toBe("/ping");
+  });
+
+  it("files are streamed: the first bytes arrive while the repository is still sending", async () => {
+    const { c } = shared;
+    const res = await get(c, "/books/big.js");
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    // Buffering would wait for the end, which only comes after this first read.
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toBe("/* first part */");
+    releaseBig("/* rest */");
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+    expect(rest).toBe("/* rest */");
   });
 
   it("a logged-in app route: login first, then the file", async () => {
