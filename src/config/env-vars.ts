@@ -6,7 +6,9 @@
  * - `SESSION_TIMEOUT` (SAP): idle timeout, minutes; else xs-app.json `sessionTimeout`; else 15.
  * - `SESSION_ABSOLUTE_TIMEOUT` (extension): minutes; default 480, or the idle timeout
  *   when that is longer; when set, must be at least the idle timeout.
- * - `SESSION_COOKIE_NAME` (SAP): default `JSESSIONID`; an RFC 6265 cookie-name token.
+ * - `SESSION_COOKIE_NAME` (SAP): default `JSESSIONID`; an RFC 6265 cookie-name token. A
+ *   `__Host-` name is the way to ask for that prefix: it needs Secure (below); the cookie is
+ *   always `Path=/` without `Domain`, as the prefix demands.
  * - `SESSION_MEMORY_MAX_ENTRIES`, `SESSION_MEMORY_MAX_BYTES` (extensions): bounds of the
  *   in-memory tier; defaults 10000 and 64 MiB.
  * - `COOKIES` (SAP, JSON): `{ "SameSite": "Lax" | "None" | "Strict", "Partitioned": … }`.

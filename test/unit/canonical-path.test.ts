@@ -127,3 +127,21 @@ describe("canonicalizePath: properties", () => {
     );
   });
 });
+
+/** What workerd's own URL parser does before the router sees a path (docs/path-canonicalization.md). */
+describe("workerd's URL parser (measured, not relied on)", () => {
+  it.each([
+    ["/a/../b", "/b"],
+    ["/a/%2e%2e/b", "/b"], // %2e-spelled dot segments are resolved too
+    ["/a/.%2E/b", "/b"],
+    ["/a/%2e/b", "/a/b"],
+    ["/a\\b", "/a/b"], // raw backslash is a separator
+    ["/a/..;/b", "/a/..;/b"], // not a dot segment to the parser
+    ["/a//b", "/a//b"],
+    ["/a/%61%2F%5C%zz", "/a/%61%2F%5C%zz"], // escapes left alone, malformed ones included
+    ["/a/b c^{}`", "/a/b%20c%5E%7B%7D%60"],
+    ["/a/\u0000b", "/a/%00b"], // a trailing one would be stripped with the URL's surrounding C0 and spaces
+  ])("new URL(…%s).pathname is %s", (path, pathname) => {
+    expect(new URL(`https://router.test${path}`).pathname).toBe(pathname);
+  });
+});
