@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { createAuthenticator } from "./auth/authenticate.js";
 import { createDestinationResolver, warnServiceLogoutPaths } from "./destinations/index.js";
+import { createHtml5Router } from "./html5/index.js";
 import { handleCallback } from "./auth/login.js";
 import { userApiHandler, userApiProvider } from "./auth/user-api.js";
 import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.js";
@@ -105,7 +106,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
   const resolveDestination = createDestinationResolver({ variable: config.destinations, ...(config.destinationService && { service: config.destinationService }), fetch, now, log });
   if (config.destinationService) warnServiceLogoutPaths(xsApp.destinations, config.destinations, log);
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination, log }));
+  const html5 = config.html5Repo && createHtml5Router({ binding: config.html5Repo, config, fetch, now, log });
+  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination, log, ...(html5 && { html5 }) }));
   return app;
 }
 

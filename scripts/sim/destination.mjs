@@ -15,11 +15,12 @@
 //               VCAP_SERVICES = { destination: [sim.binding] }
 // Standalone:   node scripts/sim/destination.mjs [--port N] [--destinations file.json]
 //               prints the binding (JSON) and serves until stopped.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { clientCredentialsGrant, hasValidBearer, header } from "./client-credentials.mjs";
 
 /** Authentication kinds whose token depends on the user (the router sends X-user-token). */
 export const USER_TOKEN_KINDS = new Set(["OAuth2UserTokenExchange", "OAuth2JWTBearer", "OAuth2SAMLBearerAssertion"]);
@@ -152,9 +153,7 @@ export async function startDestinationSim(options = {}) {
     if (method !== "GET") return send(405, { ErrorMessage: "method not allowed" });
     const [, collection, rawName] = api;
     const name = rawName === undefined ? undefined : decodeURIComponent(rawName);
-    const bearer = /^Bearer (.+)$/i.exec(headers.authorization ?? "")?.[1];
-    const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
-    if (expiry === undefined || expiry <= Date.now()) return send(401, { ErrorMessage: "Unauthorized" });
+    if (!hasValidBearer(headers, accessTokens)) return send(401, { ErrorMessage: "Unauthorized" });
     const userToken = header(headers, "x-user-token");
     if (userToken !== undefined) entry.userToken = userToken;
     if (collection === "destinations") {
@@ -169,27 +168,9 @@ export async function startDestinationSim(options = {}) {
 
   /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} body @param {SimRequest} entry @param {(s: number, b: unknown) => void} send */
   function token(headers, body, entry, send) {
-    const form = new URLSearchParams(body);
-    let id = form.get("client_id") ?? undefined;
-    let secret = form.get("client_secret") ?? undefined;
-    entry.clientAuth = "post";
-    const basic = /^Basic (.+)$/i.exec(header(headers, "authorization") ?? "")?.[1];
-    if (basic !== undefined) {
-      // RFC 6749 §2.3.1: id and secret form-urlencoded, then Basic.
-      const decoded = Buffer.from(basic, "base64").toString();
-      const colon = decoded.indexOf(":");
-      if (colon < 0) return send(401, { error: "invalid_client" });
-      id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
-      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
-      entry.clientAuth = "basic";
-    }
-    if (id !== clientId || secret === undefined || !sameSecret(secret, clientSecret)) {
-      return send(401, { error: "invalid_client", error_description: "Bad credentials" });
-    }
-    if (form.get("grant_type") !== "client_credentials") return send(400, { error: "unsupported_grant_type" });
-    const accessToken = `sim-cc.${randomBytes(24).toString("base64url")}`;
-    accessTokens.set(accessToken, Date.now() + state.tokenTtl * 1000);
-    return send(200, { access_token: accessToken, token_type: "bearer", expires_in: state.tokenTtl, scope: "uaa.resource", jti: randomBytes(8).toString("hex") });
+    const grant = clientCredentialsGrant({ headers, body, clientId, clientSecret, accessTokens, ttl: state.tokenTtl, prefix: "sim-cc", scope: "uaa.resource" });
+    entry.clientAuth = grant.clientAuth;
+    return send(grant.status, grant.body);
   }
 
   /** @param {string} name @param {string | undefined} userToken @param {(s: number, b: unknown) => void} send */
@@ -304,19 +285,6 @@ function kindOf(path) {
   if (!api) return "other";
   if (api[1] === "destinations") return "find";
   return api[2] === undefined ? "list" : "get";
-}
-
-/** @param {import("node:http").IncomingHttpHeaders} headers @param {string} name */
-function header(headers, name) {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** @param {string} a @param {string} b */
-function sameSecret(a, b) {
-  const x = createHash("sha256").update(a).digest();
-  const y = createHash("sha256").update(b).digest();
-  return timingSafeEqual(x, y);
 }
 
 const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));

@@ -12,6 +12,7 @@ import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders, routeAuthenticationType } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
+import { parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
 
 export type * from "./types.js";
 export { formatProblems } from "./problems.js";
@@ -48,11 +49,17 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
   problems.push(...destinationService.problems);
   const knownNames = destinationService.binding || destinationService.problems.length > 0 ? undefined : destinations.names;
 
+  const html5Repo = parseHtml5Repo(vcap);
+  problems.push(...html5Repo.problems);
+  const ownServices = parseOwnSapCloudService(env.OWN_SAP_CLOUD_SERVICE);
+  if (!ownServices.ok) problems.push(...ownServices.problems);
+
   let xsApp: XsAppConfig | undefined;
   const xsAppJson = readJsonVariable(env.XS_APP, "XS_APP");
   if (xsAppJson.ok) {
     const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
-    const parsed = parseXsApp(input, prefix, knownNames);
+    // A binding with problems is reported as such, not again at every html5-apps-repo-rt route.
+    const parsed = parseXsApp(input, prefix, knownNames, { html5Repo: html5Repo.binding !== undefined || html5Repo.problems.length > 0 });
     if (parsed.ok) {
       xsApp = parsed.value;
       problems.push(...assetsProblems(xsApp, env.ASSETS, prefix));
@@ -86,6 +93,7 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
     http: http.value,
     ...(statusToken !== undefined ? { statusToken } : {}),
     ...(destinationService.binding && { destinationService: destinationService.binding }),
+    ...(html5Repo.binding && { html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] } }),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
@@ -112,6 +120,8 @@ export interface ConfigSummary {
   session: SessionSettings;
   /** Origin of the bound destination service's API. */
   destinationService?: { uri: string };
+  /** Origin of the bound HTML5 application repository's runtime API. */
+  html5Repo?: { uri: string };
   externalSession?: {
     instanceName: string;
     storageType: string;
@@ -144,6 +154,7 @@ export function redactedSummary(config: RouterConfig): ConfigSummary {
     })),
     session: { ...config.session, memory: { ...config.session.memory } },
     ...(config.destinationService && { destinationService: { uri: withoutSecrets(config.destinationService.uri, true) } }),
+    ...(config.html5Repo && { html5Repo: { uri: withoutSecrets(config.html5Repo.uri, true) } }),
     ...(ext && {
       externalSession: {
         instanceName: ext.instanceName,

@@ -26,6 +26,22 @@ export interface RouterConfig {
   http: HttpSettings;
   /** The bound destination service (VCAP_SERVICES label `destination`): routes may name destinations that live there. */
   destinationService?: DestinationServiceBinding;
+  /** The bound HTML5 application repository (`html5-apps-repo`, plan `app-runtime`): dynamic routing to its apps. */
+  html5Repo?: Html5RepoBinding;
+}
+
+export interface Html5RepoBinding {
+  /** Binding name, for logs. */
+  name?: string;
+  /** Runtime API base (`uri`, `…/applications/content`), without a trailing slash. */
+  uri: string;
+  /** `<uaa.url>/oauth/token`. */
+  tokenUrl: string;
+  clientId: string;
+  /** Never logged. */
+  clientSecret: string;
+  /** OWN_SAP_CLOUD_SERVICE, without dots: app-key prefixes that name the router's own apps. */
+  ownSapCloudServices: readonly string[];
 }
 
 export interface DestinationServiceBinding {
@@ -214,9 +230,9 @@ export interface RouteConfig {
   csrfProtection: boolean;
   /** Folder in the static assets, normalised: starts with `/`, no trailing `/` (`/` = all assets). */
   localDir?: string;
-  /** SAP's user API (`sap-approuter-userapi`), the only `service` the edge answers; destination is "" then. */
-  service?: "sap-approuter-userapi";
-  /** `Cache-Control` for static content (SAP: only effective on localDir routes). */
+  /** SAP's user API (`sap-approuter-userapi`) or the HTML5 application repository (`html5-apps-repo-rt`); destination is "" then. */
+  service?: "sap-approuter-userapi" | "html5-apps-repo-rt";
+  /** `Cache-Control` for static content (SAP: only effective on localDir and HTML5 repository routes). */
   cacheControl?: string;
   /** Dropped when the effective authenticationType is "none" (SAP ignores it there). */
   scope?: RouteScope;

@@ -39,7 +39,7 @@ export const UNSUPPORTED_VARIABLES: readonly UnsupportedVariable[] = [
   { name: "EXTERNAL_REVERSE_PROXY", reason: FORWARDED_HOST },
   { name: "ENABLE_X_FORWARDED_HOST_VALIDATION", reason: FORWARDED_HOST },
   { name: "ACCEPTED_FORWARD_PROTOCOLS", reason: FORWARDED_HOST },
-  { name: "SKIP_APP_KEY_WITH_X_FORWARD_PATH", reason: "the logout page is never taken from `X-Forwarded-Path` (no HTML5 application keys)" },
+  { name: "SKIP_APP_KEY_WITH_X_FORWARD_PATH", reason: "the logout page is never taken from `X-Forwarded-Path`" },
   { name: "BACK_CHANNEL_LOGOUT_URI", reason: "the token request carries no `s3bcl_*` registration; register the URL of xs-app.json `logout.backChannelLogoutEndpoint` with IAS" },
   { name: "LOGOUT_WO_SESSION_TRIGGERS_LOGIN", reason: "logout without a session never starts a login" },
   { name: "REQUIRE_AUTH_FOR_UNKNOWN_ROUTES", reason: "a path no route matches is answered 404 without a login" },
@@ -54,7 +54,7 @@ export const UNSUPPORTED_VARIABLES: readonly UnsupportedVariable[] = [
   { name: "ENABLE_FORWARD_CORPORATE_IDP_TOKEN", reason: "the corporate identity provider's token is not forwarded to destinations" },
   { name: "ZONE_INFO_CACHE_TTL", reason: IAS_ZONE_INFO },
   { name: "ZONE_INFO_MAX_CACHE_TTL", reason: IAS_ZONE_INFO },
-  { name: "USE_HTML5_APP_XS_APPJSON_IN_LOGIN_CALLBACK", reason: "the HTML5 application repository is not supported" },
+  { name: "USE_HTML5_APP_XS_APPJSON_IN_LOGIN_CALLBACK", reason: "the login callback always uses the central xs-app.json" },
   // Sessions and cookies
   { name: "PLATFORM_COOKIE_NAME", reason: "no session stickiness: every isolate reads sessions from the session store" },
   { name: "COOKIE_BACKWARD_COMPATIBILITY", reason: "cookies are always written as RFC 6265 says; there is no older format" },

@@ -4,7 +4,8 @@
  * lib/configuration/schemas/xs-app-schema.json) so that a file SAP accepts is accepted
  * here, except for what cannot work at the edge, which is named:
  * - "not supported at the edge": `service` routes other than SAP's user API
- *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`),
+ *   (`sap-approuter-userapi`) and the HTML5 application repository (`html5-apps-repo-rt`,
+ *   when bound) (+ `endpoint`, `preferLocal`, top-level `services`),
  *   `plugins`, `whitelistService`, `pluginMetadataEndpoint`, `authenticationType: "basic"`.
  * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`,
@@ -40,8 +41,11 @@ export const BUNDLED = "xs-app.json";
 const EDGE = "not supported at the edge";
 const NOT_YET = "not supported yet";
 
-/** The one `service` a route may name: SAP's user API, answered by src/auth/user-api.ts. */
+/** SAP's user API, answered by src/auth/user-api.ts. */
 export const USER_API_SERVICE = "sap-approuter-userapi";
+/** The HTML5 application repository (src/html5), when bound. */
+export const HTML5_REPO_SERVICE = "html5-apps-repo-rt";
+const HTML5_REPO_UNBOUND = "needs the HTML5 application repository bound (VCAP_SERVICES: service html5-apps-repo, plan app-runtime)";
 
 const authenticationType = v.pipe(
   string,
@@ -97,7 +101,22 @@ function unknownDestination(name: string, known: ReadonlySet<string> | undefined
   return `unknown destination ${JSON.stringify(name)}${near === undefined ? "" : `; did you mean ${JSON.stringify(near)}?`}`;
 }
 
-function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
+/**
+ * A route's `service`: SAP's user API, or the HTML5 application repository when it is bound
+ * (src/html5); other services (business services) cannot be reached from the edge.
+ */
+function serviceName(html5Repo: boolean) {
+  return v.pipe(
+    string,
+    v.check(
+      (name) => name === USER_API_SERVICE || (name === HTML5_REPO_SERVICE && html5Repo),
+      (issue) => (issue.input === HTML5_REPO_SERVICE ? HTML5_REPO_UNBOUND : EDGE),
+    ),
+    v.picklist([USER_API_SERVICE, HTML5_REPO_SERVICE]),
+  );
+}
+
+function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Repo: boolean) {
   // SAP resolves "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN).
   const isDynamic = (name: string) => name.includes("$") || name === "*";
   const destination = v.pipe(
@@ -114,7 +133,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
       target: v.optional(nonEmptyString),
       destination: v.optional(destination),
       localDir: v.optional(assetPath('must be a folder inside the static assets (no "..", no backslash)')),
-      service: v.optional(v.pipe(string, v.check((name) => name === USER_API_SERVICE, EDGE), v.literal(USER_API_SERVICE))),
+      service: v.optional(serviceName(html5Repo)),
       endpoint: v.optional(v.never(EDGE)),
       preferLocal: v.optional(v.never(EDGE)),
       httpMethods: v.optional(
@@ -223,7 +242,7 @@ const errorPageEntry = v.pipe(
   crossCheck(["file", "path"], (entry) => entry.file !== undefined || entry.path !== undefined, "file", "missing required property"),
 );
 
-function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
+function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Repo: boolean) {
   return v.pipe(
     strictObject({
       welcomeFile: v.optional(
@@ -237,7 +256,7 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
       authenticationMethod: v.optional(v.picklist(["route", "none"], 'must be "route" or "none"'), "route"),
       stateProtection: v.optional(v.pipe(boolean, v.check((on) => on, `false is ${NOT_YET} (state protection is always on)`))),
       sessionTimeout: v.optional(positiveInteger),
-      routes: v.optional(v.array(routeSchema(destinationNames), "must be an array"), []),
+      routes: v.optional(v.array(routeSchema(destinationNames, html5Repo), "must be an array"), []),
       login: v.optional(strictObject({ callbackEndpoint: v.optional(endpointPath, "/login/callback") }), {}),
       logout: v.optional(
         strictObject({
@@ -334,8 +353,9 @@ export function parseXsApp(
   input: unknown,
   prefix: string,
   destinationNames: ReadonlySet<string> | undefined,
+  options: { html5Repo?: boolean } = {},
 ): Checked<XsAppConfig> {
-  return validate(xsAppSchema(destinationNames), input, prefix);
+  return validate(xsAppSchema(destinationNames, options.html5Repo === true), input, prefix);
 }
 
 /**

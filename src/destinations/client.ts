@@ -1,14 +1,12 @@
 /**
  * The destination service's REST API as the router uses it: a client-credentials token from
- * the binding's XSUAA (client_secret_post, as SAP's xssec sends it), cached until shortly
- * before it expires and fetched once for concurrent callers; then "find destination" by
+ * the binding's XSUAA (client-credentials.ts); then "find destination" by
  * name (`GET <uri>/destination-configuration/v1/destinations/<name>`: the service instance
  * level first, then the subaccount level), with the user's token as `X-user-token` for the
  * kinds that exchange it. Expected failures are values; nothing here logs or throws a secret.
  */
-import * as oauth from "oauth4webapi";
 import type { DestinationServiceBinding } from "../config/types.js";
-import { isSecureOrLoopback } from "./service-binding.js";
+import { ClientCredentialsToken } from "./client-credentials.js";
 
 export type FindResult =
   | { kind: "found"; answer: unknown }
@@ -23,39 +21,37 @@ export interface ClientDeps {
   timeoutMs?: number;
 }
 
-/** A token is renewed this long before it expires at most (SAP: 5 minutes), or at half its lifetime if shorter. */
-const TOKEN_RENEW_MARGIN_MS = 300_000;
-/** XSUAA always sends expires_in; without one the token is trusted this long. */
-const DEFAULT_TOKEN_LIFETIME_S = 300;
 /** A destination answer is a few KiB; anything far larger is not one. */
 const MAX_ANSWER_BYTES = 1 << 20;
 
 export class DestinationServiceClient {
-  private token?: { value: string; renewAt: number };
-  private pendingToken?: Promise<string | null>;
-  private readonly as: oauth.AuthorizationServer;
+  private readonly token: ClientCredentialsToken;
   private readonly timeoutMs: number;
-  /** Calls made, for the status endpoint and tests. */
-  readonly calls = { token: 0, find: 0 };
+  private finds = 0;
 
   constructor(
     private readonly binding: DestinationServiceBinding,
     private readonly deps: ClientDeps,
   ) {
-    this.as = { issuer: binding.tokenUrl, token_endpoint: binding.tokenUrl };
     this.timeoutMs = deps.timeoutMs ?? 10_000;
+    this.token = new ClientCredentialsToken(binding, { ...deps, timeoutMs: this.timeoutMs });
+  }
+
+  /** Calls made, for the status endpoint and tests. */
+  get calls(): { token: number; find: number } {
+    return { token: this.token.requests, find: this.finds };
   }
 
   /** Finds a destination by name; `userToken` is sent as `X-user-token`. */
   async find(name: string, userToken?: string): Promise<FindResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const token = await this.accessToken();
+      const token = await this.token.get();
       if (token === null) return { kind: "unavailable", reason: "token" };
       const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
       if (userToken !== undefined) headers["x-user-token"] = userToken;
       let response: Response;
       try {
-        this.calls.find++;
+        this.finds++;
         const fetchImpl = this.deps.fetch;
         response = await fetchImpl(`${this.binding.uri}/destination-configuration/v1/destinations/${encodeURIComponent(name)}`, {
           headers,
@@ -67,7 +63,7 @@ export class DestinationServiceClient {
       if (response.status === 401 && attempt === 0) {
         // Revoked or expired early: one new token, one more try.
         await response.body?.cancel();
-        if (this.token?.value === token) this.token = undefined;
+        this.token.reject(token);
         continue;
       }
       if (response.status === 404) {
@@ -87,35 +83,6 @@ export class DestinationServiceClient {
       }
     }
     return { kind: "unavailable", reason: "unauthorized", status: 401 };
-  }
-
-  /** The cached client-credentials token, or a new one (one request for concurrent callers); null when XSUAA fails. */
-  private accessToken(): Promise<string | null> {
-    if (this.token && this.deps.now() < this.token.renewAt) return Promise.resolve(this.token.value);
-    this.pendingToken ??= this.fetchToken().finally(() => {
-      this.pendingToken = undefined;
-    });
-    return this.pendingToken;
-  }
-
-  private async fetchToken(): Promise<string | null> {
-    const client: oauth.Client = { client_id: this.binding.clientId };
-    const options = {
-      [oauth.customFetch]: this.deps.fetch,
-      [oauth.allowInsecureRequests]: this.binding.tokenUrl.startsWith("http:") && isSecureOrLoopback(this.binding.tokenUrl),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    };
-    try {
-      this.calls.token++;
-      const started = this.deps.now();
-      const response = await oauth.clientCredentialsGrantRequest(this.as, client, oauth.ClientSecretPost(this.binding.clientSecret), {}, options);
-      const result = await oauth.processClientCredentialsResponse(this.as, client, response);
-      const lifetimeMs = (result.expires_in ?? DEFAULT_TOKEN_LIFETIME_S) * 1000;
-      this.token = { value: result.access_token, renewAt: started + lifetimeMs - Math.min(TOKEN_RENEW_MARGIN_MS, lifetimeMs / 2) };
-      return result.access_token;
-    } catch {
-      return null;
-    }
   }
 }
 

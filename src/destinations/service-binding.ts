@@ -31,7 +31,8 @@ export function isSecureOrLoopback(input: string): boolean {
   }
 }
 
-const serviceUrl = v.pipe(
+/** A service URL of a binding (secrets and tokens travel on it), without a trailing slash. */
+export const serviceUrl = v.pipe(
   string,
   v.trim(),
   v.check(isSecureOrLoopback, "must be an absolute https URL (http only on loopback)"),
@@ -39,6 +40,24 @@ const serviceUrl = v.pipe(
 );
 
 const optionalText = v.optional(string);
+
+/**
+ * A client secret is required; X.509 credentials (certificate/key) are named as such: the
+ * token call would need the key as a client certificate, which a Worker can only present
+ * through an mTLS certificate binding.
+ */
+export function requireClientSecret<T extends { clientsecret?: string; certificate?: string; key?: string }>() {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    if (!dataset.typed || dataset.value.clientsecret !== undefined) return;
+    const x509 = dataset.value.certificate !== undefined || dataset.value.key !== undefined;
+    addIssue({
+      message: x509
+        ? "X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"
+        : "missing required property",
+      path: [{ type: "object", origin: "value", input: dataset.value as Record<string, unknown>, key: "clientsecret", value: undefined }],
+    });
+  });
+}
 
 const credentialsSchema = v.pipe(
   jsonObject,
@@ -56,16 +75,7 @@ const credentialsSchema = v.pipe(
     uaadomain: optionalText,
     instanceid: optionalText,
   }),
-  v.rawCheck(({ dataset, addIssue }) => {
-    if (!dataset.typed || dataset.value.clientsecret !== undefined) return;
-    const x509 = dataset.value.certificate !== undefined || dataset.value.key !== undefined;
-    addIssue({
-      message: x509
-        ? "X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"
-        : "missing required property",
-      path: [{ type: "object", origin: "value", input: dataset.value, key: "clientsecret", value: undefined }],
-    });
-  }),
+  requireClientSecret(),
 );
 
 /**

@@ -4,6 +4,7 @@ import { authOf } from "../auth/auth-data.js";
 import type { UserApiHandler } from "../auth/user-api.js";
 import type { Destination, RouteConfig, RouterConfig } from "../config/types.js";
 import type { DestinationResolver } from "../destinations/index.js";
+import type { AppSelection, Html5Router } from "../html5/index.js";
 import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeCookie } from "../proxy/forward.js";
 import { decideRoute } from "../routing/decide.js";
@@ -30,20 +31,26 @@ export function routeHandler(options: {
   log?: Logger;
   userApi: UserApiHandler;
   resolveDestination: DestinationResolver;
+  /** The HTML5 application repository, when bound: apps' own routes and files (src/html5). */
+  html5?: Html5Router;
 }) {
-  const { config, fetch, authenticate, csrfTokenFor, userApi, resolveDestination, log } = options;
+  const { config, fetch, authenticate, csrfTokenFor, userApi, resolveDestination, html5, log } = options;
   const { xsApp } = config;
   const cookieName = config.session.cookieName;
   const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
 
   return async (c: Context<SessionEnv>): Promise<Response> => {
     const url = new URL(c.req.url);
-    const welcome = url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
+    // An app of the HTML5 repository named by the first segment brings its own routes.
+    const selection: AppSelection = html5 ? await html5.select(c.req.raw, waitUntilOf(c)) : { kind: "central" };
+    if (selection.kind === "answer") return selection.response;
+    const app = selection.kind === "app" ? selection : undefined;
+    const welcome = !app && url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
     if (welcome?.kind === "redirect") return welcome.response;
-    const [pathname, search] = welcome?.kind === "rewrite" ? splitQuery(welcome.pathAndQuery) : [url.pathname, url.search];
+    const [pathname, search] = app ? [app.pathname, app.search] : welcome?.kind === "rewrite" ? splitQuery(welcome.pathAndQuery) : [url.pathname, url.search];
 
     // Decided on the canonical path, which is also what is forwarded (src/routing/decide.ts).
-    const match = decideRoute(xsApp.routes, pathname, search, c.req.method);
+    const match = decideRoute(app?.routes ?? xsApp.routes, pathname, search, c.req.method);
     if (match.kind === "refused") {
       log?.("route.path_refused.warn", { reason: match.reason });
       return errorPage(400, "PATH_REFUSED");
@@ -64,7 +71,9 @@ export function routeHandler(options: {
     if (csrf.kind === "reject") return errorPage(403, "CSRF_TOKEN_REQUIRED", { [CSRF_HEADER]: "Required" });
 
     let response: Response;
-    if (route.service !== undefined) {
+    if (route.service === "html5-apps-repo-rt") {
+      response = await html5!.serve(csrf.request, route, target, selection); // bound: checked at start-up
+    } else if (route.service !== undefined) {
       response = await userApi(c, target);
     } else if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
@@ -77,7 +86,7 @@ export function routeHandler(options: {
       if (!found.ok) return found.response;
       const destination = found.destination;
       // The path the route was decided on: the canonical one, or the welcome file's (SAP).
-      const forwardedPath = match.path;
+      const forwardedPath = app?.fullPath ?? match.path;
       response = await proxy(c, csrf.request, route, destination, target, requiresAuth, forwardedPath);
     }
     if (csrf.token === undefined || response.status === 101) return response;

@@ -292,9 +292,13 @@ describe("xs-app.json service routes", () => {
   });
 
   it("refuses every other service with the existing message", () => {
-    for (const service of ["com.sap.html5.repository", "html5-apps-repo-rt", "sap-approuter-userapi2", ""]) {
+    for (const service of ["com.sap.html5.repository", "sap-approuter-userapi2", ""]) {
       expect(problemsOf([{ source: "^/", service }])).toContain("xs-app.json.routes[0].service: not supported at the edge");
     }
+    // The HTML5 application repository works when bound (src/html5): without it, what to bind.
+    expect(problemsOf([{ source: "^/", service: "html5-apps-repo-rt" }])).toContain(
+      "xs-app.json.routes[0].service: needs the HTML5 application repository bound (VCAP_SERVICES: service html5-apps-repo, plan app-runtime)",
+    );
     expect(problemsOf([{ source: "^/", service: 3 }])).toEqual(["xs-app.json.routes[0].service: must be a string"]);
   });
 

@@ -1,0 +1,52 @@
+// What the simulated SAP services share with their XSUAA: the client-credentials grant of a
+// service binding (client_secret_post or HTTP Basic, RFC 6749 §2.3.1) and the bearer tokens
+// it issues, checked in constant time.
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/** @param {import("node:http").IncomingHttpHeaders} headers @param {string} name */
+export function header(headers, name) {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** @param {string} a @param {string} b */
+export function sameSecret(a, b) {
+  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+}
+
+/**
+ * A binding's client-credentials grant: checks the client, issues a token (prefix + random)
+ * that `accessTokens` keeps until `ttl` seconds from now, and says how the client authenticated.
+ * @param {{ headers: import("node:http").IncomingHttpHeaders, body: string, clientId: string, clientSecret: string,
+ *   accessTokens: Map<string, number>, ttl: number, prefix: string, scope: string }} o
+ * @returns {{ status: number, body: Record<string, unknown>, clientAuth: "post" | "basic" }}
+ */
+export function clientCredentialsGrant(o) {
+  const form = new URLSearchParams(o.body);
+  let id = form.get("client_id") ?? undefined;
+  let secret = form.get("client_secret") ?? undefined;
+  /** @type {"post" | "basic"} */ let clientAuth = "post";
+  const basic = /^Basic (.+)$/i.exec(header(o.headers, "authorization") ?? "")?.[1];
+  if (basic !== undefined) {
+    const decoded = Buffer.from(basic, "base64").toString();
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return { status: 401, body: { error: "invalid_client" }, clientAuth: "basic" };
+    id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, " "));
+    secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, " "));
+    clientAuth = "basic";
+  }
+  if (id !== o.clientId || secret === undefined || !sameSecret(secret, o.clientSecret)) {
+    return { status: 401, body: { error: "invalid_client", error_description: "Bad credentials" }, clientAuth };
+  }
+  if (form.get("grant_type") !== "client_credentials") return { status: 400, body: { error: "unsupported_grant_type" }, clientAuth };
+  const accessToken = `${o.prefix}.${randomBytes(24).toString("base64url")}`;
+  o.accessTokens.set(accessToken, Date.now() + o.ttl * 1000);
+  return { status: 200, body: { access_token: accessToken, token_type: "bearer", expires_in: o.ttl, scope: o.scope, jti: randomBytes(8).toString("hex") }, clientAuth };
+}
+
+/** Whether the request carries one of the issued, unexpired bearer tokens. @param {import("node:http").IncomingHttpHeaders} headers @param {Map<string, number>} accessTokens */
+export function hasValidBearer(headers, accessTokens) {
+  const bearer = /^Bearer (.+)$/i.exec(header(headers, "authorization") ?? "")?.[1];
+  const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
+  return expiry !== undefined && expiry > Date.now();
+}
