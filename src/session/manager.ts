@@ -3,6 +3,8 @@ import type { ExternalTier } from "./external-tier.js";
 import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
 import { deepFreeze, newRecord, type SessionRecord } from "./record.js";
+import type { SyncSlot } from "../stores/types.js";
+import { namesNewerWrite } from "./sync-token.js";
 
 /**
  * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is
@@ -38,6 +40,8 @@ export interface Session {
   base: SessionRecord | undefined;
   /** When the store TTL was last set, as known when the session was loaded (0: unknown). */
   readonly ttlSetAt?: number;
+  /** Read-your-writes across isolates (src/session/sync-token.ts): carried into every store call for it. */
+  sync?: SyncSlot;
 }
 
 export type LoadResult =
@@ -108,7 +112,8 @@ export class SessionManager {
     return this.options.external;
   }
 
-  async load(cookieValue: string | undefined): Promise<LoadResult> {
+  /** `sync`: the session's read-your-writes slot from its cookie (stores with sync tokens). */
+  async load(cookieValue: string | undefined, sync?: SyncSlot): Promise<LoadResult> {
     if (!isWellFormedSessionId(cookieValue)) return { kind: "none" };
     const id = cookieValue;
     const { memory, external, now } = this.options;
@@ -122,12 +127,14 @@ export class SessionManager {
     }
     let entry = memory.get(id, t);
     if (entry) {
-      if (external && !entry.dirty && t - entry.validatedAt >= this.options.revalidateAfterMs) {
+      // A request naming a write newer than this copy (sync-token.ts) revalidates it now.
+      const newerWrite = namesNewerWrite(entry.record, sync);
+      if (external && !entry.dirty && (newerWrite || t - entry.validatedAt >= this.options.revalidateAfterMs)) {
         this.metrics.revalidations++;
         // The check also slides the store TTL where that is free (GETEX): an active session
         // then needs no separate touch.
         const slide = external.slidesTtlOnRead ? this.options.idleTimeoutMs : undefined;
-        const read = await external.read(id, slide);
+        const read = await external.read(id, slide, sync);
         if (read.kind === "missing") {
           this.noteRejected(read.rejected);
           this.metrics.revalidatedGone++;
@@ -144,14 +151,14 @@ export class SessionManager {
         this.metrics.memoryHits++;
       }
       if (entry.record.exp <= t) return this.expire(id, entry.record);
-      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt } };
+      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt, ...(sync ? { sync } : {}) } };
     }
     if (!external) {
       this.metrics.misses++;
       return { kind: "none" };
     }
     // One round trip: the read also slides the store TTL (GETEX; a custom store: get + resetTimer).
-    const read = await external.read(id, this.options.idleTimeoutMs);
+    const read = await external.read(id, this.options.idleTimeoutMs, sync);
     if (read.kind === "unavailable") return { kind: "unknown" };
     if (read.kind === "missing") {
       this.noteRejected(read.rejected);
@@ -162,7 +169,7 @@ export class SessionManager {
     this.metrics.recoveries++;
     const recovered = this.entryFromStore(read, t, t);
     memory.set(id, recovered, t);
-    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t } };
+    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t, ...(sync ? { sync } : {}) } };
   }
 
   create(): Session {
@@ -196,7 +203,7 @@ export class SessionManager {
         if (previous) previous.ttlSetAt = t;
         this.metrics.touches++;
         waitUntil(
-          external.touch(session.id, kid, ttlMs).then((result) => {
+          external.touch(session.id, kid, ttlMs, session.sync).then((result) => {
             if (result === "gone") memory.delete(session.id);
           }),
         );
@@ -222,7 +229,7 @@ export class SessionManager {
     // Never stored (its first write failed): create. No longer in memory (evicted during
     // the request): update under the newest key, so a session destroyed meanwhile stays so.
     const storedKid = session.isNew ? undefined : previous ? previous.stored?.kid : external.currentKid;
-    const written = await external.write(session.id, record, ttlMs, storedKid);
+    const written = await external.write(session.id, record, ttlMs, storedKid, session.sync);
     if (written.kind === "gone") {
       memory.delete(session.id);
       return "gone";
