@@ -19,6 +19,14 @@ const workerOptions = {
   logLevel: /** @type {const} */ ("error"),
 };
 
+/** Only the router Worker (as test/support/worker-bundle.ts builds it). @returns {Promise<{ router: string, cleanup(): void }>} */
+export async function buildRouterBundle() {
+  const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));
+  const router = join(dir, "router.mjs");
+  await build({ ...workerOptions, entryPoints: [join(ROOT, "src/index.ts")], outfile: router, alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") } });
+  return { router, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** @returns {Promise<{ dir: string, router: string, codecWorker: string, routerCpuWorker: string, nodeLib: string, cleanup(): void }>} */
 export async function buildBundles() {
   const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));

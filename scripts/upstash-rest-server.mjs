@@ -105,7 +105,7 @@ export async function startUpstashRestServer({
   if (getex === "replica") readOnly.add("GETEX");
 
   /** @type {EndpointStats} */
-  const stats = { primary: 0, replica: 0, waited: 0, handedToPrimary: 0 };
+  const stats = { primary: 0, replica: 0, waited: 0, handedToPrimary: 0, commands: 0, byCommand: {} };
   let counter = 0; // single mode's token
   let nextReader = 0;
 
@@ -150,6 +150,9 @@ export async function startUpstashRestServer({
     const single = path === "/";
     const commands = single ? [toCommand(payload, "the body")] : toCommands(payload);
     const transaction = path === "/multi-exec";
+    // What Upstash bills: the commands sent, whoever answers them.
+    stats.commands += commands.length;
+    for (const [name] of commands) stats.byCommand[name] = (stats.byCommand[name] ?? 0) + 1;
     if (!replicated) return run(primary, commands, { single, transaction, base64, token: false });
 
     const after = parseToken(req.headers["upstash-sync-token"]);
@@ -227,6 +230,8 @@ export async function startUpstashRestServer({
  * @property {number} replica requests answered by a replica
  * @property {number} waited requests that waited for a replica to catch up to their token
  * @property {number} handedToPrimary reads handed to the primary after waiting `syncWaitMs` in vain
+ * @property {number} commands commands received (what Upstash bills), all paths
+ * @property {Record<string, number>} byCommand the same by command name (upper case)
  */
 
 /**

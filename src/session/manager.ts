@@ -4,7 +4,7 @@ import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
 import { deepFreeze, newRecord, type SessionRecord } from "./record.js";
 import type { SyncSlot } from "../stores/types.js";
-import { namesNewerWrite } from "./sync-token.js";
+import { copyIsCurrent, namesNewerWrite, revalidateCopy } from "./sync-token.js";
 
 /**
  * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is
@@ -134,7 +134,7 @@ export class SessionManager {
         // The check also slides the store TTL where that is free (GETEX): an active session
         // then needs no separate touch.
         const slide = external.slidesTtlOnRead ? this.options.idleTimeoutMs : undefined;
-        const read = await external.read(id, slide, sync);
+        const read = copyIsCurrent(external, entry, newerWrite, sync) ? await revalidateCopy(external, id, entry, this.options.idleTimeoutMs, sync) : await external.read(id, slide, sync);
         if (read.kind === "missing") {
           this.noteRejected(read.rejected);
           this.metrics.revalidatedGone++;

@@ -16,7 +16,7 @@ import { bundleWorker } from "../support/worker-bundle.js";
  * browser's cookie jar carries the session cookie and its sync-token companion.
  */
 const LAG_MS = 1500;
-let redis: LocalRedis & { replicaPorts: number[] };
+let redis: LocalRedis & { replicaPorts: number[]; stats: { byCommand: Record<string, number> } };
 let replicas: IORedis[];
 let primary: IORedis;
 let backend: Awaited<ReturnType<typeof startVersionedBackend>>;
@@ -25,7 +25,7 @@ const clusters: Cluster[] = [];
 
 beforeAll(async () => {
   [redis, backend, script] = await Promise.all([
-    startLocalRedis({ replicas: 2, replicaLagMs: LAG_MS }) as Promise<LocalRedis & { replicaPorts: number[] }>,
+    startLocalRedis({ replicas: 2, replicaLagMs: LAG_MS }) as Promise<typeof redis>,
     startVersionedBackend(),
     bundleWorker(),
   ]);
@@ -92,6 +92,17 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     expect(await onAnyReplica(key)).toBe(false);
     const onB = await browse(c, "b", jar);
     expect(onB).toMatchObject({ status: 200, token: created.token, newSession: undefined });
+  });
+
+  it("revalidating a copy that reflects the session's last write is one PEXPIRE on the primary, no replica read", async () => {
+    const c = await cluster({ revalidateAfter: 300 });
+    const jar = new CookieJar();
+    const created = await browse(c, "a", jar);
+    await new Promise((r) => setTimeout(r, 350));
+    const before = { ...redis.stats.byCommand };
+    expect(await browse(c, "a", jar)).toMatchObject({ status: 200, token: created.token, newSession: undefined });
+    const after = redis.stats.byCommand;
+    expect(["GET", "PEXPIRE", "SET"].map((name) => (after[name] ?? 0) - (before[name] ?? 0))).toEqual([0, 1, 0]);
   });
 
   it("without its sync cookie a session is still never replaced by a new one", async () => {
