@@ -48,6 +48,7 @@ const SYNC_COOKIE = `${COOKIE}_SYNC`;
  * @property {boolean} probeLogouts try the old cookies on every region after each logout (adds store traffic)
  * @property {number} [seed]
  * @property {number} [sessionTimeoutMin] idle timeout (SESSION_TIMEOUT, minutes)
+ * @property {number} [measureAfterMs] commands per request and per user-hour count only from then on (steady state: sessions created, isolates visited)
  * @property {(message: string) => void} [log]
  */
 
@@ -108,6 +109,8 @@ export async function simulate(options) {
     cleanups.push(store.stop, backend.close, async () => bundle.cleanup());
     const secret = randomBytes(48).toString("base64url");
     const mf = new Miniflare({
+      // The isolates' info lines (config, metrics) are not the report; drained unread.
+      handleRuntimeStdio: (stdout, stderr) => (stdout.resume(), stderr.resume()),
       workers: regions.map((region, i) => ({
         name: region.name,
         modules: true,
@@ -263,11 +266,24 @@ export async function simulate(options) {
       }
     }
 
-    const before = store.regions.map((r) => ({ ...r.stats, byCommand: { ...r.stats.byCommand } }));
+    const snapshot = () => ({ at: performance.now(), requests: counts.requests - counts.probes, stores: store.regions.map((r) => ({ ...r.stats, byCommand: { ...r.stats.byCommand } })) });
+    const before = snapshot().stores;
     const started = performance.now();
+    /** @type {ReturnType<typeof snapshot> | undefined} */
+    let steady;
+    const steadyTimer = options.measureAfterMs ? setTimeout(() => (steady = snapshot()), options.measureAfterMs) : undefined;
     await Promise.all(Array.from({ length: users }, (_, i) => user(i)));
-    const activeMs = performance.now() - started;
-    const commandsDuringUse = store.regions.reduce((sum, r, i) => sum + r.stats.commands - before[i].commands, 0);
+    clearTimeout(steadyTimer);
+    const end = snapshot();
+    const from = steady ?? { at: started, requests: 0, stores: before };
+    const activeMs = end.at - from.at;
+    const commandsDuringUse = end.stores.reduce((sum, r, i) => sum + r.commands - from.stores[i].commands, 0);
+    /** @type {Record<string, number>} */
+    const steadyByCommand = {};
+    end.stores.forEach((r, i) => {
+      for (const [name, n] of Object.entries(r.byCommand)) steadyByCommand[name] = (steadyByCommand[name] ?? 0) + n - (from.stores[i].byCommand[name] ?? 0);
+    });
+    const measuredRequests = end.requests - from.requests;
     await Promise.all(probes);
     // After the last request: what remains (touches after responses) lands within a moment.
     await sleep(200);
@@ -293,7 +309,7 @@ export async function simulate(options) {
     const userHours = (users * activeMs) / 3_600_000;
     return {
       options: { regions, users, durationMs, revalidateAfterMs, thinkMs, jump, mix, probeLogouts },
-      activeMs: Math.round(activeMs),
+      activeMs: Math.round(end.at - started),
       counts,
       latencyMs: Object.fromEntries(Object.entries(latency).map(([k, v]) => [k, stat(v)])),
       addedLatencyMs: {
@@ -305,9 +321,11 @@ export async function simulate(options) {
         commands,
         byCommand,
         endpoints: store.regions.map((r) => ({ primary: r.stats.primary, replica: r.stats.replica, waited: r.stats.waited, handedToPrimary: r.stats.handedToPrimary })),
-        perRequest: round(commandsDuringUse / Math.max(1, counts.requests - counts.probes), 3),
+        measuredFromMs: Math.round(from.at - started),
+        measuredByCommand: steadyByCommand,
+        perRequest: round(commandsDuringUse / Math.max(1, measuredRequests), 3),
         perUserHour: Math.round(commandsDuringUse / userHours),
-        requestsPerUserHour: Math.round((counts.requests - counts.probes) / userHours),
+        requestsPerUserHour: Math.round(measuredRequests / userHours),
       },
       problems: problems.slice(0, 20),
     };
