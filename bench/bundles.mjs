@@ -4,7 +4,7 @@
 import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 
@@ -18,6 +18,30 @@ const workerOptions = {
   external: ["cloudflare:*"],
   logLevel: /** @type {const} */ ("error"),
 };
+
+/**
+ * Miniflare options of a Worker on its own loopback socket (`mf.unsafeGetDirectURL(name)`).
+ * @param {string} name @param {string} scriptPath @param {Record<string, string>} bindings
+ */
+export function directSocketWorker(name, scriptPath, bindings) {
+  return {
+    name,
+    modules: true,
+    scriptPath,
+    modulesRoot: dirname(scriptPath),
+    compatibilityDate: "2026-04-26",
+    bindings,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+}
+
+/** Only the router Worker (as test/support/worker-bundle.ts builds it). @returns {Promise<{ router: string, cleanup(): void }>} */
+export async function buildRouterBundle() {
+  const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));
+  const router = join(dir, "router.mjs");
+  await build({ ...workerOptions, entryPoints: [join(ROOT, "src/index.ts")], outfile: router, alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") } });
+  return { router, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** @returns {Promise<{ dir: string, router: string, codecWorker: string, routerCpuWorker: string, nodeLib: string, cleanup(): void }>} */
 export async function buildBundles() {

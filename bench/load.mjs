@@ -9,6 +9,7 @@ import autocannon from "autocannon";
  * @typedef {{ cookie: string, csrf: string }} PooledSession
  * @typedef {{
  *   url: string, connections: number, duration: number,
+ *   amount?: number,             // stop after this many requests instead of after `duration`
  *   sessions?: PooledSession[],  // cycled round-robin, one per request; omitted: no cookie
  *   fetchToken?: boolean,        // send `x-csrf-token: fetch` (loads the session)
  * }} LoadOptions
@@ -31,7 +32,7 @@ const cursors = new WeakMap();
  * @param {LoadOptions} options
  * @returns {Promise<Slice>}
  */
-export async function runSlice({ url, connections, duration, sessions, fetchToken = false }) {
+export async function runSlice({ url, connections, duration, amount, sessions, fetchToken = false }) {
   let sent = 0;
   let newCookies = 0;
   let wrongSession = 0;
@@ -39,7 +40,7 @@ export async function runSlice({ url, connections, duration, sessions, fetchToke
   const raw = await autocannon({
     url,
     connections,
-    duration,
+    ...(amount ? { amount } : { duration }),
     timeout: 10,
     skipAggregateResult: true,
     sampleInt: 100, // the run ends on a sample tick: keep slices close to their duration

@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
-import { buildBundles, ROOT } from "./bundles.mjs";
+import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
 import { ask, forkReady, killAllNow, stopChild, track } from "./children.mjs";
 import { runSlice, summarize } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
@@ -204,15 +204,7 @@ async function main() {
     VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }] }),
     ...extra,
   });
-  const worker = (/** @type {string} */ name, /** @type {string} */ scriptPath, /** @type {Record<string, string>} */ bindings) => ({
-    name,
-    modules: true,
-    scriptPath,
-    modulesRoot: dirname(scriptPath),
-    compatibilityDate: "2026-04-26",
-    bindings,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  });
+  const worker = directSocketWorker;
   let runtimeOutput = "";
   const mf = new Miniflare({
     cf: false,

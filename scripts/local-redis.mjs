@@ -7,7 +7,9 @@ import { mkdirSync, realpathSync } from "node:fs";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { tmpdir } from "node:os";
 import { freePort } from "./lib/free-port.mjs";
+import { startLagLink } from "./lib/lag-link.mjs";
 import { startUpstashRestServer } from "./upstash-rest-server.mjs";
 
 export const INSTALL_COMMAND = "apt-get install -y redis-server";
@@ -33,11 +35,43 @@ export function hasRedisServer() {
  * Start redis-server (a child process, not daemonized, no persistence) and the REST endpoint.
  * `host` is a loopback IP (redis `--bind` and the REST endpoint both use it). `dataDir`:
  * keep the data there instead (append-only file, flushed every second and on shutdown), so
- * that the next start with the same `dataDir` has it again.
- * @param {{ redisPort?: number, restPort?: number, token?: string, host?: string, dataDir?: string }} [options]
- * @returns {Promise<LocalRedis>}
+ * that the next start with the same `dataDir` has it again. With `replicas` > 0 the endpoint
+ * is in replicated mode (see scripts/upstash-rest-server.mjs): that many read replicas, each
+ * `replicaLagMs` behind the primary.
+ * @param {{ redisPort?: number, restPort?: number, token?: string, host?: string, dataDir?: string,
+ *   replicas?: number, replicaLagMs?: number, syncWaitMs?: number, getex?: "replica" | "primary" }} [options]
+ * @returns {Promise<LocalRedis & { replicaPorts: number[], stats: import("./upstash-rest-server.mjs").EndpointStats }>}
  */
-export async function startLocalRedis({ redisPort, restPort, token, host = "127.0.0.1", dataDir } = {}) {
+export async function startLocalRedis({ redisPort, restPort, token, host = "127.0.0.1", dataDir, replicas = 0, replicaLagMs = 0, syncWaitMs, getex } = {}) {
+  const started = await startReplicatedRedis({
+    redisPort,
+    token,
+    host,
+    ...(dataDir ? { dataDir } : {}),
+    ...(syncWaitMs !== undefined ? { syncWaitMs } : {}),
+    ...(getex ? { getex } : {}),
+    regions: [{ replicas, replicaLagMs, primaryDelayMs: 0, ...(restPort !== undefined ? { restPort } : {}) }],
+  });
+  const [region] = started.regions;
+  return { ...started, restUrl: region.restUrl, replicaPorts: region.replicaPorts, stats: region.stats };
+}
+
+/**
+ * @typedef {object} RegionOptions
+ * @property {number} [replicas] read replicas of this region (0: reads go to the primary)
+ * @property {number} [replicaLagMs] how far behind the primary each of them applies writes
+ * @property {number} [primaryDelayMs] network delay from this region's endpoint to the primary, per request
+ * @property {number} [restPort]
+ */
+
+/**
+ * One primary redis-server and, per region, its own lagging replicas and its own REST
+ * endpoint (reads from the region's replicas, writes to the primary after the region's
+ * delay): a Global Upstash database in miniature. `dataDir`: the primary keeps its data there.
+ * @param {{ regions: RegionOptions[], redisPort?: number, token?: string, host?: string, dataDir?: string,
+ *   syncWaitMs?: number, getex?: "replica" | "primary" }} options
+ */
+export async function startReplicatedRedis({ regions, redisPort, token, host = "127.0.0.1", dataDir, syncWaitMs, getex }) {
   if (!hasRedisServer()) {
     throw new Error(`redis-server is not installed. Install it with: ${INSTALL_COMMAND}`);
   }
@@ -46,13 +80,20 @@ export async function startLocalRedis({ redisPort, restPort, token, host = "127.
 
   /** @type {RedisProcess | undefined} */
   let child;
-  // A parent that exits without stop() (crash, process.exit) must not leave redis-server behind.
-  const killOnExit = () => child?.process.kill("SIGKILL");
+  /** @type {RedisProcess[]} */
+  const replicaChildren = [];
+  /** @type {Array<() => Promise<void>>} */
+  const closers = [];
+  // A parent that exits without stop() (crash, process.exit) must not leave redis-servers behind.
+  const killOnExit = () => {
+    child?.process.kill("SIGKILL");
+    for (const r of replicaChildren) r.process.kill("SIGKILL");
+  };
   process.on("exit", killOnExit);
 
   async function startRedis() {
     if (child && isRunning(child.process)) return;
-    child = spawnRedis(host, port, dataDir);
+    child = spawnRedis(host, port, [], dataDir);
     await waitForPing(host, port, child);
   }
 
@@ -62,43 +103,87 @@ export async function startLocalRedis({ redisPort, restPort, token, host = "127.
     if (running) await terminate(running.process);
   }
 
-  /** @type {Awaited<ReturnType<typeof startUpstashRestServer>>} */
-  let rest;
+  /** @type {{ restUrl: string, replicaPorts: number[], stats: import("./upstash-rest-server.mjs").EndpointStats }[]} */
+  const started = [];
   try {
     await startRedis();
-    rest = await startUpstashRestServer({ redisPort: port, redisHost: host, host, port: restPort ?? 0, token: secret });
+    for (const region of regions) {
+      /** @type {number[]} */
+      const replicaPorts = [];
+      /** @type {Awaited<ReturnType<typeof startLagLink>>[]} */
+      const links = [];
+      for (let i = 0; i < (region.replicas ?? 0); i++) {
+        // No lag during the first full sync (it would take several times the lag); set after it.
+        const link = await startLagLink({ targetHost: host, targetPort: port, lagMs: 0, host });
+        closers.push(link.close);
+        links.push(link);
+        const replicaPort = await freePort(host);
+        const replica = spawnRedis(host, replicaPort, ["--replicaof", host, String(link.port)]);
+        replicaChildren.push(replica);
+        await waitForPing(host, replicaPort, replica);
+        replicaPorts.push(replicaPort);
+      }
+      await Promise.all(replicaPorts.map((p) => waitForLink(host, p)));
+      for (const link of links.splice(0)) link.setLag(region.replicaLagMs ?? 0);
+      const rest = await startUpstashRestServer({
+        redisPort: port,
+        redisHost: host,
+        host,
+        port: region.restPort ?? 0,
+        token: secret,
+        replicas: replicaPorts.map((p) => ({ host, port: p })),
+        primaryDelayMs: region.primaryDelayMs ?? 0,
+        ...(syncWaitMs !== undefined ? { syncWaitMs } : {}),
+        ...(getex ? { getex } : {}),
+      });
+      closers.push(rest.close);
+      started.push({ restUrl: rest.url, replicaPorts, stats: rest.stats });
+    }
   } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  async function stopAll() {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+    await Promise.all(replicaChildren.splice(0).map((r) => terminate(r.process)));
     await stopRedis();
     process.off("exit", killOnExit);
-    throw err;
   }
 
   return {
     redisPort: port,
-    restUrl: rest.url,
+    restUrl: started[0]?.restUrl ?? "",
     token: secret,
+    regions: started,
     stopRedis,
     async startRedis() {
       await startRedis();
-      await waitForRest(rest.url, secret);
+      await Promise.all(started.map((r) => waitForRest(r.restUrl, secret)));
     },
-    async stop() {
-      await rest.close();
-      await stopRedis();
-      process.off("exit", killOnExit);
-    },
+    stop: stopAll,
   };
 }
 
 /** @typedef {{ process: import("node:child_process").ChildProcess, log: () => string }} RedisProcess */
 
-/** @param {string} host @param {number} port @param {string} [dataDir] @returns {RedisProcess} */
-function spawnRedis(host, port, dataDir) {
+/**
+ * Diskless replication both ways and no delay before a full sync, so a replica is up at
+ * once. Without `dataDir` nothing is written to disk; with it, an append-only file there.
+ * @param {string} host @param {number} port @param {string[]} [extra] @param {string} [dataDir] @returns {RedisProcess}
+ */
+function spawnRedis(host, port, extra = [], dataDir) {
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const persistence = dataDir ? ["--dir", dataDir, "--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"];
-  const child = spawn("redis-server", ["--port", String(port), "--bind", host, "--save", "", ...persistence, "--daemonize", "no"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const persistence = dataDir ? ["--dir", dataDir, "--appendonly", "yes", "--appendfsync", "everysec"] : ["--dir", tmpdir(), "--appendonly", "no"];
+  const child = spawn(
+    "redis-server",
+    [
+      "--port", String(port), "--bind", host, "--save", "", ...persistence, "--daemonize", "no",
+      "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", "--repl-diskless-load", "on-empty-db",
+      ...extra,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   // Keep a short tail of redis' own log to explain a failed start (e.g. port in use).
   let tail = "";
   const keep = (/** @type {Buffer} */ chunk) => {
@@ -130,25 +215,48 @@ async function waitForPing(host, port, child) {
  * `INFO server` over a raw socket; the pid of the redis answering, or undefined.
  * @param {string} host @param {number} port @returns {Promise<number | undefined>}
  */
-function redisPid(host, port) {
+async function redisPid(host, port) {
+  const match = /process_id:(\d+)\r\n/.exec((await infoSection(host, port, "server", /process_id:\d+\r\n/)) ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * One INFO section over a raw socket, once `complete` matches; undefined on error.
+ * @param {string} host @param {number} port @param {string} section @param {RegExp} complete
+ * @returns {Promise<string | undefined>}
+ */
+function infoSection(host, port, section, complete) {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     let reply = "";
-    const finish = (/** @type {number | undefined} */ pid) => {
+    const finish = (/** @type {string | undefined} */ text) => {
       socket.destroy();
-      resolve(pid);
+      resolve(text);
     };
     socket.setTimeout(1000, () => finish(undefined));
     socket.once("error", () => finish(undefined));
     socket.once("close", () => finish(undefined));
-    socket.once("connect", () => socket.write("INFO server\r\n"));
+    socket.once("connect", () => socket.write(`INFO ${section}\r\n`));
     socket.on("data", (chunk) => {
       reply += chunk.toString("utf8");
       if (reply.startsWith("-")) return finish(undefined); // e.g. -LOADING
-      const match = /process_id:(\d+)\r\n/.exec(reply);
-      if (match) finish(Number(match[1]));
+      if (complete.test(reply)) finish(reply);
     });
   });
+}
+
+/**
+ * Wait until a replica has finished its first sync with the primary.
+ * @param {string} host @param {number} port
+ */
+async function waitForLink(host, port) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const info = await infoSection(host, port, "replication", /master_link_status:\w+\r\n/);
+    if (info && /master_link_status:up\r\n/.test(info)) return;
+    await sleep(20);
+  }
+  throw new Error(`the replica on ${host}:${port} did not sync with its primary within ${START_TIMEOUT_MS} ms`);
 }
 
 /**
@@ -198,8 +306,15 @@ function sleep(ms) {
 }
 
 async function main() {
-  const usage = "Usage: node scripts/local-redis.mjs [--redis-port N] [--port N] [--token T]";
-  /** @type {{ "redis-port"?: string, port?: string, token?: string, help?: boolean }} */
+  const usage =
+    "Usage: node scripts/local-redis.mjs [--redis-port N] [--port N] [--token T]\n" +
+    "         [--replicas N] [--replica-lag MS] [--sync-wait MS] [--getex replica|primary]\n" +
+    "  --replicas N      N read replicas, reads round-robin over them (default 0: one node)\n" +
+    "  --replica-lag MS  how far behind the primary each replica applies writes (default 0)\n" +
+    "  --sync-wait MS    how long a read carrying upstash-sync-token waits for a replica to catch up\n" +
+    "                    before the primary answers it (default 5000)\n" +
+    "  --getex WHERE     who answers GETEX: a replica (default, the worst case) or the primary";
+  /** @type {{ "redis-port"?: string, port?: string, token?: string, replicas?: string, "replica-lag"?: string, "sync-wait"?: string, getex?: string, help?: boolean }} */
   let values;
   try {
     ({ values } = parseArgs({
@@ -207,6 +322,10 @@ async function main() {
         "redis-port": { type: "string" },
         port: { type: "string" },
         token: { type: "string" },
+        replicas: { type: "string" },
+        "replica-lag": { type: "string" },
+        "sync-wait": { type: "string" },
+        getex: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -229,15 +348,33 @@ async function main() {
   };
   const redisPort = toPort(values["redis-port"], "--redis-port");
   const restPort = toPort(values.port, "--port");
+  const toCount = (/** @type {string | undefined} */ value, /** @type {string} */ flag, /** @type {number} */ max) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > max) {
+      console.error(`${flag} must be an integer from 0 to ${max}\n${usage}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const replicas = toCount(values.replicas, "--replicas", 16) ?? 0;
+  const replicaLagMs = toCount(values["replica-lag"], "--replica-lag", 600_000) ?? 0;
+  const syncWaitMs = toCount(values["sync-wait"], "--sync-wait", 600_000);
+  if (values.getex !== undefined && values.getex !== "replica" && values.getex !== "primary") {
+    console.error(`--getex must be replica or primary\n${usage}`);
+    process.exit(2);
+  }
+  const getex = /** @type {"replica" | "primary" | undefined} */ (values.getex);
 
   if (!hasRedisServer()) {
     console.error(`redis-server is not installed. Install it with: ${INSTALL_COMMAND}`);
     process.exit(1);
   }
-  const local = await startLocalRedis({ redisPort, restPort, token: values.token });
+  const local = await startLocalRedis({ redisPort, restPort, token: values.token, replicas, replicaLagMs, ...(syncWaitMs !== undefined ? { syncWaitMs } : {}), ...(getex ? { getex } : {}) });
   console.log(`UPSTASH_REDIS_REST_URL=${local.restUrl}`);
   console.log(`UPSTASH_REDIS_REST_TOKEN=${local.token}`);
-  console.error(`redis-server on 127.0.0.1:${local.redisPort}; press Ctrl-C to stop.`);
+  const replicaNote = replicas > 0 ? `, ${replicas} replica(s) ${replicaLagMs} ms behind on ${local.replicaPorts.join(", ")}` : "";
+  console.error(`redis-server on 127.0.0.1:${local.redisPort}${replicaNote}; press Ctrl-C to stop.`);
 
   let stopping = false;
   const shutdown = () => {

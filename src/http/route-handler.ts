@@ -6,7 +6,7 @@ import type { Destination, RouteConfig, RouterConfig } from "../config/types.js"
 import type { DestinationResolver } from "../destinations/index.js";
 import type { AppSelection, Html5Router } from "../html5/index.js";
 import { cookieHeaderFor, mergeJar, readJar, splitBackendCookies } from "../proxy/backend-cookies.js";
-import { forward, removeCookie } from "../proxy/forward.js";
+import { forward, removeRouterCookies } from "../proxy/forward.js";
 import { decideRoute } from "../routing/decide.js";
 import { csrfDecision, isStateChanging } from "../security/csrf.js";
 import type { SessionEnv, SessionScope } from "../session/middleware.js";
@@ -111,7 +111,7 @@ export function routeHandler(options: {
     // The destination's kept cookies join the browser's others (the jar may hold a backend
     // cookie named like the router's: it must reach that backend, and only it).
     const cookieHeader =
-      jar.length > 0 ? cookieHeaderFor(jar, removeCookie(incoming.headers.get("cookie") ?? "", cookieName), new URL(destination.url + target).pathname) : undefined;
+      jar.length > 0 ? cookieHeaderFor(jar, removeRouterCookies(incoming.headers.get("cookie") ?? "", cookieName), new URL(destination.url + target).pathname) : undefined;
     const token = destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
     const clientIp = c.req.header("cf-connecting-ip");
     const response = await forward(incoming, {

@@ -3,6 +3,7 @@ import { originAllowed } from "../http/cors.js";
 import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 import { errorPage } from "../http/pages.js";
 import { applyDestinationHeaders, withDestinationQueries } from "../destinations/request.js";
+import { syncCookieName } from "../session/sync-token.js";
 
 /**
  * Forwarding one request to a destination and its response back, with the header
@@ -106,6 +107,11 @@ function stripHopByHop(headers: Headers): void {
   for (const name of present) headers.delete(name);
 }
 
+/** The Cookie header without the router's own cookies (the session cookie and its sync-token companion). */
+export function removeRouterCookies(cookieHeader: string, sessionCookieName: string): string | null {
+  return removeCookie(removeCookie(cookieHeader, sessionCookieName) ?? "", syncCookieName(sessionCookieName));
+}
+
 /**
  * Removes every cookie named `name` from a `Cookie` header value and keeps the others
  * byte-for-byte, in order. Returns null when nothing remains.
@@ -158,7 +164,7 @@ function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): 
   }
 
   // The router's cookie never goes upstream; a prepared header (jar replay) is already without it.
-  const cookie = opts.cookieHeader !== undefined ? opts.cookieHeader : removeCookie(headers.get("cookie") ?? "", opts.sessionCookieName);
+  const cookie = opts.cookieHeader !== undefined ? opts.cookieHeader : removeRouterCookies(headers.get("cookie") ?? "", opts.sessionCookieName);
   if (cookie === null) headers.delete("cookie");
   else headers.set("cookie", cookie);
 

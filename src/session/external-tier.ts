@@ -1,7 +1,9 @@
 import type { ResilientStore, StoreOutcome } from "../stores/resilient.js";
+import type { SyncSlot } from "../stores/types.js";
 import { fingerprint, open, seal, type CodecLimits, DEFAULT_LIMITS, type OpenFailure } from "./codec.js";
 import type { KeyRing } from "./keyring.js";
 import { isSessionRecord, type SessionRecord } from "./record.js";
+import { SyncCookie } from "./sync-token.js";
 
 /**
  * The second tier: sealed session records in a byte store. Reads look under the key of
@@ -41,11 +43,16 @@ export interface IndexFiling {
 const UNFILED = "unfiled";
 
 export class ExternalTier {
+  /** Present when the store's reads may lag its writes: the session cookie's companion (sync-token.ts). */
+  readonly syncCookie: SyncCookie | undefined;
+
   constructor(
     private readonly store: ResilientStore,
     private readonly keyring: KeyRing,
     private readonly limits: CodecLimits = DEFAULT_LIMITS,
-  ) {}
+  ) {
+    this.syncCookie = store.syncTokens ? new SyncCookie(keyring) : undefined;
+  }
 
   get degraded(): boolean {
     return this.store.degraded;
@@ -64,10 +71,13 @@ export class ExternalTier {
     return this.store.counters;
   }
 
-  /** With `touchMs`, the stored copy's TTL is reset in the same round trip (a recovery slides it). */
-  async read(sessionId: string, touchMs?: number): Promise<ReadResult> {
+  /**
+   * With `touchMs`, the stored copy's TTL is reset in the same round trip (a recovery slides it).
+   * `sync`: the session's read-your-writes slot (stores with sync tokens).
+   */
+  async read(sessionId: string, touchMs?: number, sync?: SyncSlot): Promise<ReadResult> {
     const keys = await this.candidateKeys(sessionId);
-    const outcomes = await Promise.all(keys.map((key) => this.store.get(key, touchMs)));
+    const outcomes = await Promise.all(keys.map((key) => this.store.get(key, touchMs, sync)));
     const index = outcomes.findIndex((o) => o.ok && o.value !== null);
     if (index < 0) return outcomes.every((o) => o.ok) ? { kind: "missing" } : { kind: "unavailable" };
     const envelope = (outcomes[index] as { ok: true; value: string }).value;
@@ -89,11 +99,11 @@ export class ExternalTier {
    * record, so a stored session is always findable by a back-channel logout, or carries
    * the mark that it is not (sealed beside the record) for the next writer to repair.
    */
-  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined, index?: IndexFiling): Promise<WriteResult> {
+  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined, index?: IndexFiling, sync?: SyncSlot): Promise<WriteResult> {
     let sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
     let migrating = storedKid !== undefined && storedKid !== sealed.kid;
     if (migrating) {
-      const still = await this.touch(sessionId, storedKid!, ttlMs);
+      const still = await this.touch(sessionId, storedKid!, ttlMs, sync);
       if (still === "unavailable") return { kind: "unavailable" };
       // Gone from the old key: another isolate may have moved it already. Then the update
       // below lands on the newest key; if that is absent too, the session has ended.
@@ -105,24 +115,24 @@ export class ExternalTier {
       if (!filed) sealed = await seal({ ...record, [UNFILED]: true }, { keyring: this.keyring, sessionId }, this.limits);
     }
     const mode = storedKid === undefined || migrating ? "create" : "update";
-    let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode);
+    let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode, sync);
     // A create that finds the key taken: another isolate moved it there first, or an
     // earlier attempt of ours was applied although its answer was lost. Either way the key
     // exists (so nothing is resurrected): overwrite it.
-    if (mode === "create" && outcome.ok && !outcome.value) outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, "update");
+    if (mode === "create" && outcome.ok && !outcome.value) outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, "update", sync);
     if (!outcome.ok) return { kind: "unavailable" };
     if (!outcome.value) return { kind: "gone" };
     if (migrating) {
       const old = this.keyring.byKid(storedKid!);
-      if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)]);
+      if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)], sync);
     }
     return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating, filed };
   }
 
-  async touch(sessionId: string, kid: string, ttlMs: number): Promise<TouchResult> {
+  async touch(sessionId: string, kid: string, ttlMs: number, sync?: SyncSlot): Promise<TouchResult> {
     const secret = this.keyring.byKid(kid);
     if (!secret) return "gone";
-    const outcome = await this.store.touch(await this.keyring.storeKey(secret, sessionId), ttlMs);
+    const outcome = await this.store.touch(await this.keyring.storeKey(secret, sessionId), ttlMs, sync);
     if (!outcome.ok) return "unavailable";
     return outcome.value ? "touched" : "gone";
   }

@@ -5,6 +5,8 @@ import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
 import { deepFreeze, newRecord, type SessionRecord } from "./record.js";
 import { timingSafeEqual } from "../security/constant-time.js";
 import { parseStatelessCookie, STATELESS_TAG_KIND, statelessCookieValue, statelessSigned, statelessTag } from "./stateless.js";
+import type { SyncSlot } from "../stores/types.js";
+import { copyIsCurrent, namesNewerWrite, revalidateCopy } from "./sync-token.js";
 
 /**
  * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is
@@ -48,6 +50,8 @@ export interface Session {
    * more, its commit stores it under its id.
    */
   stateless?: boolean;
+  /** Read-your-writes across isolates (src/session/sync-token.ts): carried into every store call for it. */
+  sync?: SyncSlot;
 }
 
 export type LoadResult =
@@ -183,7 +187,8 @@ export class SessionManager {
     return this.options.external;
   }
 
-  async load(cookieValue: string | undefined): Promise<LoadResult> {
+  /** `sync`: the session's read-your-writes slot from its cookie (stores with sync tokens). */
+  async load(cookieValue: string | undefined, sync?: SyncSlot): Promise<LoadResult> {
     if (!isWellFormedSessionId(cookieValue)) {
       const stateless = await this.openStateless(cookieValue);
       return stateless ? { kind: "session", session: stateless } : { kind: "none" };
@@ -203,12 +208,14 @@ export class SessionManager {
     }
     let entry = memory.get(id, t);
     if (entry) {
-      if (external && !entry.dirty && t - entry.validatedAt >= this.options.revalidateAfterMs) {
+      // A request naming a write newer than this copy (sync-token.ts) revalidates it now.
+      const newerWrite = namesNewerWrite(entry.record, sync);
+      if (external && !entry.dirty && (newerWrite || t - entry.validatedAt >= this.options.revalidateAfterMs)) {
         this.metrics.revalidations++;
         // The check also slides the store TTL where that is free (GETEX): an active session
         // then needs no separate touch.
         const slide = external.slidesTtlOnRead ? this.options.idleTimeoutMs : undefined;
-        const read = await external.read(id, slide);
+        const read = copyIsCurrent(external, entry, newerWrite, sync) ? await revalidateCopy(external, id, entry, this.options.idleTimeoutMs, sync) : await external.read(id, slide, sync);
         if (read.kind === "missing") {
           this.noteRejected(read.rejected);
           this.metrics.revalidatedGone++;
@@ -225,14 +232,14 @@ export class SessionManager {
         this.metrics.memoryHits++;
       }
       if (entry.record.exp <= t) return this.expire(id, entry.record);
-      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt } };
+      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt, ...(sync ? { sync } : {}) } };
     }
     if (!external) {
       this.metrics.misses++;
       return { kind: "none" };
     }
     // One round trip: the read also slides the store TTL (GETEX; a custom store: get + resetTimer).
-    const read = await external.read(id, this.options.idleTimeoutMs);
+    const read = await external.read(id, this.options.idleTimeoutMs, sync);
     if (read.kind === "unavailable") return { kind: "unknown" };
     if (read.kind === "missing") {
       this.noteRejected(read.rejected);
@@ -243,7 +250,7 @@ export class SessionManager {
     this.metrics.recoveries++;
     const recovered = this.entryFromStore(read, t, t);
     memory.set(id, recovered, t);
-    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t } };
+    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t, ...(sync ? { sync } : {}) } };
   }
 
   /** A new session: stateless until it holds more than its CSRF token (nothing stored, nothing held). */
@@ -289,7 +296,7 @@ export class SessionManager {
         if (previous) previous.ttlSetAt = t;
         this.metrics.touches++;
         waitUntil(
-          external.touch(session.id, kid, ttlMs).then((result) => {
+          external.touch(session.id, kid, ttlMs, session.sync).then((result) => {
             if (result === "gone") memory.delete(session.id);
           }),
         );
@@ -319,7 +326,7 @@ export class SessionManager {
     // entries: a new session, a copy evicted meanwhile, or one whose filing failed is filed.
     const indexes = this.options.indexesOf?.(record) ?? [];
     const filed = previous !== undefined && !previous.unfiled && indexes.join() === (this.options.indexesOf?.(previous.record) ?? []).join();
-    const written = await external.write(session.id, record, ttlMs, storedKid, { entries: indexes, ttlMs: record.exp - t, filed });
+    const written = await external.write(session.id, record, ttlMs, storedKid, { entries: indexes, ttlMs: record.exp - t, filed }, session.sync);
     if (written.kind === "gone") {
       memory.delete(session.id);
       return "gone";

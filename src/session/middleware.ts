@@ -6,6 +6,7 @@ import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionCookieSettings } from "../config/types.js";
 import type { Session, SessionManager } from "./manager.js";
 import type { SessionRecord } from "./record.js";
+import { remember, syncCookieName, type SyncCookie } from "./sync-token.js";
 
 /**
  * The thin Hono layer over the session manager. Nothing is loaded until a handler asks,
@@ -40,20 +41,28 @@ export interface SessionMiddlewareOptions {
   cookie?: SessionCookieSettings;
   /** Told (after the response) of a session this request found timed out. */
   onEnded?: (record: SessionRecord) => Promise<unknown>;
+  /** Stores with sync tokens: the session's last-write token travels in a second cookie (sync-token.ts). */
+  syncCookie?: SyncCookie;
 }
 
 const DEFAULT_COOKIE: SessionCookieSettings = { sameSite: "Lax", partitioned: false, secure: true };
 
-export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFAULT_COOKIE, onEnded }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
+export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFAULT_COOKIE, onEnded, syncCookie = manager.external?.syncCookie }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
+  const syncName = syncCookieName(cookieName);
   return async (c, next) => {
     const cookie = getCookie(c, cookieName);
+    const syncSent = syncCookie ? getCookie(c, syncName) : undefined;
     let loaded: Session | null | undefined;
     let destroyed = false;
     let undetermined = false;
     const scope: SessionScope = {
       async current() {
         if (loaded === undefined && !destroyed) {
-          const result = await manager.load(cookie);
+          const sync = syncCookie && cookie ? await syncCookie.open(cookie, syncSent) : undefined;
+          const result = await manager.load(cookie, sync);
+          if (result.kind === "session") remember(result.session.record, sync);
+          // A cookie-only session stored by this request gets its first sync token then.
+          if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync) result.session.sync = {};
           loaded = result.kind === "session" ? result.session : null;
           undetermined = result.kind === "unknown";
           if (result.kind === "none" && result.ended && onEnded) waitUntilOf(c)(onEnded(result.ended));
@@ -65,6 +74,7 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
         if (session) return session;
         if (undetermined) return null;
         loaded = manager.create();
+        if (syncCookie) loaded.sync = {};
         destroyed = false;
         return loaded;
       },
@@ -79,6 +89,7 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
         // The new session's cookie overwrites the old one; the old id is dead in both tiers.
         await scope.destroy();
         loaded = manager.create();
+        if (syncCookie) loaded.sync = {};
         destroyed = false;
         return loaded;
       },
@@ -92,16 +103,30 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
     const attributes = () => cookieAttributes(settings, c.req.header("user-agent") ?? "");
     if (destroyed) {
       setCookieHeader(c, clearCookie(cookieName, attributes()));
+      if (syncSent !== undefined) setCookieHeader(c, clearCookie(syncName, attributes()));
       return;
     }
     if (!loaded) return;
     const wasStateless = loaded.stateless === true;
     const result = await manager.commit(loaded, waitUntilOf(c));
-    if (result === "gone") setCookieHeader(c, clearCookie(cookieName, attributes()));
-    else if (result === "stateless") {
-      // Only the CSRF token to keep: the cookie carries the session, nothing is stored.
+    if (result === "gone") {
+      setCookieHeader(c, clearCookie(cookieName, attributes()));
+      if (syncSent !== undefined) setCookieHeader(c, clearCookie(syncName, attributes()));
+      return;
+    }
+    if (result === "stateless") {
+      // Only the CSRF token to keep: the cookie carries the session, nothing is stored (so no sync token either).
       if (loaded.isNew && loaded.record.csrf !== undefined) setCookieHeader(c, sessionCookie(cookieName, await manager.statelessCookie(loaded), attributes()));
-    } else if (loaded.isNew || wasStateless) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes()));
+      return;
+    }
+    if (loaded.isNew || wasStateless) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes()));
+    // A write during this request (commit, token refresh): readers elsewhere must see at least it.
+    const written = loaded.sync?.wrote ? loaded.sync.token : undefined;
+    if (written === undefined || !syncCookie || !loaded.base) return;
+    const at = Date.now();
+    remember(loaded.base, { after: written, at });
+    const value = await syncCookie.seal(loaded.id, written, at);
+    if (value !== undefined) setCookieHeader(c, sessionCookie(syncName, value, attributes()));
   };
 }
 

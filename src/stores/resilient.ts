@@ -1,4 +1,4 @@
-import type { ByteStore, SetMode } from "./types.js";
+import type { ByteStore, SetMode, SyncSlot } from "./types.js";
 
 /**
  * Store calls with a bounded cost. Every operation has a total time budget (SAP's
@@ -45,20 +45,20 @@ export class ResilientStore {
     private readonly options: ResilienceOptions,
   ) {}
 
-  get(key: string, touchMs?: number): Promise<StoreOutcome<string | null>> {
-    return this.run(() => this.store.get(key, touchMs));
+  get(key: string, touchMs?: number, sync?: SyncSlot): Promise<StoreOutcome<string | null>> {
+    return this.run(() => this.store.get(key, touchMs, sync));
   }
 
-  set(key: string, value: string, ttlMs: number, mode: SetMode): Promise<StoreOutcome<boolean>> {
-    return this.run(() => this.store.set(key, value, ttlMs, mode));
+  set(key: string, value: string, ttlMs: number, mode: SetMode, sync?: SyncSlot): Promise<StoreOutcome<boolean>> {
+    return this.run(() => this.store.set(key, value, ttlMs, mode, sync));
   }
 
-  touch(key: string, ttlMs: number): Promise<StoreOutcome<boolean>> {
-    return this.run(() => this.store.touch(key, ttlMs));
+  touch(key: string, ttlMs: number, sync?: SyncSlot): Promise<StoreOutcome<boolean>> {
+    return this.run(() => this.store.touch(key, ttlMs, sync));
   }
 
-  delete(keys: readonly string[]): Promise<StoreOutcome<void>> {
-    return this.run(() => this.store.delete(keys));
+  delete(keys: readonly string[], sync?: SyncSlot): Promise<StoreOutcome<void>> {
+    return this.run(() => this.store.delete(keys, sync));
   }
 
   addToSet(key: string, members: readonly string[], ttlMs: number): Promise<StoreOutcome<void>> {
@@ -71,6 +71,11 @@ export class ResilientStore {
 
   get slidesTtlOnRead(): boolean {
     return this.store.slidesTtlOnRead === true;
+  }
+
+  /** See ByteStore.syncTokens. */
+  get syncTokens(): boolean {
+    return this.store.syncTokens === true;
   }
 
   /** How long after a failure calls are skipped: when a retry can be worth it. */

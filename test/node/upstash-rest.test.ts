@@ -375,3 +375,132 @@ async function sha1Hex(text: string) {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
   return Buffer.from(digest).toString("hex");
 }
+
+describe("replicated mode: a primary and lagging replicas (real replication, delayed link)", () => {
+  const LAG_MS = 2000;
+  let replicated: Awaited<ReturnType<typeof startLocalRedis>> & { replicaPorts: number[]; stats: { primary: number; replica: number; handedToPrimary: number } };
+  let replicaClients: IORedis[] = [];
+
+  beforeAll(async () => {
+    replicated = (await startLocalRedis({ replicas: 2, replicaLagMs: LAG_MS })) as typeof replicated;
+    replicaClients = replicated.replicaPorts.map((port) => {
+      const c = new IORedis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+      c.on("error", () => {});
+      return c;
+    });
+  }, 30_000);
+  afterAll(async () => {
+    for (const c of replicaClients) c.disconnect();
+    await replicated?.stop();
+  });
+
+  const upstash = (syncToken?: string) => {
+    const redis = new Redis({ url: replicated.restUrl, token: replicated.token, enableTelemetry: false, automaticDeserialization: false });
+    if (syncToken !== undefined) redis.readYourWritesSyncToken = syncToken;
+    return redis;
+  };
+  const readsOn = async (client: IORedis, name: string) => Number(/calls=(\d+)/.exec(await client.info("commandstats").then((i) => i.split("\n").find((l) => l.startsWith(`cmdstat_${name}:`)) ?? ""))?.[1] ?? 0);
+
+  it("a fresh client reads stale; with the writer's sync token it reads the write", async () => {
+    const writer = upstash();
+    await writer.set("rep:k", "v1");
+    const token = writer.readYourWritesSyncToken!;
+    expect(token).toMatch(/^\d+$/);
+    // A fresh client (its first request carries "") is answered by a replica that has not applied the write yet.
+    expect(await upstash().get("rep:k")).toBeNull();
+    // Another fresh client given the writer's token reads the write: the replica was waited for.
+    const reader = upstash(token);
+    expect(await reader.get("rep:k")).toBe("v1");
+    // Its answer's token reflects a state at least as new as the write.
+    expect(Number(reader.readYourWritesSyncToken)).toBeGreaterThanOrEqual(Number(token));
+    // The same client object keeps reading its own writes (the client's own mechanism).
+    await writer.set("rep:k", "v2");
+    expect(await writer.get("rep:k")).toBe("v2");
+  }, 20_000);
+
+  it("a delete is read-your-writes too, and every answer's token is the state it reflects", async () => {
+    const writer = upstash();
+    await writer.set("rep:d", "there");
+    const created = writer.readYourWritesSyncToken!;
+    expect(await upstash(created).get("rep:d")).toBe("there");
+    await writer.del("rep:d");
+    const deleted = writer.readYourWritesSyncToken!;
+    expect(Number(deleted)).toBeGreaterThan(Number(created));
+    const stale = upstash(created);
+    expect(await stale.get("rep:d")).toBe("there"); // the replica is still behind the delete
+    // Its token says so: presenting it again cannot skip ahead of what it saw.
+    expect(Number(stale.readYourWritesSyncToken)).toBeLessThan(Number(deleted));
+    expect(await upstash(deleted).get("rep:d")).toBeNull();
+  }, 20_000);
+
+  it("writes go to the primary, reads round-robin over the replicas", async () => {
+    const before = await Promise.all(replicaClients.map((c) => readsOn(c, "get")));
+    const redis = upstash();
+    await redis.set("rep:rr", "x");
+    for (let i = 0; i < 6; i++) await redis.get("rep:never-set");
+    const after = await Promise.all(replicaClients.map((c) => readsOn(c, "get")));
+    expect(after.map((n, i) => n - before[i]!)).toEqual([3, 3]);
+    expect(await direct.exists("rep:rr")).toBe(0); // the single-mode redis of the other suites is untouched
+    const primary = new IORedis({ port: replicated.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+    try {
+      expect(await primary.get("rep:rr")).toBe("x");
+    } finally {
+      primary.disconnect();
+    }
+  });
+
+  it("GETEX (a write in Redis's table, routing undocumented) is answered from a replica by default; its TTL lands on the primary", async () => {
+    const writer = upstash();
+    await writer.set("rep:gx", "old", { px: 60_000 });
+    const created = writer.readYourWritesSyncToken!;
+    expect(await upstash(created).get("rep:gx")).toBe("old");
+    await writer.set("rep:gx", "new", { px: 60_000 });
+    // A fresh client's GETEX reads the replica's (stale) value…
+    expect(await upstash(created).getex("rep:gx", { px: 600_000 })).toBe("old");
+    // …while the TTL change reached the primary.
+    const primary = new IORedis({ port: replicated.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+    try {
+      expect(await primary.pttl("rep:gx")).toBeGreaterThan(60_000);
+    } finally {
+      primary.disconnect();
+    }
+  }, 20_000);
+
+  it("a token no replica reaches within the wait bound is answered by the primary", async () => {
+    const quick = (await startLocalRedis({ replicas: 1, replicaLagMs: 60_000, syncWaitMs: 200 })) as typeof replicated;
+    try {
+      const writer = new Redis({ url: quick.restUrl, token: quick.token, enableTelemetry: false, automaticDeserialization: false });
+      await writer.set("rep:far", "v");
+      const token = writer.readYourWritesSyncToken!;
+      const fresh = new Redis({ url: quick.restUrl, token: quick.token, enableTelemetry: false, automaticDeserialization: false });
+      expect(await fresh.get("rep:far")).toBeNull(); // the replica is a minute behind
+      const withToken = new Redis({ url: quick.restUrl, token: quick.token, enableTelemetry: false, automaticDeserialization: false });
+      withToken.readYourWritesSyncToken = token;
+      expect(await withToken.get("rep:far")).toBe("v");
+      expect(quick.stats.handedToPrimary).toBe(1);
+      // A token the endpoint never issued is ignored like a fresh client's "".
+      const forged = await fetch(quick.restUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${quick.token}`, "upstash-sync-token": "not-a-token" },
+        body: JSON.stringify(["GET", "rep:far"]),
+      });
+      expect(await forged.json()).toEqual({ result: null });
+      expect(Number(forged.headers.get("upstash-sync-token"))).toBeLessThan(Number(token));
+    } finally {
+      await quick.stop();
+    }
+  }, 30_000);
+
+  it("a replica refuses nothing it is sent: writes inside a pipeline or transaction go to the primary", async () => {
+    const redis = upstash();
+    const p = redis.pipeline();
+    p.get("rep:mixed");
+    p.set("rep:mixed", "1");
+    p.incr("rep:mixed");
+    expect(await p.exec()).toEqual([null, "OK", 2]);
+    const tx = redis.multi();
+    tx.incr("rep:mixed");
+    tx.get("rep:mixed");
+    expect(await tx.exec()).toEqual([3, "3"]);
+  });
+});

@@ -148,7 +148,8 @@ async function fetchToken(routerUrl: string, cookie?: string, path = "/api/echo"
   });
   expect(res.status).toBe(200);
   const echo = (await res.json()) as Echo;
-  const setCookies = res.headers.getSetCookie();
+  // The session's sync-token companion (JSESSIONID_SYNC, set with a store on every session write) is left out.
+  const setCookies = res.headers.getSetCookie().filter((c) => !c.startsWith("JSESSIONID_SYNC="));
   const sessionId = setCookies.map((c) => SESSION_COOKIE.exec(c)?.[1]).find((id) => id !== undefined);
   return { token: res.headers.get("x-csrf-token"), sessionId, setCookies, echo };
 }

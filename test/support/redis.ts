@@ -40,3 +40,8 @@ export function externalSessionBindings(redis: LocalRedis, ext: Record<string, u
     VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }] }),
   };
 }
+
+/** The bindings of a router with the external tier on `redis` and one destination `backend`. */
+export function routerBindings(redis: LocalRedis, backendUrl: string, ext: Record<string, unknown>): Record<string, string> {
+  return { ...externalSessionBindings(redis, ext), destinations: JSON.stringify([{ name: "backend", url: backendUrl }]) };
+}

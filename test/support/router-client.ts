@@ -5,7 +5,7 @@ import { sessionCookieOf, type Cluster } from "./cluster.js";
 export interface Answer {
   status: number;
   token: string | null;
-  /** Every Set-Cookie of the answer. */
+  /** Every Set-Cookie of the answer but the session's sync-token companion (JSESSIONID_SYNC: test/node/replicas.test.ts). */
   setCookies: string[];
   /** The session cookie pair it sets (`JSESSIONID=…`), if any; "" when it clears it. */
   newCookie: string | undefined;
@@ -18,7 +18,7 @@ export async function answer(response: Response): Promise<Answer> {
   return {
     status: response.status,
     token: response.headers.get("x-csrf-token"),
-    setCookies: response.headers.getSetCookie(),
+    setCookies: response.headers.getSetCookie().filter((c) => !c.startsWith("JSESSIONID_SYNC=")),
     newCookie: pair === "JSESSIONID=" ? "" : pair,
     body,
   };

@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+// `npm run bench:memory`: the JavaScript heap of a router isolate under sustained load, next
+// to a bare pass-through Worker, read from workerd itself through its inspector (Chrome
+// DevTools protocol: HeapProfiler.collectGarbage, then Runtime.getHeapUsage).
+//
+//   node bench/memory.mjs [--quick] [--requests N] [--sessions N] [--json path]
+//
+// 10,000 realistic sessions (bench/reference-session.mjs: ID, access and refresh tokens,
+// about 6.3 KB of JSON each) are sealed into Redis; then 200,000 requests, cycling through
+// their cookies (shuffled once) with `x-csrf-token: fetch` (the session is loaded), go to a router
+// isolate with the first tier's defaults (10,000 entries, 64 MiB accounted) and the default
+// revalidation window. The byte cap holds about 4,900 such sessions, so the cycle evicts on
+// every request: the most allocation churn the first tier can see. The same number of
+// requests go to the pass-through Worker. Heap
+// figures are after a full GC. Workers isolates are limited to 128 MB.
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis as IORedis } from "ioredis";
+import { Miniflare } from "miniflare";
+import WebSocket from "ws";
+import { startLocalRedis } from "../scripts/local-redis.mjs";
+import { freePort } from "../scripts/lib/free-port.mjs";
+import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
+import { runSlice } from "./load.mjs";
+import { referenceSession } from "./reference-session.mjs";
+
+const { values: args } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, requests: { type: "string" }, sessions: { type: "string" }, json: { type: "string" } },
+});
+const QUICK = args.quick;
+const REQUESTS = Number(args.requests ?? (QUICK ? 20_000 : 200_000));
+const SESSIONS = Number(args.sessions ?? (QUICK ? 2_000 : 10_000));
+const JSON_PATH = resolve(args.json ?? join(ROOT, "bench-results/memory.json"));
+const CONNECTIONS = 16;
+const STATUS_TOKEN = "memory-bench-status-token-0123456789";
+const MB = 1024 * 1024;
+const log = (/** @type {string} */ m) => console.error(`[memory] ${m}`);
+if (!(REQUESTS > 0 && SESSIONS > 0)) throw new Error("--requests and --sessions must be positive numbers");
+
+/** @type {Array<() => Promise<unknown> | unknown>} */
+const cleanups = [];
+async function cleanupAll() {
+  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
+}
+process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+
+/** One DevTools protocol session with a worker's isolate. */
+async function inspect(/** @type {number} */ port, /** @type {string} */ worker) {
+  const list = /** @type {any[]} */ (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json());
+  const target = list.find((t) => t.id === `core:user:${worker}`);
+  if (!target) throw new Error(`no inspector target for worker ${worker}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+  let id = 0;
+  /** @type {(method: string, params?: object) => Promise<any>} */
+  const call = (method, params = {}) =>
+    new Promise((resolve) => {
+      const mine = ++id;
+      const onMessage = (/** @type {Buffer} */ data) => {
+        const message = JSON.parse(data.toString());
+        if (message.id === mine) {
+          ws.off("message", onMessage);
+          resolve(message.result);
+        }
+      };
+      ws.on("message", onMessage);
+      ws.send(JSON.stringify({ id: mine, method, params }));
+    });
+  return { call, close: () => ws.close() };
+}
+
+async function main() {
+  const started = Date.now();
+  const [bundles, reference, redis] = await Promise.all([buildBundles(), referenceSession(), startLocalRedis()]);
+  cleanups.push(() => bundles.cleanup(), () => redis.stop());
+  const backend = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end('{"ok":true}');
+  });
+  backend.keepAliveTimeout = 60_000;
+  await new Promise((r) => backend.listen(0, "127.0.0.1", () => r(undefined)));
+  cleanups.push(() => new Promise((r) => (backend.closeAllConnections(), backend.close(() => r(undefined)))));
+  const backendUrl = `http://127.0.0.1:${/** @type {any} */ (backend.address()).port}`;
+
+  // Sessions sealed as the router seals them, each with its own id and CSRF token.
+  log(`sealing ${SESSIONS} reference sessions into Redis`);
+  const lib = await import(bundles.nodeLib);
+  const secret = randomBytes(54).toString("base64url");
+  const keyring = await lib.KeyRing.create([secret]);
+  const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+  cleanups.push(() => direct.disconnect());
+  /** @type {{ cookie: string, csrf: string }[]} */
+  const sessions = [];
+  for (let i = 0; i < SESSIONS; i += 500) {
+    const pipeline = direct.pipeline();
+    for (let j = i; j < Math.min(SESSIONS, i + 500); j++) {
+      const id = randomBytes(32).toString("base64url");
+      const csrf = randomBytes(32).toString("base64url");
+      const sealed = await lib.seal({ ...reference.record, csrf }, { keyring, sessionId: id });
+      pipeline.set(sealed.storeKey, sealed.envelope, "PX", 15 * 60_000);
+      sessions.push({ cookie: `JSESSIONID=${id}`, csrf });
+    }
+    await pipeline.exec();
+  }
+  // Shuffled once; the load then cycles through them in that order.
+  for (let i = sessions.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [sessions[i], sessions[j]] = [sessions[j], sessions[i]];
+  }
+
+  const inspectorPort = await freePort();
+  const worker = directSocketWorker;
+  const mf = new Miniflare({
+    inspectorPort,
+    handleRuntimeStdio: () => {},
+    workers: [
+      worker("router", bundles.router, {
+        destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
+        EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: secret }),
+        VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }] }),
+        STATUS_TOKEN,
+      }),
+      worker("passthrough", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
+    ],
+  });
+  cleanups.push(() => mf.dispose());
+  await mf.ready;
+  const urls = {
+    router: (await mf.unsafeGetDirectURL("router")).href.replace(/\/$/, ""),
+    passthrough: (await mf.unsafeGetDirectURL("passthrough")).href.replace(/\/$/, ""),
+  };
+
+  /** Heap of a worker's isolate after a full GC (the GC runs when the isolate next takes a request). */
+  async function heap(/** @type {"router" | "passthrough"} */ name) {
+    const session = await inspect(inspectorPort, name);
+    try {
+      await session.call("HeapProfiler.enable");
+      const gc = session.call("HeapProfiler.collectGarbage");
+      const poke = async () => (await fetch(`${urls[name]}/`)).arrayBuffer();
+      await poke();
+      await gc;
+      const usage = await session.call("Runtime.getHeapUsage");
+      return { usedBytes: usage.usedSize, totalBytes: usage.totalSize, embedderBytes: usage.embedderHeapUsedSize };
+    } finally {
+      session.close();
+    }
+  }
+  const firstTier = async () => {
+    const res = await fetch(`${urls.router}/_approuter/status`, { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });
+    const body = /** @type {any} */ (await res.json());
+    return { memory: body.memory, sessions: body.sessions };
+  };
+
+  const idle = { router: await heap("router"), passthrough: await heap("passthrough") };
+  log(`idle heap: router ${(idle.router.usedBytes / MB).toFixed(1)} MB, pass-through ${(idle.passthrough.usedBytes / MB).toFixed(1)} MB`);
+
+  log(`${REQUESTS} requests to the router over ${SESSIONS} sessions (${CONNECTIONS} connections)`);
+  const routerRun = await runSlice({ url: urls.router, connections: CONNECTIONS, duration: 0, amount: REQUESTS, sessions, fetchToken: true });
+  const afterRouter = await heap("router");
+  const tier = await firstTier();
+  log(`${REQUESTS} requests to the pass-through Worker`);
+  const floorRun = await runSlice({ url: urls.passthrough, connections: CONNECTIONS, duration: 0, amount: REQUESTS });
+  const afterFloor = await heap("passthrough");
+
+  const result = {
+    quick: QUICK,
+    requests: REQUESTS,
+    sessions: SESSIONS,
+    sessionJsonBytes: Buffer.byteLength(JSON.stringify(reference.record)),
+    router: {
+      idle: idle.router,
+      after: afterRouter,
+      completed: routerRun.raw.totalCompletedRequests,
+      non2xx: routerRun.raw.non2xx,
+      wrongSession: routerRun.wrongSession,
+      newCookies: routerRun.newCookies,
+      firstTier: tier.memory,
+      sessionCounters: tier.sessions,
+    },
+    passthrough: { idle: idle.passthrough, after: afterFloor, completed: floorRun.raw.totalCompletedRequests, non2xx: floorRun.raw.non2xx },
+    limitBytes: 128 * MB,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  const mb = (/** @type {number} */ n) => (n / MB).toFixed(1);
+  console.log(
+    [
+      `| isolate | heap idle (MB) | heap after ${REQUESTS.toLocaleString("en")} requests (MB) | share of 128 MB |`,
+      "|---|---|---|---|",
+      `| pass-through Worker | ${mb(idle.passthrough.usedBytes)} | ${mb(afterFloor.usedBytes)} | ${((afterFloor.usedBytes / result.limitBytes) * 100).toFixed(0)} % |`,
+      `| router, ${SESSIONS.toLocaleString("en")} live sessions | ${mb(idle.router.usedBytes)} | ${mb(afterRouter.usedBytes)} | ${((afterRouter.usedBytes / result.limitBytes) * 100).toFixed(0)} % |`,
+      "",
+      `First tier after the run: ${tier.memory.entries} entries, ${mb(tier.memory.bytes)} MB accounted, ${tier.memory.evictions} evictions; ` +
+        `router answers: ${result.router.completed} completed, ${result.router.non2xx} non-2xx, ${result.router.wrongSession} not served their session.`,
+    ].join("\n"),
+  );
+  mkdirSync(dirname(JSON_PATH), { recursive: true });
+  writeFileSync(JSON_PATH, JSON.stringify(result, null, 2));
+  log(`JSON: ${JSON_PATH} (${result.seconds} s)`);
+}
+
+main()
+  .catch((error) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exitCode = 1;
+  })
+  .finally(cleanupAll);
