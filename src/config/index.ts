@@ -11,6 +11,7 @@ import { BUNDLED, parseXsApp } from "./xs-app.js";
 import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders } from "./identity.js";
 import { readJsonVariable } from "./problems.js";
+import { resolveReplaceViews } from "../static/replace.js";
 
 export type * from "./types.js";
 export { formatProblems } from "./problems.js";
@@ -43,8 +44,10 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
   if (xsAppJson.ok) {
     const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
     const parsed = parseXsApp(input, prefix, destinations.names);
-    if (parsed.ok) xsApp = parsed.value;
-    else problems.push(...parsed.problems);
+    if (parsed.ok) {
+      xsApp = parsed.value;
+      problems.push(...resolveReplaceViews(xsApp.routes, env, vcap.services, prefix));
+    } else problems.push(...parsed.problems);
   } else {
     problems.push(...xsAppJson.problems);
   }

@@ -157,12 +157,23 @@ export interface RouteConfig {
   /** Dropped when the effective authenticationType is "none" (SAP ignores it there). */
   scope?: RouteScope;
   identityProvider?: string;
+  /** SAP `replace` (localDir routes): resolved against the environment by `loadConfig` (`view`). */
+  replace?: RouteReplace;
   /**
    * SAP: true sends backend session cookies to the browser instead of keeping them in
    * the router session. Always set by the parser (default false); optional only for
    * routes built by hand.
    */
   setBackendSessionCookies?: boolean;
+}
+
+export interface RouteReplace {
+  pathSuffixes: string[];
+  vars: string[];
+  /** Key → @sap/xsenv query (instance name or `{ label, tag, name, plan }`). */
+  services: Record<string, string | Record<string, unknown>>;
+  /** Variable values and service credentials by name; set by `loadConfig`. Never logged. */
+  view?: Record<string, unknown>;
 }
 
 export interface SessionSettings {

@@ -6,7 +6,7 @@
  * - "not supported at the edge": `service` routes other than SAP's user API
  *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`),
  *   `plugins`, `whitelistService`, `pluginMetadataEndpoint`, `authenticationType: "basic"`.
- * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
+ * - "not supported yet": `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
  *   `stateProtection: false`.
  * Anything else unknown is rejected as such. Differences from SAP: `compression` is
@@ -58,6 +58,12 @@ const relativePath = v.pipe(
   v.transform((p) => (p.startsWith("/") ? p : `/${p}`)),
 );
 
+/** A `pathSuffixes` entry: SAP `relative-uri`, kept as written (matched with endsWith). */
+const relativeSuffix = v.pipe(
+  nonEmptyString,
+  v.check((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"), "must be a relative path (no scheme, no host)"),
+);
+
 /** A scope list: one scope, or a non-empty array (any one suffices). */
 const scopeList = v.union(
   [
@@ -91,6 +97,22 @@ const scope = v.lazy((input) =>
     : v.pipe(scopeList, v.transform((list): RouteScope => ({ default: list }))),
 );
 
+/** SAP `replace`: which files (`pathSuffixes`), which variables, which service bindings (@sap/xsenv queries). */
+const replaceSchema = strictObject({
+  pathSuffixes: v.array(relativeSuffix, "must be an array of path suffixes"),
+  vars: v.optional(v.array(nonEmptyString, "must be an array of variable names"), []),
+  services: v.optional(
+    v.pipe(
+      jsonObject,
+      v.record(
+        v.string(),
+        v.union([nonEmptyString, v.pipe(jsonObject, v.record(v.string(), v.unknown()))], "must be a service instance name or a query object ({ label, tag, name, plan })"),
+      ),
+    ),
+    {},
+  ),
+});
+
 function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
   // SAP resolves "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN).
   const isDynamic = (name: string) => name.includes("$") || name === "*";
@@ -120,8 +142,8 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
       cacheControl: v.optional(headerValue),
       identityProvider: v.optional(nonEmptyString),
       dynamicIdentityProvider: v.optional(v.never(NOT_YET)),
-      // SAP: placeholder replacement in static files, with service lookups à la @sap/xsenv.
-      replace: v.optional(v.never(NOT_YET)),
+      // SAP: placeholder replacement in static files (src/static/replace.ts).
+      replace: v.optional(replaceSchema),
       setBackendSessionCookies: v.optional(boolean, false),
     }),
     // Exactly one of destination / localDir / service; service is reported on its own.
@@ -150,6 +172,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
       "httpMethods",
       "not allowed with localDir (localDir routes serve GET and HEAD only)",
     ),
+    crossCheck(["replace", "localDir"], (route) => route.replace === undefined || route.localDir !== undefined, "replace", "only allowed with localDir"),
     crossCheck(
       ["identityProvider", "authenticationType"],
       (route) => route.identityProvider === undefined || route.authenticationType !== "none",
@@ -170,6 +193,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined) {
         ...(route.cacheControl !== undefined && { cacheControl: route.cacheControl }),
         ...(route.scope !== undefined && { scope: route.scope }),
         ...(route.identityProvider !== undefined && { identityProvider: route.identityProvider }),
+        ...(route.replace !== undefined && { replace: route.replace }),
         setBackendSessionCookies: route.setBackendSessionCookies,
       }),
     ),

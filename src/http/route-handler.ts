@@ -59,7 +59,7 @@ export function routeHandler(options: {
     } else if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
       if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
-      response = await serveLocalDir(csrf.request, target, { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) }, (r) =>
+      response = await serveLocalDir(csrf.request, target, { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}), ...(route.replace ? { replace: route.replace } : {}) }, (r) =>
         assets.fetch(r),
       );
     } else {
