@@ -12,6 +12,8 @@ import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./http/route-handler.js";
 import { installStatus } from "./http/status.js";
+import { forbidTransform } from "./http/no-compression.js";
+import { infoEndpoints, pick } from "./http/whitelist-service.js";
 import type { Logger } from "./log.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
@@ -76,6 +78,7 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
       if (page) c.res = await customErrorPage(c, page, c.res);
     }
     applyResponseHeaders(c.res.headers, headerPlan);
+    if (!xsApp.compression.enabled) forbidTransform(c.res.headers);
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
 
@@ -100,6 +103,8 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
   }
   const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
+  const info = infoEndpoints({ ...pick(xsApp, "whitelistService", "pluginMetadataEndpoint"), ...pick(http, "plugins"), ...(http.clickjackWhitelist ? { whitelist: http.clickjackWhitelist } : {}), routes: xsApp.routes, authenticate });
+  if (info) app.use(info);
   app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi }));
   return app;
 }

@@ -83,6 +83,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   });
   const auth = await buildAuth(config, manager, external, deps);
   warnUnsupported(env, deps.log);
+  if (config.xsApp.ignored.length > 0) deps.log("config.ignored.warn", { settings: config.xsApp.ignored });
   deps.log("config.loaded", { ...redactedSummary(config) });
   const app = createApp({
     config,

@@ -3,14 +3,14 @@
  * reported (never only the first), each named by its JSON path.
  */
 import type { Env } from "../env.js";
-import type { ConfigProblem, ConfigResult, RouterConfig, SessionSettings, XsAppConfig } from "./types.js";
+import type { ConfigProblem, ConfigResult, RouteConfig, RouterConfig, SessionSettings, XsAppConfig } from "./types.js";
 import { parseExtSessionMgt } from "./ext-session-mgt.js";
 import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vcap.js";
 import { parseDestinations } from "./destinations.js";
-import { BUNDLED, parseXsApp } from "./xs-app.js";
+import { BUNDLED, compressionSchema, parsePlugins, parseXsApp } from "./xs-app.js";
 import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders } from "./identity.js";
-import { readJsonVariable } from "./problems.js";
+import { readJsonVariable, validate } from "./problems.js";
 import { resolveReplaceViews } from "../static/replace.js";
 
 export type * from "./types.js";
@@ -52,6 +52,25 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
     problems.push(...xsAppJson.problems);
   }
 
+  const plugins = readPlugins(env, destinations.names, problems);
+  if (xsApp && plugins) {
+    const none = xsApp.authenticationMethod === "none";
+    xsApp.routes = [...plugins.routes.map((r) => (none ? { ...r, authenticationType: "none" as const } : r)), ...xsApp.routes];
+  }
+  const compression = readJsonVariable(env.COMPRESSION, "COMPRESSION");
+  if (!compression.ok) problems.push(...compression.problems);
+  else if (compression.value !== undefined) {
+    const checked = validate(compressionSchema, compression.value, "COMPRESSION");
+    if (!checked.ok) problems.push(...checked.problems);
+    else if (xsApp) {
+      // SAP merges the variable over xs-app.json's `compression`.
+      if (checked.value.enabled !== undefined) xsApp.compression = { enabled: checked.value.enabled };
+      for (const key of ["minSize", "compressResponseMixedTypeContent"] as const) {
+        if (checked.value[key] !== undefined) xsApp.ignored.push(`COMPRESSION.${key} (Cloudflare decides compression at the edge)`);
+      }
+    }
+  }
+
   const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`);
   problems.push(...identity.problems);
 
@@ -69,11 +88,21 @@ export function loadConfig(env: Env, bundledXsApp: unknown): ConfigResult {
     destinations: destinations.destinations,
     session: session.value,
     identityProviders: identity.providers,
-    http: http.value,
+    http: { ...http.value, ...(plugins && { plugins: plugins.raw }) },
     ...(statusToken !== undefined ? { statusToken } : {}),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
+}
+
+/** SAP's `plugins` variable: routes (before xs-app.json's) and the JSON as given (plugin metadata endpoint). */
+function readPlugins(env: Env, destinationNames: ReadonlySet<string> | undefined, problems: ConfigProblem[]): { routes: RouteConfig[]; raw: Record<string, unknown>[] } | undefined {
+  const json = readJsonVariable(env.plugins, "plugins");
+  if (!json.ok) return void problems.push(...json.problems);
+  if (json.value === undefined) return undefined;
+  const parsed = parsePlugins(json.value, destinationNames);
+  if (!parsed.ok) return void problems.push(...parsed.problems);
+  return { routes: parsed.value, raw: json.value as Record<string, unknown>[] };
 }
 
 /** What `redactedSummary` returns: safe to log, no secret in it. */

@@ -67,6 +67,14 @@ export interface XsAppConfig {
   errorPage: ReadonlyMap<number, string>;
   /** Default `{ enabled: false }` (SAP). */
   websockets: { enabled: boolean };
+  /** `compression.enabled` (default true, SAP); false asks Cloudflare not to compress (`Cache-Control: no-transform`). */
+  compression: { enabled: boolean };
+  /** SAP's clickjacking allow-list service (src/http/whitelist-service.ts). */
+  whitelistService?: { endpoint: string };
+  /** Serves the `plugins` variable's routes as JSON. */
+  pluginMetadataEndpoint?: string;
+  /** Settings accepted without effect, each with its reason; named once at start-up. */
+  ignored: string[];
 }
 
 export interface DestinationLogoutConfig {
@@ -118,6 +126,10 @@ export interface HttpSettings {
   cors: CorsRule[];
   /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only (SAP). */
   wsAllowedOrigins?: OriginRule[];
+  /** CJ_PROTECT_WHITELIST: origins allowed to frame the app (whitelist service); undefined = service inactive. */
+  clickjackWhitelist?: OriginRule[];
+  /** The `plugins` variable as given (JSON), for `pluginMetadataEndpoint`; its routes are in `xsApp.routes`. */
+  plugins?: Record<string, unknown>[];
 }
 
 /**

@@ -5,12 +5,14 @@
  * here, except for what cannot work at the edge, which is named:
  * - "not supported at the edge": `service` routes other than SAP's user API
  *   (`sap-approuter-userapi`) (+ `endpoint`, `preferLocal`, top-level `services`),
- *   `plugins`, `whitelistService`, `pluginMetadataEndpoint`, `authenticationType: "basic"`.
+ *   `authenticationType: "basic"`.
  * - "not supported yet": `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
  *   `stateProtection: false`.
- * Anything else unknown is rejected as such. Differences from SAP: `compression` is
- * accepted and ignored (Cloudflare compresses at the edge); `errorPage[].status` must be
+ * Anything else unknown is rejected as such. Differences from SAP: `compression.enabled:
+ * false` asks Cloudflare not to compress (src/http/no-compression.ts); its `minSize` and
+ * `compressResponseMixedTypeContent` are named at start-up as ignored (Cloudflare decides
+ * compression at the edge); `errorPage[].status` must be
  * 100–599; an empty `allowedOrigin` is a problem (SAP reads it as "any origin").
  */
 import * as v from "valibot";
@@ -96,6 +98,13 @@ const scope = v.lazy((input) =>
       )
     : v.pipe(scopeList, v.transform((list): RouteScope => ({ default: list }))),
 );
+
+/** SAP `compression` (also the `COMPRESSION` variable, which overrides it). */
+export const compressionSchema = strictObject({
+  enabled: v.optional(boolean),
+  minSize: v.optional(positiveInteger),
+  compressResponseMixedTypeContent: v.optional(boolean),
+});
 
 /** SAP `replace`: which files (`pathSuffixes`), which variables, which service bindings (@sap/xsenv queries). */
 const replaceSchema = strictObject({
@@ -270,18 +279,10 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
       responseHeaders: v.optional(v.array(responseHeaderEntry, "must be an array of { name, value }"), []),
       errorPage: v.optional(v.array(errorPageEntry, "must be an array of { status, file }"), []),
       cors: v.optional(corsRules),
-      // Accepted for compatibility; Cloudflare compresses responses itself.
-      compression: v.optional(
-        strictObject({
-          enabled: v.optional(boolean),
-          minSize: v.optional(positiveInteger),
-          compressResponseMixedTypeContent: v.optional(boolean),
-        }),
-      ),
+      compression: v.optional(compressionSchema),
       websockets: v.optional(strictObject({ enabled: boolean }), { enabled: false }),
-      pluginMetadataEndpoint: v.optional(v.never(EDGE)),
-      whitelistService: v.optional(v.never(EDGE)),
-      plugins: v.optional(v.never(EDGE)),
+      pluginMetadataEndpoint: v.optional(endpointPath),
+      whitelistService: v.optional(strictObject({ endpoint: endpointPath })),
     }),
     // SAP: each `destinations` entry must exist and be used by some route.
     v.rawCheck(({ dataset, addIssue }) => {
@@ -335,9 +336,54 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
         cors: xs.cors ?? [],
         errorPage,
         websockets: { enabled: xs.websockets.enabled },
+        ...(xs.whitelistService !== undefined && { whitelistService: xs.whitelistService }),
+        ...(xs.pluginMetadataEndpoint !== undefined && { pluginMetadataEndpoint: xs.pluginMetadataEndpoint }),
+        compression: { enabled: xs.compression?.enabled ?? true },
+        ignored: [...ignoredSettings(xs.compression), ...xs.routes.flatMap((r, i) => (r.scope !== undefined && (xs.authenticationMethod === "none" || r.authenticationType === "none") ? [`routes[${i}].scope (the route is public)`] : []))],
       };
     }),
   );
+}
+
+/** The keys a `plugins` entry may have (SAP plugins-schema.json): a route's, without `localDir`, `replace`, `cacheControl`. */
+const pluginKeys = strictObject({
+  name: nonEmptyString,
+  source: v.unknown(),
+  destination: v.unknown(),
+  target: v.optional(v.unknown()),
+  csrfProtection: v.optional(v.unknown()),
+  authenticationType: v.optional(v.unknown()),
+  scope: v.optional(v.unknown()),
+});
+
+/**
+ * SAP's `plugins` variable (JSON array): routes put before xs-app.json's (SAP
+ * `mergePluginsIntoRoutes`), each with a `name` and a `destination`. Problems are named
+ * `plugins[i]…`.
+ */
+export function parsePlugins(input: unknown, destinationNames: ReadonlySet<string> | undefined): Checked<RouteConfig[]> {
+  if (!Array.isArray(input)) return { ok: false, problems: [{ path: "plugins", message: "must be an array of routes with a name" }] };
+  const route = routeSchema(destinationNames);
+  const routes: RouteConfig[] = [];
+  const problems: Checked<unknown> & { ok: false } = { ok: false, problems: [] };
+  input.forEach((plugin, i) => {
+    const keys = validate(pluginKeys, plugin, `plugins[${i}]`);
+    if (!keys.ok) return void problems.problems.push(...keys.problems);
+    const { name: _name, ...rest } = plugin as Record<string, unknown>;
+    const checked = validate(route, rest, `plugins[${i}]`);
+    if (checked.ok) routes.push(checked.value);
+    else problems.problems.push(...checked.problems);
+  });
+  return problems.problems.length > 0 ? problems : { ok: true, value: routes };
+}
+
+/** xs-app.json settings accepted but without effect here, with the reason (logged once at start-up). */
+function ignoredSettings(compression: { minSize?: number; compressResponseMixedTypeContent?: boolean } | undefined): string[] {
+  const ignored: string[] = [];
+  const why = "Cloudflare decides compression at the edge";
+  if (compression?.minSize !== undefined) ignored.push(`compression.minSize (${why})`);
+  if (compression?.compressResponseMixedTypeContent !== undefined) ignored.push(`compression.compressResponseMixedTypeContent (${why})`);
+  return ignored;
 }
 
 /**
