@@ -1,31 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { createApp, type Authenticator } from "../../src/app.js";
-import { loadConfig } from "../../src/config/index.js";
+import type { Authenticator } from "../../src/app.js";
+import { buildIsolate } from "../../src/isolate.js";
+import type { Logger } from "../../src/log.js";
+import * as noCustomStore from "../../src/stores/no-custom-store.js";
 import type { Env } from "../../src/env.js";
 import { pluginMetadata, underEndpoint, whitelistAnswer } from "../../src/http/whitelist-service.js";
 import { forbidTransform } from "../../src/http/no-compression.js";
-import { SessionManager } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
 
-function appFor(xsApp: unknown, env: Record<string, string> = {}, authenticate?: Authenticator) {
-  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]), ...env } as Env, xsApp);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const { config } = loaded;
+async function appFor(xsApp: unknown, env: Record<string, string> = {}, authenticate?: Authenticator, log: Logger = () => {}) {
   const upstream: Request[] = [];
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     upstream.push(new Request(input, init));
     return new Response("from backend", { headers: { "content-type": "text/plain", "cache-control": "max-age=60" } });
   }) as typeof globalThis.fetch;
-  const manager = new SessionManager({
-    memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 }),
-    idleTimeoutMs: 1e6,
-    absoluteTimeoutMs: 1e7,
-    revalidateAfterMs: Infinity,
-    touchIntervalMs: 60_000,
-    now: Date.now,
-  });
-  const app = createApp({ config, manager, fetch, log: () => {}, ...(authenticate ? { authenticate } : {}) });
-  return { upstream, request: (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init) };
+  const env_ = { destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]), ...env } as Env;
+  const state = await buildIsolate(env_, { bundledXsApp: xsApp, customStore: noCustomStore, fetch, now: Date.now, log, ...(authenticate ? { authenticate } : {}) });
+  if (state.kind !== "ready") throw new Error(state.problems.join("; "));
+  return { upstream, request: (path: string, init?: RequestInit) => state.app.request(`https://router.test${path}`, init, env_) };
 }
 
 const publicApp = { authenticationMethod: "none", whitelistService: { endpoint: "/whitelist/service" }, routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }] };
@@ -34,7 +25,7 @@ const CJ = JSON.stringify([{ protocol: "https", host: "*.example.com" }, { host:
 
 describe("whitelistService (SAP's clickjacking allow-list endpoint)", () => {
   it("answers SAP's JSON: active with CJ_PROTECT_WHITELIST, framing by origin", async () => {
-    const t = appFor(publicApp, { CJ_PROTECT_WHITELIST: CJ });
+    const t = await appFor(publicApp, { CJ_PROTECT_WHITELIST: CJ });
     const ask = async (query: string) => {
       const response = await t.request(`/whitelist/service${query}`);
       expect(response.status).toBe(200);
@@ -51,7 +42,7 @@ describe("whitelistService (SAP's clickjacking allow-list endpoint)", () => {
     expect(t.upstream).toHaveLength(0);
   });
   it("inactive without CJ_PROTECT_WHITELIST; other methods and other paths go to the routes", async () => {
-    const t = appFor(publicApp);
+    const t = await appFor(publicApp);
     expect(await (await t.request("/whitelist/service?parentOrigin=https://x.test")).json()).toEqual({ version: "1.0", active: false, framing: true });
     expect(await (await t.request("/Whitelist/Service/sub")).json()).toMatchObject({ active: false });
     expect(await (await t.request("/whitelist/servicex")).text()).toBe("from backend");
@@ -63,7 +54,7 @@ describe("whitelistService (SAP's clickjacking allow-list endpoint)", () => {
       asked++;
       return new Response("login first", { status: 401 });
     };
-    const t = appFor({ ...publicApp, authenticationMethod: "route", routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" }] }, { VCAP_SERVICES: UAA }, deny);
+    const t = await appFor({ ...publicApp, authenticationMethod: "route", routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" }] }, { VCAP_SERVICES: UAA }, deny);
     expect((await t.request("/whitelist/service?parentOrigin=https://a.test")).status).toBe(401);
     expect(asked).toBe(1);
   });
@@ -78,7 +69,7 @@ describe("whitelistService (SAP's clickjacking allow-list endpoint)", () => {
 describe("pluginMetadataEndpoint and the plugins variable", () => {
   const plugins = [{ name: "reports", source: "^/reports/(.*)$", target: "$1", destination: "backend", authenticationType: "none" }];
   it("plugin routes come before xs-app.json's; the endpoint lists them as SAP prints them", async () => {
-    const t = appFor(
+    const t = await appFor(
       { authenticationMethod: "route", pluginMetadataEndpoint: "/metadata", routes: [{ source: "^/(.*)$", target: "/app/$1", destination: "backend", authenticationType: "none" }] },
       { plugins: JSON.stringify(plugins) },
     );
@@ -98,17 +89,25 @@ describe("pluginMetadataEndpoint and the plugins variable", () => {
 
 describe("compression.enabled: false", () => {
   it("every answer says Cache-Control: no-transform (Cloudflare then does not compress it)", async () => {
-    const t = appFor({ ...publicApp, compression: { enabled: false } });
+    const t = await appFor({ ...publicApp, compression: { enabled: false } });
     expect((await t.request("/x")).headers.get("cache-control")).toBe("max-age=60, no-transform");
     expect((await t.request("/whitelist/service")).headers.get("cache-control")).toBe("no-transform");
   });
   it("left alone by default", async () => {
-    const t = appFor(publicApp);
+    const t = await appFor(publicApp);
     expect((await t.request("/x")).headers.get("cache-control")).toBe("max-age=60");
   });
   it("the directive is added once", () => {
     const h = new Headers({ "cache-control": "No-Transform, max-age=1" });
     forbidTransform(h);
     expect(h.get("cache-control")).toBe("No-Transform, max-age=1");
+  });
+});
+
+describe("settings accepted without effect are named at start-up", () => {
+  it("one warning line lists them with the reason", async () => {
+    const lines: [string, Record<string, unknown>][] = [];
+    await appFor({ ...publicApp, compression: { minSize: 10 } }, {}, undefined, (event, fields) => lines.push([event, fields ?? {}]));
+    expect(lines.filter(([event]) => event === "config.ignored.warn")).toEqual([["config.ignored.warn", { settings: ["compression.minSize (Cloudflare decides compression at the edge)"] }]]);
   });
 });
