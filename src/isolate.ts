@@ -4,6 +4,7 @@ import { formatProblems, loadConfig, redactedSummary } from "./config/index.js";
 import type { RouterConfig } from "./config/types.js";
 import { warnUnsupported } from "./config/unsupported-env.js";
 import type { Env } from "./env.js";
+import type { RouterHooks } from "./http/hooks.js";
 import type { Logger } from "./log.js";
 import { ExternalTier } from "./session/external-tier.js";
 import { KeyRing } from "./session/keyring.js";
@@ -35,6 +36,8 @@ export interface IsolateDeps {
   now: () => number;
   log: Logger;
   authenticate?: Authenticator;
+  /** Extension middleware (createRouter). */
+  hooks?: RouterHooks;
 }
 
 /** Idle timeout honoured in the store within this much: the TTL of an unchanged session is extended at most this often. */
@@ -92,6 +95,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
     log: deps.log,
     ...(auth ? { auth } : {}),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
     ...(config.statusToken ? { statusToken: config.statusToken } : {}),
     now: deps.now,
   });

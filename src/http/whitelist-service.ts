@@ -16,12 +16,12 @@
  * and requires authentication requires it here too. Origins are compared as the CORS
  * allow-lists are (src/http/cors.ts `originAllowed`).
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { Authenticator } from "../app.js";
 import type { OriginRule, RouteConfig } from "../config/types.js";
-import { matchRoute } from "../routing/match.js";
 import type { SessionEnv } from "../session/middleware.js";
 import { originAllowed } from "./cors.js";
+import { guardLikeRoute } from "./route-guard.js";
 
 /** connect's mount test: `path` is `endpoint` or below it (`/`, `.`), case-insensitive; a trailing `/` of the endpoint ignored. */
 export function underEndpoint(endpoint: string, path: string): boolean {
@@ -76,18 +76,11 @@ export function infoEndpoints(options: InfoEndpointOptions): MiddlewareHandler<S
           ? "whitelist"
           : null;
     if (which === null) return next();
-    const denied = await authenticated(c, url, options);
+    const denied = await guardLikeRoute(c, options.routes, options.authenticate);
     if (denied) return denied;
     const body = which === "plugins" ? pluginMetadata(options.plugins ?? []) : JSON.stringify(whitelistAnswer(options.whitelist, url.searchParams.getAll("parentOrigin")));
     return new Response(body, { status: 200, headers: { "content-type": "application/json; charset=utf-8" } });
   };
-}
-
-/** SAP logs in and authorizes before these endpoints when a route covers the path. */
-async function authenticated(c: Context<SessionEnv>, url: URL, options: InfoEndpointOptions): Promise<Response | null> {
-  const match = matchRoute(options.routes, url.pathname + url.search, "GET");
-  if (match.kind !== "route" || match.route.authenticationType === "none") return null;
-  return options.authenticate(c, match.route);
 }
 
 /** The named properties of `from` that are set (for exactOptionalPropertyTypes). */
