@@ -456,7 +456,8 @@ export function withReplace(
       return new Response("File too large to render", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
     }
     const out = new Headers(upstream.headers);
-    for (const name of ["content-length", "content-encoding", "etag", "last-modified", "accept-ranges"]) out.delete(name);
+    // The asset's validators and caching describe the stored file, not the rendered text (SAP sends none).
+    for (const name of ["content-length", "content-encoding", "etag", "last-modified", "accept-ranges", "cache-control"]) out.delete(name);
     out.set("content-type", `${replacedContentType(pathname)}; charset=utf-8`);
     const body = request.method === "HEAD" || !upstream.body ? null : upstream.body.pipeThrough(replaceStream(replace.view ?? {}, limits));
     return new Response(body, { status: 200, headers: out });
