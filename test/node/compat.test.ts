@@ -269,7 +269,7 @@ const DEVIATIONS: Deviation[] = [
   {
     id: "replace-content-type-charset",
     reason: "A file rendered by `replace` is UTF-8 text (SAP's README requires UTF-8 files) and says so: `; charset=utf-8` after SAP's type (SAP: `text/html`, `application/json`, … without charset).",
-    documented: "src/static/replace.ts withReplace; README 'xs-app.json replace'",
+    documented: "src/static/replace.ts withReplace; README '`xs-app.json`' (replace)",
     apply(expected, context) {
       if (context.caseDef.id !== "replace" || expected.response.body === undefined || expected.response.body.includes("{{")) return false;
       const type = expected.response.headers["content-type"];
@@ -282,7 +282,7 @@ const DEVIATIONS: Deviation[] = [
     id: "replace-path-suffix-with-slash",
     reason:
       "A `pathSuffixes` entry starting with `/` (\"/abc/main.html\": main.html in a folder abc, as SAP's README explains it) matches also when the route's `target` has no leading slash (`\"target\": \"$1\"`); SAP then compares it with `abc/main.html` and never renders the file.",
-    documented: "src/static/replace.ts replaceApplies; README 'xs-app.json replace'",
+    documented: "src/static/replace.ts replaceApplies; README '`xs-app.json`' (replace)",
     apply(expected, context) {
       if (context.caseDef.id !== "replace" || context.request.path !== "/web/abc/main.html" || expected.response.body !== "<p>{{TITLE}}</p>\n") return false;
       expected.response.body = "<p>Tom &amp; &quot;Jerry&quot; &lt;b&gt;&#39;s&#x2F;&#x3D;&#x60;</p>\n";
@@ -294,7 +294,7 @@ const DEVIATIONS: Deviation[] = [
     id: "static-assets-headers",
     reason:
       "Files served as they are come from Workers static assets, which name JavaScript `text/javascript`, write `charset=utf-8` in lower case and send `Cache-Control: public, max-age=0, must-revalidate` with an ETag; SAP's serve-static sends `application/javascript; charset=UTF-8` and no Cache-Control.",
-    documented: "src/static/local-dir.ts header comment; README 'Static files'",
+    documented: "src/static/local-dir.ts header comment (served from Workers static assets); not in README",
     apply(expected, context) {
       const body = expected.response.body;
       if (context.caseDef.files === undefined || expected.response.fromBackend || body === undefined || !body.includes("{{")) return false;
