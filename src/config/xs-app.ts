@@ -339,7 +339,7 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined) {
         ...(xs.whitelistService !== undefined && { whitelistService: xs.whitelistService }),
         ...(xs.pluginMetadataEndpoint !== undefined && { pluginMetadataEndpoint: xs.pluginMetadataEndpoint }),
         compression: { enabled: xs.compression?.enabled ?? true },
-        ignored: [...ignoredSettings(xs.compression), ...xs.routes.flatMap((r, i) => (r.scope !== undefined && (xs.authenticationMethod === "none" || r.authenticationType === "none") ? [`routes[${i}].scope (the route is public)`] : []))],
+        ignored: [...ignoredSettings(xs.compression), ...xs.routes.flatMap((r, i) => ignoredRouteSettings(r, i, xs.authenticationMethod))],
       };
     }),
   );
@@ -383,6 +383,14 @@ function ignoredSettings(compression: { minSize?: number; compressResponseMixedT
   const why = "Cloudflare decides compression at the edge";
   if (compression?.minSize !== undefined) ignored.push(`compression.minSize (${why})`);
   if (compression?.compressResponseMixedTypeContent !== undefined) ignored.push(`compression.compressResponseMixedTypeContent (${why})`);
+  return ignored;
+}
+
+/** Route settings SAP accepts and ignores (with a warning); named here once. */
+function ignoredRouteSettings(route: RouteConfig, index: number, authenticationMethod: "route" | "none"): string[] {
+  const ignored: string[] = [];
+  if (route.scope !== undefined && (authenticationMethod === "none" || route.authenticationType === "none")) ignored.push(`routes[${index}].scope (the route is public)`);
+  if (route.cacheControl !== undefined && route.localDir === undefined) ignored.push(`routes[${index}].cacheControl (only localDir routes; SAP ignores it too)`);
   return ignored;
 }
 

@@ -20,6 +20,8 @@
  * `toString` & co. on the prototype).
  */
 
+import { errorPage } from "../http/pages.js";
+
 /** Route configuration after validation; `view` is built once per isolate. */
 export interface ReplaceConfig {
   pathSuffixes: string[];
@@ -453,7 +455,7 @@ export function withReplace(
     const length = Number(upstream.headers.get("content-length") ?? "0");
     if (length > limits.maxInputBytes) {
       await upstream.body?.cancel();
-      return new Response("File too large to render", { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
+      return errorPage(500, "FILE_TOO_LARGE");
     }
     const out = new Headers(upstream.headers);
     // The asset's validators and caching describe the stored file, not the rendered text (SAP sends none).

@@ -1145,6 +1145,12 @@ const configRows: ConfigRow[] = [
     expected: ["routes[0].scope (the route is public)"],
   },
   {
+    name: "cacheControl on a destination route is named as ignored (SAP: localDir routes only)",
+    xsApp: { routes: [{ source: "^/p/", destination: "backend", cacheControl: "no-cache" }, { source: "^/", localDir: "r", cacheControl: "no-cache" }] },
+    get: (c) => c.xsApp.ignored,
+    expected: ["routes[0].cacheControl (only localDir routes; SAP ignores it too)"],
+  },
+  {
     name: "plugins variable: routes before xs-app.json's; the JSON kept for the metadata endpoint",
     env: { plugins: JSON.stringify([{ name: "p", source: "^/p/(.*)$", target: "$1", destination: "backend", authenticationType: "none" }]) },
     get: (c) => [c.xsApp.routes.map((r) => r.source.source), c.http.plugins],

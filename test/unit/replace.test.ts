@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import expectations from "../compat/replace-expectations.json";
 import type { Env } from "../../src/env.js";
 import { loadConfig } from "../../src/config/index.js";
-import { buildView, renderTemplate, replaceApplies, replaceStream, type ReplaceLimits } from "../../src/static/replace.js";
+import { buildView, renderTemplate, replaceApplies, replaceStream, withReplace, type ReplaceLimits } from "../../src/static/replace.js";
 import { serveLocalDir, type AssetFetcher } from "../../src/static/local-dir.js";
 
 /** Feeds `text` through the stream in chunks of `size` bytes (placeholders split across chunks). */
@@ -134,5 +134,12 @@ describe("replace: served from a localDir route", () => {
     const full = await get("/app.js");
     expect(await full.text()).toBe("var x = '{{NAME}}';");
     expect(full.headers.get("etag")).toBe('"e"');
+  });
+  it("a file larger than the cap (by Content-Length) gets the router's 500 page before anything is sent", async () => {
+    const big = async () => new Response("x".repeat(100), { headers: { "content-length": "100" } });
+    const fetcher = withReplace(big, { pathSuffixes: [".html"], view: {} }, "/a.html", { maxInputBytes: 50, maxPendingChars: 10, maxOutputBytes: 100 });
+    const response = await fetcher(new Request("https://r.example/a.html"));
+    expect(response.status).toBe(500);
+    expect(await response.text()).toContain("FILE_TOO_LARGE");
   });
 });
