@@ -9,11 +9,14 @@
  * - "not supported yet": `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`, `logout.backChannelLogoutEndpoint`,
  *   `stateProtection: false`.
- * Anything else unknown is rejected as such. Differences from SAP: `compression.enabled:
- * false` asks Cloudflare not to compress (src/http/no-compression.ts); its `minSize` and
- * `compressResponseMixedTypeContent` are named at start-up as ignored (Cloudflare decides
- * compression at the edge); `errorPage[].status` must be
- * 100–599; an empty `allowedOrigin` is a problem (SAP reads it as "any origin").
+ * Anything else unknown is rejected as such. Accepted but without effect, and listed in
+ * `ignored` (one start-up warning): `compression.minSize` and
+ * `compression.compressResponseMixedTypeContent` (Cloudflare decides compression at the
+ * edge), `scope` on public routes and `cacheControl` on routes without `localDir` (SAP
+ * ignores both too). Differences from SAP: `compression.enabled: false` asks Cloudflare not
+ * to compress (src/http/no-compression.ts); `errorPage[].status` must be 100–599; an empty
+ * `allowedOrigin` is a problem (SAP reads it as "any origin"). `replace` views are resolved
+ * against the environment by `loadConfig` (src/static/replace.ts).
  */
 import * as v from "valibot";
 import type { DestinationLogoutConfig, RouteConfig, RouteScope, XsAppConfig } from "./types.js";
