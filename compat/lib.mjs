@@ -220,7 +220,7 @@ export async function replayCase(caseDef, /** @type {Send} */ send, backend, /**
       seen = backend.take(id);
     }
     const jarBefore = new Map(jar);
-    const response = normaliseResponse(raw, { id, origins, sessionCookieName, jarBefore, tokens, extra: caseDef.observe?.response ?? [] });
+    const response = normaliseResponse(raw, { id, origins, sessionCookieName, jarBefore, tokens, extra: caseDef.observe?.response ?? [], body: caseDef.observe?.body === true });
     applySetCookies(jar, raw);
     const token = headerValue(raw, "x-csrf-token");
     if (token !== undefined && token !== "Required" && token.toLowerCase() !== "fetch") tokens.push(token);
@@ -280,7 +280,7 @@ function placeholders(text, origins) {
 }
 
 /** What the client observed: status, the headers that matter, cookies with values redacted. */
-export function normaliseResponse(/** @type {RawResponse} */ raw, { id, origins, sessionCookieName, jarBefore, tokens, extra }) {
+export function normaliseResponse(/** @type {RawResponse} */ raw, { id, origins, sessionCookieName, jarBefore, tokens, extra, body = false }) {
   const headers = {};
   for (const name of [...RESPONSE_HEADERS, ...extra]) {
     const value = headerValue(raw, name);
@@ -291,6 +291,7 @@ export function normaliseResponse(/** @type {RawResponse} */ raw, { id, origins,
       headers[name] = placeholders(value, origins);
     }
   }
+  const fromBackend = raw.body.includes(`"marker":"${id}"`);
   const token = headerValue(raw, "x-csrf-token");
   let csrfToken;
   if (token !== undefined && token !== "Required" && token.toLowerCase() !== "fetch") {
@@ -311,7 +312,9 @@ export function normaliseResponse(/** @type {RawResponse} */ raw, { id, origins,
     headers,
     setCookies,
     ...(csrfToken ? { csrfToken } : {}),
-    fromBackend: raw.body.includes(`"marker":"${id}"`),
+    fromBackend,
+    // `observe.body`: the router's own answers (static files, its endpoints), compared whole.
+    ...(body && !fromBackend ? { body: placeholders(raw.body, origins) } : {}),
   };
 }
 

@@ -51,6 +51,11 @@ export function resolveDestinations(destinations, origins) {
 async function startSap(caseDef, origins) {
   const workDir = mkdtempSync(join(tmpdir(), "compat-sap-"));
   writeFileSync(join(workDir, "xs-app.json"), JSON.stringify(caseDef.xsApp, null, 2));
+  // `files`: the case's static files, relative to the working directory (SAP's localDir base).
+  for (const [file, content] of Object.entries(caseDef.files ?? {})) {
+    mkdirSync(dirname(join(workDir, file)), { recursive: true });
+    writeFileSync(join(workDir, file), content);
+  }
   const env = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? workDir,
@@ -140,6 +145,7 @@ async function main() {
           xsApp: caseDef.xsApp,
           destinations: caseDef.destinations,
           ...(caseDef.env ? { env: caseDef.env } : {}),
+          ...(caseDef.files ? { files: caseDef.files } : {}),
           ...(caseDef.sessionCookieName ? { sessionCookieName: caseDef.sessionCookieName } : {}),
           ...(caseDef.observe ? { observe: caseDef.observe } : {}),
           requests: caseDef.requests.map((request, i) => ({ request, expected: observations[i] })),

@@ -14,6 +14,10 @@ import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./http/route-handler.js";
 import { installStatus } from "./http/status.js";
+import { forbidTransform } from "./http/no-compression.js";
+import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./http/hooks.js";
+import { guardLikeRoute } from "./http/route-guard.js";
+import { infoEndpoints, pick } from "./http/whitelist-service.js";
 import type { Logger } from "./log.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
@@ -39,6 +43,8 @@ export interface AppDeps {
   /** Enables the status endpoint. */
   statusToken?: string;
   now?: () => number;
+  /** Extension middleware (createRouter, src/router.ts). */
+  hooks?: RouterHooks;
 }
 
 /**
@@ -46,7 +52,7 @@ export interface AppDeps {
  * src/session. Order matters: CORS preflights are answered before anything else, the
  * response headers are applied to every answer, the session is committed last.
  */
-export function createApp({ config, manager, fetch, log, auth, authenticate: override, statusToken, now = Date.now }: AppDeps): Hono<SessionEnv> {
+export function createApp({ config, manager, fetch, log, auth, authenticate: override, statusToken, now = Date.now, hooks }: AppDeps): Hono<SessionEnv> {
   const app = new Hono<SessionEnv>();
   const { xsApp, http } = config;
   const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
@@ -57,10 +63,12 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     return preflight ? ({ kind: "answer", response: preflight } as const) : corsHeaders(request, corsRules);
   };
 
-  app.onError((error, c) => {
+  const hookedErrors = new WeakSet<object>();
+  app.onError(async (error, c) => {
     // A bug, not an expected failure: log its kind only (messages may carry request data).
     log("request.error", { name: error.name, method: c.req.method });
-    return errorPage(500, "INTERNAL_ERROR");
+    hookedErrors.add(c); // the error hooks see it here, with the error, not again as a page
+    return (await errorHookAnswer(hooks, { status: 500, code: "INTERNAL_ERROR", error }, c)) ?? errorPage(500, "INTERNAL_ERROR");
   });
 
   app.use(async (c, next) => {
@@ -73,11 +81,15 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     const response = withMutableHeaders(c.res);
     if (response !== c.res) c.res = response;
     if (c.res.headers.has(ROUTER_ERROR_HEADER)) {
+      const code = c.res.headers.get(ROUTER_ERROR_HEADER)!;
       c.res.headers.delete(ROUTER_ERROR_HEADER);
       const page = xsApp.errorPage.get(c.res.status);
-      if (page) c.res = await customErrorPage(c, page, c.res);
+      const hooked = hooks?.beforeErrorHandler && !hookedErrors.has(c) ? await errorHookAnswer(hooks, { status: c.res.status, code }, c) : undefined;
+      if (hooked) c.res = withMutableHeaders(hooked);
+      else if (page) c.res = await customErrorPage(c, page, c.res);
     }
     applyResponseHeaders(c.res.headers, headerPlan);
+    if (!xsApp.compression.enabled) forbidTransform(c.res.headers);
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
 
@@ -107,6 +119,10 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
   const resolveDestination = createDestinationResolver({ variable: config.destinations, ...(config.destinationService && { service: config.destinationService }), fetch, now, log });
   if (config.destinationService) warnServiceLogoutPaths(xsApp.destinations, config.destinations, log);
   const html5 = config.html5Repo && createHtml5Router({ binding: config.html5Repo, config, fetch, now, log });
+  const info = infoEndpoints({ ...pick(xsApp, "whitelistService", "pluginMetadataEndpoint"), ...pick(http, "plugins"), ...(http.clickjackWhitelist ? { whitelist: http.clickjackWhitelist } : {}), routes: xsApp.routes, authenticate });
+  if (info) app.use(info);
+  // SAP: extensions after its own endpoints, before the route is served.
+  installRequestHooks(app, hooks, (c) => guardLikeRoute(c, xsApp.routes, authenticate));
   app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination, log, ...(html5 && { html5 }) }));
   return app;
 }

@@ -4,6 +4,7 @@ import { formatProblems, loadConfig, NO_CUSTOM_STORE, redactedSummary } from "./
 import type { RouterConfig } from "./config/types.js";
 import { warnUnsupported } from "./config/unsupported-env.js";
 import type { Env } from "./env.js";
+import type { RouterHooks } from "./http/hooks.js";
 import type { Logger } from "./log.js";
 import { ExternalTier } from "./session/external-tier.js";
 import { KeyRing } from "./session/keyring.js";
@@ -36,6 +37,8 @@ export interface IsolateDeps {
   now: () => number;
   log: Logger;
   authenticate?: Authenticator;
+  /** Extension middleware (createRouter). */
+  hooks?: RouterHooks;
 }
 
 /** Idle timeout honoured in the store within this much: the TTL of an unchanged session is extended at most this often. */
@@ -79,6 +82,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   });
   const auth = await buildAuth(config, manager, external, deps, env);
   warnUnsupported(env, deps.log);
+  if (config.xsApp.ignored.length > 0) deps.log("config.ignored.warn", { settings: config.xsApp.ignored });
   deps.log("config.loaded", { ...redactedSummary(config) });
   for (const warning of routeQueryWarnings(config.xsApp.routes)) deps.log("config.route.warn", { ...warning });
   const app = createApp({
@@ -88,6 +92,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
     log: deps.log,
     ...(auth ? { auth } : {}),
     ...(deps.authenticate ? { authenticate: deps.authenticate } : {}),
+    ...(deps.hooks ? { hooks: deps.hooks } : {}),
     ...(config.statusToken ? { statusToken: config.statusToken } : {}),
     now: deps.now,
   });

@@ -2,7 +2,8 @@
  * The `destinations` variable (SAP: JSON array of `{ name, url, forwardAuthToken,
  * timeout, setXForwardedHeaders }`).
  *
- * `strictSSL` is accepted and ignored (a Worker always verifies TLS), `proxyType` only
+ * `strictSSL: false` is refused for https/wss URLs (a Worker always verifies TLS; without
+ * this, every request would fail later with 502), accepted for http; `proxyType` only
  * as `"Internet"`; other SAP properties (`proxyHost`, `proxyPort`, `IASDependencyName`,
  * …) are rejected as unknown: they can't be honoured at the edge.
  *
@@ -12,7 +13,7 @@
 import * as v from "valibot";
 import type { ConfigProblem, Destination } from "./types.js";
 import { appendKey, readJsonVariable, validate } from "./problems.js";
-import { boolean, isHttpUrl, nonEmptyString, positiveInteger, string, strictObject } from "./schemas.js";
+import { boolean, crossCheck, isHttpUrl, nonEmptyString, positiveInteger, string, strictObject } from "./schemas.js";
 
 /** An absolute http(s) or ws(s) URL, the latter turned into http(s). */
 const destinationUrl = v.pipe(
@@ -35,6 +36,10 @@ export interface DestinationsResult {
   problems: ConfigProblem[];
 }
 
+/** SAP `strictSSL: false` skips certificate checks; a Worker's fetch always makes them. */
+const STRICT_SSL =
+  "false is not supported at the edge: a Worker always verifies TLS certificates (give the backend a certificate from a public CA, or use http:// inside a trusted network)";
+
 const destinationSchema = v.pipe(
   strictObject({
     name: nonEmptyString,
@@ -45,6 +50,7 @@ const destinationSchema = v.pipe(
     strictSSL: v.optional(boolean),
     proxyType: v.optional(v.literal("Internet", 'only "Internet" is supported at the edge')),
   }),
+  crossCheck(["strictSSL", "url"], (d) => d.strictSSL !== false || !/^(https|wss):/i.test(d.url), "strictSSL", STRICT_SSL),
   v.transform(
     (d): Destination => ({
       name: d.name,

@@ -35,7 +35,7 @@ import * as v from "valibot";
 import type { ConfigProblem, HttpSettings, SessionCookieSettings, SessionSettings } from "./types.js";
 import { readJsonVariable, validate, type Checked } from "./problems.js";
 import { boolean, nonEmptyString, positiveIntegerText, strictObject, string } from "./schemas.js";
-import { corsRules, originRules, singleHeaderObject } from "./http-schemas.js";
+import { corsRules, originRule, originRules, singleHeaderObject } from "./http-schemas.js";
 
 export const DEFAULT_IDLE_MINUTES = 15;
 export const DEFAULT_ABSOLUTE_MINUTES = 480;
@@ -104,7 +104,7 @@ export interface HttpEnv {
   httpHeaders?: unknown;
   CORS?: unknown;
   WS_ALLOWED_ORIGINS?: unknown;
-  plugins?: unknown;
+  CJ_PROTECT_WHITELIST?: unknown;
   /** Any other variable (the Worker's `env` has more). */
   [other: string]: unknown;
 }
@@ -204,11 +204,11 @@ export function parseHttpSettings(env: HttpEnv): Checked<HttpSettings> {
   const httpHeaders = readJson("httpHeaders", headerList) ?? [];
   const cors = readJson("CORS", corsRules) ?? [];
   const wsAllowedOrigins = readJson("WS_ALLOWED_ORIGINS", originRules);
-  if (!isUnset(env.plugins)) problems.push({ path: "plugins", message: "not supported at the edge" });
+  const clickjackWhitelist = readJson("CJ_PROTECT_WHITELIST", v.array(originRule, "must be an array of { host, protocol, port }"));
 
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    value: { sendXFrameOptions, httpHeaders, cors, ...(wsAllowedOrigins !== undefined && { wsAllowedOrigins }) },
+    value: { sendXFrameOptions, httpHeaders, cors, ...(wsAllowedOrigins !== undefined && { wsAllowedOrigins }), ...(clickjackWhitelist !== undefined && { clickjackWhitelist }) },
   };
 }

@@ -3,14 +3,15 @@
  * reported (never only the first), each named by its JSON path.
  */
 import type { Env } from "../env.js";
-import type { ConfigProblem, ConfigResult, RouterConfig, SessionSettings, XsAppConfig } from "./types.js";
+import type { ConfigProblem, ConfigResult, RouteConfig, RouterConfig, SessionSettings, XsAppConfig } from "./types.js";
 import { parseExtSessionMgt } from "./ext-session-mgt.js";
 import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vcap.js";
 import { parseDestinations } from "./destinations.js";
-import { BUNDLED, parseXsApp } from "./xs-app.js";
+import { BUNDLED, compressionSchema, parsePlugins, parseXsApp } from "./xs-app.js";
 import { parseHttpSettings, parseSessionSettings } from "./env-vars.js";
 import { parseIdentityProviders, routeAuthenticationType } from "./identity.js";
-import { readJsonVariable } from "./problems.js";
+import { readJsonVariable, validate } from "./problems.js";
+import { resolveReplaceViews } from "../static/replace.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
 import { parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
 
@@ -63,11 +64,31 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
     if (parsed.ok) {
       xsApp = parsed.value;
       problems.push(...assetsProblems(xsApp, env.ASSETS, prefix));
+      problems.push(...resolveReplaceViews(xsApp.routes, env, vcap.services, prefix));
     } else {
       problems.push(...parsed.problems);
     }
   } else {
     problems.push(...xsAppJson.problems);
+  }
+
+  const plugins = readPlugins(env, knownNames, problems);
+  if (xsApp && plugins) {
+    const none = xsApp.authenticationMethod === "none";
+    xsApp.routes = [...plugins.routes.map((r) => (none ? { ...r, authenticationType: "none" as const } : r)), ...xsApp.routes];
+  }
+  const compression = readJsonVariable(env.COMPRESSION, "COMPRESSION");
+  if (!compression.ok) problems.push(...compression.problems);
+  else if (compression.value !== undefined) {
+    const checked = validate(compressionSchema, compression.value, "COMPRESSION");
+    if (!checked.ok) problems.push(...checked.problems);
+    else if (xsApp) {
+      // SAP merges the variable over xs-app.json's `compression`.
+      if (checked.value.enabled !== undefined) xsApp.compression = { enabled: checked.value.enabled };
+      for (const key of ["minSize", "compressResponseMixedTypeContent"] as const) {
+        if (checked.value[key] !== undefined) xsApp.ignored.push(`COMPRESSION.${key} (Cloudflare decides compression at the edge)`);
+      }
+    }
   }
 
   const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`, env);
@@ -90,7 +111,7 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
     session: session.value,
     identityProviders: identity.providers,
     login: identity.login,
-    http: http.value,
+    http: { ...http.value, ...(plugins && { plugins: plugins.raw }) },
     ...(statusToken !== undefined ? { statusToken } : {}),
     ...(destinationService.binding && { destinationService: destinationService.binding }),
     ...(html5Repo.binding && { html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] } }),
@@ -111,6 +132,16 @@ function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): Co
   });
   if (xsApp.errorPage.size > 0) problems.push({ path: `${prefix}.errorPage`, message });
   return problems;
+}
+
+/** SAP's `plugins` variable: routes (before xs-app.json's) and the JSON as given (plugin metadata endpoint). */
+function readPlugins(env: Env, destinationNames: ReadonlySet<string> | undefined, problems: ConfigProblem[]): { routes: RouteConfig[]; raw: Record<string, unknown>[] } | undefined {
+  const json = readJsonVariable(env.plugins, "plugins");
+  if (!json.ok) return void problems.push(...json.problems);
+  if (json.value === undefined) return undefined;
+  const parsed = parsePlugins(json.value, destinationNames);
+  if (!parsed.ok) return void problems.push(...parsed.problems);
+  return { routes: parsed.value, raw: json.value as Record<string, unknown>[] };
 }
 
 /** What `redactedSummary` returns: safe to log, no secret in it. */

@@ -143,6 +143,14 @@ export interface XsAppConfig {
   errorPage: ReadonlyMap<number, string>;
   /** Default `{ enabled: false }` (SAP). */
   websockets: { enabled: boolean };
+  /** `compression.enabled` (default true, SAP); false asks Cloudflare not to compress (`Cache-Control: no-transform`). */
+  compression: { enabled: boolean };
+  /** SAP's clickjacking allow-list service (src/http/whitelist-service.ts). */
+  whitelistService?: { endpoint: string };
+  /** Serves the `plugins` variable's routes as JSON. */
+  pluginMetadataEndpoint?: string;
+  /** Settings accepted without effect, each with its reason; named once at start-up. */
+  ignored: string[];
 }
 
 export interface DestinationLogoutConfig {
@@ -194,6 +202,10 @@ export interface HttpSettings {
   cors: CorsRule[];
   /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only (SAP). */
   wsAllowedOrigins?: OriginRule[];
+  /** CJ_PROTECT_WHITELIST: origins allowed to frame the app (whitelist service); undefined = service inactive. */
+  clickjackWhitelist?: OriginRule[];
+  /** The `plugins` variable as given (JSON), for `pluginMetadataEndpoint`; its routes are in `xsApp.routes`. */
+  plugins?: Record<string, unknown>[];
 }
 
 /**
@@ -237,12 +249,23 @@ export interface RouteConfig {
   /** Dropped when the effective authenticationType is "none" (SAP ignores it there). */
   scope?: RouteScope;
   identityProvider?: string;
+  /** SAP `replace` (localDir routes): resolved against the environment by `loadConfig` (`view`). */
+  replace?: RouteReplace;
   /**
    * SAP: true sends backend session cookies to the browser instead of keeping them in
    * the router session. Always set by the parser (default false); optional only for
    * routes built by hand.
    */
   setBackendSessionCookies?: boolean;
+}
+
+export interface RouteReplace {
+  pathSuffixes: string[];
+  vars: string[];
+  /** Key → @sap/xsenv query (instance name or `{ label, tag, name, plan }`). */
+  services: Record<string, string | Record<string, unknown>>;
+  /** Variable values and service credentials by name; set by `loadConfig`. Never logged. */
+  view?: Record<string, unknown>;
 }
 
 export interface SessionSettings {

@@ -6,13 +6,18 @@
  * - "not supported at the edge": `service` routes other than SAP's user API
  *   (`sap-approuter-userapi`) and the HTML5 application repository (`html5-apps-repo-rt`,
  *   when bound) (+ `endpoint`, `preferLocal`, top-level `services`),
- *   `plugins`, `whitelistService`, `pluginMetadataEndpoint`, `authenticationType: "basic"`.
- * - "not supported yet": `replace`, `dynamicIdentityProvider`, dynamic destinations
+ *   `authenticationType: "basic"`.
+ * - "not supported yet": `dynamicIdentityProvider`, dynamic destinations
  *   (`$1`, `*`), `errorPage[].path`,
  *   `stateProtection: false`.
- * Anything else unknown is rejected as such. Differences from SAP: `compression` is
- * accepted and ignored (Cloudflare compresses at the edge); `errorPage[].status` must be
- * 100–599; an empty `allowedOrigin` is a problem (SAP reads it as "any origin").
+ * Anything else unknown is rejected as such. Accepted but without effect, and listed in
+ * `ignored` (one start-up warning): `compression.minSize` and
+ * `compression.compressResponseMixedTypeContent` (Cloudflare decides compression at the
+ * edge), `scope` on public routes and `cacheControl` on routes without `localDir` (SAP
+ * ignores both too). Differences from SAP: `compression.enabled: false` asks Cloudflare not
+ * to compress (src/http/no-compression.ts); `errorPage[].status` must be 100–599; an empty
+ * `allowedOrigin` is a problem (SAP reads it as "any origin"). `replace` views are resolved
+ * against the environment by `loadConfig` (src/static/replace.ts).
  */
 import * as v from "valibot";
 import type { DestinationLogoutConfig, RouteConfig, RouteScope, XsAppConfig } from "./types.js";
@@ -60,6 +65,12 @@ const relativePath = v.pipe(
   nonEmptyString,
   v.check((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"), "must be a relative path (no scheme, no host)"),
   v.transform((p) => (p.startsWith("/") ? p : `/${p}`)),
+);
+
+/** A `pathSuffixes` entry: SAP `relative-uri`, kept as written (matched with endsWith). */
+const relativeSuffix = v.pipe(
+  nonEmptyString,
+  v.check((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"), "must be a relative path (no scheme, no host)"),
 );
 
 /** A scope list: one scope, or a non-empty array (any one suffices). */
@@ -116,6 +127,29 @@ function serviceName(html5Repo: boolean) {
   );
 }
 
+/** SAP `compression` (also the `COMPRESSION` variable, which overrides it). */
+export const compressionSchema = strictObject({
+  enabled: v.optional(boolean),
+  minSize: v.optional(positiveInteger),
+  compressResponseMixedTypeContent: v.optional(boolean),
+});
+
+/** SAP `replace`: which files (`pathSuffixes`), which variables, which service bindings (@sap/xsenv queries). */
+const replaceSchema = strictObject({
+  pathSuffixes: v.array(relativeSuffix, "must be an array of path suffixes"),
+  vars: v.optional(v.array(nonEmptyString, "must be an array of variable names"), []),
+  services: v.optional(
+    v.pipe(
+      jsonObject,
+      v.record(
+        v.string(),
+        v.union([nonEmptyString, v.pipe(jsonObject, v.record(v.string(), v.unknown()))], "must be a service instance name or a query object ({ label, tag, name, plan })"),
+      ),
+    ),
+    {},
+  ),
+});
+
 function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Repo: boolean) {
   // SAP resolves "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN).
   const isDynamic = (name: string) => name.includes("$") || name === "*";
@@ -145,8 +179,8 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
       cacheControl: v.optional(headerValue),
       identityProvider: v.optional(nonEmptyString),
       dynamicIdentityProvider: v.optional(v.never(NOT_YET)),
-      // SAP: placeholder replacement in static files, with service lookups à la @sap/xsenv.
-      replace: v.optional(v.never(NOT_YET)),
+      // SAP: placeholder replacement in static files (src/static/replace.ts).
+      replace: v.optional(replaceSchema),
       setBackendSessionCookies: v.optional(boolean, false),
     }),
     // Exactly one of destination / localDir / service; service is reported on its own.
@@ -175,6 +209,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
       "httpMethods",
       "not allowed with localDir (localDir routes serve GET and HEAD only)",
     ),
+    crossCheck(["replace", "localDir"], (route) => route.replace === undefined || route.localDir !== undefined, "replace", "only allowed with localDir"),
     crossCheck(
       ["identityProvider", "authenticationType"],
       (route) => route.identityProvider === undefined || route.authenticationType !== "none",
@@ -196,6 +231,7 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
         ...(route.cacheControl !== undefined && { cacheControl: route.cacheControl }),
         ...(route.scope !== undefined && { scope: route.scope }),
         ...(route.identityProvider !== undefined && { identityProvider: route.identityProvider }),
+        ...(route.replace !== undefined && { replace: route.replace }),
         setBackendSessionCookies: route.setBackendSessionCookies,
       }),
     ),
@@ -272,18 +308,10 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
       responseHeaders: v.optional(v.array(responseHeaderEntry, "must be an array of { name, value }"), []),
       errorPage: v.optional(v.array(errorPageEntry, "must be an array of { status, file }"), []),
       cors: v.optional(corsRules),
-      // Accepted for compatibility; Cloudflare compresses responses itself.
-      compression: v.optional(
-        strictObject({
-          enabled: v.optional(boolean),
-          minSize: v.optional(positiveInteger),
-          compressResponseMixedTypeContent: v.optional(boolean),
-        }),
-      ),
+      compression: v.optional(compressionSchema),
       websockets: v.optional(strictObject({ enabled: boolean }), { enabled: false }),
-      pluginMetadataEndpoint: v.optional(v.never(EDGE)),
-      whitelistService: v.optional(v.never(EDGE)),
-      plugins: v.optional(v.never(EDGE)),
+      pluginMetadataEndpoint: v.optional(endpointPath),
+      whitelistService: v.optional(strictObject({ endpoint: endpointPath })),
     }),
     // SAP: each `destinations` entry must exist and be used by some route.
     v.rawCheck(({ dataset, addIssue }) => {
@@ -338,9 +366,62 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
         cors: xs.cors ?? [],
         errorPage,
         websockets: { enabled: xs.websockets.enabled },
+        ...(xs.whitelistService !== undefined && { whitelistService: xs.whitelistService }),
+        ...(xs.pluginMetadataEndpoint !== undefined && { pluginMetadataEndpoint: xs.pluginMetadataEndpoint }),
+        compression: { enabled: xs.compression?.enabled ?? true },
+        ignored: [...ignoredSettings(xs.compression), ...xs.routes.flatMap((r, i) => ignoredRouteSettings(r, i, xs.authenticationMethod))],
       };
     }),
   );
+}
+
+/** The keys a `plugins` entry may have (SAP plugins-schema.json): a route's, without `localDir`, `replace`, `cacheControl`. */
+const pluginKeys = strictObject({
+  name: nonEmptyString,
+  source: v.unknown(),
+  destination: v.unknown(),
+  target: v.optional(v.unknown()),
+  csrfProtection: v.optional(v.unknown()),
+  authenticationType: v.optional(v.unknown()),
+  scope: v.optional(v.unknown()),
+});
+
+/**
+ * SAP's `plugins` variable (JSON array): routes put before xs-app.json's (SAP
+ * `mergePluginsIntoRoutes`), each with a `name` and a `destination`. Problems are named
+ * `plugins[i]…`.
+ */
+export function parsePlugins(input: unknown, destinationNames: ReadonlySet<string> | undefined): Checked<RouteConfig[]> {
+  if (!Array.isArray(input)) return { ok: false, problems: [{ path: "plugins", message: "must be an array of routes with a name" }] };
+  const route = routeSchema(destinationNames, false);
+  const routes: RouteConfig[] = [];
+  const problems: Checked<unknown> & { ok: false } = { ok: false, problems: [] };
+  input.forEach((plugin, i) => {
+    const keys = validate(pluginKeys, plugin, `plugins[${i}]`);
+    if (!keys.ok) return void problems.problems.push(...keys.problems);
+    const { name: _name, ...rest } = plugin as Record<string, unknown>;
+    const checked = validate(route, rest, `plugins[${i}]`);
+    if (checked.ok) routes.push(checked.value);
+    else problems.problems.push(...checked.problems);
+  });
+  return problems.problems.length > 0 ? problems : { ok: true, value: routes };
+}
+
+/** xs-app.json settings accepted but without effect here, with the reason (logged once at start-up). */
+function ignoredSettings(compression: { minSize?: number; compressResponseMixedTypeContent?: boolean } | undefined): string[] {
+  const ignored: string[] = [];
+  const why = "Cloudflare decides compression at the edge";
+  if (compression?.minSize !== undefined) ignored.push(`compression.minSize (${why})`);
+  if (compression?.compressResponseMixedTypeContent !== undefined) ignored.push(`compression.compressResponseMixedTypeContent (${why})`);
+  return ignored;
+}
+
+/** Route settings SAP accepts and ignores (with a warning); named here once. */
+function ignoredRouteSettings(route: RouteConfig, index: number, authenticationMethod: "route" | "none"): string[] {
+  const ignored: string[] = [];
+  if (route.scope !== undefined && (authenticationMethod === "none" || route.authenticationType === "none")) ignored.push(`routes[${index}].scope (the route is public)`);
+  if (route.cacheControl !== undefined && route.localDir === undefined) ignored.push(`routes[${index}].cacheControl (only localDir routes; SAP ignores it too)`);
+  return ignored;
 }
 
 /**

@@ -37,6 +37,12 @@ const DESTINATION_REFUSED: PageText = {
 const PAGES = {
   ROUTE_NOT_FOUND: { title: "Page not found", text: "There is nothing at this address.", hint: "Check the address, or start again from the start page.", action: START },
   FILE_NOT_FOUND: { title: "Page not found", text: "The file at this address does not exist.", hint: "Check the address, or start again from the start page.", action: START },
+  FILE_TOO_LARGE: {
+    title: "File too large",
+    text: "This file is too large to be prepared for display.",
+    hint: "Tell the application's administrator (files with placeholders are limited to 10 MiB).",
+    action: START,
+  },
   METHOD_NOT_ALLOWED: {
     title: "Not possible here",
     text: "This address does not accept this kind of request.",

@@ -78,7 +78,7 @@ export function routeHandler(options: {
     } else if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
       if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
-      const localDir = { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}) };
+      const localDir = { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}), ...(route.replace ? { replace: route.replace } : {}) };
       response = await serveLocalDir(csrf.request, target, localDir, (r) => assets.fetch(r), log);
     } else {
       const userToken = async () => (requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined);

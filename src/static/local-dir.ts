@@ -24,6 +24,7 @@
  */
 import { errorPage } from "../http/pages.js";
 import type { Logger } from "../log.js";
+import { withReplace } from "./replace.js";
 
 /** `(request) => env.ASSETS.fetch(request)`. */
 export type AssetFetcher = (request: Request) => Promise<Response>;
@@ -32,6 +33,8 @@ export interface LocalDirRoute {
   /** Normalised folder (config): starts with `/`, no trailing `/`; `/` = all assets. */
   localDir: string;
   cacheControl?: string;
+  /** xs-app.json `replace` (src/static/replace.ts). */
+  replace?: { pathSuffixes: string[]; view?: Record<string, unknown> };
 }
 
 /** Request headers worth passing to the assets: conditional requests, ranges, encodings. */
@@ -49,6 +52,7 @@ export async function serveLocalDir(request: Request, target: string, route: Loc
   if (method !== "GET" && method !== "HEAD") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: ALLOW });
   const path = assetPathFor(route.localDir, target);
   if (path === null) return errorPage(400, "INVALID_PATH");
+  if (route.replace) assets = withReplace(assets, route.replace, target);
 
   const headers = new Headers();
   for (const name of PASSED_HEADERS) {

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Miniflare, type WorkerOptions } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,8 @@ interface ResponseObservation {
   csrfToken?: "first" | "new" | "same-as-before";
   /** The body is the backend's answer to this very request. */
   fromBackend: boolean;
+  /** The router's own answer (`observe.body`). */
+  body?: string;
 }
 
 interface BackendRequestObservation {
@@ -90,8 +93,10 @@ interface RecordedCase {
   xsApp: { logout?: { logoutEndpoint?: string; logoutMethod?: string; logoutPage?: string }; [property: string]: unknown };
   destinations: DestinationSpec[];
   env?: Record<string, string>;
+  /** Static files (path relative to SAP's working directory → content); served here as Workers static assets. */
+  files?: Record<string, string>;
   sessionCookieName?: string;
-  observe?: { backend?: string[]; response?: string[] };
+  observe?: { backend?: string[]; response?: string[]; body?: boolean };
   requests: { request: CaseRequest; expected: Observation }[];
 }
 
@@ -279,11 +284,59 @@ const DEVIATIONS: Deviation[] = [
       return true;
     },
   },
+  {
+    id: "replace-content-type-charset",
+    reason: "A file rendered by `replace` is UTF-8 text (SAP's README requires UTF-8 files) and says so: `; charset=utf-8` after SAP's type (SAP: `text/html`, `application/json`, … without charset).",
+    documented: "src/static/replace.ts withReplace; README '`xs-app.json`' (replace)",
+    apply(expected, context) {
+      if (context.caseDef.id !== "replace" || expected.response.body === undefined || expected.response.body.includes("{{")) return false;
+      const type = expected.response.headers["content-type"];
+      if (type === undefined || type.includes("charset")) return false;
+      expected.response.headers["content-type"] = `${type}; charset=utf-8`;
+      return true;
+    },
+  },
+  {
+    id: "replace-path-suffix-with-slash",
+    reason:
+      "A `pathSuffixes` entry starting with `/` (\"/abc/main.html\": main.html in a folder abc, as SAP's README explains it) matches also when the route's `target` has no leading slash (`\"target\": \"$1\"`); SAP then compares it with `abc/main.html` and never renders the file.",
+    documented: "src/static/replace.ts replaceApplies; README '`xs-app.json`' (replace)",
+    apply(expected, context) {
+      if (context.caseDef.id !== "replace" || context.request.path !== "/web/abc/main.html" || expected.response.body !== "<p>{{TITLE}}</p>\n") return false;
+      expected.response.body = "<p>Tom &amp; &quot;Jerry&quot; &lt;b&gt;&#39;s&#x2F;&#x3D;&#x60;</p>\n";
+      expected.response.headers["content-type"] = "text/html; charset=utf-8";
+      return true;
+    },
+  },
+  {
+    id: "static-assets-headers",
+    reason:
+      "Files served as they are come from Workers static assets, which name JavaScript `text/javascript`, write `charset=utf-8` in lower case and send `Cache-Control: public, max-age=0, must-revalidate` with an ETag; SAP's serve-static sends `application/javascript; charset=UTF-8` and no Cache-Control.",
+    documented: "src/static/local-dir.ts header comment (served from Workers static assets); not in README",
+    apply(expected, context) {
+      const body = expected.response.body;
+      if (context.caseDef.files === undefined || expected.response.fromBackend || body === undefined || !body.includes("{{")) return false;
+      const type = expected.response.headers["content-type"];
+      if (type !== undefined) expected.response.headers["content-type"] = type.replace("application/javascript", "text/javascript").replace("charset=UTF-8", "charset=utf-8");
+      expected.response.headers["cache-control"] ??= "public, max-age=0, must-revalidate";
+      return true;
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------
 // Our router, the backend, the replay
 // ---------------------------------------------------------------------------------------
+
+/** A case's `files` in a temporary folder: SAP's working directory is our assets directory. */
+function assetsFor(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "compat-assets-"));
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    writeFileSync(join(dir, file), content);
+  }
+  return dir;
+}
 
 /** Each case's worker answers on its own host (Miniflare routes by host). */
 const hostOf = (id: string) => `${id}.compat.test`;
@@ -308,6 +361,7 @@ beforeAll(async () => {
       destinations: JSON.stringify(c.destinations.map((d) => ({ ...d, url: d.url.replace("{backend}", backend.origin).replace("{unreachable}", unreachable) }))),
       ...(c.env ?? {}),
     },
+    ...(c.files ? { assets: { directory: assetsFor(c.files), binding: "ASSETS", routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true } } } : {}),
   }));
   // The isolates' structured logs (one config.loaded per case) only with COMPAT_LOG=1.
   const handleRuntimeStdio = (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {

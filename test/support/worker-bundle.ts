@@ -7,13 +7,14 @@ const root = resolve(import.meta.dirname, "../..");
 
 /**
  * Bundles the worker as wrangler would (ESM, workerd conditions), with the custom store
- * alias pointed at `customStore` (a path relative to the project root) when given.
+ * alias pointed at `customStore` (a path relative to the project root) when given;
+ * `entry` (relative to the project root) is the Worker's main module.
  */
-export async function bundleWorker(customStore = "./src/stores/no-custom-store.ts"): Promise<string> {
+export async function bundleWorker(customStore = "./src/stores/no-custom-store.ts", entry = "src/index.ts"): Promise<string> {
   const outdir = mkdtempSync(join(tmpdir(), "approuter-edge-"));
   const outfile = join(outdir, "worker.mjs");
   await build({
-    entryPoints: [join(root, "src/index.ts")],
+    entryPoints: [join(root, entry)],
     outfile,
     bundle: true,
     format: "esm",

@@ -1,0 +1,82 @@
+/**
+ * `createRouter`: the router as a Worker handler, extended with Hono middleware at the
+ * points where SAP's `approuter.js` takes extensions (`first`, `beforeRequestHandler`,
+ * `afterRequestHandler`, `beforeErrorHandler`; see src/http/hooks.ts for where each runs).
+ *
+ *   import { createRouter } from "approuter-edge";
+ *   import xsApp from "./xs-app.json";
+ *   export default createRouter({
+ *     xsApp,
+ *     first: [async (c, next) => (c.req.path === "/healthz" ? c.text("ok") : next())],
+ *     beforeRequestHandler: [async (c, next) => { await next(); c.res.headers.set("x-ext", "1"); }],
+ *   });
+ *
+ * Without hooks it is the configuration-only router of src/index.ts: configuration is
+ * read and validated once per isolate, on the first request; invalid configuration
+ * answers every request with a 503 page (the problems go to the log; in local development
+ * they are on the page too).
+ */
+import { Hono } from "hono";
+import type { Env } from "./env.js";
+import type { RouterHooks } from "./http/hooks.js";
+import { configurationInvalidPage } from "./http/pages.js";
+import { buildIsolate, type IsolateState } from "./isolate.js";
+import { consoleLogger, type Logger } from "./log.js";
+import type { CustomStoreModule } from "./stores/custom.js";
+import * as noCustomStore from "./stores/no-custom-store.js";
+
+export type { RouterError, RouterHooks } from "./http/hooks.js";
+
+export interface RouterOptions extends RouterHooks {
+  /** The parsed xs-app.json (`import xsApp from "./xs-app.json"`); the `XS_APP` variable replaces it at run time. */
+  xsApp: unknown;
+  /** A custom session store driver (`EXT_SESSION_MGT.externalStoreFilePath`): the module, imported. */
+  customStore?: CustomStoreModule & { isPlaceholder?: boolean };
+  /** Where the router's log lines go (default: JSON lines on the console). */
+  log?: Logger;
+}
+
+export type RouterHandler = ExportedHandler<Env> & { fetch: NonNullable<ExportedHandler<Env>["fetch"]> };
+
+export function createRouter(options: RouterOptions): RouterHandler {
+  const isolates = new WeakMap<object, Promise<IsolateState>>();
+  const log = options.log ?? consoleLogger;
+  const hooks: RouterHooks = {
+    ...(options.beforeRequestHandler && { beforeRequestHandler: options.beforeRequestHandler }),
+    ...(options.afterRequestHandler && { afterRequestHandler: options.afterRequestHandler }),
+    ...(options.beforeErrorHandler && { beforeErrorHandler: options.beforeErrorHandler }),
+  };
+
+  function isolateFor(env: Env): Promise<IsolateState> {
+    let state = isolates.get(env);
+    if (!state) {
+      state = buildIsolate(env, {
+        bundledXsApp: options.xsApp,
+        customStore: options.customStore ?? noCustomStore,
+        fetch: (input, init) => fetch(input, init),
+        now: Date.now,
+        log,
+        ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
+      }).catch((error: unknown): IsolateState => {
+        log("config.error", { name: error instanceof Error ? error.name : "unknown" });
+        return { kind: "broken", problems: ["start-up failed"] };
+      });
+      isolates.set(env, state);
+    }
+    return state;
+  }
+
+  async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const state = await isolateFor(env);
+    if (state.kind === "broken") return configurationInvalidPage(request, env, state.problems);
+    return state.app.fetch(request, env, ctx);
+  }
+
+  const first = options.first ?? [];
+  if (first.length === 0) return { fetch: route };
+  // `first` runs before the router, whatever the configuration's state.
+  const front = new Hono<{ Bindings: Env }>();
+  for (const handler of first) front.use(handler);
+  front.all("*", (c) => route(c.req.raw, c.env, c.executionCtx as ExecutionContext));
+  return { fetch: (request, env, ctx) => front.fetch(request, env, ctx) };
+}
