@@ -84,12 +84,14 @@ describe("replace: pathSuffixes and the view", () => {
     expect(buildView(["x"], { x: "sapui5" }, {}, vcap)).toMatchObject({ ok: false, message: /collides/ });
   });
   it("loadConfig resolves the view and names problems by JSON path", () => {
+    // localDir routes need the static assets bound (checked in the same pass).
+    const ASSETS = { fetch: async () => new Response(null, { status: 404 }) };
     const route = (replace: unknown) => ({ authenticationMethod: "none", routes: [{ source: "^/(.*)$", localDir: "resources", replace }] });
-    const ok = loadConfig({ NAME: "n", VCAP_SERVICES: JSON.stringify(vcap) } as unknown as Env, route({ pathSuffixes: [".html"], vars: ["NAME"], services: { ui: { tag: "ui5" } } }));
+    const ok = loadConfig({ ASSETS, NAME: "n", VCAP_SERVICES: JSON.stringify(vcap) } as unknown as Env, route({ pathSuffixes: [".html"], vars: ["NAME"], services: { ui: { tag: "ui5" } } }));
     expect(ok.ok && ok.config.xsApp.routes[0]!.replace?.view).toEqual({ NAME: "n", ui: { url: "http://sapui5url" } });
-    const bad = loadConfig({ VCAP_SERVICES: JSON.stringify(vcap) } as unknown as Env, route({ pathSuffixes: [".html"], services: { ui: "nope" } }));
+    const bad = loadConfig({ ASSETS, VCAP_SERVICES: JSON.stringify(vcap) } as unknown as Env, route({ pathSuffixes: [".html"], services: { ui: "nope" } }));
     expect(bad.ok ? [] : bad.problems).toEqual([{ path: "xs-app.json.routes[0].replace.services.ui", message: "no service binding in VCAP_SERVICES matches" }]);
-    const noSuffixes = loadConfig({} as Env, route({ vars: ["A"] }));
+    const noSuffixes = loadConfig({ ASSETS } as unknown as Env, route({ vars: ["A"] }));
     expect(noSuffixes.ok ? [] : noSuffixes.problems.map((p) => p.path)).toEqual(["xs-app.json.routes[0].replace.pathSuffixes"]);
     const withDestination = loadConfig({ destinations: JSON.stringify([{ name: "d", url: "https://d.example" }]) } as unknown as Env, {
       authenticationMethod: "none",

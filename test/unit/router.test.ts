@@ -6,7 +6,7 @@ import { buildIsolate } from "../../src/isolate.js";
 import { createRouter } from "../../src/router.js";
 import * as noCustomStore from "../../src/stores/no-custom-store.js";
 
-const UAA = JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] });
+const UAA = JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] });
 const xsApp = {
   routes: [
     { source: "^/open/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },

@@ -20,7 +20,7 @@ async function appFor(xsApp: unknown, env: Record<string, string> = {}, authenti
 }
 
 const publicApp = { authenticationMethod: "none", whitelistService: { endpoint: "/whitelist/service" }, routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }] };
-const UAA = JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] });
+const UAA = JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] });
 const CJ = JSON.stringify([{ protocol: "https", host: "*.example.com" }, { host: "partner.test", port: 8443 }]);
 
 describe("whitelistService (SAP's clickjacking allow-list endpoint)", () => {
