@@ -484,7 +484,8 @@ ${footer(started)}
         if (config.endSession) {
           const target = new URL(config.endSession);
           target.searchParams.set("client_id", config.clientId);
-          target.searchParams.set("post_logout_redirect_uri", back);
+          // XSUAA's /logout.do takes "redirect"; OpenID's end-session "post_logout_redirect_uri".
+          target.searchParams.set(target.pathname.endsWith("/logout.do") ? "redirect" : "post_logout_redirect_uri", back);
           location.assign(target.href);
         } else {
           location.assign(back);

@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// `npm start`: the router under `wrangler dev` with login: a local OpenID provider with a
-// demo user (scripts/demo/idp.mjs, demo / demo), the demo configuration
-// (scripts/demo/xs-app.json as XS_APP: /public/… open, everything else behind the login)
-// and the demo backend, which receives the user's token and shows who is logged in.
+// `npm start`: the router under `wrangler dev` with login: a local XSUAA simulator with a
+// demo user (scripts/demo/xsuaa.mjs, demo / demo, the demo app's $XSAPPNAME scopes), bound
+// as SAP binds XSUAA; the demo configuration (scripts/demo/xs-app.json as XS_APP: /public/…
+// open, everything else behind an xsuaa login with the $XSAPPNAME.Display scope) and the demo
+// backend, which receives the user's token and shows who is logged in.
+// `npm start -- --idp oidc`: a generic OpenID provider instead (scripts/demo/idp.mjs, bound
+// as `identity`; the demo routes then log in with `ias` and ask no scope).
 // `npm start -- --no-login`: the router on its embedded defaults instead (wrangler.toml
 // [vars], bundled xs-app.json), no provider.
 // `npm run dev:redis`: either, plus the external session tier on a local redis-server
 // behind the local Upstash-compatible REST endpoint. Its state is kept in .wrangler/dev/
-// (Redis data, the session secret, the provider's port, keys, sessions and tokens), so a
-// user stays logged in across restarts; `--fresh` starts from nothing.
+// (Redis data, the session secret, the provider's port and keys; the OpenID provider's sessions
+// and tokens too), so a user stays logged in across restarts; `--fresh` starts from nothing.
 //
 // Stops everything it started (backend, identity provider, redis, REST endpoint, wrangler
 // and its workerd processes) on Ctrl-C / SIGTERM / SIGHUP or when wrangler exits, and exits
@@ -26,6 +29,7 @@ import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-b
 import { dotenvJson } from "./lib/dotenv.mjs";
 import { accepts } from "./lib/free-port.mjs";
 import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, identityBinding } from "./demo/idp.mjs";
+import { DEMO_XSUAA_CLIENT_ID, startDemoXsuaa } from "./demo/xsuaa.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const HOST = "127.0.0.1";
@@ -48,10 +52,10 @@ const OFFLINE_ENV = {
 const USAGE = `Usage: node scripts/dev.mjs [options]      (npm start / npm run dev:redis)
 
 Runs the router under \`wrangler dev\` on ${HOST}, the demo backend that the "backend"
-destination points at, and a local OpenID provider with the user ${DEV_USER.login} / ${DEV_USER.password}: open
+destination points at, and a local XSUAA simulator with the user ${DEV_USER.login} / ${DEV_USER.password}: open
 the router, log in, see who is logged in, log out. The router gets the demo configuration
-scripts/demo/xs-app.json as XS_APP (/public/… open, the rest behind the login) and forwards
-the user's token to the backend.
+scripts/demo/xs-app.json as XS_APP (/public/… open, the rest behind an xsuaa login with the
+$XSAPPNAME.Display scope) and forwards the user's token to the backend.
 
 Options:
   --port N            router port (default: env PORT, else ${DEFAULT_ROUTER_PORT})
@@ -59,14 +63,18 @@ Options:
                       the "backend" destination is pointed at it
   --no-login          no identity provider: the router on its embedded defaults (the bundled
                       xs-app.json, no login)
-  --idp-url URL       use an already-running provider instead of starting one, e.g.
+  --idp KIND          xsuaa (default): the XSUAA simulator, bound as xsuaa;
+                      oidc: a generic OpenID provider (oidc-provider), bound as identity, the
+                      demo routes with authenticationType "ias" and no scope
+  --idp-url URL       (--idp oidc) use an already-running OpenID provider instead of starting one, e.g.
                       \`node scripts/demo/idp.mjs --router-origin http://${HOST}:PORT\` (its issuer;
                       client "${DEV_CLIENT_ID}" registered for this router)
   --redis             add the external session tier: starts redis-server and a local
                       Upstash-compatible REST endpoint (needs redis-server installed). Keeps
                       its state in ${relative(ROOT, STATE_DIR) || STATE_DIR}/ (Redis data, session secret, the
-                      provider's port, keys and logins): logged-in users stay logged in across
-                      restarts
+                      provider's port and keys): logged-in users stay logged in across restarts
+                      (the XSUAA simulator's refresh tokens are not kept: a token refresh after a
+                      restart asks the user to sign in again)
   --fresh             with --redis: forget that state first
   --redis-url URL     use an already-running Upstash-compatible REST endpoint instead of
                       starting one (implies --redis)
@@ -99,7 +107,7 @@ function toPort(value, what) {
 }
 
 function parseOptions() {
-  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, "idp-url"?: string, redis?: boolean, fresh?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
+  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, idp?: string, "idp-url"?: string, redis?: boolean, fresh?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
   let values;
   try {
     ({ values } = parseArgs({
@@ -107,6 +115,7 @@ function parseOptions() {
         port: { type: "string" },
         "backend-port": { type: "string" },
         "no-login": { type: "boolean" },
+        idp: { type: "string" },
         "idp-url": { type: "string" },
         redis: { type: "boolean" },
         fresh: { type: "boolean" },
@@ -152,6 +161,11 @@ function parseOptions() {
   const redis = values.redis === true || externalRedis !== undefined;
 
   const login = values["no-login"] !== true;
+  if (values.idp !== undefined && values.idp !== "xsuaa" && values.idp !== "oidc") usageError("--idp must be xsuaa or oidc");
+  if (values.idp !== undefined && !login) usageError("--idp and --no-login exclude each other");
+  if (values.idp === "xsuaa" && values["idp-url"] !== undefined) usageError("--idp-url names an OpenID provider: use it with --idp oidc (or without --idp)");
+  /** Which provider logs users in: the XSUAA simulator unless an OpenID provider is asked for. */
+  const idpKind = values.idp === "oidc" || values["idp-url"] !== undefined ? "oidc" : "xsuaa";
   /** @type {string | undefined} */
   let idpUrl;
   if (values["idp-url"] !== undefined) {
@@ -183,7 +197,7 @@ function parseOptions() {
     usageError("--fresh is only used with --redis");
   }
 
-  return { routerPort, backendPort, backendPortGiven: backendPortGiven !== undefined, login, idpUrl, redis, externalRedis, sessionSecret };
+  return { routerPort, backendPort, backendPortGiven: backendPortGiven !== undefined, login, idpKind, idpUrl, redis, externalRedis, sessionSecret };
 }
 
 /** The session secret kept in STATE_DIR (made on first use): sessions in Redis stay readable across restarts. */
@@ -302,9 +316,23 @@ async function main() {
   const routerUrl = `http://${HOST}:${options.routerPort}`;
 
   // The identity provider: started here (stopped with everything else), or already running.
-  /** @type {undefined | { issuer: string, started: boolean }} */
+  const demoXsApp = readDemoXsApp();
+  const logoutPage = demoXsApp.logout?.logoutPage ?? "/";
+  /** @type {undefined | { issuer: string, started: boolean, clientId: string, binding: Record<string, unknown> & { label: string } }} */
   let idp;
-  if (options.login && options.idpUrl) {
+  if (options.login && options.idpKind === "xsuaa") {
+    let sim;
+    try {
+      // With --redis its port, key and zone are kept beside Redis' data (same tokens valid after a restart).
+      sim = await startDemoXsuaa({ routerOrigin: routerUrl, logoutPage, ...(options.redis ? { stateDir: join(STATE_DIR, "xsuaa") } : {}) });
+    } catch (err) {
+      return fail(`cannot start the local XSUAA simulator: ${err instanceof Error ? err.message : err}`);
+    }
+    const simStop = () => sim.stop();
+    undo.push(simStop);
+    if (stopped()) return;
+    idp = { issuer: sim.url, started: true, clientId: DEMO_XSUAA_CLIENT_ID, binding: sim.binding({ name: "demo-xsuaa" }) };
+  } else if (options.login && options.idpUrl) {
     const issuer = options.idpUrl;
     try {
       const res = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
@@ -313,7 +341,7 @@ async function main() {
     } catch (err) {
       return fail(`the identity provider at ${issuer} does not answer (${err instanceof Error ? err.message : err}); start one with \`node scripts/demo/idp.mjs --router-origin ${routerUrl}\``);
     }
-    idp = { issuer, started: false };
+    idp = { issuer, started: false, clientId: DEV_CLIENT_ID, binding: identityBinding(issuer) };
   } else if (options.login) {
     let started;
     try {
@@ -325,7 +353,7 @@ async function main() {
     const idpStop = started.stop;
     undo.push(() => idpStop());
     if (stopped()) return;
-    idp = { issuer: started.issuer, started: true };
+    idp = { issuer: started.issuer, started: true, clientId: DEV_CLIENT_ID, binding: identityBinding(started.issuer) };
   }
 
   let backend;
@@ -333,7 +361,7 @@ async function main() {
     backend = await startDemoBackend({
       port: options.backendPort,
       host: HOST,
-      ...(idp ? { login: { issuer: idp.issuer, clientId: DEV_CLIENT_ID, logoutPage: readDemoXsApp().logout?.logoutPage ?? "/" } } : {}),
+      ...(idp ? { login: { issuer: idp.issuer, clientId: idp.clientId, logoutPage } } : {}),
     });
   } catch (err) {
     return fail(`cannot start the demo backend: ${err instanceof Error ? err.message : err}; pass --backend-port N to use another port`);
@@ -351,9 +379,9 @@ async function main() {
     // The demo configuration: the token goes to the backend, which shows whose it is.
     envLines.push(
       `destinations=${dotenvJson([{ name: "backend", url: backend.url, forwardAuthToken: true }])}`,
-      `XS_APP=${dotenvJson(readDemoXsApp())}`,
+      `XS_APP=${dotenvJson(options.idpKind === "xsuaa" ? demoXsApp : asIasDemo(demoXsApp))}`,
     );
-    vcapServices.identity = [identityBinding(idp.issuer)];
+    vcapServices[idp.binding.label] = [idp.binding];
   } else if (options.backendPortGiven) {
     envLines.push(`destinations=${dotenvJson([{ name: "backend", url: backend.url }])}`);
   }
@@ -437,7 +465,7 @@ async function main() {
     ready = true; // stop polling
     if (forceTimer) clearTimeout(forceTimer);
     if (stopSignal === undefined) {
-      const others = ["the demo backend", ...(idp?.started ? ["the identity provider"] : []), ...(options.redis && !options.externalRedis ? ["redis"] : [])];
+      const others = ["the demo backend", ...(idp?.started ? [options.idpKind === "xsuaa" ? "the XSUAA simulator" : "the identity provider"] : []), ...(options.redis && !options.externalRedis ? ["redis"] : [])];
       console.error(`dev: wrangler dev exited (${signal ?? `code ${code}`}); stopping ${others.join(", ").replace(/, ([^,]*)$/, " and $1")}.`);
     }
     const exitCode = code ?? 128 + ((signal && constants.signals[signal]) || 1);
@@ -455,6 +483,16 @@ async function main() {
     }
     await new Promise((r) => setTimeout(r, 150));
   }
+}
+
+/**
+ * The demo configuration for a generic OpenID provider bound as `identity`: its xsuaa routes
+ * log in with ias, and ask no $XSAPPNAME scope (such a provider grants none).
+ * @param {ReturnType<typeof readDemoXsApp> & { routes?: Array<Record<string, unknown>> }} xsApp
+ */
+function asIasDemo(xsApp) {
+  const routes = (xsApp.routes ?? []).map(({ scope: _scope, ...route }) => (route.authenticationType === "xsuaa" ? { ...route, authenticationType: "ias" } : route));
+  return { ...xsApp, routes };
 }
 
 main().catch((err) => {

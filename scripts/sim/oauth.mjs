@@ -128,13 +128,13 @@ export function requestLog() {
 }
 
 /** The HTML login page both simulators show: username and password, hidden fields carried along. */
-export function loginPage(/** @type {{ title: string, action: string, hidden: Record<string, string>, error?: string }} */ o) {
+export function loginPage(/** @type {{ title: string, action: string, hidden: Record<string, string>, error?: string, note?: string }} */ o) {
   const esc = (/** @type {string} */ s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const hidden = Object.entries(o.hidden)
     .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
     .join("");
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(o.title)}</title></head><body>
-<h1>${esc(o.title)}</h1>${o.error ? `<p role="alert" class="error">${esc(o.error)}</p>` : ""}
+<h1>${esc(o.title)}</h1>${o.note ? `<p class="note">${esc(o.note)}</p>` : ""}${o.error ? `<p role="alert" class="error">${esc(o.error)}</p>` : ""}
 <form method="post" action="${esc(o.action)}">${hidden}
 <label>Username <input name="username" autocomplete="username" autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>

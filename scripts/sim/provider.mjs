@@ -24,10 +24,11 @@ import { clientAuthOf, loginPage, messagePage, nowSeconds, pkceMatches, redirect
  *   newRefreshTokenValue: () => string,
  *   scopesFor: (request: AuthzRequest, user: U) => string[],
  *   settings: { accessTokenTtl: number, rotateRefreshTokens: boolean, refreshReturnsRefreshToken: boolean },
+ *   signingKey?: { kid: string, privateJwk: import("jose").JWK }, loginNote?: string,
  * }} o
  */
 export async function createProvider(o) {
-  const keys = await createKeyRing(o.kidPrefix);
+  const keys = await createKeyRing(o.kidPrefix, o.signingKey);
   const log = requestLog();
   const pending = singleUseStore(600);
   const codes = singleUseStore(300);
@@ -78,7 +79,7 @@ export async function createProvider(o) {
     const session = sessions.get(sid);
     const user = session?.realm === request.realm ? userNamed(session.username) : undefined;
     if (session && user) return issueCode(res, request, user, sid, session.authTime);
-    return sendHtml(res, 200, loginPage({ title, action: o.loginAction, hidden: { authz: pending.put({ request, title }) } }));
+    return sendHtml(res, 200, loginPage({ title, action: o.loginAction, hidden: { authz: pending.put({ request, title }) }, ...(o.loginNote ? { note: o.loginNote } : {}) }));
   }
 
   /** @param {Res} res @param {AuthzRequest} request @param {U} user @param {string} sid @param {number} authTime @param {Record<string, string>} [headers] */
@@ -94,7 +95,7 @@ export async function createProvider(o) {
     if (!p || p.request.realm !== realm) return sendHtml(res, 400, messagePage("Login expired", "Start again from the application."));
     const user = userNamed(form.get("username") ?? "");
     if (!user || !safeEqual(user.password, form.get("password") ?? "")) {
-      const again = { title: p.title, action: o.loginAction, hidden: { authz: pending.put(p) }, error: "Unable to verify username or password. Please try again." };
+      const again = { title: p.title, action: o.loginAction, hidden: { authz: pending.put(p) }, error: "Unable to verify username or password. Please try again.", ...(o.loginNote ? { note: o.loginNote } : {}) };
       return sendHtml(res, 200, loginPage(again));
     }
     const sid = randomUUID();

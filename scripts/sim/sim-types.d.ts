@@ -82,6 +82,12 @@ export interface XsuaaSimOptions {
   rotateRefreshTokens?: boolean;
   /** false: refresh answers carry no refresh_token (the old one stays valid). Default true. */
   refreshReturnsRefreshToken?: boolean;
+  /** Start with this signing key (from `keptState()`), else a new one. */
+  signingKey?: { kid: string; privateJwk: import("jose").JWK };
+  /** Identity zone ids by subdomain (from `keptState()`), else new ones. */
+  zoneIds?: Record<string, string>;
+  /** A line under the sign-in form's title (npm start names its demo user there). */
+  loginNote?: string;
 }
 
 export interface XsuaaBindingOptions {
@@ -180,6 +186,8 @@ interface SimBase {
 export interface XsuaaSim extends SimBase {
   /** The provider zone's URL (the binding's url). */
   readonly url: string;
+  /** Port, signing key and zone ids: given back as options, a restart looks the same to a router holding its tokens. */
+  keptState(): Promise<{ port: number; signingKey: { kid: string; privateJwk: import("jose").JWK }; zoneIds: Record<string, string> }>;
   uaadomain: string;
   xsappname: string;
   zones: XsuaaZone[];

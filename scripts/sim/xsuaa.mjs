@@ -76,6 +76,8 @@ export async function startXsuaaSim(options = {}) {
     jwksWithPem: true,
     badClient: { error: "unauthorized", error_description: "Bad credentials" },
     newRefreshTokenValue: opaqueToken("-r"),
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    ...(options.loginNote ? { loginNote: options.loginNote } : {}),
     scopesFor: (request, user) => grantedScopes(user, request.requested),
     settings: {
       accessTokenTtl: options.accessTokenTtl ?? 1800,
@@ -93,7 +95,7 @@ export async function startXsuaaSim(options = {}) {
   /** @type {Zone[]} */
   const zones = [options.subdomain ?? "provider", ...(options.tenants ?? [])].map((subdomain, i) => ({
     subdomain,
-    zoneId: randomUUID(),
+    zoneId: options.zoneIds?.[subdomain] ?? randomUUID(),
     subaccountId: randomUUID(),
     // A bare IP has no subdomains: there the provider zone is served on the IP itself.
     url: ipDomain ? (i === 0 ? `${scheme}://${uaadomain}` : "") : `${scheme}://${subdomain}.${uaadomain}`,
@@ -298,6 +300,10 @@ export async function startXsuaaSim(options = {}) {
     users: users.map((u) => ({ id: u.id, username: u.username, password: u.password, scopes: [...u.scopes], email: u.email })),
     binding,
     x509Binding,
+    /** What a restart needs to look the same to a router holding its tokens (npm run dev:redis keeps it). */
+    async keptState() {
+      return { port: server.port, signingKey: await p.keys.exportSigningKey(), zoneIds: Object.fromEntries(zones.map((z) => [z.subdomain, z.zoneId])) };
+    },
     vcapServices: (/** @type {import("./sim-types").XsuaaBindingOptions} */ o) => JSON.stringify({ xsuaa: [binding(o)] }),
     /** @param {{ username?: string, subdomain?: string, scopes?: string[], claims?: Record<string, unknown> }} [o] */
     async mintAccessToken(o = {}) {

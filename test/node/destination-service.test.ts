@@ -24,15 +24,15 @@ const XS_APP = {
     { source: "^/na/(.*)$", target: "/$1", destination: "no-auth", authenticationType: "none" },
     { source: "^/basic/(.*)$", target: "/$1", destination: "basic", authenticationType: "none" },
     { source: "^/cc/(.*)$", target: "/$1", destination: "client-credentials", authenticationType: "none" },
-    { source: "^/ux/(.*)$", target: "/$1", destination: "user-exchange", authenticationType: "xsuaa" },
-    { source: "^/jwt/(.*)$", target: "/$1", destination: "jwt-bearer", authenticationType: "xsuaa" },
+    { source: "^/ux/(.*)$", target: "/$1", destination: "user-exchange", authenticationType: "ias" },
+    { source: "^/jwt/(.*)$", target: "/$1", destination: "jwt-bearer", authenticationType: "ias" },
     { source: "^/ux-public/(.*)$", target: "/$1", destination: "user-exchange", authenticationType: "none" },
     { source: "^/inst/(.*)$", target: "/$1", destination: "instance-only", authenticationType: "none" },
     { source: "^/onprem/(.*)$", target: "/$1", destination: "on-premise", authenticationType: "none" },
     { source: "^/missing/(.*)$", target: "/$1", destination: "nowhere", authenticationType: "none" },
     { source: "^/override/(.*)$", target: "/$1", destination: "override", authenticationType: "none" },
     { source: "^/extras/(.*)$", target: "/$1", destination: "extras", authenticationType: "none" },
-    { source: "^/fwd/(.*)$", target: "/$1", destination: "forwarding", authenticationType: "xsuaa" },
+    { source: "^/fwd/(.*)$", target: "/$1", destination: "forwarding", authenticationType: "ias" },
   ],
 };
 
@@ -87,7 +87,7 @@ async function setup(options: { tokenTtl?: number; authTokenTtl?: number } = {})
   sims.push(sim);
   const vcap = {
     destination: [sim.binding],
-    xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
+    identity: [{ name: "oidc", label: "identity", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
   };
   const c = await startCluster({
     script,
@@ -96,6 +96,7 @@ async function setup(options: { tokenTtl?: number; authTokenTtl?: number } = {})
       VCAP_SERVICES: JSON.stringify(vcap),
       destinations: JSON.stringify([{ name: "override", url: `${backend.url}/from-variable` }]),
       XS_APP: JSON.stringify(XS_APP),
+      PRESERVE_FRAGMENT: "false", // a 302 to start the login (the fragment page: xsuaa-login.test.ts)
     },
   });
   clusters.push(c);

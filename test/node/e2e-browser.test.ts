@@ -13,6 +13,8 @@
 //
 // The provider is external to dev.mjs (`--idp-url`): one started by dev.mjs would end with
 // it, and with it the provider's session and the refresh token of the router's session.
+// A second test runs npm start's default as it is: the XSUAA simulator dev.mjs starts itself,
+// SAP's login flow in Chromium (demo / demo, a wrong password first), logout via /logout.do.
 //
 // Screenshots of the key steps go to a temporary directory, kept when the test fails or when
 // E2E_SCREENSHOTS names a directory to put them in.
@@ -356,6 +358,68 @@ describe("npm start in a browser", () => {
 
       expect(await dev.stop()).toBe(0);
       for (const text of [SESSION_SECRET, redis!.token]) expect(dev.output()).not.toContain(text);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  }, 60_000);
+});
+
+describe("npm start's own XSUAA simulator in a browser", () => {
+  it("logs in as demo / demo through SAP's login flow (xsuaa route, $XSAPPNAME scope), and logs out through /logout.do", async () => {
+    try {
+      const port = await freePort(HOST);
+      let backendPort = await freePort(HOST);
+      while (backendPort === port) backendPort = await freePort(HOST);
+      // npm start's configuration as it is: no --idp, no --idp-url.
+      const dev = await startDev(["--port", String(port), "--backend-port", String(backendPort)], port, {});
+      const announced = /login as demo \/ demo at (http:\/\/[\d.]+:\d+)\)/.exec(dev.output());
+      expect(announced, dev.output()).not.toBeNull();
+      const simOrigin = announced![1]!;
+      const routerUrl = dev.routerUrl;
+      const context = await browser!.newContext();
+      const page = await context.newPage();
+      const toSim: string[] = [];
+      page.on("request", (request: BrowserRequest) => {
+        if (new URL(request.url()).origin === simOrigin) toSim.push(`${request.method()} ${new URL(request.url()).pathname}`);
+      });
+
+      // SAP's login page moves the browser on to XSUAA's /oauth/authorize: its sign-in form names the demo user.
+      await page.goto(`${routerUrl}/`);
+      await page.waitForURL((url) => url.origin === simOrigin, { timeout: 10_000 });
+      expect(new URL(page.url()).pathname).toBe("/oauth/authorize");
+      await expect.poll(() => page.locator('input[name="password"]').count()).toBe(1);
+      expect(await page.textContent("body")).toContain("Demo user: demo, password demo");
+      await screenshot(page, "xsuaa-login");
+
+      // A wrong password: the form again, with a message.
+      await page.fill('input[name="username"]', "demo");
+      await page.fill('input[name="password"]', "wrong");
+      await page.click('button[type="submit"]');
+      await expect.poll(() => page.locator('[role="alert"]').textContent()).toContain("Unable to verify username or password");
+
+      await page.fill('input[name="username"]', "demo");
+      await page.fill('input[name="password"]', "demo");
+      await page.click('button[type="submit"]');
+      await page.waitForURL(`${routerUrl}/`, { timeout: 10_000 });
+      const status = page.locator("#login-status");
+      await expect.poll(() => status.textContent()).toContain("Logged in as Demo User");
+      expect(await status.textContent()).toContain("demo@example.test");
+      expect(toSim).toEqual(expect.arrayContaining(["GET /oauth/authorize", "POST /login.do"]));
+      await screenshot(page, "xsuaa-logged-in");
+
+      // Log out: the router, XSUAA's /logout.do, back to the logout page; then the form again.
+      await page.click("#logout-button");
+      await page.waitForURL(`${routerUrl}/public/logged-out`, { timeout: 10_000 });
+      expect(toSim).toContain("GET /logout.do");
+      expect((await context.cookies(routerUrl)).map((c) => c.name)).not.toContain("JSESSIONID");
+      await page.goto(`${routerUrl}/`);
+      await page.waitForURL((url) => url.origin === simOrigin, { timeout: 10_000 });
+      await expect.poll(() => page.locator('input[name="password"]').count()).toBe(1);
+      await context.close();
+
+      expect(await dev.stop()).toBe(0);
+      await eventually(async () => expect(await accepts(Number(new URL(simOrigin).port), new URL(simOrigin).hostname), "the simulator still listens").toBe(false), 3000);
     } catch (err) {
       failed = true;
       throw err;

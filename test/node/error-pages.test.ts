@@ -11,6 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configurationInvalidPage, ERROR_CODES, renderErrorPage } from "../../src/http/pages.js";
 import { launchBrowser } from "../support/browser.js";
+import { scriptRedirectOf } from "../support/sap-form-login.js";
 import { startEdgeRouter, type EdgeRouter } from "../support/edge-router.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
@@ -24,9 +25,16 @@ const XS_APP = {
     { source: "^/static/(.*)$", target: "$1", localDir: "static", authenticationType: "none" },
     { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
     { source: "^/private/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" },
+    { source: "^/ias/(.*)$", target: "/$1", destination: "backend", authenticationType: "ias" },
   ],
 };
-const VCAP = { xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: `http://127.0.0.1:${DEAD_PORT}`, clientid: "c", clientsecret: "s", xsappname: "app" } }] };
+// Both providers are down: XSUAA (endpoints from the binding, so the login starts and the
+// code exchange fails at the callback) and IAS (its discovery fails when the login starts).
+const DEAD_URL = `http://127.0.0.1:${DEAD_PORT}`;
+const VCAP = {
+  xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: DEAD_URL, clientid: "c", clientsecret: "s", xsappname: "app", uaadomain: `127.0.0.1:${DEAD_PORT}` } }],
+  identity: [{ name: "ias", label: "identity", tags: ["ias"], credentials: { url: DEAD_URL, clientid: "c", clientsecret: "s", domains: ["127.0.0.1"] } }],
+};
 
 let assets: string;
 let router: EdgeRouter;
@@ -82,10 +90,23 @@ describe("error pages answered by the router", () => {
     ["backend-unreachable", "/api/x", {}, 502, "BACKEND_UNREACHABLE"],
     ["authentication-required", "/private/x", { headers: { "x-requested-with": "XMLHttpRequest" } }, 401, "AUTHENTICATION_REQUIRED"],
     ["login-state-invalid", `/login/callback?state=${"a".repeat(43)}&code=x`, {}, 400, "LOGIN_STATE_INVALID"],
+    ["idp-unavailable-discovery", "/ias/x", {}, 503, "IDP_UNAVAILABLE"],
   ] as const)("%s", async (name, path, init, status, code) => {
     const res = await router.fetch(path, init as RequestInit);
     expect(res.status).toBe(status);
     await review(`router-${name}`, await res.text(), code);
+  });
+
+  it("idp unavailable at the code exchange: XSUAA's login starts from the binding, its token endpoint is down", async () => {
+    const start = await router.fetch("/private/x");
+    expect(start.status).toBe(200); // SAP's login page (PRESERVE_FRAGMENT), no provider call yet
+    const authorize = new URL(scriptRedirectOf(await start.text())!);
+    expect(authorize.href.startsWith(`${DEAD_URL}/oauth/authorize?`)).toBe(true);
+    const loginCookies = start.headers.getSetCookie().map((c) => c.split(";")[0]!);
+    const state = authorize.searchParams.get("state")!;
+    const res = await router.fetch(`/login/callback?state=${state}&code=some-code`, { headers: { cookie: loginCookies.join("; ") } });
+    expect(res.status).toBe(502);
+    await review("router-idp-unavailable-token", await res.text(), "IDP_UNAVAILABLE");
   });
 
   it("configuration invalid, deployed: the page points to the log, the problems stay out of it", async () => {

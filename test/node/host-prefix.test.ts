@@ -24,8 +24,9 @@ beforeAll(async () => {
     workers: ["a"],
     bindings: {
       SESSION_COOKIE_NAME: NAME,
+      PRESERVE_FRAGMENT: "false", // a 302 to start the login (the fragment page: xsuaa-login.test.ts)
       VCAP_SERVICES: JSON.stringify({
-        xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
+        identity: [{ name: "oidc", label: "identity", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
       }),
       destinations: JSON.stringify([
         { name: "backend", url: backend.url },
@@ -34,9 +35,9 @@ beforeAll(async () => {
       XS_APP: JSON.stringify({
         authenticationMethod: "route",
         routes: [
-          { source: "^/tok/(.*)$", target: "/$1", destination: "token", authenticationType: "xsuaa" },
+          { source: "^/tok/(.*)$", target: "/$1", destination: "token", authenticationType: "ias" },
           { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
-          { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" },
+          { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "ias" },
         ],
       }),
     },

@@ -3,7 +3,8 @@
 // a public API route, an HTML5-repository route the edge cannot serve): the real CLI writes
 // the edge project, the input folder stays byte for byte the same, and the output runs under
 // the real `wrangler dev` (through `approuter-edge dev`): the static page, the public API, a
-// missing file, and a login through a real OpenID provider in the XSUAA binding's place.
+// missing file, and a login through the XSUAA simulator in the XSUAA binding's place (what an
+// SAP user has: the binding's credentials go into default-env.json as they would come from `cf env`).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -12,15 +13,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
-import { CookieJar, loginThroughForms } from "../support/form-login.js";
-import { startIdp, type Idp } from "../support/idp.js";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback-http.js";
+import { loginThroughSapForm } from "../support/sap-form-login.js";
+import { startXsuaaSim, type XsuaaSim } from "../support/sap-idp.js";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURE = join(ROOT, "test/fixtures/sap-approuter");
 const CLI = join(ROOT, "bin/approuter-edge.mjs");
-const CLIENT_ID = "sb-my-app!t1";
+const XSAPPNAME = "my-app!t1";
+const CLIENT_ID = `sb-${XSAPPNAME}`;
 const CLIENT_SECRET = "migrate-test-client-secret";
 
 /** Every file's path, mode and content: equal hashes, unchanged tree. */
@@ -48,7 +50,7 @@ let work: string;
 let source: string;
 let out: string;
 let backend: LoopbackServer;
-let idp: Idp;
+let xsuaa: XsuaaSim;
 let routerPort: number;
 let init: { code: number | null; out: string };
 let before: string;
@@ -62,11 +64,19 @@ beforeAll(async () => {
     res.end(JSON.stringify({ path: req.url, authorization: req.headers.authorization ?? null }));
   });
   routerPort = await freePort();
-  idp = await startIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://127.0.0.1:${routerPort}/login/callback`] });
-  // The copy's default-env.json points at this test's backend and provider (ports are free ones).
+  xsuaa = await startXsuaaSim({
+    xsappname: XSAPPNAME,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    redirectUris: [`http://127.0.0.1:${routerPort}/login/callback`],
+    users: [{ username: "alice", password: "alice-password", scopes: ["$XSAPPNAME.Display"] }],
+  });
+  // The copy's default-env.json points at this test's backend and XSUAA (ports are free ones):
+  // the simulator's binding credentials, as `cf env` shows a real one.
   const env = JSON.parse(readFileSync(join(source, "default-env.json"), "utf8"));
   for (const d of env.destinations) if (d.name !== "erp") d.url = backend.url;
-  Object.assign(env.VCAP_SERVICES.xsuaa[0].credentials, { url: idp.issuer, clientsecret: CLIENT_SECRET });
+  const fixtureBinding = env.VCAP_SERVICES.xsuaa[0];
+  fixtureBinding.credentials = xsuaa.binding({ name: fixtureBinding.name }).credentials;
   writeFileSync(join(source, "default-env.json"), JSON.stringify(env, null, 2));
 
   before = treeHash(source);
@@ -76,7 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await backend?.close();
-  await idp?.stop();
+  await xsuaa?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -235,19 +245,19 @@ describe("the migrated project under wrangler dev", () => {
     expect(output).toContain('"event":"static.not-found.warn","path":"/resources/nowhere.html"');
   });
 
-  it("logs in through the provider bound as xsuaa and forwards the user's token to the backend", async () => {
+  it("logs in through the XSUAA simulator bound as xsuaa and forwards the user's XSUAA token to the backend", async () => {
     const start = await fetch(`${url}/api/me`, { redirect: "manual" });
-    expect(start.status).toBe(302);
-    expect(start.headers.get("location")!.startsWith(`${idp.issuer}/`)).toBe(true);
-    const callback = await loginThroughForms({
+    const callback = await loginThroughSapForm({
       routerFetch: (u, init) => fetch(u, init),
       routerOrigin: url,
       start,
       startUrl: `${url}/api/me`,
-      idpJar: new CookieJar(),
-      login: "alice",
+      username: "alice",
       password: "alice-password",
     });
+    // The authorize request went to the binding's /oauth/authorize, without scope (as SAP sends it).
+    const authorize = xsuaa.requests().find((r) => r.path === "/oauth/authorize");
+    expect(authorize?.query).not.toHaveProperty("scope");
     expect(callback.status).toBe(302);
     expect(callback.headers.get("location")).toBe("/api/me");
     const cookie = callback.headers
@@ -258,6 +268,10 @@ describe("the migrated project under wrangler dev", () => {
     expect(me.status).toBe(200);
     const seen = (await me.json()) as { path: string; authorization: string | null };
     expect(seen.path).toBe("/me");
-    expect(seen.authorization).toMatch(/^Bearer [\w.-]{20,}$/); // the provider's access token (opaque here)
+    const token = seen.authorization?.match(/^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/)?.[1];
+    expect(token, "an XSUAA access token (JWT)").toBeDefined();
+    const claims = JSON.parse(Buffer.from(token!.split(".")[1]!, "base64url").toString("utf8"));
+    expect(claims).toMatchObject({ user_name: "alice", cid: CLIENT_ID, ext_attr: { enhancer: "XSUAA" } });
+    expect(claims.scope).toContain(`${XSAPPNAME}.Display`);
   });
 });

@@ -161,13 +161,30 @@ async function outage(expect: ExpectStatic, name: string, fault: Fault) {
   await sleep(RETRY_TIMEOUT + 100); // past the cooldown of every isolate
 
   // Backups resume: the next request on A writes the pending session; B then recovers it.
-  expect(await tokenFetch(c, "a", during.cookie), `retry of the pending write (${name})`).toMatchObject(same(during.token));
-  expect(await direct.exists(duringKey)).toBe(1);
-  expect(await tokenFetch(c, "b", during.cookie)).toMatchObject(same(during.token));
+  await withinRounds(async () => {
+    expect(await tokenFetch(c, "a", during.cookie), `retry of the pending write (${name})`).toMatchObject(same(during.token));
+    expect(await direct.exists(duringKey)).toBe(1);
+  });
+  await withinRounds(async () => expect(await tokenFetch(c, "b", during.cookie)).toMatchObject(same(during.token)));
   // Recovery works again, on the isolate that could not look it up during the outage too.
-  expect(await tokenFetch(c, "c", held.cookie)).toMatchObject(same(held.token));
-  expect(await tokenFetch(c, "b", held.cookie)).toMatchObject(same(held.token));
-  expect(await tokenFetch(c, "a", held.cookie)).toMatchObject(same(held.token));
+  for (const worker of ["c", "b", "a"]) await withinRounds(async () => expect(await tokenFetch(c, worker, held.cookie)).toMatchObject(same(held.token)));
+}
+
+/**
+ * A recovery step, given a few rounds each past the cooldown: on this loaded 2-core machine
+ * (four outages run at once, three isolates each) one store call can outlast its 500 ms budget
+ * and start a new cooldown; with the store healthy the step must still succeed within them.
+ */
+async function withinRounds(step: () => Promise<void>, rounds = 3): Promise<void> {
+  for (let round = 1; ; round++) {
+    try {
+      await step();
+      return;
+    } catch (err) {
+      if (round >= rounds) throw err;
+      await sleep(RETRY_TIMEOUT + 100);
+    }
+  }
 }
 
 describe.concurrent("store faults", () => {

@@ -522,3 +522,50 @@ describe("sap-form-login helper", () => {
     expect(scriptRedirectOf(`<meta http-equiv="refresh" content="0;url=https://a.test/m?a=1&amp;b=2">`)).toBe("https://a.test/m?a=1&b=2");
   });
 });
+
+describe("XSUAA simulator restarted from its kept state (npm run dev:redis)", () => {
+  it("keeps port, signing key and zone id: a token of the first run is still its own; without the state it is not", async () => {
+    const users = [{ id: "demo-user", username: "demo", password: "demo", scopes: ["$XSAPPNAME.Display"] }];
+    const first = await startXsuaaSim({ users, loginNote: "Demo user: demo, password demo" });
+    const token = await first.mintAccessToken({ username: "demo" });
+    const kept = await first.keptState();
+    const firstUrl = first.url;
+    const firstKid = first.kid;
+    await first.stop();
+    const userinfo = (sim: XsuaaSim) => sim.fetch(`${sim.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+
+    const again = await startXsuaaSim({ users, port: kept.port, signingKey: kept.signingKey, zoneIds: kept.zoneIds });
+    const other = await startXsuaaSim({ users });
+    try {
+      expect(again.url).toBe(firstUrl);
+      expect(again.kid).toBe(firstKid);
+      const res = await userinfo(again);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ user_name: "demo", user_id: "demo-user" });
+      expect((await userinfo(other)).status).toBe(401); // another key, another zone
+    } finally {
+      await Promise.all([again.stop(), other.stop()]);
+    }
+  });
+
+  it("shows its loginNote on the sign-in form, also after a wrong password", async () => {
+    const sim = await startXsuaaSim({ redirectUris: [CALLBACK], loginNote: "Demo user: demo, password demo" });
+    try {
+      const { challenge } = pkce();
+      const q = new URLSearchParams({ response_type: "code", client_id: sim.clientId, redirect_uri: CALLBACK, state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+      const form = await (await sim.fetch(`${sim.url}/oauth/authorize?${q}`)).text();
+      expect(form).toContain("Demo user: demo, password demo");
+      const authz = /name="authz" value="([^"]+)"/.exec(form)![1]!;
+      const wrong = await sim.fetch(`${sim.url}/login.do`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ authz, username: "demo", password: "nope" }).toString(),
+      });
+      const page = await wrong.text();
+      expect(page).toContain("Unable to verify username or password");
+      expect(page).toContain("Demo user: demo, password demo");
+    } finally {
+      await sim.stop();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // `npm start` / `npm run dev:redis` end to end: scripts/dev.mjs runs the real `wrangler dev`,
-// the demo backend and (unless --no-login) the demo OpenID provider on free ports; real HTTP
-// requests go through the router, logins through the provider's forms (test/support/form-login).
+// the demo backend and (unless --no-login) the XSUAA simulator (or, with --idp-url, the demo
+// OpenID provider) on free ports; real HTTP requests go through the router, logins through the
+// provider's forms (test/support/sap-form-login, test/support/form-login).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDemoIdp as startDemoIdpUntyped } from "../../scripts/demo/idp.mjs";
 import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
 import { CookieJar, loginThroughForms, logoutThroughForms } from "../support/form-login.js";
-import { scriptRedirectOf } from "../support/sap-form-login.js";
+import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
@@ -24,6 +25,8 @@ const STOP_DEADLINE_MS = 20_000;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 // A stored session's id, or a session that holds only its token (`<id>.<time>.<MAC>`, nothing stored).
 const SESSION_COOKIE = /^JSESSIONID=([A-Za-z0-9_.-]+); Path=\/; HttpOnly; Secure; SameSite=Lax$/;
+/** The provider npm start logs in with: its XSUAA simulator (default), or an OpenID provider (--idp-url). */
+type IdpKind = "xsuaa" | "oidc";
 
 /** A per-test SESSION_SECRET (64+ characters), never to appear in the output. */
 function secret(): string {
@@ -215,7 +218,7 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
  * Logs the demo user in through the provider's forms, starting at the protected `path`.
  * Returns the router's session cookie ("JSESSIONID=…") and the provider's cookie jar.
  */
-async function logIn(routerUrl: string, issuer: string, path = "/") {
+async function logIn(routerUrl: string, issuer: string, path = "/", kind: IdpKind = "xsuaa") {
   const start = await fetch(`${routerUrl}${path}`, { redirect: "manual" });
   // SAP's first answer (PRESERVE_FRAGMENT): a page whose script moves on to the provider.
   expect(start.status).toBe(200);
@@ -225,16 +228,10 @@ async function logIn(routerUrl: string, issuer: string, path = "/") {
   const idpJar = new CookieJar();
   const redirect = new Headers({ location: location.href });
   for (const cookie of start.headers.getSetCookie()) redirect.append("set-cookie", cookie);
-  const callback = await loginThroughForms({
-    routerFetch: (url, init) => fetch(url, init),
-    routerOrigin: routerUrl,
-    start: new Response(null, { status: 302, headers: redirect }), // what the page's script does
-
-    startUrl: `${routerUrl}${path}`,
-    idpJar,
-    login: "demo",
-    password: "demo",
-  });
+  const walk = { routerFetch: (url: string, init?: RequestInit) => fetch(url, init), routerOrigin: routerUrl, startUrl: `${routerUrl}${path}`, idpJar };
+  const callback = kind === "xsuaa"
+    ? await loginThroughSapForm({ ...walk, start, username: "demo", password: "demo" }) // SAP's form, from the router's page
+    : await loginThroughForms({ ...walk, start: new Response(null, { status: 302, headers: redirect }), login: "demo", password: "demo" }); // what the page's script does
   expect(callback.status).toBe(302);
   expect(callback.headers.get("location")).toBe(path);
   const sessionId = callback.headers
@@ -249,7 +246,7 @@ async function logIn(routerUrl: string, issuer: string, path = "/") {
  * With login (the default: the demo xs-app.json, the demo provider): the public part, the
  * login, the token at the backend, CSRF on the protected part, logout through the provider.
  */
-async function exerciseLogin(routerUrl: string, issuer: string): Promise<void> {
+async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = "xsuaa"): Promise<void> {
   // The public part: no login, the same page, no token.
   const publicPage = await fetch(`${routerUrl}/public/hello`, { redirect: "manual" });
   expect(publicPage.status).toBe(200);
@@ -271,7 +268,7 @@ async function exerciseLogin(routerUrl: string, issuer: string): Promise<void> {
   expect(post.status).toBe(401);
   await post.body?.cancel();
 
-  const { sessionId, cookie, idpJar } = await logIn(routerUrl, issuer);
+  const { sessionId, cookie, idpJar } = await logIn(routerUrl, issuer, "/", kind);
   expect(sessionId).not.toBe(anonymous.sessionId);
 
   // Logged in: the page says who, from the token the backend received (never shown).
@@ -316,9 +313,18 @@ async function exerciseLogin(routerUrl: string, issuer: string): Promise<void> {
   expect(answered.headers.getSetCookie().join("\n")).toMatch(/^JSESSIONID=; .*Max-Age=0/m);
   const endSession = new URL(next);
   expect(endSession.href.startsWith(`${issuer}/`)).toBe(true);
-  expect(endSession.searchParams.get("post_logout_redirect_uri")).toBe(`${routerUrl}/public/logged-out`);
-  expect(endSession.searchParams.get("id_token_hint")).toBeTruthy();
-  const back = await logoutThroughForms({ routerFetch: (url, init) => fetch(url, init), routerOrigin: routerUrl, start: logout, idpJar, routerJar: false });
+  let back: Response;
+  if (kind === "xsuaa") {
+    // XSUAA's /logout.do?redirect=<logout page>&client_id=… as SAP's router sends it.
+    expect(endSession.pathname).toBe("/logout.do");
+    expect(endSession.searchParams.get("redirect")).toBe(`${routerUrl}/public/logged-out`);
+    expect(endSession.searchParams.get("client_id")).toMatch(/^sb-/);
+    back = await logoutThroughSap({ routerFetch: (url, init) => fetch(url, init), routerOrigin: routerUrl, start: logout, idpJar });
+  } else {
+    expect(endSession.searchParams.get("post_logout_redirect_uri")).toBe(`${routerUrl}/public/logged-out`);
+    expect(endSession.searchParams.get("id_token_hint")).toBeTruthy();
+    back = await logoutThroughForms({ routerFetch: (url, init) => fetch(url, init), routerOrigin: routerUrl, start: logout, idpJar, routerJar: false });
+  }
   expect(back.status).toBe(200);
   expect(back.url).toBe(`${routerUrl}/public/logged-out`);
   expect(await back.text()).toContain("You have been logged out");
@@ -385,6 +391,9 @@ describe("scripts/dev.mjs (npm start)", () => {
     const both = await run(["--no-login", "--idp-url", "http://127.0.0.2:1"]);
     expect(both.code).toBe(2);
     expect(both.out).toContain("--idp-url and --no-login exclude each other");
+    const unknownKind = await run(["--idp", "saml"]);
+    expect(unknownKind.code).toBe(2);
+    expect(unknownKind.out).toContain("--idp must be xsuaa or oidc");
     const closedPort = await freePort("127.0.0.2");
     const unreachable = await run(["--idp-url", `http://127.0.0.2:${closedPort}`]);
     expect(unreachable.code).toBe(1);
@@ -474,7 +483,7 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
 
         const first = await startDev(args, env);
         expect(first.output()).toContain(`sessions in memory + redis via ${redis.restUrl}, login as demo / demo at ${idp.issuer} (already running)`);
-        const { sessionId, cookie } = await logIn(routerUrl, idp.issuer, "/api/echo");
+        const { sessionId, cookie } = await logIn(routerUrl, idp.issuer, "/api/echo", "oidc");
         const issued = await fetchToken(routerUrl, sessionId);
         expect(issued.token).toMatch(TOKEN);
         expect(issued.echo.headers.authorization).toMatch(/^Bearer \(/);
@@ -538,31 +547,28 @@ describe("npm run dev:redis keeps its promises across restarts", () => {
     const { router, backend } = await ports();
     const dev = await startDev(["--port", String(router), "--backend-port", String(backend)]);
     try {
-      const jar = new CookieJar();
-      let res = await fetch(`${dev.routerUrl}/api/echo`, { redirect: "manual" });
-      let url = new URL(res.headers.get("location")!);
-      // authorization endpoint → the interaction (sign-in) page
-      for (let i = 0; i < 5 && res.status >= 300 && res.status < 400; i++) {
-        res = await fetch(url, { redirect: "manual", headers: { cookie: jar.header(url) ?? "" } });
-        jar.storeFrom(res, url);
-        if (res.status >= 300 && res.status < 400) url = new URL(res.headers.get("location")!, url);
-      }
-      const page = await res.text();
+      // The XSUAA simulator's sign-in form, shown by its authorize endpoint.
+      const res = await fetch(`${dev.routerUrl}/api/echo`, { redirect: "manual" });
+      const url = new URL(res.headers.get("location") ?? scriptRedirectOf(await res.text())!);
+      expect(url.pathname).toBe("/oauth/authorize");
+      const form = await fetch(url, { redirect: "manual" });
+      expect(form.status).toBe(200);
+      const page = await form.text();
       expect(page).toContain("Demo user: demo, password demo");
-      expect(page).not.toContain('id="error"');
+      expect(page).not.toContain('role="alert"');
       const action = new URL(/action="([^"]+)"/.exec(page)![1]!, url);
+      const authz = /name="authz" value="([^"]+)"/.exec(page)![1]!;
       const wrong = await fetch(action, {
         method: "POST",
         redirect: "manual",
-        headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header(action, { method: "POST" }) ?? "" },
-        body: new URLSearchParams({ prompt: "login", login: "demo", password: "not-the-password" }).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ authz, username: "demo", password: "not-the-password" }).toString(),
       });
-      expect(wrong.status).toBe(303);
-      const again = new URL(wrong.headers.get("location")!, action);
-      const retry = await fetch(again, { headers: { cookie: jar.header(again) ?? "" } });
-      const retryPage = await retry.text();
-      expect(retryPage).toContain("Wrong user name or password. Try again.");
+      expect(wrong.status).toBe(200); // the form again, with the message
+      const retryPage = await wrong.text();
+      expect(retryPage).toContain("Unable to verify username or password. Please try again.");
       expect(retryPage).toContain("Demo user: demo, password demo");
+      expect(retryPage).toContain('type="password"');
     } finally {
       expect(await dev.stop()).toBe(0);
     }
@@ -600,7 +606,8 @@ describe("npm run dev:redis keeps its promises across restarts", () => {
 
     const fresh = await startDev([...args, "--fresh"], env);
     const forgotten = await fetch(`${fresh.routerUrl}/api/echo`, { headers: { cookie }, redirect: "manual" });
-    expect(forgotten.status).toBe(302);
+    expect(forgotten.status).toBe(200); // SAP's login page: the session is gone, on to the provider again
+    expect(scriptRedirectOf(await forgotten.text())).toMatch(/\/oauth\/authorize\?/);
     expect(await fresh.stop()).toBe(0);
   }, 120_000);
 });

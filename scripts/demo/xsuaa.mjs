@@ -1,0 +1,78 @@
+// The XSUAA of `npm start` (its default provider, what SAP users have): the XSUAA simulator
+// (../sim/xsuaa.mjs) with the user demo / demo holding the demo app's `$XSAPPNAME` scopes and
+// the client registered for the router's callback and logout page. With `stateDir`
+// (npm run dev:redis) its port, signing key and identity-zone id are kept in xsuaa.json there,
+// so the tokens a logged-in user's session holds stay valid across restarts; its own sign-in
+// session and refresh tokens live in memory only: a refresh after a restart is refused and the
+// user signs in again.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startXsuaaSim } from "../sim/xsuaa.mjs";
+
+export const DEMO_XSAPPNAME = "approuter-edge-demo!t1";
+export const DEMO_XSUAA_CLIENT_ID = `sb-${DEMO_XSAPPNAME}`;
+export const DEMO_XSUAA_CLIENT_SECRET = "approuter-xsuaa-dev-secret-not-for-production";
+/** demo / demo: Display (what the demo's protected route asks for) and Edit. */
+export const DEMO_XSUAA_USER = Object.freeze({
+  id: "demo-user",
+  username: "demo",
+  password: "demo",
+  scopes: ["$XSAPPNAME.Display", "$XSAPPNAME.Edit"],
+  email: "demo@example.test",
+  givenName: "Demo",
+  familyName: "User",
+});
+
+/**
+ * Start the simulator for a router at `routerOrigin`. host: env IDP_HOST, else 127.0.0.2 (the
+ * redirect back to a router on 127.0.0.1 is cross-site, as in production). port: env IDP_PORT,
+ * the kept one, else a free one.
+ * @param {{ routerOrigin: string, logoutPage: string, host?: string, stateDir?: string }} options
+ */
+export async function startDemoXsuaa(options) {
+  const host = options.host ?? process.env.IDP_HOST ?? "127.0.0.2";
+  const kept = options.stateDir ? readKept(options.stateDir, host) : undefined;
+  const port = process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0);
+  // The router builds its redirect URI from the address the browser used: both spellings of loopback.
+  const u = new URL(options.routerOrigin);
+  const origins = [u.origin, ...(u.hostname === "127.0.0.1" ? [`${u.protocol}//localhost:${u.port}`] : u.hostname === "localhost" ? [`${u.protocol}//127.0.0.1:${u.port}`] : [])];
+  const start = (/** @type {number} */ onPort) =>
+    startXsuaaSim({
+      host,
+      port: onPort,
+      xsappname: DEMO_XSAPPNAME,
+      clientId: DEMO_XSUAA_CLIENT_ID,
+      clientSecret: DEMO_XSUAA_CLIENT_SECRET,
+      redirectUris: origins.map((o) => `${o}/login/callback`),
+      logoutRedirectUris: origins.flatMap((o) => [`${o}/`, new URL(options.logoutPage, o).href]),
+      users: [DEMO_XSUAA_USER],
+      loginNote: `Demo user: ${DEMO_XSUAA_USER.username}, password ${DEMO_XSUAA_USER.password}`,
+      ...(kept ? { signingKey: kept.signingKey, zoneIds: kept.zoneIds } : {}),
+    });
+  let sim;
+  try {
+    sim = await start(port);
+  } catch (err) {
+    if (!kept || port !== kept.port) throw err;
+    console.error(`[demo-xsuaa] port ${port} of the last run is taken; using another one, so logged-in users sign in again`);
+    sim = await start(0);
+  }
+  if (options.stateDir) writeFileSync(join(options.stateDir, "xsuaa.json"), JSON.stringify({ host, ...(await sim.keptState()) }), { mode: 0o600 });
+  return sim;
+}
+
+/**
+ * What an earlier run kept in `stateDir` for the same host, or undefined (none, unreadable).
+ * @param {string} stateDir @param {string} host
+ */
+function readKept(stateDir, host) {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = join(stateDir, "xsuaa.json");
+  if (!existsSync(file)) return undefined;
+  try {
+    const kept = JSON.parse(readFileSync(file, "utf8"));
+    return kept.host === host && Number.isInteger(kept.port) && kept.signingKey?.privateJwk && kept.zoneIds ? kept : undefined;
+  } catch {
+    return undefined;
+  }
+}
