@@ -25,7 +25,7 @@ const BOOKS_XS_APP = {
   authenticationMethod: "route",
   routes: [
     { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "none", csrfProtection: false },
-    { source: "^/admin/(.*)$", target: "/$1", service: "html5-apps-repo-rt", authenticationType: "xsuaa" },
+    { source: "^/admin/(.*)$", target: "/$1", service: "html5-apps-repo-rt", authenticationType: "ias" },
     { source: "^/index.html$", service: "html5-apps-repo-rt", authenticationType: "none", cacheControl: "no-cache, no-store, must-revalidate" },
     { source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" },
   ],
@@ -63,12 +63,13 @@ async function setup(): Promise<{ c: Cluster; sim: Html5RepoSim; stop: () => Pro
   const sim = await startHtml5RepoSim({ apps: [books("1.0.0"), books("2.0.0")] });
   const vcap = {
     "html5-apps-repo": [sim.binding],
-    xsuaa: [{ name: "uaa", label: "xsuaa", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
+    // The test OpenID provider, bound as SAP binds IAS (a generic OpenID provider is bound so).
+    identity: [{ name: "ias", label: "identity", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
   };
   const c = await startCluster({
     script,
     workers: ["a"],
-    bindings: { VCAP_SERVICES: JSON.stringify(vcap), destinations: JSON.stringify([{ name: "backend", url: backend.url }]), XS_APP: JSON.stringify(CENTRAL_XS_APP) },
+    bindings: { PRESERVE_FRAGMENT: "false", VCAP_SERVICES: JSON.stringify(vcap), destinations: JSON.stringify([{ name: "backend", url: backend.url }]), XS_APP: JSON.stringify(CENTRAL_XS_APP) },
   });
   return { c, sim, stop: async () => void (await Promise.all([c.dispose(), sim.stop()])) };
 }
