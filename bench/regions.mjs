@@ -6,14 +6,14 @@
 // time. Prints a markdown table and writes JSON (default bench-results/regions.json).
 // About 15 minutes (--quick: about 4).
 //
-//   node bench/regions.mjs [--quick] [--json path]
+//   node bench/regions.mjs [--quick] [--json path] [--only id,id]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "./bundles.mjs";
 import { simulate } from "./region-sim.mjs";
 
-const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "string" } } });
+const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "string" }, only: { type: "string" } } });
 const QUICK = args.quick;
 const JSON_PATH = resolve(args.json ?? join(ROOT, "bench-results/regions.json"));
 const log = (/** @type {string} */ m) => console.error(`[regions] ${m}`);
@@ -59,12 +59,19 @@ const runs = [
   { id: "typical-sticky", what: "the same as typical, but 90 % of requests stay on the previous isolate", options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 5000, jump: 0.1 } },
 ];
 
+const only = args.only?.split(",");
 const results = [];
-for (const run of runs) {
+for (const run of runs.filter((r) => !only || only.includes(r.id))) {
   log(`${run.id}: ${run.what}`);
-  const report = await simulate({ ...run.options, seed: 11, log });
-  results.push({ id: run.id, what: run.what, report });
-  log(`${run.id}: ${JSON.stringify(report.counts)}`);
+  // One run's crash (a starved workerd on a loaded machine) is reported, not the end of the others.
+  try {
+    const report = await simulate({ ...run.options, seed: 11, log });
+    results.push({ id: run.id, what: run.what, report });
+    log(`${run.id}: ${JSON.stringify({ counts: report.counts, addedLatencyMs: report.addedLatencyMs, store: report.store })}`);
+  } catch (error) {
+    log(`${run.id}: FAILED ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
 }
 
 const rows = results.map(({ id, report: r }) => {
