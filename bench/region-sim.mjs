@@ -7,8 +7,13 @@
 // A user's session is created by a CSRF token fetch (`x-csrf-token: fetch`, no login:
 // an OIDC login per user would make the simulation about the identity provider), changed
 // by a backend that keeps its session cookie in the router session (`/set/<n>`: a session
-// write, as a token refresh is), used, and ended by a logout (`POST /logout`). Each answer
-// is checked against what the user knows:
+// write, as a token refresh is), used, and ended by a logout (`POST /logout`). Half the
+// users (`tokenOnlyShare`) fetch their token on a plain request: their session holds only
+// its token and lives in its cookie alone (no store command) until its first write stores
+// it under the same id (the cookie becomes the plain id: "promoted", not a new session);
+// such a user writes before logging out (a token-only session has nothing stored to end).
+// The others fetch it on `/set/0`: the backend's cookie makes the session stored at once.
+// Each answer is checked against what the user knows:
 // - lost: a request with a live session not served that session (other CSRF token, or no
 //   session: store unavailable);
 // - spurious: a new session cookie given to a user whose session is alive;
@@ -47,6 +52,7 @@ const SYNC_COOKIE = `${COOKIE}_SYNC`;
  * @property {{ write: number, logout: number }} mix probabilities of a write and of a logout per request (else a use)
  * @property {boolean} probeLogouts try the old cookies on every region after each logout (adds store traffic)
  * @property {number} [seed]
+ * @property {number} [tokenOnlyShare] share of users whose session starts token-only (default 0.5)
  * @property {number} [sessionTimeoutMin] idle timeout (SESSION_TIMEOUT, minutes)
  * @property {number} [measureAfterMs] commands per request and per user-hour count only from then on (steady state: sessions created, isolates visited)
  * @property {(message: string) => void} [log]
@@ -138,9 +144,9 @@ export async function simulate(options) {
     for (const f of fetchers) await (await f.fetch("https://router.test/_approuter/status", { headers: { authorization: `Bearer ${STATUS_TOKEN}` } })).arrayBuffer();
     log(`${regions.length} regions, ${users} users, ${durationMs} ms`);
 
-    const counts = { requests: 0, created: 0, uses: 0, writes: 0, logouts: 0, lost: 0, spurious: 0, stale: 0, errors: 0, probes: 0, logoutsHonoured: 0, logoutsLate: 0 };
-    /** @type {Record<string, number[]>} latency (ms) by kind: hit (region has served this session before), recovery (first time on this region), catchUp (first time on this region since a write elsewhere), create, write, logout */
-    const latency = { hit: [], recovery: [], catchUp: [], create: [], write: [], logout: [] };
+    const counts = { requests: 0, created: 0, createdTokenOnly: 0, promoted: 0, uses: 0, writes: 0, logouts: 0, lost: 0, spurious: 0, stale: 0, errors: 0, probes: 0, logoutsHonoured: 0, logoutsLate: 0 };
+    /** @type {Record<string, number[]>} latency (ms) by kind: hit (region has served this session before), recovery (first time on this region), catchUp (first time on this region since a write elsewhere), create, write, logout, tokenOnly (a use of a session still in its cookie alone: no store read) */
+    const latency = { hit: [], recovery: [], catchUp: [], tokenOnly: [], create: [], write: [], logout: [] };
     /** @type {string[]} */
     const problems = [];
     /** @type {Promise<void>[]} */
@@ -199,6 +205,8 @@ export async function simulate(options) {
       /** @type {Map<string, string>} */
       let jar = new Map();
       let live = false;
+      /** The session is stored (not token-only, its cookie alone). */
+      let stored = false;
       let token = "";
       let version = 0;
       let region = Math.floor(rand() * regions.length);
@@ -208,24 +216,28 @@ export async function simulate(options) {
       while (performance.now() < deadline) {
         if (rand() < jump) region = Math.floor(rand() * regions.length);
         if (!live) {
-          const a = await request(region, jar, "/app", { headers: { "x-csrf-token": "fetch" } });
+          const tokenOnly = rand() < (options.tokenOnlyShare ?? 0.5);
+          const a = await request(region, jar, tokenOnly ? "/app" : "/set/0", { headers: { "x-csrf-token": "fetch" } });
           latency.create.push(a.ms);
           if (a.status !== 200 || !a.newSession || !a.token) {
             counts.errors++;
             problems.push(`user ${n}: no session created (${a.status})`);
           } else {
             counts.created++;
+            if (tokenOnly) counts.createdTokenOnly++;
+            if (tokenOnly !== /^[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/.test(a.newSession)) problems.push(`user ${n}: a ${tokenOnly ? "token-only" : "stored"} session got the cookie of the other kind`);
+            stored = !tokenOnly;
             live = true;
             token = a.token;
             version = 0;
-            seen = new Map([[region, 0]]);
+            seen = tokenOnly ? new Map() : new Map([[region, 0]]);
           }
         } else {
           const r = rand();
-          const kind = r < mix.logout ? "logout" : r < mix.logout + mix.write ? "write" : "use";
+          const kind = r < mix.logout ? (stored ? "logout" : "write") : r < mix.logout + mix.write ? "write" : "use";
           const first = !seen.has(region);
           const behind = !first && seen.get(region) !== version;
-          const bucket = kind === "logout" ? "logout" : kind === "write" ? "write" : first ? "recovery" : behind ? "catchUp" : "hit";
+          const bucket = kind === "logout" ? "logout" : kind === "write" ? "write" : !stored ? "tokenOnly" : first ? "recovery" : behind ? "catchUp" : "hit";
           const before = new Map(jar);
           const a =
             kind === "logout"
@@ -244,7 +256,14 @@ export async function simulate(options) {
             if (probeLogouts) probeLogout(before, token, performance.now());
           } else {
             kind === "write" ? counts.writes++ : counts.uses++;
-            if (a.newSession !== undefined) {
+            // A token-only session's first write stores it under the same id: its cookie becomes the plain id.
+            const promoted = !stored && kind === "write" && a.newSession !== undefined && a.newSession === before.get(COOKIE)?.split(".")[0];
+            if (promoted) {
+              counts.promoted++;
+              // Its first stored write must travel in the sync cookie, or other regions read it from a lagging replica.
+              if (!jar.has(SYNC_COOKIE)) problems.push(`user ${n}: a token-only session stored on ${regions[region].name} got no sync cookie`);
+            }
+            else if (a.newSession !== undefined) {
               counts.spurious++;
               problems.push(`user ${n}: a new session in place of a live one on ${regions[region].name} (${bucket})`);
             }
@@ -262,8 +281,13 @@ export async function simulate(options) {
                 counts.stale++;
                 problems.push(`user ${n}: ${regions[region].name} served version ${saw}, the last write was ${version} (${bucket})`);
               }
-              if (kind === "write") version++;
-              seen.set(region, version);
+              if (kind === "write") {
+                version++;
+                // Only now is there a stored copy for other regions to recover.
+                if (!stored) seen = new Map();
+                stored = true;
+              }
+              if (stored) seen.set(region, version);
             }
           }
         }

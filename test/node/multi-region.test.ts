@@ -4,8 +4,9 @@ import { simulate } from "../../bench/region-sim.mjs";
 /**
  * The multi-region simulation (bench/region-sim.mjs) in the test suite: three regions,
  * each with its own replica 1.5 s behind the primary and its own network delay to the
- * primary, users jumping between them at random, creating sessions (CSRF token fetch),
- * using, changing (a session write) and logging out. Correctness only: no session lost, no
+ * primary, users jumping between them at random, creating sessions (CSRF token fetch:
+ * half of them token-only, living in their cookie until their first write stores them,
+ * half stored at once), using, changing (a session write) and logging out. Correctness only: no session lost, no
  * spurious new session, no stale read of a session, every logout honoured on every region
  * once the revalidation window has passed. Timings are reported, never asserted.
  */
@@ -38,6 +39,10 @@ it("users jumping between regions on 1.5 s-lagging replicas: 0 lost, 0 spurious,
   // and the replicas really were behind (reads waited for them).
   expect(report.counts.logouts).toBeGreaterThan(0);
   expect(report.counts.writes).toBeGreaterThan(0);
+  // Both kinds of session, and token-only ones that became stored (their first write, then read elsewhere).
+  expect(report.counts.createdTokenOnly).toBeGreaterThan(0);
+  expect(report.counts.createdTokenOnly).toBeLessThan(report.counts.created);
+  expect(report.counts.promoted).toBeGreaterThan(0);
   expect(report.router.recoveries).toBeGreaterThan(0);
   expect(report.router.revalidatedGone).toBeGreaterThan(0);
   expect(report.store.endpoints.reduce((n, e) => n + e.waited, 0)).toBeGreaterThan(0);

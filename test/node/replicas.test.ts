@@ -74,6 +74,15 @@ async function browse(c: Cluster, worker: string, jar: CookieJar, path = "/app",
   return { status: res.status, token: res.headers.get("x-csrf-token"), newSession: session?.split(";")[0], version };
 }
 
+/**
+ * A session that holds something, and so is stored (one holding only its CSRF token lives
+ * in its cookie alone, stateless.ts): the backend sets its session cookie `BACKEND=0`, which
+ * the router keeps in the session, on the very request that creates it.
+ */
+function create(c: Cluster, worker: string, jar: CookieJar): Promise<Step> {
+  return browse(c, worker, jar, "/set/0");
+}
+
 /** Whether any replica has applied the write that created `key` (the replicas lag LAG_MS). */
 async function onAnyReplica(key: string): Promise<boolean> {
   return (await Promise.all(replicas.map((r) => r.exists(key)))).some((n) => n === 1);
@@ -83,7 +92,7 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
   it("a session created on A is recovered at once on B: same session, no new cookie", async () => {
     const c = await cluster();
     const jar = new CookieJar();
-    const created = await browse(c, "a", jar);
+    const created = await create(c, "a", jar);
     expect(created.status).toBe(200);
     expect(created.newSession).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
     expect(jar.get("JSESSIONID_SYNC")).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
@@ -91,13 +100,32 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const key = await storeKeyOf(SECRET_A, created.newSession!);
     expect(await onAnyReplica(key)).toBe(false);
     const onB = await browse(c, "b", jar);
-    expect(onB).toMatchObject({ status: 200, token: created.token, newSession: undefined });
+    expect(onB).toMatchObject({ status: 200, token: created.token, newSession: undefined, version: "0" });
+  });
+
+  it("a token-only session's first write, on A or on B, is read at once on the other isolate: same session, no new cookie", async () => {
+    const c = await cluster();
+    for (const [fetchOn, writeOn, readOn] of [["a", "a", "b"], ["a", "b", "a"]] as const) {
+      const jar = new CookieJar();
+      const before = { ...redis.stats.byCommand };
+      const fetched = await browse(c, fetchOn, jar); // a CSRF token fetch: the session lives in its cookie alone
+      expect(fetched.newSession).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+      expect(jar.get("JSESSIONID_SYNC")).toBeUndefined();
+      expect(Object.keys(redis.stats.byCommand).reduce((n, k) => n + redis.stats.byCommand[k]! - (before[k] ?? 0), 0)).toBe(0);
+      const id = fetched.newSession!.slice("JSESSIONID=".length).split(".")[0]!;
+      // Its first write (the backend's session cookie kept in it) stores it under the same id.
+      const written = await browse(c, writeOn, jar, "/set/1");
+      expect(written).toMatchObject({ status: 200, token: fetched.token, newSession: `JSESSIONID=${id}` });
+      expect(jar.get("JSESSIONID_SYNC")).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+      expect(await onAnyReplica(await storeKeyOf(SECRET_A, id))).toBe(false);
+      expect(await browse(c, readOn, jar)).toMatchObject({ status: 200, token: fetched.token, newSession: undefined, version: "1" });
+    }
   });
 
   it("revalidating a copy that reflects the session's last write is one PEXPIRE on the primary, no replica read", async () => {
     const c = await cluster({ revalidateAfter: 300 });
     const jar = new CookieJar();
-    const created = await browse(c, "a", jar);
+    const created = await create(c, "a", jar);
     await new Promise((r) => setTimeout(r, 350));
     const before = { ...redis.stats.byCommand };
     expect(await browse(c, "a", jar)).toMatchObject({ status: 200, token: created.token, newSession: undefined });
@@ -108,7 +136,7 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
   it("without its sync cookie a session is still never replaced by a new one", async () => {
     const c = await cluster();
     const jar = new CookieJar();
-    const created = await browse(c, "a", jar);
+    const created = await create(c, "a", jar);
     const bare = new CookieJar([created.newSession!]); // a client that keeps only the session cookie
     expect(await browse(c, "b", bare)).toMatchObject({ status: 200, token: created.token, newSession: undefined });
   });
@@ -136,7 +164,7 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const REVALIDATE = 400;
     const c = await cluster({ revalidateAfter: REVALIDATE });
     const jar = new CookieJar();
-    const created = await browse(c, "a", jar);
+    const created = await create(c, "a", jar);
     expect((await browse(c, "b", jar)).token).toBe(created.token); // B holds it
     const stolen = jar.copy(); // the same cookies, kept by someone else (another tab, an attacker)
     const logout = await browse(c, "a", jar, "/logout", { method: "POST", headers: { "x-csrf-token": created.token! } });
@@ -158,8 +186,8 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const c = await cluster();
     const one = new CookieJar();
     const other = new CookieJar();
-    const first = await browse(c, "a", one);
-    await browse(c, "a", other);
+    const first = await create(c, "a", one);
+    await create(c, "a", other);
     const mixed = new CookieJar([`JSESSIONID=${one.get("JSESSIONID")}`, `JSESSIONID_SYNC=${other.get("JSESSIONID_SYNC")}`]);
     expect(await browse(c, "b", mixed)).toMatchObject({ status: 200, token: first.token, newSession: undefined });
     const [at, token] = one.get("JSESSIONID_SYNC")!.split(".");
@@ -173,7 +201,7 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
 
   it("the sync cookie is host-only, HttpOnly, Secure, SameSite=Lax, and never reaches a backend", async () => {
     const c = await cluster();
-    const res = await c.fetch("a", "/app", { headers: { "x-csrf-token": "fetch" } });
+    const res = await c.fetch("a", "/set/0", { headers: { "x-csrf-token": "fetch" } });
     await res.arrayBuffer();
     const sync = res.headers.getSetCookie().find((s) => s.startsWith("JSESSIONID_SYNC="))!;
     expect(sync).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
@@ -181,13 +209,14 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const jar = new CookieJar();
     jar.take(res);
     const echoed = await c.fetch("b", "/app", { headers: { cookie: `${jar.header()}; other=1` } });
-    expect(JSON.parse(await echoed.text())).toEqual({ cookie: "other=1" });
+    // The browser's own cookie and the backend's session cookie the router keeps; none of the router's.
+    expect(JSON.parse(await echoed.text())).toEqual({ cookie: "other=1; BACKEND=0" });
   });
 
   it("the endpoint really lags: a fresh @upstash/redis client reads a just-created session as absent", async () => {
     const c = await cluster();
     const jar = new CookieJar();
-    const created = await browse(c, "a", jar);
+    const created = await create(c, "a", jar);
     const fresh = new Redis({ url: redis.restUrl, token: redis.token, enableTelemetry: false, automaticDeserialization: false });
     expect(await fresh.get(await storeKeyOf(SECRET_A, created.newSession!))).toBeNull();
   });
