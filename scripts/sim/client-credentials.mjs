@@ -50,3 +50,25 @@ export function hasValidBearer(headers, accessTokens) {
   const expiry = bearer === undefined ? undefined : accessTokens.get(bearer);
   return expiry !== undefined && expiry > Date.now();
 }
+
+/**
+ * The test controls both REST simulators (destination service, HTML5 repository) share: an
+ * outage switch, forgetting every issued token, and stopping the server.
+ * @param {{ server: import("node:http").Server, state: { outage: null | "503" | "reset" }, accessTokens: Map<string, number> }} o
+ */
+export function outageControls({ server, state, accessTokens }) {
+  return {
+    /** null: healthy; "503": every request answered 503; "reset": connections dropped. */
+    setOutage(/** @type {null | "503" | "reset"} */ outage) {
+      state.outage = outage;
+    },
+    /** Forgets every issued access token (the next call with an old one gets 401). */
+    revokeTokens() {
+      accessTokens.clear();
+    },
+    stop() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve(undefined)));
+    },
+  };
+}

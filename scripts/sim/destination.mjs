@@ -20,7 +20,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { clientCredentialsGrant, hasValidBearer, header } from "./client-credentials.mjs";
+import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
 
 /** Authentication kinds whose token depends on the user (the router sends X-user-token). */
 export const USER_TOKEN_KINDS = new Set(["OAuth2UserTokenExchange", "OAuth2JWTBearer", "OAuth2SAMLBearerAssertion"]);
@@ -255,21 +255,10 @@ export async function startDestinationSim(options = {}) {
       if (lifetimes.tokenTtl !== undefined) state.tokenTtl = lifetimes.tokenTtl;
       if (lifetimes.authTokenTtl !== undefined) state.authTokenTtl = lifetimes.authTokenTtl;
     },
-    /** null: healthy; "503": every request answered 503; "reset": connections dropped. */
-    setOutage(/** @type {null | "503" | "reset"} */ outage) {
-      state.outage = outage;
-    },
-    /** Forgets every issued access token (the next API call with an old one gets 401). */
-    revokeTokens() {
-      accessTokens.clear();
-    },
+    ...outageControls({ server, state, accessTokens }),
     reset() {
       requests.length = 0;
       issued.length = 0;
-    },
-    stop() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve(undefined)));
     },
   };
 }

@@ -20,7 +20,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { clientCredentialsGrant, hasValidBearer, header } from "./client-credentials.mjs";
+import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
 
 const CONTENT = "/applications/content";
 
@@ -186,20 +186,9 @@ export async function startHtml5RepoSim(options = {}) {
     removeApp(/** @type {string} */ name) {
       apps.delete(name);
     },
-    /** null: healthy; "503": every request answered 503; "reset": connections dropped. */
-    setOutage(/** @type {null | "503" | "reset"} */ outage) {
-      state.outage = outage;
-    },
-    /** Forgets every issued access token (the next call with an old one gets 401). */
-    revokeTokens() {
-      accessTokens.clear();
-    },
+    ...outageControls({ server, state, accessTokens }),
     reset() {
       requests.length = 0;
-    },
-    stop() {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve(undefined)));
     },
   };
 }
