@@ -14,14 +14,21 @@ export default defineConfig({
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { TEST_UPSTASH_URL: inject("upstashUrl"), TEST_UPSTASH_TOKEN: inject("upstashToken") },
+              bindings: {
+                TEST_UPSTASH_URL: inject("upstashUrl"),
+                TEST_UPSTASH_TOKEN: inject("upstashToken"),
+              },
               kvNamespaces: ["TEST_SESSIONS_KV"],
             },
           })),
         ],
         // wrangler.toml's [alias] is a build setting; tests resolve the same way.
         resolve: { alias: { "approuter-custom-store": "./src/stores/no-custom-store.ts" } },
-        test: { name: "workerd", include: ["test/unit/**/*.test.ts"], globalSetup: ["test/support/global-redis.ts"] },
+        test: {
+          name: "workerd",
+          include: ["test/unit/**/*.test.ts"],
+          globalSetup: ["test/support/global-redis.ts"],
+        },
       },
       {
         // Integration tests from Node: Miniflare isolates, wrangler dev, redis-server.

@@ -39,7 +39,12 @@ export function directSocketWorker(name, scriptPath, bindings) {
 export async function buildRouterBundle() {
   const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));
   const router = join(dir, "router.mjs");
-  await build({ ...workerOptions, entryPoints: [join(ROOT, "src/index.ts")], outfile: router, alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") } });
+  await build({
+    ...workerOptions,
+    entryPoints: [join(ROOT, "src/index.ts")],
+    outfile: router,
+    alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
+  });
   return { router, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -88,5 +93,12 @@ export async function buildBundles() {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  return { dir, router, codecWorker, routerCpuWorker, nodeLib, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    router,
+    codecWorker,
+    routerCpuWorker,
+    nodeLib,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

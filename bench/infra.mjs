@@ -42,7 +42,13 @@ process.on("message", async (/** @type {any} */ message) => {
 try {
   redis = await startLocalRedis();
   proxy = await startFaultProxy({ target: redis.restUrl });
-  process.send?.({ type: "ready", redisPort: redis.redisPort, restUrl: redis.restUrl, token: redis.token, proxyUrl: proxy.url });
+  process.send?.({
+    type: "ready",
+    redisPort: redis.redisPort,
+    restUrl: redis.restUrl,
+    token: redis.token,
+    proxyUrl: proxy.url,
+  });
 } catch (error) {
   process.send?.({ type: "error", message: error instanceof Error ? error.message : String(error) });
   await stop(1);

@@ -97,7 +97,9 @@ export function summarize(slices, { url, connections }) {
     sent: sum((s) => s.sent),
     seconds,
     reqPerSec: seconds > 0 ? requests / seconds : 0,
-    sliceReqPerSec: slices.map((s) => (s.raw.duration > 0 ? s.raw.totalCompletedRequests / s.raw.duration : 0)),
+    sliceReqPerSec: slices.map((s) =>
+      s.raw.duration > 0 ? s.raw.totalCompletedRequests / s.raw.duration : 0,
+    ),
     latency: {
       p50: merged.latency.p50,
       p90: merged.latency.p90,

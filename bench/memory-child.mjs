@@ -47,7 +47,11 @@ function heap() {
 
 /** Fills a fresh tier up to (not past) its caps, then churns on to `total` sets. */
 function measure(makeEntry, total) {
-  const tier = new MemoryTier({ maxEntries: options.maxEntries, maxBytes: options.maxBytes, idleTimeoutMs: IDLE_MS });
+  const tier = new MemoryTier({
+    maxEntries: options.maxEntries,
+    maxBytes: options.maxBytes,
+    idleTimeoutMs: IDLE_MS,
+  });
   const heapBefore = heap();
   let sets = 0;
   for (;;) {

@@ -28,7 +28,12 @@ import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
 
 const { values: args } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, requests: { type: "string" }, sessions: { type: "string" }, json: { type: "string" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    requests: { type: "string" },
+    sessions: { type: "string" },
+    json: { type: "string" },
+  },
 });
 const QUICK = args.quick;
 const REQUESTS = Number(args.requests ?? (QUICK ? 20_000 : 200_000));
@@ -74,8 +79,15 @@ async function inspect(/** @type {number} */ port, /** @type {string} */ worker)
 
 async function main() {
   const started = Date.now();
-  const [bundles, reference, redis] = await Promise.all([buildBundles(), referenceSession(), startLocalRedis()]);
-  cleanups.push(() => bundles.cleanup(), () => redis.stop());
+  const [bundles, reference, redis] = await Promise.all([
+    buildBundles(),
+    referenceSession(),
+    startLocalRedis(),
+  ]);
+  cleanups.push(
+    () => bundles.cleanup(),
+    () => redis.stop(),
+  );
   const backend = createServer((_req, res) => {
     res.setHeader("content-type", "application/json");
     res.end('{"ok":true}');
@@ -119,8 +131,16 @@ async function main() {
     workers: [
       worker("router", bundles.router, {
         destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-        EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: secret }),
-        VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }] }),
+        EXT_SESSION_MGT: JSON.stringify({
+          instanceName: "sessions",
+          storageType: "redis",
+          sessionSecret: secret,
+        }),
+        VCAP_SERVICES: JSON.stringify({
+          redis: [
+            { name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } },
+          ],
+        }),
         STATUS_TOKEN,
       }),
       worker("passthrough", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
@@ -143,26 +163,46 @@ async function main() {
       await poke();
       await gc;
       const usage = await session.call("Runtime.getHeapUsage");
-      return { usedBytes: usage.usedSize, totalBytes: usage.totalSize, embedderBytes: usage.embedderHeapUsedSize };
+      return {
+        usedBytes: usage.usedSize,
+        totalBytes: usage.totalSize,
+        embedderBytes: usage.embedderHeapUsedSize,
+      };
     } finally {
       session.close();
     }
   }
   const firstTier = async () => {
-    const res = await fetch(`${urls.router}/_approuter/status`, { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });
+    const res = await fetch(`${urls.router}/_approuter/status`, {
+      headers: { authorization: `Bearer ${STATUS_TOKEN}` },
+    });
     const body = /** @type {any} */ (await res.json());
     return { memory: body.memory, sessions: body.sessions };
   };
 
   const idle = { router: await heap("router"), passthrough: await heap("passthrough") };
-  log(`idle heap: router ${(idle.router.usedBytes / MB).toFixed(1)} MB, pass-through ${(idle.passthrough.usedBytes / MB).toFixed(1)} MB`);
+  log(
+    `idle heap: router ${(idle.router.usedBytes / MB).toFixed(1)} MB, pass-through ${(idle.passthrough.usedBytes / MB).toFixed(1)} MB`,
+  );
 
   log(`${REQUESTS} requests to the router over ${SESSIONS} sessions (${CONNECTIONS} connections)`);
-  const routerRun = await runSlice({ url: urls.router, connections: CONNECTIONS, duration: 0, amount: REQUESTS, sessions, fetchToken: true });
+  const routerRun = await runSlice({
+    url: urls.router,
+    connections: CONNECTIONS,
+    duration: 0,
+    amount: REQUESTS,
+    sessions,
+    fetchToken: true,
+  });
   const afterRouter = await heap("router");
   const tier = await firstTier();
   log(`${REQUESTS} requests to the pass-through Worker`);
-  const floorRun = await runSlice({ url: urls.passthrough, connections: CONNECTIONS, duration: 0, amount: REQUESTS });
+  const floorRun = await runSlice({
+    url: urls.passthrough,
+    connections: CONNECTIONS,
+    duration: 0,
+    amount: REQUESTS,
+  });
   const afterFloor = await heap("passthrough");
 
   const result = {
@@ -180,7 +220,12 @@ async function main() {
       firstTier: tier.memory,
       sessionCounters: tier.sessions,
     },
-    passthrough: { idle: idle.passthrough, after: afterFloor, completed: floorRun.raw.totalCompletedRequests, non2xx: floorRun.raw.non2xx },
+    passthrough: {
+      idle: idle.passthrough,
+      after: afterFloor,
+      completed: floorRun.raw.totalCompletedRequests,
+      non2xx: floorRun.raw.non2xx,
+    },
     limitBytes: 128 * MB,
     seconds: Math.round((Date.now() - started) / 1000),
   };

@@ -66,7 +66,9 @@ export async function referenceSession({ now = Date.now() } = {}) {
   const accessToken = await sign({
     ...common,
     jti: b64url(16),
-    "xs.system.attributes": { "xs.rolecollections": ["EdgeRouter_Viewer", "EdgeRouter_Editor", "Sales_Approver"] },
+    "xs.system.attributes": {
+      "xs.rolecollections": ["EdgeRouter_Viewer", "EdgeRouter_Editor", "Sales_Approver"],
+    },
     "xs.user.attributes": { country: ["DE"], costCenter: ["4711"] },
     scope: scopes,
     grant_type: "authorization_code",

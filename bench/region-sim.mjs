@@ -108,7 +108,13 @@ export async function simulate(options) {
   const cleanups = [];
   try {
     const [store, backend, bundle] = await Promise.all([
-      startReplicatedRedis({ regions: regions.map((r) => ({ replicas: 1, replicaLagMs: r.replicaLagMs, primaryDelayMs: r.primaryDelayMs })) }),
+      startReplicatedRedis({
+        regions: regions.map((r) => ({
+          replicas: 1,
+          replicaLagMs: r.replicaLagMs,
+          primaryDelayMs: r.primaryDelayMs,
+        })),
+      }),
       startVersionedBackend(),
       buildRouterBundle(),
     ]);
@@ -129,8 +135,22 @@ export async function simulate(options) {
           // stay in one isolate's memory and a logout may wait for the store): that is what the
           // resilience tests are about, not this simulation. The router's store failures are
           // reported (`router.storeFailures`) so a run that had any is recognised.
-          EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: secret, revalidateAfter: revalidateAfterMs, defaultRetryTimeout: 10_000 }),
-          VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: store.regions[i].restUrl, token: store.token } }] }),
+          EXT_SESSION_MGT: JSON.stringify({
+            instanceName: "sessions",
+            storageType: "redis",
+            sessionSecret: secret,
+            revalidateAfter: revalidateAfterMs,
+            defaultRetryTimeout: 10_000,
+          }),
+          VCAP_SERVICES: JSON.stringify({
+            redis: [
+              {
+                name: "sessions",
+                label: "redis",
+                credentials: { url: store.regions[i].restUrl, token: store.token },
+              },
+            ],
+          }),
           destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
           STATUS_TOKEN,
           ...(options.sessionTimeoutMin ? { SESSION_TIMEOUT: String(options.sessionTimeoutMin) } : {}),
@@ -141,10 +161,30 @@ export async function simulate(options) {
     await mf.ready;
     const fetchers = await Promise.all(regions.map((r) => mf.getWorker(r.name)));
     // Warm every isolate (configuration, keys) so cold starts do not count as session latency.
-    for (const f of fetchers) await (await f.fetch("https://router.test/_approuter/status", { headers: { authorization: `Bearer ${STATUS_TOKEN}` } })).arrayBuffer();
+    for (const f of fetchers)
+      await (
+        await f.fetch("https://router.test/_approuter/status", {
+          headers: { authorization: `Bearer ${STATUS_TOKEN}` },
+        })
+      ).arrayBuffer();
     log(`${regions.length} regions, ${users} users, ${durationMs} ms`);
 
-    const counts = { requests: 0, created: 0, createdTokenOnly: 0, promoted: 0, uses: 0, writes: 0, logouts: 0, lost: 0, spurious: 0, stale: 0, errors: 0, probes: 0, logoutsHonoured: 0, logoutsLate: 0 };
+    const counts = {
+      requests: 0,
+      created: 0,
+      createdTokenOnly: 0,
+      promoted: 0,
+      uses: 0,
+      writes: 0,
+      logouts: 0,
+      lost: 0,
+      spurious: 0,
+      stale: 0,
+      errors: 0,
+      probes: 0,
+      logoutsHonoured: 0,
+      logoutsLate: 0,
+    };
     /** @type {Record<string, number[]>} latency (ms) by kind: hit (region has served this session before), recovery (first time on this region), catchUp (first time on this region since a write elsewhere), create, write, logout, tokenOnly (a use of a session still in its cookie alone: no store read) */
     const latency = { hit: [], recovery: [], catchUp: [], tokenOnly: [], create: [], write: [], logout: [] };
     /** @type {string[]} */
@@ -160,7 +200,14 @@ export async function simulate(options) {
       const headers = { ...(init.headers ?? {}) };
       if (jar.size > 0) headers.cookie = [...jar].map(([n, v]) => `${n}=${v}`).join("; ");
       const started = performance.now();
-      const res = /** @type {Response} */ (/** @type {unknown} */ (await fetchers[region].fetch(`https://router.test${path}`, /** @type {any} */ ({ ...init, headers, redirect: "manual" }))));
+      const res = /** @type {Response} */ (
+        /** @type {unknown} */ (
+          await fetchers[region].fetch(
+            `https://router.test${path}`,
+            /** @type {any} */ ({ ...init, headers, redirect: "manual" }),
+          )
+        )
+      );
       const body = await res.text();
       const ms = performance.now() - started;
       counts.requests++;
@@ -183,14 +230,24 @@ export async function simulate(options) {
     }
 
     /** After a logout: once the bound has passed, the old cookies must not be served anywhere. */
-    function probeLogout(/** @type {Map<string, string>} */ oldJar, /** @type {string} */ oldToken, /** @type {number} */ loggedOutAt) {
+    function probeLogout(
+      /** @type {Map<string, string>} */ oldJar,
+      /** @type {string} */ oldToken,
+      /** @type {number} */ loggedOutAt,
+    ) {
       const bound = revalidateAfterMs + 50;
       probes.push(
         (async () => {
           await sleep(Math.max(0, loggedOutAt + bound - performance.now()));
-          const answers = await Promise.all(regions.map((_, i) => request(i, new Map(oldJar), "/app", { headers: { "x-csrf-token": "fetch" } })));
+          const answers = await Promise.all(
+            regions.map((_, i) =>
+              request(i, new Map(oldJar), "/app", { headers: { "x-csrf-token": "fetch" } }),
+            ),
+          );
           counts.probes += answers.length;
-          const served = answers.filter((a) => a.status === 200 && a.token === oldToken && a.newSession === undefined);
+          const served = answers.filter(
+            (a) => a.status === 200 && a.token === oldToken && a.newSession === undefined,
+          );
           if (served.length === 0) counts.logoutsHonoured++;
           else {
             counts.logoutsLate++;
@@ -217,7 +274,9 @@ export async function simulate(options) {
         if (rand() < jump) region = Math.floor(rand() * regions.length);
         if (!live) {
           const tokenOnly = rand() < (options.tokenOnlyShare ?? 0.5);
-          const a = await request(region, jar, tokenOnly ? "/app" : "/set/0", { headers: { "x-csrf-token": "fetch" } });
+          const a = await request(region, jar, tokenOnly ? "/app" : "/set/0", {
+            headers: { "x-csrf-token": "fetch" },
+          });
           latency.create.push(a.ms);
           if (a.status !== 200 || !a.newSession || !a.token) {
             counts.errors++;
@@ -225,7 +284,10 @@ export async function simulate(options) {
           } else {
             counts.created++;
             if (tokenOnly) counts.createdTokenOnly++;
-            if (tokenOnly !== /^[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/.test(a.newSession)) problems.push(`user ${n}: a ${tokenOnly ? "token-only" : "stored"} session got the cookie of the other kind`);
+            if (tokenOnly !== /^[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/.test(a.newSession))
+              problems.push(
+                `user ${n}: a ${tokenOnly ? "token-only" : "stored"} session got the cookie of the other kind`,
+              );
             stored = !tokenOnly;
             live = true;
             token = a.token;
@@ -234,15 +296,29 @@ export async function simulate(options) {
           }
         } else {
           const r = rand();
-          const kind = r < mix.logout ? (stored ? "logout" : "write") : r < mix.logout + mix.write ? "write" : "use";
+          const kind =
+            r < mix.logout ? (stored ? "logout" : "write") : r < mix.logout + mix.write ? "write" : "use";
           const first = !seen.has(region);
           const behind = !first && seen.get(region) !== version;
-          const bucket = kind === "logout" ? "logout" : kind === "write" ? "write" : !stored ? "tokenOnly" : first ? "recovery" : behind ? "catchUp" : "hit";
+          const bucket =
+            kind === "logout"
+              ? "logout"
+              : kind === "write"
+                ? "write"
+                : !stored
+                  ? "tokenOnly"
+                  : first
+                    ? "recovery"
+                    : behind
+                      ? "catchUp"
+                      : "hit";
           const before = new Map(jar);
           const a =
             kind === "logout"
               ? await request(region, jar, "/logout", { method: "POST", headers: { "x-csrf-token": token } })
-              : await request(region, jar, kind === "write" ? `/set/${version + 1}` : "/app", { headers: { "x-csrf-token": "fetch" } });
+              : await request(region, jar, kind === "write" ? `/set/${version + 1}` : "/app", {
+                  headers: { "x-csrf-token": "fetch" },
+                });
           latency[bucket].push(a.ms);
           if (a.status >= 500) {
             counts.errors++;
@@ -250,26 +326,37 @@ export async function simulate(options) {
           }
           if (kind === "logout") {
             counts.logouts++;
-            if (a.status !== 200 || jar.has(COOKIE)) problems.push(`user ${n}: logout did not clear the cookie (${a.status})`);
+            if (a.status !== 200 || jar.has(COOKIE))
+              problems.push(`user ${n}: logout did not clear the cookie (${a.status})`);
             live = false;
             jar = new Map();
             if (probeLogouts) probeLogout(before, token, performance.now());
           } else {
             kind === "write" ? counts.writes++ : counts.uses++;
             // A token-only session's first write stores it under the same id: its cookie becomes the plain id.
-            const promoted = !stored && kind === "write" && a.newSession !== undefined && a.newSession === before.get(COOKIE)?.split(".")[0];
+            const promoted =
+              !stored &&
+              kind === "write" &&
+              a.newSession !== undefined &&
+              a.newSession === before.get(COOKIE)?.split(".")[0];
             if (promoted) {
               counts.promoted++;
               // Its first stored write must travel in the sync cookie, or other regions read it from a lagging replica.
-              if (!jar.has(SYNC_COOKIE)) problems.push(`user ${n}: a token-only session stored on ${regions[region].name} got no sync cookie`);
-            }
-            else if (a.newSession !== undefined) {
+              if (!jar.has(SYNC_COOKIE))
+                problems.push(
+                  `user ${n}: a token-only session stored on ${regions[region].name} got no sync cookie`,
+                );
+            } else if (a.newSession !== undefined) {
               counts.spurious++;
-              problems.push(`user ${n}: a new session in place of a live one on ${regions[region].name} (${bucket})`);
+              problems.push(
+                `user ${n}: a new session in place of a live one on ${regions[region].name} (${bucket})`,
+              );
             }
             if (a.token !== token) {
               counts.lost++;
-              problems.push(`user ${n}: the live session was not served on ${regions[region].name} (${bucket}, status ${a.status})`);
+              problems.push(
+                `user ${n}: the live session was not served on ${regions[region].name} (${bucket}, status ${a.status})`,
+              );
               // Go on with whatever the router gave: a new session, or none.
               if (a.newSession && a.token) token = a.token;
               else live = false;
@@ -279,7 +366,9 @@ export async function simulate(options) {
               const saw = Number(a.version ?? 0);
               if (saw !== version) {
                 counts.stale++;
-                problems.push(`user ${n}: ${regions[region].name} served version ${saw}, the last write was ${version} (${bucket})`);
+                problems.push(
+                  `user ${n}: ${regions[region].name} served version ${saw}, the last write was ${version} (${bucket})`,
+                );
               }
               if (kind === "write") {
                 version++;
@@ -295,12 +384,18 @@ export async function simulate(options) {
       }
     }
 
-    const snapshot = () => ({ at: performance.now(), requests: counts.requests - counts.probes, stores: store.regions.map((r) => ({ ...r.stats, byCommand: { ...r.stats.byCommand } })) });
+    const snapshot = () => ({
+      at: performance.now(),
+      requests: counts.requests - counts.probes,
+      stores: store.regions.map((r) => ({ ...r.stats, byCommand: { ...r.stats.byCommand } })),
+    });
     const before = snapshot().stores;
     const started = performance.now();
     /** @type {ReturnType<typeof snapshot> | undefined} */
     let steady;
-    const steadyTimer = options.measureAfterMs ? setTimeout(() => (steady = snapshot()), options.measureAfterMs) : undefined;
+    const steadyTimer = options.measureAfterMs
+      ? setTimeout(() => (steady = snapshot()), options.measureAfterMs)
+      : undefined;
     await Promise.all(Array.from({ length: users }, (_, i) => user(i)));
     clearTimeout(steadyTimer);
     const end = snapshot();
@@ -310,7 +405,8 @@ export async function simulate(options) {
     /** @type {Record<string, number>} */
     const steadyByCommand = {};
     end.stores.forEach((r, i) => {
-      for (const [name, n] of Object.entries(r.byCommand)) steadyByCommand[name] = (steadyByCommand[name] ?? 0) + n - (from.stores[i].byCommand[name] ?? 0);
+      for (const [name, n] of Object.entries(r.byCommand))
+        steadyByCommand[name] = (steadyByCommand[name] ?? 0) + n - (from.stores[i].byCommand[name] ?? 0);
     });
     const measuredRequests = end.requests - from.requests;
     await Promise.all(probes);
@@ -322,19 +418,32 @@ export async function simulate(options) {
     let commands = 0;
     store.regions.forEach((r, i) => {
       commands += r.stats.commands - before[i].commands;
-      for (const [name, n] of Object.entries(r.stats.byCommand)) byCommand[name] = (byCommand[name] ?? 0) + n - (before[i].byCommand[name] ?? 0);
+      for (const [name, n] of Object.entries(r.stats.byCommand))
+        byCommand[name] = (byCommand[name] ?? 0) + n - (before[i].byCommand[name] ?? 0);
     });
     const routers = await Promise.all(
       fetchers.map(async (f) => {
-        const res = await f.fetch("https://router.test/_approuter/status", { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });
+        const res = await f.fetch("https://router.test/_approuter/status", {
+          headers: { authorization: `Bearer ${STATUS_TOKEN}` },
+        });
         const body = /** @type {any} */ (await res.json());
-        return { ...body.sessions, storeFailures: body.store.failures, storeTimeouts: body.store.timeouts, storeSkipped: body.store.skipped };
+        return {
+          ...body.sessions,
+          storeFailures: body.store.failures,
+          storeTimeouts: body.store.timeouts,
+          storeSkipped: body.store.skipped,
+        };
       }),
     );
     /** @type {Record<string, number>} */
     const sessionCounters = {};
-    for (const s of routers) for (const [k, v] of Object.entries(s)) sessionCounters[k] = (sessionCounters[k] ?? 0) + Number(v);
-    const stat = (/** @type {number[]} */ xs) => ({ n: xs.length, p50: round(percentile(xs, 50)), p99: round(percentile(xs, 99)) });
+    for (const s of routers)
+      for (const [k, v] of Object.entries(s)) sessionCounters[k] = (sessionCounters[k] ?? 0) + Number(v);
+    const stat = (/** @type {number[]} */ xs) => ({
+      n: xs.length,
+      p50: round(percentile(xs, 50)),
+      p99: round(percentile(xs, 99)),
+    });
     const hitP50 = percentile(latency.hit, 50) ?? 0;
     const userHours = (users * activeMs) / 3_600_000;
     return {
@@ -343,14 +452,25 @@ export async function simulate(options) {
       counts,
       latencyMs: Object.fromEntries(Object.entries(latency).map(([k, v]) => [k, stat(v)])),
       addedLatencyMs: {
-        recovery: { p50: round((percentile(latency.recovery, 50) ?? 0) - hitP50), p99: round((percentile(latency.recovery, 99) ?? 0) - hitP50) },
-        catchUp: { p50: round((percentile(latency.catchUp, 50) ?? 0) - hitP50), p99: round((percentile(latency.catchUp, 99) ?? 0) - hitP50) },
+        recovery: {
+          p50: round((percentile(latency.recovery, 50) ?? 0) - hitP50),
+          p99: round((percentile(latency.recovery, 99) ?? 0) - hitP50),
+        },
+        catchUp: {
+          p50: round((percentile(latency.catchUp, 50) ?? 0) - hitP50),
+          p99: round((percentile(latency.catchUp, 99) ?? 0) - hitP50),
+        },
       },
       router: sessionCounters,
       store: {
         commands,
         byCommand,
-        endpoints: store.regions.map((r) => ({ primary: r.stats.primary, replica: r.stats.replica, waited: r.stats.waited, handedToPrimary: r.stats.handedToPrimary })),
+        endpoints: store.regions.map((r) => ({
+          primary: r.stats.primary,
+          replica: r.stats.replica,
+          waited: r.stats.waited,
+          handedToPrimary: r.stats.handedToPrimary,
+        })),
         measuredFromMs: Math.round(from.at - started),
         measuredByCommand: steadyByCommand,
         perRequest: round(commandsDuringUse / Math.max(1, measuredRequests), 3),

@@ -13,7 +13,9 @@ import { parseArgs } from "node:util";
 import { ROOT } from "./bundles.mjs";
 import { simulate } from "./region-sim.mjs";
 
-const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "string" }, only: { type: "string" } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, json: { type: "string" }, only: { type: "string" } },
+});
 const QUICK = args.quick;
 const JSON_PATH = resolve(args.json ?? join(ROOT, "bench-results/regions.json"));
 const log = (/** @type {string} */ m) => console.error(`[regions] ${m}`);
@@ -46,17 +48,51 @@ const runs = [
   {
     id: "pressure",
     what: "compressed pace: a request every 0.1–0.5 s, 15 % writes, 6 % logouts, revalidateAfter 1 s",
-    options: { regions: REGIONS, users: 24, durationMs: QUICK ? 10_000 : 30_000, revalidateAfterMs: 1000, thinkMs: /** @type {[number, number]} */ ([100, 500]), jump: 0.5, mix: { write: 0.15, logout: 0.06 }, probeLogouts: true },
+    options: {
+      regions: REGIONS,
+      users: 24,
+      durationMs: QUICK ? 10_000 : 30_000,
+      revalidateAfterMs: 1000,
+      thinkMs: /** @type {[number, number]} */ ([100, 500]),
+      jump: 0.5,
+      mix: { write: 0.15, logout: 0.06 },
+      probeLogouts: true,
+    },
   },
-  { id: "typical", what: "typical user, revalidateAfter 5 s (default), random isolate per request", options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 5000, jump: 1 } },
-  { id: "typical-30s", what: "the same, revalidateAfter 30 s", options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 30_000, jump: 1 } },
-  { id: "typical-300s", what: "the same, revalidateAfter 300 s (TTL then slides by touches, at most once a minute)", options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 300_000, jump: 1 } },
+  {
+    id: "typical",
+    what: "typical user, revalidateAfter 5 s (default), random isolate per request",
+    options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 5000, jump: 1 },
+  },
+  {
+    id: "typical-30s",
+    what: "the same, revalidateAfter 30 s",
+    options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 30_000, jump: 1 },
+  },
+  {
+    id: "typical-300s",
+    what: "the same, revalidateAfter 300 s (TTL then slides by touches, at most once a minute)",
+    options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 300_000, jump: 1 },
+  },
   {
     id: "token-only",
     what: "typical pace, but sessions that hold nothing but their CSRF token (no write): they live in their cookie alone",
-    options: { regions: REGIONS, ...TYPICAL, durationMs: QUICK ? 20_000 : 40_000, measureAfterMs: QUICK ? 5_000 : 10_000, mix: { write: 0, logout: 0 }, tokenOnlyShare: 1, revalidateAfterMs: 5000, jump: 1 },
+    options: {
+      regions: REGIONS,
+      ...TYPICAL,
+      durationMs: QUICK ? 20_000 : 40_000,
+      measureAfterMs: QUICK ? 5_000 : 10_000,
+      mix: { write: 0, logout: 0 },
+      tokenOnlyShare: 1,
+      revalidateAfterMs: 5000,
+      jump: 1,
+    },
   },
-  { id: "typical-sticky", what: "the same as typical, but 90 % of requests stay on the previous isolate", options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 5000, jump: 0.1 } },
+  {
+    id: "typical-sticky",
+    what: "the same as typical, but 90 % of requests stay on the previous isolate",
+    options: { regions: REGIONS, ...TYPICAL, revalidateAfterMs: 5000, jump: 0.1 },
+  },
 ];
 
 const only = args.only?.split(",");
@@ -67,7 +103,9 @@ for (const run of runs.filter((r) => !only || only.includes(r.id))) {
   try {
     const report = await simulate({ ...run.options, seed: 11, log });
     results.push({ id: run.id, what: run.what, report });
-    log(`${run.id}: ${JSON.stringify({ counts: report.counts, addedLatencyMs: report.addedLatencyMs, store: report.store })}`);
+    log(
+      `${run.id}: ${JSON.stringify({ counts: report.counts, addedLatencyMs: report.addedLatencyMs, store: report.store })}`,
+    );
   } catch (error) {
     log(`${run.id}: FAILED ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
@@ -93,8 +131,22 @@ const rows = results.map(({ id, report: r }) => {
     r.store.perUserHour,
   ];
 });
-const header = ["run", "requests", "sessions/token-only/promoted", "lost/spurious/stale", "logouts honoured", "recoveries/revalidations/touches", "recovery added ms p50/p99", "commands/request (steady)", "commands (steady)", "requests/user-h", "commands/user-h (steady)"];
-console.log(`| ${header.join(" | ")} |\n|${header.map(() => "---").join("|")}|\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}`);
+const header = [
+  "run",
+  "requests",
+  "sessions/token-only/promoted",
+  "lost/spurious/stale",
+  "logouts honoured",
+  "recoveries/revalidations/touches",
+  "recovery added ms p50/p99",
+  "commands/request (steady)",
+  "commands (steady)",
+  "requests/user-h",
+  "commands/user-h (steady)",
+];
+console.log(
+  `| ${header.join(" | ")} |\n|${header.map(() => "---").join("|")}|\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}`,
+);
 mkdirSync(dirname(JSON_PATH), { recursive: true });
 writeFileSync(JSON_PATH, JSON.stringify({ quick: QUICK, runs: results }, null, 2));
 log(`JSON: ${JSON_PATH}`);

@@ -18,7 +18,11 @@ export function evaluateTargets({ scenarios, sizes, codecCpu, memory }) {
       id: "first-tier-vs-floor",
       measure: "first tier: req/s vs floor",
       target: "≥ 90 % of floor",
-      value: pct(ft.ratioToFloor) + (ft.roundRatios?.length > 1 ? `, rounds ${ft.roundRatios.map((/** @type {number} */ r) => pct(r)).join(" / ")}` : ""),
+      value:
+        pct(ft.ratioToFloor) +
+        (ft.roundRatios?.length > 1
+          ? `, rounds ${ft.roundRatios.map((/** @type {number} */ r) => pct(r)).join(" / ")}`
+          : ""),
       met: ft.ratioToFloor >= 0.9,
     });
     targets.push({
@@ -93,9 +97,12 @@ export function loadTable({ scenarios, targets, floor }) {
       store += `; REST calls via proxy ${fixed(s.store.restRequestsPerRequest, 2)}/req`;
     }
     let target = "";
-    if (s.id === "floor") target = `(the floor; its ${s.sliceReqPerSec.length} slices spread over ${pct(floor.spread)} of its mean)`;
-    if (s.id === "first-tier") target = `${mark(t["first-tier-vs-floor"])}; 0 store calls: ${mark(t["first-tier-store-calls"])}`;
-    if (s.id === "recovery") target = `exactly 1 round trip before the response: ${mark(t["recovery-one-round-trip"])}`;
+    if (s.id === "floor")
+      target = `(the floor; its ${s.sliceReqPerSec.length} slices spread over ${pct(floor.spread)} of its mean)`;
+    if (s.id === "first-tier")
+      target = `${mark(t["first-tier-vs-floor"])}; 0 store calls: ${mark(t["first-tier-store-calls"])}`;
+    if (s.id === "recovery")
+      target = `exactly 1 round trip before the response: ${mark(t["recovery-one-round-trip"])}`;
     rows.push(
       `| ${s.name} | ${Math.round(s.reqPerSec)} | ${ratioCell(s)} | ${fixed(s.latencyMs.p50, 1)} | ${fixed(s.latencyMs.p99, 1)} | ${s.non2xx} | ${store} | ${target} |`,
     );
@@ -103,9 +110,12 @@ export function loadTable({ scenarios, targets, floor }) {
     if (s.errors > 0) problems.push(`${s.errors} connection errors`);
     if (s.timeouts > 0) problems.push(`${s.timeouts} timeouts`);
     if (s.sessions && s.sessions.notServed > 0) {
-      problems.push(`${s.sessions.notServed} of ${s.requests} responses did not serve the request's session (its CSRF token)`);
+      problems.push(
+        `${s.sessions.notServed} of ${s.requests} responses did not serve the request's session (its CSRF token)`,
+      );
     }
-    if (s.sessions && s.sessions.newCookies > 0) problems.push(`${s.sessions.newCookies} responses set a new session cookie`);
+    if (s.sessions && s.sessions.newCookies > 0)
+      problems.push(`${s.sessions.newCookies} responses set a new session cookie`);
     if (problems.length > 0) notes.push(`- ${s.name}: ${problems.join("; ")}`);
   }
   const first = scenarios[0];

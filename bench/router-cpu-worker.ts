@@ -11,14 +11,18 @@ import { forward } from "../src/proxy/forward.ts";
 import { SessionManager } from "../src/session/manager.ts";
 import { MemoryTier } from "../src/session/memory-tier.ts";
 
-const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) }, {
-  authenticationMethod: "none",
-  routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
-  logout: { logoutEndpoint: "/logout", logoutMethod: "POST", logoutPage: "/" },
-});
+const loaded = loadConfig(
+  { destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) },
+  {
+    authenticationMethod: "none",
+    routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+    logout: { logoutEndpoint: "/logout", logoutMethod: "POST", logoutPage: "/" },
+  },
+);
 if (!loaded.ok) throw new Error("bench configuration");
 const config = loaded.config;
-const backend = (async () => new Response('{"ok":true}', { headers: { "content-type": "application/json" } })) as typeof fetch;
+const backend = (async () =>
+  new Response('{"ok":true}', { headers: { "content-type": "application/json" } })) as typeof fetch;
 
 let app: ReturnType<typeof createApp> | undefined;
 let cookie = "";
@@ -55,13 +59,20 @@ export default {
           res = await backend(new Request("http://backend.test/x"));
           break;
         case "/forward":
-          res = await forward(new Request("https://router.test/x"), { destination, target: "/x", fetch: backend, sessionCookieName: "JSESSIONID" });
+          res = await forward(new Request("https://router.test/x"), {
+            destination,
+            target: "/x",
+            fetch: backend,
+            sessionCookieName: "JSESSIONID",
+          });
           break;
         case "/anonymous":
           res = await router.fetch(new Request("https://router.test/x"));
           break;
         case "/first-tier":
-          res = await router.fetch(new Request("https://router.test/x", { headers: { cookie, "x-csrf-token": "fetch" } }));
+          res = await router.fetch(
+            new Request("https://router.test/x", { headers: { cookie, "x-csrf-token": "fetch" } }),
+          );
           break;
         default:
           return new Response("unknown", { status: 404 });

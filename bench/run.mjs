@@ -48,7 +48,11 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const positive = (/** @type {string | undefined} */ text, /** @type {number} */ fallback, /** @type {string} */ flag) => {
+const positive = (
+  /** @type {string | undefined} */ text,
+  /** @type {number} */ fallback,
+  /** @type {string} */ flag,
+) => {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) {
@@ -141,13 +145,21 @@ async function main() {
   if (infraP.status === "fulfilled") cleanups.push(() => stopChild(infraP.value.child));
   const failed = started.find((p) => p.status === "rejected");
   if (failed) throw failed.reason;
-  const [bundles, backend, infra, reference] = started.map((p) => /** @type {PromiseFulfilledResult<any>} */ (p).value);
+  const [bundles, backend, infra, reference] = started.map(
+    (p) => /** @type {PromiseFulfilledResult<any>} */ (p).value,
+  );
   const backendUrl = backend.ready.url;
   const { redisPort, restUrl, token, proxyUrl } = infra.ready;
   const setFault = (/** @type {any} */ mode) => ask(infra.child, { type: "mode", mode }, "mode-set");
-  const proxyRequests = async () => /** @type {any} */ (await ask(infra.child, { type: "count" }, "count")).requests;
+  const proxyRequests = async () =>
+    /** @type {any} */ (await ask(infra.child, { type: "count" }, "count")).requests;
 
-  const redis = new IORedis({ port: redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1, lazyConnect: true });
+  const redis = new IORedis({
+    port: redisPort,
+    host: "127.0.0.1",
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  });
   redis.on("error", () => {});
   await redis.connect();
   cleanups.push(() => redis.quit().catch(() => redis.disconnect()));
@@ -160,7 +172,8 @@ async function main() {
   const refId = randomBytes(32).toString("base64url");
   const sealedRef = await lib.seal(reference.record, { keyring, sessionId: refId });
   const reopened = await lib.open(sealedRef.envelope, sealedRef.storeKey, { keyring, sessionId: refId });
-  if (!reopened.ok || JSON.stringify(reopened.value) !== recordJson) throw new Error("the codec did not round-trip the reference session in Node");
+  if (!reopened.ok || JSON.stringify(reopened.value) !== recordJson)
+    throw new Error("the codec did not round-trip the reference session in Node");
   const sapStyle = gzipSync(Buffer.from(recordJson, "utf8")).toString("base64");
   const sizes = {
     jsonBytes: Buffer.byteLength(recordJson, "utf8"),
@@ -192,7 +205,10 @@ async function main() {
   const recoverySessions = await pool(RECOVERY_POOL);
 
   // 4. one Miniflare, several workers, each on its own loopback socket
-  const routerBindings = (/** @type {string} */ storeUrl, /** @type {Record<string, string>} */ extra = {}) => ({
+  const routerBindings = (
+    /** @type {string} */ storeUrl,
+    /** @type {Record<string, string>} */ extra = {},
+  ) => ({
     destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
     EXT_SESSION_MGT: JSON.stringify({
       instanceName: "sessions",
@@ -201,7 +217,9 @@ async function main() {
       revalidateAfter: 60_000,
       defaultRetryTimeout: RETRY_TIMEOUT_MS,
     }),
-    VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }] }),
+    VCAP_SERVICES: JSON.stringify({
+      redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }],
+    }),
     ...extra,
   });
   const worker = directSocketWorker;
@@ -220,14 +238,19 @@ async function main() {
       worker("router", bundles.router, routerBindings(restUrl)),
       worker("router-recover", bundles.router, routerBindings(restUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),
       worker("router-faulty", bundles.router, routerBindings(proxyUrl)),
-      worker("router-faulty-recover", bundles.router, routerBindings(proxyUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),
+      worker(
+        "router-faulty-recover",
+        bundles.router,
+        routerBindings(proxyUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" }),
+      ),
       worker("codec", bundles.codecWorker, { SECRET: secret, RECORD: recordJson, SESSION_ID: refId }),
       worker("routercpu", bundles.routerCpuWorker, {}),
     ],
   });
   cleanups.push(() => mf.dispose());
   await mf.ready;
-  const urlOf = async (/** @type {string} */ name) => (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+  const urlOf = async (/** @type {string} */ name) =>
+    (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const urls = {
     direct: backendUrl,
     passthrough: await urlOf("passthrough"),
@@ -247,7 +270,11 @@ async function main() {
   };
   const serves = async (/** @type {string} */ url, /** @type {{ cookie: string, csrf: string }} */ s) => {
     const res = await get(url, { cookie: s.cookie, "x-csrf-token": "fetch" });
-    return res.status === 200 && res.headers.get("x-csrf-token") === s.csrf && res.headers.get("set-cookie") === null;
+    return (
+      res.status === 200 &&
+      res.headers.get("x-csrf-token") === s.csrf &&
+      res.headers.get("set-cookie") === null
+    );
   };
   for (const [url, s] of /** @type {const} */ ([
     [urls.router, firstTierSessions[0]],
@@ -255,7 +282,8 @@ async function main() {
     [urls.faulty, firstTierSessions[0]],
     [urls.faultyRecover, recoverySessions[0]],
   ])) {
-    if (!(await serves(url, s))) throw new Error(`a router worker did not serve a seeded session (${url})\n${runtimeOutput}`);
+    if (!(await serves(url, s)))
+      throw new Error(`a router worker did not serve a seeded session (${url})\n${runtimeOutput}`);
   }
   for (const url of [urls.passthrough, urls.router]) {
     const res = await get(url);
@@ -269,17 +297,65 @@ async function main() {
     { id: "direct", name: "backend directly (Node → backend)", url: urls.direct },
     { id: "floor", name: "bare pass-through worker (floor)", url: urls.passthrough },
     { id: "anonymous", name: "router, anonymous, public route", url: urls.router },
-    { id: "recovery", name: "router, session recovered from the store", url: urls.recover, sessions: recoverySessions, fetchToken: true },
-    { id: "first-tier", name: "router, session from the first tier", url: urls.router, sessions: firstTierSessions, fetchToken: true, preload: true },
+    {
+      id: "recovery",
+      name: "router, session recovered from the store",
+      url: urls.recover,
+      sessions: recoverySessions,
+      fetchToken: true,
+    },
+    {
+      id: "first-tier",
+      name: "router, session from the first tier",
+      url: urls.router,
+      sessions: firstTierSessions,
+      fetchToken: true,
+      preload: true,
+    },
   ];
   /** Store faults, one after the other (the proxy has one mode at a time). @type {Definition[]} */
   const faults = [
-    { id: "first-tier-slow", name: `router, first tier, store slow (+${FAULT_DELAY_MS} ms)`, url: urls.faulty, sessions: firstTierSessions, fetchToken: true, preload: true, fault: { kind: "delay", ms: FAULT_DELAY_MS } },
-    { id: "recovery-slow", name: `router, recovery, store slow (+${FAULT_DELAY_MS} ms)`, url: urls.faultyRecover, sessions: recoverySessions, fetchToken: true, fault: { kind: "delay", ms: FAULT_DELAY_MS } },
-    { id: "first-tier-down", name: "router, first tier, store down", url: urls.faulty, sessions: firstTierSessions, fetchToken: true, preload: true, fault: { kind: "refuse" } },
-    { id: "recovery-down", name: "router, recovery, store down", url: urls.faultyRecover, sessions: recoverySessions, fetchToken: true, fault: { kind: "refuse" } },
+    {
+      id: "first-tier-slow",
+      name: `router, first tier, store slow (+${FAULT_DELAY_MS} ms)`,
+      url: urls.faulty,
+      sessions: firstTierSessions,
+      fetchToken: true,
+      preload: true,
+      fault: { kind: "delay", ms: FAULT_DELAY_MS },
+    },
+    {
+      id: "recovery-slow",
+      name: `router, recovery, store slow (+${FAULT_DELAY_MS} ms)`,
+      url: urls.faultyRecover,
+      sessions: recoverySessions,
+      fetchToken: true,
+      fault: { kind: "delay", ms: FAULT_DELAY_MS },
+    },
+    {
+      id: "first-tier-down",
+      name: "router, first tier, store down",
+      url: urls.faulty,
+      sessions: firstTierSessions,
+      fetchToken: true,
+      preload: true,
+      fault: { kind: "refuse" },
+    },
+    {
+      id: "recovery-down",
+      name: "router, recovery, store down",
+      url: urls.faultyRecover,
+      sessions: recoverySessions,
+      fetchToken: true,
+      fault: { kind: "refuse" },
+    },
   ];
-  const loadOptions = (/** @type {Definition} */ def) => ({ url: def.url, connections: CONNECTIONS, sessions: def.sessions, fetchToken: def.fetchToken });
+  const loadOptions = (/** @type {Definition} */ def) => ({
+    url: def.url,
+    connections: CONNECTIONS,
+    sessions: def.sessions,
+    fetchToken: def.fetchToken,
+  });
   const settleMs = (/** @type {Definition} */ def) => (def.fault ? 3 * FAULT_DELAY_MS + 200 : 200); // after-response work lands
   const preload = async (/** @type {Definition} */ def) => {
     if (!def.preload || !def.sessions) return;
@@ -290,9 +366,11 @@ async function main() {
     }
   };
   /** Per scenario: its measured slices and the store commands counted during them. */
-  const measured = new Map(/** @type {Array<[string, { slices: any[], commands: Record<string, number>, proxy: number }]>} */ (
-    [...main, ...faults].map((d) => [d.id, { slices: [], commands: {}, proxy: 0 }])
-  ));
+  const measured = new Map(
+    /** @type {Array<[string, { slices: any[], commands: Record<string, number>, proxy: number }]>} */ (
+      [...main, ...faults].map((d) => [d.id, { slices: [], commands: {}, proxy: 0 }])
+    ),
+  );
   const measureSlice = async (/** @type {Definition} */ def, /** @type {number} */ seconds) => {
     const m = measured.get(def.id);
     const before = await commandCounts(redis);
@@ -343,7 +421,9 @@ async function main() {
     const per = (/** @type {number} */ n) => (load.sent > 0 ? n / load.sent : 0);
     // Interleaved scenarios also get the ratio of each round (same slot of machine noise).
     const roundRatios = main.includes(def)
-      ? load.sliceReqPerSec.map((r, i) => (floorLoad.sliceReqPerSec[i] > 0 ? r / floorLoad.sliceReqPerSec[i] : 0))
+      ? load.sliceReqPerSec.map((r, i) =>
+          floorLoad.sliceReqPerSec[i] > 0 ? r / floorLoad.sliceReqPerSec[i] : 0,
+        )
       : null;
     return {
       id: def.id,
@@ -361,7 +441,9 @@ async function main() {
       non2xx: load.non2xx,
       errors: load.errors,
       timeouts: load.timeouts,
-      sessions: def.sessions ? { pool: def.sessions.length, newCookies: load.newCookies, notServed: load.wrongSession } : null,
+      sessions: def.sessions
+        ? { pool: def.sessions.length, newCookies: load.newCookies, notServed: load.wrongSession }
+        : null,
       store: {
         calls: total,
         callsPerRequest: per(total),
@@ -370,17 +452,24 @@ async function main() {
         getPerRequest: per((byCommand.get ?? 0) + (byCommand.getex ?? 0)),
         pexpirePerRequest: per(byCommand.pexpire ?? 0),
         /** Anything else than the reads (before the response) and PEXPIRE (after it). */
-        otherPerRequest: per(total - (byCommand.get ?? 0) - (byCommand.getex ?? 0) - (byCommand.pexpire ?? 0)),
+        otherPerRequest: per(
+          total - (byCommand.get ?? 0) - (byCommand.getex ?? 0) - (byCommand.pexpire ?? 0),
+        ),
         restRequestsPerRequest: def.fault ? per(m.proxy) : null,
       },
     };
   });
   // Show the main scenarios in reading order: direct, floor, anonymous, first tier, recovery.
   const ORDER = ["direct", "floor", "anonymous", "first-tier", "recovery"];
-  const scenarios = [...ORDER.map((id) => all.find((s) => s.id === id)), ...all.filter((s) => !ORDER.includes(s.id))];
+  const scenarios = [
+    ...ORDER.map((id) => all.find((s) => s.id === id)),
+    ...all.filter((s) => !ORDER.includes(s.id)),
+  ];
   const floorReqPerSec = floorLoad.reqPerSec;
-  const floorSpread = floorReqPerSec > 0 ? (Math.max(...floorLoad.sliceReqPerSec) - Math.min(...floorLoad.sliceReqPerSec)) / floorReqPerSec : 0;
-
+  const floorSpread =
+    floorReqPerSec > 0
+      ? (Math.max(...floorLoad.sliceReqPerSec) - Math.min(...floorLoad.sliceReqPerSec)) / floorReqPerSec
+      : 0;
 
   // 7. codec CPU time in workerd, measured from outside: (t(n=N) − t(n=0)) / N, median of rounds
   log("codec CPU in workerd");
@@ -439,7 +528,13 @@ async function main() {
 
   // 8. first-tier memory in a Node child with --expose-gc
   log(`first-tier memory: ${MEMORY_SESSIONS.toLocaleString("en-US")} sessions through MemoryTier`);
-  const memory = await memoryChild({ nodeLib: bundles.nodeLib, recordJson, sessions: MEMORY_SESSIONS, maxBytes: MEMORY_MAX_BYTES, maxEntries: MEMORY_MAX_ENTRIES });
+  const memory = await memoryChild({
+    nodeLib: bundles.nodeLib,
+    recordJson,
+    sessions: MEMORY_SESSIONS,
+    maxBytes: MEMORY_MAX_BYTES,
+    maxEntries: MEMORY_MAX_ENTRIES,
+  });
   await cleanupAll();
 
   // 9. report

@@ -16,7 +16,9 @@ if (command === "init") code = await (await import("../scripts/init.mjs")).main(
 else if (command === "dev") code = await (await import("../scripts/local-dev.mjs")).main(rest);
 else {
   const help = command === undefined || command === "help" || command === "--help" || command === "-h";
-  (help ? console.log : console.error)(help ? USAGE : `approuter-edge: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  (help ? console.log : console.error)(
+    help ? USAGE : `approuter-edge: unknown command ${JSON.stringify(command)}\n\n${USAGE}`,
+  );
   code = help ? 0 : 2;
 }
 process.exitCode = code;

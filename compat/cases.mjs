@@ -155,7 +155,10 @@ export const cases = [
   {
     id: "no-match",
     title: "404 when no route matches",
-    xsApp: { authenticationMethod: "none", routes: [{ source: "^/api/(.*)$", target: "/$1", destination: "backend" }] },
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [{ source: "^/api/(.*)$", target: "/$1", destination: "backend" }],
+    },
     destinations: backendOnly,
     requests: [
       { method: "GET", path: "/nothing" },
@@ -165,18 +168,57 @@ export const cases = [
   },
   {
     id: "csrf-public",
-    title: "x-csrf-token on a public route (authenticationMethod none): session, cookie, token, state-changing requests",
+    title:
+      "x-csrf-token on a public route (authenticationMethod none): session, cookie, token, state-changing requests",
     xsApp: { authenticationMethod: "none", routes: [catchAll] },
     destinations: backendOnly,
     requests: [
       { method: "GET", path: "/data", note: "no session, nothing asked" },
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "token fetch without a session" },
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "second fetch with the cookie" },
-      { method: "HEAD", path: "/data", headers: { "x-csrf-token": "Fetch" }, note: "HEAD fetch, header value case" },
-      { method: "GET", path: "/data", headers: { cookie: "other=1" }, note: "router cookie stripped, others kept" },
-      { method: "POST", path: "/data", headers: { "content-type": "text/plain" }, body: "no-token", note: "POST without token" },
-      { method: "POST", path: "/data", headers: { "content-type": "text/plain", "x-csrf-token": "{token}" }, body: "token", note: "POST with token" },
-      { method: "POST", path: "/data", headers: { "content-type": "text/plain", "x-csrf-token": "wrong" }, body: "wrong", note: "POST with a wrong token" },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { "x-csrf-token": "fetch" },
+        note: "token fetch without a session",
+      },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { "x-csrf-token": "fetch" },
+        note: "second fetch with the cookie",
+      },
+      {
+        method: "HEAD",
+        path: "/data",
+        headers: { "x-csrf-token": "Fetch" },
+        note: "HEAD fetch, header value case",
+      },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { cookie: "other=1" },
+        note: "router cookie stripped, others kept",
+      },
+      {
+        method: "POST",
+        path: "/data",
+        headers: { "content-type": "text/plain" },
+        body: "no-token",
+        note: "POST without token",
+      },
+      {
+        method: "POST",
+        path: "/data",
+        headers: { "content-type": "text/plain", "x-csrf-token": "{token}" },
+        body: "token",
+        note: "POST with token",
+      },
+      {
+        method: "POST",
+        path: "/data",
+        headers: { "content-type": "text/plain", "x-csrf-token": "wrong" },
+        body: "wrong",
+        note: "POST with a wrong token",
+      },
       { method: "DELETE", path: "/data", jar: false, note: "DELETE without session or token" },
       { method: "POST", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "fetch on a POST" },
     ],
@@ -187,7 +229,13 @@ export const cases = [
     xsApp: {
       authenticationMethod: "route",
       routes: [
-        { source: "^/nocsrf/(.*)$", target: "/$1", destination: "backend", authenticationType: "none", csrfProtection: false },
+        {
+          source: "^/nocsrf/(.*)$",
+          target: "/$1",
+          destination: "backend",
+          authenticationType: "none",
+          csrfProtection: false,
+        },
         { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
       ],
     },
@@ -195,36 +243,74 @@ export const cases = [
     requests: [
       { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
       { method: "POST", path: "/data", headers: { "content-type": "text/plain" }, body: "no-token" },
-      { method: "POST", path: "/data", headers: { "content-type": "text/plain", "x-csrf-token": "{token}" }, body: "token" },
+      {
+        method: "POST",
+        path: "/data",
+        headers: { "content-type": "text/plain", "x-csrf-token": "{token}" },
+        body: "token",
+      },
       { method: "GET", path: "/nocsrf/data", headers: { "x-csrf-token": "fetch" } },
-      { method: "POST", path: "/nocsrf/data", headers: { "content-type": "text/plain", "x-csrf-token": "anything" }, body: "x" },
+      {
+        method: "POST",
+        path: "/nocsrf/data",
+        headers: { "content-type": "text/plain", "x-csrf-token": "anything" },
+        body: "x",
+      },
     ],
   },
   {
     id: "logout-default",
     title: "logout endpoint without logoutMethod (the default method and CSRF rule), with a logoutPage",
-    xsApp: { authenticationMethod: "none", routes: [catchAll], logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" } },
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [catchAll],
+      logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
+    },
     destinations: backendOnly,
     requests: [
       { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "start a session" },
-      { method: "POST", path: "/logout", headers: { "x-csrf-token": "{token}" }, note: "POST with session and token" },
+      {
+        method: "POST",
+        path: "/logout",
+        headers: { "x-csrf-token": "{token}" },
+        note: "POST with session and token",
+      },
       { method: "GET", path: "/logout", note: "GET with session, no token" },
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "after logout: a new session?" },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { "x-csrf-token": "fetch" },
+        note: "after logout: a new session?",
+      },
     ],
   },
   {
     id: "logout-post",
     title: "logout endpoint with logoutMethod POST: CSRF protected, redirect to logoutPage, cookie cleared",
-    xsApp: { authenticationMethod: "none", routes: [catchAll], logout: { logoutEndpoint: "/logout", logoutMethod: "POST", logoutPage: "/bye.html" } },
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [catchAll],
+      logout: { logoutEndpoint: "/logout", logoutMethod: "POST", logoutPage: "/bye.html" },
+    },
     destinations: backendOnly,
     requests: [
       { method: "GET", path: "/logout", note: "wrong method, no session" },
       { method: "POST", path: "/logout", note: "no session, no token" },
       { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "start a session" },
       { method: "POST", path: "/logout", note: "session, no token" },
-      { method: "GET", path: "/logout", headers: { "x-csrf-token": "fetch" }, note: "token fetch on the logout endpoint" },
+      {
+        method: "GET",
+        path: "/logout",
+        headers: { "x-csrf-token": "fetch" },
+        note: "token fetch on the logout endpoint",
+      },
       { method: "POST", path: "/logout", headers: { "x-csrf-token": "{token}" }, note: "session and token" },
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "after logout: a new session" },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { "x-csrf-token": "fetch" },
+        note: "after logout: a new session",
+      },
     ],
   },
   {
@@ -245,7 +331,8 @@ export const cases = [
   },
   {
     id: "x-forwarded",
-    title: "X-Forwarded-* headers to the backend, client-sent values, setXForwardedHeaders false; client Authorization on a public route",
+    title:
+      "X-Forwarded-* headers to the backend, client-sent values, setXForwardedHeaders false; client Authorization on a public route",
     xsApp: {
       authenticationMethod: "none",
       routes: [
@@ -262,12 +349,22 @@ export const cases = [
       {
         method: "GET",
         path: "/xf/path?q=1",
-        headers: { "x-forwarded-host": "spoofed.example", "x-forwarded-proto": "gopher", "x-forwarded-for": "10.1.2.3", "x-forwarded-path": "/spoofed" },
+        headers: {
+          "x-forwarded-host": "spoofed.example",
+          "x-forwarded-proto": "gopher",
+          "x-forwarded-for": "10.1.2.3",
+          "x-forwarded-path": "/spoofed",
+        },
       },
       {
         method: "GET",
         path: "/noxf/path?q=1",
-        headers: { "x-forwarded-host": "spoofed.example", "x-forwarded-proto": "gopher", "x-forwarded-for": "10.1.2.3", "x-forwarded-path": "/spoofed" },
+        headers: {
+          "x-forwarded-host": "spoofed.example",
+          "x-forwarded-proto": "gopher",
+          "x-forwarded-for": "10.1.2.3",
+          "x-forwarded-path": "/spoofed",
+        },
       },
       { method: "GET", path: "/noxf/path?q=1" },
     ],
@@ -293,13 +390,19 @@ export const cases = [
   },
   {
     id: "backend-session-cookies",
-    title: "a backend's session cookies (no expiry) are kept in the router session and replayed; persistent ones reach the browser",
+    title:
+      "a backend's session cookies (no expiry) are kept in the router session and replayed; persistent ones reach the browser",
     xsApp: { authenticationMethod: "none", routes: [catchAll] },
     destinations: backendOnly,
     requests: [
       { method: "GET", path: "/set", headers: { [B]: "set-cookies" } },
       { method: "GET", path: "/echo" },
-      { method: "GET", path: "/echo", headers: { "x-csrf-token": "fetch" }, note: "the session is the router's usual session" },
+      {
+        method: "GET",
+        path: "/echo",
+        headers: { "x-csrf-token": "fetch" },
+        note: "the session is the router's usual session",
+      },
       { method: "GET", path: "/clear", headers: { [B]: "clear-session-cookie" } },
       { method: "GET", path: "/echo" },
     ],
@@ -313,7 +416,12 @@ export const cases = [
       { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
       { method: "GET", path: "/set", headers: { [B]: "set-jsessionid" } },
       { method: "GET", path: "/echo" },
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "is the router session intact?" },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { "x-csrf-token": "fetch" },
+        note: "is the router session intact?",
+      },
     ],
   },
   {
@@ -341,7 +449,10 @@ export const cases = [
   {
     id: "x-frame-options-default",
     title: "X-Frame-Options: SAMEORIGIN by default; the backend's own value; router errors",
-    xsApp: { authenticationMethod: "none", routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }] },
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
+    },
     destinations: backendOnly,
     requests: [
       { method: "GET", path: "/x" },
@@ -353,7 +464,10 @@ export const cases = [
   {
     id: "send-xframeoptions-false",
     title: "SEND_XFRAMEOPTIONS=false",
-    xsApp: { authenticationMethod: "none", routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }] },
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
+    },
     destinations: backendOnly,
     env: { SEND_XFRAMEOPTIONS: "false" },
     requests: [
@@ -382,14 +496,21 @@ export const cases = [
   },
   {
     id: "http-headers-env",
-    title: "httpHeaders environment variable, overridden by responseHeaders of the same name; X-Frame-Options configured",
+    title:
+      "httpHeaders environment variable, overridden by responseHeaders of the same name; X-Frame-Options configured",
     xsApp: {
       authenticationMethod: "none",
       routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
       responseHeaders: [{ name: "X-Custom", value: "router" }],
     },
     destinations: backendOnly,
-    env: { httpHeaders: JSON.stringify([{ "X-Env-Header": "env" }, { "X-Custom": "env" }, { "X-Frame-Options": "DENY" }]) },
+    env: {
+      httpHeaders: JSON.stringify([
+        { "X-Env-Header": "env" },
+        { "X-Custom": "env" },
+        { "X-Frame-Options": "DENY" },
+      ]),
+    },
     observe: { response: ["x-env-header", "x-custom"] },
     requests: [
       { method: "GET", path: "/x" },
@@ -438,15 +559,48 @@ export const cases = [
     },
     destinations: backendOnly,
     requests: [
-      { method: "OPTIONS", path: "/api/x", headers: { origin: "https://allowed.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type" } },
-      { method: "OPTIONS", path: "/api/x", headers: { origin: "https://allowed.example", "access-control-request-method": "POST", "access-control-request-headers": "x-other" } },
-      { method: "OPTIONS", path: "/api/x", headers: { origin: "https://allowed.example", "access-control-request-method": "DELETE" } },
-      { method: "OPTIONS", path: "/api/x", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } },
+      {
+        method: "OPTIONS",
+        path: "/api/x",
+        headers: {
+          origin: "https://allowed.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type",
+        },
+      },
+      {
+        method: "OPTIONS",
+        path: "/api/x",
+        headers: {
+          origin: "https://allowed.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "x-other",
+        },
+      },
+      {
+        method: "OPTIONS",
+        path: "/api/x",
+        headers: { origin: "https://allowed.example", "access-control-request-method": "DELETE" },
+      },
+      {
+        method: "OPTIONS",
+        path: "/api/x",
+        headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+      },
       { method: "GET", path: "/api/x", headers: { origin: "https://allowed.example", [B]: "expose" } },
       { method: "GET", path: "/api/x", headers: { origin: "https://evil.example" } },
-      { method: "PUT", path: "/api/x", headers: { origin: "https://allowed.example", "content-type": "text/plain" }, body: "x" },
+      {
+        method: "PUT",
+        path: "/api/x",
+        headers: { origin: "https://allowed.example", "content-type": "text/plain" },
+        body: "x",
+      },
       { method: "GET", path: "/other", headers: { origin: "https://evil.example" } },
-      { method: "OPTIONS", path: "/other", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } },
+      {
+        method: "OPTIONS",
+        path: "/other",
+        headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+      },
       { method: "GET", path: "/api/x" },
     ],
   },
@@ -455,9 +609,17 @@ export const cases = [
     title: "CORS environment variable with a wildcard origin, no credentials, default methods/headers/maxAge",
     xsApp: { authenticationMethod: "none", routes: [catchAll] },
     destinations: backendOnly,
-    env: { CORS: JSON.stringify([{ uriPattern: "^/pub/(.*)$", allowedOrigin: [{ host: "*" }], allowedCredentials: false }]) },
+    env: {
+      CORS: JSON.stringify([
+        { uriPattern: "^/pub/(.*)$", allowedOrigin: [{ host: "*" }], allowedCredentials: false },
+      ]),
+    },
     requests: [
-      { method: "OPTIONS", path: "/pub/x", headers: { origin: "https://any.example", "access-control-request-method": "GET" } },
+      {
+        method: "OPTIONS",
+        path: "/pub/x",
+        headers: { origin: "https://any.example", "access-control-request-method": "GET" },
+      },
       { method: "GET", path: "/pub/x", headers: { origin: "http://any.example:8080" } },
       { method: "DELETE", path: "/pub/x", headers: { origin: "https://any.example" } },
       { method: "GET", path: "/pub/x", headers: { origin: "null" } },
@@ -472,7 +634,12 @@ export const cases = [
     sessionCookieName: "MY_SESSION",
     requests: [
       { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
-      { method: "GET", path: "/data", headers: { cookie: "JSESSIONID=other" }, note: "the router's cookie is stripped, a JSESSIONID is not (SAP does not find its session again without Redis under a custom name: no token fetch here)" },
+      {
+        method: "GET",
+        path: "/data",
+        headers: { cookie: "JSESSIONID=other" },
+        note: "the router's cookie is stripped, a JSESSIONID is not (SAP does not find its session again without Redis under a custom name: no token fetch here)",
+      },
     ],
   },
   {
@@ -498,11 +665,21 @@ export const cases = [
       { name: "down", url: "{unreachable}" },
     ],
     requests: [
-      { method: "POST", path: "/created", headers: { [B]: "status-201", "content-type": "application/json" }, body: '{"n":1}' },
+      {
+        method: "POST",
+        path: "/created",
+        headers: { [B]: "status-201", "content-type": "application/json" },
+        body: '{"n":1}',
+      },
       { method: "DELETE", path: "/gone", headers: { [B]: "status-204" } },
       { method: "GET", path: "/missing", headers: { [B]: "status-404" } },
       { method: "PATCH", path: "/p", headers: { "content-type": "text/plain" }, body: "patch-body" },
-      { method: "PUT", path: "/p", headers: { "content-type": "application/octet-stream" }, body: "put-body" },
+      {
+        method: "PUT",
+        path: "/p",
+        headers: { "content-type": "application/octet-stream" },
+        body: "put-body",
+      },
       { method: "GET", path: "/down/x" },
     ],
   },
@@ -529,8 +706,22 @@ export const cases = [
       TITLE: `Tom & "Jerry" <b>'s/=\``,
       CDN: "https://cdn.example/ui5?a=1&b=2",
       VCAP_SERVICES: JSON.stringify({
-        sapui5_service: [{ name: "sapui5", label: "sapui5_service", tags: ["ui5"], credentials: { url: "http://sapui5url/<x>", versions: ["1.120", "1.108"] } }],
-        "user-provided": [{ name: "my-backend-info", label: "user-provided", tags: [], credentials: { uri: "https://info.example", clientid: "c&1" } }],
+        sapui5_service: [
+          {
+            name: "sapui5",
+            label: "sapui5_service",
+            tags: ["ui5"],
+            credentials: { url: "http://sapui5url/<x>", versions: ["1.120", "1.108"] },
+          },
+        ],
+        "user-provided": [
+          {
+            name: "my-backend-info",
+            label: "user-provided",
+            tags: [],
+            credentials: { uri: "https://info.example", clientid: "c&1" },
+          },
+        ],
       }),
     },
     files: {
@@ -538,12 +729,12 @@ export const cases = [
         "<html>",
         "  <head>",
         "    <title>{{TITLE}}</title>",
-        "    <script src=\"{{{CDN}}}/sap-ui-core.js\"></script>",
-        "    <script src=\"{{& CDN}}\"></script>",
-        "    <link href=\"{{ui5.url}}\" data-raw=\"{{{ui5.url}}}\">",
+        '    <script src="{{{CDN}}}/sap-ui-core.js"></script>',
+        '    <script src="{{& CDN}}"></script>',
+        '    <link href="{{ui5.url}}" data-raw="{{{ui5.url}}}">',
         "  </head>",
         "  {{! a comment on its own line }}",
-        "  <body data-missing=\"{{MISSING_VAR}}\" data-unknown=\"{{NOT_LISTED}}\" data-dest=\"{{dest.uri}}|{{dest.clientid}}\">",
+        '  <body data-missing="{{MISSING_VAR}}" data-unknown="{{NOT_LISTED}}" data-dest="{{dest.uri}}|{{dest.clientid}}">',
         "    {{#ui5}}",
         "    <p>in section: {{url}}</p>",
         "    {{/ui5}}",
@@ -562,17 +753,31 @@ export const cases = [
     requests: [
       { method: "GET", path: "/web/index.html" },
       { method: "GET", path: "/web/abc/main.html" },
-      { method: "GET", path: "/web/xabc/main.html", note: "not a suffix match (/abc/main.html needs the folder abc): served as is" },
+      {
+        method: "GET",
+        path: "/web/xabc/main.html",
+        note: "not a suffix match (/abc/main.html needs the folder abc): served as is",
+      },
       { method: "GET", path: "/web/config.json" },
       { method: "GET", path: "/web/app.js", note: "not listed: served as is, placeholders kept" },
     ],
   },
   {
     id: "whitelist-service",
-    title: "whitelistService with CJ_PROTECT_WHITELIST: SAP's JSON answer by parentOrigin; other methods and paths go to the routes",
-    xsApp: { authenticationMethod: "none", whitelistService: { endpoint: "/whitelist/service" }, routes: [catchAll] },
+    title:
+      "whitelistService with CJ_PROTECT_WHITELIST: SAP's JSON answer by parentOrigin; other methods and paths go to the routes",
+    xsApp: {
+      authenticationMethod: "none",
+      whitelistService: { endpoint: "/whitelist/service" },
+      routes: [catchAll],
+    },
     destinations: backendOnly,
-    env: { CJ_PROTECT_WHITELIST: JSON.stringify([{ protocol: "https", host: "*.example.com" }, { host: "partner.test", port: 8443 }]) },
+    env: {
+      CJ_PROTECT_WHITELIST: JSON.stringify([
+        { protocol: "https", host: "*.example.com" },
+        { host: "partner.test", port: 8443 },
+      ]),
+    },
     observe: { body: true, response: ["content-type"] },
     requests: [
       { method: "GET", path: "/whitelist/service?parentOrigin=https://app.example.com" },
@@ -581,7 +786,10 @@ export const cases = [
       { method: "GET", path: "/whitelist/service?parentOrigin=http://partner.test:8443" },
       { method: "GET", path: "/whitelist/service?parentOrigin=http://partner.test" },
       { method: "GET", path: "/whitelist/service" },
-      { method: "GET", path: "/whitelist/service?parentOrigin=https://a.example.com&parentOrigin=https://b.example.com" },
+      {
+        method: "GET",
+        path: "/whitelist/service?parentOrigin=https://a.example.com&parentOrigin=https://b.example.com",
+      },
       { method: "GET", path: "/whitelist/service/sub?parentOrigin=https://app.example.com" },
       { method: "GET", path: "/whitelist/servicex" },
     ],
@@ -589,7 +797,11 @@ export const cases = [
   {
     id: "whitelist-service-inactive",
     title: "whitelistService without CJ_PROTECT_WHITELIST: inactive, framing allowed",
-    xsApp: { authenticationMethod: "none", whitelistService: { endpoint: "/whitelist/service" }, routes: [catchAll] },
+    xsApp: {
+      authenticationMethod: "none",
+      whitelistService: { endpoint: "/whitelist/service" },
+      routes: [catchAll],
+    },
     destinations: backendOnly,
     observe: { body: true, response: ["content-type"] },
     requests: [{ method: "GET", path: "/whitelist/service?parentOrigin=https://app.example.com" }],
@@ -599,7 +811,17 @@ export const cases = [
     title: "plugins variable: routes before xs-app.json's, listed by pluginMetadataEndpoint",
     xsApp: { authenticationMethod: "none", pluginMetadataEndpoint: "/metadata", routes: [catchAll] },
     destinations: backendOnly,
-    env: { plugins: JSON.stringify([{ name: "reports", source: "^/reports/(.*)$", target: "/plugin/$1", destination: "backend", authenticationType: "none" }]) },
+    env: {
+      plugins: JSON.stringify([
+        {
+          name: "reports",
+          source: "^/reports/(.*)$",
+          target: "/plugin/$1",
+          destination: "backend",
+          authenticationType: "none",
+        },
+      ]),
+    },
     observe: { body: true, response: ["content-type"] },
     requests: [
       { method: "GET", path: "/metadata" },

@@ -59,7 +59,12 @@ export async function startRecordingBackend() {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
-      const entry = { method: req.method ?? "", url: req.url ?? "", headers: { ...req.headers }, body: Buffer.concat(chunks).toString() };
+      const entry = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: { ...req.headers },
+        body: Buffer.concat(chunks).toString(),
+      };
       const id = typeof req.headers[MARKER_HEADER] === "string" ? req.headers[MARKER_HEADER] : undefined;
       if (id === undefined) unmarked.push(entry);
       else seen.set(id, [...(seen.get(id) ?? []), entry]);
@@ -212,7 +217,12 @@ export async function replayCase(caseDef, /** @type {Send} */ send, backend, /**
     if (cookie) headers.cookie = cookie;
     else delete headers.cookie;
     headers[MARKER_HEADER] = id;
-    const raw = await send({ method: request.method, path: request.path, headers, ...(request.body !== undefined ? { body: request.body } : {}) });
+    const raw = await send({
+      method: request.method,
+      path: request.path,
+      headers,
+      ...(request.body !== undefined ? { body: request.body } : {}),
+    });
     // Logout calls and other late backend traffic: give the backend a moment for this request's own entry.
     let seen = backend.take(id);
     if (seen.length === 0) {
@@ -220,12 +230,26 @@ export async function replayCase(caseDef, /** @type {Send} */ send, backend, /**
       seen = backend.take(id);
     }
     const jarBefore = new Map(jar);
-    const response = normaliseResponse(raw, { id, origins, sessionCookieName, jarBefore, tokens, extra: caseDef.observe?.response ?? [], body: caseDef.observe?.body === true });
+    const response = normaliseResponse(raw, {
+      id,
+      origins,
+      sessionCookieName,
+      jarBefore,
+      tokens,
+      extra: caseDef.observe?.response ?? [],
+      body: caseDef.observe?.body === true,
+    });
     applySetCookies(jar, raw);
     const token = headerValue(raw, "x-csrf-token");
     if (token !== undefined && token !== "Required" && token.toLowerCase() !== "fetch") tokens.push(token);
     observations.push({
-      backend: normaliseBackend(seen, { origins, sessionCookieName, tokens, jar: jarBefore, extra: caseDef.observe?.backend ?? [] }),
+      backend: normaliseBackend(seen, {
+        origins,
+        sessionCookieName,
+        tokens,
+        jar: jarBefore,
+        extra: caseDef.observe?.backend ?? [],
+      }),
       response,
     });
   }
@@ -280,7 +304,10 @@ function placeholders(text, origins) {
 }
 
 /** What the client observed: status, the headers that matter, cookies with values redacted. */
-export function normaliseResponse(/** @type {RawResponse} */ raw, { id, origins, sessionCookieName, jarBefore, tokens, extra, body = false }) {
+export function normaliseResponse(
+  /** @type {RawResponse} */ raw,
+  { id, origins, sessionCookieName, jarBefore, tokens, extra, body = false },
+) {
   const headers = {};
   for (const name of [...RESPONSE_HEADERS, ...extra]) {
     const value = headerValue(raw, name);
@@ -303,10 +330,17 @@ export function normaliseResponse(/** @type {RawResponse} */ raw, { id, origins,
     .filter((c) => c !== null)
     .map((c) => ({
       name: c.name,
-      value: c.value === "" ? "" : c.name === sessionCookieName && jarBefore.get(c.name) === c.value ? "<same-as-jar>" : "<value>",
+      value:
+        c.value === ""
+          ? ""
+          : c.name === sessionCookieName && jarBefore.get(c.name) === c.value
+            ? "<same-as-jar>"
+            : "<value>",
       attributes: c.attributes.map(normaliseAttribute).sort(),
     }))
-    .sort((a, b) => (a.name === b.name ? JSON.stringify(a).localeCompare(JSON.stringify(b)) : a.name.localeCompare(b.name)));
+    .sort((a, b) =>
+      a.name === b.name ? JSON.stringify(a).localeCompare(JSON.stringify(b)) : a.name.localeCompare(b.name),
+    );
   return {
     status: raw.status,
     headers,
@@ -342,7 +376,11 @@ export function normaliseBackend(seen, { origins, sessionCookieName, tokens, jar
       let value = Array.isArray(raw) ? raw.join(", ") : raw;
       if (name === "cookie") value = normaliseCookieHeader(value, sessionCookieName, jar);
       else if (name === "x-csrf-token") value = tokens.includes(value) ? "<token>" : value;
-      else if (name === "x-forwarded-for") value = value.split(",").map((s) => (CLIENT_ADDRESSES.test(s.trim()) ? "{client}" : s.trim())).join(", ");
+      else if (name === "x-forwarded-for")
+        value = value
+          .split(",")
+          .map((s) => (CLIENT_ADDRESSES.test(s.trim()) ? "{client}" : s.trim()))
+          .join(", ");
       else if (name === "x-forwarded-proto") value = value === origins.routerProto ? "{routerProto}" : value;
       else value = placeholders(value, origins);
       headers[name] = value;
@@ -368,7 +406,8 @@ function normaliseCookieHeader(value, sessionCookieName, jar) {
     .map((pair) => {
       const eq = pair.indexOf("=");
       const name = eq === -1 ? pair : pair.slice(0, eq);
-      if (name === sessionCookieName && jar.get(name) === pair.slice(eq + 1)) return `${name}=<router-session>`;
+      if (name === sessionCookieName && jar.get(name) === pair.slice(eq + 1))
+        return `${name}=<router-session>`;
       return pair;
     })
     .sort()

@@ -17,7 +17,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const candidates = [process.argv[2], join(here, "sap/node_modules"), "/work/sap-ref/node_modules"].filter(Boolean);
+const candidates = [process.argv[2], join(here, "sap/node_modules"), "/work/sap-ref/node_modules"].filter(
+  Boolean,
+);
 const modules = candidates.find((dir) => existsSync(join(dir, "mustache/package.json")));
 if (!modules) throw new Error("mustache (SAP's dependency) not found: run `cd compat/sap && npm ci` first");
 const require = createRequire(join(modules, "x.js"));
@@ -25,14 +27,51 @@ const mustache = require("mustache");
 const version = require("mustache/package.json").version;
 
 const view = {
-  A: "x<\"y\">/=`'&",
+  A: 'x<"y">/=`\'&',
   B: "",
   N: null,
   T: "tt",
   S: { url: "http://u/x?a=1&b=2", list: ["p", "q"], o: { d: 1 }, e: [], z: 0 },
   L: [{ n: 1 }, { n: 2 }],
 };
-const pieces = ["{{A}}", "{{{A}}}", "{{& A}}", "{{ S.url }}", "{{#S}}", "{{/S}}", "{{#L}}", "{{/L}}", "{{n}}", "{{^B}}", "{{/B}}", "{{#B}}", "{{#T}}", "{{/T}}", "{{.}}", "{{! c }}", "{{> p}}", "\n", "  ", "\t", "txt", "{{S.list}}", "{{#S.list}}", "{{/S.list}}", "{{S.o.d}}", "{{T.length}}", "{{S.z}}", "{{#S.e}}", "{{/S.e}}", "{{^S.e}}", "{", "}", "{{N}}", "\r\n", "{{missing}}", "é€😀"];
+const pieces = [
+  "{{A}}",
+  "{{{A}}}",
+  "{{& A}}",
+  "{{ S.url }}",
+  "{{#S}}",
+  "{{/S}}",
+  "{{#L}}",
+  "{{/L}}",
+  "{{n}}",
+  "{{^B}}",
+  "{{/B}}",
+  "{{#B}}",
+  "{{#T}}",
+  "{{/T}}",
+  "{{.}}",
+  "{{! c }}",
+  "{{> p}}",
+  "\n",
+  "  ",
+  "\t",
+  "txt",
+  "{{S.list}}",
+  "{{#S.list}}",
+  "{{/S.list}}",
+  "{{S.o.d}}",
+  "{{T.length}}",
+  "{{S.z}}",
+  "{{#S.e}}",
+  "{{/S.e}}",
+  "{{^S.e}}",
+  "{",
+  "}",
+  "{{N}}",
+  "\r\n",
+  "{{missing}}",
+  "é€😀",
+];
 let seed = 7;
 const rnd = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
 const cases = [];
@@ -48,5 +87,8 @@ while (cases.length < 600) {
   }
 }
 const out = resolve(here, "../test/compat/replace-expectations.json");
-writeFileSync(out, `${JSON.stringify({ description: "SAP's replace rendering (mustache.js) of generated templates; see compat/record-replace.mjs", mustache: version, view, cases }, null, 1)}\n`);
+writeFileSync(
+  out,
+  `${JSON.stringify({ description: "SAP's replace rendering (mustache.js) of generated templates; see compat/record-replace.mjs", mustache: version, view, cases }, null, 1)}\n`,
+);
 console.log(`wrote ${out}: ${cases.length} templates, mustache ${version}`);

@@ -44,7 +44,10 @@ const sapNode = process.env.SAP_NODE ?? (existsSync(bundledNode) ? bundledNode :
 
 /** Resolves `{backend}`/`{unreachable}` in destination URLs. */
 export function resolveDestinations(destinations, origins) {
-  return destinations.map((d) => ({ ...d, url: d.url.replace("{backend}", origins.backend).replace("{unreachable}", origins.unreachable) }));
+  return destinations.map((d) => ({
+    ...d,
+    url: d.url.replace("{backend}", origins.backend).replace("{unreachable}", origins.unreachable),
+  }));
 }
 
 /** Starts SAP's router for one case; resolves with its port, version and a stop function. */
@@ -65,7 +68,12 @@ async function startSap(caseDef, origins) {
     destinations: JSON.stringify(resolveDestinations(caseDef.destinations, origins)),
     ...(caseDef.env ?? {}),
   };
-  const child = fork(join(here, "sap-runner.cjs"), [], { cwd: workDir, env, execPath: sapNode, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const child = fork(join(here, "sap-runner.cjs"), [], {
+    cwd: workDir,
+    env,
+    execPath: sapNode,
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
@@ -73,7 +81,9 @@ async function startSap(caseDef, origins) {
   try {
     started = await new Promise((resolveStart, reject) => {
       child.once("message", (m) => (m.error ? reject(new Error(m.error)) : resolveStart(m)));
-      child.once("exit", (code) => reject(new Error(`SAP's router exited (${code}) for case ${caseDef.id}:\n${log}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`SAP's router exited (${code}) for case ${caseDef.id}:\n${log}`)),
+      );
     });
   } catch (error) {
     if (child.exitCode === null) child.kill("SIGTERM");
@@ -98,16 +108,33 @@ async function startSap(caseDef, origins) {
 function sendTo(port) {
   return ({ method, path, headers, body }) =>
     new Promise((resolveSend, reject) => {
-      const req = httpRequest({ host: "127.0.0.1", port, method, path, headers: { ...headers, ...(body !== undefined ? { "content-length": Buffer.byteLength(body) } : {}) } }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const pairs = [];
-          for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
-          resolveSend({ status: res.statusCode ?? 0, headers: pairs, body: Buffer.concat(chunks).toString() });
-        });
-        res.on("error", reject);
-      });
+      const req = httpRequest(
+        {
+          host: "127.0.0.1",
+          port,
+          method,
+          path,
+          headers: {
+            ...headers,
+            ...(body !== undefined ? { "content-length": Buffer.byteLength(body) } : {}),
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            const pairs = [];
+            for (let i = 0; i < res.rawHeaders.length; i += 2)
+              pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+            resolveSend({
+              status: res.statusCode ?? 0,
+              headers: pairs,
+              body: Buffer.concat(chunks).toString(),
+            });
+          });
+          res.on("error", reject);
+        },
+      );
       req.on("error", reject);
       req.setTimeout(15_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)));
       if (body !== undefined) req.write(body);
@@ -136,7 +163,12 @@ async function main() {
       const sap = await startSap(caseDef, { ...base, router: "", routerHost: "", routerProto: "http" });
       version = sap.version;
       sapNodeVersion = sap.node;
-      const origins = { ...base, router: `http://127.0.0.1:${sap.port}`, routerHost: `127.0.0.1:${sap.port}`, routerProto: "http" };
+      const origins = {
+        ...base,
+        router: `http://127.0.0.1:${sap.port}`,
+        routerHost: `127.0.0.1:${sap.port}`,
+        routerProto: "http",
+      };
       try {
         const observations = await replayCase(caseDef, sendTo(sap.port), backend, origins);
         recorded.push({
@@ -169,7 +201,9 @@ async function main() {
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(document, null, 2)}\n`);
-  console.log(`wrote ${out}: ${recorded.length} cases, ${recorded.reduce((n, c) => n + c.requests.length, 0)} requests`);
+  console.log(
+    `wrote ${out}: ${recorded.length} cases, ${recorded.reduce((n, c) => n + c.requests.length, 0)} requests`,
+  );
 }
 
 await main();

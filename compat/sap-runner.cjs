@@ -1,4 +1,4 @@
-'use strict';
+"use strict";
 /**
  * Child process of compat/record.mjs: starts SAP's application router (compat/sap) on a
  * loopback port chosen by the system, with the working directory (xs-app.json) named by
@@ -6,9 +6,9 @@
  * httpHeaders, SEND_XFRAMEOPTIONS, CORS, ...), then reports `{ port, version }` over IPC.
  * Needs Node 22 or 24 (the engines of @sap/approuter 23).
  */
-const path = require('path');
-const approuter = require(path.join(__dirname, 'sap', 'node_modules', '@sap', 'approuter'));
-const { version } = require(path.join(__dirname, 'sap', 'node_modules', '@sap', 'approuter', 'package.json'));
+const path = require("path");
+const approuter = require(path.join(__dirname, "sap", "node_modules", "@sap", "approuter"));
+const { version } = require(path.join(__dirname, "sap", "node_modules", "@sap", "approuter", "package.json"));
 
 const ar = approuter();
 ar.start({ port: 0, workingDir: process.env.COMPAT_WORKDIR }, (err) => {
@@ -18,4 +18,4 @@ ar.start({ port: 0, workingDir: process.env.COMPAT_WORKDIR }, (err) => {
   }
   process.send({ port: ar._server._server.address().port, version, node: process.version });
 });
-process.on('disconnect', () => process.exit(0));
+process.on("disconnect", () => process.exit(0));

@@ -77,7 +77,9 @@ export async function startDemoBackend({ port = DEFAULT_PORT, host = DEFAULT_HOS
       server.off("listening", onListening);
       reject(
         err.code === "EADDRINUSE"
-          ? new Error(`port ${port} on ${host} is already in use (is another demo backend or \`npm start\` running?)`)
+          ? new Error(
+              `port ${port} on ${host} is already in use (is another demo backend or \`npm start\` running?)`,
+            )
           : err,
       );
     };
@@ -127,9 +129,13 @@ function providerOf(login) {
     login: { ...login, issuer, logoutPage: login.logoutPage ?? DEFAULT_LOGOUT_PAGE },
     metadata() {
       cached ??= (async () => {
-        const res = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(USERINFO_TIMEOUT_MS) });
+        const res = await fetch(`${issuer}/.well-known/openid-configuration`, {
+          signal: AbortSignal.timeout(USERINFO_TIMEOUT_MS),
+        });
         if (!res.ok) throw new Error(`discovery answered HTTP ${res.status}`);
-        return /** @type {{ userinfo_endpoint?: string, end_session_endpoint?: string }} */ (await res.json());
+        return /** @type {{ userinfo_endpoint?: string, end_session_endpoint?: string }} */ (
+          await res.json()
+        );
       })();
       cached.catch(() => (cached = undefined)); // try again next time
       return cached;
@@ -173,13 +179,20 @@ async function handle(req, res, provider, started) {
     if (loggedOutPage) body = loggedOut(req, nonce, started);
     else {
       const info = await whoIsLoggedIn(req, provider);
-      const endSession = provider ? (await provider.metadata().catch(() => undefined))?.end_session_endpoint : undefined;
+      const endSession = provider
+        ? (await provider.metadata().catch(() => undefined))?.end_session_endpoint
+        : undefined;
       body = page(req, nonce, provider, info, endSession, started);
     }
     return send(res, 200, "text/html; charset=utf-8", body);
   }
   if (path === "/favicon.ico") return send(res, 204, undefined, "");
-  return send(res, 404, "text/plain; charset=utf-8", "Not found: the demo backend serves /, /public/…, /api/echo and /public/api/echo\n");
+  return send(
+    res,
+    404,
+    "text/plain; charset=utf-8",
+    "Not found: the demo backend serves /, /public/…, /api/echo and /public/api/echo\n",
+  );
 }
 
 /**
@@ -192,7 +205,12 @@ function bearerOf(header) {
   const match = /^(\S+)\s+(\S+)$/.exec(header.trim());
   if (!match) return { scheme: "(malformed)", length: header.length, fingerprint: "", token: "" };
   const [, scheme = "", token = ""] = match;
-  return { scheme, length: token.length, fingerprint: createHash("sha256").update(token).digest("hex").slice(0, 8), token };
+  return {
+    scheme,
+    length: token.length,
+    fingerprint: createHash("sha256").update(token).digest("hex").slice(0, 8),
+    token,
+  };
 }
 
 /**
@@ -216,14 +234,25 @@ async function whoIsLoggedIn(req, provider) {
   try {
     const { userinfo_endpoint: endpoint } = await provider.metadata();
     if (!endpoint) return { kind: "token", ...shown, problem: "the provider has no userinfo endpoint" };
-    const res = await fetch(endpoint, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(USERINFO_TIMEOUT_MS) });
+    const res = await fetch(endpoint, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(USERINFO_TIMEOUT_MS),
+    });
     if (!res.ok) {
       await res.body?.cancel();
-      return { kind: "token", ...shown, problem: `the provider's userinfo endpoint answered HTTP ${res.status}` };
+      return {
+        kind: "token",
+        ...shown,
+        problem: `the provider's userinfo endpoint answered HTTP ${res.status}`,
+      };
     }
     return { kind: "token", ...shown, user: /** @type {Record<string, unknown>} */ (await res.json()) };
   } catch (err) {
-    return { kind: "token", ...shown, problem: `the provider could not be asked (${err instanceof Error ? err.message : err})` };
+    return {
+      kind: "token",
+      ...shown,
+      problem: `the provider could not be asked (${err instanceof Error ? err.message : err})`,
+    };
   }
 }
 
@@ -344,7 +373,8 @@ function loginSection(info, provider) {
 ${info.length} characters, SHA-256 fingerprint <code>${escapeHtml(info.fingerprint)}</code>; the token itself is never shown)`;
   const user = info.user;
   if (user) {
-    const name = typeof user.name === "string" ? user.name : typeof user.sub === "string" ? user.sub : "(unnamed)";
+    const name =
+      typeof user.name === "string" ? user.name : typeof user.sub === "string" ? user.sub : "(unnamed)";
     const details = [
       typeof user.email === "string" ? `<code>${escapeHtml(user.email)}</code>` : "",
       typeof user.sub === "string" ? `subject <code>${escapeHtml(user.sub)}</code>` : "",
@@ -370,10 +400,12 @@ ${info.length} characters, SHA-256 fingerprint <code>${escapeHtml(info.fingerpri
 function page(req, nonce, provider, info, endSession, started) {
   const headers = shownHeaders(req);
   const names = [...SHOWN_HEADERS, ...(headers.authorization !== undefined ? ["authorization"] : [])];
-  const rows = names.map((name) => {
-    const value = headers[name];
-    return `<tr><th>${escapeHtml(name)}</th><td>${value === undefined ? '<span class="none">(not sent)</span>' : `<code>${escapeHtml(value)}</code>`}</td></tr>`;
-  }).join("\n        ");
+  const rows = names
+    .map((name) => {
+      const value = headers[name];
+      return `<tr><th>${escapeHtml(name)}</th><td>${value === undefined ? '<span class="none">(not sent)</span>' : `<code>${escapeHtml(value)}</code>`}</td></tr>`;
+    })
+    .join("\n        ");
   const logoutPage = provider?.login.logoutPage ?? "/";
   // Read by the page's script; `<` escaped so nothing in it can end the script element.
   const config = JSON.stringify({
@@ -398,11 +430,15 @@ ${routerStatus(headers)}
 
 <h2>Who is logged in</h2>
 ${loginSection(info, provider)}
-${provider || info.kind === "token" ? `<form id="logout" method="post" action="/logout">
+${
+  provider || info.kind === "token"
+    ? `<form id="logout" method="post" action="/logout">
   <button id="logout-button" type="submit">Log out</button>
   <span>(<code>POST /logout</code> with the CSRF token${provider ? ", then the identity provider's end-session page, which sends you back to " + `<code>${escapeHtml(logoutPage)}</code>` : ""})</span>
 </form>
-<p id="logout-result"></p>` : ""}
+<p id="logout-result"></p>`
+    : ""
+}
 
 <h2>This request, as the backend received it</h2>
 <table>
@@ -415,7 +451,9 @@ ${provider || info.kind === "token" ? `<form id="logout" method="post" action="/
 <p>The router hands out its CSRF token to a request with <code>x-csrf-token: fetch</code>, in the
 <code>x-csrf-token</code> response header. State-changing requests (POST, PUT, DELETE, …) to a route
 that requires authentication must send it back, and so must <code>POST /logout</code>.${
-    provider ? "" : ` (The bundled <code>xs-app.json</code> has <code>authenticationMethod: "none"</code>, so here only logout checks it.)`
+    provider
+      ? ""
+      : ` (The bundled <code>xs-app.json</code> has <code>authenticationMethod: "none"</code>, so here only logout checks it.)`
   }</p>
 <p>
   <button id="fetch-token" type="button">Fetch token (GET /api/echo)</button>
@@ -423,13 +461,17 @@ that requires authentication must send it back, and so must <code>POST /logout</
 </p>
 <p>Token: <code id="token" class="none">(none yet)</code></p>
 <pre id="result" hidden></pre>
-${provider || info.kind === "token" ? "" : `
+${
+  provider || info.kind === "token"
+    ? ""
+    : `
 <h2>Logout</h2>
 <form id="logout" method="post" action="/logout">
   <button id="logout-button" type="submit">POST /logout</button>
   <span>(sends the token; without JavaScript the router refuses it with 403)</span>
 </form>
-<p id="logout-result"></p>`}
+<p id="logout-result"></p>`
+}
 ${footer(started)}
 
 <script type="application/json" id="demo-config">${config}</script>

@@ -102,7 +102,8 @@ function usageError(message) {
 function toPort(value, what) {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 65535) usageError(`${what} must be a port number (1-65535)`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 65535)
+    usageError(`${what} must be a port number (1-65535)`);
   return n;
 }
 
@@ -151,7 +152,8 @@ function parseOptions() {
     } catch {
       usageError("--redis-url must be an http(s) URL");
     }
-    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") usageError("--redis-url must be an http(s) URL");
+    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
+      usageError("--redis-url must be an http(s) URL");
     const token = values["redis-token"] ?? process.env.UPSTASH_REDIS_REST_TOKEN;
     if (!token) usageError("--redis-url needs --redis-token T (or env UPSTASH_REDIS_REST_TOKEN)");
     externalRedis = { url, token: /** @type {string} */ (token) };
@@ -161,9 +163,11 @@ function parseOptions() {
   const redis = values.redis === true || externalRedis !== undefined;
 
   const login = values["no-login"] !== true;
-  if (values.idp !== undefined && values.idp !== "xsuaa" && values.idp !== "oidc") usageError("--idp must be xsuaa or oidc");
+  if (values.idp !== undefined && values.idp !== "xsuaa" && values.idp !== "oidc")
+    usageError("--idp must be xsuaa or oidc");
   if (values.idp !== undefined && !login) usageError("--idp and --no-login exclude each other");
-  if (values.idp === "xsuaa" && values["idp-url"] !== undefined) usageError("--idp-url names an OpenID provider: use it with --idp oidc (or without --idp)");
+  if (values.idp === "xsuaa" && values["idp-url"] !== undefined)
+    usageError("--idp-url names an OpenID provider: use it with --idp oidc (or without --idp)");
   /** Which provider logs users in: the XSUAA simulator unless an OpenID provider is asked for. */
   const idpKind = values.idp === "oidc" || values["idp-url"] !== undefined ? "oidc" : "xsuaa";
   /** @type {string | undefined} */
@@ -176,7 +180,8 @@ function parseOptions() {
     } catch {
       usageError("--idp-url must be an http(s) URL (the provider's issuer)");
     }
-    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") usageError("--idp-url must be an http(s) URL (the provider's issuer)");
+    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
+      usageError("--idp-url must be an http(s) URL (the provider's issuer)");
     idpUrl = values["idp-url"].replace(/\/+$/, "");
   }
 
@@ -185,7 +190,9 @@ function parseOptions() {
     const fromEnv = process.env.SESSION_SECRET;
     if (fromEnv !== undefined && fromEnv !== "") {
       if (fromEnv.length < MIN_SECRET_LENGTH) {
-        console.error(`dev: SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters (it has ${fromEnv.length}).`);
+        console.error(
+          `dev: SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters (it has ${fromEnv.length}).`,
+        );
         process.exit(2);
       }
       sessionSecret = fromEnv;
@@ -197,7 +204,17 @@ function parseOptions() {
     usageError("--fresh is only used with --redis");
   }
 
-  return { routerPort, backendPort, backendPortGiven: backendPortGiven !== undefined, login, idpKind, idpUrl, redis, externalRedis, sessionSecret };
+  return {
+    routerPort,
+    backendPort,
+    backendPortGiven: backendPortGiven !== undefined,
+    login,
+    idpKind,
+    idpUrl,
+    redis,
+    externalRedis,
+    sessionSecret,
+  };
 }
 
 /** The session secret kept in STATE_DIR (made on first use): sessions in Redis stay readable across restarts. */
@@ -218,7 +235,11 @@ function assertPortFree(/** @type {number} */ port, /** @type {string} */ hint) 
   return new Promise((resolvePromise, reject) => {
     const server = createServer();
     server.once("error", (/** @type {NodeJS.ErrnoException} */ err) =>
-      reject(new Error(err.code === "EADDRINUSE" ? `port ${port} on ${HOST} is already in use; ${hint}` : err.message)),
+      reject(
+        new Error(
+          err.code === "EADDRINUSE" ? `port ${port} on ${HOST} is already in use; ${hint}` : err.message,
+        ),
+      ),
     );
     server.listen(port, HOST, () => server.close(() => resolvePromise(undefined)));
   });
@@ -290,7 +311,8 @@ async function main() {
       void cleanup().then(() => process.exit(128 + (constants.signals[signal] ?? 1)));
     }
   };
-  for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"])) process.on(signal, onSignal);
+  for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"]))
+    process.on(signal, onSignal);
   const stopped = () => stopSignal !== undefined;
 
   const fail = async (/** @type {string} */ message) => {
@@ -324,36 +346,57 @@ async function main() {
     let sim;
     try {
       // With --redis its port, key and zone are kept beside Redis' data (same tokens valid after a restart).
-      sim = await startDemoXsuaa({ routerOrigin: routerUrl, logoutPage, ...(options.redis ? { stateDir: join(STATE_DIR, "xsuaa") } : {}) });
+      sim = await startDemoXsuaa({
+        routerOrigin: routerUrl,
+        logoutPage,
+        ...(options.redis ? { stateDir: join(STATE_DIR, "xsuaa") } : {}),
+      });
     } catch (err) {
       return fail(`cannot start the local XSUAA simulator: ${err instanceof Error ? err.message : err}`);
     }
     const simStop = () => sim.stop();
     undo.push(simStop);
     if (stopped()) return;
-    idp = { issuer: sim.url, started: true, clientId: DEMO_XSUAA_CLIENT_ID, binding: sim.binding({ name: "demo-xsuaa" }) };
+    idp = {
+      issuer: sim.url,
+      started: true,
+      clientId: DEMO_XSUAA_CLIENT_ID,
+      binding: sim.binding({ name: "demo-xsuaa" }),
+    };
   } else if (options.login && options.idpUrl) {
     const issuer = options.idpUrl;
     try {
-      const res = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${issuer}/.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(5000),
+      });
       await res.body?.cancel();
       if (!res.ok) throw new Error(`its discovery document answered HTTP ${res.status}`);
     } catch (err) {
-      return fail(`the identity provider at ${issuer} does not answer (${err instanceof Error ? err.message : err}); start one with \`node scripts/demo/idp.mjs --router-origin ${routerUrl}\``);
+      return fail(
+        `the identity provider at ${issuer} does not answer (${err instanceof Error ? err.message : err}); start one with \`node scripts/demo/idp.mjs --router-origin ${routerUrl}\``,
+      );
     }
     idp = { issuer, started: false, clientId: DEV_CLIENT_ID, binding: identityBinding(issuer) };
   } else if (options.login) {
     let started;
     try {
       // The one place the provider is chosen; with --redis it keeps its state beside Redis'.
-      started = await startDemoIdp({ routerOrigin: routerUrl, ...(options.redis ? { stateDir: join(STATE_DIR, "idp") } : {}) });
+      started = await startDemoIdp({
+        routerOrigin: routerUrl,
+        ...(options.redis ? { stateDir: join(STATE_DIR, "idp") } : {}),
+      });
     } catch (err) {
       return fail(`cannot start the local identity provider: ${err instanceof Error ? err.message : err}`);
     }
     const idpStop = started.stop;
     undo.push(() => idpStop());
     if (stopped()) return;
-    idp = { issuer: started.issuer, started: true, clientId: DEV_CLIENT_ID, binding: identityBinding(started.issuer) };
+    idp = {
+      issuer: started.issuer,
+      started: true,
+      clientId: DEV_CLIENT_ID,
+      binding: identityBinding(started.issuer),
+    };
   }
 
   let backend;
@@ -364,7 +407,9 @@ async function main() {
       ...(idp ? { login: { issuer: idp.issuer, clientId: idp.clientId, logoutPage } } : {}),
     });
   } catch (err) {
-    return fail(`cannot start the demo backend: ${err instanceof Error ? err.message : err}; pass --backend-port N to use another port`);
+    return fail(
+      `cannot start the demo backend: ${err instanceof Error ? err.message : err}; pass --backend-port N to use another port`,
+    );
   }
   const backendClose = backend.close;
   undo.push(() => backendClose());
@@ -372,7 +417,10 @@ async function main() {
 
   /** @type {string[]} */
   // APPROUTER_DEV: configuration problems are listed on the router's error page.
-  const envLines = ["# written by scripts/dev.mjs for one run of wrangler dev; removed when it stops", "APPROUTER_DEV='true'"];
+  const envLines = [
+    "# written by scripts/dev.mjs for one run of wrangler dev; removed when it stops",
+    "APPROUTER_DEV='true'",
+  ];
   /** VCAP_SERVICES of this run: the identity provider and the session store, as bound. @type {Record<string, unknown[]>} */
   const vcapServices = {};
   if (idp) {
@@ -405,11 +453,17 @@ async function main() {
       undo.push(() => localStop());
       if (stopped()) return;
       ({ restUrl, token } = local);
-      log(`redis-server on ${HOST}:${local.redisPort}, REST endpoint ${restUrl} (data kept in ${relative(ROOT, STATE_DIR) || STATE_DIR}/redis; --fresh forgets it)`);
+      log(
+        `redis-server on ${HOST}:${local.redisPort}, REST endpoint ${restUrl} (data kept in ${relative(ROOT, STATE_DIR) || STATE_DIR}/redis; --fresh forgets it)`,
+      );
       sessionsNote = "sessions in memory + redis";
     }
-    envLines.push(`EXT_SESSION_MGT=${dotenvJson({ instanceName: INSTANCE_NAME, storageType: "redis", sessionSecret: options.sessionSecret })}`);
-    vcapServices["user-provided"] = [{ name: INSTANCE_NAME, label: "user-provided", credentials: { url: restUrl, token } }];
+    envLines.push(
+      `EXT_SESSION_MGT=${dotenvJson({ instanceName: INSTANCE_NAME, storageType: "redis", sessionSecret: options.sessionSecret })}`,
+    );
+    vcapServices["user-provided"] = [
+      { name: INSTANCE_NAME, label: "user-provided", credentials: { url: restUrl, token } },
+    ];
   }
   if (Object.keys(vcapServices).length > 0) envLines.push(`VCAP_SERVICES=${dotenvJson(vcapServices)}`);
 
@@ -418,7 +472,8 @@ async function main() {
   chmodSync(envFile, 0o600);
 
   for (const file of [".dev.vars", ".env"]) {
-    if (existsSync(join(ROOT, file))) log(`note: ${file} is not used by this script (\`npm run dev\` runs the router on it)`);
+    if (existsSync(join(ROOT, file)))
+      log(`note: ${file} is not used by this script (\`npm run dev\` runs the router on it)`);
   }
 
   /** @type {NodeJS.ProcessEnv} */
@@ -465,8 +520,16 @@ async function main() {
     ready = true; // stop polling
     if (forceTimer) clearTimeout(forceTimer);
     if (stopSignal === undefined) {
-      const others = ["the demo backend", ...(idp?.started ? [options.idpKind === "xsuaa" ? "the XSUAA simulator" : "the identity provider"] : []), ...(options.redis && !options.externalRedis ? ["redis"] : [])];
-      console.error(`dev: wrangler dev exited (${signal ?? `code ${code}`}); stopping ${others.join(", ").replace(/, ([^,]*)$/, " and $1")}.`);
+      const others = [
+        "the demo backend",
+        ...(idp?.started
+          ? [options.idpKind === "xsuaa" ? "the XSUAA simulator" : "the identity provider"]
+          : []),
+        ...(options.redis && !options.externalRedis ? ["redis"] : []),
+      ];
+      console.error(
+        `dev: wrangler dev exited (${signal ?? `code ${code}`}); stopping ${others.join(", ").replace(/, ([^,]*)$/, " and $1")}.`,
+      );
     }
     const exitCode = code ?? 128 + ((signal && constants.signals[signal]) || 1);
     void cleanup().then(() => process.exit(exitCode));
@@ -478,7 +541,10 @@ async function main() {
     : ", no login";
   while (!ready) {
     if (await accepts(options.routerPort, HOST)) {
-      if (!ready) console.log(`approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote}${loginNote})`);
+      if (!ready)
+        console.log(
+          `approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote}${loginNote})`,
+        );
       break;
     }
     await new Promise((r) => setTimeout(r, 150));
@@ -491,7 +557,9 @@ async function main() {
  * @param {ReturnType<typeof readDemoXsApp> & { routes?: Array<Record<string, unknown>> }} xsApp
  */
 function asIasDemo(xsApp) {
-  const routes = (xsApp.routes ?? []).map(({ scope: _scope, ...route }) => (route.authenticationType === "xsuaa" ? { ...route, authenticationType: "ias" } : route));
+  const routes = (xsApp.routes ?? []).map(({ scope: _scope, ...route }) =>
+    route.authenticationType === "xsuaa" ? { ...route, authenticationType: "ias" } : route,
+  );
   return { ...xsApp, routes };
 }
 

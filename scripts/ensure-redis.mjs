@@ -21,7 +21,9 @@ if (process.platform === "linux" && isRoot && succeeds("apt-get", ["--version"])
     maxBuffer: 64 * 1024 * 1024,
   });
   if (install.status === 0 && succeeds("redis-server", ["--version"])) process.exit(0);
-  console.error(`${install.stdout ?? ""}${install.stderr ?? ""}${install.error ? String(install.error) : ""}`);
+  console.error(
+    `${install.stdout ?? ""}${install.stderr ?? ""}${install.error ? String(install.error) : ""}`,
+  );
   console.error("Installing redis-server with apt-get failed (output above).");
   process.exit(1);
 }

@@ -35,7 +35,13 @@ export async function startFaultProxy({ target, host = "127.0.0.1", port = 0 }) 
     }
     const forward = () => {
       const out = httpRequest(
-        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
         (up) => {
           if (current.kind === "wrong-shape") {
             up.resume();
@@ -61,14 +67,16 @@ export async function startFaultProxy({ target, host = "127.0.0.1", port = 0 }) 
     socket.on("close", () => sockets.delete(socket));
   });
 
-  const listen = (/** @type {number} */ p) => new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(p, host, () => resolve(undefined));
-  });
-  const unlisten = () => new Promise((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve(undefined));
-  });
+  const listen = (/** @type {number} */ p) =>
+    new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(p, host, () => resolve(undefined));
+    });
+  const unlisten = () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve(undefined));
+    });
 
   await listen(port);
   const bound = /** @type {import("node:net").AddressInfo} */ (server.address()).port;

@@ -5,7 +5,16 @@
 // with the static assets bound, the files under public/ where the router serves them,
 // .dev.vars from default-env.json, xs-app.json, and MIGRATION.md: everything it could not
 // carry over, why, and what to do instead. The original folder is only read, never written.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -52,21 +61,30 @@ const SAP_ONLY_VARIABLES = {
   CF_NODEJS_LOGGING_LEVEL: "logs are Workers Logs: `npx wrangler tail`",
   UAA_SERVICE_NAME: "the router finds the XSUAA binding by its label `xsuaa` in VCAP_SERVICES",
   TENANT_HOST_PATTERN: "multitenancy is not supported: deploy one router per tenant (a custom domain each)",
-  CJ_PROTECT_WHITELIST: "clickjacking protection is X-Frame-Options (SEND_XFRAMEOPTIONS) or a Content-Security-Policy in httpHeaders",
+  CJ_PROTECT_WHITELIST:
+    "clickjacking protection is X-Frame-Options (SEND_XFRAMEOPTIONS) or a Content-Security-Policy in httpHeaders",
   plugins: "plugins are not supported at the edge",
   INCOMING_CONNECTION_TIMEOUT: "Cloudflare manages client connections",
   SSO_LOGOUT: "not supported",
 };
 
 /** Destination properties the router reads (README "Configuration"). */
-const DESTINATION_PROPERTIES = new Set(["name", "url", "forwardAuthToken", "timeout", "setXForwardedHeaders"]);
+const DESTINATION_PROPERTIES = new Set([
+  "name",
+  "url",
+  "forwardAuthToken",
+  "timeout",
+  "setXForwardedHeaders",
+]);
 
 /** xs-app.json properties the router refuses, and what to do instead. */
 const ROUTE_UNSUPPORTED = {
-  service: "SAP platform services (for example the HTML5 application repository) are not reachable from the edge: put the app's files under public/ and serve them with a localDir route",
+  service:
+    "SAP platform services (for example the HTML5 application repository) are not reachable from the edge: put the app's files under public/ and serve them with a localDir route",
   endpoint: "belongs to `service` routes (not supported)",
   preferLocal: "belongs to `service` routes (not supported)",
-  replace: "placeholder replacement in static files is not supported yet: put the final values into the files",
+  replace:
+    "placeholder replacement in static files is not supported yet: put the final values into the files",
   dynamicIdentityProvider: "not supported yet: use identityProvider",
 };
 const TOP_UNSUPPORTED = {
@@ -89,22 +107,32 @@ const TOP_UNSUPPORTED = {
  */
 export function migrate(options) {
   const source = resolve(options.source);
-  if (!existsSync(source) || !statSync(source).isDirectory()) throw new Error(`${options.source}: no such folder`);
+  if (!existsSync(source) || !statSync(source).isDirectory())
+    throw new Error(`${options.source}: no such folder`);
   const xsAppFile = join(source, "xs-app.json");
-  if (!existsSync(xsAppFile)) throw new Error(`${options.source}: no xs-app.json, so not an SAP approuter project (the folder with package.json, xs-app.json and resources/)`);
+  if (!existsSync(xsAppFile))
+    throw new Error(
+      `${options.source}: no xs-app.json, so not an SAP approuter project (the folder with package.json, xs-app.json and resources/)`,
+    );
   const outDir = resolve(options.out ?? `${source.replace(/[\\/]+$/, "")}-edge`);
   const realSource = realpathSync(source);
-  const outParentReal = existsSync(outDir) ? realpathSync(outDir) : resolve(realpathSync(dirname(outDir)), basename(outDir));
+  const outParentReal = existsSync(outDir)
+    ? realpathSync(outDir)
+    : resolve(realpathSync(dirname(outDir)), basename(outDir));
   if (outParentReal === realSource || outParentReal.startsWith(realSource + sep)) {
-    throw new Error(`--out ${outDir} is inside the approuter folder, which is never changed: choose a folder beside it`);
+    throw new Error(
+      `--out ${outDir} is inside the approuter folder, which is never changed: choose a folder beside it`,
+    );
   }
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new Error(`${outDir} exists and is not empty: choose another --out (nothing is overwritten)`);
+  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+    throw new Error(`${outDir} exists and is not empty: choose another --out (nothing is overwritten)`);
 
   /** @type {Note[]} */
   const notes = [];
   /** @type {string[]} */
   const carried = [];
-  const note = (/** @type {string} */ item, /** @type {string} */ why, /** @type {string} */ todo) => notes.push({ item, why, todo });
+  const note = (/** @type {string} */ item, /** @type {string} */ why, /** @type {string} */ todo) =>
+    notes.push({ item, why, todo });
 
   // ---- package.json ----
   /** @type {Record<string, any>} */
@@ -113,18 +141,30 @@ export function migrate(options) {
     pkg = /** @type {Record<string, any>} */ (readJsonFile(join(source, "package.json")));
     const deps = Object.keys({ ...(pkg.dependencies ?? {}) }).filter((d) => d !== "@sap/approuter");
     if (deps.length > 0) {
-      note(`package.json dependencies: ${deps.join(", ")}`, "a Worker runs no Node.js middleware or approuter extensions", "rebuild what they do as a backend behind a destination, or ask for it as a router feature");
+      note(
+        `package.json dependencies: ${deps.join(", ")}`,
+        "a Worker runs no Node.js middleware or approuter extensions",
+        "rebuild what they do as a backend behind a destination, or ask for it as a router feature",
+      );
     }
     const start = pkg.scripts?.start;
-    if (typeof start === "string" && !/node\s+node_modules\/@sap\/approuter\/approuter\.js\s*$/.test(start.trim())) {
-      note(`package.json scripts.start (${start})`, "a custom start script (an approuter extension?) does not run at the edge", "see the dependencies note; `npm run dev` starts the edge router");
+    if (
+      typeof start === "string" &&
+      !/node\s+node_modules\/@sap\/approuter\/approuter\.js\s*$/.test(start.trim())
+    ) {
+      note(
+        `package.json scripts.start (${start})`,
+        "a custom start script (an approuter extension?) does not run at the edge",
+        "see the dependencies note; `npm run dev` starts the edge router",
+      );
     }
   }
   const name = workerName(typeof pkg.name === "string" ? pkg.name : basename(source));
 
   // ---- xs-app.json ----
   const xsApp = /** @type {Record<string, any>} */ (readJsonFile(xsAppFile));
-  if (typeof xsApp !== "object" || xsApp === null || Array.isArray(xsApp)) throw new Error(`${xsAppFile}: must be a JSON object`);
+  if (typeof xsApp !== "object" || xsApp === null || Array.isArray(xsApp))
+    throw new Error(`${xsAppFile}: must be a JSON object`);
   const xsOut = structuredClone(xsApp);
   for (const [key, why] of Object.entries(TOP_UNSUPPORTED)) {
     if (key in xsOut) {
@@ -134,12 +174,20 @@ export function migrate(options) {
   }
   if (xsOut.logout?.backChannelLogoutEndpoint !== undefined) {
     delete xsOut.logout.backChannelLogoutEndpoint;
-    note("xs-app.json logout.backChannelLogoutEndpoint", "not supported yet; the router has OpenID Connect back-channel logout at /login/backchannel-logout", "register that URI with your identity provider");
+    note(
+      "xs-app.json logout.backChannelLogoutEndpoint",
+      "not supported yet; the router has OpenID Connect back-channel logout at /login/backchannel-logout",
+      "register that URI with your identity provider",
+    );
   }
   if (Array.isArray(xsOut.errorPage)) {
     xsOut.errorPage = xsOut.errorPage.filter((/** @type {any} */ entry, /** @type {number} */ i) => {
       if (entry?.path === undefined) return true;
-      note(`xs-app.json errorPage[${i}].path`, "error pages from the HTML5 application repository are not supported yet", "put the page under public/ and name it in `file`");
+      note(
+        `xs-app.json errorPage[${i}].path`,
+        "error pages from the HTML5 application repository are not supported yet",
+        "put the page under public/ and name it in `file`",
+      );
       return false;
     });
   }
@@ -150,11 +198,19 @@ export function migrate(options) {
     if (typeof route !== "object" || route === null) return true;
     const where = `xs-app.json routes[${i}] (${route.source})`;
     if (route.service !== undefined && route.destination === undefined && route.localDir === undefined) {
-      note(where, `a \`service\` route (${route.service}): ${ROUTE_UNSUPPORTED.service}`, "removed; add a localDir route for the files instead");
+      note(
+        where,
+        `a \`service\` route (${route.service}): ${ROUTE_UNSUPPORTED.service}`,
+        "removed; add a localDir route for the files instead",
+      );
       return false;
     }
     if (route.authenticationType === "basic") {
-      note(where, "basic authentication against the identity provider is not supported", 'removed; use "xsuaa" or "ias" (the login page) instead');
+      note(
+        where,
+        "basic authentication against the identity provider is not supported",
+        'removed; use "xsuaa" or "ias" (the login page) instead',
+      );
       return false;
     }
     for (const [key, why] of Object.entries(ROUTE_UNSUPPORTED)) {
@@ -178,13 +234,31 @@ export function migrate(options) {
     else if (key === "destinations") devVars.destinations = carryDestinations(value, note);
     else if (key === "EXT_SESSION_MGT") {
       commented.push(key);
-      note("EXT_SESSION_MGT", "SAP's session store is a Redis binding; the edge router needs an Upstash Redis database (REST URL and token)", "create one, bind it as a user-provided service named like EXT_SESSION_MGT.instanceName (credentials url, token) or set UPSTASH_REDIS_REST_URL/TOKEN, give sessionSecret 64+ characters, then uncomment EXT_SESSION_MGT in .dev.vars");
+      note(
+        "EXT_SESSION_MGT",
+        "SAP's session store is a Redis binding; the edge router needs an Upstash Redis database (REST URL and token)",
+        "create one, bind it as a user-provided service named like EXT_SESSION_MGT.instanceName (credentials url, token) or set UPSTASH_REDIS_REST_URL/TOKEN, give sessionSecret 64+ characters, then uncomment EXT_SESSION_MGT in .dev.vars",
+      );
       devVars[key] = value;
     } else if (ROUTER_VARIABLES.has(key)) devVars[key] = value;
-    else if (key in SAP_ONLY_VARIABLES) note(`default-env.json ${key}`, "not used at the edge", SAP_ONLY_VARIABLES[/** @type {keyof typeof SAP_ONLY_VARIABLES} */ (key)]);
-    else note(`default-env.json ${key}`, "not a variable the router reads", "left out; set it in .dev.vars if a backend of yours needs it through the router (it does not)");
+    else if (key in SAP_ONLY_VARIABLES)
+      note(
+        `default-env.json ${key}`,
+        "not used at the edge",
+        SAP_ONLY_VARIABLES[/** @type {keyof typeof SAP_ONLY_VARIABLES} */ (key)],
+      );
+    else
+      note(
+        `default-env.json ${key}`,
+        "not a variable the router reads",
+        "left out; set it in .dev.vars if a backend of yours needs it through the router (it does not)",
+      );
   }
-  if (devVars.VCAP_SERVICES !== undefined && Object.keys(/** @type {object} */ (devVars.VCAP_SERVICES)).length === 0) delete devVars.VCAP_SERVICES;
+  if (
+    devVars.VCAP_SERVICES !== undefined &&
+    Object.keys(/** @type {object} */ (devVars.VCAP_SERVICES)).length === 0
+  )
+    delete devVars.VCAP_SERVICES;
 
   // ---- xs-security.json ----
   let xsSecurity;
@@ -198,7 +272,12 @@ export function migrate(options) {
     );
   }
   for (const file of ["manifest.yml", "mta.yaml", "mta.yml"]) {
-    if (existsSync(join(source, file))) note(file, "Cloud Foundry deployment descriptors are not read", "deploy with `npx wrangler deploy`; bindings become the VCAP_SERVICES secret, env entries variables (see README, Deployment)");
+    if (existsSync(join(source, file)))
+      note(
+        file,
+        "Cloud Foundry deployment descriptors are not read",
+        "deploy with `npx wrangler deploy`; bindings become the VCAP_SERVICES secret, env entries variables (see README, Deployment)",
+      );
   }
 
   // ---- write the project ----
@@ -206,15 +285,27 @@ export function migrate(options) {
   for (const dir of [...new Set(localDirs)]) {
     const rel = dir.replace(/^\.?\/+/, "").replace(/\/+$/, "");
     if (rel === "" || rel === "." || rel.split("/").includes("..")) {
-      note(`localDir "${dir}"`, "serves the project folder itself (or outside it), which holds xs-app.json and default-env.json", "move the public files into a folder of their own, copy it under public/, and point localDir at it");
+      note(
+        `localDir "${dir}"`,
+        "serves the project folder itself (or outside it), which holds xs-app.json and default-env.json",
+        "move the public files into a folder of their own, copy it under public/, and point localDir at it",
+      );
       continue;
     }
     const from = join(source, rel);
     if (!existsSync(from)) {
-      note(`localDir "${dir}"`, "the folder does not exist in the approuter project", `create public/${rel}/ with the files`);
+      note(
+        `localDir "${dir}"`,
+        "the folder does not exist in the approuter project",
+        `create public/${rel}/ with the files`,
+      );
       continue;
     }
-    cpSync(from, join(outDir, "public", rel), { recursive: true, dereference: true, filter: (f) => basename(f) !== "node_modules" });
+    cpSync(from, join(outDir, "public", rel), {
+      recursive: true,
+      dereference: true,
+      filter: (f) => basename(f) !== "node_modules",
+    });
     carried.push(`${rel}/ → public/${rel}/ (${countFiles(join(outDir, "public", rel))} files)`);
   }
   for (const entry of Array.isArray(xsOut.errorPage) ? xsOut.errorPage : []) {
@@ -230,7 +321,10 @@ export function migrate(options) {
     cpSync(join(source, rel), target, { dereference: true });
     carried.push(`${rel} → public/${rel}`);
   }
-  writeFileSync(join(outDir, "public", ".assetsignore"), "# Everything in public/ is uploaded with `wrangler deploy`: public files only.\n.*\n");
+  writeFileSync(
+    join(outDir, "public", ".assetsignore"),
+    "# Everything in public/ is uploaded with `wrangler deploy`: public files only.\n.*\n",
+  );
 
   writeFileSync(join(outDir, "xs-app.json"), `${JSON.stringify(xsOut, null, 2)}\n`);
   carried.push("xs-app.json");
@@ -240,23 +334,45 @@ export function migrate(options) {
   }
   writeFileSync(join(outDir, "worker.js"), WORKER_JS);
   writeFileSync(join(outDir, "wrangler.toml"), wranglerToml(name));
-  writeFileSync(join(outDir, "package.json"), `${JSON.stringify(packageJson(name, options.routerSpec ?? routerSpec()), null, 2)}\n`);
+  writeFileSync(
+    join(outDir, "package.json"),
+    `${JSON.stringify(packageJson(name, options.routerSpec ?? routerSpec()), null, 2)}\n`,
+  );
   writeFileSync(join(outDir, ".gitignore"), "node_modules/\n.wrangler/\n.dev.vars\n.env\ndefault-env.json\n");
 
-  const lines = ["# Local variables for wrangler dev, from " + (envFiles.join(" and ") || "nothing") + " (written by approuter-edge init).", "# Never commit this file. Deployed, these are secrets: see MIGRATION.md."];
+  const lines = [
+    "# Local variables for wrangler dev, from " +
+      (envFiles.join(" and ") || "nothing") +
+      " (written by approuter-edge init).",
+    "# Never commit this file. Deployed, these are secrets: see MIGRATION.md.",
+  ];
   for (const [key, value] of Object.entries(devVars)) {
     const line = dotenvLine(key, value);
     if (line === null) {
-      note(`default-env.json ${key}`, "its value cannot be written to .dev.vars unchanged (text with $, ' or a line break, or JSON that does not parse)", "set it in .dev.vars by hand");
+      note(
+        `default-env.json ${key}`,
+        "its value cannot be written to .dev.vars unchanged (text with $, ' or a line break, or JSON that does not parse)",
+        "set it in .dev.vars by hand",
+      );
       continue;
     }
     lines.push(commented.includes(key) ? `# ${line}` : line);
   }
   writeFileSync(join(outDir, ".dev.vars"), `${lines.join("\n")}\n`, { mode: 0o600 });
-  if (envFiles.length > 0) carried.push(`${envFiles.join(", ")} → .dev.vars (${Object.keys(devVars).join(", ") || "nothing usable"})`);
+  if (envFiles.length > 0)
+    carried.push(
+      `${envFiles.join(", ")} → .dev.vars (${Object.keys(devVars).join(", ") || "nothing usable"})`,
+    );
 
   const result = { outDir, notes, carried, name };
-  writeFileSync(join(outDir, "MIGRATION.md"), migrationMd(source, result, Object.keys(devVars).filter((k) => !commented.includes(k))));
+  writeFileSync(
+    join(outDir, "MIGRATION.md"),
+    migrationMd(
+      source,
+      result,
+      Object.keys(devVars).filter((k) => !commented.includes(k)),
+    ),
+  );
   return result;
 }
 
@@ -284,10 +400,22 @@ function carryServices(raw, extSessionMgt, note) {
   /** @type {Record<string, unknown[]>} */
   const kept = {};
   const WHY = {
-    destination: ["the destination service is not read", "list each destination (name, url, forwardAuthToken) in the `destinations` variable"],
-    connectivity: ["on-premise systems behind SAP's Cloud Connector are not reachable from the edge", "expose the system through Cloudflare Tunnel (or a public endpoint) and add it to `destinations`"],
-    "html5-apps-repo": ["the HTML5 application repository is not reachable from the edge", "put the app's files under public/ and serve them with a localDir route"],
-    "redis-cache": ["SAP's Redis speaks the Redis protocol; the edge router needs Upstash Redis over HTTP", "see the EXT_SESSION_MGT note"],
+    destination: [
+      "the destination service is not read",
+      "list each destination (name, url, forwardAuthToken) in the `destinations` variable",
+    ],
+    connectivity: [
+      "on-premise systems behind SAP's Cloud Connector are not reachable from the edge",
+      "expose the system through Cloudflare Tunnel (or a public endpoint) and add it to `destinations`",
+    ],
+    "html5-apps-repo": [
+      "the HTML5 application repository is not reachable from the edge",
+      "put the app's files under public/ and serve them with a localDir route",
+    ],
+    "redis-cache": [
+      "SAP's Redis speaks the Redis protocol; the edge router needs Upstash Redis over HTTP",
+      "see the EXT_SESSION_MGT note",
+    ],
   };
   for (const [label, bindings] of Object.entries(/** @type {Record<string, unknown>} */ (services))) {
     if (!Array.isArray(bindings)) continue;
@@ -296,12 +424,19 @@ function carryServices(raw, extSessionMgt, note) {
       const isStore = storeName !== undefined && b.name === storeName && label !== "redis-cache";
       if (label === "xsuaa" || label === "identity" || isStore) {
         if (label === "xsuaa" && typeof b.credentials?.clientsecret !== "string") {
-          note(`VCAP_SERVICES xsuaa "${b.name ?? "?"}"`, "has no clientsecret (an X.509 credential?); the edge router authenticates with client id and secret", "create a service key with credential-type binding-secret");
+          note(
+            `VCAP_SERVICES xsuaa "${b.name ?? "?"}"`,
+            "has no clientsecret (an X.509 credential?); the edge router authenticates with client id and secret",
+            "create a service key with credential-type binding-secret",
+          );
         }
         (kept[label] ??= []).push(binding);
         continue;
       }
-      const [why, todo] = WHY[/** @type {keyof typeof WHY} */ (label)] ?? ["not used by the edge router", "nothing (left out)"];
+      const [why, todo] = WHY[/** @type {keyof typeof WHY} */ (label)] ?? [
+        "not used by the edge router",
+        "nothing (left out)",
+      ];
       note(`VCAP_SERVICES ${label} "${b.name ?? "?"}"`, why, todo);
     }
   }
@@ -329,13 +464,23 @@ function carryDestinations(raw, note) {
       else dropped.push(key);
     }
     const name = JSON.stringify(d.name ?? "?");
-    const onPremise = dropped.some((k) => /^proxy(Host|Port|Type)$/i.test(k)) || String(d.proxyType ?? d.ProxyType ?? "").toLowerCase() === "onpremise";
+    const onPremise =
+      dropped.some((k) => /^proxy(Host|Port|Type)$/i.test(k)) ||
+      String(d.proxyType ?? d.ProxyType ?? "").toLowerCase() === "onpremise";
     if (onPremise) {
-      note(`destination ${name}`, "on-premise (through SAP's Cloud Connector): not reachable from the edge", `expose the system through Cloudflare Tunnel (or a public endpoint) and set the destination's url to it; until then requests to it get 502`);
+      note(
+        `destination ${name}`,
+        "on-premise (through SAP's Cloud Connector): not reachable from the edge",
+        `expose the system through Cloudflare Tunnel (or a public endpoint) and set the destination's url to it; until then requests to it get 502`,
+      );
     }
     const others = dropped.filter((k) => !/^proxy(Host|Port|Type)$/i.test(k));
     if (others.length > 0) {
-      note(`destination ${name}: ${others.join(", ")}`, "properties the edge router does not support", others.includes("strictSSL") ? "removed; backends need a valid TLS certificate" : "removed");
+      note(
+        `destination ${name}: ${others.join(", ")}`,
+        "properties the edge router does not support",
+        others.includes("strictSSL") ? "removed; backends need a valid TLS certificate" : "removed",
+      );
     }
     return out;
   });
@@ -343,7 +488,12 @@ function carryDestinations(raw, note) {
 
 /** Cloudflare Worker names: lower-case letters, digits and dashes, at most 63. */
 function workerName(raw) {
-  const name = raw.toLowerCase().replace(/^@[^/]+\//, "").replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+  const name = raw
+    .toLowerCase()
+    .replace(/^@[^/]+\//, "")
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 63);
   return name === "" ? "approuter-edge-app" : name;
 }
 
@@ -388,7 +538,12 @@ function packageJson(name, spec) {
     name,
     private: true,
     type: "module",
-    scripts: { start: "approuter-edge dev", dev: "approuter-edge dev", deploy: "wrangler deploy", tail: "wrangler tail" },
+    scripts: {
+      start: "approuter-edge dev",
+      dev: "approuter-edge dev",
+      deploy: "wrangler deploy",
+      tail: "wrangler tail",
+    },
     dependencies: { "approuter-edge": spec },
     devDependencies: { wrangler: OWN_PACKAGE.devDependencies.wrangler },
   };
@@ -397,7 +552,8 @@ function packageJson(name, spec) {
 /** @param {string} dir */
 function countFiles(dir) {
   let n = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) n += entry.isDirectory() ? countFiles(join(dir, entry.name)) : 1;
+  for (const entry of readdirSync(dir, { withFileTypes: true }))
+    n += entry.isDirectory() ? countFiles(join(dir, entry.name)) : 1;
   return n;
 }
 
@@ -413,12 +569,16 @@ Written by \`approuter-edge init\` from \`${rel}\` (which was not changed).
 
 ${result.carried.map((c) => `- ${c}`).join("\n")}
 
-## Not carried over${result.notes.length === 0 ? "\n\nNothing: everything was carried over.\n" : `
+## Not carried over${
+    result.notes.length === 0
+      ? "\n\nNothing: everything was carried over.\n"
+      : `
 
 | what | why | what to do |
 |---|---|---|
 ${rows.join("\n")}
-`}
+`
+  }
 ## Run it locally
 
 \`\`\`sh
@@ -453,7 +613,11 @@ export async function main(argv) {
   /** @type {{ values: { out?: string, help?: boolean }, positionals: string[] }} */
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: "string" }, help: { type: "boolean", short: "h" } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
   } catch (err) {
     console.error(`init: ${err instanceof Error ? err.message : err}\n\n${USAGE}`);
     return 2;
@@ -468,7 +632,10 @@ export async function main(argv) {
   }
   let result;
   try {
-    result = migrate({ source: parsed.positionals[0], ...(parsed.values.out ? { out: parsed.values.out } : {}) });
+    result = migrate({
+      source: parsed.positionals[0],
+      ...(parsed.values.out ? { out: parsed.values.out } : {}),
+    });
   } catch (err) {
     console.error(`init: ${err instanceof Error ? err.message : err}`);
     return 1;

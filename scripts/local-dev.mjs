@@ -37,7 +37,10 @@ export async function main(argv) {
   /** @type {{ port?: string, dir?: string, help?: boolean }} */
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { port: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { port: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
   } catch (err) {
     console.error(`dev: ${err instanceof Error ? err.message : err}\n\n${USAGE}`);
     return 2;
@@ -53,7 +56,9 @@ export async function main(argv) {
   }
   const dir = resolve(values.dir ?? process.cwd());
   if (!existsSync(join(dir, "wrangler.toml"))) {
-    console.error(`dev: no wrangler.toml in ${dir}; run this in your edge project (or create one with \`approuter-edge init <approuter folder>\`)`);
+    console.error(
+      `dev: no wrangler.toml in ${dir}; run this in your edge project (or create one with \`approuter-edge init <approuter folder>\`)`,
+    );
     return 2;
   }
 
@@ -78,10 +83,16 @@ export async function main(argv) {
     console.error(`dev: ${err instanceof Error ? err.message : err}`);
     return 1;
   }
-  const lines = ["# written by approuter-edge dev for one run of wrangler dev; removed when it stops", "APPROUTER_DEV='true'"];
+  const lines = [
+    "# written by approuter-edge dev for one run of wrangler dev; removed when it stops",
+    "APPROUTER_DEV='true'",
+  ];
   for (const [name, value] of Object.entries(sap.vars)) {
     const line = dotenvLine(name, value);
-    if (line === null) console.error(`dev: default-env.json: ${name} is left out (not valid JSON, or text with $, ' or a line break); set it in .dev.vars`);
+    if (line === null)
+      console.error(
+        `dev: default-env.json: ${name} is left out (not valid JSON, or text with $, ' or a line break); set it in .dev.vars`,
+      );
     else lines.push(line);
   }
   const tempDir = mkdtempSync(join(tmpdir(), "approuter-edge-dev-"));
@@ -94,7 +105,17 @@ export async function main(argv) {
   if (local) envFiles.push(join(dir, local)); // later files win
   const sources = [...sap.files, ...(local ? [local] : [])];
 
-  const args = [wranglerBin, "dev", "--ip", HOST, "--port", String(port), "--log-level", "warn", "--show-interactive-dev-session=false"];
+  const args = [
+    wranglerBin,
+    "dev",
+    "--ip",
+    HOST,
+    "--port",
+    String(port),
+    "--log-level",
+    "warn",
+    "--show-interactive-dev-session=false",
+  ];
   for (const file of envFiles) args.push("--env-file", file);
   const child = spawn(process.execPath, args, {
     cwd: dir,
@@ -117,7 +138,8 @@ export async function main(argv) {
     child.kill("SIGTERM");
     setTimeout(() => killGroup("SIGKILL"), STOP_GRACE_MS).unref();
   };
-  for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"])) process.on(signal, onSignal);
+  for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"]))
+    process.on(signal, onSignal);
 
   const exited = new Promise((resolveExit) =>
     child.once("exit", (code, signal) => {
@@ -129,7 +151,9 @@ export async function main(argv) {
   void exited.then(() => (done = true));
   while (!done) {
     if (await accepts(port, HOST)) {
-      console.log(`approuter-edge: http://${HOST}:${port} (your configuration${sources.length ? ` from ${sources.join(", ")}` : ""}; Ctrl-C stops it)`);
+      console.log(
+        `approuter-edge: http://${HOST}:${port} (your configuration${sources.length ? ` from ${sources.join(", ")}` : ""}; Ctrl-C stops it)`,
+      );
       break;
     }
     await new Promise((r) => setTimeout(r, 150));

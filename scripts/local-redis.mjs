@@ -42,7 +42,17 @@ export function hasRedisServer() {
  *   replicas?: number, replicaLagMs?: number, syncWaitMs?: number, getex?: "replica" | "primary" }} [options]
  * @returns {Promise<LocalRedis & { replicaPorts: number[], stats: import("./upstash-rest-server.mjs").EndpointStats }>}
  */
-export async function startLocalRedis({ redisPort, restPort, token, host = "127.0.0.1", dataDir, replicas = 0, replicaLagMs = 0, syncWaitMs, getex } = {}) {
+export async function startLocalRedis({
+  redisPort,
+  restPort,
+  token,
+  host = "127.0.0.1",
+  dataDir,
+  replicas = 0,
+  replicaLagMs = 0,
+  syncWaitMs,
+  getex,
+} = {}) {
   const started = await startReplicatedRedis({
     redisPort,
     token,
@@ -71,7 +81,15 @@ export async function startLocalRedis({ redisPort, restPort, token, host = "127.
  * @param {{ regions: RegionOptions[], redisPort?: number, token?: string, host?: string, dataDir?: string,
  *   syncWaitMs?: number, getex?: "replica" | "primary" }} options
  */
-export async function startReplicatedRedis({ regions, redisPort, token, host = "127.0.0.1", dataDir, syncWaitMs, getex }) {
+export async function startReplicatedRedis({
+  regions,
+  redisPort,
+  token,
+  host = "127.0.0.1",
+  dataDir,
+  syncWaitMs,
+  getex,
+}) {
   if (!hasRedisServer()) {
     throw new Error(`redis-server is not installed. Install it with: ${INSTALL_COMMAND}`);
   }
@@ -174,12 +192,27 @@ export async function startReplicatedRedis({ regions, redisPort, token, host = "
  */
 function spawnRedis(host, port, extra = [], dataDir) {
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const persistence = dataDir ? ["--dir", dataDir, "--appendonly", "yes", "--appendfsync", "everysec"] : ["--dir", tmpdir(), "--appendonly", "no"];
+  const persistence = dataDir
+    ? ["--dir", dataDir, "--appendonly", "yes", "--appendfsync", "everysec"]
+    : ["--dir", tmpdir(), "--appendonly", "no"];
   const child = spawn(
     "redis-server",
     [
-      "--port", String(port), "--bind", host, "--save", "", ...persistence, "--daemonize", "no",
-      "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", "--repl-diskless-load", "on-empty-db",
+      "--port",
+      String(port),
+      "--bind",
+      host,
+      "--save",
+      "",
+      ...persistence,
+      "--daemonize",
+      "no",
+      "--repl-diskless-sync",
+      "yes",
+      "--repl-diskless-sync-delay",
+      "0",
+      "--repl-diskless-load",
+      "on-empty-db",
       ...extra,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
@@ -216,7 +249,9 @@ async function waitForPing(host, port, child) {
  * @param {string} host @param {number} port @returns {Promise<number | undefined>}
  */
 async function redisPid(host, port) {
-  const match = /process_id:(\d+)\r\n/.exec((await infoSection(host, port, "server", /process_id:\d+\r\n/)) ?? "");
+  const match = /process_id:(\d+)\r\n/.exec(
+    (await infoSection(host, port, "server", /process_id:\d+\r\n/)) ?? "",
+  );
   return match ? Number(match[1]) : undefined;
 }
 
@@ -256,7 +291,9 @@ async function waitForLink(host, port) {
     if (info && /master_link_status:up\r\n/.test(info)) return;
     await sleep(20);
   }
-  throw new Error(`the replica on ${host}:${port} did not sync with its primary within ${START_TIMEOUT_MS} ms`);
+  throw new Error(
+    `the replica on ${host}:${port} did not sync with its primary within ${START_TIMEOUT_MS} ms`,
+  );
 }
 
 /**
@@ -348,7 +385,11 @@ async function main() {
   };
   const redisPort = toPort(values["redis-port"], "--redis-port");
   const restPort = toPort(values.port, "--port");
-  const toCount = (/** @type {string | undefined} */ value, /** @type {string} */ flag, /** @type {number} */ max) => {
+  const toCount = (
+    /** @type {string | undefined} */ value,
+    /** @type {string} */ flag,
+    /** @type {number} */ max,
+  ) => {
     if (value === undefined) return undefined;
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0 || n > max) {
@@ -370,10 +411,21 @@ async function main() {
     console.error(`redis-server is not installed. Install it with: ${INSTALL_COMMAND}`);
     process.exit(1);
   }
-  const local = await startLocalRedis({ redisPort, restPort, token: values.token, replicas, replicaLagMs, ...(syncWaitMs !== undefined ? { syncWaitMs } : {}), ...(getex ? { getex } : {}) });
+  const local = await startLocalRedis({
+    redisPort,
+    restPort,
+    token: values.token,
+    replicas,
+    replicaLagMs,
+    ...(syncWaitMs !== undefined ? { syncWaitMs } : {}),
+    ...(getex ? { getex } : {}),
+  });
   console.log(`UPSTASH_REDIS_REST_URL=${local.restUrl}`);
   console.log(`UPSTASH_REDIS_REST_TOKEN=${local.token}`);
-  const replicaNote = replicas > 0 ? `, ${replicas} replica(s) ${replicaLagMs} ms behind on ${local.replicaPorts.join(", ")}` : "";
+  const replicaNote =
+    replicas > 0
+      ? `, ${replicas} replica(s) ${replicaLagMs} ms behind on ${local.replicaPorts.join(", ")}`
+      : "";
   console.error(`redis-server on 127.0.0.1:${local.redisPort}${replicaNote}; press Ctrl-C to stop.`);
 
   let stopping = false;

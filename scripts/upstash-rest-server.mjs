@@ -45,11 +45,30 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
  * protocol, open transaction, …) would break every other request, so they are refused.
  */
 const REFUSED_COMMANDS = new Set([
-  "AUTH", "HELLO", "SELECT", "QUIT", "RESET", "MONITOR", "SYNC", "PSYNC", "CLIENT",
-  "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-  "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH",
+  "AUTH",
+  "HELLO",
+  "SELECT",
+  "QUIT",
+  "RESET",
+  "MONITOR",
+  "SYNC",
+  "PSYNC",
+  "CLIENT",
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "SSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "SUNSUBSCRIBE",
+  "MULTI",
+  "EXEC",
+  "DISCARD",
+  "WATCH",
+  "UNWATCH",
   // A replica must stay a replica of the primary.
-  "REPLICAOF", "SLAVEOF", "FAILOVER",
+  "REPLICAOF",
+  "SLAVEOF",
+  "FAILOVER",
 ]);
 
 /** How often a replica's replication offset is asked for while requests wait for it. */
@@ -90,7 +109,8 @@ export async function startUpstashRestServer({
   if (!isLoopback(host)) throw new Error(`refusing to bind the REST endpoint to non-loopback host ${host}`);
   if (!Number.isInteger(redisPort) || redisPort <= 0) throw new Error("redisPort is required");
   if (!token || /\s/.test(token)) throw new Error("token must be non-empty and without whitespace");
-  if (!(primaryDelayMs >= 0) || !(syncWaitMs >= 0)) throw new Error("primaryDelayMs and syncWaitMs must be ≥ 0");
+  if (!(primaryDelayMs >= 0) || !(syncWaitMs >= 0))
+    throw new Error("primaryDelayMs and syncWaitMs must be ≥ 0");
   if (getex !== "replica" && getex !== "primary") throw new Error('getex must be "replica" or "primary"');
 
   // Hash both sides to a fixed length so timingSafeEqual never sees different lengths.
@@ -117,7 +137,8 @@ export async function startUpstashRestServer({
       },
       (err) => {
         const status = err instanceof HttpError ? err.status : 500;
-        const message = err instanceof HttpError ? err.message : "ERR internal error in the local REST endpoint";
+        const message =
+          err instanceof HttpError ? err.message : "ERR internal error in the local REST endpoint";
         if (status === 413) res.setHeader("connection", "close");
         res.setHeader("upstash-sync-token", fallbackToken());
         send(res, status, { error: message });
@@ -178,9 +199,19 @@ export async function startUpstashRestServer({
    */
   async function readOnReplica(reader, commands, how) {
     const getex = commands.filter(([name]) => name === "GETEX");
-    const onPrimary = getex.length > 0 ? sleep(primaryDelayMs).then(() => run(primary, getex, { single: false, transaction: false, base64: false, token: false })) : undefined;
-    const asRead = commands.map((c) => (c[0] === "GETEX" ? /** @type {RedisCommand} */ (["GET", c[1] ?? ""]) : c));
-    const [answer] = await Promise.all([run(reader, asRead, { ...how, transaction: false, token: true }), onPrimary]);
+    const onPrimary =
+      getex.length > 0
+        ? sleep(primaryDelayMs).then(() =>
+            run(primary, getex, { single: false, transaction: false, base64: false, token: false }),
+          )
+        : undefined;
+    const asRead = commands.map((c) =>
+      c[0] === "GETEX" ? /** @type {RedisCommand} */ (["GET", c[1] ?? ""]) : c,
+    );
+    const [answer] = await Promise.all([
+      run(reader, asRead, { ...how, transaction: false, token: true }),
+      onPrimary,
+    ]);
     return answer;
   }
 
@@ -390,7 +421,8 @@ async function readOnlyCommands(redis) {
   for (const entry of table) {
     if (!Array.isArray(entry)) continue;
     const [name, , flags] = entry;
-    if (typeof name === "string" && Array.isArray(flags) && flags.includes("readonly")) names.add(name.toUpperCase());
+    if (typeof name === "string" && Array.isArray(flags) && flags.includes("readonly"))
+      names.add(name.toUpperCase());
   }
   return names;
 }

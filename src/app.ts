@@ -52,11 +52,25 @@ export interface AppDeps {
  * src/session. Order matters: CORS preflights are answered before anything else, the
  * response headers are applied to every answer, the session is committed last.
  */
-export function createApp({ config, manager, fetch, log, auth, authenticate: override, statusToken, now = Date.now, hooks }: AppDeps): Hono<SessionEnv> {
+export function createApp({
+  config,
+  manager,
+  fetch,
+  log,
+  auth,
+  authenticate: override,
+  statusToken,
+  now = Date.now,
+  hooks,
+}: AppDeps): Hono<SessionEnv> {
   const app = new Hono<SessionEnv>();
   const { xsApp, http } = config;
   const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
-  const headerPlan = planResponseHeaders({ sendXFrameOptions: http.sendXFrameOptions, httpHeaders: http.httpHeaders, responseHeaders: xsApp.responseHeaders });
+  const headerPlan = planResponseHeaders({
+    sendXFrameOptions: http.sendXFrameOptions,
+    httpHeaders: http.httpHeaders,
+    responseHeaders: xsApp.responseHeaders,
+  });
   const corsRules = effectiveCorsRules(xsApp.cors, http.cors);
   const corsHeadersOrPreflight = (request: Request) => {
     const preflight = corsPreflight(request, corsRules);
@@ -68,7 +82,10 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     // A bug, not an expected failure: log its kind only (messages may carry request data).
     log("request.error", { name: error.name, method: c.req.method });
     hookedErrors.add(c); // the error hooks see it here, with the error, not again as a page
-    return (await errorHookAnswer(hooks, { status: 500, code: "INTERNAL_ERROR", error }, c)) ?? errorPage(500, "INTERNAL_ERROR");
+    return (
+      (await errorHookAnswer(hooks, { status: 500, code: "INTERNAL_ERROR", error }, c)) ??
+      errorPage(500, "INTERNAL_ERROR")
+    );
   });
 
   app.use(async (c, next) => {
@@ -84,7 +101,10 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
       const code = c.res.headers.get(ROUTER_ERROR_HEADER)!;
       c.res.headers.delete(ROUTER_ERROR_HEADER);
       const page = xsApp.errorPage.get(c.res.status);
-      const hooked = hooks?.beforeErrorHandler && !hookedErrors.has(c) ? await errorHookAnswer(hooks, { status: c.res.status, code }, c) : undefined;
+      const hooked =
+        hooks?.beforeErrorHandler && !hookedErrors.has(c)
+          ? await errorHookAnswer(hooks, { status: c.res.status, code }, c)
+          : undefined;
       if (hooked) c.res = withMutableHeaders(hooked);
       else if (page) c.res = await customErrorPage(c, page, c.res);
     }
@@ -93,14 +113,25 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
 
-  const afterRequest = installStatus(app, { manager, ...(auth ? { auth } : {}), ...(statusToken ? { token: statusToken } : {}), log, now });
+  const afterRequest = installStatus(app, {
+    manager,
+    ...(auth ? { auth } : {}),
+    ...(statusToken ? { token: statusToken } : {}),
+    log,
+    now,
+  });
   const hasLogoutPaths = [...xsApp.destinations.values()].some((d) => d.logoutPath);
   app.use(
     sessionMiddleware({
       manager,
       cookieName: config.session.cookieName,
       cookie: config.session.cookie,
-      ...(hasLogoutPaths ? { onEnded: (record) => callBackendLogouts(record, { xsApp, destinations: config.destinations, fetch }) } : {}),
+      ...(hasLogoutPaths
+        ? {
+            onEnded: (record) =>
+              callBackendLogouts(record, { xsApp, destinations: config.destinations, fetch }),
+          }
+        : {}),
     }),
   );
 
@@ -108,22 +139,57 @@ export function createApp({ config, manager, fetch, log, auth, authenticate: ove
     app.get(xsApp.login.callbackEndpoint, (c) => handleCallback(c, auth));
     app.all(BACKCHANNEL_LOGOUT_PATH, (c) => handleBackchannelLogout(c, auth));
     const backChannel = xsApp.logout?.backChannelLogoutEndpoint;
-    if (backChannel && backChannel !== BACKCHANNEL_LOGOUT_PATH) app.post(backChannel, (c) => handleBackchannelLogout(c, auth));
+    if (backChannel && backChannel !== BACKCHANNEL_LOGOUT_PATH)
+      app.post(backChannel, (c) => handleBackchannelLogout(c, auth));
   }
   const logout = xsApp.logout;
   if (logout?.logoutEndpoint) {
     const csrfTokenFor = (id: string) => manager.csrfTokenFor(id);
-    app.all(logout.logoutEndpoint, logoutHandler({ logout, xsApp, destinations: config.destinations, fetch, csrfTokenFor, ...(auth ? { auth } : {}) }));
+    app.all(
+      logout.logoutEndpoint,
+      logoutHandler({
+        logout,
+        xsApp,
+        destinations: config.destinations,
+        fetch,
+        csrfTokenFor,
+        ...(auth ? { auth } : {}),
+      }),
+    );
   }
   const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
-  const resolveDestination = createDestinationResolver({ variable: config.destinations, ...(config.destinationService && { service: config.destinationService }), fetch, now, log });
+  const resolveDestination = createDestinationResolver({
+    variable: config.destinations,
+    ...(config.destinationService && { service: config.destinationService }),
+    fetch,
+    now,
+    log,
+  });
   if (config.destinationService) warnServiceLogoutPaths(xsApp.destinations, config.destinations, log);
   const html5 = config.html5Repo && createHtml5Router({ binding: config.html5Repo, config, fetch, now, log });
-  const info = infoEndpoints({ ...pick(xsApp, "whitelistService", "pluginMetadataEndpoint"), ...pick(http, "plugins"), ...(http.clickjackWhitelist ? { whitelist: http.clickjackWhitelist } : {}), routes: xsApp.routes, authenticate });
+  const info = infoEndpoints({
+    ...pick(xsApp, "whitelistService", "pluginMetadataEndpoint"),
+    ...pick(http, "plugins"),
+    ...(http.clickjackWhitelist ? { whitelist: http.clickjackWhitelist } : {}),
+    routes: xsApp.routes,
+    authenticate,
+  });
   if (info) app.use(info);
   // SAP: extensions after its own endpoints, before the route is served.
   installRequestHooks(app, hooks, (c) => guardLikeRoute(c, xsApp.routes, authenticate));
-  app.all("*", routeHandler({ config, fetch, authenticate, csrfTokenFor: (id) => manager.csrfTokenFor(id), userApi, resolveDestination, log, ...(html5 && { html5 }) }));
+  app.all(
+    "*",
+    routeHandler({
+      config,
+      fetch,
+      authenticate,
+      csrfTokenFor: (id) => manager.csrfTokenFor(id),
+      userApi,
+      resolveDestination,
+      log,
+      ...(html5 && { html5 }),
+    }),
+  );
   return app;
 }
 

@@ -10,7 +10,12 @@ import { ExternalTier } from "./session/external-tier.js";
 import { KeyRing } from "./session/keyring.js";
 import { SessionManager } from "./session/manager.js";
 import { MemoryTier } from "./session/memory-tier.js";
-import { adaptCustomStore, missingMethods, type CustomStoreModule, type UserCustomStore } from "./stores/custom.js";
+import {
+  adaptCustomStore,
+  missingMethods,
+  type CustomStoreModule,
+  type UserCustomStore,
+} from "./stores/custom.js";
 import { ResilientStore, realSleep } from "./stores/resilient.js";
 import type { ByteStore } from "./stores/types.js";
 import { createUpstashStore } from "./stores/upstash.js";
@@ -27,7 +32,13 @@ import { routeQueryWarnings } from "./routing/query-warning.js";
  * then answers every request with a generic error page.
  */
 export type IsolateState =
-  | { kind: "ready"; config: RouterConfig; manager: SessionManager; app: Hono<SessionEnv>; auth?: AuthServices }
+  | {
+      kind: "ready";
+      config: RouterConfig;
+      manager: SessionManager;
+      app: Hono<SessionEnv>;
+      auth?: AuthServices;
+    }
   | { kind: "broken"; problems: string[] };
 
 export interface IsolateDeps {
@@ -47,7 +58,8 @@ export function touchIntervalFor(idleTimeoutMs: number): number {
 }
 
 export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<IsolateState> {
-  const customStoreBundled = !deps.customStore.isPlaceholder && typeof deps.customStore.getStore === "function";
+  const customStoreBundled =
+    !deps.customStore.isPlaceholder && typeof deps.customStore.getStore === "function";
   const loaded = loadConfig(env, deps.bundledXsApp, { customStoreBundled });
   if (!loaded.ok) return broken(deps.log, formatProblems(loaded.problems).split("\n"));
   const { config } = loaded;
@@ -84,7 +96,8 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   warnUnsupported(env, deps.log);
   if (config.xsApp.ignored.length > 0) deps.log("config.ignored.warn", { settings: config.xsApp.ignored });
   deps.log("config.loaded", { ...redactedSummary(config) });
-  for (const warning of routeQueryWarnings(config.xsApp.routes)) deps.log("config.route.warn", { ...warning });
+  for (const warning of routeQueryWarnings(config.xsApp.routes))
+    deps.log("config.route.warn", { ...warning });
   const app = createApp({
     config,
     manager,
@@ -99,19 +112,34 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   return { kind: "ready", config, manager, app, ...(auth ? { auth } : {}) };
 }
 
-async function buildAuth(config: RouterConfig, manager: SessionManager, external: ExternalTier | undefined, deps: IsolateDeps, env: Env): Promise<AuthServices | undefined> {
+async function buildAuth(
+  config: RouterConfig,
+  manager: SessionManager,
+  external: ExternalTier | undefined,
+  deps: IsolateDeps,
+  env: Env,
+): Promise<AuthServices | undefined> {
   const bound = Object.values(config.identityProviders);
   if (bound.length === 0) return undefined;
   const providers = new Map(
     bound.map((p) => {
       // X.509 bindings: token calls through the Workers mTLS certificate binding (checked at start-up).
       const mtls = p.mtlsBinding ? (env[p.mtlsBinding] as Fetcher) : undefined;
-      const tokenFetch: typeof fetch = mtls ? (input, init) => mtls.fetch(input as RequestInfo, init as RequestInit) as unknown as Promise<Response> : deps.fetch;
-      return [p.label, createProvider(p, { fetch: deps.fetch, tokenFetch, now: deps.now, login: config.login })] as const;
+      const tokenFetch: typeof fetch = mtls
+        ? (input, init) =>
+            mtls.fetch(input as RequestInfo, init as RequestInit) as unknown as Promise<Response>
+        : deps.fetch;
+      return [
+        p.label,
+        createProvider(p, { fetch: deps.fetch, tokenFetch, now: deps.now, login: config.login }),
+      ] as const;
     }),
   );
   // Every isolate must open the login-state cookie another one sealed: a shared secret.
-  const loginSecret = config.externalSession?.secrets[0] ?? bound.map((p) => p.clientSecret ?? p.keyMaterial).find((s) => s !== undefined) ?? randomSecret();
+  const loginSecret =
+    config.externalSession?.secrets[0] ??
+    bound.map((p) => p.clientSecret ?? p.keyMaterial).find((s) => s !== undefined) ??
+    randomSecret();
   return {
     providers,
     loginKey: await loginStateKey(loginSecret),

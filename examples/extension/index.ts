@@ -25,7 +25,8 @@ export default createRouter({
   ],
   beforeRequestHandler: [
     async (c, next) => {
-      if (c.req.path === "/ext/hello") return c.json({ hello: "from the extension", session: (await c.get("session").current()) !== null });
+      if (c.req.path === "/ext/hello")
+        return c.json({ hello: "from the extension", session: (await c.get("session").current()) !== null });
       await next();
       c.res.headers.set("x-served-by", "approuter-edge-example");
     },

@@ -82,7 +82,10 @@ export class KvSessionStore {
   private async *names(): AsyncGenerator<string> {
     let cursor: string | undefined;
     do {
-      const page: KVNamespaceListResult<unknown> = await this.kv.list({ prefix: PREFIX, ...(cursor ? { cursor } : {}) });
+      const page: KVNamespaceListResult<unknown> = await this.kv.list({
+        prefix: PREFIX,
+        ...(cursor ? { cursor } : {}),
+      });
       for (const key of page.keys) yield key.name;
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
@@ -96,7 +99,9 @@ export function getStore(context: { instanceName: string; env: Record<string, un
   if (!store) {
     const kv = context.env[context.instanceName] as KVNamespace | undefined;
     if (!kv || typeof kv.getWithMetadata !== "function") {
-      throw new Error(`no KV namespace bound as "${context.instanceName}" (the EXT_SESSION_MGT instanceName)`);
+      throw new Error(
+        `no KV namespace bound as "${context.instanceName}" (the EXT_SESSION_MGT instanceName)`,
+      );
     }
     store = new KvSessionStore(kv);
   }

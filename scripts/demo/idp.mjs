@@ -73,7 +73,8 @@ export function identityBinding(issuer, client = {}) {
  */
 export async function startDemoIdp(options) {
   const routerOrigin = new URL(options.routerOrigin).origin;
-  const host = options.host ?? process.env.IDP_HOST ?? (process.platform === "linux" ? "127.0.0.2" : "127.0.0.1");
+  const host =
+    options.host ?? process.env.IDP_HOST ?? (process.platform === "linux" ? "127.0.0.2" : "127.0.0.1");
   const kept = options.stateDir ? readKeptState(options.stateDir, host) : undefined;
   const port = options.port ?? (process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0));
   const xsApp = readDemoXsApp();
@@ -85,42 +86,55 @@ export async function startDemoIdp(options) {
   const u = new URL(routerOrigin);
   if (u.hostname === "127.0.0.1") origins.push(`${u.protocol}//localhost${u.port ? `:${u.port}` : ""}`);
   else if (u.hostname === "localhost") origins.push(`${u.protocol}//127.0.0.1${u.port ? `:${u.port}` : ""}`);
-  const privateJwk = kept?.privateJwk ?? (await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`)).privateJwk;
+  const privateJwk =
+    kept?.privateJwk ?? (await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`)).privateJwk;
   const cookieKeys = kept?.cookieKeys ?? [randomUUID() + randomUUID()];
-  const spawnOn = (/** @type {number} */ onPort) => spawnIdpServer(
-    {
-      host,
-      port: onPort,
-      cookieKeys,
-      loginPage: { title: "Sign in to the demo", note: `Demo user: ${DEV_USER.login}, password ${DEV_USER.password}` },
-      ...(options.stateDir ? { storeFile: join(options.stateDir, "idp-store.json") } : {}),
-      clients: [
-        {
-          client_id: DEV_CLIENT_ID,
-          client_secret: DEV_CLIENT_SECRET,
-          redirect_uris: origins.map((o) => `${o}${callback}`),
-          post_logout_redirect_uris: [...new Set(origins.flatMap((o) => [`${o}/`, new URL(logoutPage, o).href]))],
-          backchannel_logout_uri: `${routerOrigin}/login/backchannel-logout`,
+  const spawnOn = (/** @type {number} */ onPort) =>
+    spawnIdpServer(
+      {
+        host,
+        port: onPort,
+        cookieKeys,
+        loginPage: {
+          title: "Sign in to the demo",
+          note: `Demo user: ${DEV_USER.login}, password ${DEV_USER.password}`,
         },
-      ],
-      jwks: { keys: [privateJwk] },
-      accessTokenTtl: options.accessTokenTtl ?? 300,
-      users: [DEV_USER],
-    },
-    { debug: options.debug, logPrefix: "[demo-idp] " },
-  );
+        ...(options.stateDir ? { storeFile: join(options.stateDir, "idp-store.json") } : {}),
+        clients: [
+          {
+            client_id: DEV_CLIENT_ID,
+            client_secret: DEV_CLIENT_SECRET,
+            redirect_uris: origins.map((o) => `${o}${callback}`),
+            post_logout_redirect_uris: [
+              ...new Set(origins.flatMap((o) => [`${o}/`, new URL(logoutPage, o).href])),
+            ],
+            backchannel_logout_uri: `${routerOrigin}/login/backchannel-logout`,
+          },
+        ],
+        jwks: { keys: [privateJwk] },
+        accessTokenTtl: options.accessTokenTtl ?? 300,
+        users: [DEV_USER],
+      },
+      { debug: options.debug, logPrefix: "[demo-idp] " },
+    );
   let proc;
   try {
     proc = await spawnOn(port);
   } catch (err) {
     if (!kept || port !== kept.port) throw err;
     // The kept port is taken (another run?): a free one; keys and logins are still kept.
-    console.error(`[demo-idp] port ${port} of the last run is taken; using another one, so logged-in users sign in again`);
+    console.error(
+      `[demo-idp] port ${port} of the last run is taken; using another one, so logged-in users sign in again`,
+    );
     proc = await spawnOn(0);
   }
   if (options.stateDir) {
     const issuerPort = Number(new URL(proc.issuer).port);
-    writeFileSync(join(options.stateDir, "idp.json"), JSON.stringify({ host, port: issuerPort, privateJwk, cookieKeys }), { mode: 0o600 });
+    writeFileSync(
+      join(options.stateDir, "idp.json"),
+      JSON.stringify({ host, port: issuerPort, privateJwk, cookieKeys }),
+      { mode: 0o600 },
+    );
   }
   return {
     issuer: proc.issuer,
@@ -144,7 +158,12 @@ function readKeptState(stateDir, host) {
   if (!existsSync(file)) return undefined;
   try {
     const kept = JSON.parse(readFileSync(file, "utf8"));
-    return kept.host === host && Number.isInteger(kept.port) && kept.privateJwk && Array.isArray(kept.cookieKeys) ? kept : undefined;
+    return kept.host === host &&
+      Number.isInteger(kept.port) &&
+      kept.privateJwk &&
+      Array.isArray(kept.cookieKeys)
+      ? kept
+      : undefined;
   } catch {
     return undefined; // unreadable: start afresh
   }
@@ -159,7 +178,8 @@ const invokedDirectly = (() => {
 })();
 
 if (invokedDirectly) {
-  const usage = "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
+  const usage =
+    "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
   /** @type {{ "router-origin"?: string, port?: string, host?: string, help?: boolean }} */
   let values;
   try {
@@ -185,11 +205,17 @@ if (invokedDirectly) {
     ...(values.host ? { host: values.host } : {}),
     debug: true,
   });
-  console.log(`demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`);
+  console.log(
+    `demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`,
+  );
   const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
-  console.log(`use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`);
+  console.log(
+    `use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`,
+  );
   // For one's own project (npm run dev): the binding, client id and secret included.
-  console.log(`or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ identity: [identityBinding(idp.issuer)] })}`);
+  console.log(
+    `or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ identity: [identityBinding(idp.issuer)] })}`,
+  );
   const stop = () => idp.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

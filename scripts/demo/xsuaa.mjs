@@ -35,7 +35,14 @@ export async function startDemoXsuaa(options) {
   const port = process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0);
   // The router builds its redirect URI from the address the browser used: both spellings of loopback.
   const u = new URL(options.routerOrigin);
-  const origins = [u.origin, ...(u.hostname === "127.0.0.1" ? [`${u.protocol}//localhost:${u.port}`] : u.hostname === "localhost" ? [`${u.protocol}//127.0.0.1:${u.port}`] : [])];
+  const origins = [
+    u.origin,
+    ...(u.hostname === "127.0.0.1"
+      ? [`${u.protocol}//localhost:${u.port}`]
+      : u.hostname === "localhost"
+        ? [`${u.protocol}//127.0.0.1:${u.port}`]
+        : []),
+  ];
   const start = (/** @type {number} */ onPort) =>
     startXsuaaSim({
       host,
@@ -54,10 +61,17 @@ export async function startDemoXsuaa(options) {
     sim = await start(port);
   } catch (err) {
     if (!kept || port !== kept.port) throw err;
-    console.error(`[demo-xsuaa] port ${port} of the last run is taken; using another one, so logged-in users sign in again`);
+    console.error(
+      `[demo-xsuaa] port ${port} of the last run is taken; using another one, so logged-in users sign in again`,
+    );
     sim = await start(0);
   }
-  if (options.stateDir) writeFileSync(join(options.stateDir, "xsuaa.json"), JSON.stringify({ host, ...(await sim.keptState()) }), { mode: 0o600 });
+  if (options.stateDir)
+    writeFileSync(
+      join(options.stateDir, "xsuaa.json"),
+      JSON.stringify({ host, ...(await sim.keptState()) }),
+      { mode: 0o600 },
+    );
   return sim;
 }
 
@@ -71,7 +85,9 @@ function readKept(stateDir, host) {
   if (!existsSync(file)) return undefined;
   try {
     const kept = JSON.parse(readFileSync(file, "utf8"));
-    return kept.host === host && Number.isInteger(kept.port) && kept.signingKey?.privateJwk && kept.zoneIds ? kept : undefined;
+    return kept.host === host && Number.isInteger(kept.port) && kept.signingKey?.privateJwk && kept.zoneIds
+      ? kept
+      : undefined;
   } catch {
     return undefined;
   }

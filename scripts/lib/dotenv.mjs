@@ -2,7 +2,16 @@
 // wrangler reads back verbatim.
 
 /** Variables the router parses as JSON (src/config). */
-export const JSON_VARIABLES = new Set(["VCAP_SERVICES", "destinations", "EXT_SESSION_MGT", "XS_APP", "httpHeaders", "CORS", "COOKIES", "WS_ALLOWED_ORIGINS"]);
+export const JSON_VARIABLES = new Set([
+  "VCAP_SERVICES",
+  "destinations",
+  "EXT_SESSION_MGT",
+  "XS_APP",
+  "httpHeaders",
+  "CORS",
+  "COOKIES",
+  "WS_ALLOWED_ORIGINS",
+]);
 
 /**
  * A JSON value as a dotenv value: single-quoted and compact; since wrangler also expands

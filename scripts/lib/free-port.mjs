@@ -14,7 +14,9 @@ export function freePort(host = "127.0.0.1") {
     server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === "object" && address ? address.port : 0;
-      server.close((err) => (err ? reject(err) : port ? resolve(port) : reject(new Error("no port assigned"))));
+      server.close((err) =>
+        err ? reject(err) : port ? resolve(port) : reject(new Error("no port assigned")),
+      );
     });
   });
 }

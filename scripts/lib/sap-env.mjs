@@ -15,7 +15,8 @@ export function readSapEnv(dir) {
   const envFile = join(dir, "default-env.json");
   if (existsSync(envFile)) {
     const parsed = readJsonFile(envFile);
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`${envFile}: must be a JSON object of variables`);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new Error(`${envFile}: must be a JSON object of variables`);
     vars = { ...parsed };
     files.push("default-env.json");
   }
@@ -23,10 +24,13 @@ export function readSapEnv(dir) {
   if (existsSync(servicesFile) && vars.VCAP_SERVICES === undefined) {
     const services = readJsonFile(servicesFile);
     const xsuaa = Object.entries(typeof services === "object" && services !== null ? services : {}).find(
-      ([, credentials]) => typeof credentials === "object" && credentials !== null && "xsappname" in credentials,
+      ([, credentials]) =>
+        typeof credentials === "object" && credentials !== null && "xsappname" in credentials,
     );
     if (xsuaa) {
-      vars.VCAP_SERVICES = { xsuaa: [{ name: xsuaa[0], label: "xsuaa", tags: ["xsuaa"], credentials: xsuaa[1] }] };
+      vars.VCAP_SERVICES = {
+        xsuaa: [{ name: xsuaa[0], label: "xsuaa", tags: ["xsuaa"], credentials: xsuaa[1] }],
+      };
       files.push("default-services.json");
     }
   }
@@ -39,6 +43,8 @@ export function readJsonFile(file) {
     return JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
     // The parser's message may quote the content (secrets): name the file only.
-    throw new Error(`${file}: not valid JSON${err instanceof SyntaxError ? "" : ` (${err instanceof Error ? err.message : err})`}`);
+    throw new Error(
+      `${file}: not valid JSON${err instanceof SyntaxError ? "" : ` (${err instanceof Error ? err.message : err})`}`,
+    );
   }
 }

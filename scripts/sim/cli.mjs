@@ -4,7 +4,8 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 /** Whether the module with this import.meta.url is the script node was started with. */
-export const isMain = (/** @type {string} */ moduleUrl) => !!process.argv[1] && moduleUrl === pathToFileURL(process.argv[1]).href;
+export const isMain = (/** @type {string} */ moduleUrl) =>
+  !!process.argv[1] && moduleUrl === pathToFileURL(process.argv[1]).href;
 
 export const COMMON_USAGE = `  --redirect-uri P    allowed redirect URI pattern (* and ** wildcards), repeatable (required)
   --host H            bind address (default 127.0.0.2)

@@ -36,12 +36,27 @@ export function clientCredentialsGrant(o) {
     clientAuth = "basic";
   }
   if (id !== o.clientId || secret === undefined || !sameSecret(secret, o.clientSecret)) {
-    return { status: 401, body: { error: "invalid_client", error_description: "Bad credentials" }, clientAuth };
+    return {
+      status: 401,
+      body: { error: "invalid_client", error_description: "Bad credentials" },
+      clientAuth,
+    };
   }
-  if (form.get("grant_type") !== "client_credentials") return { status: 400, body: { error: "unsupported_grant_type" }, clientAuth };
+  if (form.get("grant_type") !== "client_credentials")
+    return { status: 400, body: { error: "unsupported_grant_type" }, clientAuth };
   const accessToken = `${o.prefix}.${randomBytes(24).toString("base64url")}`;
   o.accessTokens.set(accessToken, Date.now() + o.ttl * 1000);
-  return { status: 200, body: { access_token: accessToken, token_type: "bearer", expires_in: o.ttl, scope: o.scope, jti: randomBytes(8).toString("hex") }, clientAuth };
+  return {
+    status: 200,
+    body: {
+      access_token: accessToken,
+      token_type: "bearer",
+      expires_in: o.ttl,
+      scope: o.scope,
+      jti: randomBytes(8).toString("hex"),
+    },
+    clientAuth,
+  };
 }
 
 /** Whether the request carries one of the issued, unexpired bearer tokens. @param {import("node:http").IncomingHttpHeaders} headers @param {Map<string, number>} accessTokens */

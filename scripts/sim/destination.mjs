@@ -23,7 +23,11 @@ import { parseArgs } from "node:util";
 import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
 
 /** Authentication kinds whose token depends on the user (the router sends X-user-token). */
-export const USER_TOKEN_KINDS = new Set(["OAuth2UserTokenExchange", "OAuth2JWTBearer", "OAuth2SAMLBearerAssertion"]);
+export const USER_TOKEN_KINDS = new Set([
+  "OAuth2UserTokenExchange",
+  "OAuth2JWTBearer",
+  "OAuth2SAMLBearerAssertion",
+]);
 
 /**
  * A few destinations of each kind (tests and the CLI default); URLs point at `backendUrl`.
@@ -34,7 +38,15 @@ export function sampleDestinations(backendUrl) {
   const base = { Type: "HTTP", ProxyType: "Internet" };
   return [
     { level: "subaccount", Name: "no-auth", URL: backendUrl, Authentication: "NoAuthentication", ...base },
-    { level: "subaccount", Name: "basic", URL: `${backendUrl}/basic`, Authentication: "BasicAuthentication", User: "alice", Password: "alice-password", ...base },
+    {
+      level: "subaccount",
+      Name: "basic",
+      URL: `${backendUrl}/basic`,
+      Authentication: "BasicAuthentication",
+      User: "alice",
+      Password: "alice-password",
+      ...base,
+    },
     {
       level: "subaccount",
       Name: "client-credentials",
@@ -65,8 +77,23 @@ export function sampleDestinations(backendUrl) {
       clientSecret: "bearer-client-secret",
       ...base,
     },
-    { level: "instance", Name: "instance-only", URL: backendUrl, Authentication: "NoAuthentication", ...base },
-    { level: "subaccount", Name: "on-premise", URL: "http://erp.internal:44300", Authentication: "BasicAuthentication", User: "u", Password: "p", Type: "HTTP", ProxyType: "OnPremise" },
+    {
+      level: "instance",
+      Name: "instance-only",
+      URL: backendUrl,
+      Authentication: "NoAuthentication",
+      ...base,
+    },
+    {
+      level: "subaccount",
+      Name: "on-premise",
+      URL: "http://erp.internal:44300",
+      Authentication: "BasicAuthentication",
+      User: "u",
+      Password: "p",
+      Type: "HTTP",
+      ProxyType: "OnPremise",
+    },
   ];
 }
 
@@ -116,8 +143,16 @@ export async function startDestinationSim(options = {}) {
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://sim");
       /** @type {SimRequest} */
-      const entry = { method: req.method ?? "", path: url.pathname, kind: kindOf(url.pathname), status: 0, at: Date.now() };
-      const named = /\/(?:destinations|subaccountDestinations|instanceDestinations)\/([^/]+)$/.exec(url.pathname)?.[1];
+      const entry = {
+        method: req.method ?? "",
+        path: url.pathname,
+        kind: kindOf(url.pathname),
+        status: 0,
+        at: Date.now(),
+      };
+      const named = /\/(?:destinations|subaccountDestinations|instanceDestinations)\/([^/]+)$/.exec(
+        url.pathname,
+      )?.[1];
       if (named !== undefined) entry.name = decodeURIComponent(named);
       requests.push(entry);
       if (state.outage === "reset") {
@@ -127,7 +162,10 @@ export async function startDestinationSim(options = {}) {
       }
       const send = (/** @type {number} */ status, /** @type {unknown} */ body) => {
         entry.status = status;
-        res.writeHead(status, { "content-type": "application/json;charset=utf-8", "cache-control": "no-store" });
+        res.writeHead(status, {
+          "content-type": "application/json;charset=utf-8",
+          "cache-control": "no-store",
+        });
         res.end(JSON.stringify(body));
       };
       if (state.outage === "503") return send(503, { ErrorMessage: "Service Unavailable" });
@@ -148,7 +186,10 @@ export async function startDestinationSim(options = {}) {
       if (method !== "POST") return send(405, { error: "invalid_request" });
       return token(headers, body, entry, send);
     }
-    const api = /^\/destination-configuration\/v1\/(destinations|subaccountDestinations|instanceDestinations)(?:\/([^/]+))?$/.exec(url.pathname);
+    const api =
+      /^\/destination-configuration\/v1\/(destinations|subaccountDestinations|instanceDestinations)(?:\/([^/]+))?$/.exec(
+        url.pathname,
+      );
     if (!api) return send(404, { ErrorMessage: "not found" });
     if (method !== "GET") return send(405, { ErrorMessage: "method not allowed" });
     const [, collection, rawName] = api;
@@ -163,12 +204,23 @@ export async function startDestinationSim(options = {}) {
     const level = collection === "instanceDestinations" ? instance : subaccount;
     if (name === undefined) return send(200, [...level.values()]);
     const config = level.get(name);
-    return config ? send(200, config) : send(404, { ErrorMessage: "Configuration with the specified name was not found" });
+    return config
+      ? send(200, config)
+      : send(404, { ErrorMessage: "Configuration with the specified name was not found" });
   }
 
   /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} body @param {SimRequest} entry @param {(s: number, b: unknown) => void} send */
   function token(headers, body, entry, send) {
-    const grant = clientCredentialsGrant({ headers, body, clientId, clientSecret, accessTokens, ttl: state.tokenTtl, prefix: "sim-cc", scope: "uaa.resource" });
+    const grant = clientCredentialsGrant({
+      headers,
+      body,
+      clientId,
+      clientSecret,
+      accessTokens,
+      ttl: state.tokenTtl,
+      prefix: "sim-cc",
+      scope: "uaa.resource",
+    });
     entry.clientAuth = grant.clientAuth;
     return send(grant.status, grant.body);
   }
@@ -196,13 +248,39 @@ export async function startDestinationSim(options = {}) {
     const userKind = USER_TOKEN_KINDS.has(kind);
     if (kind !== "OAuth2ClientCredentials" && !userKind) return undefined;
     if (userKind && userToken === undefined) {
-      return [{ type: "", value: "", error: `Retrieval of OAuthToken failed: the user token is missing (${kind} needs X-user-token)`, expires_in: "0" }];
+      return [
+        {
+          type: "",
+          value: "",
+          error: `Retrieval of OAuthToken failed: the user token is missing (${kind} needs X-user-token)`,
+          expires_in: "0",
+        },
+      ];
     }
     // Derived from the user's token (a hash of it, so tests can tell users apart) or minted for the client.
-    const subject = userKind ? `user-${createHash("sha256").update(userToken ?? "").digest("hex").slice(0, 16)}` : "client";
+    const subject = userKind
+      ? `user-${createHash("sha256")
+          .update(userToken ?? "")
+          .digest("hex")
+          .slice(0, 16)}`
+      : "client";
     const value = `sim-${kind}.${name}.${subject}.${randomBytes(12).toString("base64url")}`;
-    issued.push({ destination: name, kind, value, ...(userKind ? { userToken } : {}), expiresIn: state.authTokenTtl });
-    return [{ type: "Bearer", value, http_header: { key: "Authorization", value: `Bearer ${value}` }, expires_in: String(state.authTokenTtl), scope: "" }];
+    issued.push({
+      destination: name,
+      kind,
+      value,
+      ...(userKind ? { userToken } : {}),
+      expiresIn: state.authTokenTtl,
+    });
+    return [
+      {
+        type: "Bearer",
+        value,
+        http_header: { key: "Authorization", value: `Bearer ${value}` },
+        expires_in: String(state.authTokenTtl),
+        scope: "",
+      },
+    ];
   }
 
   await new Promise((resolve, reject) => {
@@ -247,7 +325,10 @@ export async function startDestinationSim(options = {}) {
     count: (/** @type {SimRequest["kind"]} */ kind) => requests.filter((r) => r.kind === kind).length,
     /** Adds or replaces a destination (level "subaccount" by default). */
     setDestination: put,
-    removeDestination(/** @type {string} */ name, /** @type {"subaccount" | "instance"} */ level = "subaccount") {
+    removeDestination(
+      /** @type {string} */ name,
+      /** @type {"subaccount" | "instance"} */ level = "subaccount",
+    ) {
       (level === "instance" ? instance : subaccount).delete(name);
     },
     /** Lifetimes (seconds) of tokens issued from now on. */
@@ -270,21 +351,35 @@ export async function startDestinationSim(options = {}) {
  */
 function kindOf(path) {
   if (path === "/uaa/oauth/token") return "token";
-  const api = /^\/destination-configuration\/v1\/(destinations|subaccountDestinations|instanceDestinations)(\/[^/]+)?$/.exec(path);
+  const api =
+    /^\/destination-configuration\/v1\/(destinations|subaccountDestinations|instanceDestinations)(\/[^/]+)?$/.exec(
+      path,
+    );
   if (!api) return "other";
   if (api[1] === "destinations") return "find";
   return api[2] === undefined ? "list" : "get";
 }
 
-const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+const isMain =
+  process.argv[1] !== undefined &&
+  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (isMain) {
   const { values } = parseArgs({
-    options: { port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" }, destinations: { type: "string" }, backend: { type: "string", default: "http://127.0.0.1:8788" } },
+    options: {
+      port: { type: "string", default: "0" },
+      host: { type: "string", default: "127.0.0.1" },
+      destinations: { type: "string" },
+      backend: { type: "string", default: "http://127.0.0.1:8788" },
+    },
   });
-  const destinations = values.destinations ? JSON.parse(readFileSync(values.destinations, "utf8")) : sampleDestinations(values.backend);
+  const destinations = values.destinations
+    ? JSON.parse(readFileSync(values.destinations, "utf8"))
+    : sampleDestinations(values.backend);
   const sim = await startDestinationSim({ destinations, host: values.host, port: Number(values.port) });
   process.stdout.write(`${JSON.stringify({ destination: [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(`destination service simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`);
+  process.stderr.write(
+    `destination service simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`,
+  );
   const stop = () => void sim.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

@@ -43,7 +43,11 @@ export function sampleApps() {
     {
       name: "sample",
       version: "1.0.0",
-      files: { "xs-app.json": JSON.stringify(xsApp), "index.html": "<!doctype html><title>sample</title><h1>sample 1.0.0</h1>", "app.js": "console.log('sample');" },
+      files: {
+        "xs-app.json": JSON.stringify(xsApp),
+        "index.html": "<!doctype html><title>sample</title><h1>sample 1.0.0</h1>",
+        "app.js": "console.log('sample');",
+      },
     },
   ];
 }
@@ -73,7 +77,13 @@ export async function startHtml5RepoSim(options = {}) {
     req.on("end", () => {
       const url = new URL(req.url ?? "/", "http://sim");
       /** @type {SimRequest} */
-      const entry = { method: req.method ?? "", path: url.pathname, kind: kindOf(url.pathname), status: 0, at: Date.now() };
+      const entry = {
+        method: req.method ?? "",
+        path: url.pathname,
+        kind: kindOf(url.pathname),
+        status: 0,
+        at: Date.now(),
+      };
       if (requests.length >= 10_000) requests.splice(0, 1_000); // bounded on long runs
       requests.push(entry);
       if (state.outage === "reset") {
@@ -85,11 +95,16 @@ export async function startHtml5RepoSim(options = {}) {
       const send = (status, headers, body, rest) => {
         entry.status = status;
         res.writeHead(status, headers);
-        if (rest === undefined || req.method === "HEAD") return void res.end(req.method === "HEAD" ? undefined : body);
+        if (rest === undefined || req.method === "HEAD")
+          return void res.end(req.method === "HEAD" ? undefined : body);
         res.write(body ?? "");
-        rest.then((tail) => res.end(tail), () => res.destroy());
+        rest.then(
+          (tail) => res.end(tail),
+          () => res.destroy(),
+        );
       };
-      const json = (/** @type {number} */ status, /** @type {unknown} */ body) => send(status, { "content-type": "application/json;charset=utf-8" }, JSON.stringify(body));
+      const json = (/** @type {number} */ status, /** @type {unknown} */ body) =>
+        send(status, { "content-type": "application/json;charset=utf-8" }, JSON.stringify(body));
       if (state.outage === "503") return json(503, { error: "Service Unavailable" });
       try {
         if (url.pathname === "/uaa/oauth/token") {
@@ -108,7 +123,16 @@ export async function startHtml5RepoSim(options = {}) {
 
   /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} body @param {SimRequest} entry @param {(s: number, b: unknown) => void} json */
   function token(headers, body, entry, json) {
-    const grant = clientCredentialsGrant({ headers, body, clientId, clientSecret, accessTokens, ttl: state.tokenTtl, prefix: "sim-html5", scope: "html5-apps-repo-uaa!b2.app-runtime" });
+    const grant = clientCredentialsGrant({
+      headers,
+      body,
+      clientId,
+      clientSecret,
+      accessTokens,
+      ttl: state.tokenTtl,
+      prefix: "sim-html5",
+      scope: "html5-apps-repo-uaa!b2.app-runtime",
+    });
     entry.clientAuth = grant.clientAuth;
     return json(grant.status, grant.body);
   }
@@ -126,15 +150,30 @@ export async function startHtml5RepoSim(options = {}) {
     const version = /-(\d+\.\d+\.\d+)$/.exec(appKey);
     const name = version ? appKey.slice(0, version.index) : appKey;
     const versions = apps.get(name);
-    const app = versions && (version ? versions.get(version[1]) : [...versions.entries()].sort(([a], [b]) => compareVersions(b, a))[0]?.[1]);
+    const app =
+      versions &&
+      (version
+        ? versions.get(version[1])
+        : [...versions.entries()].sort(([a], [b]) => compareVersions(b, a))[0]?.[1]);
     // The repository answers 503 for an app it does not have (SAP's router relies on it).
     if (!app) return json(503, { error: `Application ${appKey} not found` });
     const found = app.files[file === "" ? "index.html" : file];
     if (found === undefined) return json(404, { error: "File not found" });
-    const { body, type, cacheControl, rest: later } = typeof found === "string" ? { body: found, type: undefined, cacheControl: undefined, rest: undefined } : found;
+    const {
+      body,
+      type,
+      cacheControl,
+      rest: later,
+    } = typeof found === "string"
+      ? { body: found, type: undefined, cacheControl: undefined, rest: undefined }
+      : found;
     const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 20)}"`;
     /** @type {Record<string, string>} */
-    const answer = { "content-type": type ?? typeFor(file), etag, ...(cacheControl ? { "cache-control": cacheControl } : {}) };
+    const answer = {
+      "content-type": type ?? typeFor(file),
+      etag,
+      ...(cacheControl ? { "cache-control": cacheControl } : {}),
+    };
     if (header(headers, "if-none-match") === etag) return send(304, answer);
     return send(200, answer, body, later);
   }
@@ -211,16 +250,33 @@ function compareVersions(a, b) {
 /** @param {string} file */
 function typeFor(file) {
   const ext = file.slice(file.lastIndexOf(".") + 1).toLowerCase();
-  return { html: "text/html; charset=utf-8", js: "application/javascript; charset=utf-8", json: "application/json; charset=utf-8", css: "text/css; charset=utf-8" }[ext] ?? "application/octet-stream";
+  return (
+    {
+      html: "text/html; charset=utf-8",
+      js: "application/javascript; charset=utf-8",
+      json: "application/json; charset=utf-8",
+      css: "text/css; charset=utf-8",
+    }[ext] ?? "application/octet-stream"
+  );
 }
 
-const isMain = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+const isMain =
+  process.argv[1] !== undefined &&
+  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (isMain) {
-  const { values } = parseArgs({ options: { port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" }, apps: { type: "string" } } });
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: "0" },
+      host: { type: "string", default: "127.0.0.1" },
+      apps: { type: "string" },
+    },
+  });
   const apps = values.apps ? JSON.parse(readFileSync(values.apps, "utf8")) : sampleApps();
   const sim = await startHtml5RepoSim({ apps, host: values.host, port: Number(values.port) });
   process.stdout.write(`${JSON.stringify({ "html5-apps-repo": [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(`HTML5 application repository simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`);
+  process.stderr.write(
+    `HTML5 application repository simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`,
+  );
   const stop = () => void sim.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

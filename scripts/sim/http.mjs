@@ -17,7 +17,8 @@ export async function startHttp(o) {
         .then(() => o.handler(req, res))
         .catch(() => {
           // Never a stack trace in an answer.
-          if (!res.headersSent) sendJson(res, 500, { error: "server_error", error_description: "simulator error" });
+          if (!res.headersSent)
+            sendJson(res, 500, { error: "server_error", error_description: "simulator error" });
           else res.destroy();
         });
     });
@@ -57,13 +58,21 @@ export async function startHttp(o) {
 
 /** @param {import("node:http").ServerResponse} res @param {number} status @param {unknown} body @param {Record<string, string>} [headers] */
 export function sendJson(res, status, body, headers = {}) {
-  res.writeHead(status, { "content-type": "application/json;charset=UTF-8", "cache-control": "no-store", ...headers });
+  res.writeHead(status, {
+    "content-type": "application/json;charset=UTF-8",
+    "cache-control": "no-store",
+    ...headers,
+  });
   res.end(JSON.stringify(body));
 }
 
 /** @param {import("node:http").ServerResponse} res @param {number} status @param {string} html @param {Record<string, string | string[]>} [headers] */
 export function sendHtml(res, status, html, headers = {}) {
-  res.writeHead(status, { "content-type": "text/html;charset=UTF-8", "cache-control": "no-store", ...headers });
+  res.writeHead(status, {
+    "content-type": "text/html;charset=UTF-8",
+    "cache-control": "no-store",
+    ...headers,
+  });
   res.end(html);
 }
 
@@ -108,10 +117,13 @@ export async function fetchParts(input, init = {}) {
   const req = typeof input === "object" && "url" in input && "method" in input ? input : undefined;
   const url = new URL(req ? req.url : String(input));
   const method = (init.method ?? req?.method ?? "GET").toUpperCase();
-  const headers = new Headers(/** @type {HeadersInit} */ (init.headers ?? (req ? Object.fromEntries(req.headers) : {})));
+  const headers = new Headers(
+    /** @type {HeadersInit} */ (init.headers ?? (req ? Object.fromEntries(req.headers) : {})),
+  );
   headers.delete("content-length");
   let body;
-  if (init.body !== undefined && init.body !== null) body = Buffer.from(await new Response(/** @type {BodyInit} */ (init.body)).arrayBuffer());
+  if (init.body !== undefined && init.body !== null)
+    body = Buffer.from(await new Response(/** @type {BodyInit} */ (init.body)).arrayBuffer());
   else if (req?.body && method !== "GET" && method !== "HEAD") body = Buffer.from(await req.arrayBuffer());
   return { url, method, headers, body };
 }
@@ -136,7 +148,13 @@ export function hostFetch(origin) {
     headers.set("host", url.host);
     return new Promise((resolve, reject) => {
       const r = httpRequest(
-        { host: target.hostname, port: target.port, method, path: url.pathname + url.search, headers: Object.fromEntries(headers) },
+        {
+          host: target.hostname,
+          port: target.port,
+          method,
+          path: url.pathname + url.search,
+          headers: Object.fromEntries(headers),
+        },
         (msg) => {
           /** @type {Buffer[]} */
           const chunks = [];
@@ -144,7 +162,8 @@ export function hostFetch(origin) {
           msg.on("error", reject);
           msg.on("end", () => {
             const h = new Headers();
-            for (let i = 0; i < msg.rawHeaders.length; i += 2) h.append(String(msg.rawHeaders[i]), String(msg.rawHeaders[i + 1]));
+            for (let i = 0; i < msg.rawHeaders.length; i += 2)
+              h.append(String(msg.rawHeaders[i]), String(msg.rawHeaders[i + 1]));
             const status = msg.statusCode ?? 500;
             const nullBody = status === 204 || status === 304 || method === "HEAD";
             resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, headers: h }));

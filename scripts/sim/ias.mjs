@@ -14,7 +14,14 @@ import { selfSignedCertificate } from "./x509.mjs";
 export const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 export const DEFAULT_IAS_USERS = [
   { username: "demo", password: "demo", email: "demo@example.test", givenName: "Demo", familyName: "User" },
-  { username: "admin", password: "admin", email: "admin@example.test", givenName: "Ada", familyName: "Admin", groups: ["admins"] },
+  {
+    username: "admin",
+    password: "admin",
+    email: "admin@example.test",
+    givenName: "Ada",
+    familyName: "Admin",
+    groups: ["admins"],
+  },
 ];
 /** The one realm of an IAS tenant (XSUAA has one per identity zone). */
 const REALM = "ias";
@@ -51,7 +58,11 @@ export async function startIasSim(options = {}) {
     badClient: { error: "invalid_client", error_description: "client authentication failed" },
     newRefreshTokenValue: opaqueToken(),
     scopesFor: (request) => request.scopes,
-    settings: { accessTokenTtl: options.accessTokenTtl ?? 3600, rotateRefreshTokens: options.rotateRefreshTokens ?? true, refreshReturnsRefreshToken: true },
+    settings: {
+      accessTokenTtl: options.accessTokenTtl ?? 3600,
+      rotateRefreshTokens: options.rotateRefreshTokens ?? true,
+      refreshReturnsRefreshToken: true,
+    },
   });
 
   const server = await startHttp({ host, port: options.port ?? 0, handler: (req, res) => handle(req, res) });
@@ -60,7 +71,11 @@ export async function startIasSim(options = {}) {
   const issuer = options.customIssuer ?? url;
   // IAS lists the tenant's parent domain (`accounts.ondemand.com`); a loopback IP is its own.
   const urlHost = new URL(url).hostname;
-  const domains = options.domains ?? [/^[\d.]+$|^\[/.test(urlHost) || urlHost.split(".").length < 3 ? urlHost : urlHost.slice(urlHost.indexOf(".") + 1)];
+  const domains = options.domains ?? [
+    /^[\d.]+$|^\[/.test(urlHost) || urlHost.split(".").length < 3
+      ? urlHost
+      : urlHost.slice(urlHost.indexOf(".") + 1),
+  ];
 
   /** @param {(typeof users)[number]} u @param {string} sid */
   const userClaims = (u, sid) => ({
@@ -76,16 +91,36 @@ export async function startIasSim(options = {}) {
   const common = () => {
     const iat = nowSeconds();
     const iss = { iss: issuer, ...(options.customIssuer ? { ias_iss: url } : {}) };
-    return { ...iss, aud: [clientId], azp: clientId, app_tid: appTid, zone_uuid: appTid, iat, exp: iat + p.settings.accessTokenTtl, jti: randomUUID() };
+    return {
+      ...iss,
+      aud: [clientId],
+      azp: clientId,
+      app_tid: appTid,
+      zone_uuid: appTid,
+      iat,
+      exp: iat + p.settings.accessTokenTtl,
+      jti: randomUUID(),
+    };
   };
 
   /** @param {{ user: (typeof users)[number], sid: string, scopes: string[], authTime: number, nonce?: string, refreshToken: string | null }} g */
   async function tokenResponse(g) {
     const access = { ...common(), ...userClaims(g.user, g.sid), scope: g.scopes };
     /** @type {Record<string, unknown>} */
-    const body = { access_token: await p.keys.sign(access, { typ: "JWT" }), token_type: "Bearer", expires_in: p.settings.accessTokenTtl, scope: g.scopes.join(" ") };
+    const body = {
+      access_token: await p.keys.sign(access, { typ: "JWT" }),
+      token_type: "Bearer",
+      expires_in: p.settings.accessTokenTtl,
+      scope: g.scopes.join(" "),
+    };
     if (g.scopes.includes("openid")) {
-      const id = { ...common(), ...userClaims(g.user, g.sid), auth_time: g.authTime, amr: ["pwd"], ...(g.nonce ? { nonce: g.nonce } : {}) };
+      const id = {
+        ...common(),
+        ...userClaims(g.user, g.sid),
+        auth_time: g.authTime,
+        amr: ["pwd"],
+        ...(g.nonce ? { nonce: g.nonce } : {}),
+      };
       body.id_token = await p.keys.sign(id, { typ: "JWT" });
     }
     if (g.refreshToken) body.refresh_token = g.refreshToken;
@@ -105,7 +140,8 @@ export async function startIasSim(options = {}) {
     if (route === "GET /oauth2/userinfo") return userinfo(req, res);
     if (route === "GET /oauth2/certs") return sendJson(res, 200, p.keys.jwks());
     if (route === "GET /oauth2/logout") return logout(req, res, u.searchParams, entry);
-    if (route === "GET /logged_out") return sendHtml(res, 200, messagePage("Logged out", "You have been logged out of the IAS simulator."));
+    if (route === "GET /logged_out")
+      return sendHtml(res, 200, messagePage("Logged out", "You have been logged out of the IAS simulator."));
     return sendJson(res, 404, { error: "not_found", error_description: `no endpoint ${route}` });
   }
 
@@ -134,7 +170,12 @@ export async function startIasSim(options = {}) {
     const front = p.authorizeFront(res, q);
     if (!front) return;
     const scopes = (q.get("scope") ?? "").split(" ").filter(Boolean);
-    return p.loginOrCode(req, res, { ...front.request, realm: REALM, scopes, nonce: q.get("nonce") ?? undefined }, "IAS simulator");
+    return p.loginOrCode(
+      req,
+      res,
+      { ...front.request, realm: REALM, scopes, nonce: q.get("nonce") ?? undefined },
+      "IAS simulator",
+    );
   }
 
   /** @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {Record<string, any>} entry */
@@ -142,24 +183,58 @@ export async function startIasSim(options = {}) {
     const form = await p.tokenRequest(req, res, entry);
     if (!form) return;
     entry.appTid = form.get("app_tid") ?? undefined;
-    if (entry.appTid && entry.appTid !== appTid) return sendJson(res, 400, { error: "invalid_request", error_description: "unknown app_tid" });
+    if (entry.appTid && entry.appTid !== appTid)
+      return sendJson(res, 400, { error: "invalid_request", error_description: "unknown app_tid" });
     const grantType = form.get("grant_type");
     if (grantType === "authorization_code") {
       const r = p.redeemCode(res, form, REALM);
-      if (r) sendJson(res, 200, await tokenResponse({ user: r.user, sid: r.code.sid, scopes: r.code.scopes, authTime: r.code.authTime, nonce: r.code.nonce, refreshToken: r.refreshToken }));
+      if (r)
+        sendJson(
+          res,
+          200,
+          await tokenResponse({
+            user: r.user,
+            sid: r.code.sid,
+            scopes: r.code.scopes,
+            authTime: r.code.authTime,
+            nonce: r.code.nonce,
+            refreshToken: r.refreshToken,
+          }),
+        );
     } else if (grantType === "refresh_token") {
       const r = p.redeemRefresh(res, form, REALM);
-      if (r) sendJson(res, 200, await tokenResponse({ user: r.user, sid: r.grant.sid, scopes: r.grant.scopes, authTime: r.grant.authTime, refreshToken: r.refreshToken }));
+      if (r)
+        sendJson(
+          res,
+          200,
+          await tokenResponse({
+            user: r.user,
+            sid: r.grant.sid,
+            scopes: r.grant.scopes,
+            authTime: r.grant.authTime,
+            refreshToken: r.refreshToken,
+          }),
+        );
     } else if (grantType === "password") {
       const user = p.passwordUser(res, form);
       if (!user) return;
       const scopes = (form.get("scope") ?? "openid").split(" ").filter(Boolean);
       const sid = randomUUID();
       const authTime = nowSeconds();
-      const refreshToken = p.newRefreshToken({ realm: REALM, clientId, username: user.username, sid, scopes, authTime });
+      const refreshToken = p.newRefreshToken({
+        realm: REALM,
+        clientId,
+        username: user.username,
+        sid,
+        scopes,
+        authTime,
+      });
       sendJson(res, 200, await tokenResponse({ user, sid, scopes, authTime, refreshToken }));
     } else {
-      sendJson(res, 400, { error: "unsupported_grant_type", error_description: `unsupported grant type: ${grantType ?? "(none)"}` });
+      sendJson(res, 400, {
+        error: "unsupported_grant_type",
+        error_description: `unsupported grant type: ${grantType ?? "(none)"}`,
+      });
     }
   }
 
@@ -168,7 +243,8 @@ export async function startIasSim(options = {}) {
     const auth = String(req.headers.authorization ?? "");
     const claims = /^bearer /i.test(auth) ? await p.keys.verify(auth.slice(7).trim()) : undefined;
     const user = claims && users.find((u) => u.userUuid === claims.sub);
-    if (!user) return sendJson(res, 401, { error: "invalid_token", error_description: "invalid or expired token" });
+    if (!user)
+      return sendJson(res, 401, { error: "invalid_token", error_description: "invalid or expired token" });
     const { sid: _sid, ...info } = userClaims(user, "");
     return sendJson(res, 200, info);
   }
@@ -178,7 +254,9 @@ export async function startIasSim(options = {}) {
     const hint = q.get("id_token_hint");
     entry.idTokenHintValid = hint ? (await p.keys.verify(hint)) !== undefined : undefined;
     const target = q.get("post_logout_redirect_uri");
-    const allowed = (q.get("client_id") === clientId || entry.idTokenHintValid === true) && p.allowedRedirect(logoutRedirectUris, target);
+    const allowed =
+      (q.get("client_id") === clientId || entry.idTokenHintValid === true) &&
+      p.allowedRedirect(logoutRedirectUris, target);
     return p.endSessionAndRedirect(req, res, target, allowed, `${url}/logged_out`);
   }
 
@@ -213,25 +291,43 @@ export async function startIasSim(options = {}) {
     const { credentials, ...rest } = binding(o);
     const { clientsecret: _secret, ...keep } = credentials;
     const pair = await (certificate ??= selfSignedCertificate(clientId));
-    return { ...rest, credentials: { ...keep, ...pair, "credential-type": /** @type {const} */ ("X509_GENERATED") } };
+    return {
+      ...rest,
+      credentials: { ...keep, ...pair, "credential-type": /** @type {const} */ ("X509_GENERATED") },
+    };
   }
 
   /** @param {{ sid?: string, sub?: string, aud?: string | string[] }} o */
   const signLogoutToken = (o) => {
     const iat = nowSeconds();
-    const claims = { iss: issuer, aud: o.aud ?? clientId, iat, exp: iat + 120, jti: randomUUID(), ...(o.sid ? { sid: o.sid } : {}), ...(o.sub ? { sub: o.sub } : {}) };
+    const claims = {
+      iss: issuer,
+      aud: o.aud ?? clientId,
+      iat,
+      exp: iat + 120,
+      jti: randomUUID(),
+      ...(o.sid ? { sid: o.sid } : {}),
+      ...(o.sub ? { sub: o.sub } : {}),
+    };
     return p.keys.sign({ ...claims, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } }, { typ: "logout+jwt" });
   };
-  const servesHost = (/** @type {string} */ h) => [new URL(url).host, new URL(localOrigin).host].includes(h.toLowerCase());
+  const servesHost = (/** @type {string} */ h) =>
+    [new URL(url).host, new URL(localOrigin).host].includes(h.toLowerCase());
   const sim = Object.assign(p.controls(server, localOrigin, servesHost), {
     url,
     issuer,
     appTid,
     domains: [...domains],
-    users: users.map((u) => ({ username: u.username, password: u.password, userUuid: u.userUuid, email: u.email })),
+    users: users.map((u) => ({
+      username: u.username,
+      password: u.password,
+      userUuid: u.userUuid,
+      email: u.email,
+    })),
     binding,
     x509Binding,
-    vcapServices: (/** @type {import("./sim-types").IasBindingOptions} */ o) => JSON.stringify({ identity: [binding(o)] }),
+    vcapServices: (/** @type {import("./sim-types").IasBindingOptions} */ o) =>
+      JSON.stringify({ identity: [binding(o)] }),
     signLogoutToken,
     /** @param {{ endpoint: string, sid?: string, sub?: string, aud?: string | string[], fetch?: import("./sim-types").SimFetch }} o */
     async sendBackchannelLogout(o) {

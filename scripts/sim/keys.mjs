@@ -1,6 +1,14 @@
 // Signing keys of a simulated identity provider: RS256 key pairs with a kid, rotation, the
 // published JWKS (with UAA's extra `value` PEM on request), signing and verifying.
-import { exportJWK, exportSPKI, generateKeyPair, importJWK, jwtVerify, SignJWT, createLocalJWKSet } from "jose";
+import {
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  createLocalJWKSet,
+} from "jose";
 
 /**
  * @param {string} kid
@@ -10,7 +18,11 @@ async function newKey(kid, privateJwk) {
   const { privateKey, publicKey } = privateJwk
     ? {
         privateKey: /** @type {CryptoKey} */ (await importJWK(privateJwk, "RS256", { extractable: true })),
-        publicKey: /** @type {CryptoKey} */ (await importJWK({ kty: privateJwk.kty, n: privateJwk.n, e: privateJwk.e }, "RS256", { extractable: true })),
+        publicKey: /** @type {CryptoKey} */ (
+          await importJWK({ kty: privateJwk.kty, n: privateJwk.n, e: privateJwk.e }, "RS256", {
+            extractable: true,
+          })
+        ),
       }
     : await generateKeyPair("RS256", { extractable: true });
   const jwk = await exportJWK(publicKey);
@@ -58,7 +70,9 @@ export async function createKeyRing(kidPrefix, kept) {
      * @param {Record<string, unknown>} [header] extra protected header fields (jku, typ)
      */
     sign(payload, header = {}) {
-      return new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid: keys[0].kid, ...header }).sign(keys[0].privateKey);
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: "RS256", kid: keys[0].kid, ...header })
+        .sign(keys[0].privateKey);
     },
     /**
      * Claims of a token this ring signed (any published key), or undefined: bad signature,

@@ -28,12 +28,23 @@ export function clientAuthOf(headers, form) {
     const i = decoded.indexOf(":");
     if (i < 0) return { ok: false, method: "client_secret_basic", error: "malformed Basic credentials" };
     // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
-    basic = { id: decodeURIComponent(decoded.slice(0, i).replace(/\+/g, " ")), secret: decodeURIComponent(decoded.slice(i + 1).replace(/\+/g, " ")) };
+    basic = {
+      id: decodeURIComponent(decoded.slice(0, i).replace(/\+/g, " ")),
+      secret: decodeURIComponent(decoded.slice(i + 1).replace(/\+/g, " ")),
+    };
   }
   const postId = form.get("client_id") ?? undefined;
   const postSecret = form.get("client_secret") ?? undefined;
-  const method = basic && postSecret !== undefined ? "client_secret_basic+post" : basic ? "client_secret_basic" : postSecret !== undefined ? "client_secret_post" : "none";
-  if (basic && postId !== undefined && postId !== basic.id) return { ok: false, method, error: "client_id in the body differs from the Basic credentials" };
+  const method =
+    basic && postSecret !== undefined
+      ? "client_secret_basic+post"
+      : basic
+        ? "client_secret_basic"
+        : postSecret !== undefined
+          ? "client_secret_post"
+          : "none";
+  if (basic && postId !== undefined && postId !== basic.id)
+    return { ok: false, method, error: "client_id in the body differs from the Basic credentials" };
   const clientId = basic?.id ?? postId;
   if (!clientId) return { ok: false, method, error: "no client authentication" };
   const secrets = [basic?.secret, postSecret].filter((s) => s !== undefined);
@@ -64,9 +75,15 @@ export function redirectUriMatches(pattern, uri) {
   const authority = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? "" : rest.slice(slash);
   const wild = (/** @type {string} */ s, /** @type {string} */ one) =>
-    s.split("**").map((part) => part.split("*").map(escapeRegex).join(one)).join(".*");
-  const re = new RegExp(`^${escapeRegex(scheme.toLowerCase())}${wild(authority.toLowerCase(), "[^/.:@]*")}${wild(path, "[^/?#]*")}$`);
-  const [, uScheme = "", uAuthority = "", uPath = ""] = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(compared) ?? [];
+    s
+      .split("**")
+      .map((part) => part.split("*").map(escapeRegex).join(one))
+      .join(".*");
+  const re = new RegExp(
+    `^${escapeRegex(scheme.toLowerCase())}${wild(authority.toLowerCase(), "[^/.:@]*")}${wild(path, "[^/?#]*")}$`,
+  );
+  const [, uScheme = "", uAuthority = "", uPath = ""] =
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/i.exec(compared) ?? [];
   return re.test(`${uScheme.toLowerCase()}${uAuthority.toLowerCase()}${uPath}`);
 }
 
@@ -113,8 +130,17 @@ export function requestLog() {
     add(req, url, extra = {}) {
       /** @type {Record<string, string>} */
       const headers = {};
-      for (const [k, v] of Object.entries(req.headers)) headers[k] = SECRET_HEADERS.has(k) ? "<redacted>" : String(v);
-      const entry = { at: Date.now(), method: req.method ?? "", host: String(req.headers.host ?? ""), path: url.pathname, query: Object.fromEntries(url.searchParams), headers, ...extra };
+      for (const [k, v] of Object.entries(req.headers))
+        headers[k] = SECRET_HEADERS.has(k) ? "<redacted>" : String(v);
+      const entry = {
+        at: Date.now(),
+        method: req.method ?? "",
+        host: String(req.headers.host ?? ""),
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers,
+        ...extra,
+      };
       entries.push(entry);
       // A long `npm start` run keeps the recent past only.
       if (entries.length > MAX_LOG_ENTRIES) entries = entries.slice(-MAX_LOG_ENTRIES / 2);
@@ -128,7 +154,9 @@ export function requestLog() {
 }
 
 /** The HTML login page both simulators show: username and password, hidden fields carried along. */
-export function loginPage(/** @type {{ title: string, action: string, hidden: Record<string, string>, error?: string, note?: string }} */ o) {
+export function loginPage(
+  /** @type {{ title: string, action: string, hidden: Record<string, string>, error?: string, note?: string }} */ o,
+) {
   const esc = (/** @type {string} */ s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const hidden = Object.entries(o.hidden)
     .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)

@@ -5,7 +5,17 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { cookieOf, hostFetch, networkFetch, readForm, redirect, sendHtml, sendJson } from "./http.mjs";
 import { createKeyRing } from "./keys.mjs";
-import { clientAuthOf, loginPage, messagePage, nowSeconds, pkceMatches, redirectUriMatches, requestLog, safeEqual, singleUseStore } from "./oauth.mjs";
+import {
+  clientAuthOf,
+  loginPage,
+  messagePage,
+  nowSeconds,
+  pkceMatches,
+  redirectUriMatches,
+  requestLog,
+  safeEqual,
+  singleUseStore,
+} from "./oauth.mjs";
 
 /**
  * @typedef {import("node:http").IncomingMessage} Req
@@ -56,16 +66,24 @@ export async function createProvider(o) {
    * @param {Res} res @param {URLSearchParams} q
    */
   function authorizeFront(res, q) {
-    if (q.get("client_id") !== o.clientId) return void sendHtml(res, 400, messagePage("Invalid authorization request", "Unknown client_id."));
+    if (q.get("client_id") !== o.clientId)
+      return void sendHtml(res, 400, messagePage("Invalid authorization request", "Unknown client_id."));
     const redirectUri = q.get("redirect_uri") ?? "";
     if (!URL.canParse(redirectUri) || !o.redirectUris.some((p) => redirectUriMatches(p, redirectUri))) {
-      return void sendHtml(res, 400, messagePage("Invalid authorization request", "The redirect_uri is not registered for this client."));
+      return void sendHtml(
+        res,
+        400,
+        messagePage("Invalid authorization request", "The redirect_uri is not registered for this client."),
+      );
     }
     const state = q.get("state") ?? undefined;
-    const fail = (/** @type {string} */ error, /** @type {string} */ description) => redirect(res, backTo(redirectUri, { error, error_description: description }, state));
-    if (q.get("response_type") !== "code") return void fail("unsupported_response_type", "only response_type=code");
+    const fail = (/** @type {string} */ error, /** @type {string} */ description) =>
+      redirect(res, backTo(redirectUri, { error, error_description: description }, state));
+    if (q.get("response_type") !== "code")
+      return void fail("unsupported_response_type", "only response_type=code");
     const challenge = q.get("code_challenge") ?? undefined;
-    if (challenge && q.get("code_challenge_method") !== "S256") return void fail("invalid_request", "code_challenge_method must be S256");
+    if (challenge && q.get("code_challenge_method") !== "S256")
+      return void fail("invalid_request", "code_challenge_method must be S256");
     return { request: { redirectUri, state, challenge }, fail };
   }
 
@@ -79,12 +97,27 @@ export async function createProvider(o) {
     const session = sessions.get(sid);
     const user = session?.realm === request.realm ? userNamed(session.username) : undefined;
     if (session && user) return issueCode(res, request, user, sid, session.authTime);
-    return sendHtml(res, 200, loginPage({ title, action: o.loginAction, hidden: { authz: pending.put({ request, title }) }, ...(o.loginNote ? { note: o.loginNote } : {}) }));
+    return sendHtml(
+      res,
+      200,
+      loginPage({
+        title,
+        action: o.loginAction,
+        hidden: { authz: pending.put({ request, title }) },
+        ...(o.loginNote ? { note: o.loginNote } : {}),
+      }),
+    );
   }
 
   /** @param {Res} res @param {AuthzRequest} request @param {U} user @param {string} sid @param {number} authTime @param {Record<string, string>} [headers] */
   function issueCode(res, request, user, sid, authTime, headers = {}) {
-    const code = codes.put({ ...request, username: user.username, sid, authTime, scopes: o.scopesFor(request, user) });
+    const code = codes.put({
+      ...request,
+      username: user.username,
+      sid,
+      authTime,
+      scopes: o.scopesFor(request, user),
+    });
     return redirect(res, backTo(request.redirectUri, { code }, request.state), headers);
   }
 
@@ -92,16 +125,25 @@ export async function createProvider(o) {
   async function loginPost(req, res, realm) {
     const form = await readForm(req);
     const p = pending.take(form.get("authz") ?? "");
-    if (!p || p.request.realm !== realm) return sendHtml(res, 400, messagePage("Login expired", "Start again from the application."));
+    if (!p || p.request.realm !== realm)
+      return sendHtml(res, 400, messagePage("Login expired", "Start again from the application."));
     const user = userNamed(form.get("username") ?? "");
     if (!user || !safeEqual(user.password, form.get("password") ?? "")) {
-      const again = { title: p.title, action: o.loginAction, hidden: { authz: pending.put(p) }, error: "Unable to verify username or password. Please try again.", ...(o.loginNote ? { note: o.loginNote } : {}) };
+      const again = {
+        title: p.title,
+        action: o.loginAction,
+        hidden: { authz: pending.put(p) },
+        error: "Unable to verify username or password. Please try again.",
+        ...(o.loginNote ? { note: o.loginNote } : {}),
+      };
       return sendHtml(res, 200, loginPage(again));
     }
     const sid = randomUUID();
     const authTime = nowSeconds();
     sessions.set(sid, { realm, username: user.username, authTime });
-    return issueCode(res, p.request, user, sid, authTime, { "set-cookie": `${o.sessionCookie}=${sid}; Path=/; HttpOnly; SameSite=Lax` });
+    return issueCode(res, p.request, user, sid, authTime, {
+      "set-cookie": `${o.sessionCookie}=${sid}; Path=/; HttpOnly; SameSite=Lax`,
+    });
   }
 
   /**
@@ -116,9 +158,18 @@ export async function createProvider(o) {
     const form = await readForm(req);
     const auth = clientAuthOf(req.headers, form);
     const byCertificate = via.mtls === true && auth.ok && auth.method === "none";
-    Object.assign(entry, { form: [...new Set(form.keys())], grantType: form.get("grant_type") ?? undefined, clientAuthMethod: byCertificate ? "tls_client_auth" : auth.method });
-    if (settings.tokenFailureStatus) return void sendJson(res, settings.tokenFailureStatus, { error: "server_error", error_description: "simulated outage" });
-    const secretsOk = auth.ok && auth.secrets.length > 0 && auth.secrets.every((s) => safeEqual(s, o.clientSecret));
+    Object.assign(entry, {
+      form: [...new Set(form.keys())],
+      grantType: form.get("grant_type") ?? undefined,
+      clientAuthMethod: byCertificate ? "tls_client_auth" : auth.method,
+    });
+    if (settings.tokenFailureStatus)
+      return void sendJson(res, settings.tokenFailureStatus, {
+        error: "server_error",
+        error_description: "simulated outage",
+      });
+    const secretsOk =
+      auth.ok && auth.secrets.length > 0 && auth.secrets.every((s) => safeEqual(s, o.clientSecret));
     if (!auth.ok || auth.clientId !== o.clientId || !(secretsOk || byCertificate)) {
       return void sendJson(res, 401, o.badClient);
     }
@@ -126,17 +177,32 @@ export async function createProvider(o) {
     return form;
   }
 
-  const invalidGrant = (/** @type {Res} */ res, /** @type {string} */ description) => void sendJson(res, 400, { error: "invalid_grant", error_description: description });
+  const invalidGrant = (/** @type {Res} */ res, /** @type {string} */ description) =>
+    void sendJson(res, 400, { error: "invalid_grant", error_description: description });
 
   /** An authorization_code grant's code, checked (single use, realm, redirect_uri, PKCE); undefined when answered. @param {Res} res @param {URLSearchParams} form @param {string} realm */
   function redeemCode(res, form, realm) {
     const c = codes.take(form.get("code") ?? "");
     if (!c || c.realm !== realm) return invalidGrant(res, "Invalid authorization code");
     if (form.get("redirect_uri") !== c.redirectUri) return invalidGrant(res, "Redirect URI mismatch");
-    if (c.challenge && !pkceMatches(c.challenge, form.get("code_verifier") ?? "")) return invalidGrant(res, "Invalid code verifier");
+    if (c.challenge && !pkceMatches(c.challenge, form.get("code_verifier") ?? ""))
+      return invalidGrant(res, "Invalid code verifier");
     const user = userNamed(c.username);
     if (!user) return invalidGrant(res, "Unknown user");
-    return { code: /** @type {AuthzRequest & { username: string, sid: string, authTime: number, scopes: string[] }} */ (c), user, refreshToken: newRefreshToken({ realm, clientId: o.clientId, username: user.username, sid: c.sid, scopes: c.scopes, authTime: c.authTime }) };
+    return {
+      code: /** @type {AuthzRequest & { username: string, sid: string, authTime: number, scopes: string[] }} */ (
+        c
+      ),
+      user,
+      refreshToken: newRefreshToken({
+        realm,
+        clientId: o.clientId,
+        username: user.username,
+        sid: c.sid,
+        scopes: c.scopes,
+        authTime: c.authTime,
+      }),
+    };
   }
 
   /** @param {RefreshEntry} entry */
@@ -155,7 +221,8 @@ export async function createProvider(o) {
     const presented = form.get("refresh_token") ?? "";
     const r = refreshTokens.get(presented);
     const user = r && userNamed(r.username);
-    if (!r || !user || r.realm !== realm) return invalidGrant(res, "Invalid refresh token (expired or revoked)");
+    if (!r || !user || r.realm !== realm)
+      return invalidGrant(res, "Invalid refresh token (expired or revoked)");
     /** @type {string | null} */
     let refreshToken = null;
     if (settings.refreshReturnsRefreshToken) {
@@ -171,7 +238,8 @@ export async function createProvider(o) {
   /** A password grant's user, or undefined when answered. @param {Res} res @param {URLSearchParams} form */
   function passwordUser(res, form) {
     const user = userNamed(form.get("username") ?? "");
-    if (!user || !safeEqual(user.password, form.get("password") ?? "")) return invalidGrant(res, "Bad user credentials");
+    if (!user || !safeEqual(user.password, form.get("password") ?? ""))
+      return invalidGrant(res, "Bad user credentials");
     return user;
   }
 
@@ -186,7 +254,8 @@ export async function createProvider(o) {
   }
 
   /** Whether `target` may be a logout redirect. @param {string[]} patterns @param {string | null} target */
-  const allowedRedirect = (patterns, target) => !!target && patterns.some((p) => redirectUriMatches(p, target));
+  const allowedRedirect = (patterns, target) =>
+    !!target && patterns.some((p) => redirectUriMatches(p, target));
 
   /**
    * The part of the simulator's handle every provider has.
@@ -202,7 +271,8 @@ export async function createProvider(o) {
       clientSecret: o.clientSecret,
       fetch: fetchVia,
       servesHost,
-      outbound: (/** @type {Request} */ request) => (servesHost(new URL(request.url).host) ? fetchVia(request) : networkFetch(request)),
+      outbound: (/** @type {Request} */ request) =>
+        servesHost(new URL(request.url).host) ? fetchVia(request) : networkFetch(request),
       jwks: () => keys.jwks({ pem: o.jwksWithPem }),
       get kid() {
         return keys.kid;
@@ -213,7 +283,8 @@ export async function createProvider(o) {
       set: (/** @type {Partial<typeof settings>} */ s) => void Object.assign(settings, s),
       failTokenEndpoint: (status = 503) => void (settings.tokenFailureStatus = status),
       revokeRefreshTokens(/** @type {string | undefined} */ username) {
-        for (const [t, r] of refreshTokens) if (username === undefined || r.username === username) refreshTokens.delete(t);
+        for (const [t, r] of refreshTokens)
+          if (username === undefined || r.username === username) refreshTokens.delete(t);
       },
       sessionIds: () => [...sessions.keys()],
       endSessions: () => sessions.clear(),
@@ -229,8 +300,27 @@ export async function createProvider(o) {
     };
   }
 
-  return { keys, log, settings, userNamed, authorizeFront, loginOrCode, loginPost, tokenRequest, redeemCode, redeemRefresh, passwordUser, newRefreshToken, endSessionAndRedirect, allowedRedirect, controls };
+  return {
+    keys,
+    log,
+    settings,
+    userNamed,
+    authorizeFront,
+    loginOrCode,
+    loginPost,
+    tokenRequest,
+    redeemCode,
+    redeemRefresh,
+    passwordUser,
+    newRefreshToken,
+    endSessionAndRedirect,
+    allowedRedirect,
+    controls,
+  };
 }
 
 /** A random opaque refresh token; XSUAA's end in `-r`. */
-export const opaqueToken = (/** @type {string} */ suffix = "") => () => `${randomBytes(16).toString("hex")}${suffix}`;
+export const opaqueToken =
+  (/** @type {string} */ suffix = "") =>
+  () =>
+    `${randomBytes(16).toString("hex")}${suffix}`;

@@ -187,7 +187,11 @@ export interface XsuaaSim extends SimBase {
   /** The provider zone's URL (the binding's url). */
   readonly url: string;
   /** Port, signing key and zone ids: given back as options, a restart looks the same to a router holding its tokens. */
-  keptState(): Promise<{ port: number; signingKey: { kid: string; privateJwk: import("jose").JWK }; zoneIds: Record<string, string> }>;
+  keptState(): Promise<{
+    port: number;
+    signingKey: { kid: string; privateJwk: import("jose").JWK };
+    zoneIds: Record<string, string>;
+  }>;
   uaadomain: string;
   xsappname: string;
   zones: XsuaaZone[];
@@ -205,13 +209,26 @@ export interface XsuaaSim extends SimBase {
   /** `{"xsuaa":[binding(o)]}` as a string. */
   vcapServices(o?: XsuaaBindingOptions): string;
   /** An access token signed with the simulator's key, as the token endpoint would issue; `claims` override. */
-  mintAccessToken(o?: { username?: string; subdomain?: string; scopes?: string[]; claims?: Record<string, unknown> }): Promise<string>;
+  mintAccessToken(o?: {
+    username?: string;
+    subdomain?: string;
+    scopes?: string[];
+    claims?: Record<string, unknown>;
+  }): Promise<string>;
 }
 
 /** The X.509 variant of a binding: `certificate`, `key` (PEM, self-signed) instead of `clientsecret`. */
-export type X509Binding<B extends ServiceBinding<string, { clientsecret: string; "credential-type": string }>, Extra, Type extends string> = ServiceBinding<
+export type X509Binding<
+  B extends ServiceBinding<string, { clientsecret: string; "credential-type": string }>,
+  Extra,
+  Type extends string,
+> = ServiceBinding<
   B["label"],
-  Omit<B["credentials"], "clientsecret" | "credential-type"> & { certificate: string; key: string; "credential-type": Type } & Extra
+  Omit<B["credentials"], "clientsecret" | "credential-type"> & {
+    certificate: string;
+    key: string;
+    "credential-type": Type;
+  } & Extra
 >;
 
 export interface IasUserOptions {
@@ -283,5 +300,11 @@ export interface IasSim extends SimBase {
   vcapServices(o?: IasBindingOptions): string;
   signLogoutToken(o: { sid?: string; sub?: string; aud?: string | string[] }): Promise<string>;
   /** POSTs `logout_token=<jwt>` to endpoint (with o.fetch, e.g. a Miniflare dispatch); returns the response status. */
-  sendBackchannelLogout(o: { endpoint: string; sid?: string; sub?: string; aud?: string | string[]; fetch?: SimFetch }): Promise<number>;
+  sendBackchannelLogout(o: {
+    endpoint: string;
+    sid?: string;
+    sub?: string;
+    aud?: string | string[];
+    fetch?: SimFetch;
+  }): Promise<number>;
 }

@@ -13,10 +13,26 @@ export async function selfSignedCertificate(commonName) {
   const keyPath = join(dir, "key.pem");
   try {
     const subject = `/CN=${commonName.replace(/[/=\\]/g, "_")}`;
-    await promisify(execFile)("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", subject]);
+    await promisify(execFile)("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyPath,
+      "-out",
+      certPath,
+      "-days",
+      "2",
+      "-subj",
+      subject,
+    ]);
     return { certificate: await readFile(certPath, "utf8"), key: await readFile(keyPath, "utf8") };
   } catch (e) {
-    throw new Error(`X.509 binding: openssl could not make a certificate (${e instanceof Error ? e.message.split("\n")[0] : e})`);
+    throw new Error(
+      `X.509 binding: openssl could not make a certificate (${e instanceof Error ? e.message.split("\n")[0] : e})`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -15,13 +15,28 @@ import { accessTokenClaims, idTokenClaims } from "./xsuaa-tokens.mjs";
 
 /** Users every XSUAA simulator knows unless told otherwise; `$XSAPPNAME` is replaced. */
 export const DEFAULT_XSUAA_USERS = [
-  { username: "demo", password: "demo", scopes: ["$XSAPPNAME.Display", "$XSAPPNAME.Edit"], email: "demo@example.test", givenName: "Demo", familyName: "User" },
-  { username: "admin", password: "admin", scopes: ["$XSAPPNAME.Display", "$XSAPPNAME.Edit", "$XSAPPNAME.Admin"], email: "admin@example.test", givenName: "Ada", familyName: "Admin" },
+  {
+    username: "demo",
+    password: "demo",
+    scopes: ["$XSAPPNAME.Display", "$XSAPPNAME.Edit"],
+    email: "demo@example.test",
+    givenName: "Demo",
+    familyName: "User",
+  },
+  {
+    username: "admin",
+    password: "admin",
+    scopes: ["$XSAPPNAME.Display", "$XSAPPNAME.Edit", "$XSAPPNAME.Admin"],
+    email: "admin@example.test",
+    givenName: "Ada",
+    familyName: "Admin",
+  },
 ];
 /** UAA's default groups: every user has them. */
 const DEFAULT_USER_SCOPES = ["openid", "uaa.user"];
 
-const isLoopbackName = (/** @type {string} */ h) => h === "localhost" || h.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(h) || h === "[::1]";
+const isLoopbackName = (/** @type {string} */ h) =>
+  h === "localhost" || h.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(h) || h === "[::1]";
 const isIpLiteral = (/** @type {string} */ h) => /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.startsWith("[");
 const hostnameOf = (/** @type {string} */ hostPort) => hostPort.toLowerCase().replace(/:\d+$/, "");
 
@@ -36,14 +51,26 @@ const hostnameOf = (/** @type {string} */ hostPort) => hostPort.toLowerCase().re
  */
 export async function startXsuaaSim(options = {}) {
   // Browsers resolve *.localhost to 127.0.0.1: a localhost domain has to be served there.
-  const localhostDomain = options.uaadomain !== undefined && /^(.+\.)?localhost(:\d+)?$/i.test(options.uaadomain);
+  const localhostDomain =
+    options.uaadomain !== undefined && /^(.+\.)?localhost(:\d+)?$/i.test(options.uaadomain);
   const host = options.host ?? (localhostDomain ? "127.0.0.1" : "127.0.0.2");
-  if (localhostDomain && host !== "127.0.0.1") throw new Error(`uaadomain ${options.uaadomain} resolves to 127.0.0.1, so the simulator must listen there (host ${host})`);
+  if (localhostDomain && host !== "127.0.0.1")
+    throw new Error(
+      `uaadomain ${options.uaadomain} resolves to 127.0.0.1, so the simulator must listen there (host ${host})`,
+    );
   const xsappname = options.xsappname ?? "approuter-edge!t123";
   const clientId = options.clientId ?? `sb-${xsappname}`;
   const clientSecret = options.clientSecret ?? randomBytes(24).toString("base64url");
   const expand = (/** @type {string} */ s) => s.replaceAll("$XSAPPNAME", xsappname);
-  const clientScopes = (options.clientScopes ?? ["openid", "uaa.user", "$XSAPPNAME.Display", "$XSAPPNAME.Edit", "$XSAPPNAME.Admin"]).map(expand);
+  const clientScopes = (
+    options.clientScopes ?? [
+      "openid",
+      "uaa.user",
+      "$XSAPPNAME.Display",
+      "$XSAPPNAME.Edit",
+      "$XSAPPNAME.Admin",
+    ]
+  ).map(expand);
   const clientAuthorities = (options.clientAuthorities ?? ["uaa.resource"]).map(expand);
   const logoutRedirectUris = options.logoutRedirectUris ?? options.redirectUris ?? [];
   /** @type {User[]} */
@@ -89,7 +116,8 @@ export async function startXsuaaSim(options = {}) {
   const server = await startHttp({ host, port: options.port ?? 0, handler: (req, res) => handle(req, res) });
   let uaadomain = (options.uaadomain ?? `${host}:${server.port}`).toLowerCase();
   // *.localhost names resolve to loopback in browsers: give them the bound port.
-  if (isLoopbackName(hostnameOf(uaadomain)) && !/:\d+$/.test(uaadomain)) uaadomain = `${uaadomain}:${server.port}`;
+  if (isLoopbackName(hostnameOf(uaadomain)) && !/:\d+$/.test(uaadomain))
+    uaadomain = `${uaadomain}:${server.port}`;
   const scheme = isLoopbackName(hostnameOf(uaadomain)) ? "http" : "https";
   const ipDomain = isIpLiteral(hostnameOf(uaadomain));
   /** @type {Zone[]} */
@@ -104,16 +132,25 @@ export async function startXsuaaSim(options = {}) {
 
   // XSUAA's certificate hosts (certurl): `cert` after the domain's first label
   // (authentication.eu10… -> authentication.cert.eu10…); an IP has none.
-  const certDomain = ipDomain ? undefined : uaadomain.includes(".") ? uaadomain.replace(".", ".cert.") : `cert.${uaadomain}`;
+  const certDomain = ipDomain
+    ? undefined
+    : uaadomain.includes(".")
+      ? uaadomain.replace(".", ".cert.")
+      : `cert.${uaadomain}`;
 
   /** The identity zone a Host header names, `<subdomain>.<uaadomain>` (the bare domain: the provider), and whether it is a certificate host. */
   const zoneOfHost = (/** @type {string} */ hostHeader) => {
     const h = hostnameOf(hostHeader);
-    for (const [domain, mtls] of /** @type {const} */ ([[uaadomain, false], [certDomain, true]])) {
+    for (const [domain, mtls] of /** @type {const} */ ([
+      [uaadomain, false],
+      [certDomain, true],
+    ])) {
       if (!domain) continue;
       const d = hostnameOf(domain);
       if (h === d && !mtls) return { zone: provider, mtls };
-      const zone = h.endsWith(`.${d}`) ? zones.find((z) => z.url && z.subdomain === h.slice(0, -(d.length + 1))) : undefined;
+      const zone = h.endsWith(`.${d}`)
+        ? zones.find((z) => z.url && z.subdomain === h.slice(0, -(d.length + 1)))
+        : undefined;
       if (zone) return { zone, mtls };
     }
     return undefined;
@@ -128,8 +165,12 @@ export async function startXsuaaSim(options = {}) {
     const grant = { ...g, clientId, ttl: p.settings.accessTokenTtl };
     const claims = accessTokenClaims(grant);
     /** @type {Record<string, unknown>} */
-    const body = { access_token: await p.keys.sign(claims, { jku: jku(g.zone), typ: "JWT" }), token_type: "bearer" };
-    if (g.user && g.scopes.includes("openid")) body.id_token = await p.keys.sign(idTokenClaims({ ...grant, user: g.user }), { typ: "JWT" });
+    const body = {
+      access_token: await p.keys.sign(claims, { jku: jku(g.zone), typ: "JWT" }),
+      token_type: "bearer",
+    };
+    if (g.user && g.scopes.includes("openid"))
+      body.id_token = await p.keys.sign(idTokenClaims({ ...grant, user: g.user }), { typ: "JWT" });
     if (g.refreshToken) body.refresh_token = g.refreshToken;
     return { ...body, expires_in: p.settings.accessTokenTtl, scope: g.scopes.join(" "), jti: claims.jti };
   }
@@ -140,7 +181,11 @@ export async function startXsuaaSim(options = {}) {
     const entry = p.log.add(req, url);
     res.on("finish", () => (entry.status = res.statusCode));
     const found = zoneOfHost(String(req.headers.host ?? ""));
-    if (!found) return sendJson(res, 404, { error: "not_found", error_description: `no identity zone for host ${req.headers.host}` });
+    if (!found)
+      return sendJson(res, 404, {
+        error: "not_found",
+        error_description: `no identity zone for host ${req.headers.host}`,
+      });
     const zone = found.zone;
     entry.zone = zone.subdomain;
     const route = `${req.method} ${url.pathname}`;
@@ -151,7 +196,12 @@ export async function startXsuaaSim(options = {}) {
     if (route === "GET /userinfo") return userinfo(req, res, zone);
     if (route === "GET /token_keys") return tokenKeys(res, url.searchParams.get("zid"));
     if (route === "GET /logout.do") return logoutDo(req, res, url.searchParams, zone);
-    if (route === "GET /logged_out") return sendHtml(res, 200, messagePage("Logged out", "You have been logged out of the XSUAA simulator."));
+    if (route === "GET /logged_out")
+      return sendHtml(
+        res,
+        200,
+        messagePage("Logged out", "You have been logged out of the XSUAA simulator."),
+      );
     return sendJson(res, 404, { error: "not_found", error_description: `no endpoint ${route}` });
   }
 
@@ -172,7 +222,20 @@ export async function startXsuaaSim(options = {}) {
       token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
       code_challenge_methods_supported: ["S256"],
       scopes_supported: clientScopes,
-      claims_supported: ["sub", "user_name", "origin", "iss", "auth_time", "amr", "azp", "given_name", "family_name", "email", "zid", "cid"],
+      claims_supported: [
+        "sub",
+        "user_name",
+        "origin",
+        "iss",
+        "auth_time",
+        "amr",
+        "azp",
+        "given_name",
+        "family_name",
+        "email",
+        "zid",
+        "cid",
+      ],
     };
   }
 
@@ -183,7 +246,12 @@ export async function startXsuaaSim(options = {}) {
     const requested = q.has("scope") ? (q.get("scope") ?? "").split(" ").filter(Boolean) : undefined;
     const unknown = requested?.filter((s) => !clientScopes.includes(s)) ?? [];
     if (unknown.length) return front.fail("invalid_scope", `Invalid scope: ${unknown.join(" ")}`);
-    return p.loginOrCode(req, res, { ...front.request, realm: zone.zoneId, requested }, `XSUAA simulator: ${zone.subdomain}`);
+    return p.loginOrCode(
+      req,
+      res,
+      { ...front.request, realm: zone.zoneId, requested },
+      `XSUAA simulator: ${zone.subdomain}`,
+    );
   }
 
   /** @param {import("node:http").IncomingMessage} req @param {import("node:http").ServerResponse} res @param {Zone} zone @param {Record<string, any>} entry @param {boolean} mtls */
@@ -193,21 +261,58 @@ export async function startXsuaaSim(options = {}) {
     const grantType = /** @type {string} */ (form.get("grant_type"));
     if (grantType === "authorization_code") {
       const r = p.redeemCode(res, form, zone.zoneId);
-      if (r) sendJson(res, 200, await tokenResponse({ zone, grantType, scopes: r.code.scopes, user: r.user, authTime: r.code.authTime, refreshToken: r.refreshToken }));
+      if (r)
+        sendJson(
+          res,
+          200,
+          await tokenResponse({
+            zone,
+            grantType,
+            scopes: r.code.scopes,
+            user: r.user,
+            authTime: r.code.authTime,
+            refreshToken: r.refreshToken,
+          }),
+        );
     } else if (grantType === "refresh_token") {
       const r = p.redeemRefresh(res, form, zone.zoneId);
-      if (r) sendJson(res, 200, await tokenResponse({ zone, grantType, scopes: r.grant.scopes, user: r.user, authTime: r.grant.authTime, refreshToken: r.refreshToken }));
+      if (r)
+        sendJson(
+          res,
+          200,
+          await tokenResponse({
+            zone,
+            grantType,
+            scopes: r.grant.scopes,
+            user: r.user,
+            authTime: r.grant.authTime,
+            refreshToken: r.refreshToken,
+          }),
+        );
     } else if (grantType === "password") {
       const user = p.passwordUser(res, form);
       if (!user) return;
-      const scopes = grantedScopes(user, form.has("scope") ? (form.get("scope") ?? "").split(" ").filter(Boolean) : undefined);
+      const scopes = grantedScopes(
+        user,
+        form.has("scope") ? (form.get("scope") ?? "").split(" ").filter(Boolean) : undefined,
+      );
       const authTime = Math.floor(Date.now() / 1000);
-      const refreshToken = p.newRefreshToken({ realm: zone.zoneId, clientId, username: user.username, sid: "", scopes, authTime });
+      const refreshToken = p.newRefreshToken({
+        realm: zone.zoneId,
+        clientId,
+        username: user.username,
+        sid: "",
+        scopes,
+        authTime,
+      });
       sendJson(res, 200, await tokenResponse({ zone, grantType, scopes, user, authTime, refreshToken }));
     } else if (grantType === "client_credentials") {
       sendJson(res, 200, await tokenResponse({ zone, grantType, scopes: clientAuthorities }));
     } else {
-      sendJson(res, 400, { error: "unsupported_grant_type", error_description: `Unsupported grant type: ${grantType ?? "(none)"}` });
+      sendJson(res, 400, {
+        error: "unsupported_grant_type",
+        error_description: `Unsupported grant type: ${grantType ?? "(none)"}`,
+      });
     }
   }
 
@@ -215,8 +320,10 @@ export async function startXsuaaSim(options = {}) {
   async function userinfo(req, res, zone) {
     const auth = String(req.headers.authorization ?? "");
     const claims = /^bearer /i.test(auth) ? await p.keys.verify(auth.slice(7).trim()) : undefined;
-    if (!claims || claims.zid !== zone.zoneId) return sendJson(res, 401, { error: "invalid_token", error_description: "invalid or expired token" });
-    if (!Array.isArray(claims.scope) || !claims.scope.includes("openid")) return sendJson(res, 403, { error: "insufficient_scope", error_description: "openid scope required" });
+    if (!claims || claims.zid !== zone.zoneId)
+      return sendJson(res, 401, { error: "invalid_token", error_description: "invalid or expired token" });
+    if (!Array.isArray(claims.scope) || !claims.scope.includes("openid"))
+      return sendJson(res, 403, { error: "insufficient_scope", error_description: "openid scope required" });
     const user = users.find((u) => u.id === claims.user_id);
     if (!user) return sendJson(res, 401, { error: "invalid_token", error_description: "not a user token" });
     return sendJson(res, 200, {
@@ -237,7 +344,8 @@ export async function startXsuaaSim(options = {}) {
   /** Keys of every zone (one key ring for the simulator). @param {import("node:http").ServerResponse} res @param {string | null} zid */
   function tokenKeys(res, zid) {
     // Real UAA: an unknown zid is a 400 (xssec reads it as a wrong audience).
-    if (zid !== null && !zones.some((z) => z.zoneId === zid)) return sendJson(res, 400, { error: "invalid_request", error_description: `Invalid zid: ${zid}` });
+    if (zid !== null && !zones.some((z) => z.zoneId === zid))
+      return sendJson(res, 400, { error: "invalid_request", error_description: `Invalid zid: ${zid}` });
     return sendJson(res, 200, p.keys.jwks({ pem: true }));
   }
 
@@ -279,42 +387,69 @@ export async function startXsuaaSim(options = {}) {
   let certificate;
   /** The X.509 variant: certificate, key and certurl instead of clientsecret. @param {import("./sim-types").XsuaaBindingOptions} [o] */
   async function x509Binding(o = {}) {
-    if (!certDomain) throw new Error("X.509 binding: the uaadomain is an IP address, which has no certificate host; give a uaadomain with names (e.g. localhost)");
+    if (!certDomain)
+      throw new Error(
+        "X.509 binding: the uaadomain is an IP address, which has no certificate host; give a uaadomain with names (e.g. localhost)",
+      );
     const { credentials, ...rest } = binding(o);
     const { clientsecret: _secret, ...keep } = credentials;
     const pair = await (certificate ??= selfSignedCertificate(clientId));
     const certurl = `${scheme}://${credentials.identityzone}.${certDomain}`;
-    return { ...rest, credentials: { ...keep, ...pair, certurl, "credential-type": /** @type {const} */ ("x509") } };
+    return {
+      ...rest,
+      credentials: { ...keep, ...pair, certurl, "credential-type": /** @type {const} */ ("x509") },
+    };
   }
 
-  const sim = Object.assign(p.controls(server, `http://${host}:${server.port}`, (h) => zoneOfHost(h) !== undefined), {
-    url: provider.url,
-    uaadomain,
-    xsappname,
-    zones: zones.map((z) => ({ ...z })),
-    zone(/** @type {string} */ subdomain) {
-      const z = zones.find((x) => x.subdomain === subdomain);
-      if (!z) throw new Error(`no zone ${subdomain} (known: ${zones.map((x) => x.subdomain).join(", ")})`);
-      return { ...z };
+  const sim = Object.assign(
+    p.controls(server, `http://${host}:${server.port}`, (h) => zoneOfHost(h) !== undefined),
+    {
+      url: provider.url,
+      uaadomain,
+      xsappname,
+      zones: zones.map((z) => ({ ...z })),
+      zone(/** @type {string} */ subdomain) {
+        const z = zones.find((x) => x.subdomain === subdomain);
+        if (!z) throw new Error(`no zone ${subdomain} (known: ${zones.map((x) => x.subdomain).join(", ")})`);
+        return { ...z };
+      },
+      users: users.map((u) => ({
+        id: u.id,
+        username: u.username,
+        password: u.password,
+        scopes: [...u.scopes],
+        email: u.email,
+      })),
+      binding,
+      x509Binding,
+      /** What a restart needs to look the same to a router holding its tokens (npm run dev:redis keeps it). */
+      async keptState() {
+        return {
+          port: server.port,
+          signingKey: await p.keys.exportSigningKey(),
+          zoneIds: Object.fromEntries(zones.map((z) => [z.subdomain, z.zoneId])),
+        };
+      },
+      vcapServices: (/** @type {import("./sim-types").XsuaaBindingOptions} */ o) =>
+        JSON.stringify({ xsuaa: [binding(o)] }),
+      /** @param {{ username?: string, subdomain?: string, scopes?: string[], claims?: Record<string, unknown> }} [o] */
+      async mintAccessToken(o = {}) {
+        const user = o.username === undefined ? undefined : p.userNamed(o.username);
+        if (o.username !== undefined && !user) throw new Error(`no user ${o.username}`);
+        const zone = zones.find((z) => z.subdomain === o.subdomain) ?? provider;
+        const scopes = o.scopes ?? (user ? grantedScopes(user, undefined) : clientAuthorities);
+        const grant = {
+          zone,
+          clientId,
+          scopes,
+          grantType: user ? "authorization_code" : "client_credentials",
+          ttl: p.settings.accessTokenTtl,
+          ...(user ? { user } : {}),
+        };
+        return p.keys.sign({ ...accessTokenClaims(grant), ...o.claims }, { jku: jku(zone), typ: "JWT" });
+      },
     },
-    users: users.map((u) => ({ id: u.id, username: u.username, password: u.password, scopes: [...u.scopes], email: u.email })),
-    binding,
-    x509Binding,
-    /** What a restart needs to look the same to a router holding its tokens (npm run dev:redis keeps it). */
-    async keptState() {
-      return { port: server.port, signingKey: await p.keys.exportSigningKey(), zoneIds: Object.fromEntries(zones.map((z) => [z.subdomain, z.zoneId])) };
-    },
-    vcapServices: (/** @type {import("./sim-types").XsuaaBindingOptions} */ o) => JSON.stringify({ xsuaa: [binding(o)] }),
-    /** @param {{ username?: string, subdomain?: string, scopes?: string[], claims?: Record<string, unknown> }} [o] */
-    async mintAccessToken(o = {}) {
-      const user = o.username === undefined ? undefined : p.userNamed(o.username);
-      if (o.username !== undefined && !user) throw new Error(`no user ${o.username}`);
-      const zone = zones.find((z) => z.subdomain === o.subdomain) ?? provider;
-      const scopes = o.scopes ?? (user ? grantedScopes(user, undefined) : clientAuthorities);
-      const grant = { zone, clientId, scopes, grantType: user ? "authorization_code" : "client_credentials", ttl: p.settings.accessTokenTtl, ...(user ? { user } : {}) };
-      return p.keys.sign({ ...accessTokenClaims(grant), ...o.claims }, { jku: jku(zone), typ: "JWT" });
-    },
-  });
+  );
   return sim;
 }
 
@@ -328,7 +463,12 @@ ${COMMON_USAGE} (default 1800)
   --xsappname X       default approuter-edge!t123
   --tenant SUB        another identity zone (subscriber tenant), repeatable
   --user U:P[:S,S]    a user with password and scopes ($XSAPPNAME allowed), repeatable (default demo:demo, admin:admin)`,
-    options: { uaadomain: { type: "string" }, xsappname: { type: "string" }, tenant: { type: "string", multiple: true }, user: { type: "string", multiple: true } },
+    options: {
+      uaadomain: { type: "string" },
+      xsappname: { type: "string" },
+      tenant: { type: "string", multiple: true },
+      user: { type: "string", multiple: true },
+    },
     toOptions: (v) => ({
       ...(v.uaadomain ? { uaadomain: v.uaadomain } : {}),
       ...(v.xsappname ? { xsappname: v.xsappname } : {}),

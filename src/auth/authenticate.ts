@@ -30,7 +30,8 @@ export function createAuthenticator(services: AuthServices): Authenticator {
     const auth = authOf(session?.record.data);
     // The cookie names a session the store cannot be asked about (a fresh isolate while the
     // store is down): a login now would replace it, so the user is asked to try again instead.
-    if (!session && scope.undetermined) return errorPage(503, "SESSION_STORE_UNAVAILABLE", { "retry-after": "5" });
+    if (!session && scope.undetermined)
+      return errorPage(503, "SESSION_STORE_UNAVAILABLE", { "retry-after": "5" });
     if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label, route);
 
     const hostTenant = tenantOfHost(new URL(c.req.url).host, services.login.tenantHostPattern);
@@ -49,14 +50,24 @@ export function createAuthenticator(services: AuthServices): Authenticator {
     const granted = authOf(session.record.data)!.scopes;
     if (!scopeAllows(route.scope, c.req.method, granted, provider.config.xsappname)) {
       const wanted = scopesFor(route.scope, c.req.method) ?? [];
-      services.log("auth.scope.warn", { method: c.req.method, wanted: wanted.map((s) => (provider.config.xsappname ? s.replaceAll("$XSAPPNAME", provider.config.xsappname) : s)) });
+      services.log("auth.scope.warn", {
+        method: c.req.method,
+        wanted: wanted.map((s) =>
+          provider.config.xsappname ? s.replaceAll("$XSAPPNAME", provider.config.xsappname) : s,
+        ),
+      });
       return errorPage(403, "INSUFFICIENT_SCOPE");
     }
     return null;
   };
 }
 
-function loginOrDeny(c: Context<SessionEnv>, services: AuthServices, label: "xsuaa" | "identity", route: RouteConfig): Promise<Response> | Response {
+function loginOrDeny(
+  c: Context<SessionEnv>,
+  services: AuthServices,
+  label: "xsuaa" | "identity",
+  route: RouteConfig,
+): Promise<Response> | Response {
   const method = c.req.method;
   const xhr = (c.req.header("x-requested-with") ?? "").toLowerCase() === "xmlhttprequest";
   if ((method !== "GET" && method !== "HEAD") || xhr) return errorPage(401, "AUTHENTICATION_REQUIRED");

@@ -18,7 +18,12 @@ export interface Endpoints {
 /** Plain http is accepted only towards loopback hosts (local development and tests). */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return (
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
 }
 
 export function isAllowedScheme(url: URL): boolean {
@@ -44,8 +49,12 @@ export function onTenantHost(url: string, tenant: string, domain: string): strin
 }
 
 /** The binding's `url` and `certurl` for a tenant (shared tenant mode only; else as bound). */
-export function xsuaaBases(config: IdentityProviderConfig, tenant: string | undefined): { url: string; certUrl?: string } {
-  if (config.tenantMode !== "shared" || !tenant || !config.uaadomain) return { url: config.url, ...(config.certUrl && { certUrl: config.certUrl }) };
+export function xsuaaBases(
+  config: IdentityProviderConfig,
+  tenant: string | undefined,
+): { url: string; certUrl?: string } {
+  if (config.tenantMode !== "shared" || !tenant || !config.uaadomain)
+    return { url: config.url, ...(config.certUrl && { certUrl: config.certUrl }) };
   const url = onTenantHost(config.url, tenant, config.uaadomain);
   if (!config.certUrl) return { url };
   const certHost = new URL(config.certUrl).hostname;
@@ -55,7 +64,12 @@ export function xsuaaBases(config: IdentityProviderConfig, tenant: string | unde
 export function xsuaaEndpoints(config: IdentityProviderConfig, tenant?: string): Endpoints {
   const { url, certUrl } = xsuaaBases(config, tenant);
   const tokenBase = config.mtlsBinding ? (certUrl ?? url) : url;
-  return { authorize: `${url}/oauth/authorize`, token: `${tokenBase}/oauth/token`, userinfo: `${url}/userinfo`, logout: `${url}/logout.do` };
+  return {
+    authorize: `${url}/oauth/authorize`,
+    token: `${tokenBase}/oauth/token`,
+    userinfo: `${url}/userinfo`,
+    logout: `${url}/logout.do`,
+  };
 }
 
 /**
@@ -65,7 +79,8 @@ export function xsuaaEndpoints(config: IdentityProviderConfig, tenant?: string):
  */
 export function xsuaaJwksUrl(config: IdentityProviderConfig, zid: string | undefined): string {
   const domain = config.uaadomain ?? new URL(config.url).host;
-  const scheme = isLoopbackHost(domain.split(":")[0]!) && new URL(config.url).protocol === "http:" ? "http" : "https";
+  const scheme =
+    isLoopbackHost(domain.split(":")[0]!) && new URL(config.url).protocol === "http:" ? "http" : "https";
   const url = new URL(`${scheme}://${domain}/token_keys`);
   if (zid) url.searchParams.set("zid", zid);
   return url.href;
@@ -75,8 +90,12 @@ export function xsuaaJwksUrl(config: IdentityProviderConfig, zid: string | undef
  * IAS / OpenID endpoints: from discovery when it names them, else IAS's fixed paths
  * (`/oauth2/*`, SAP lib/utils/ias-utils.js). X.509 token calls go to `certurl`.
  */
-export function iasEndpoints(config: IdentityProviderConfig, discovery: Record<string, unknown> | undefined): Endpoints & { jwks: string } {
-  const str = (key: string) => (typeof discovery?.[key] === "string" ? (discovery[key] as string) : undefined);
+export function iasEndpoints(
+  config: IdentityProviderConfig,
+  discovery: Record<string, unknown> | undefined,
+): Endpoints & { jwks: string } {
+  const str = (key: string) =>
+    typeof discovery?.[key] === "string" ? (discovery[key] as string) : undefined;
   const base = config.url;
   let token = str("token_endpoint") ?? `${base}/oauth2/token`;
   if (config.mtlsBinding && config.certUrl) token = `${config.certUrl}${new URL(token).pathname}`;

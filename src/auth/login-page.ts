@@ -28,13 +28,23 @@ function hashOfScript(): Promise<string> {
   return scriptHash;
 }
 
-const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ENTITIES[ch]!);
 }
 
-export async function loginPage(authorizeUrl: string, fragmentCookie: string, callbackPath: string): Promise<Response> {
+export async function loginPage(
+  authorizeUrl: string,
+  fragmentCookie: string,
+  callbackPath: string,
+): Promise<Response> {
   const u = escapeHtml(authorizeUrl);
   const body =
     `<!doctype html><html data-u="${u}" data-c="${escapeHtml(fragmentCookie)}" data-p="${escapeHtml(callbackPath)}">` +

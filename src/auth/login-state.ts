@@ -40,9 +40,16 @@ export function loginSlot(state: string): number {
 export const LOGIN_STATE_TTL_S = 300;
 
 export async function loginStateKey(secret: string): Promise<Uint8Array> {
-  const base = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveBits"]);
+  const base = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
+    "deriveBits",
+  ]);
   const bits = await crypto.subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: new TextEncoder().encode("approuter-edge/login-state/v1"), info: new Uint8Array() },
+    {
+      name: "HKDF",
+      hash: "SHA-256",
+      salt: new TextEncoder().encode("approuter-edge/login-state/v1"),
+      info: new Uint8Array(),
+    },
     base,
     256,
   );
@@ -68,7 +75,14 @@ function callbackPathPrefix(sessionCookieName: string): string {
 
 export async function sealLoginState(value: LoginState, key: Uint8Array, nowMs: number): Promise<string> {
   const now = Math.floor(nowMs / 1000);
-  return new EncryptJWT({ s: value.state, n: value.nonce, v: value.codeVerifier, r: value.returnTo, i: value.idp, ...(value.tenant && { t: value.tenant }) })
+  return new EncryptJWT({
+    s: value.state,
+    n: value.nonce,
+    v: value.codeVerifier,
+    r: value.returnTo,
+    i: value.idp,
+    ...(value.tenant && { t: value.tenant }),
+  })
     .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
     .setIssuedAt(now)
     .setExpirationTime(now + LOGIN_STATE_TTL_S)
@@ -76,14 +90,30 @@ export async function sealLoginState(value: LoginState, key: Uint8Array, nowMs: 
 }
 
 /** The login state in `cookie`, or null when absent, expired, tampered or foreign. */
-export async function openLoginState(cookie: string | undefined, key: Uint8Array, nowMs: number): Promise<LoginState | null> {
+export async function openLoginState(
+  cookie: string | undefined,
+  key: Uint8Array,
+  nowMs: number,
+): Promise<LoginState | null> {
   if (!cookie || cookie.length > 4096) return null;
   try {
-    const { payload } = await jwtDecrypt(cookie, key, { currentDate: new Date(nowMs), keyManagementAlgorithms: ["dir"], contentEncryptionAlgorithms: ["A256GCM"] });
+    const { payload } = await jwtDecrypt(cookie, key, {
+      currentDate: new Date(nowMs),
+      keyManagementAlgorithms: ["dir"],
+      contentEncryptionAlgorithms: ["A256GCM"],
+    });
     const { s, n, v, r, i, t } = payload as Record<string, unknown>;
-    if (typeof s !== "string" || typeof n !== "string" || typeof v !== "string" || typeof r !== "string") return null;
+    if (typeof s !== "string" || typeof n !== "string" || typeof v !== "string" || typeof r !== "string")
+      return null;
     if (i !== "xsuaa" && i !== "identity") return null;
-    return { state: s, nonce: n, codeVerifier: v, returnTo: r, idp: i, ...(typeof t === "string" && { tenant: t }) };
+    return {
+      state: s,
+      nonce: n,
+      codeVerifier: v,
+      returnTo: r,
+      idp: i,
+      ...(typeof t === "string" && { tenant: t }),
+    };
   } catch {
     return null;
   }

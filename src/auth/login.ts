@@ -74,14 +74,29 @@ export async function startLogin(
     return errorPage(503, "IDP_UNAVAILABLE", { "retry-after": "10" });
   }
   const returnTo = boundedReturnTo(safeReturnTo(requestUrl.pathname + requestUrl.search));
-  const sealed = await sealLoginState({ state, nonce, codeVerifier, returnTo, idp: label, ...(tenant && { tenant }) }, services.loginKey, services.now());
-  const cookie = serialize(loginCookieName(services.cookieName, state), sealed, cookieOptions(services, LOGIN_STATE_TTL_S)); // Lax: sent on the provider's top-level redirect back
+  const sealed = await sealLoginState(
+    { state, nonce, codeVerifier, returnTo, idp: label, ...(tenant && { tenant }) },
+    services.loginKey,
+    services.now(),
+  );
+  const cookie = serialize(
+    loginCookieName(services.cookieName, state),
+    sealed,
+    cookieOptions(services, LOGIN_STATE_TTL_S),
+  ); // Lax: sent on the provider's top-level redirect back
   if (services.login.preserveFragment) {
-    const page = await loginPage(target, fragmentCookieName(services.cookieName, state), services.callbackPath);
+    const page = await loginPage(
+      target,
+      fragmentCookieName(services.cookieName, state),
+      services.callbackPath,
+    );
     page.headers.append("set-cookie", cookie);
     return page;
   }
-  return new Response(null, { status: 302, headers: { location: target, "set-cookie": cookie, "cache-control": "no-store" } });
+  return new Response(null, {
+    status: 302,
+    headers: { location: target, "set-cookie": cookie, "cache-control": "no-store" },
+  });
 }
 
 /** The `#fragment` the login page kept, if it is one a Location header can carry. */
@@ -93,7 +108,9 @@ function keptFragment(raw: string | undefined): string {
   } catch {
     return "";
   }
-  return fragment.startsWith("#") && fragment.length <= MAX_FRAGMENT && /^#[\x21-\x7e]*$/.test(fragment) ? fragment : "";
+  return fragment.startsWith("#") && fragment.length <= MAX_FRAGMENT && /^#[\x21-\x7e]*$/.test(fragment)
+    ? fragment
+    : "";
 }
 
 /** Provider `error` codes on the callback, as SAP's router answers them. */
@@ -129,7 +146,11 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
   };
 
   if (!validState) return fail(400, "LOGIN_STATE_INVALID");
-  const login = await openLoginState(getCookie(c, loginCookieName(services.cookieName, state)), services.loginKey, services.now());
+  const login = await openLoginState(
+    getCookie(c, loginCookieName(services.cookieName, state)),
+    services.loginKey,
+    services.now(),
+  );
   if (!login || !timingSafeEqual(login.state, state)) return fail(400, "LOGIN_STATE_INVALID");
   const authType = params.get("authType");
   if (authType !== null && authType !== AUTH_TYPE_OF[login.idp]) return fail(400, "LOGIN_STATE_INVALID");
@@ -139,8 +160,10 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
     return fail(status, code, { error: providerError.slice(0, 64).replace(/[^\w.-]/g, "?") });
   }
   const code = params.get("code");
-  if (!code || code.length > 4096 || params.getAll("code").length !== 1) return fail(400, "LOGIN_CODE_INVALID");
-  if (!(await markOnce(services, "l", state, LOGIN_STATE_TTL_S * 2000))) return fail(400, "LOGIN_STATE_REPLAYED");
+  if (!code || code.length > 4096 || params.getAll("code").length !== 1)
+    return fail(400, "LOGIN_CODE_INVALID");
+  if (!(await markOnce(services, "l", state, LOGIN_STATE_TTL_S * 2000)))
+    return fail(400, "LOGIN_STATE_REPLAYED");
   const provider = services.providers.get(login.idp);
   if (!provider) return fail(400, "LOGIN_STATE_INVALID");
 
@@ -148,7 +171,12 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
   try {
     const redirectUri = redirectUriFor(url.origin, services, login.idp);
     const tenant = login.tenant;
-    const tokens = await provider.exchangeCode({ ...(tenant && { tenant }), code, redirectUri, codeVerifier: login.codeVerifier });
+    const tokens = await provider.exchangeCode({
+      ...(tenant && { tenant }),
+      code,
+      redirectUri,
+      codeVerifier: login.codeVerifier,
+    });
     const who = await provider.verifyLogin(tokens, { nonce: login.nonce, ...(tenant && { tenant }) });
     const now = services.now();
     auth = {
@@ -179,7 +207,10 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
   session.record = { ...session.record, data: { ...session.record.data, auth } };
   services.metrics.logins++;
   const fragment = keptFragment(getCookie(c, fragmentCookieName(services.cookieName, state)));
-  const response = new Response(null, { status: 302, headers: { location: login.returnTo + fragment, "cache-control": "no-store" } });
+  const response = new Response(null, {
+    status: 302,
+    headers: { location: login.returnTo + fragment, "cache-control": "no-store" },
+  });
   for (const line of cleared) response.headers.append("set-cookie", line);
   return response;
 }

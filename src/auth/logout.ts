@@ -20,7 +20,11 @@ const LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 const JTI_TTL_MS = 20 * 60_000;
 
 /** The provider's logout URL for a user who just logged out, or null when it cannot be built now. */
-export async function endSessionUrl(services: AuthServices, auth: AuthData, postLogoutRedirectUri: string | undefined): Promise<string | null> {
+export async function endSessionUrl(
+  services: AuthServices,
+  auth: AuthData,
+  postLogoutRedirectUri: string | undefined,
+): Promise<string | null> {
   const provider = services.providers.get(auth.idp);
   if (!provider) return null;
   return provider.logoutUrl({
@@ -30,7 +34,10 @@ export async function endSessionUrl(services: AuthServices, auth: AuthData, post
   });
 }
 
-export async function handleBackchannelLogout(c: Context<SessionEnv>, services: AuthServices): Promise<Response> {
+export async function handleBackchannelLogout(
+  c: Context<SessionEnv>,
+  services: AuthServices,
+): Promise<Response> {
   const reject = (reason: string, fields: Record<string, unknown> = {}) => {
     services.log("auth.backchannel.warn", { reason, ...fields });
     return new Response(JSON.stringify({ error: "invalid_request" }), {
@@ -62,12 +69,18 @@ export async function handleBackchannelLogout(c: Context<SessionEnv>, services: 
   } catch (error) {
     if (error instanceof ProviderError && error.kind === "unavailable") {
       services.log("auth.idp.error", { label: provider.config.label, ...error.fields });
-      return new Response(null, { status: 503, headers: { "cache-control": "no-store", "retry-after": "5" } });
+      return new Response(null, {
+        status: 503,
+        headers: { "cache-control": "no-store", "retry-after": "5" },
+      });
     }
     return reject("verification", error instanceof ProviderError ? error.fields : {});
   }
   const events = claims.events;
-  const event = typeof events === "object" && events !== null && !Array.isArray(events) ? (events as Record<string, unknown>)[LOGOUT_EVENT] : undefined;
+  const event =
+    typeof events === "object" && events !== null && !Array.isArray(events)
+      ? (events as Record<string, unknown>)[LOGOUT_EVENT]
+      : undefined;
   if (typeof event !== "object" || event === null || Array.isArray(event)) return reject("events");
   if ("nonce" in claims) return reject("nonce");
   const sid = typeof claims.sid === "string" && claims.sid !== "" ? claims.sid : undefined;
@@ -83,7 +96,8 @@ export async function handleBackchannelLogout(c: Context<SessionEnv>, services: 
   if (ended === "unavailable") {
     return new Response(null, { status: 503, headers: { "cache-control": "no-store", "retry-after": "5" } });
   }
-  if (!(await markOnce(services, "bcl", `${iss}\0${String(claims.jti)}`, JTI_TTL_MS))) return reject("replayed");
+  if (!(await markOnce(services, "bcl", `${iss}\0${String(claims.jti)}`, JTI_TTL_MS)))
+    return reject("replayed");
   services.metrics.backchannelLogouts++;
   services.log("auth.backchannel", { sessions: ended });
   return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });

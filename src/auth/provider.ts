@@ -9,8 +9,20 @@ import {
   type JWTVerifyGetKey,
 } from "jose";
 import type { IdentityProviderConfig, LoginSettings } from "../config/types.js";
-import { iasEndpoints, isAllowedScheme, loggableUrl, xsuaaEndpoints, xsuaaJwksUrl, type Endpoints } from "./endpoints.js";
-import { audienceContains, iasIssuerAccepted, xsuaaAudienceAccepted, xsuaaIssuerAccepted } from "./token-rules.js";
+import {
+  iasEndpoints,
+  isAllowedScheme,
+  loggableUrl,
+  xsuaaEndpoints,
+  xsuaaJwksUrl,
+  type Endpoints,
+} from "./endpoints.js";
+import {
+  audienceContains,
+  iasIssuerAccepted,
+  xsuaaAudienceAccepted,
+  xsuaaIssuerAccepted,
+} from "./token-rules.js";
 
 /**
  * One identity provider as this isolate talks to it: a protocol per kind behind one small
@@ -42,7 +54,12 @@ export class ProviderError extends Error {
 
   /** Fields for a log line. */
   get fields(): Record<string, string> {
-    return { op: this.op, cause: this.cause_, ...(this.url && { url: this.url }), ...(this.providerError && { error: this.providerError }) };
+    return {
+      op: this.op,
+      cause: this.cause_,
+      ...(this.url && { url: this.url }),
+      ...(this.providerError && { error: this.providerError }),
+    };
   }
 }
 
@@ -79,12 +96,21 @@ export interface IdentityProvider {
   /** Whether the authorize request carries (and the ID token must echo) a nonce. */
   readonly usesNonce: boolean;
   authorizeUrl(args: AuthorizeArgs): Promise<string>;
-  exchangeCode(args: { tenant?: string; code: string; redirectUri: string; codeVerifier: string }): Promise<TokenSet>;
+  exchangeCode(args: {
+    tenant?: string;
+    code: string;
+    redirectUri: string;
+    codeVerifier: string;
+  }): Promise<TokenSet>;
   /** Verifies the login's tokens; throws a ProviderError ("rejected": forged, foreign, expired). */
   verifyLogin(tokens: TokenSet, args: { nonce: string; tenant?: string }): Promise<Identity>;
   refresh(refreshToken: string, tenant?: string): Promise<TokenSet>;
   /** The provider's logout URL, or null when it cannot be known now. */
-  logoutUrl(args: { tenant?: string; postLogoutRedirectUri?: string; idToken?: string }): Promise<string | null>;
+  logoutUrl(args: {
+    tenant?: string;
+    postLogoutRedirectUri?: string;
+    idToken?: string;
+  }): Promise<string | null>;
   userinfoUrl(tenant?: string): Promise<string>;
   /** Whether a back-channel logout token with these claims may come from this provider (IAS/OIDC only). */
   acceptsIssuer(claims: Record<string, unknown>): boolean;
@@ -106,7 +132,19 @@ const LEEWAY_S = 60; // @sap/xssec's leeway for exp/nbf
 const RSA_ALGS = ["RS256", "RS384", "RS512"];
 const JWKS_COOLDOWN_MS = 2_000; // an unknown kid refetches the keys at most this often per URL
 const MAX_JWKS = 64;
-const USER_CLAIMS = ["name", "given_name", "family_name", "email", "user_name", "user_uuid", "preferred_username", "origin", "zid", "zone_uuid", "app_tid"];
+const USER_CLAIMS = [
+  "name",
+  "given_name",
+  "family_name",
+  "email",
+  "user_name",
+  "user_uuid",
+  "preferred_username",
+  "origin",
+  "zid",
+  "zone_uuid",
+  "app_tid",
+];
 
 export function createProvider(config: IdentityProviderConfig, deps: ProviderDeps): IdentityProvider {
   return config.kind === "xsuaa" ? new XsuaaProvider(config, deps) : new OidcProvider(config, deps);
@@ -130,7 +168,8 @@ class KeyCache {
             if (error instanceof Error && error.name === "TimeoutError") throw error; // jose: JWKSTimeout
             throw new ProviderError("unavailable", "jwks", "refused", loggableUrl(input));
           }
-          if (response.status >= 500 || response.status === 429) throw new ProviderError("unavailable", "jwks", `HTTP ${response.status}`, loggableUrl(input));
+          if (response.status >= 500 || response.status === 429)
+            throw new ProviderError("unavailable", "jwks", `HTTP ${response.status}`, loggableUrl(input));
           return response;
         },
         timeoutDuration: TIMEOUT_MS,
@@ -144,18 +183,31 @@ class KeyCache {
 }
 
 /** A signature/time check by jose, its failures as ProviderErrors. */
-async function verifySignature(token: string, keys: JWTVerifyGetKey, op: string, jwksUrl: string, now: number): Promise<JWTPayload> {
+async function verifySignature(
+  token: string,
+  keys: JWTVerifyGetKey,
+  op: string,
+  jwksUrl: string,
+  now: number,
+): Promise<JWTPayload> {
   try {
     const header = decodeProtectedHeader(token);
-    if (typeof header.kid !== "string" || header.kid === "") throw new ProviderError("rejected", op, "no kid");
-    const { payload } = await jwtVerify(token, keys, { algorithms: RSA_ALGS, clockTolerance: LEEWAY_S, currentDate: new Date(now) });
+    if (typeof header.kid !== "string" || header.kid === "")
+      throw new ProviderError("rejected", op, "no kid");
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: RSA_ALGS,
+      clockTolerance: LEEWAY_S,
+      currentDate: new Date(now),
+    });
     return payload;
   } catch (error) {
     if (error instanceof ProviderError) throw error;
-    if (error instanceof joseErrors.JWKSTimeout) throw new ProviderError("unavailable", "jwks", "timeout", loggableUrl(jwksUrl));
+    if (error instanceof joseErrors.JWKSTimeout)
+      throw new ProviderError("unavailable", "jwks", "timeout", loggableUrl(jwksUrl));
     if (error instanceof joseErrors.JWTExpired) throw new ProviderError("rejected", op, "expired");
     if (error instanceof joseErrors.JWKSNoMatchingKey) throw new ProviderError("rejected", op, "unknown kid");
-    if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw new ProviderError("rejected", op, "bad signature");
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed)
+      throw new ProviderError("rejected", op, "bad signature");
     if (error instanceof joseErrors.JOSEError && /JSON Web Key Set/.test(error.message)) {
       throw new ProviderError("rejected", op, "keys refused", loggableUrl(jwksUrl)); // e.g. 400 for a zone UAA does not know
     }
@@ -177,7 +229,11 @@ async function postToken(
   try {
     response = await fetchImpl(url, {
       method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", ...headers },
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+        ...headers,
+      },
       body: body.toString(),
       redirect: "manual",
       signal: AbortSignal.timeout(TIMEOUT_MS),
@@ -189,7 +245,8 @@ async function postToken(
   let json: Record<string, unknown> | undefined;
   try {
     const parsed: unknown = await response.json();
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+      json = parsed as Record<string, unknown>;
   } catch {
     json = undefined;
   }
@@ -197,8 +254,16 @@ async function postToken(
   if (response.status >= 400 && response.status < 500 && response.status !== 429) {
     throw new ProviderError("rejected", op, `HTTP ${response.status}`, loggableUrl(url), providerError);
   }
-  if (response.status !== 200 || !json) throw new ProviderError("unavailable", op, response.status === 200 ? "not JSON" : `HTTP ${response.status}`, loggableUrl(url), providerError);
-  const str = (k: string) => (typeof json![k] === "string" && json![k] !== "" ? (json![k] as string) : undefined);
+  if (response.status !== 200 || !json)
+    throw new ProviderError(
+      "unavailable",
+      op,
+      response.status === 200 ? "not JSON" : `HTTP ${response.status}`,
+      loggableUrl(url),
+      providerError,
+    );
+  const str = (k: string) =>
+    typeof json![k] === "string" && json![k] !== "" ? (json![k] as string) : undefined;
   const accessToken = str("access_token");
   if (!accessToken) throw new ProviderError("unavailable", op, "no access_token", loggableUrl(url));
   const expires = Number(json.expires_in);
@@ -258,11 +323,17 @@ class XsuaaProvider implements IdentityProvider {
       code_challenge: a.codeChallenge,
       code_challenge_method: "S256",
       scope: this.config.scope,
-      ...(hint !== undefined && (this.deps.login.xsa ? { login_hint: JSON.stringify({ origin: hint }) } : { idp: hint })),
+      ...(hint !== undefined &&
+        (this.deps.login.xsa ? { login_hint: JSON.stringify({ origin: hint }) } : { idp: hint })),
     });
   }
 
-  exchangeCode(a: { tenant?: string; code: string; redirectUri: string; codeVerifier: string }): Promise<TokenSet> {
+  exchangeCode(a: {
+    tenant?: string;
+    code: string;
+    redirectUri: string;
+    codeVerifier: string;
+  }): Promise<TokenSet> {
     // client_secret_post, as SAP's router; X.509: the certificate authenticates.
     return postToken(this.deps.tokenFetch, "token", xsuaaEndpoints(this.config, a.tenant).token, {
       grant_type: "authorization_code",
@@ -281,7 +352,11 @@ class XsuaaProvider implements IdentityProvider {
       this.deps.tokenFetch,
       "refresh",
       xsuaaEndpoints(this.config, tenant).token,
-      { grant_type: "refresh_token", refresh_token: refreshToken, ...(secret === undefined && { client_id: this.config.clientId }) },
+      {
+        grant_type: "refresh_token",
+        refresh_token: refreshToken,
+        ...(secret === undefined && { client_id: this.config.clientId }),
+      },
       secret === undefined ? {} : { authorization: basic(this.config.clientId, secret) },
     );
     await this.verifyAccessToken(tokens.accessToken, "refresh");
@@ -298,8 +373,10 @@ class XsuaaProvider implements IdentityProvider {
     }
     const jwksUrl = xsuaaJwksUrl(this.config, typeof zid === "string" ? zid : undefined);
     const claims = await verifySignature(token, this.keys.get(jwksUrl), op, jwksUrl, this.deps.now());
-    if (!xsuaaIssuerAccepted(claims.iss, this.config.uaadomain ?? new URL(this.config.url).hostname)) throw new ProviderError("rejected", op, "issuer mismatch");
-    if (!xsuaaAudienceAccepted(claims, this.config.clientId, this.config.xsappname)) throw new ProviderError("rejected", op, "foreign audience");
+    if (!xsuaaIssuerAccepted(claims.iss, this.config.uaadomain ?? new URL(this.config.url).hostname))
+      throw new ProviderError("rejected", op, "issuer mismatch");
+    if (!xsuaaAudienceAccepted(claims, this.config.clientId, this.config.xsappname))
+      throw new ProviderError("rejected", op, "foreign audience");
     return claims;
   }
 
@@ -315,16 +392,30 @@ class XsuaaProvider implements IdentityProvider {
         throw new ProviderError("rejected", "login", "id token is not a JWT");
       }
       const jwksUrl = xsuaaJwksUrl(this.config, typeof zid === "string" ? zid : undefined);
-      const id = await verifySignature(tokens.idToken, this.keys.get(jwksUrl), "login", jwksUrl, this.deps.now());
-      if (!audienceContains(id.aud, this.config.clientId)) throw new ProviderError("rejected", "login", "id token audience");
+      const id = await verifySignature(
+        tokens.idToken,
+        this.keys.get(jwksUrl),
+        "login",
+        jwksUrl,
+        this.deps.now(),
+      );
+      if (!audienceContains(id.aud, this.config.clientId))
+        throw new ProviderError("rejected", "login", "id token audience");
       if (id.sub !== claims.sub) throw new ProviderError("rejected", "login", "id token subject");
       if (typeof id.sid === "string") sid = id.sid;
     }
-    if (typeof claims.sub !== "string" || typeof claims.iss !== "string") throw new ProviderError("rejected", "login", "no sub");
+    if (typeof claims.sub !== "string" || typeof claims.iss !== "string")
+      throw new ProviderError("rejected", "login", "no sub");
     const ext = claims.ext_attr as Record<string, unknown> | undefined;
     const zdn = typeof ext?.zdn === "string" && ext.zdn !== "" ? ext.zdn.toLowerCase() : undefined;
     const tenant = zdn ?? a.tenant;
-    return { iss: claims.iss, sub: claims.sub, ...(sid && { sid }), ...(tenant && { tenant }), user: userOf(claims) };
+    return {
+      iss: claims.iss,
+      sub: claims.sub,
+      ...(sid && { sid }),
+      ...(tenant && { tenant }),
+      user: userOf(claims),
+    };
   }
 
   async logoutUrl(a: { tenant?: string; postLogoutRedirectUri?: string }): Promise<string | null> {
@@ -368,13 +459,19 @@ class OidcProvider implements IdentityProvider {
   /** The discovery document (cached per isolate); undefined when the provider has none (404): IAS's fixed paths then. */
   private async endpoints(): Promise<Endpoints & { jwks: string }> {
     const now = this.deps.now();
-    if (this.discovered && now - this.discovered.at < DISCOVERY_TTL_MS) return iasEndpoints(this.config, this.discovered.doc);
+    if (this.discovered && now - this.discovered.at < DISCOVERY_TTL_MS)
+      return iasEndpoints(this.config, this.discovered.doc);
     const url = `${this.config.url}/.well-known/openid-configuration`;
     let response: Response;
     try {
-      response = await this.deps.fetch(url, { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
+      response = await this.deps.fetch(url, {
+        headers: { accept: "application/json" },
+        redirect: "manual",
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
     } catch (error) {
-      const timeout = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+      const timeout =
+        error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
       throw new ProviderError("unavailable", "discovery", timeout ? "timeout" : "refused", loggableUrl(url));
     }
     let doc: Record<string, unknown> | undefined;
@@ -389,10 +486,20 @@ class OidcProvider implements IdentityProvider {
       } catch {
         throw new ProviderError("unavailable", "discovery", "not JSON", loggableUrl(url));
       }
-      if (typeof doc !== "object" || doc === null || !iasIssuerAccepted({ iss: doc.issuer }, this.config.domains, this.config.url)) {
+      if (
+        typeof doc !== "object" ||
+        doc === null ||
+        !iasIssuerAccepted({ iss: doc.issuer }, this.config.domains, this.config.url)
+      ) {
         throw new ProviderError("unavailable", "discovery", "issuer mismatch", loggableUrl(url));
       }
-      for (const key of ["authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint", "userinfo_endpoint"]) {
+      for (const key of [
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+        "userinfo_endpoint",
+      ]) {
         const value = doc[key];
         if (value !== undefined && (typeof value !== "string" || !isAllowedScheme(new URL(value)))) {
           throw new ProviderError("unavailable", "discovery", `bad ${key}`, loggableUrl(url));
@@ -423,13 +530,18 @@ class OidcProvider implements IdentityProvider {
     });
   }
 
-  private clientAuth(form: Record<string, string | undefined>): { form: Record<string, string | undefined>; headers: Record<string, string> } {
+  private clientAuth(form: Record<string, string | undefined>): {
+    form: Record<string, string | undefined>;
+    headers: Record<string, string>;
+  } {
     const secret = this.config.clientSecret;
     if (secret === undefined) return { form: { ...form, client_id: this.config.clientId }, headers: {} };
     // IAS gets the secret in the body and as Basic, as SAP's router sends it; a generic
     // OpenID provider accepts one method only (RFC 6749 2.3.1): Basic.
     const headers = { authorization: basic(this.config.clientId, secret) };
-    return this.isIas ? { form: { ...form, client_id: this.config.clientId, client_secret: secret }, headers } : { form, headers };
+    return this.isIas
+      ? { form: { ...form, client_id: this.config.clientId, client_secret: secret }, headers }
+      : { form, headers };
   }
 
   async exchangeCode(a: { code: string; redirectUri: string; codeVerifier: string }): Promise<TokenSet> {
@@ -451,7 +563,12 @@ class OidcProvider implements IdentityProvider {
       this.deps.tokenFetch,
       "refresh",
       token,
-      { grant_type: "refresh_token", refresh_token: refreshToken, app_tid: this.appTid, ...(secret === undefined && { client_id: this.config.clientId }) },
+      {
+        grant_type: "refresh_token",
+        refresh_token: refreshToken,
+        app_tid: this.appTid,
+        ...(secret === undefined && { client_id: this.config.clientId }),
+      },
       secret === undefined ? {} : { authorization: basic(this.config.clientId, secret) },
     );
   }
@@ -459,9 +576,14 @@ class OidcProvider implements IdentityProvider {
   private async verifyIdToken(token: string, op: string): Promise<JWTPayload> {
     const { jwks } = await this.endpoints();
     const claims = await verifySignature(token, this.keys.get(jwks), op, jwks, this.deps.now());
-    const expected = typeof this.discovered?.doc?.issuer === "string" ? (this.discovered.doc.issuer as string) : this.config.url;
-    if (!iasIssuerAccepted(claims, this.config.domains, expected)) throw new ProviderError("rejected", op, "issuer mismatch");
-    if (!audienceContains(claims.aud, this.config.clientId)) throw new ProviderError("rejected", op, "foreign audience");
+    const expected =
+      typeof this.discovered?.doc?.issuer === "string"
+        ? (this.discovered.doc.issuer as string)
+        : this.config.url;
+    if (!iasIssuerAccepted(claims, this.config.domains, expected))
+      throw new ProviderError("rejected", op, "issuer mismatch");
+    if (!audienceContains(claims.aud, this.config.clientId))
+      throw new ProviderError("rejected", op, "foreign audience");
     return claims;
   }
 
@@ -469,7 +591,8 @@ class OidcProvider implements IdentityProvider {
     if (!tokens.idToken) throw new ProviderError("rejected", "login", "no id token");
     const claims = await this.verifyIdToken(tokens.idToken, "login");
     if (claims.nonce !== a.nonce) throw new ProviderError("rejected", "login", "nonce mismatch");
-    if (typeof claims.sub !== "string" || typeof claims.iss !== "string") throw new ProviderError("rejected", "login", "no sub");
+    if (typeof claims.sub !== "string" || typeof claims.iss !== "string")
+      throw new ProviderError("rejected", "login", "no sub");
     return {
       iss: claims.iss,
       sub: claims.sub,
@@ -502,15 +625,20 @@ class OidcProvider implements IdentityProvider {
   }
 
   acceptsIssuer(claims: Record<string, unknown>): boolean {
-    const expected = typeof this.discovered?.doc?.issuer === "string" ? (this.discovered.doc.issuer as string) : this.config.url;
+    const expected =
+      typeof this.discovered?.doc?.issuer === "string"
+        ? (this.discovered.doc.issuer as string)
+        : this.config.url;
     return iasIssuerAccepted(claims, this.config.domains, expected);
   }
 
   async verifyLogoutToken(token: string): Promise<JWTPayload> {
     const claims = await this.verifyIdToken(token, "backchannel");
     const iat = typeof claims.iat === "number" ? claims.iat : NaN;
-    if (!(Math.abs(this.deps.now() / 1000 - iat) <= 600)) throw new ProviderError("rejected", "backchannel", "too old");
-    if (typeof claims.jti !== "string" || claims.jti === "") throw new ProviderError("rejected", "backchannel", "no jti");
+    if (!(Math.abs(this.deps.now() / 1000 - iat) <= 600))
+      throw new ProviderError("rejected", "backchannel", "too old");
+    if (typeof claims.jti !== "string" || claims.jti === "")
+      throw new ProviderError("rejected", "backchannel", "no jti");
     return claims;
   }
 }

@@ -66,7 +66,10 @@ export function refreshMargin(auth: AuthData, refreshBeforeMs: number): number {
  * "same": stored, not newer; "gone": the store says the session no longer exists;
  * "unknown": the store could not be read (the request's copy is kept).
  */
-async function adoptStored(session: Session, services: AuthServices): Promise<"newer" | "same" | "gone" | "unknown"> {
+async function adoptStored(
+  session: Session,
+  services: AuthServices,
+): Promise<"newer" | "same" | "gone" | "unknown"> {
   const stored = await services.manager.reread(session.id);
   if (!stored) {
     // reread() folds "missing" and "unavailable" together; only a store that answers
@@ -120,7 +123,11 @@ async function refreshNow(
         if (seen === "newer") return "fresh";
         if (seen === "unknown") return auth.expiresAt > services.now() ? "fresh" : "unavailable";
       }
-      services.log("auth.refresh.warn", { label: auth.idp, reason: "refresh token refused", ...error.fields });
+      services.log("auth.refresh.warn", {
+        label: auth.idp,
+        reason: "refresh token refused",
+        ...error.fields,
+      });
       return "ended";
     }
     services.log("auth.idp.error", { label: auth.idp, ...error.fields });

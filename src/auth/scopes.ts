@@ -6,7 +6,12 @@ import type { RouteScope } from "../config/types.js";
  * decides: any one listed scope suffices; a method the route lists no scopes for (and no
  * `default`) is refused; `$XSAPPNAME` stands for the XSUAA app name.
  */
-export function scopeAllows(scope: RouteScope | undefined, method: string, granted: readonly string[], xsappname: string | undefined): boolean {
+export function scopeAllows(
+  scope: RouteScope | undefined,
+  method: string,
+  granted: readonly string[],
+  xsappname: string | undefined,
+): boolean {
   const needed = scopesFor(scope, method);
   if (needed === undefined) return true;
   if (needed === null) return false;

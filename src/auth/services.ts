@@ -33,11 +33,23 @@ export interface AuthMetrics {
 }
 
 export function newAuthMetrics(): AuthMetrics {
-  return { logins: 0, loginFailures: 0, refreshes: 0, refreshFailures: 0, refreshWaits: 0, backchannelLogouts: 0 };
+  return {
+    logins: 0,
+    loginFailures: 0,
+    refreshes: 0,
+    refreshFailures: 0,
+    refreshWaits: 0,
+    backchannelLogouts: 0,
+  };
 }
 
 /** Marks `value` used; false when it already was. */
-export async function markOnce(services: AuthServices, kind: string, value: string, ttlMs: number): Promise<boolean> {
+export async function markOnce(
+  services: AuthServices,
+  kind: string,
+  value: string,
+  ttlMs: number,
+): Promise<boolean> {
   if (services.external) {
     const marked = await services.external.markOnce(kind, value, ttlMs);
     if (marked !== "unavailable") return marked;
@@ -52,7 +64,12 @@ export async function markOnce(services: AuthServices, kind: string, value: stri
 }
 
 export const leases = {
-  async acquire(services: AuthServices, name: string, owner: string, ttlMs: number): Promise<boolean | "unavailable"> {
+  async acquire(
+    services: AuthServices,
+    name: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<boolean | "unavailable"> {
     if (services.external) return services.external.acquireLease(name, owner, ttlMs);
     const t = services.now();
     const held = services.local.leases.get(name);

@@ -10,8 +10,17 @@ import { isLoopbackHost } from "./endpoints.js";
  * client id or xsappname, or starts with `<clientid>.` / `<xsappname>.`; a broker client
  * (`…!b…`) also accepts `<something>|<xsappname>`.
  */
-export function xsuaaAudienceAccepted(claims: Record<string, unknown>, clientId: string, xsappname: string | undefined): boolean {
-  const list = (value: unknown): string[] => (typeof value === "string" ? [value] : Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
+export function xsuaaAudienceAccepted(
+  claims: Record<string, unknown>,
+  clientId: string,
+  xsappname: string | undefined,
+): boolean {
+  const list = (value: unknown): string[] =>
+    typeof value === "string"
+      ? [value]
+      : Array.isArray(value)
+        ? value.filter((v): v is string => typeof v === "string")
+        : [];
   let audiences = list(claims.aud);
   if (audiences.length === 0) audiences = list(claims.scope);
   if (typeof claims.cid === "string") audiences.push(claims.cid);
@@ -47,7 +56,11 @@ export function xsuaaIssuerAccepted(iss: unknown, uaadomain: string): boolean {
  * of the binding's `domains` or exactly one label under it. Without domains (a generic
  * OpenID provider) the issuer must be the expected one.
  */
-export function iasIssuerAccepted(claims: Record<string, unknown>, domains: readonly string[], expected: string): boolean {
+export function iasIssuerAccepted(
+  claims: Record<string, unknown>,
+  domains: readonly string[],
+  expected: string,
+): boolean {
   const iss = typeof claims.ias_iss === "string" ? claims.ias_iss : claims.iss;
   if (typeof iss !== "string") return false;
   if (domains.length === 0) return iss.replace(/\/+$/, "") === expected.replace(/\/+$/, "");

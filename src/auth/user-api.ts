@@ -24,9 +24,35 @@ export type UserApiEndpoint = "currentUser" | "attributes";
 
 /** Claims SAP drops from the attributes it merges into `/attributes` (SAP's list). */
 const IGNORED_CLAIMS = new Set([
-  "aud", "nonce", "remoteEntityId", "zone_uuid", "sub", "given_name", "family_name", "email", "first_name", "last_name",
-  "azp", "mail", "app_tid", "iss", "sid", "ias_iss", "scim_id", "cnf", "jti", "exp", "iat", "nbf", "auth_time", "acr",
-  "amr", "at_hash", "c_hash", "sub_jwk", "ias_apis",
+  "aud",
+  "nonce",
+  "remoteEntityId",
+  "zone_uuid",
+  "sub",
+  "given_name",
+  "family_name",
+  "email",
+  "first_name",
+  "last_name",
+  "azp",
+  "mail",
+  "app_tid",
+  "iss",
+  "sid",
+  "ias_iss",
+  "scim_id",
+  "cnf",
+  "jti",
+  "exp",
+  "iat",
+  "nbf",
+  "auth_time",
+  "acr",
+  "amr",
+  "at_hash",
+  "c_hash",
+  "sub_jwk",
+  "ias_apis",
 ]);
 
 /** The user API endpoint a route target names, from its last path segment. */
@@ -43,7 +69,8 @@ export function userApiEndpoint(target: string): UserApiEndpoint | undefined {
  * as kept at login (SAP's session scopes), else the access token's `scope` claim.
  */
 export function sessionView(auth: AuthData): { claims: JWTPayload; scopes: string[] } {
-  const claims = decoded(auth.accessToken) ?? (auth.idToken ? decoded(auth.idToken) : undefined) ?? { sub: auth.sub };
+  const claims = decoded(auth.accessToken) ??
+    (auth.idToken ? decoded(auth.idToken) : undefined) ?? { sub: auth.sub };
   const scopes = Array.isArray(auth.scopes) ? auth.scopes : scopeClaim(claims.scope);
   return { claims, scopes };
 }
@@ -89,7 +116,10 @@ export function userDetails(claims: JWTPayload, scopes: string[]): UserDetails {
 /** `/currentUser`: the details plus `displayName` ("First Last (name)", else the name). */
 export function currentUser(claims: JWTPayload, scopes: string[]): UserDetails {
   const details = userDetails(claims, scopes);
-  details.displayName = details.firstname && details.lastname ? `${details.firstname} ${details.lastname} (${details.name})` : details.name;
+  details.displayName =
+    details.firstname && details.lastname
+      ? `${details.firstname} ${details.lastname} (${details.name})`
+      : details.name;
   return details;
 }
 
@@ -99,7 +129,8 @@ export function currentUser(claims: JWTPayload, scopes: string[]): UserDetails {
  * claims. Anything but a plain object adds nothing.
  */
 export function withAttributes(details: UserDetails, attributes: unknown): Record<string, unknown> {
-  if (typeof attributes !== "object" || attributes === null || Array.isArray(attributes)) return { ...details };
+  if (typeof attributes !== "object" || attributes === null || Array.isArray(attributes))
+    return { ...details };
   const kept = Object.entries(attributes).filter(([name]) => !IGNORED_CLAIMS.has(name));
   return { ...details, ...Object.fromEntries(kept) };
 }
@@ -122,9 +153,14 @@ export function xsuaaUserinfoUrl(bindingUrl: string, iss: unknown, uaaDomain?: s
   } catch {
     return fallback;
   }
-  const samePlace = issuer.protocol === binding.protocol && issuer.port === binding.port && issuer.pathname.replace(/\/+$/, "") === basePath;
+  const samePlace =
+    issuer.protocol === binding.protocol &&
+    issuer.port === binding.port &&
+    issuer.pathname.replace(/\/+$/, "") === basePath;
   if (!samePlace || issuer.username || issuer.password || issuer.search) return fallback;
-  const domain = (uaaDomain ?? binding.hostname.slice(binding.hostname.indexOf(".") + 1)).split(":")[0]!.toLowerCase();
+  const domain = (uaaDomain ?? binding.hostname.slice(binding.hostname.indexOf(".") + 1))
+    .split(":")[0]!
+    .toLowerCase();
   if (issuer.hostname !== binding.hostname && !isTenantHost(issuer.hostname, domain)) return fallback;
   return `${issuer.origin}${basePath}/userinfo`;
 }
@@ -136,13 +172,20 @@ function isTenantHost(host: string, domain: string): boolean {
   return host.slice(dot + 1) === domain && (domain.includes(".") || domain === "localhost");
 }
 
-export type UserinfoResult = { kind: "ok"; attributes: unknown } | { kind: "unavailable" } | { kind: "failed"; status: number };
+export type UserinfoResult =
+  | { kind: "ok"; attributes: unknown }
+  | { kind: "unavailable" }
+  | { kind: "failed"; status: number };
 
 /**
  * `GET <url>/userinfo` with the user's token (SAP: `user_attributes` of the answer).
  * One retry on a network error or 5xx, as SAP retries; 10 s per attempt.
  */
-export async function fetchUserAttributes(fetch: typeof globalThis.fetch, url: string, accessToken: string): Promise<UserinfoResult> {
+export async function fetchUserAttributes(
+  fetch: typeof globalThis.fetch,
+  url: string,
+  accessToken: string,
+): Promise<UserinfoResult> {
   let last: UserinfoResult = { kind: "unavailable" };
   for (let attempt = 0; attempt < 2; attempt++) {
     let response: Response;
@@ -166,7 +209,8 @@ export async function fetchUserAttributes(fetch: typeof globalThis.fetch, url: s
     }
     try {
       const body: unknown = await response.json();
-      if (typeof body !== "object" || body === null || Array.isArray(body)) return { kind: "failed", status: 200 };
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        return { kind: "failed", status: 200 };
       return { kind: "ok", attributes: (body as Record<string, unknown>).user_attributes };
     } catch {
       return { kind: "failed", status: 200 };
@@ -214,7 +258,11 @@ export function userApiHandler(deps: UserApiDeps): UserApiHandler {
     const details = userDetails(claims, scopes);
     // SAP: XSUAA sessions take their attributes from userinfo, IAS (and OpenID) sessions from the token.
     if (auth.idp !== "xsuaa" || deps.xsuaaUrl === undefined) return json(withAttributes(details, claims));
-    const result = await fetchUserAttributes(deps.fetch, xsuaaUserinfoUrl(deps.xsuaaUrl, claims.iss, deps.uaaDomain), auth.accessToken);
+    const result = await fetchUserAttributes(
+      deps.fetch,
+      xsuaaUserinfoUrl(deps.xsuaaUrl, claims.iss, deps.uaaDomain),
+      auth.accessToken,
+    );
     if (result.kind === "unavailable") {
       deps.log("userapi.userinfo.error", { reason: "unavailable" });
       return errorPage(503, "USERINFO_UNAVAILABLE");

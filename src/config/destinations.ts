@@ -13,7 +13,15 @@
 import * as v from "valibot";
 import type { ConfigProblem, Destination } from "./types.js";
 import { appendKey, readJsonVariable, validate } from "./problems.js";
-import { boolean, crossCheck, isHttpUrl, nonEmptyString, positiveInteger, string, strictObject } from "./schemas.js";
+import {
+  boolean,
+  crossCheck,
+  isHttpUrl,
+  nonEmptyString,
+  positiveInteger,
+  string,
+  strictObject,
+} from "./schemas.js";
 
 /** An absolute http(s) or ws(s) URL, the latter turned into http(s). */
 const destinationUrl = v.pipe(
@@ -50,7 +58,12 @@ const destinationSchema = v.pipe(
     strictSSL: v.optional(boolean),
     proxyType: v.optional(v.literal("Internet", 'only "Internet" is supported at the edge')),
   }),
-  crossCheck(["strictSSL", "url"], (d) => d.strictSSL !== false || !/^(https|wss):/i.test(d.url), "strictSSL", STRICT_SSL),
+  crossCheck(
+    ["strictSSL", "url"],
+    (d) => d.strictSSL !== false || !/^(https|wss):/i.test(d.url),
+    "strictSSL",
+    STRICT_SSL,
+  ),
   v.transform(
     (d): Destination => ({
       name: d.name,
@@ -83,7 +96,10 @@ export function parseDestinations(raw: unknown): DestinationsResult {
     const name = v.safeParse(v.object({ name: nonEmptyString }), entry);
     if (!name.success) return;
     if (names.has(name.output.name)) {
-      problems.push({ path: `${path}.name`, message: `duplicate destination name ${JSON.stringify(name.output.name)}` });
+      problems.push({
+        path: `${path}.name`,
+        message: `duplicate destination name ${JSON.stringify(name.output.name)}`,
+      });
       return;
     }
     names.add(name.output.name);

@@ -80,7 +80,10 @@ const partitioned = v.lazy((input) =>
           "must be true, false or { supportedPartitionAgents, unsupportedPartitionAgents }",
         ),
         strictObject({ supportedPartitionAgents: regExpText, unsupportedPartitionAgents: regExpText }),
-        v.transform((p) => ({ supportedAgents: p.supportedPartitionAgents, unsupportedAgents: p.unsupportedPartitionAgents })),
+        v.transform((p) => ({
+          supportedAgents: p.supportedPartitionAgents,
+          unsupportedAgents: p.unsupportedPartitionAgents,
+        })),
       ),
 );
 
@@ -142,12 +145,16 @@ function jsonReader<E extends object>(env: E, problems: ConfigProblem[]) {
 }
 
 /** `xsAppSessionTimeout`: xs-app.json `sessionTimeout` (minutes), when known. */
-export function parseSessionSettings(env: SessionEnv, xsAppSessionTimeout: number | undefined): Checked<SessionSettings> {
+export function parseSessionSettings(
+  env: SessionEnv,
+  xsAppSessionTimeout: number | undefined,
+): Checked<SessionSettings> {
   const problems: ConfigProblem[] = [];
   const read = reader(env, problems);
   const readJson = jsonReader(env, problems);
 
-  const idleMinutes = read("SESSION_TIMEOUT", positiveIntegerText) ?? xsAppSessionTimeout ?? DEFAULT_IDLE_MINUTES;
+  const idleMinutes =
+    read("SESSION_TIMEOUT", positiveIntegerText) ?? xsAppSessionTimeout ?? DEFAULT_IDLE_MINUTES;
   const absoluteSetting = read("SESSION_ABSOLUTE_TIMEOUT", positiveIntegerText);
   if (absoluteSetting !== undefined && absoluteSetting < idleMinutes) {
     problems.push({
@@ -175,7 +182,10 @@ export function parseSessionSettings(env: SessionEnv, xsAppSessionTimeout: numbe
       /^__(Host|Secure)-/i.test(cookie) && "a __Host- or __Secure- SESSION_COOKIE_NAME",
     ].filter((reason): reason is string => reason !== false);
     for (const reason of needsSecure) {
-      problems.push({ path: "SECURE_SESSION_COOKIE", message: `must not be false with ${reason} (browsers require Secure)` });
+      problems.push({
+        path: "SECURE_SESSION_COOKIE",
+        message: `must not be false with ${reason} (browsers require Secure)`,
+      });
     }
   }
 
@@ -204,11 +214,20 @@ export function parseHttpSettings(env: HttpEnv): Checked<HttpSettings> {
   const httpHeaders = readJson("httpHeaders", headerList) ?? [];
   const cors = readJson("CORS", corsRules) ?? [];
   const wsAllowedOrigins = readJson("WS_ALLOWED_ORIGINS", originRules);
-  const clickjackWhitelist = readJson("CJ_PROTECT_WHITELIST", v.array(originRule, "must be an array of { host, protocol, port }"));
+  const clickjackWhitelist = readJson(
+    "CJ_PROTECT_WHITELIST",
+    v.array(originRule, "must be an array of { host, protocol, port }"),
+  );
 
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
-    value: { sendXFrameOptions, httpHeaders, cors, ...(wsAllowedOrigins !== undefined && { wsAllowedOrigins }), ...(clickjackWhitelist !== undefined && { clickjackWhitelist }) },
+    value: {
+      sendXFrameOptions,
+      httpHeaders,
+      cors,
+      ...(wsAllowedOrigins !== undefined && { wsAllowedOrigins }),
+      ...(clickjackWhitelist !== undefined && { clickjackWhitelist }),
+    },
   };
 }

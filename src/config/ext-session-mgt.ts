@@ -18,7 +18,15 @@
 import * as v from "valibot";
 import type { ConfigProblem, ExternalSessionConfig } from "./types.js";
 import { readJsonVariable, validate } from "./problems.js";
-import { crossCheck, nonEmptyString, nonNegativeInteger, positiveInteger, positiveNumber, string, strictObject } from "./schemas.js";
+import {
+  crossCheck,
+  nonEmptyString,
+  nonNegativeInteger,
+  positiveInteger,
+  positiveNumber,
+  string,
+  strictObject,
+} from "./schemas.js";
 
 export const VARIABLE = "EXT_SESSION_MGT";
 
@@ -67,7 +75,9 @@ const schema = v.pipe(
       instanceName: input.instanceName,
       storageType: input.storageType,
       secrets: [input.sessionSecret, ...input.previousSessionSecrets],
-      ...(input.externalStoreFilePath !== undefined && { externalStoreFilePath: input.externalStoreFilePath }),
+      ...(input.externalStoreFilePath !== undefined && {
+        externalStoreFilePath: input.externalStoreFilePath,
+      }),
       retryTimeoutMs: input.defaultRetryTimeout,
       backOffMultiplier: input.backOffMultiplier,
       revalidateAfterMs: input.revalidateAfter,
@@ -76,7 +86,10 @@ const schema = v.pipe(
 );
 
 /** Just enough to know which credentials are needed, even when other properties are wrong. */
-const needsCredentials = v.looseObject({ instanceName: nonEmptyString, externalStoreFilePath: v.optional(v.undefined()) });
+const needsCredentials = v.looseObject({
+  instanceName: nonEmptyString,
+  externalStoreFilePath: v.optional(v.undefined()),
+});
 
 /** Parses EXT_SESSION_MGT (a JSON string; unset or blank → no external tier). */
 export function parseExtSessionMgt(raw: unknown): ExtSessionMgtResult {

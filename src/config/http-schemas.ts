@@ -7,7 +7,17 @@
 import * as v from "valibot";
 import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 import type { CorsRule, HeaderEntry, OriginRule } from "./types.js";
-import { boolean, httpMethod, integer, jsonObject, nonEmptyString, nonNegativeInteger, regExpSource, string, strictObject } from "./schemas.js";
+import {
+  boolean,
+  httpMethod,
+  integer,
+  jsonObject,
+  nonEmptyString,
+  nonNegativeInteger,
+  regExpSource,
+  string,
+  strictObject,
+} from "./schemas.js";
 
 /** RFC 9110 field-name (token). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -17,9 +27,18 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * a configured Set-Cookie could overwrite the session cookie), framing and connection
  * headers the runtime owns (RFC 9110 §7.6.1 hop-by-hop, plus Host and Content-Length).
  */
-export const UNCONFIGURABLE_HEADERS: ReadonlySet<string> = new Set(["set-cookie", "cookie", "host", "content-length", ...HOP_BY_HOP_HEADERS]);
+export const UNCONFIGURABLE_HEADERS: ReadonlySet<string> = new Set([
+  "set-cookie",
+  "cookie",
+  "host",
+  "content-length",
+  ...HOP_BY_HOP_HEADERS,
+]);
 
-export const headerName = v.pipe(nonEmptyString, v.regex(TOKEN, "must be a valid header name (an RFC 9110 token)"));
+export const headerName = v.pipe(
+  nonEmptyString,
+  v.regex(TOKEN, "must be a valid header name (an RFC 9110 token)"),
+);
 
 /** A header name that configuration may set on responses. */
 export const configurableHeaderName = v.pipe(
@@ -33,7 +52,10 @@ export const configurableHeaderName = v.pipe(
 /** Visible Latin-1 characters, spaces and tabs: what a Headers value may hold (SAP: 32–255 except 127, or tab). */
 export const headerValue = v.pipe(
   nonEmptyString,
-  v.regex(/^[\t\x20-\x7e\x80-\xff]*$/, "must contain only visible characters, spaces and tabs (no line breaks)"),
+  v.regex(
+    /^[\t\x20-\x7e\x80-\xff]*$/,
+    "must contain only visible characters, spaces and tabs (no line breaks)",
+  ),
 );
 
 /** xs-app.json `responseHeaders[]`: `{ name, value }`. */
@@ -60,13 +82,22 @@ const HOST_PATTERN = new RegExp(`^(?:\\*|(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*|\\[
  */
 export const originRule = v.pipe(
   strictObject({
-    host: v.pipe(nonEmptyString, v.regex(HOST_PATTERN, 'must be a host name, an IP address, "*" or "*." followed by a host name')),
+    host: v.pipe(
+      nonEmptyString,
+      v.regex(HOST_PATTERN, 'must be a host name, an IP address, "*" or "*." followed by a host name'),
+    ),
     protocol: v.optional(
-      v.pipe(nonEmptyString, v.regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, 'must be a URL scheme without ":" (e.g. "https")')),
+      v.pipe(
+        nonEmptyString,
+        v.regex(/^[A-Za-z][A-Za-z0-9+.-]*$/, 'must be a URL scheme without ":" (e.g. "https")'),
+      ),
     ),
     port: v.optional(
       v.pipe(
-        v.union([v.number(), v.pipe(string, v.regex(/^[0-9]+$/, "must be a port number (1–65535)"))], "must be a port number (1–65535)"),
+        v.union(
+          [v.number(), v.pipe(string, v.regex(/^[0-9]+$/, "must be a port number (1–65535)"))],
+          "must be a port number (1–65535)",
+        ),
         v.transform(Number),
         integer("must be a port number (1–65535)", 1, 65535),
       ),

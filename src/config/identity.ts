@@ -46,16 +46,23 @@ interface Found {
   binding: ServiceBinding;
 }
 
-const tagsOf = (value: unknown): string[] => (Array.isArray(value) ? value.filter((t): t is string => typeof t === "string") : []);
+const tagsOf = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((t): t is string => typeof t === "string") : [];
 const credentialsOf = (binding: ServiceBinding): Record<string, unknown> =>
-  typeof binding.credentials === "object" && binding.credentials !== null ? (binding.credentials as Record<string, unknown>) : {};
+  typeof binding.credentials === "object" && binding.credentials !== null
+    ? (binding.credentials as Record<string, unknown>)
+    : {};
 
 /** Every binding of `services` that `matches`, with its JSON path. */
-function bindingsWhere(services: Record<string, ServiceBinding[]>, matches: (b: ServiceBinding) => boolean): Found[] {
+function bindingsWhere(
+  services: Record<string, ServiceBinding[]>,
+  matches: (b: ServiceBinding) => boolean,
+): Found[] {
   const found: Found[] = [];
   for (const [label, bindings] of Object.entries(services)) {
     bindings.forEach((binding, index) => {
-      if (matches(binding)) found.push({ path: appendKey(appendKey("VCAP_SERVICES", label), index), binding });
+      if (matches(binding))
+        found.push({ path: appendKey(appendKey("VCAP_SERVICES", label), index), binding });
     });
   }
   return found;
@@ -66,7 +73,9 @@ export function xsuaaBindings(services: Record<string, ServiceBinding[]>, servic
   if (serviceName) return bindingsWhere(services, (b) => b.name === serviceName);
   return bindingsWhere(
     services,
-    (b) => tagsOf(b.tags).includes("xsuaa") || (b.label === "user-provided" && tagsOf(credentialsOf(b).tags).includes("xsuaa")),
+    (b) =>
+      tagsOf(b.tags).includes("xsuaa") ||
+      (b.label === "user-provided" && tagsOf(credentialsOf(b).tags).includes("xsuaa")),
   );
 }
 
@@ -74,7 +83,11 @@ export function xsuaaBindings(services: Record<string, ServiceBinding[]>, servic
 export function iasBindings(services: Record<string, ServiceBinding[]>, serviceName?: string): Found[] {
   if (serviceName) return bindingsWhere(services, (b) => b.name === serviceName);
   const containsIdentity = (value: unknown) => typeof value === "string" && value.includes("identity");
-  return bindingsWhere(services, (b) => containsIdentity(b.label) || (b.label === "user-provided" && containsIdentity(credentialsOf(b).label)));
+  return bindingsWhere(
+    services,
+    (b) =>
+      containsIdentity(b.label) || (b.label === "user-provided" && containsIdentity(credentialsOf(b).label)),
+  );
 }
 
 const common = {
@@ -118,14 +131,19 @@ const iasCredentials = v.looseObject({
 });
 
 const trimSlash = (url: string) => url.replace(/\/+$/, "");
-const text = (value: unknown): string | undefined => (typeof value === "string" && value.trim() !== "" ? value.trim() : undefined);
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
 
 export function parseIdentityProviders(
   vcap: VcapServicesResult,
   routes: readonly Pick<RouteConfig, "authenticationType" | "authenticationTypeImplicit">[],
   routesPath: string,
   env: IdentityEnv = {},
-): { providers: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>>; login: LoginSettings; problems: ConfigProblem[] } {
+): {
+  providers: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>>;
+  login: LoginSettings;
+  problems: ConfigProblem[];
+} {
   const problems: ConfigProblem[] = [];
   const providers: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>> = {};
   const services = vcap.services ?? {};
@@ -149,7 +167,8 @@ export function parseIdentityProviders(
     else {
       const c = checked.value;
       const auth = clientAuth(c, path, "xsuaa", env, problems);
-      if (c.tenantmode === "shared" && !c.uaadomain) problems.push({ path: `${path}.uaadomain`, message: 'is required with tenantmode "shared"' });
+      if (c.tenantmode === "shared" && !c.uaadomain)
+        problems.push({ path: `${path}.uaadomain`, message: 'is required with tenantmode "shared"' });
       if (auth) {
         providers.xsuaa = {
           label: "xsuaa",
@@ -198,14 +217,19 @@ export function parseIdentityProviders(
 
   const login = parseLoginSettings(env, providers, problems);
   if (login.tenantHostPattern === undefined && providers.xsuaa?.tenantMode === "shared") {
-    problems.push({ path: "TENANT_HOST_PATTERN", message: 'must be set: the XSUAA binding has tenantmode "shared"' });
+    problems.push({
+      path: "TENANT_HOST_PATTERN",
+      message: 'must be set: the XSUAA binding has tenantmode "shared"',
+    });
   }
 
   // An invalid VCAP_SERVICES is reported once, not again as every missing binding.
   if (vcap.problems.length === 0) {
     routes.forEach((route, i) => {
       if (route.authenticationType === "none") return;
-      const type = route.authenticationTypeImplicit ? login.defaultAuthenticationType : route.authenticationType;
+      const type = route.authenticationTypeImplicit
+        ? login.defaultAuthenticationType
+        : route.authenticationType;
       const label = LABEL_FOR[type];
       const reported = problems.some((p) => p.path.startsWith("VCAP_SERVICES"));
       if (!providers[label] && !reported) {
@@ -223,7 +247,10 @@ export function parseIdentityProviders(
 }
 
 /** The route's effective provider type: an implicit one follows SAP's iasOnly rule. */
-export function routeAuthenticationType(route: Pick<RouteConfig, "authenticationType" | "authenticationTypeImplicit">, login: LoginSettings): "xsuaa" | "ias" | "none" {
+export function routeAuthenticationType(
+  route: Pick<RouteConfig, "authenticationType" | "authenticationTypeImplicit">,
+  login: LoginSettings,
+): "xsuaa" | "ias" | "none" {
   if (route.authenticationType === "none") return "none";
   return route.authenticationTypeImplicit ? login.defaultAuthenticationType : route.authenticationType;
 }
@@ -253,11 +280,19 @@ function clientAuth(
     return { mtlsBinding: name, ...(c.key !== undefined && { keyMaterial: c.key }) };
   }
   if (c.clientsecret !== undefined) return { clientSecret: c.clientsecret };
-  problems.push({ path: `${path}.clientsecret`, message: "missing: a binding needs clientsecret or certificate" });
+  problems.push({
+    path: `${path}.clientsecret`,
+    message: "missing: a binding needs clientsecret or certificate",
+  });
   return undefined;
 }
 
-function booleanVariable(value: unknown, name: string, fallback: boolean, problems: ConfigProblem[]): boolean {
+function booleanVariable(
+  value: unknown,
+  name: string,
+  fallback: boolean,
+  problems: ConfigProblem[],
+): boolean {
   if (typeof value === "boolean") return value;
   const t = text(value)?.toLowerCase();
   if (t === undefined) return fallback;
@@ -275,7 +310,11 @@ function parseLoginSettings(
   const jwtRefresh = text(typeof env.JWT_REFRESH === "number" ? String(env.JWT_REFRESH) : env.JWT_REFRESH);
   if (jwtRefresh !== undefined) {
     if (/^\d+$/.test(jwtRefresh) && Number(jwtRefresh) <= 24 * 60) refreshMinutes = Number(jwtRefresh);
-    else problems.push({ path: "JWT_REFRESH", message: "must be a whole number of minutes (0 = no early refresh)" });
+    else
+      problems.push({
+        path: "JWT_REFRESH",
+        message: "must be a whole number of minutes (0 = no early refresh)",
+      });
   }
   let tenantHostPattern: RegExp | undefined;
   const pattern = text(env.TENANT_HOST_PATTERN);
@@ -284,7 +323,10 @@ function parseLoginSettings(
       tenantHostPattern = new RegExp(pattern);
       // Group 1 is the tenant (SAP); a pattern without one could never name a tenant.
       if (new RegExp(`(?:${pattern})|`).exec("")!.length < 2) {
-        problems.push({ path: "TENANT_HOST_PATTERN", message: "must have a capturing group (the tenant subdomain)" });
+        problems.push({
+          path: "TENANT_HOST_PATTERN",
+          message: "must have a capturing group (the tenant subdomain)",
+        });
       }
     } catch {
       problems.push({ path: "TENANT_HOST_PATTERN", message: "invalid regular expression" });
@@ -295,9 +337,16 @@ function parseLoginSettings(
     refreshBeforeMs: refreshMinutes * 60_000,
     ...(tenantHostPattern && { tenantHostPattern }),
     preserveFragment: booleanVariable(env.PRESERVE_FRAGMENT, "PRESERVE_FRAGMENT", true, problems),
-    authTypeInRedirect: both || booleanVariable(env.ENABLE_PERMANENT_AUTHTYPE, "ENABLE_PERMANENT_AUTHTYPE", false, problems),
-    logoutWithTokenHint: booleanVariable(env.LOGOUT_WITH_TOKEN_HINT, "LOGOUT_WITH_TOKEN_HINT", false, problems),
+    authTypeInRedirect:
+      both || booleanVariable(env.ENABLE_PERMANENT_AUTHTYPE, "ENABLE_PERMANENT_AUTHTYPE", false, problems),
+    logoutWithTokenHint: booleanVariable(
+      env.LOGOUT_WITH_TOKEN_HINT,
+      "LOGOUT_WITH_TOKEN_HINT",
+      false,
+      problems,
+    ),
     xsa: text(env.XS_BIND_ADDRESS) !== undefined,
-    defaultAuthenticationType: providers.identity !== undefined && providers.xsuaa === undefined ? "ias" : "xsuaa",
+    defaultAuthenticationType:
+      providers.identity !== undefined && providers.xsuaa === undefined ? "ias" : "xsuaa",
   };
 }

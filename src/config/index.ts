@@ -3,7 +3,14 @@
  * reported (never only the first), each named by its JSON path.
  */
 import type { Env } from "../env.js";
-import type { ConfigProblem, ConfigResult, RouteConfig, RouterConfig, SessionSettings, XsAppConfig } from "./types.js";
+import type {
+  ConfigProblem,
+  ConfigResult,
+  RouteConfig,
+  RouterConfig,
+  SessionSettings,
+  XsAppConfig,
+} from "./types.js";
 import { parseExtSessionMgt } from "./ext-session-mgt.js";
 import { parseVcapServices, resolveUpstash, type UpstashCredentials } from "./vcap.js";
 import { parseDestinations } from "./destinations.js";
@@ -26,7 +33,11 @@ export { formatProblems } from "./problems.js";
  * behind the `approuter-custom-store` alias) makes an `externalStoreFilePath` a problem,
  * reported with all the others.
  */
-export function loadConfig(env: Env, bundledXsApp: unknown, options: { customStoreBundled?: boolean } = {}): ConfigResult {
+export function loadConfig(
+  env: Env,
+  bundledXsApp: unknown,
+  options: { customStoreBundled?: boolean } = {},
+): ConfigResult {
   const problems: ConfigProblem[] = [];
 
   const ext = parseExtSessionMgt(env.EXT_SESSION_MGT);
@@ -48,7 +59,8 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
   // With the destination service bound, a route may name a destination that lives there.
   const destinationService = parseDestinationService(vcap);
   problems.push(...destinationService.problems);
-  const knownNames = destinationService.binding || destinationService.problems.length > 0 ? undefined : destinations.names;
+  const knownNames =
+    destinationService.binding || destinationService.problems.length > 0 ? undefined : destinations.names;
 
   const html5Repo = parseHtml5Repo(vcap);
   problems.push(...html5Repo.problems);
@@ -58,9 +70,12 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
   let xsApp: XsAppConfig | undefined;
   const xsAppJson = readJsonVariable(env.XS_APP, "XS_APP");
   if (xsAppJson.ok) {
-    const [input, prefix] = xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
+    const [input, prefix] =
+      xsAppJson.value === undefined ? [bundledXsApp ?? {}, BUNDLED] : [xsAppJson.value, "XS_APP"];
     // A binding with problems is reported as such, not again at every html5-apps-repo-rt route.
-    const parsed = parseXsApp(input, prefix, knownNames, { html5Repo: html5Repo.binding !== undefined || html5Repo.problems.length > 0 });
+    const parsed = parseXsApp(input, prefix, knownNames, {
+      html5Repo: html5Repo.binding !== undefined || html5Repo.problems.length > 0,
+    });
     if (parsed.ok) {
       xsApp = parsed.value;
       problems.push(...assetsProblems(xsApp, env.ASSETS, prefix));
@@ -75,7 +90,10 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
   const plugins = readPlugins(env, knownNames, problems);
   if (xsApp && plugins) {
     const none = xsApp.authenticationMethod === "none";
-    xsApp.routes = [...plugins.routes.map((r) => (none ? { ...r, authenticationType: "none" as const } : r)), ...xsApp.routes];
+    xsApp.routes = [
+      ...plugins.routes.map((r) => (none ? { ...r, authenticationType: "none" as const } : r)),
+      ...xsApp.routes,
+    ];
   }
   const compression = readJsonVariable(env.COMPRESSION, "COMPRESSION");
   if (!compression.ok) problems.push(...compression.problems);
@@ -86,18 +104,33 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
       // SAP merges the variable over xs-app.json's `compression`.
       if (checked.value.enabled !== undefined) xsApp.compression = { enabled: checked.value.enabled };
       for (const key of ["minSize", "compressResponseMixedTypeContent"] as const) {
-        if (checked.value[key] !== undefined) xsApp.ignored.push(`COMPRESSION.${key} (Cloudflare decides compression at the edge)`);
+        if (checked.value[key] !== undefined)
+          xsApp.ignored.push(`COMPRESSION.${key} (Cloudflare decides compression at the edge)`);
       }
     }
   }
 
-  const identity = parseIdentityProviders(vcap, xsApp?.routes ?? [], `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`, env);
+  const identity = parseIdentityProviders(
+    vcap,
+    xsApp?.routes ?? [],
+    `${env.XS_APP === undefined || env.XS_APP === "" ? BUNDLED : "XS_APP"}.routes`,
+    env,
+  );
   problems.push(...identity.problems);
   // A route without authenticationType uses IAS when only IAS is bound (SAP's iasOnly).
-  if (xsApp) xsApp = { ...xsApp, routes: xsApp.routes.map((route) => ({ ...route, authenticationType: routeAuthenticationType(route, identity.login) })) };
+  if (xsApp)
+    xsApp = {
+      ...xsApp,
+      routes: xsApp.routes.map((route) => ({
+        ...route,
+        authenticationType: routeAuthenticationType(route, identity.login),
+      })),
+    };
 
-  const statusToken = typeof env.STATUS_TOKEN === "string" && env.STATUS_TOKEN !== "" ? env.STATUS_TOKEN : undefined;
-  if (statusToken !== undefined && statusToken.length < 16) problems.push({ path: "STATUS_TOKEN", message: "must be at least 16 characters" });
+  const statusToken =
+    typeof env.STATUS_TOKEN === "string" && env.STATUS_TOKEN !== "" ? env.STATUS_TOKEN : undefined;
+  if (statusToken !== undefined && statusToken.length < 16)
+    problems.push({ path: "STATUS_TOKEN", message: "must be at least 16 characters" });
 
   const session = parseSessionSettings(env, xsApp?.sessionTimeout);
   if (!session.ok) problems.push(...session.problems);
@@ -114,18 +147,22 @@ export function loadConfig(env: Env, bundledXsApp: unknown, options: { customSto
     http: { ...http.value, ...(plugins && { plugins: plugins.raw }) },
     ...(statusToken !== undefined ? { statusToken } : {}),
     ...(destinationService.binding && { destinationService: destinationService.binding }),
-    ...(html5Repo.binding && { html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] } }),
+    ...(html5Repo.binding && {
+      html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] },
+    }),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
   return { ok: true, config };
 }
 
-export const NO_CUSTOM_STORE = 'no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module';
+export const NO_CUSTOM_STORE =
+  'no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module';
 
 /** Every part of xs-app.json that serves static files needs the `ASSETS` binding. */
 function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): ConfigProblem[] {
   if (typeof (assets as { fetch?: unknown } | undefined)?.fetch === "function") return [];
-  const message = 'needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)';
+  const message =
+    'needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)';
   const problems: ConfigProblem[] = [];
   xsApp.routes.forEach((route, i) => {
     if (route.localDir !== undefined) problems.push({ path: `${prefix}.routes[${i}].localDir`, message });
@@ -135,7 +172,11 @@ function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): Co
 }
 
 /** SAP's `plugins` variable: routes (before xs-app.json's) and the JSON as given (plugin metadata endpoint). */
-function readPlugins(env: Env, destinationNames: ReadonlySet<string> | undefined, problems: ConfigProblem[]): { routes: RouteConfig[]; raw: Record<string, unknown>[] } | undefined {
+function readPlugins(
+  env: Env,
+  destinationNames: ReadonlySet<string> | undefined,
+  problems: ConfigProblem[],
+): { routes: RouteConfig[]; raw: Record<string, unknown>[] } | undefined {
   const json = readJsonVariable(env.plugins, "plugins");
   if (!json.ok) return void problems.push(...json.problems);
   if (json.value === undefined) return undefined;
@@ -184,7 +225,9 @@ export function redactedSummary(config: RouterConfig): ConfigSummary {
       forwardAuthToken: d.forwardAuthToken,
     })),
     session: { ...config.session, memory: { ...config.session.memory } },
-    ...(config.destinationService && { destinationService: { uri: withoutSecrets(config.destinationService.uri, true) } }),
+    ...(config.destinationService && {
+      destinationService: { uri: withoutSecrets(config.destinationService.uri, true) },
+    }),
     ...(config.html5Repo && { html5Repo: { uri: withoutSecrets(config.html5Repo.uri, true) } }),
     ...(ext && {
       externalSession: {

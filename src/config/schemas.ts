@@ -92,7 +92,17 @@ export const integer = (message: string, min: number, max: number) =>
   v.pipe(v.number(message), v.safeInteger(message), v.minValue(min, message), v.maxValue(max, message));
 
 /** Upper-case method names SAP accepts (plus CONNECT, which fetch rejects anyway). */
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"] as const;
+export const HTTP_METHODS = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export const httpMethod = v.pipe(

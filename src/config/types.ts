@@ -6,9 +6,7 @@ export interface ConfigProblem {
   message: string;
 }
 
-export type ConfigResult =
-  | { ok: true; config: RouterConfig }
-  | { ok: false; problems: ConfigProblem[] };
+export type ConfigResult = { ok: true; config: RouterConfig } | { ok: false; problems: ConfigProblem[] };
 
 export interface RouterConfig {
   xsApp: XsAppConfig;
@@ -213,7 +211,12 @@ export interface HttpSettings {
  * scope of the list. A string or array `scope` becomes `{ default: [...] }`. SAP: a method
  * with no entry and no `default` is refused. `$XSAPPNAME` is kept for the login layer.
  */
-export type RouteScope = Partial<Record<"GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH" | "default", string[]>>;
+export type RouteScope = Partial<
+  Record<
+    "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH" | "default",
+    string[]
+  >
+>;
 
 export interface LogoutConfig {
   logoutEndpoint?: string;

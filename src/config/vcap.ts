@@ -33,7 +33,10 @@ const servicesSchema = v.pipe(
   jsonObject,
   v.record(
     v.string(),
-    v.array(v.pipe(jsonObject, v.looseObject({ name: v.optional(string) })), "must be an array of service bindings"),
+    v.array(
+      v.pipe(jsonObject, v.looseObject({ name: v.optional(string) })),
+      "must be an array of service bindings",
+    ),
   ),
 );
 
@@ -41,7 +44,9 @@ const credentials = v.looseObject({ url: httpUrl, token: nonEmptyString });
 
 const bindingSchema = v.pipe(
   v.looseObject({ credentials: v.pipe(jsonObject, credentials) }),
-  v.transform((binding): UpstashCredentials => ({ url: binding.credentials.url, token: binding.credentials.token })),
+  v.transform(
+    (binding): UpstashCredentials => ({ url: binding.credentials.url, token: binding.credentials.token }),
+  ),
 );
 
 /** Parses VCAP_SERVICES (JSON object: label → array of bindings). Only the shape is checked. */
@@ -71,7 +76,8 @@ export function resolveUpstash(
   const matches: { path: string; binding: ServiceBinding }[] = [];
   for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
     bindings.forEach((binding, index) => {
-      if (binding.name === instanceName) matches.push({ path: appendKey(appendKey(VARIABLE, label), index), binding });
+      if (binding.name === instanceName)
+        matches.push({ path: appendKey(appendKey(VARIABLE, label), index), binding });
     });
   }
   const [first, ...others] = matches;
@@ -81,7 +87,8 @@ export function resolveUpstash(
       message: `more than one service binding is named ${JSON.stringify(instanceName)}`,
     }));
     const found = validate(bindingSchema, first.binding, first.path);
-    if (duplicates.length > 0) return { ok: false, problems: [...(found.ok ? [] : found.problems), ...duplicates] };
+    if (duplicates.length > 0)
+      return { ok: false, problems: [...(found.ok ? [] : found.problems), ...duplicates] };
     return found;
   }
 
@@ -109,15 +116,22 @@ function present(value: unknown): unknown {
 }
 
 function fromVariables(url: unknown, token: unknown): Checked<UpstashCredentials> {
-  const checkedUrl = url === undefined ? missing("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN") : validate(httpUrl, url, "UPSTASH_REDIS_REST_URL");
+  const checkedUrl =
+    url === undefined
+      ? missing("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")
+      : validate(httpUrl, url, "UPSTASH_REDIS_REST_URL");
   const checkedToken =
     token === undefined
       ? missing("UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_REST_URL")
       : validate(nonEmptyString, token, "UPSTASH_REDIS_REST_TOKEN");
-  if (checkedUrl.ok && checkedToken.ok) return { ok: true, value: { url: checkedUrl.value, token: checkedToken.value } };
+  if (checkedUrl.ok && checkedToken.ok)
+    return { ok: true, value: { url: checkedUrl.value, token: checkedToken.value } };
   return {
     ok: false,
-    problems: [...(checkedUrl.ok ? [] : checkedUrl.problems), ...(checkedToken.ok ? [] : checkedToken.problems)],
+    problems: [
+      ...(checkedUrl.ok ? [] : checkedUrl.problems),
+      ...(checkedToken.ok ? [] : checkedToken.problems),
+    ],
   };
 }
 

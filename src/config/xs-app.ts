@@ -50,7 +50,8 @@ const NOT_YET = "not supported yet";
 export const USER_API_SERVICE = "sap-approuter-userapi";
 /** The HTML5 application repository (src/html5), when bound. */
 export const HTML5_REPO_SERVICE = "html5-apps-repo-rt";
-const HTML5_REPO_UNBOUND = "needs the HTML5 application repository bound (VCAP_SERVICES: service html5-apps-repo, plan app-runtime)";
+const HTML5_REPO_UNBOUND =
+  "needs the HTML5 application repository bound (VCAP_SERVICES: service html5-apps-repo, plan app-runtime)";
 
 const authenticationType = v.pipe(
   string,
@@ -63,20 +64,29 @@ const endpointPath = v.pipe(string, v.startsWith("/", "must start with /"));
 /** SAP `relative-uri`: no scheme, no host; stored with a leading `/` (SAP joins it to the destination URL). */
 const relativePath = v.pipe(
   nonEmptyString,
-  v.check((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"), "must be a relative path (no scheme, no host)"),
+  v.check(
+    (p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"),
+    "must be a relative path (no scheme, no host)",
+  ),
   v.transform((p) => (p.startsWith("/") ? p : `/${p}`)),
 );
 
 /** A `pathSuffixes` entry: SAP `relative-uri`, kept as written (matched with endsWith). */
 const relativeSuffix = v.pipe(
   nonEmptyString,
-  v.check((p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"), "must be a relative path (no scheme, no host)"),
+  v.check(
+    (p) => !/^[a-z][a-z0-9+.-]*:/i.test(p) && !p.startsWith("//"),
+    "must be a relative path (no scheme, no host)",
+  ),
 );
 
 /** A scope list: one scope, or a non-empty array (any one suffices). */
 const scopeList = v.union(
   [
-    v.pipe(nonEmptyString, v.transform((s) => [s])),
+    v.pipe(
+      nonEmptyString,
+      v.transform((s) => [s]),
+    ),
     v.pipe(v.array(nonEmptyString), v.minLength(1, "must not be empty")),
   ],
   "must be a string, an array of strings or an object by HTTP method",
@@ -101,9 +111,14 @@ const scope = v.lazy((input) =>
           default: optionalScopes,
         }),
         v.check((o) => Object.keys(o).length > 0, "must not be empty"),
-        v.transform((o): RouteScope => Object.fromEntries(Object.entries(o).filter(([, list]) => list !== undefined))),
+        v.transform(
+          (o): RouteScope => Object.fromEntries(Object.entries(o).filter(([, list]) => list !== undefined)),
+        ),
       )
-    : v.pipe(scopeList, v.transform((list): RouteScope => ({ default: list }))),
+    : v.pipe(
+        scopeList,
+        v.transform((list): RouteScope => ({ default: list })),
+      ),
 );
 
 /** `unknown destination "x"`, with the nearest defined name when it looks like a typo (names, never URLs). */
@@ -143,7 +158,10 @@ const replaceSchema = strictObject({
       jsonObject,
       v.record(
         v.string(),
-        v.union([nonEmptyString, v.pipe(jsonObject, v.record(v.string(), v.unknown()))], "must be a service instance name or a query object ({ label, tag, name, plan })"),
+        v.union(
+          [nonEmptyString, v.pipe(jsonObject, v.record(v.string(), v.unknown()))],
+          "must be a service instance name or a query object ({ label, tag, name, plan })",
+        ),
       ),
     ),
     {},
@@ -157,8 +175,12 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
     nonEmptyString,
     v.check(
       // An empty name is reported as such, not as unknown.
-      (name) => !isDynamic(name) && (destinationNames === undefined || name === "" || destinationNames.has(name)),
-      (issue) => (isDynamic(issue.input) ? `dynamic destinations are ${NOT_YET}` : unknownDestination(issue.input, destinationNames)),
+      (name) =>
+        !isDynamic(name) && (destinationNames === undefined || name === "" || destinationNames.has(name)),
+      (issue) =>
+        isDynamic(issue.input)
+          ? `dynamic destinations are ${NOT_YET}`
+          : unknownDestination(issue.input, destinationNames),
     ),
   );
   return v.pipe(
@@ -186,7 +208,8 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
     // Exactly one of destination / localDir / service; service is reported on its own.
     crossCheck(
       ["destination", "localDir", "service"],
-      (route) => route.destination !== undefined || route.localDir !== undefined || route.service !== undefined,
+      (route) =>
+        route.destination !== undefined || route.localDir !== undefined || route.service !== undefined,
       "destination",
       "missing required property",
     ),
@@ -199,7 +222,8 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
     // SAP lets its user API answer first and ignores the rest; here the ambiguity is named.
     crossCheck(
       ["service", "destination", "localDir"],
-      (route) => route.service === undefined || (route.destination === undefined && route.localDir === undefined),
+      (route) =>
+        route.service === undefined || (route.destination === undefined && route.localDir === undefined),
       "service",
       "not allowed together with destination or localDir",
     ),
@@ -209,7 +233,12 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
       "httpMethods",
       "not allowed with localDir (localDir routes serve GET and HEAD only)",
     ),
-    crossCheck(["replace", "localDir"], (route) => route.replace === undefined || route.localDir !== undefined, "replace", "only allowed with localDir"),
+    crossCheck(
+      ["replace", "localDir"],
+      (route) => route.replace === undefined || route.localDir !== undefined,
+      "replace",
+      "only allowed with localDir",
+    ),
     crossCheck(
       ["identityProvider", "authenticationType"],
       (route) => route.identityProvider === undefined || route.authenticationType !== "none",
@@ -241,7 +270,10 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
 const destinationOptions = v.pipe(
   strictObject({
     logoutPath: v.optional(relativePath),
-    logoutMethod: v.optional(v.picklist(["GET", "POST", "PUT"], 'must be one of "GET", "POST", "PUT"'), "POST"),
+    logoutMethod: v.optional(
+      v.picklist(["GET", "POST", "PUT"], 'must be one of "GET", "POST", "PUT"'),
+      "POST",
+    ),
   }),
   v.transform(
     (d): DestinationLogoutConfig => ({
@@ -275,7 +307,12 @@ const errorPageEntry = v.pipe(
     // SAP: a redirect into the HTML5 Application Repository.
     path: v.optional(v.never(NOT_YET)),
   }),
-  crossCheck(["file", "path"], (entry) => entry.file !== undefined || entry.path !== undefined, "file", "missing required property"),
+  crossCheck(
+    ["file", "path"],
+    (entry) => entry.file !== undefined || entry.path !== undefined,
+    "file",
+    "missing required property",
+  ),
 );
 
 function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Repo: boolean) {
@@ -290,7 +327,12 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
         ),
       ),
       authenticationMethod: v.optional(v.picklist(["route", "none"], 'must be "route" or "none"'), "route"),
-      stateProtection: v.optional(v.pipe(boolean, v.check((on) => on, `false is ${NOT_YET} (state protection is always on)`))),
+      stateProtection: v.optional(
+        v.pipe(
+          boolean,
+          v.check((on) => on, `false is ${NOT_YET} (state protection is always on)`),
+        ),
+      ),
       sessionTimeout: v.optional(positiveInteger),
       routes: v.optional(v.array(routeSchema(destinationNames, html5Repo), "must be an array"), []),
       login: v.optional(strictObject({ callbackEndpoint: v.optional(endpointPath, "/login/callback") }), {}),
@@ -316,20 +358,37 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
     // SAP: each `destinations` entry must exist and be used by some route.
     v.rawCheck(({ dataset, addIssue }) => {
       const input = dataset.value as { destinations?: unknown; routes?: unknown };
-      if (typeof input.destinations !== "object" || input.destinations === null || Array.isArray(input.destinations)) return;
+      if (
+        typeof input.destinations !== "object" ||
+        input.destinations === null ||
+        Array.isArray(input.destinations)
+      )
+        return;
       // No `routes` counts as none (SAP); `routes` of the wrong type is reported on its own.
-      const routes: unknown[] | undefined = input.routes === undefined ? [] : Array.isArray(input.routes) ? input.routes : undefined;
-      const used = new Set(routes?.map((r) => (typeof r === "object" && r !== null ? (r as { destination?: unknown }).destination : undefined)));
+      const routes: unknown[] | undefined =
+        input.routes === undefined ? [] : Array.isArray(input.routes) ? input.routes : undefined;
+      const used = new Set(
+        routes?.map((r) =>
+          typeof r === "object" && r !== null ? (r as { destination?: unknown }).destination : undefined,
+        ),
+      );
       for (const name of Object.keys(input.destinations)) {
         let message: string | undefined;
-        if (destinationNames !== undefined && !destinationNames.has(name)) message = unknownDestination(name, destinationNames);
+        if (destinationNames !== undefined && !destinationNames.has(name))
+          message = unknownDestination(name, destinationNames);
         else if (routes !== undefined && !used.has(name)) message = "not used by any route";
         if (message === undefined) continue;
         const destinations = input.destinations as Record<string, unknown>;
         addIssue({
           message,
           path: [
-            { type: "object", origin: "value", input: dataset.value as Record<string, unknown>, key: "destinations", value: destinations },
+            {
+              type: "object",
+              origin: "value",
+              input: dataset.value as Record<string, unknown>,
+              key: "destinations",
+              value: destinations,
+            },
             { type: "object", origin: "value", input: destinations, key: name, value: destinations[name] },
           ],
         });
@@ -358,7 +417,9 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
             ...(xs.logout.logoutPage !== undefined && { logoutPage: xs.logout.logoutPage }),
             logoutMethod: xs.logout.logoutMethod,
             csrfProtection: xs.logout.csrfProtection,
-            ...(xs.logout.backChannelLogoutEndpoint !== undefined && { backChannelLogoutEndpoint: xs.logout.backChannelLogoutEndpoint }),
+            ...(xs.logout.backChannelLogoutEndpoint !== undefined && {
+              backChannelLogoutEndpoint: xs.logout.backChannelLogoutEndpoint,
+            }),
           },
         }),
         destinations: new Map(Object.entries(xs.destinations)),
@@ -369,7 +430,10 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
         ...(xs.whitelistService !== undefined && { whitelistService: xs.whitelistService }),
         ...(xs.pluginMetadataEndpoint !== undefined && { pluginMetadataEndpoint: xs.pluginMetadataEndpoint }),
         compression: { enabled: xs.compression?.enabled ?? true },
-        ignored: [...ignoredSettings(xs.compression), ...xs.routes.flatMap((r, i) => ignoredRouteSettings(r, i, xs.authenticationMethod))],
+        ignored: [
+          ...ignoredSettings(xs.compression),
+          ...xs.routes.flatMap((r, i) => ignoredRouteSettings(r, i, xs.authenticationMethod)),
+        ],
       };
     }),
   );
@@ -391,8 +455,12 @@ const pluginKeys = strictObject({
  * `mergePluginsIntoRoutes`), each with a `name` and a `destination`. Problems are named
  * `plugins[i]…`.
  */
-export function parsePlugins(input: unknown, destinationNames: ReadonlySet<string> | undefined): Checked<RouteConfig[]> {
-  if (!Array.isArray(input)) return { ok: false, problems: [{ path: "plugins", message: "must be an array of routes with a name" }] };
+export function parsePlugins(
+  input: unknown,
+  destinationNames: ReadonlySet<string> | undefined,
+): Checked<RouteConfig[]> {
+  if (!Array.isArray(input))
+    return { ok: false, problems: [{ path: "plugins", message: "must be an array of routes with a name" }] };
   const route = routeSchema(destinationNames, false);
   const routes: RouteConfig[] = [];
   const problems: Checked<unknown> & { ok: false } = { ok: false, problems: [] };
@@ -408,19 +476,28 @@ export function parsePlugins(input: unknown, destinationNames: ReadonlySet<strin
 }
 
 /** xs-app.json settings accepted but without effect here, with the reason (logged once at start-up). */
-function ignoredSettings(compression: { minSize?: number; compressResponseMixedTypeContent?: boolean } | undefined): string[] {
+function ignoredSettings(
+  compression: { minSize?: number; compressResponseMixedTypeContent?: boolean } | undefined,
+): string[] {
   const ignored: string[] = [];
   const why = "Cloudflare decides compression at the edge";
   if (compression?.minSize !== undefined) ignored.push(`compression.minSize (${why})`);
-  if (compression?.compressResponseMixedTypeContent !== undefined) ignored.push(`compression.compressResponseMixedTypeContent (${why})`);
+  if (compression?.compressResponseMixedTypeContent !== undefined)
+    ignored.push(`compression.compressResponseMixedTypeContent (${why})`);
   return ignored;
 }
 
 /** Route settings SAP accepts and ignores (with a warning); named here once. */
-function ignoredRouteSettings(route: RouteConfig, index: number, authenticationMethod: "route" | "none"): string[] {
+function ignoredRouteSettings(
+  route: RouteConfig,
+  index: number,
+  authenticationMethod: "route" | "none",
+): string[] {
   const ignored: string[] = [];
-  if (route.scope !== undefined && (authenticationMethod === "none" || route.authenticationType === "none")) ignored.push(`routes[${index}].scope (the route is public)`);
-  if (route.cacheControl !== undefined && route.localDir === undefined) ignored.push(`routes[${index}].cacheControl (only localDir routes; SAP ignores it too)`);
+  if (route.scope !== undefined && (authenticationMethod === "none" || route.authenticationType === "none"))
+    ignored.push(`routes[${index}].scope (the route is public)`);
+  if (route.cacheControl !== undefined && route.localDir === undefined)
+    ignored.push(`routes[${index}].cacheControl (only localDir routes; SAP ignores it too)`);
   return ignored;
 }
 

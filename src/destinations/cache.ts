@@ -55,7 +55,11 @@ export class RefreshingCache<T> {
   }
 
   /** The cached value, or the result of `load` (shared with concurrent callers). */
-  async get(key: string, load: () => Promise<Loaded<T>>, waitUntil: (work: Promise<unknown>) => void): Promise<T> {
+  async get(
+    key: string,
+    load: () => Promise<Loaded<T>>,
+    waitUntil: (work: Promise<unknown>) => void,
+  ): Promise<T> {
     const now = this.options.now();
     const entry = this.entries.get(key);
     if (entry && now < entry.usableUntil) {
@@ -75,7 +79,12 @@ export class RefreshingCache<T> {
   set(key: string, value: T, keep: Lifetime): void {
     const now = this.options.now();
     this.entries.delete(key);
-    this.entries.set(key, { value, freshUntil: now + keep.freshMs, usableUntil: now + Math.max(keep.freshMs, keep.usableMs), retryAt: 0 });
+    this.entries.set(key, {
+      value,
+      freshUntil: now + keep.freshMs,
+      usableUntil: now + Math.max(keep.freshMs, keep.usableMs),
+      retryAt: 0,
+    });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -67,10 +67,19 @@ export class ClientCredentialsToken {
     try {
       this.requests++;
       const started = this.deps.now();
-      const response = await oauth.clientCredentialsGrantRequest(this.as, client, oauth.ClientSecretPost(clientSecret), {}, options);
+      const response = await oauth.clientCredentialsGrantRequest(
+        this.as,
+        client,
+        oauth.ClientSecretPost(clientSecret),
+        {},
+        options,
+      );
       const result = await oauth.processClientCredentialsResponse(this.as, client, response);
       const lifetimeMs = (result.expires_in ?? DEFAULT_TOKEN_LIFETIME_S) * 1000;
-      this.token = { value: result.access_token, renewAt: started + lifetimeMs - Math.min(TOKEN_RENEW_MARGIN_MS, lifetimeMs / 2) };
+      this.token = {
+        value: result.access_token,
+        renewAt: started + lifetimeMs - Math.min(TOKEN_RENEW_MARGIN_MS, lifetimeMs / 2),
+      };
       return result.access_token;
     } catch {
       return null;

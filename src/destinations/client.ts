@@ -12,7 +12,11 @@ export type FindResult =
   | { kind: "found"; answer: unknown }
   | { kind: "missing" }
   /** `reason` is a fixed word (never a message from the service); `status` when it answered. */
-  | { kind: "unavailable"; reason: "token" | "unreachable" | "timeout" | "unauthorized" | "status" | "invalid-json"; status?: number };
+  | {
+      kind: "unavailable";
+      reason: "token" | "unreachable" | "timeout" | "unauthorized" | "status" | "invalid-json";
+      status?: number;
+    };
 
 export interface ClientDeps {
   fetch: typeof fetch;
@@ -47,16 +51,22 @@ export class DestinationServiceClient {
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.token.get();
       if (token === null) return { kind: "unavailable", reason: "token" };
-      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${token}`,
+        accept: "application/json",
+      };
       if (userToken !== undefined) headers["x-user-token"] = userToken;
       let response: Response;
       try {
         this.finds++;
         const fetchImpl = this.deps.fetch;
-        response = await fetchImpl(`${this.binding.uri}/destination-configuration/v1/destinations/${encodeURIComponent(name)}`, {
-          headers,
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
+        response = await fetchImpl(
+          `${this.binding.uri}/destination-configuration/v1/destinations/${encodeURIComponent(name)}`,
+          {
+            headers,
+            signal: AbortSignal.timeout(this.timeoutMs),
+          },
+        );
       } catch (error) {
         return { kind: "unavailable", reason: isTimeout(error) ? "timeout" : "unreachable" };
       }
@@ -72,11 +82,16 @@ export class DestinationServiceClient {
       }
       if (response.status !== 200) {
         await response.body?.cancel();
-        return { kind: "unavailable", reason: response.status === 401 ? "unauthorized" : "status", status: response.status };
+        return {
+          kind: "unavailable",
+          reason: response.status === 401 ? "unauthorized" : "status",
+          status: response.status,
+        };
       }
       try {
         const text = await response.text();
-        if (text.length > MAX_ANSWER_BYTES) return { kind: "unavailable", reason: "invalid-json", status: 200 };
+        if (text.length > MAX_ANSWER_BYTES)
+          return { kind: "unavailable", reason: "invalid-json", status: 200 };
         return { kind: "found", answer: JSON.parse(text) as unknown };
       } catch (error) {
         return { kind: "unavailable", reason: isTimeout(error) ? "timeout" : "invalid-json", status: 200 };

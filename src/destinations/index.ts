@@ -41,7 +41,12 @@ export interface ResolverOptions {
 
 type Outcome =
   | Resolution
-  | { ok: false; code: "DESTINATION_NOT_FOUND" | "DESTINATION_SERVICE_UNAVAILABLE"; reason: string; userDependent?: boolean };
+  | {
+      ok: false;
+      code: "DESTINATION_NOT_FOUND" | "DESTINATION_SERVICE_UNAVAILABLE";
+      reason: string;
+      userDependent?: boolean;
+    };
 
 const STATUS: Record<string, number> = { DESTINATION_NOT_FOUND: 404, DESTINATION_SERVICE_UNAVAILABLE: 503 };
 /** A missing destination, or one the service could not get a token for, is asked again after this. */
@@ -54,13 +59,18 @@ export function createDestinationResolver(options: ResolverOptions): Destination
   if (!service) {
     return async (name) => {
       const destination = variable.get(name);
-      return destination ? { ok: true, destination } : { ok: false, response: errorPage(500, "UNKNOWN_DESTINATION") }; // validated at start-up
+      return destination
+        ? { ok: true, destination }
+        : { ok: false, response: errorPage(500, "UNKNOWN_DESTINATION") }; // validated at start-up
     };
   }
   const ttlMs = options.ttlMs ?? 300_000;
   const staleMs = options.staleMs ?? 3_600_000;
   const client = new DestinationServiceClient(service, { fetch: options.fetch, now });
-  const cache = new RefreshingCache<Outcome>({ now, ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }) });
+  const cache = new RefreshingCache<Outcome>({
+    now,
+    ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
+  });
   /** Names whose tokens are per user: looked up and cached under `name + hash(user token)`. */
   const perUser = new Set<string>();
   const warnedHost = new Set<string>();
@@ -68,33 +78,61 @@ export function createDestinationResolver(options: ResolverOptions): Destination
   async function lookup(name: string, userToken: string | undefined): Promise<Loaded<Outcome>> {
     const found = await client.find(name, userToken);
     if (found.kind === "unavailable") {
-      log("destination.service.error", { destination: name, reason: found.reason, ...(found.status !== undefined && { status: found.status }) });
+      log("destination.service.error", {
+        destination: name,
+        reason: found.reason,
+        ...(found.status !== undefined && { status: found.status }),
+      });
       // Not kept over a cached destination (it keeps working); where there is none, the outage
       // is remembered briefly so that requests do not each wait for the service and log.
-      return { value: { ok: false, code: "DESTINATION_SERVICE_UNAVAILABLE", reason: found.reason }, keepIfNone: OUTAGE };
+      return {
+        value: { ok: false, code: "DESTINATION_SERVICE_UNAVAILABLE", reason: found.reason },
+        keepIfNone: OUTAGE,
+      };
     }
     if (found.kind === "missing") {
       log("destination.not_found.warn", { destination: name });
-      return { value: { ok: false, code: "DESTINATION_NOT_FOUND", reason: "not in the destination service" }, keep: SHORT };
+      return {
+        value: { ok: false, code: "DESTINATION_NOT_FOUND", reason: "not in the destination service" },
+        keep: SHORT,
+      };
     }
     const resolution = resolveAnswer(name, found.answer, userToken !== undefined);
     if (!resolution.ok) {
-      log("destination.refused.error", { destination: name, code: resolution.code, reason: resolution.reason });
-      const retrySoon = resolution.code === "DESTINATION_AUTH_FAILED" || resolution.code === "DESTINATION_NEEDS_USER";
+      log("destination.refused.error", {
+        destination: name,
+        code: resolution.code,
+        reason: resolution.reason,
+      });
+      const retrySoon =
+        resolution.code === "DESTINATION_AUTH_FAILED" || resolution.code === "DESTINATION_NEEDS_USER";
       return { value: resolution, keep: retrySoon ? SHORT : { freshMs: ttlMs, usableMs: ttlMs } };
     }
     if (resolution.preserveHostHeader && !warnedHost.has(name)) {
       warnedHost.add(name);
-      log("destination.preserve_host.warn", { destination: name, reason: "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host" });
+      log("destination.preserve_host.warn", {
+        destination: name,
+        reason: "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host",
+      });
     }
-    return { value: resolution, keep: resolution.expiresInMs !== undefined ? tokenLifetime(resolution.expiresInMs) : { freshMs: ttlMs, usableMs: ttlMs + staleMs } };
+    return {
+      value: resolution,
+      keep:
+        resolution.expiresInMs !== undefined
+          ? tokenLifetime(resolution.expiresInMs)
+          : { freshMs: ttlMs, usableMs: ttlMs + staleMs },
+    };
   }
 
   /**
    * Looks `name` up and keeps the answer under the key its kind calls for: the name for
    * answers every user shares, name + user for per-user tokens (never the other way round).
    */
-  async function lookupAndPlace(name: string, userToken: string | undefined, keyIsPerUser: boolean): Promise<Loaded<Outcome>> {
+  async function lookupAndPlace(
+    name: string,
+    userToken: string | undefined,
+    keyIsPerUser: boolean,
+  ): Promise<Loaded<Outcome>> {
     const loaded = await lookup(name, userToken);
     const userDependent = loaded.value.userDependent === true;
     if (userDependent) perUser.add(name);
@@ -119,7 +157,11 @@ export function createDestinationResolver(options: ResolverOptions): Destination
       outcome =
         userToken === undefined
           ? { ok: false, code: "DESTINATION_NEEDS_USER", reason: "needs a logged-in user" }
-          : await cache.get(await userKey(name, userToken), () => lookupAndPlace(name, userToken, true), context.waitUntil);
+          : await cache.get(
+              await userKey(name, userToken),
+              () => lookupAndPlace(name, userToken, true),
+              context.waitUntil,
+            );
     } else {
       outcome = await cache.get(name, () => lookupAndPlace(name, userToken, false), context.waitUntil);
     }
@@ -132,14 +174,27 @@ export function createDestinationResolver(options: ResolverOptions): Destination
  * xs-app.json `destinations.<name>.logoutPath` of a destination that is not in the variable
  * (so from the service) is not called at logout yet: said once at start-up, not ignored silently.
  */
-export function warnServiceLogoutPaths(logoutConfig: ReadonlyMap<string, { logoutPath?: string }>, variable: ReadonlyMap<string, Destination>, log: Logger): void {
-  const names = [...logoutConfig].filter(([name, d]) => d.logoutPath !== undefined && !variable.has(name)).map(([name]) => name);
-  if (names.length > 0) log("destination.logout_path.warn", { destinations: names, reason: "logoutPath is only called for destinations of the destinations variable" });
+export function warnServiceLogoutPaths(
+  logoutConfig: ReadonlyMap<string, { logoutPath?: string }>,
+  variable: ReadonlyMap<string, Destination>,
+  log: Logger,
+): void {
+  const names = [...logoutConfig]
+    .filter(([name, d]) => d.logoutPath !== undefined && !variable.has(name))
+    .map(([name]) => name);
+  if (names.length > 0)
+    log("destination.logout_path.warn", {
+      destinations: names,
+      reason: "logoutPath is only called for destinations of the destinations variable",
+    });
 }
 
 /** Refreshed in the background from half its lifetime (at most 5 minutes before expiry, as SAP); never used in its last seconds. */
 function tokenLifetime(lifetimeMs: number): Lifetime {
-  return { freshMs: lifetimeMs - Math.min(300_000, lifetimeMs / 2), usableMs: lifetimeMs - Math.min(10_000, lifetimeMs / 10) };
+  return {
+    freshMs: lifetimeMs - Math.min(300_000, lifetimeMs / 2),
+    usableMs: lifetimeMs - Math.min(10_000, lifetimeMs / 10),
+  };
 }
 
 async function userKey(name: string, userToken: string): Promise<string> {

@@ -7,7 +7,8 @@
 import type { Destination } from "../config/types.js";
 
 export function applyDestinationHeaders(headers: Headers, incoming: Headers, destination: Destination): void {
-  for (const { name, value } of destination.defaultHeaders ?? []) if (!incoming.has(name)) headers.set(name, value);
+  for (const { name, value } of destination.defaultHeaders ?? [])
+    if (!incoming.has(name)) headers.set(name, value);
   for (const { name, value } of destination.headers ?? []) headers.set(name, value);
 }
 

@@ -19,7 +19,12 @@ import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 
 /** Authentication kinds whose token the service derives from the user's (sent as X-user-token). */
 export const USER_TOKEN_KINDS: ReadonlySet<string> = new Set(["OAuth2UserTokenExchange", "OAuth2JWTBearer"]);
-const SUPPORTED_KINDS: ReadonlySet<string> = new Set(["NoAuthentication", "BasicAuthentication", "OAuth2ClientCredentials", ...USER_TOKEN_KINDS]);
+const SUPPORTED_KINDS: ReadonlySet<string> = new Set([
+  "NoAuthentication",
+  "BasicAuthentication",
+  "OAuth2ClientCredentials",
+  ...USER_TOKEN_KINDS,
+]);
 
 export type RefusalCode =
   | "DESTINATION_ON_PREMISE_NOT_SUPPORTED"
@@ -69,12 +74,17 @@ const FORBIDDEN_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "host", "content-lengt
  */
 export function resolveAnswer(name: string, answer: unknown, hasUserToken: boolean): Resolution {
   const parsed = v.safeParse(answerSchema, answer);
-  if (!parsed.success) return refuse("DESTINATION_INVALID", "the service's answer is not a destination (destinationConfiguration/authTokens)");
+  if (!parsed.success)
+    return refuse(
+      "DESTINATION_INVALID",
+      "the service's answer is not a destination (destinationConfiguration/authTokens)",
+    );
   const config = parsed.output.destinationConfiguration;
   const prop = (...keys: string[]): string | undefined => {
     for (const key of keys) {
       const value = config[key];
-      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return String(value).trim();
+      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean")
+        return String(value).trim();
     }
     return undefined;
   };
@@ -86,30 +96,50 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
       "ProxyType OnPremise needs the Cloud Connector, reached only through the connectivity service's proxy inside SAP BTP; a Worker at the edge cannot use it (expose the system to the Internet or keep such routes on SAP's router)",
     );
   }
-  if (proxyType !== "Internet") return refuse("DESTINATION_NOT_SUPPORTED", `ProxyType ${safe(proxyType)} is not supported at the edge (only Internet)`);
+  if (proxyType !== "Internet")
+    return refuse(
+      "DESTINATION_NOT_SUPPORTED",
+      `ProxyType ${safe(proxyType)} is not supported at the edge (only Internet)`,
+    );
   const type = prop("Type") ?? "HTTP";
-  if (type !== "HTTP") return refuse("DESTINATION_NOT_SUPPORTED", `Type ${safe(type)} is not supported (only HTTP)`);
+  if (type !== "HTTP")
+    return refuse("DESTINATION_NOT_SUPPORTED", `Type ${safe(type)} is not supported (only HTTP)`);
   const authentication = prop("Authentication") ?? "NoAuthentication";
   if (!SUPPORTED_KINDS.has(authentication)) {
-    return refuse("DESTINATION_NOT_SUPPORTED", `Authentication ${safe(authentication)} is not supported (supported: ${[...SUPPORTED_KINDS].join(", ")})`);
+    return refuse(
+      "DESTINATION_NOT_SUPPORTED",
+      `Authentication ${safe(authentication)} is not supported (supported: ${[...SUPPORTED_KINDS].join(", ")})`,
+    );
   }
   const userDependent = USER_TOKEN_KINDS.has(authentication);
 
   const url = prop("URL");
-  if (url === undefined || !isHttpUrl(url)) return refuse("DESTINATION_INVALID", "URL must be an absolute http(s) URL without user info, query or fragment (use URL.queries.*)");
+  if (url === undefined || !isHttpUrl(url))
+    return refuse(
+      "DESTINATION_INVALID",
+      "URL must be an absolute http(s) URL without user info, query or fragment (use URL.queries.*)",
+    );
 
   const forwardAuthToken = flag(prop("HTML5.ForwardAuthToken", "forwardAuthToken"));
-  if (forwardAuthToken === null) return refuse("DESTINATION_INVALID", "forwardAuthToken must be true or false");
+  if (forwardAuthToken === null)
+    return refuse("DESTINATION_INVALID", "forwardAuthToken must be true or false");
   if (forwardAuthToken && authentication !== "NoAuthentication") {
-    return refuse("DESTINATION_INVALID", "forwardAuthToken is only allowed with Authentication NoAuthentication (as in SAP's router)");
+    return refuse(
+      "DESTINATION_INVALID",
+      "forwardAuthToken is only allowed with Authentication NoAuthentication (as in SAP's router)",
+    );
   }
   const setXForwardedHeaders = flag(prop("HTML5.SetXForwardedHeaders", "setXForwardedHeaders"), true);
-  if (setXForwardedHeaders === null) return refuse("DESTINATION_INVALID", "HTML5.SetXForwardedHeaders must be true or false");
+  if (setXForwardedHeaders === null)
+    return refuse("DESTINATION_INVALID", "HTML5.SetXForwardedHeaders must be true or false");
   const preserveHostHeader = flag(prop("HTML5.PreserveHostHeader", "preserveHostHeader"));
-  if (preserveHostHeader === null) return refuse("DESTINATION_INVALID", "HTML5.PreserveHostHeader must be true or false");
+  if (preserveHostHeader === null)
+    return refuse("DESTINATION_INVALID", "HTML5.PreserveHostHeader must be true or false");
   const timeoutText = prop("HTML5.Timeout", "timeout", "Timeout");
-  const timeoutMs = timeoutText === undefined ? 30_000 : /^[0-9]+$/.test(timeoutText) ? Number(timeoutText) : NaN;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) return refuse("DESTINATION_INVALID", "HTML5.Timeout must be a positive integer (ms)");
+  const timeoutMs =
+    timeoutText === undefined ? 30_000 : /^[0-9]+$/.test(timeoutText) ? Number(timeoutText) : NaN;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)
+    return refuse("DESTINATION_INVALID", "HTML5.Timeout must be a positive integer (ms)");
 
   const headers: HeaderEntry[] = [];
   const defaultHeaders: HeaderEntry[] = [];
@@ -118,40 +148,60 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
     const header = /^URL\.headers\.(.+)$/i.exec(key)?.[1];
     const query = /^URL\.queries\.(.+)$/i.exec(key)?.[1];
     if (header === undefined && query === undefined) continue;
-    if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") return refuse("DESTINATION_INVALID", `${safe(key)} must be a string`);
+    if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean")
+      return refuse("DESTINATION_INVALID", `${safe(key)} must be a string`);
     const value = String(raw);
     if (header !== undefined) {
-      if (!TOKEN.test(header) || FORBIDDEN_HEADERS.has(header.toLowerCase())) return refuse("DESTINATION_INVALID", `${safe(key)}: not a header a destination may set`);
-      if (!HEADER_VALUE.test(value)) return refuse("DESTINATION_INVALID", `${safe(key)}: the value must be one line of Latin-1 text`);
+      if (!TOKEN.test(header) || FORBIDDEN_HEADERS.has(header.toLowerCase()))
+        return refuse("DESTINATION_INVALID", `${safe(key)}: not a header a destination may set`);
+      if (!HEADER_VALUE.test(value))
+        return refuse("DESTINATION_INVALID", `${safe(key)}: the value must be one line of Latin-1 text`);
       defaultHeaders.push({ name: header, value });
     } else {
       queries.push({ name: query!, value });
     }
   }
   const sapClient = prop("sap-client");
-  if (sapClient !== undefined && !HEADER_VALUE.test(sapClient)) return refuse("DESTINATION_INVALID", "sap-client must be one line of Latin-1 text");
+  if (sapClient !== undefined && !HEADER_VALUE.test(sapClient))
+    return refuse("DESTINATION_INVALID", "sap-client must be one line of Latin-1 text");
   if (sapClient !== undefined && sapClient !== "") headers.push({ name: "sap-client", value: sapClient });
 
   let expiresInMs: number | undefined;
   if (authentication !== "NoAuthentication") {
     if (userDependent && !hasUserToken) {
-      return refuse("DESTINATION_NEEDS_USER", `Authentication ${authentication} needs a logged-in user (a route with authentication)`, true);
+      return refuse(
+        "DESTINATION_NEEDS_USER",
+        `Authentication ${authentication} needs a logged-in user (a route with authentication)`,
+        true,
+      );
     }
     const token = parsed.output.authTokens?.[0];
     if (token?.error !== undefined) {
-      return refuse("DESTINATION_AUTH_FAILED", "the destination service could not get a token for it (authTokens[0].error; see Check Connection in the cockpit)", userDependent);
+      return refuse(
+        "DESTINATION_AUTH_FAILED",
+        "the destination service could not get a token for it (authTokens[0].error; see Check Connection in the cockpit)",
+        userDependent,
+      );
     }
     let auth: HeaderEntry | undefined;
-    if (token?.http_header && token.http_header.value !== "") auth = { name: token.http_header.key, value: token.http_header.value };
-    else if (token?.value) auth = { name: "Authorization", value: `${token.type || "Bearer"} ${token.value}` };
+    if (token?.http_header && token.http_header.value !== "")
+      auth = { name: token.http_header.key, value: token.http_header.value };
+    else if (token?.value)
+      auth = { name: "Authorization", value: `${token.type || "Bearer"} ${token.value}` };
     else if (authentication === "BasicAuthentication") {
       const user = prop("User");
       const password = prop("Password");
-      if (user === undefined || password === undefined) return refuse("DESTINATION_INVALID", "BasicAuthentication needs User and Password");
+      if (user === undefined || password === undefined)
+        return refuse("DESTINATION_INVALID", "BasicAuthentication needs User and Password");
       auth = { name: "Authorization", value: `Basic ${base64(`${user}:${password}`)}` };
     }
-    if (auth === undefined) return refuse("DESTINATION_AUTH_FAILED", "the service sent no authTokens for it", userDependent);
-    if (!TOKEN.test(auth.name) || FORBIDDEN_HEADERS.has(auth.name.toLowerCase()) || !HEADER_VALUE.test(auth.value)) {
+    if (auth === undefined)
+      return refuse("DESTINATION_AUTH_FAILED", "the service sent no authTokens for it", userDependent);
+    if (
+      !TOKEN.test(auth.name) ||
+      FORBIDDEN_HEADERS.has(auth.name.toLowerCase()) ||
+      !HEADER_VALUE.test(auth.value)
+    ) {
       return refuse("DESTINATION_INVALID", "authTokens[0].http_header is not a header the router can send");
     }
     headers.push(auth);
@@ -169,7 +219,13 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
     ...(defaultHeaders.length > 0 && { defaultHeaders }),
     ...(queries.length > 0 && { queries }),
   };
-  return { ok: true, destination, userDependent, preserveHostHeader, ...(expiresInMs !== undefined && { expiresInMs }) };
+  return {
+    ok: true,
+    destination,
+    userDependent,
+    preserveHostHeader,
+    ...(expiresInMs !== undefined && { expiresInMs }),
+  };
 }
 
 function refuse(code: RefusalCode, reason: string, userDependent?: boolean): Resolution {
@@ -191,7 +247,13 @@ function safe(value: string): string {
 function isHttpUrl(input: string): boolean {
   try {
     const url = new URL(input);
-    return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && !input.includes("?") && !input.includes("#");
+    return (
+      (url.protocol === "https:" || url.protocol === "http:") &&
+      url.username === "" &&
+      url.password === "" &&
+      !input.includes("?") &&
+      !input.includes("#")
+    );
   } catch {
     return false;
   }

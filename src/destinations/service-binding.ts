@@ -25,7 +25,10 @@ export function isSecureOrLoopback(input: string): boolean {
   try {
     const url = new URL(input);
     if (url.protocol === "https:") return true;
-    return url.protocol === "http:" && (url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname));
+    return (
+      url.protocol === "http:" &&
+      (url.hostname === "localhost" || url.hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(url.hostname))
+    );
   } catch {
     return false;
   }
@@ -46,7 +49,9 @@ const optionalText = v.optional(string);
  * token call would need the key as a client certificate, which a Worker can only present
  * through an mTLS certificate binding.
  */
-export function requireClientSecret<T extends { clientsecret?: string; certificate?: string; key?: string }>() {
+export function requireClientSecret<
+  T extends { clientsecret?: string; certificate?: string; key?: string },
+>() {
   return v.rawCheck<T>(({ dataset, addIssue }) => {
     if (!dataset.typed || dataset.value.clientsecret !== undefined) return;
     const x509 = dataset.value.certificate !== undefined || dataset.value.key !== undefined;
@@ -54,7 +59,15 @@ export function requireClientSecret<T extends { clientsecret?: string; certifica
       message: x509
         ? "X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"
         : "missing required property",
-      path: [{ type: "object", origin: "value", input: dataset.value as Record<string, unknown>, key: "clientsecret", value: undefined }],
+      path: [
+        {
+          type: "object",
+          origin: "value",
+          input: dataset.value as Record<string, unknown>,
+          key: "clientsecret",
+          value: undefined,
+        },
+      ],
     });
   });
 }
@@ -82,18 +95,27 @@ const credentialsSchema = v.pipe(
  * The destination service binding, when one is bound. Several bindings are a problem (the
  * router could not know which one the app means).
  */
-export function parseDestinationService(vcap: VcapServicesResult, variable = "VCAP_SERVICES"): DestinationServiceResult {
+export function parseDestinationService(
+  vcap: VcapServicesResult,
+  variable = "VCAP_SERVICES",
+): DestinationServiceResult {
   const matches: { path: string; binding: Record<string, unknown> }[] = [];
   for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
     bindings.forEach((binding, index) => {
       const tags = Array.isArray(binding.tags) ? binding.tags : [];
-      if (label === LABEL || tags.includes(LABEL)) matches.push({ path: appendKey(appendKey(variable, label), index), binding });
+      if (label === LABEL || tags.includes(LABEL))
+        matches.push({ path: appendKey(appendKey(variable, label), index), binding });
     });
   }
   const [first, ...others] = matches;
   if (!first) return { problems: [] };
   if (others.length > 0) {
-    return { problems: others.map((m) => ({ path: m.path, message: "more than one destination service binding (one is supported)" })) };
+    return {
+      problems: others.map((m) => ({
+        path: m.path,
+        message: "more than one destination service binding (one is supported)",
+      })),
+    };
   }
   const checked = validate(v.object({ credentials: credentialsSchema }), first.binding, first.path);
   if (!checked.ok) return { problems: checked.problems };

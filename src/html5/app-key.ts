@@ -52,7 +52,8 @@ export function parseAppKey(segment: string, ownServices: readonly string[] = []
     ...(appVersion !== undefined && { appVersion }),
     ...(appPrefix !== undefined && { appPrefix }),
     appNameWithoutPrefix,
-    appKeyWithoutPrefix: appVersion !== undefined ? `${appNameWithoutPrefix}-${appVersion}` : appNameWithoutPrefix,
+    appKeyWithoutPrefix:
+      appVersion !== undefined ? `${appNameWithoutPrefix}-${appVersion}` : appNameWithoutPrefix,
   };
 }
 

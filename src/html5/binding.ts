@@ -41,7 +41,12 @@ const bindingSchema = v.object({
     jsonObject,
     v.looseObject({
       uri: serviceUrl,
-      grant_type: v.optional(v.pipe(string, v.check((g) => g === "client_credentials", 'must be "client_credentials"'))),
+      grant_type: v.optional(
+        v.pipe(
+          string,
+          v.check((g) => g === "client_credentials", 'must be "client_credentials"'),
+        ),
+      ),
       uaa: uaaSchema,
     }),
   ),
@@ -53,7 +58,9 @@ function isRuntimeBinding(label: string, binding: Record<string, unknown>): bool
   const credentials = binding.credentials as Record<string, unknown> | undefined;
   return (
     tags.includes(HTML5_REPO_SERVICE) ||
-    (typeof credentials === "object" && credentials !== null && credentials["sap.cloud.service"] === HTML5_REPO_SERVICE) ||
+    (typeof credentials === "object" &&
+      credentials !== null &&
+      credentials["sap.cloud.service"] === HTML5_REPO_SERVICE) ||
     (label === LABEL && binding.plan === PLAN)
   );
 }
@@ -63,13 +70,19 @@ export function parseHtml5Repo(vcap: VcapServicesResult, variable = "VCAP_SERVIC
   const matches: { path: string; binding: Record<string, unknown> }[] = [];
   for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
     bindings.forEach((binding, index) => {
-      if (isRuntimeBinding(label, binding)) matches.push({ path: appendKey(appendKey(variable, label), index), binding });
+      if (isRuntimeBinding(label, binding))
+        matches.push({ path: appendKey(appendKey(variable, label), index), binding });
     });
   }
   const [first, ...others] = matches;
   if (!first) return { problems: [] };
   if (others.length > 0) {
-    return { problems: others.map((m) => ({ path: m.path, message: `more than one ${LABEL} ${PLAN} binding (one is supported)` })) };
+    return {
+      problems: others.map((m) => ({
+        path: m.path,
+        message: `more than one ${LABEL} ${PLAN} binding (one is supported)`,
+      })),
+    };
   }
   const checked = validate(bindingSchema, first.binding, first.path);
   if (!checked.ok) return { problems: checked.problems };
@@ -90,7 +103,9 @@ const ownServicesSchema = v.pipe(
   v.array(nonEmptyString, "must be an array of sap.cloud.service names"),
   v.minLength(1, "must not be empty"),
   // SAP compares them without dots, as they appear in app keys.
-  v.transform((names) => [...new Set(names.map((name) => name.replace(/\./g, "")).filter((name) => name !== ""))]),
+  v.transform((names) => [
+    ...new Set(names.map((name) => name.replace(/\./g, "")).filter((name) => name !== "")),
+  ]),
 );
 
 /**

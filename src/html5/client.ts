@@ -16,7 +16,11 @@ import type { Html5RepoBinding } from "../config/types.js";
 import { ClientCredentialsToken } from "../destinations/client-credentials.js";
 import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
 
-export type Failure = { kind: "unavailable"; reason: "token" | "unreachable" | "timeout" | "unauthorized" | "status"; status?: number };
+export type Failure = {
+  kind: "unavailable";
+  reason: "token" | "unreachable" | "timeout" | "unauthorized" | "status";
+  status?: number;
+};
 
 export type XsAppResult =
   | { kind: "found"; text: string }
@@ -36,7 +40,17 @@ export interface Html5ClientDeps {
 
 /** An xs-app.json is a few KiB; anything far larger is not one. */
 const MAX_XS_APP_BYTES = 1 << 20;
-const PASSED_HEADERS = ["accept", "accept-encoding", "accept-language", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range"];
+const PASSED_HEADERS = [
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+  "range",
+];
 const DROPPED_RESPONSE_HEADERS = new Set([...HOP_BY_HOP_HEADERS, "set-cookie"]);
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
@@ -69,7 +83,8 @@ export class Html5RepoClient {
       await response.body?.cancel();
       if (response.status === 503) return { kind: "not-found" };
       if (response.status === 404) return { kind: "no-xs-app" };
-      if (response.status === 400 || response.status === 403) return { kind: "refused", status: response.status };
+      if (response.status === 400 || response.status === 403)
+        return { kind: "refused", status: response.status };
       return { kind: "unavailable", reason: "status", status: response.status };
     }
     try {
@@ -88,17 +103,29 @@ export class Html5RepoClient {
       const value = incoming.headers.get(name);
       if (value !== null) headers.set(name, value);
     }
-    const answer = await this.call(incoming.method.toUpperCase() === "HEAD" ? "HEAD" : "GET", `${this.binding.uri}${path}`, headers);
+    const answer = await this.call(
+      incoming.method.toUpperCase() === "HEAD" ? "HEAD" : "GET",
+      `${this.binding.uri}${path}`,
+      headers,
+    );
     if (answer.kind !== "response") return answer;
     const upstream = answer.response;
     const responseHeaders = new Headers();
-    for (const [name, value] of upstream.headers) if (!DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders.append(name, value);
+    for (const [name, value] of upstream.headers)
+      if (!DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders.append(name, value);
     const body = NULL_BODY_STATUSES.has(upstream.status) ? null : upstream.body;
-    return { kind: "response", response: new Response(body, { status: upstream.status, headers: responseHeaders }) };
+    return {
+      kind: "response",
+      response: new Response(body, { status: upstream.status, headers: responseHeaders }),
+    };
   }
 
   /** One call with the token; on 401 one more with a new token. The timeout covers the response head only. */
-  private async call(method: "GET" | "HEAD", url: string, headers: Headers): Promise<{ kind: "response"; response: Response } | Failure> {
+  private async call(
+    method: "GET" | "HEAD",
+    url: string,
+    headers: Headers,
+  ): Promise<{ kind: "response"; response: Response } | Failure> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.token.get();
       if (token === null) return { kind: "unavailable", reason: "token" };

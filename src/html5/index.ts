@@ -11,7 +11,13 @@
  * Failures are error pages with stable codes, never a 500; the log says why, without secrets.
  */
 import { LABEL_FOR } from "../config/identity.js";
-import type { ConfigProblem, Html5RepoBinding, RouteConfig, RouterConfig, XsAppConfig } from "../config/types.js";
+import type {
+  ConfigProblem,
+  Html5RepoBinding,
+  RouteConfig,
+  RouterConfig,
+  XsAppConfig,
+} from "../config/types.js";
 import { parseXsApp } from "../config/xs-app.js";
 import { RefreshingCache, type Lifetime, type Loaded } from "../destinations/cache.js";
 import { errorPage } from "../http/pages.js";
@@ -24,7 +30,15 @@ export type AppSelection =
   /** Route with the central xs-app.json; `missingApp`: the first segment names an app the repository does not have. */
   | { kind: "central"; missingApp?: AppKey }
   /** Route with the app's own routes, on `pathname` (the path in the app). */
-  | { kind: "app"; key: AppKey; routes: readonly RouteConfig[]; pathname: string; search: string; cacheBuster: boolean; fullPath: string }
+  | {
+      kind: "app";
+      key: AppKey;
+      routes: readonly RouteConfig[];
+      pathname: string;
+      search: string;
+      cacheBuster: boolean;
+      fullPath: string;
+    }
   /** Answer this (welcome redirect, repository failure). */
   | { kind: "answer"; response: Response };
 
@@ -49,7 +63,11 @@ export interface Html5Options {
 type Outcome =
   | { kind: "app"; xsApp: XsAppConfig }
   | { kind: "not-found" }
-  | { kind: "failed"; status: number; code: "HTML5_APP_CONFIG_INVALID" | "HTML5_REPO_UNAVAILABLE" | "HTML5_REPO_REFUSED" };
+  | {
+      kind: "failed";
+      status: number;
+      code: "HTML5_APP_CONFIG_INVALID" | "HTML5_REPO_UNAVAILABLE" | "HTML5_REPO_REFUSED";
+    };
 
 /** SAP caches an app's xs-app.json (and "no such app") for 300 s. */
 const APP_CONFIG: Lifetime = { freshMs: 300_000, usableMs: 600_000 };
@@ -60,7 +78,16 @@ const SHORT: Lifetime = { freshMs: 10_000, usableMs: 10_000 };
 const OUTAGE: Lifetime = { freshMs: 2_000, usableMs: 2_000 };
 const CACHE_BUSTER_CONTROL = "public, max-age=31536000";
 /** What an app's xs-app.json may say that only the central one decides here (logged once per load). */
-const CENTRAL_ONLY = ["login", "logout", "errorPage", "cors", "responseHeaders", "websockets", "sessionTimeout", "destinations"];
+const CENTRAL_ONLY = [
+  "login",
+  "logout",
+  "errorPage",
+  "cors",
+  "responseHeaders",
+  "websockets",
+  "sessionTimeout",
+  "destinations",
+];
 
 export function createHtml5Router(options: Html5Options): Html5Router {
   const { config, log, now } = options;
@@ -90,14 +117,22 @@ export function createHtml5Router(options: Html5Options): Html5Router {
           log("html5.app.invalid", { app, problems: parsed.problems.map((p) => `${p.path}: ${p.message}`) });
           return { value: { kind: "failed", status: 502, code: "HTML5_APP_CONFIG_INVALID" }, keep: SHORT };
         }
-        if (parsed.ignored.length > 0) log("html5.app.ignored.warn", { app, properties: parsed.ignored, reason: "only the central xs-app.json sets these" });
+        if (parsed.ignored.length > 0)
+          log("html5.app.ignored.warn", {
+            app,
+            properties: parsed.ignored,
+            reason: "only the central xs-app.json sets these",
+          });
         return { value: { kind: "app", xsApp: parsed.value }, keep: APP_CONFIG };
       }
     }
   }
 
   /** The app's descriptor, checked like the central one plus what an app cannot use here. */
-  function parseAppXsApp(text: string, prefix: string): { ok: true; value: XsAppConfig; ignored: string[] } | { ok: false; problems: ConfigProblem[] } {
+  function parseAppXsApp(
+    text: string,
+    prefix: string,
+  ): { ok: true; value: XsAppConfig; ignored: string[] } | { ok: false; problems: ConfigProblem[] } {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -109,18 +144,33 @@ export function createHtml5Router(options: Html5Options): Html5Router {
     const problems: ConfigProblem[] = [];
     parsed.value.routes.forEach((route, i) => {
       // SAP: mixing local files with the repository is not supported.
-      if (route.localDir !== undefined) problems.push({ path: `${prefix}.routes[${i}].localDir`, message: "not supported in an app of the HTML5 application repository" });
-      if (route.authenticationType !== "none" && !config.identityProviders[LABEL_FOR[route.authenticationType]]) {
-        problems.push({ path: `${prefix}.routes[${i}].authenticationType`, message: `needs a "${LABEL_FOR[route.authenticationType]}" service binding in VCAP_SERVICES` });
+      if (route.localDir !== undefined)
+        problems.push({
+          path: `${prefix}.routes[${i}].localDir`,
+          message: "not supported in an app of the HTML5 application repository",
+        });
+      if (
+        route.authenticationType !== "none" &&
+        !config.identityProviders[LABEL_FOR[route.authenticationType]]
+      ) {
+        problems.push({
+          path: `${prefix}.routes[${i}].authenticationType`,
+          message: `needs a "${LABEL_FOR[route.authenticationType]}" service binding in VCAP_SERVICES`,
+        });
       }
     });
     if (problems.length > 0) return { ok: false, problems };
-    const ignored = typeof json === "object" && json !== null ? CENTRAL_ONLY.filter((name) => name in json) : [];
+    const ignored =
+      typeof json === "object" && json !== null ? CENTRAL_ONLY.filter((name) => name in json) : [];
     return { ok: true, value: parsed.value, ignored };
   }
 
   function logFailure(app: string, failure: Failure): void {
-    log("html5.repo.error", { app, reason: failure.reason, ...(failure.status !== undefined && { status: failure.status }) });
+    log("html5.repo.error", {
+      app,
+      reason: failure.reason,
+      ...(failure.status !== undefined && { status: failure.status }),
+    });
   }
 
   return {
@@ -134,10 +184,12 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       if (!canonical.ok) return { kind: "central" }; // refused by route decision
       const split = splitAppPath(canonical.path, own);
       // A prefix that is not the router's own names a business service, not read here (SAP: central routing, "Service Tag unknown").
-      if (split === null || (split.key.appPrefix !== undefined && !own.includes(split.key.appPrefix))) return { kind: "central" };
+      if (split === null || (split.key.appPrefix !== undefined && !own.includes(split.key.appPrefix)))
+        return { kind: "central" };
       const outcome = await cache.get(split.key.appKeyWithoutPrefix, () => load(split.key), waitUntil);
       if (outcome.kind === "not-found") return { kind: "central", missingApp: split.key };
-      if (outcome.kind === "failed") return { kind: "answer", response: errorPage(outcome.status, outcome.code) };
+      if (outcome.kind === "failed")
+        return { kind: "answer", response: errorPage(outcome.status, outcome.code) };
       const { xsApp } = outcome;
       let pathname = split.path;
       let search = url.search;
@@ -145,17 +197,32 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       if (pathname === "/" && welcome !== undefined && welcome !== "/" && !welcome.startsWith("/?")) {
         // SAP: the welcome file of the app, under the app key; a CSRF token fetch gets it in place.
         if (request.headers.get("x-csrf-token")?.trim().toLowerCase() !== "fetch") {
-          return { kind: "answer", response: new Response(null, { status: 302, headers: { location: `/${split.key.entireKey}${welcome}` } }) };
+          return {
+            kind: "answer",
+            response: new Response(null, {
+              status: 302,
+              headers: { location: `/${split.key.entireKey}${welcome}` },
+            }),
+          };
         }
         const at = welcome.indexOf("?");
         [pathname, search] = at === -1 ? [welcome, ""] : [welcome.slice(0, at), welcome.slice(at)];
       }
-      return { kind: "app", key: split.key, routes: xsApp.routes, pathname, search, cacheBuster: split.cacheBuster !== undefined, fullPath: canonical.path };
+      return {
+        kind: "app",
+        key: split.key,
+        routes: xsApp.routes,
+        pathname,
+        search,
+        cacheBuster: split.cacheBuster !== undefined,
+        fullPath: canonical.path,
+      };
     },
 
     async serve(request, route, target, selection) {
       const method = request.method.toUpperCase();
-      if (method !== "GET" && method !== "HEAD") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: "GET, HEAD" });
+      if (method !== "GET" && method !== "HEAD")
+        return errorPage(405, "METHOD_NOT_ALLOWED", { allow: "GET, HEAD" });
       if (selection.kind === "central" && selection.missingApp) return errorPage(404, "HTML5_APP_NOT_FOUND");
       const app = selection.kind === "app" ? selection : undefined;
       const path = app ? `/${app.key.appKeyWithoutPrefix}${target}` : target;
@@ -170,7 +237,9 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       if (response.status >= 500 || response.status === 403 || response.status === 400) {
         await response.body?.cancel();
         log("html5.repo.error", { app: name, reason: "status", status: response.status });
-        return response.status >= 500 ? errorPage(503, "HTML5_REPO_UNAVAILABLE") : errorPage(502, "HTML5_REPO_REFUSED");
+        return response.status >= 500
+          ? errorPage(503, "HTML5_REPO_UNAVAILABLE")
+          : errorPage(502, "HTML5_REPO_REFUSED");
       }
       if (response.ok || response.status === 304) {
         // SAP sets the route's value first and copies the repository's headers over it.

@@ -21,7 +21,10 @@ import type { CorsRule, OriginRule } from "../config/types.js";
 import { errorPage, type ErrorCode } from "./pages.js";
 
 /** SAP's order: xs-app.json `cors` first, then the `CORS` variable. */
-export function effectiveCorsRules(xsAppCors: readonly CorsRule[], envCors: readonly CorsRule[]): readonly CorsRule[] {
+export function effectiveCorsRules(
+  xsAppCors: readonly CorsRule[],
+  envCors: readonly CorsRule[],
+): readonly CorsRule[] {
   return [...xsAppCors, ...envCors];
 }
 
@@ -45,12 +48,14 @@ export function corsPreflight(request: Request, rules: readonly CorsRule[]): Res
   const { rule, origin } = found;
   if (origin === null) return forbidden("CORS_INVALID_ORIGIN");
   if (!originAllowed(rule.allowedOrigin, origin)) return forbidden("CORS_ORIGIN_NOT_ALLOWED");
-  if (!includesIgnoreCase(rule.allowedMethods, requestedMethod.trim())) return forbidden("CORS_METHOD_NOT_ALLOWED");
+  if (!includesIgnoreCase(rule.allowedMethods, requestedMethod.trim()))
+    return forbidden("CORS_METHOD_NOT_ALLOWED");
   const requestedHeaders = (request.headers.get("access-control-request-headers") ?? "")
     .split(",")
     .map((h) => h.trim())
     .filter((h) => h !== "");
-  if (!requestedHeaders.every((h) => includesIgnoreCase(rule.allowedHeaders, h))) return forbidden("CORS_HEADERS_NOT_ALLOWED");
+  if (!requestedHeaders.every((h) => includesIgnoreCase(rule.allowedHeaders, h)))
+    return forbidden("CORS_HEADERS_NOT_ALLOWED");
 
   const headers = allowOriginHeaders(rule, origin);
   headers.set("access-control-allow-methods", requestedMethod.trim());
@@ -65,10 +70,13 @@ export function corsHeaders(request: Request, rules: readonly CorsRule[]): CorsD
   if (found === null) return { kind: "none" };
   const { rule, origin } = found;
   if (origin === null) return { kind: "reject", response: forbidden("CORS_INVALID_ORIGIN") };
-  if (!originAllowed(rule.allowedOrigin, origin)) return { kind: "reject", response: forbidden("CORS_ORIGIN_NOT_ALLOWED") };
-  if (!includesIgnoreCase(rule.allowedMethods, request.method)) return { kind: "reject", response: forbidden("CORS_METHOD_NOT_ALLOWED") };
+  if (!originAllowed(rule.allowedOrigin, origin))
+    return { kind: "reject", response: forbidden("CORS_ORIGIN_NOT_ALLOWED") };
+  if (!includesIgnoreCase(rule.allowedMethods, request.method))
+    return { kind: "reject", response: forbidden("CORS_METHOD_NOT_ALLOWED") };
   const headers = allowOriginHeaders(rule, origin);
-  if (rule.exposeHeaders.length > 0) headers.set("access-control-expose-headers", rule.exposeHeaders.join(", "));
+  if (rule.exposeHeaders.length > 0)
+    headers.set("access-control-expose-headers", rule.exposeHeaders.join(", "));
   return { kind: "allow", headers };
 }
 
@@ -80,7 +88,9 @@ export function mergeCorsHeaders(target: Headers, cors: Headers): void {
   for (const [name, value] of cors) {
     if (name === "vary") {
       const current = target.get("vary");
-      const has = current?.split(",").some((v) => v.trim() === "*" || v.trim().toLowerCase() === value.toLowerCase());
+      const has = current
+        ?.split(",")
+        .some((v) => v.trim() === "*" || v.trim().toLowerCase() === value.toLowerCase());
       if (!has) target.set("vary", current ? `${current}, ${value}` : value);
     } else {
       target.set(name, value);
@@ -129,19 +139,31 @@ function parseOrigin(origin: string): ParsedOrigin | null {
   }
   if (url.hostname === "") return null;
   const protocol = url.protocol.slice(0, -1);
-  return { protocol, hostname: url.hostname, port: url.port === "" ? DEFAULT_PORTS[protocol] : Number(url.port) };
+  return {
+    protocol,
+    hostname: url.hostname,
+    port: url.port === "" ? DEFAULT_PORTS[protocol] : Number(url.port),
+  };
 }
 
 /** The rule for a cross-origin request and its (parsed-or-null) origin; null when not concerned. */
-function applicableRule(request: Request, rules: readonly CorsRule[]): { rule: CorsRule; origin: string | null } | null {
+function applicableRule(
+  request: Request,
+  rules: readonly CorsRule[],
+): { rule: CorsRule; origin: string | null } | null {
   const origin = request.headers.get("origin");
   if (origin === null) return null;
   const url = new URL(request.url);
   if (origin.toLowerCase() === url.origin.toLowerCase()) return null; // same origin: not CORS
   const pathAndQuery = url.pathname + url.search;
-  const hosts = [url.hostname, `${url.hostname}:${url.port === "" ? DEFAULT_PORTS[url.protocol.slice(0, -1)] ?? "" : url.port}`];
+  const hosts = [
+    url.hostname,
+    `${url.hostname}:${url.port === "" ? (DEFAULT_PORTS[url.protocol.slice(0, -1)] ?? "") : url.port}`,
+  ];
   const rule = rules.find(
-    (r) => test(r.uriPattern, pathAndQuery) && (r.hostPattern === undefined || hosts.some((h) => test(r.hostPattern!, h))),
+    (r) =>
+      test(r.uriPattern, pathAndQuery) &&
+      (r.hostPattern === undefined || hosts.some((h) => test(r.hostPattern!, h))),
   );
   if (rule === undefined) return null;
   return { rule, origin: parseOrigin(origin) === null ? null : origin };
@@ -157,7 +179,9 @@ function test(pattern: RegExp, input: string): boolean {
 
 function allowOriginHeaders(rule: CorsRule, origin: string): Headers {
   const headers = new Headers();
-  const anyOrigin = rule.allowedOrigin.some((o) => o.host === "*" && o.protocol === undefined && o.port === undefined);
+  const anyOrigin = rule.allowedOrigin.some(
+    (o) => o.host === "*" && o.protocol === undefined && o.port === undefined,
+  );
   if (anyOrigin && !rule.allowedCredentials) {
     headers.set("access-control-allow-origin", "*");
   } else {

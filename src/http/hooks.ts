@@ -26,7 +26,10 @@ export interface RouterError {
   error?: Error;
 }
 
-export type ErrorHook = (failure: RouterError, c: Context<SessionEnv>) => Response | undefined | void | Promise<Response | undefined | void>;
+export type ErrorHook = (
+  failure: RouterError,
+  c: Context<SessionEnv>,
+) => Response | undefined | void | Promise<Response | undefined | void>;
 
 export interface RouterHooks {
   first?: MiddlewareHandler[];
@@ -36,7 +39,11 @@ export interface RouterHooks {
 }
 
 /** Installs `beforeRequestHandler` and `afterRequestHandler` behind `guard`; nothing (and no guard) without them. */
-export function installRequestHooks(app: Hono<SessionEnv>, hooks: RouterHooks | undefined, guard: (c: Context<SessionEnv>) => Promise<Response | null>): void {
+export function installRequestHooks(
+  app: Hono<SessionEnv>,
+  hooks: RouterHooks | undefined,
+  guard: (c: Context<SessionEnv>) => Promise<Response | null>,
+): void {
   const middleware = [...(hooks?.beforeRequestHandler ?? []), ...(hooks?.afterRequestHandler ?? [])];
   if (middleware.length === 0) return;
   app.use(async (c, next) => {
@@ -48,7 +55,11 @@ export function installRequestHooks(app: Hono<SessionEnv>, hooks: RouterHooks | 
 }
 
 /** The first Response an error hook returns, or undefined (the router's own answer stands). A failing hook counts as none. */
-export async function errorHookAnswer(hooks: RouterHooks | undefined, failure: RouterError, c: Context<SessionEnv>): Promise<Response | undefined> {
+export async function errorHookAnswer(
+  hooks: RouterHooks | undefined,
+  failure: RouterError,
+  c: Context<SessionEnv>,
+): Promise<Response | undefined> {
   for (const hook of hooks?.beforeErrorHandler ?? []) {
     try {
       const answer = await hook(failure, c);

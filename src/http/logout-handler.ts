@@ -26,16 +26,24 @@ export function logoutHandler(options: {
 }) {
   const { logout, auth } = options;
   // SAP checks the token only on a POST logout of an app that requires login.
-  const checksCsrf = logout.csrfProtection && logout.logoutMethod === "POST" && options.xsApp.authenticationMethod === "route";
+  const checksCsrf =
+    logout.csrfProtection && logout.logoutMethod === "POST" && options.xsApp.authenticationMethod === "route";
   return async (c: Context<SessionEnv>): Promise<Response> => {
     const scope = c.get("session");
     if (c.req.method !== logout.logoutMethod) {
       // SAP answers a token fetch here too (a UI fetches it before its POST logout).
-      if ((c.req.method === "GET" || c.req.method === "HEAD") && c.req.header("x-csrf-token")?.toLowerCase() === "fetch") {
+      if (
+        (c.req.method === "GET" || c.req.method === "HEAD") &&
+        c.req.header("x-csrf-token")?.toLowerCase() === "fetch"
+      ) {
         const session = await scope.ensure();
         if (!session) return errorPage(503, "SESSION_STORE_UNAVAILABLE");
-        if (session.record.csrf === undefined) session.record = { ...session.record, csrf: await options.csrfTokenFor(session.id) };
-        return new Response(null, { status: 200, headers: { "x-csrf-token": session.record.csrf!, "cache-control": "no-store" } });
+        if (session.record.csrf === undefined)
+          session.record = { ...session.record, csrf: await options.csrfTokenFor(session.id) };
+        return new Response(null, {
+          status: 200,
+          headers: { "x-csrf-token": session.record.csrf!, "cache-control": "no-store" },
+        });
       }
       return errorPage(405, "METHOD_NOT_ALLOWED", { allow: logout.logoutMethod });
     }
@@ -49,7 +57,8 @@ export function logoutHandler(options: {
         csrfProtection: true,
         sessionToken: session.record.csrf,
       });
-      if (decision.kind === "reject") return errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" });
+      if (decision.kind === "reject")
+        return errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" });
     }
     if (session) waitUntilOf(c)(callBackendLogouts(session.record, options));
     await scope.destroy(); // also clears the cookie when there was none to find, as SAP does
@@ -57,7 +66,8 @@ export function logoutHandler(options: {
     // which would log users out of other applications; the session cookie is expired instead.
     const headers = { "cache-control": "no-cache, no-store, must-revalidate" };
     // SAP: `?skip-redirect` ends the session without sending the browser anywhere.
-    if (new URL(c.req.url).searchParams.has("skip-redirect")) return new Response(null, { status: 200, headers });
+    if (new URL(c.req.url).searchParams.has("skip-redirect"))
+      return new Response(null, { status: 200, headers });
     // The provider comes back to logoutPage (absolute); without one SAP sends the bare logout URL.
     const back = logout.logoutPage !== undefined ? new URL(logout.logoutPage, c.req.url).href : undefined;
     const providerLogout = user && auth ? await endSessionUrl(auth, user, back) : null;
@@ -98,7 +108,11 @@ export async function callBackendLogouts(
       if (cookie) headers.set("cookie", cookie);
       if (destination.forwardAuthToken && token) headers.set("authorization", `Bearer ${token}`);
       try {
-        const response = await options.fetch(destination.url + logoutPath, { method: logoutMethod, headers, signal: AbortSignal.timeout(destination.timeoutMs) });
+        const response = await options.fetch(destination.url + logoutPath, {
+          method: logoutMethod,
+          headers,
+          signal: AbortSignal.timeout(destination.timeoutMs),
+        });
         await response.body?.cancel();
       } catch {
         // Best effort, as in SAP: the router's own logout is done.

@@ -9,5 +9,6 @@
 export function forbidTransform(headers: Headers): void {
   const cacheControl = headers.get("cache-control");
   if (cacheControl === null || cacheControl.trim() === "") headers.set("cache-control", "no-transform");
-  else if (!/(^|,)\s*no-transform\s*(,|$)/i.test(cacheControl)) headers.set("cache-control", `${cacheControl}, no-transform`);
+  else if (!/(^|,)\s*no-transform\s*(,|$)/i.test(cacheControl))
+    headers.set("cache-control", `${cacheControl}, no-transform`);
 }

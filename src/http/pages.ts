@@ -35,8 +35,18 @@ const DESTINATION_REFUSED: PageText = {
 };
 
 const PAGES = {
-  ROUTE_NOT_FOUND: { title: "Page not found", text: "There is nothing at this address.", hint: "Check the address, or start again from the start page.", action: START },
-  FILE_NOT_FOUND: { title: "Page not found", text: "The file at this address does not exist.", hint: "Check the address, or start again from the start page.", action: START },
+  ROUTE_NOT_FOUND: {
+    title: "Page not found",
+    text: "There is nothing at this address.",
+    hint: "Check the address, or start again from the start page.",
+    action: START,
+  },
+  FILE_NOT_FOUND: {
+    title: "Page not found",
+    text: "The file at this address does not exist.",
+    hint: "Check the address, or start again from the start page.",
+    action: START,
+  },
   FILE_TOO_LARGE: {
     title: "File too large",
     text: "This file is too large to be prepared for display.",
@@ -55,8 +65,18 @@ const PAGES = {
     hint: "Check the address for encoded characters (%2F, %5C), dot segments or ;parameters, and try again.",
     action: START,
   },
-  INVALID_TARGET: { title: "Invalid address", text: "This address cannot be passed on.", hint: "Check the address for unusual parts such as .. and try again.", action: START },
-  INVALID_PATH: { title: "Invalid address", text: "This address points outside the folder it may read.", hint: "Check the address for unusual parts such as .. and try again.", action: START },
+  INVALID_TARGET: {
+    title: "Invalid address",
+    text: "This address cannot be passed on.",
+    hint: "Check the address for unusual parts such as .. and try again.",
+    action: START,
+  },
+  INVALID_PATH: {
+    title: "Invalid address",
+    text: "This address points outside the folder it may read.",
+    hint: "Check the address for unusual parts such as .. and try again.",
+    action: START,
+  },
   AUTHENTICATION_REQUIRED: {
     title: "Sign-in required",
     text: "You need to be signed in for this, and you are not (your session may have ended).",
@@ -75,8 +95,17 @@ const PAGES = {
     hint: "Reload the page and try again. Developers: fetch a token with the header x-csrf-token: fetch first.",
     action: START,
   },
-  STATUS_TOKEN_REQUIRED: { title: "Token required", text: "The status endpoint needs its bearer token.", hint: "Send Authorization: Bearer <STATUS_TOKEN>." },
-  LOGIN_FAILED: { title: "Sign-in failed", text: "Sign-in was cancelled or failed.", hint: "Try again.", action: SIGN_IN_AGAIN },
+  STATUS_TOKEN_REQUIRED: {
+    title: "Token required",
+    text: "The status endpoint needs its bearer token.",
+    hint: "Send Authorization: Bearer <STATUS_TOKEN>.",
+  },
+  LOGIN_FAILED: {
+    title: "Sign-in failed",
+    text: "Sign-in was cancelled or failed.",
+    hint: "Try again.",
+    action: SIGN_IN_AGAIN,
+  },
   LOGIN_STATE_INVALID: {
     title: "Sign-in expired",
     text: "This sign-in took too long, or it was started in another browser or tab.",
@@ -89,7 +118,12 @@ const PAGES = {
     hint: "Start again from the application.",
     action: SIGN_IN_AGAIN,
   },
-  IDP_UNAVAILABLE: { title: "Sign-in unavailable", text: "The sign-in service cannot be reached right now.", hint: "Wait a moment, then try again.", action: SIGN_IN_AGAIN },
+  IDP_UNAVAILABLE: {
+    title: "Sign-in unavailable",
+    text: "The sign-in service cannot be reached right now.",
+    hint: "Wait a moment, then try again.",
+    action: SIGN_IN_AGAIN,
+  },
   IDP_ERROR: {
     title: "Sign-in unavailable",
     text: "The sign-in service reported an error.",
@@ -113,7 +147,12 @@ const PAGES = {
     text: "This page needs a sign-in service that is not set up.",
     hint: "Tell the application's administrator.",
   },
-  SESSION_STORE_UNAVAILABLE: { title: "Temporarily unavailable", text: "Your session cannot be reached right now.", hint: "Wait a moment, then try again.", action: START },
+  SESSION_STORE_UNAVAILABLE: {
+    title: "Temporarily unavailable",
+    text: "Your session cannot be reached right now.",
+    hint: "Wait a moment, then try again.",
+    action: START,
+  },
   BACKEND_UNREACHABLE: {
     title: "Service unreachable",
     text: "The service behind this address cannot be reached.",
@@ -153,7 +192,12 @@ const PAGES = {
     hint: "Tell the application's administrator (the route must require authentication).",
     action: START,
   },
-  USER_API_NOT_FOUND: { title: "Page not found", text: "The user API has no such endpoint.", hint: "Use currentUser or attributes.", action: START },
+  USER_API_NOT_FOUND: {
+    title: "Page not found",
+    text: "The user API has no such endpoint.",
+    hint: "Use currentUser or attributes.",
+    action: START,
+  },
   USERINFO_UNAVAILABLE: {
     title: "Temporarily unavailable",
     text: "Your user attributes cannot be read from the sign-in service right now.",
@@ -166,12 +210,38 @@ const PAGES = {
     hint: "Sign in again; if it stays so, tell the application's administrator.",
     action: SIGN_IN_AGAIN,
   },
-  HTML5_APP_NOT_FOUND: { title: "App not found", text: "The HTML5 application repository has no app of this name.", hint: "Check the address, or start again from the start page.", action: START },
-  HTML5_APP_CONFIG_INVALID: { title: "App not usable here", text: "This app's routing configuration (its xs-app.json) cannot be used.", hint: "Tell the application's administrator; the log names every problem." },
-  HTML5_REPO_UNAVAILABLE: { title: "Temporarily unavailable", text: "The HTML5 application repository cannot be reached right now.", hint: "Wait a moment, then try again.", action: START },
-  HTML5_REPO_REFUSED: { title: "App not available", text: "The HTML5 application repository refused the router's request.", hint: "Tell the application's administrator; the log says why." },
-  UNKNOWN_DESTINATION: { title: "Something went wrong", text: "This address leads to a service the router does not know.", hint: "Tell the application's administrator." },
-  ASSETS_NOT_BOUND: { title: "Something went wrong", text: "The router's static files are not available.", hint: "Tell the application's administrator." },
+  HTML5_APP_NOT_FOUND: {
+    title: "App not found",
+    text: "The HTML5 application repository has no app of this name.",
+    hint: "Check the address, or start again from the start page.",
+    action: START,
+  },
+  HTML5_APP_CONFIG_INVALID: {
+    title: "App not usable here",
+    text: "This app's routing configuration (its xs-app.json) cannot be used.",
+    hint: "Tell the application's administrator; the log names every problem.",
+  },
+  HTML5_REPO_UNAVAILABLE: {
+    title: "Temporarily unavailable",
+    text: "The HTML5 application repository cannot be reached right now.",
+    hint: "Wait a moment, then try again.",
+    action: START,
+  },
+  HTML5_REPO_REFUSED: {
+    title: "App not available",
+    text: "The HTML5 application repository refused the router's request.",
+    hint: "Tell the application's administrator; the log says why.",
+  },
+  UNKNOWN_DESTINATION: {
+    title: "Something went wrong",
+    text: "This address leads to a service the router does not know.",
+    hint: "Tell the application's administrator.",
+  },
+  ASSETS_NOT_BOUND: {
+    title: "Something went wrong",
+    text: "The router's static files are not available.",
+    hint: "Tell the application's administrator.",
+  },
   CORS_INVALID_ORIGIN: CORS,
   CORS_ORIGIN_NOT_ALLOWED: CORS,
   CORS_METHOD_NOT_ALLOWED: CORS,
@@ -219,10 +289,20 @@ export interface PageOptions {
   hint?: string;
 }
 
-export function errorPage(status: number, code: ErrorCode, headers: Record<string, string> = {}, options: PageOptions = {}): Response {
+export function errorPage(
+  status: number,
+  code: ErrorCode,
+  headers: Record<string, string> = {},
+  options: PageOptions = {},
+): Response {
   return new Response(renderErrorPage(status, code, options), {
     status,
-    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache, no-store, must-revalidate", ...headers, [ROUTER_ERROR_HEADER]: code },
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-cache, no-store, must-revalidate",
+      ...headers,
+      [ROUTER_ERROR_HEADER]: code,
+    },
   });
 }
 
@@ -238,8 +318,12 @@ const STYLE =
 export function renderErrorPage(status: number, code: ErrorCode, options: PageOptions = {}): string {
   const page: PageText = PAGES[code];
   const reason = REASONS[status] ?? "Error";
-  const details = options.details?.length ? `<ul>${options.details.map((d) => `<li>${escapeHtml(d)}</li>`).join("")}</ul>` : "";
-  const action = page.action ? `<a class="action" href="${escapeHtml(page.action.href)}">${escapeHtml(page.action.label)}</a>` : "";
+  const details = options.details?.length
+    ? `<ul>${options.details.map((d) => `<li>${escapeHtml(d)}</li>`).join("")}</ul>`
+    : "";
+  const action = page.action
+    ? `<a class="action" href="${escapeHtml(page.action.href)}">${escapeHtml(page.action.label)}</a>`
+    : "";
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<meta name="robots" content="noindex"><title>${escapeHtml(page.title)}</title><style>${STYLE}</style></head><body><main>` +
@@ -260,14 +344,28 @@ function escapeHtml(text: string): string {
 export function isLocalDevelopment(request: Request, env: Readonly<Record<string, unknown>>): boolean {
   if (env.APPROUTER_DEV === "true" || env.APPROUTER_DEV === true) return true;
   const host = new URL(request.url).hostname.replace(/^\[|\]$/g, "");
-  return host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127(?:\.\d{1,3}){3}$/.test(host);
+  return (
+    host === "localhost" ||
+    host.endsWith(".localhost") ||
+    host === "::1" ||
+    /^127(?:\.\d{1,3}){3}$/.test(host)
+  );
 }
 
 /** The page of an isolate whose configuration is invalid: the problems themselves only in local development. */
-export function configurationInvalidPage(request: Request, env: Readonly<Record<string, unknown>>, problems: readonly string[]): Response {
+export function configurationInvalidPage(
+  request: Request,
+  env: Readonly<Record<string, unknown>>,
+  problems: readonly string[],
+): Response {
   if (!isLocalDevelopment(request, env)) return errorPage(503, "CONFIGURATION_INVALID");
-  return errorPage(503, "CONFIGURATION_INVALID", {}, {
-    details: problems,
-    hint: "Fix these in your configuration (wrangler.toml [vars], .dev.vars, default-env.json or xs-app.json) and restart. Shown because this is local development; deployed, this page points to the log.",
-  });
+  return errorPage(
+    503,
+    "CONFIGURATION_INVALID",
+    {},
+    {
+      details: problems,
+      hint: "Fix these in your configuration (wrangler.toml [vars], .dev.vars, default-env.json or xs-app.json) and restart. Shown because this is local development; deployed, this page points to the log.",
+    },
+  );
 }

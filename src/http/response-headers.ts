@@ -36,14 +36,19 @@ export interface ResponseHeaderPlan {
  */
 export function planResponseHeaders(options: ResponseHeaderOptions): ResponseHeaderPlan {
   const fromXsApp = new Set(options.responseHeaders.map((h) => h.name.toLowerCase()));
-  const entries = [...options.httpHeaders.filter((h) => !fromXsApp.has(h.name.toLowerCase())), ...options.responseHeaders];
+  const entries = [
+    ...options.httpHeaders.filter((h) => !fromXsApp.has(h.name.toLowerCase())),
+    ...options.responseHeaders,
+  ];
   const probe = new Headers();
   for (const { name, value } of entries) {
-    if (UNCONFIGURABLE_HEADERS.has(name.toLowerCase())) throw new TypeError("planResponseHeaders: header cannot be configured");
+    if (UNCONFIGURABLE_HEADERS.has(name.toLowerCase()))
+      throw new TypeError("planResponseHeaders: header cannot be configured");
     probe.append(name, value); // throws for an invalid name or value
   }
   const hasFrameOptions = entries.some((h) => h.name.toLowerCase() === "x-frame-options");
-  if (options.sendXFrameOptions && !hasFrameOptions) entries.unshift({ name: "X-Frame-Options", value: "SAMEORIGIN" });
+  if (options.sendXFrameOptions && !hasFrameOptions)
+    entries.unshift({ name: "X-Frame-Options", value: "SAMEORIGIN" });
   return { entries: entries.map((h) => Object.freeze({ ...h })) };
 }
 

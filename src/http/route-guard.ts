@@ -15,7 +15,11 @@ import type { SessionEnv } from "../session/middleware.js";
 import { errorPage } from "./pages.js";
 
 /** null to go on, or the answer to send instead (login, 401/403). */
-export async function guardLikeRoute(c: Context<SessionEnv>, routes: readonly RouteConfig[], authenticate: Authenticator): Promise<Response | null> {
+export async function guardLikeRoute(
+  c: Context<SessionEnv>,
+  routes: readonly RouteConfig[],
+  authenticate: Authenticator,
+): Promise<Response | null> {
   const url = new URL(c.req.url);
   const match = matchRoute(routes, url.pathname + url.search, c.req.method);
   if (match.kind !== "route" || match.route.authenticationType === "none") return null;
@@ -28,5 +32,7 @@ export async function guardLikeRoute(c: Context<SessionEnv>, routes: readonly Ro
     csrfProtection: match.route.csrfProtection,
     sessionToken: (await c.get("session").current())?.record.csrf,
   });
-  return decision.kind === "reject" ? errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" }) : null;
+  return decision.kind === "reject"
+    ? errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" })
+    : null;
 }

@@ -37,17 +37,26 @@ export function routeHandler(options: {
   const { config, fetch, authenticate, csrfTokenFor, userApi, resolveDestination, html5, log } = options;
   const { xsApp } = config;
   const cookieName = config.session.cookieName;
-  const websockets = { enabled: xsApp.websockets.enabled, ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}) };
+  const websockets = {
+    enabled: xsApp.websockets.enabled,
+    ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
+  };
 
   return async (c: Context<SessionEnv>): Promise<Response> => {
     const url = new URL(c.req.url);
     // An app of the HTML5 repository named by the first segment brings its own routes.
-    const selection: AppSelection = html5 ? await html5.select(c.req.raw, waitUntilOf(c)) : { kind: "central" };
+    const selection: AppSelection = html5
+      ? await html5.select(c.req.raw, waitUntilOf(c))
+      : { kind: "central" };
     if (selection.kind === "answer") return selection.response;
     const app = selection.kind === "app" ? selection : undefined;
     const welcome = !app && url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
     if (welcome?.kind === "redirect") return welcome.response;
-    const [pathname, search] = app ? [app.pathname, app.search] : welcome?.kind === "rewrite" ? splitQuery(welcome.pathAndQuery) : [url.pathname, url.search];
+    const [pathname, search] = app
+      ? [app.pathname, app.search]
+      : welcome?.kind === "rewrite"
+        ? splitQuery(welcome.pathAndQuery)
+        : [url.pathname, url.search];
 
     // Decided on the canonical path, which is also what is forwarded (src/routing/decide.ts).
     const match = decideRoute(app?.routes ?? xsApp.routes, pathname, search, c.req.method);
@@ -56,7 +65,8 @@ export function routeHandler(options: {
       return errorPage(400, "PATH_REFUSED");
     }
     if (match.kind === "none") return errorPage(404, "ROUTE_NOT_FOUND");
-    if (match.kind === "method-not-allowed") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: match.allow.join(", ") });
+    if (match.kind === "method-not-allowed")
+      return errorPage(405, "METHOD_NOT_ALLOWED", { allow: match.allow.join(", ") });
     if (match.kind === "invalid-target") return errorPage(400, "INVALID_TARGET");
     const { route, target } = match;
 
@@ -78,10 +88,15 @@ export function routeHandler(options: {
     } else if (route.localDir !== undefined) {
       const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
       if (!assets) return errorPage(500, "ASSETS_NOT_BOUND"); // checked at start-up
-      const localDir = { localDir: route.localDir, ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}), ...(route.replace ? { replace: route.replace } : {}) };
+      const localDir = {
+        localDir: route.localDir,
+        ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}),
+        ...(route.replace ? { replace: route.replace } : {}),
+      };
       response = await serveLocalDir(csrf.request, target, localDir, (r) => assets.fetch(r), log);
     } else {
-      const userToken = async () => (requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined);
+      const userToken = async () =>
+        requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
       const found = await resolveDestination(route.destination, { userToken, waitUntil: waitUntilOf(c) });
       if (!found.ok) return found.response;
       const destination = found.destination;
@@ -111,8 +126,15 @@ export function routeHandler(options: {
     // The destination's kept cookies join the browser's others (the jar may hold a backend
     // cookie named like the router's: it must reach that backend, and only it).
     const cookieHeader =
-      jar.length > 0 ? cookieHeaderFor(jar, removeRouterCookies(incoming.headers.get("cookie") ?? "", cookieName), new URL(destination.url + target).pathname) : undefined;
-    const token = destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
+      jar.length > 0
+        ? cookieHeaderFor(
+            jar,
+            removeRouterCookies(incoming.headers.get("cookie") ?? "", cookieName),
+            new URL(destination.url + target).pathname,
+          )
+        : undefined;
+    const token =
+      destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
     const clientIp = c.req.header("cf-connecting-ip");
     const response = await forward(incoming, {
       destination,
@@ -142,7 +164,10 @@ export function routeHandler(options: {
       // SAP keeps a backend's session cookies in the router session (creating one if need be).
       const holder = session ?? (await scope.ensure());
       if (!holder) return response; // store down, session unknown: the backend cookie is not kept
-      holder.record = { ...holder.record, data: { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } } };
+      holder.record = {
+        ...holder.record,
+        data: { ...holder.record.data, cookies: { ...cookies, [destination.name]: merged } },
+      };
     }
     return response;
   }
@@ -182,13 +207,15 @@ async function checkCsrf(
   if (decision.kind === "fetch") {
     const session = await scope.ensure();
     if (session) {
-      if (session.record.csrf === undefined) session.record = { ...session.record, csrf: await csrfTokenFor(session.id) };
+      if (session.record.csrf === undefined)
+        session.record = { ...session.record, csrf: await csrfTokenFor(session.id) };
       token = session.record.csrf;
     }
     // else: the store is down and the cookie's session unknown: no token rather than a new session.
   }
   // SAP keeps the header from the backends of protected routes only.
-  if (fetchHeader === null || !requiresAuth) return { kind: "ok", request: incoming, ...(token ? { token } : {}) };
+  if (fetchHeader === null || !requiresAuth)
+    return { kind: "ok", request: incoming, ...(token ? { token } : {}) };
   const headers = new Headers(incoming.headers);
   headers.delete(CSRF_HEADER);
   return { kind: "ok", request: new Request(incoming, { headers }), ...(token ? { token } : {}) };

@@ -13,7 +13,12 @@ import { errorPage } from "./pages.js";
  */
 export const STATUS_PATH = "/_approuter/status";
 
-export function isolateMetrics(manager: SessionManager, auth: AuthServices | undefined, startedAt: number, now: number) {
+export function isolateMetrics(
+  manager: SessionManager,
+  auth: AuthServices | undefined,
+  startedAt: number,
+  now: number,
+) {
   return {
     uptimeMs: now - startedAt,
     sessions: { ...manager.metrics },
@@ -45,8 +50,11 @@ export function installStatus(
   if (!token) return afterRequest;
   app.get(STATUS_PATH, (c) => {
     const given = c.req.header("authorization") ?? "";
-    if (!timingSafeEqual(given, `Bearer ${token}`)) return errorPage(401, "STATUS_TOKEN_REQUIRED", { "www-authenticate": "Bearer" });
-    return c.json(isolateMetrics(options.manager, options.auth, startedAt, options.now()), 200, { "cache-control": "no-store" });
+    if (!timingSafeEqual(given, `Bearer ${token}`))
+      return errorPage(401, "STATUS_TOKEN_REQUIRED", { "www-authenticate": "Bearer" });
+    return c.json(isolateMetrics(options.manager, options.auth, startedAt, options.now()), 200, {
+      "cache-control": "no-store",
+    });
   });
   return afterRequest;
 }

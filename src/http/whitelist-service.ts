@@ -33,7 +33,10 @@ export function underEndpoint(endpoint: string, path: string): boolean {
 }
 
 /** The whitelist service's answer (pure). `parentOrigins`: every `parentOrigin` query value. */
-export function whitelistAnswer(whitelist: readonly OriginRule[] | undefined, parentOrigins: readonly string[]): Record<string, unknown> {
+export function whitelistAnswer(
+  whitelist: readonly OriginRule[] | undefined,
+  parentOrigins: readonly string[],
+): Record<string, unknown> {
   if (whitelist === undefined) return { version: "1.0", active: false, framing: true };
   // SAP (querystring.parse): a repeated parameter is an array, not an origin.
   if (parentOrigins.length !== 1) return { version: "1.0", active: true, origin: "null", framing: false };
@@ -44,7 +47,16 @@ export function whitelistAnswer(whitelist: readonly OriginRule[] | undefined, pa
 /** The plugin metadata SAP prints: the routes as configured, `source` as its regular expression source. */
 export function pluginMetadata(plugins: readonly Record<string, unknown>[]): string {
   return JSON.stringify(
-    plugins.map((p) => ({ ...p, source: typeof p.source === "object" && p.source !== null ? new RegExp(String((p.source as { path?: unknown }).path), (p.source as { matchCase?: unknown }).matchCase === false ? "i" : "").source : new RegExp(String(p.source)).source })),
+    plugins.map((p) => ({
+      ...p,
+      source:
+        typeof p.source === "object" && p.source !== null
+          ? new RegExp(
+              String((p.source as { path?: unknown }).path),
+              (p.source as { matchCase?: unknown }).matchCase === false ? "i" : "",
+            ).source
+          : new RegExp(String(p.source)).source,
+    })),
     null,
     2,
   );
@@ -78,8 +90,14 @@ export function infoEndpoints(options: InfoEndpointOptions): MiddlewareHandler<S
     if (which === null) return next();
     const denied = await guardLikeRoute(c, options.routes, options.authenticate);
     if (denied) return denied;
-    const body = which === "plugins" ? pluginMetadata(options.plugins ?? []) : JSON.stringify(whitelistAnswer(options.whitelist, url.searchParams.getAll("parentOrigin")));
-    return new Response(body, { status: 200, headers: { "content-type": "application/json; charset=utf-8" } });
+    const body =
+      which === "plugins"
+        ? pluginMetadata(options.plugins ?? [])
+        : JSON.stringify(whitelistAnswer(options.whitelist, url.searchParams.getAll("parentOrigin")));
+    return new Response(body, {
+      status: 200,
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
   };
 }
 

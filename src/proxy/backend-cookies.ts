@@ -124,7 +124,11 @@ export function mergeJar(jar: readonly JarCookie[], updates: readonly JarCookie[
  * those the jar replaces, then the jar's cookies whose path matches, longest path first
  * (RFC 6265 §5.4). Null when there is none.
  */
-export function cookieHeaderFor(jar: readonly JarCookie[], incomingCookieHeader: string | null, path: string): string | null {
+export function cookieHeaderFor(
+  jar: readonly JarCookie[],
+  incomingCookieHeader: string | null,
+  path: string,
+): string | null {
   const requestPath = path.split("?")[0] || "/";
   const replay = jar
     .filter((c) => pathMatches(requestPath, c.path ?? "/"))
@@ -152,7 +156,8 @@ export function readJar(value: unknown): JarCookie[] {
   for (const item of value) {
     if (typeof item !== "object" || item === null) continue;
     const { name, value: v, path } = item as Record<string, unknown>;
-    if (typeof name !== "string" || typeof v !== "string" || (path !== undefined && typeof path !== "string")) continue;
+    if (typeof name !== "string" || typeof v !== "string" || (path !== undefined && typeof path !== "string"))
+      continue;
     const cookie = { name, value: v, ...(path !== undefined && { path }) };
     if (v !== "" && isStorable(cookie)) jar.push(cookie);
   }
@@ -193,9 +198,13 @@ function parseSetCookie(header: string, requestPath: string, now: number): Parse
   // Max-Age wins over Expires (RFC 6265 §5.3 step 3).
   const lifetime =
     maxAge !== undefined
-      ? maxAge <= 0 ? "expired" : "persistent"
+      ? maxAge <= 0
+        ? "expired"
+        : "persistent"
       : expires !== undefined
-        ? expires <= now ? "expired" : "persistent"
+        ? expires <= now
+          ? "expired"
+          : "persistent"
         : "session";
   return { name, value, path: path ?? defaultPath(requestPath), lifetime, hasExpires: expires !== undefined };
 }

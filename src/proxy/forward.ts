@@ -70,16 +70,20 @@ export function isWebSocketUpgrade(request: Request): boolean {
 }
 
 /** 403 for an upgrade the policy refuses (disabled, missing or foreign Origin); null to go on. */
-export function checkWebSocketUpgrade(request: Request, policy: WebSocketPolicy | undefined): Response | null {
+export function checkWebSocketUpgrade(
+  request: Request,
+  policy: WebSocketPolicy | undefined,
+): Response | null {
   if (policy === undefined || !policy.enabled) return errorPage(403, "WEBSOCKETS_DISABLED");
   const origin = request.headers.get("origin");
   if (origin === null) return errorPage(403, "WEBSOCKET_ORIGIN_REQUIRED");
   const own = new URL(request.url).origin;
   // WS_ALLOWED_ORIGINS adds origins to the router's own (SAP's replaces it, which breaks the app's own pages).
-  const allowed = origin.toLowerCase() === own.toLowerCase() || (policy.allowedOrigins !== undefined && originAllowed(policy.allowedOrigins, origin));
+  const allowed =
+    origin.toLowerCase() === own.toLowerCase() ||
+    (policy.allowedOrigins !== undefined && originAllowed(policy.allowedOrigins, origin));
   return allowed ? null : errorPage(403, "WEBSOCKET_ORIGIN_NOT_ALLOWED");
 }
-
 
 const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
 
@@ -89,7 +93,15 @@ const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS);
  * Express `trust proxy`, IIS/Symfony `X-Original-URL`/`X-Rewrite-URL` even route on them),
  * so a client's values are never forwarded.
  */
-const CLIENT_CONTROLLED = new Set(["forwarded", "x-original-url", "x-rewrite-url", "x-real-ip", "true-client-ip", "x-client-ip", "x-cluster-client-ip"]);
+const CLIENT_CONTROLLED = new Set([
+  "forwarded",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-real-ip",
+  "true-client-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+]);
 
 function stripHopByHop(headers: Headers): void {
   // One pass over the names present (a handful) instead of a delete per listed name.
@@ -150,7 +162,10 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
 }
 
 /** The upstream URL and request init (forward() hands them to fetch without a Request in between). */
-function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): { url: string; init: RequestInit & { duplex?: "half" } } {
+function upstreamRequestParts(
+  incoming: Request,
+  opts: UpstreamRequestOptions,
+): { url: string; init: RequestInit & { duplex?: "half" } } {
   const url = withDestinationQueries(upstreamUrl(opts.destination, opts.target), opts.destination);
   const incomingUrl = new URL(incoming.url);
   const headers = new Headers(incoming.headers);
@@ -159,12 +174,19 @@ function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): 
   stripHopByHop(headers);
   headers.delete("host");
   // The one hop-by-hop header a WebSocket handshake needs: workerd's fetch opens the socket on it.
-  if (opts.upgradeWebSocket === true && isWebSocketUpgrade(incoming) && incoming.method.toUpperCase() === "GET") {
+  if (
+    opts.upgradeWebSocket === true &&
+    isWebSocketUpgrade(incoming) &&
+    incoming.method.toUpperCase() === "GET"
+  ) {
     headers.set("upgrade", "websocket");
   }
 
   // The router's cookie never goes upstream; a prepared header (jar replay) is already without it.
-  const cookie = opts.cookieHeader !== undefined ? opts.cookieHeader : removeRouterCookies(headers.get("cookie") ?? "", opts.sessionCookieName);
+  const cookie =
+    opts.cookieHeader !== undefined
+      ? opts.cookieHeader
+      : removeRouterCookies(headers.get("cookie") ?? "", opts.sessionCookieName);
   if (cookie === null) headers.delete("cookie");
   else headers.set("cookie", cookie);
 
@@ -175,7 +197,8 @@ function upstreamRequestParts(incoming: Request, opts: UpstreamRequestOptions): 
   // A client must not speak for the router: whatever it sent about proxies, its address or
   // the URL it used goes, always (SAP passes most of them through).
   const spoofable: string[] = [];
-  for (const name of headers.keys()) if (name.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(name)) spoofable.push(name);
+  for (const name of headers.keys())
+    if (name.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(name)) spoofable.push(name);
   for (const name of spoofable) headers.delete(name);
   if (opts.destination.setXForwardedHeaders) {
     // What this router saw; the client's address as the platform says it (CF-Connecting-IP),
@@ -222,15 +245,22 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   });
   aborted.catch(() => {}); // observed by the race below, or deliberately not at all
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
-  const { url, init } = upstreamRequestParts(incoming, { ...opts, signal: controller.signal, upgradeWebSocket });
+  const { url, init } = upstreamRequestParts(incoming, {
+    ...opts,
+    signal: controller.signal,
+    upgradeWebSocket,
+  });
   let timedOut = false;
   const timeoutMs = opts.destination.timeoutMs;
   const timer =
     Number.isFinite(timeoutMs) && timeoutMs > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          controller.abort(new DOMException("upstream timeout", "TimeoutError"));
-        }, Math.min(timeoutMs, MAX_TIMER_MS))
+      ? setTimeout(
+          () => {
+            timedOut = true;
+            controller.abort(new DOMException("upstream timeout", "TimeoutError"));
+          },
+          Math.min(timeoutMs, MAX_TIMER_MS),
+        )
       : undefined;
   // A client that goes away before the response head arrives cancels the upstream call.
   const onClientAbort = () => controller.abort(incoming.signal.reason);
@@ -263,4 +293,3 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
 }
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
-

@@ -74,7 +74,9 @@ export function canonicalizeSegments(raw: string): CanonicalPath {
   const trailing = raw.endsWith("/") && segments.length > 0 ? "/" : "";
   const path = `/${segments.join("/")}${trailing}`;
   if (!segments.some((s) => s.includes(";"))) return { ok: true, path };
-  const stripped = segments.map((s) => s.slice(0, s.indexOf(";") === -1 ? s.length : s.indexOf(";"))).filter((s) => s !== "");
+  const stripped = segments
+    .map((s) => s.slice(0, s.indexOf(";") === -1 ? s.length : s.indexOf(";")))
+    .filter((s) => s !== "");
   return { ok: true, path, withoutParams: `/${stripped.join("/")}${stripped.length > 0 ? trailing : ""}` };
 }
 

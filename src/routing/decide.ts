@@ -17,11 +17,19 @@ export type RouteDecision =
   | (RouteMatch & { path: string })
   | { kind: "refused"; reason: PathRefusal | "ambiguous-path-parameters" };
 
-export function decideRoute(routes: readonly RouteConfig[], pathname: string, search: string, method: string): RouteDecision {
+export function decideRoute(
+  routes: readonly RouteConfig[],
+  pathname: string,
+  search: string,
+  method: string,
+): RouteDecision {
   const canonical = canonicalizePath(pathname);
   if (!canonical.ok) return { kind: "refused", reason: canonical.reason };
   const match = matchRoute(routes, canonical.path + search, method);
-  if (canonical.withoutParams !== undefined && !sameDecision(match, matchRoute(routes, canonical.withoutParams + search, method))) {
+  if (
+    canonical.withoutParams !== undefined &&
+    !sameDecision(match, matchRoute(routes, canonical.withoutParams + search, method))
+  ) {
     return { kind: "refused", reason: "ambiguous-path-parameters" };
   }
   return { ...match, path: canonical.path };

@@ -166,7 +166,8 @@ class Parser {
       case "+":
       case "?":
       case "{":
-        if (c === "{" && !/^\d+(,\d*)?\}/.test(this.src.slice(this.i))) return { kind: "literal", optional: false };
+        if (c === "{" && !/^\d+(,\d*)?\}/.test(this.src.slice(this.i)))
+          return { kind: "literal", optional: false };
         throw new Error("quantifier without atom");
       default:
         return { kind: "literal", optional: false };
@@ -174,7 +175,14 @@ class Parser {
   }
 
   private skipEscapeBody(kind: string): void {
-    const body = kind === "u" ? /^(\{[0-9A-Fa-f]+\}|[0-9A-Fa-f]{4})/ : kind === "x" ? /^[0-9A-Fa-f]{2}/ : kind === "c" ? /^[A-Za-z]/ : /^\{[^}]*\}/;
+    const body =
+      kind === "u"
+        ? /^(\{[0-9A-Fa-f]+\}|[0-9A-Fa-f]{4})/
+        : kind === "x"
+          ? /^[0-9A-Fa-f]{2}/
+          : kind === "c"
+            ? /^[A-Za-z]/
+            : /^\{[^}]*\}/;
     const m = body.exec(this.src.slice(this.i));
     if (m) this.i += m[0].length;
   }

@@ -34,20 +34,37 @@ export interface SealContext {
 }
 
 /** Seals with the newest secret, under the store key that secret gives the session. */
-export async function seal(value: unknown, { keyring, sessionId }: SealContext, limits = DEFAULT_LIMITS): Promise<{ envelope: string; storeKey: string; kid: string }> {
+export async function seal(
+  value: unknown,
+  { keyring, sessionId }: SealContext,
+  limits = DEFAULT_LIMITS,
+): Promise<{ envelope: string; storeKey: string; kid: string }> {
   const secret = keyring.current;
   const plaintext = new Uint8Array(new TextEncoder().encode(JSON.stringify(value, packJwts)));
-  if (plaintext.byteLength > limits.maxPlaintextBytes) throw new RangeError("session record exceeds maxPlaintextBytes");
-  const [storeKey, key] = await Promise.all([keyring.storeKey(secret, sessionId), keyring.sessionKey(secret, sessionId)]);
+  if (plaintext.byteLength > limits.maxPlaintextBytes)
+    throw new RangeError("session record exceeds maxPlaintextBytes");
+  const [storeKey, key] = await Promise.all([
+    keyring.storeKey(secret, sessionId),
+    keyring.sessionKey(secret, sessionId),
+  ]);
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const aad = new TextEncoder().encode(`${ENVELOPE_VERSION}.${secret.kid}.${storeKey}`);
-  const ciphertext = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, key, await deflate(plaintext));
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: aad },
+    key,
+    await deflate(plaintext),
+  );
   const envelope = `${ENVELOPE_VERSION}.${secret.kid}.${base64url.encode(iv)}.${base64url.encode(new Uint8Array(ciphertext))}`;
   return { envelope, storeKey, kid: secret.kid };
 }
 
 /** Opens an envelope read from `storeKey`. */
-export async function open(envelope: unknown, storeKey: string, { keyring, sessionId }: SealContext, limits = DEFAULT_LIMITS): Promise<OpenResult> {
+export async function open(
+  envelope: unknown,
+  storeKey: string,
+  { keyring, sessionId }: SealContext,
+  limits = DEFAULT_LIMITS,
+): Promise<OpenResult> {
   if (typeof envelope !== "string") return { ok: false, reason: "malformed" };
   if (envelope.length > limits.maxEnvelopeChars) return { ok: false, reason: "too-large" };
   const parts = envelope.split(".");
@@ -65,7 +82,8 @@ export async function open(envelope: unknown, storeKey: string, { keyring, sessi
   }
   // Only the one canonical spelling opens (the decoder forgives padding, whitespace and
   // stray trailing bits): an altered character must never yield the same bytes.
-  if (base64url.encode(iv) !== ivText || base64url.encode(ciphertext) !== ctText) return { ok: false, reason: "malformed" };
+  if (base64url.encode(iv) !== ivText || base64url.encode(ciphertext) !== ctText)
+    return { ok: false, reason: "malformed" };
   if (iv.byteLength !== 12 || ciphertext.byteLength < 16) return { ok: false, reason: "malformed" };
   let compressed: ArrayBuffer;
   try {

@@ -12,7 +12,10 @@ export async function deflate(input: Uint8Array<ArrayBuffer>): Promise<Uint8Arra
 }
 
 /** Inflates `input`; `null` when it is not valid raw DEFLATE or inflates past `maxBytes`. */
-export async function inflate(input: Uint8Array<ArrayBuffer>, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | null> {
+export async function inflate(
+  input: Uint8Array<ArrayBuffer>,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
   const reader = new Blob([input]).stream().pipeThrough(new DecompressionStream(FORMAT)).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -85,7 +85,13 @@ export class ExternalTier {
     if (!opened.ok) return { kind: "missing", rejected: opened.reason };
     if (!isSessionRecord(opened.value)) return { kind: "missing", rejected: "shape" };
     const { [UNFILED]: unfiled, ...record } = opened.value as SessionRecord & { [UNFILED]?: unknown };
-    return { kind: "found", record, kid: opened.kid, tag: fingerprint(envelope), ...(unfiled === true ? { unfiled } : {}) };
+    return {
+      kind: "found",
+      record,
+      kid: opened.kid,
+      tag: fingerprint(envelope),
+      ...(unfiled === true ? { unfiled } : {}),
+    };
   }
 
   /**
@@ -99,7 +105,14 @@ export class ExternalTier {
    * record, so a stored session is always findable by a back-channel logout, or carries
    * the mark that it is not (sealed beside the record) for the next writer to repair.
    */
-  async write(sessionId: string, record: SessionRecord, ttlMs: number, storedKid: string | undefined, index?: IndexFiling, sync?: SyncSlot): Promise<WriteResult> {
+  async write(
+    sessionId: string,
+    record: SessionRecord,
+    ttlMs: number,
+    storedKid: string | undefined,
+    index?: IndexFiling,
+    sync?: SyncSlot,
+  ): Promise<WriteResult> {
     let sealed = await seal(record, { keyring: this.keyring, sessionId }, this.limits);
     let migrating = storedKid !== undefined && storedKid !== sealed.kid;
     if (migrating) {
@@ -112,21 +125,34 @@ export class ExternalTier {
     let filed = true;
     if (index && index.entries.length > 0 && (!index.filed || migrating)) {
       filed = await this.addToIndexes(sealed.storeKey, index.entries, index.ttlMs);
-      if (!filed) sealed = await seal({ ...record, [UNFILED]: true }, { keyring: this.keyring, sessionId }, this.limits);
+      if (!filed)
+        sealed = await seal(
+          { ...record, [UNFILED]: true },
+          { keyring: this.keyring, sessionId },
+          this.limits,
+        );
     }
     const mode = storedKid === undefined || migrating ? "create" : "update";
     let outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, mode, sync);
     // A create that finds the key taken: another isolate moved it there first, or an
     // earlier attempt of ours was applied although its answer was lost. Either way the key
     // exists (so nothing is resurrected): overwrite it.
-    if (mode === "create" && outcome.ok && !outcome.value) outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, "update", sync);
+    if (mode === "create" && outcome.ok && !outcome.value)
+      outcome = await this.store.set(sealed.storeKey, sealed.envelope, ttlMs, "update", sync);
     if (!outcome.ok) return { kind: "unavailable" };
     if (!outcome.value) return { kind: "gone" };
     if (migrating) {
       const old = this.keyring.byKid(storedKid!);
       if (old) await this.store.delete([await this.keyring.storeKey(old, sessionId)], sync);
     }
-    return { kind: "written", kid: sealed.kid, tag: fingerprint(sealed.envelope), storeKey: sealed.storeKey, moved: migrating, filed };
+    return {
+      kind: "written",
+      kid: sealed.kid,
+      tag: fingerprint(sealed.envelope),
+      storeKey: sealed.storeKey,
+      moved: migrating,
+      filed,
+    };
   }
 
   async touch(sessionId: string, kid: string, ttlMs: number, sync?: SyncSlot): Promise<TouchResult> {
@@ -172,7 +198,12 @@ export class ExternalTier {
   }
 
   /** Files the session stored under `kid`'s key in its index entries (repair of a failed filing). */
-  async fileIndexes(sessionId: string, kid: string, entries: readonly string[], ttlMs: number): Promise<boolean> {
+  async fileIndexes(
+    sessionId: string,
+    kid: string,
+    entries: readonly string[],
+    ttlMs: number,
+  ): Promise<boolean> {
     const secret = this.keyring.byKid(kid);
     if (!secret) return false;
     return this.addToIndexes(await this.keyring.storeKey(secret, sessionId), entries, ttlMs);
@@ -181,14 +212,18 @@ export class ExternalTier {
   /** Files a stored session under index entries (e.g. its user's `sid`), for back-channel logout. */
   async addToIndexes(storeKey: string, indexes: readonly string[], ttlMs: number): Promise<boolean> {
     const outcomes = await Promise.all(
-      indexes.map(async (index) => this.store.addToSet(await this.keyring.namedKey(this.keyring.current, "i", index), [storeKey], ttlMs)),
+      indexes.map(async (index) =>
+        this.store.addToSet(await this.keyring.namedKey(this.keyring.current, "i", index), [storeKey], ttlMs),
+      ),
     );
     return outcomes.every((o) => o.ok);
   }
 
   /** Deletes every session filed under `index` (under any secret) and the index itself. */
   async destroyIndexed(index: string): Promise<number | "unavailable"> {
-    const indexKeys = await Promise.all(this.keyring.secrets.map((s) => this.keyring.namedKey(s, "i", index)));
+    const indexKeys = await Promise.all(
+      this.keyring.secrets.map((s) => this.keyring.namedKey(s, "i", index)),
+    );
     const lists = await Promise.all(indexKeys.map((k) => this.store.setMembers(k)));
     if (lists.some((l) => !l.ok)) return "unavailable";
     const members = [...new Set(lists.flatMap((l) => (l as { ok: true; value: string[] }).value))];
@@ -235,7 +270,9 @@ export class ExternalTier {
   }
 
   async leaseHeld(name: string): Promise<boolean | "unavailable"> {
-    const outcomes = await Promise.all((await this.namedKeys("lease", name)).map((key) => this.store.get(key)));
+    const outcomes = await Promise.all(
+      (await this.namedKeys("lease", name)).map((key) => this.store.get(key)),
+    );
     if (outcomes.some((o) => o.ok && o.value !== null)) return true;
     return outcomes.every((o) => o.ok) ? false : "unavailable";
   }
@@ -245,7 +282,11 @@ export class ExternalTier {
    * isolate held one of them) are handed back, so a marker forgotten or a lease released
    * by an isolate that knows fewer secrets is free again for everyone.
    */
-  private async takeEverywhere(keys: string[], value: string, ttlMs: number): Promise<boolean | "unavailable"> {
+  private async takeEverywhere(
+    keys: string[],
+    value: string,
+    ttlMs: number,
+  ): Promise<boolean | "unavailable"> {
     const outcomes = await Promise.all(keys.map((key) => this.store.set(key, value, ttlMs, "create")));
     if (outcomes.every((o) => isOk(o, true))) return true;
     const won = keys.filter((_, i) => isOk(outcomes[i]!, true));

@@ -41,7 +41,12 @@ function unpackPart(segment: string): Part | null {
   if (base64url.encode(text) !== segment) return null; // not canonical: keep the original
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && JSON.stringify(parsed) === text) {
+    if (
+      typeof parsed === "object" &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      JSON.stringify(parsed) === text
+    ) {
       return parsed as Record<string, unknown>;
     }
   } catch {

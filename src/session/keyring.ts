@@ -63,8 +63,15 @@ export class KeyRing {
 }
 
 async function deriveSecretKeys(secret: string): Promise<SecretKeys> {
-  const hkdfBase = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, ["deriveBits", "deriveKey"]);
-  const kidBits = await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: SALT, info: utf8("kid") }, hkdfBase, 48);
+  const hkdfBase = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, [
+    "deriveBits",
+    "deriveKey",
+  ]);
+  const kidBits = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: SALT, info: utf8("kid") },
+    hkdfBase,
+    48,
+  );
   const storeKeyMac = await crypto.subtle.deriveKey(
     { name: "HKDF", hash: "SHA-256", salt: SALT, info: utf8("store-key") },
     hkdfBase,

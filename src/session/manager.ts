@@ -4,7 +4,13 @@ import { isWellFormedSessionId, newSessionId, type RandomBytes } from "./id.js";
 import type { MemoryEntry, MemoryTier } from "./memory-tier.js";
 import { deepFreeze, newRecord, type SessionRecord } from "./record.js";
 import { timingSafeEqual } from "../security/constant-time.js";
-import { parseStatelessCookie, STATELESS_TAG_KIND, statelessCookieValue, statelessSigned, statelessTag } from "./stateless.js";
+import {
+  parseStatelessCookie,
+  STATELESS_TAG_KIND,
+  statelessCookieValue,
+  statelessSigned,
+  statelessTag,
+} from "./stateless.js";
 import type { SyncSlot } from "../stores/types.js";
 import { copyIsCurrent, namesNewerWrite, revalidateCopy } from "./sync-token.js";
 
@@ -140,8 +146,14 @@ export class SessionManager {
    */
   private async mac(index: number, kind: string, value: string): Promise<string> {
     if (this.options.external) return this.options.external.mac(index, kind, value);
-    this.localKey ??= (await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"])) as CryptoKey;
-    const mac = await crypto.subtle.sign("HMAC", this.localKey, new TextEncoder().encode(`${kind}\0${value}`));
+    this.localKey ??= (await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ])) as CryptoKey;
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      this.localKey,
+      new TextEncoder().encode(`${kind}\0${value}`),
+    );
     return base64url.encode(new Uint8Array(mac));
   }
 
@@ -163,8 +175,14 @@ export class SessionManager {
     const exp = cookie.iat + this.options.absoluteTimeoutMs;
     if (exp <= t || cookie.iat > t + 60_000) return null;
     for (let i = 0; i < this.macKeys; i++) {
-      if (!timingSafeEqual(statelessTag(await this.mac(i, STATELESS_TAG_KIND, cookie.signed)), cookie.tag)) continue;
-      const record = deepFreeze<SessionRecord>({ v: 1, iat: cookie.iat, exp, csrf: await this.mac(i, "csrf", cookie.id) });
+      if (!timingSafeEqual(statelessTag(await this.mac(i, STATELESS_TAG_KIND, cookie.signed)), cookie.tag))
+        continue;
+      const record = deepFreeze<SessionRecord>({
+        v: 1,
+        iat: cookie.iat,
+        exp,
+        csrf: await this.mac(i, "csrf", cookie.id),
+      });
       return { id: cookie.id, record, isNew: false, base: record, stateless: true };
     }
     return null;
@@ -210,12 +228,18 @@ export class SessionManager {
     if (entry) {
       // A request naming a write newer than this copy (sync-token.ts) revalidates it now.
       const newerWrite = namesNewerWrite(entry.record, sync);
-      if (external && !entry.dirty && (newerWrite || t - entry.validatedAt >= this.options.revalidateAfterMs)) {
+      if (
+        external &&
+        !entry.dirty &&
+        (newerWrite || t - entry.validatedAt >= this.options.revalidateAfterMs)
+      ) {
         this.metrics.revalidations++;
         // The check also slides the store TTL where that is free (GETEX): an active session
         // then needs no separate touch.
         const slide = external.slidesTtlOnRead ? this.options.idleTimeoutMs : undefined;
-        const read = copyIsCurrent(external, entry, newerWrite, sync) ? await revalidateCopy(external, id, entry, this.options.idleTimeoutMs, sync) : await external.read(id, slide, sync);
+        const read = copyIsCurrent(external, entry, newerWrite, sync)
+          ? await revalidateCopy(external, id, entry, this.options.idleTimeoutMs, sync)
+          : await external.read(id, slide, sync);
         if (read.kind === "missing") {
           this.noteRejected(read.rejected);
           this.metrics.revalidatedGone++;
@@ -224,7 +248,10 @@ export class SessionManager {
         }
         if (read.kind === "found") {
           const ttlSetAt = slide === undefined ? entry.ttlSetAt : t;
-          entry = read.tag === entry.stored?.tag ? { ...entry, validatedAt: t, ttlSetAt } : this.entryFromStore(read, t, ttlSetAt);
+          entry =
+            read.tag === entry.stored?.tag
+              ? { ...entry, validatedAt: t, ttlSetAt }
+              : this.entryFromStore(read, t, ttlSetAt);
           memory.set(id, entry, t);
         }
         // unavailable: the copy in memory is the best there is; keep serving it.
@@ -232,7 +259,17 @@ export class SessionManager {
         this.metrics.memoryHits++;
       }
       if (entry.record.exp <= t) return this.expire(id, entry.record);
-      return { kind: "session", session: { id, record: entry.record, isNew: false, base: entry.record, ttlSetAt: entry.ttlSetAt, ...(sync ? { sync } : {}) } };
+      return {
+        kind: "session",
+        session: {
+          id,
+          record: entry.record,
+          isNew: false,
+          base: entry.record,
+          ttlSetAt: entry.ttlSetAt,
+          ...(sync ? { sync } : {}),
+        },
+      };
     }
     if (!external) {
       this.metrics.misses++;
@@ -250,14 +287,30 @@ export class SessionManager {
     this.metrics.recoveries++;
     const recovered = this.entryFromStore(read, t, t);
     memory.set(id, recovered, t);
-    return { kind: "session", session: { id, record: recovered.record, isNew: false, base: recovered.record, ttlSetAt: t, ...(sync ? { sync } : {}) } };
+    return {
+      kind: "session",
+      session: {
+        id,
+        record: recovered.record,
+        isNew: false,
+        base: recovered.record,
+        ttlSetAt: t,
+        ...(sync ? { sync } : {}),
+      },
+    };
   }
 
   /** A new session: stateless until it holds more than its CSRF token (nothing stored, nothing held). */
   create(): Session {
     this.metrics.created++;
     const record = newRecord(this.options.now(), this.options.absoluteTimeoutMs);
-    return { id: newSessionId(this.options.randomBytes), record, isNew: true, base: undefined, stateless: true };
+    return {
+      id: newSessionId(this.options.randomBytes),
+      record,
+      isNew: true,
+      base: undefined,
+      stateless: true,
+    };
   }
 
   /**
@@ -287,7 +340,8 @@ export class SessionManager {
     const changed = fresh || session.record !== session.base;
     if (!changed && !previous?.dirty) {
       this.metrics.writesSkippedUnchanged++;
-      if (external && previous?.unfiled && previous.stored) this.repairFiling(session.id, previous, external, waitUntil, t);
+      if (external && previous?.unfiled && previous.stored)
+        this.repairFiling(session.id, previous, external, waitUntil, t);
       // Extend the store TTL at most once per touch interval, after the response. An entry
       // evicted during the request is touched under the newest key (best effort).
       const kid = previous ? previous.stored?.kid : external?.currentKid;
@@ -325,8 +379,18 @@ export class SessionManager {
     // Filed in the back-channel index unless known to be filed already under the same
     // entries: a new session, a copy evicted meanwhile, or one whose filing failed is filed.
     const indexes = this.options.indexesOf?.(record) ?? [];
-    const filed = previous !== undefined && !previous.unfiled && indexes.join() === (this.options.indexesOf?.(previous.record) ?? []).join();
-    const written = await external.write(session.id, record, ttlMs, storedKid, { entries: indexes, ttlMs: record.exp - t, filed }, session.sync);
+    const filed =
+      previous !== undefined &&
+      !previous.unfiled &&
+      indexes.join() === (this.options.indexesOf?.(previous.record) ?? []).join();
+    const written = await external.write(
+      session.id,
+      record,
+      ttlMs,
+      storedKid,
+      { entries: indexes, ttlMs: record.exp - t, filed },
+      session.sync,
+    );
     if (written.kind === "gone") {
       memory.delete(session.id);
       return "gone";
@@ -374,7 +438,9 @@ export class SessionManager {
    */
   async destroyIndexed(index: string): Promise<number | "unavailable"> {
     const indexesOf = this.options.indexesOf;
-    const local = indexesOf ? this.options.memory.deleteWhere((entry) => indexesOf(entry.record).includes(index)) : 0;
+    const local = indexesOf
+      ? this.options.memory.deleteWhere((entry) => indexesOf(entry.record).includes(index))
+      : 0;
     this.metrics.destroyed += local;
     if (!this.options.external) return local;
     return this.options.external.destroyIndexed(index);
@@ -401,7 +467,12 @@ export class SessionManager {
    * gone, the session has ended (only then are the backends told); unknown (store
    * unavailable), nothing is ended and nobody is told: the copy stays for the next try.
    */
-  private async idleHere(id: string, held: MemoryEntry, t: number, external: ExternalTier): Promise<LoadResult> {
+  private async idleHere(
+    id: string,
+    held: MemoryEntry,
+    t: number,
+    external: ExternalTier,
+  ): Promise<LoadResult> {
     const read = await external.read(id, this.options.idleTimeoutMs);
     if (read.kind === "unavailable") return { kind: "unknown" };
     if (read.kind === "missing") {
@@ -414,11 +485,20 @@ export class SessionManager {
     this.metrics.idleElsewhere++;
     const adopted = this.entryFromStore(read, t, t);
     this.options.memory.set(id, adopted, t);
-    return { kind: "session", session: { id, record: adopted.record, isNew: false, base: adopted.record, ttlSetAt: t } };
+    return {
+      kind: "session",
+      session: { id, record: adopted.record, isNew: false, base: adopted.record, ttlSetAt: t },
+    };
   }
 
   /** After the response: files a stored session whose filing failed; confirmed, the mark goes. */
-  private repairFiling(id: string, entry: MemoryEntry, external: ExternalTier, waitUntil: (p: Promise<unknown>) => void, t: number): void {
+  private repairFiling(
+    id: string,
+    entry: MemoryEntry,
+    external: ExternalTier,
+    waitUntil: (p: Promise<unknown>) => void,
+    t: number,
+  ): void {
     const indexes = this.options.indexesOf?.(entry.record) ?? [];
     if (indexes.length === 0) {
       entry.unfiled = false;
@@ -444,7 +524,11 @@ export class SessionManager {
     return { kind: "none", ended: record };
   }
 
-  private entryFromStore(read: { record: SessionRecord; kid: string; tag: string; unfiled?: true }, t: number, ttlSetAt: number): MemoryEntry {
+  private entryFromStore(
+    read: { record: SessionRecord; kid: string; tag: string; unfiled?: true },
+    t: number,
+    ttlSetAt: number,
+  ): MemoryEntry {
     return {
       record: deepFreeze(read.record),
       size: JSON.stringify(read.record).length,

@@ -108,7 +108,12 @@ export class MemoryTier {
   }
 
   stats(): MemoryTierStats {
-    return { entries: this.entries.size, bytes: this.bytes, evictions: this.evictions, expirations: this.expirations };
+    return {
+      entries: this.entries.size,
+      bytes: this.bytes,
+      evictions: this.evictions,
+      expirations: this.expirations,
+    };
   }
 
   /** Drops expired entries from the cold end, then evicts until within both bounds. */

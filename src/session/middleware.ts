@@ -47,7 +47,13 @@ export interface SessionMiddlewareOptions {
 
 const DEFAULT_COOKIE: SessionCookieSettings = { sameSite: "Lax", partitioned: false, secure: true };
 
-export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFAULT_COOKIE, onEnded, syncCookie = manager.external?.syncCookie }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
+export function sessionMiddleware({
+  manager,
+  cookieName,
+  cookie: settings = DEFAULT_COOKIE,
+  onEnded,
+  syncCookie = manager.external?.syncCookie,
+}: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
   const syncName = syncCookieName(cookieName);
   return async (c, next) => {
     const cookie = getCookie(c, cookieName);
@@ -62,7 +68,8 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
           const result = await manager.load(cookie, sync);
           if (result.kind === "session") remember(result.session.record, sync);
           // A cookie-only session stored by this request gets its first sync token then.
-          if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync) result.session.sync = {};
+          if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync)
+            result.session.sync = {};
           loaded = result.kind === "session" ? result.session : null;
           undetermined = result.kind === "unknown";
           if (result.kind === "none" && result.ended && onEnded) waitUntilOf(c)(onEnded(result.ended));
@@ -116,7 +123,8 @@ export function sessionMiddleware({ manager, cookieName, cookie: settings = DEFA
     }
     if (result === "stateless") {
       // Only the CSRF token to keep: the cookie carries the session, nothing is stored (so no sync token either).
-      if (loaded.isNew && loaded.record.csrf !== undefined) setCookieHeader(c, sessionCookie(cookieName, await manager.statelessCookie(loaded), attributes()));
+      if (loaded.isNew && loaded.record.csrf !== undefined)
+        setCookieHeader(c, sessionCookie(cookieName, await manager.statelessCookie(loaded), attributes()));
       return;
     }
     if (loaded.isNew || wasStateless) setCookieHeader(c, sessionCookie(cookieName, loaded.id, attributes()));
@@ -135,17 +143,41 @@ type CookieAttributes = { secure: boolean; sameSite: "Lax" | "Strict" | "None"; 
 /** SAP's `Partitioned` may depend on the browser (User-Agent patterns). */
 function cookieAttributes(settings: SessionCookieSettings, userAgent: string): CookieAttributes {
   const p = settings.partitioned;
-  const partitioned = typeof p === "boolean" ? p : p.supportedAgents.test(userAgent) && !p.unsupportedAgents.test(userAgent);
-  return { secure: settings.secure, sameSite: settings.sameSite, partitioned: partitioned && settings.secure };
+  const partitioned =
+    typeof p === "boolean" ? p : p.supportedAgents.test(userAgent) && !p.unsupportedAgents.test(userAgent);
+  return {
+    secure: settings.secure,
+    sameSite: settings.sameSite,
+    partitioned: partitioned && settings.secure,
+  };
 }
 
 /** Host-only, HttpOnly, Path=/, by default Secure and SameSite=Lax; no expiry (ends with the browser). */
-export function sessionCookie(name: string, id: string, attributes: CookieAttributes = { secure: true, sameSite: "Lax", partitioned: false }): string {
-  return serialize(name, id, { path: "/", httpOnly: true, ...attributes, ...(attributes.partitioned ? {} : { partitioned: undefined }) });
+export function sessionCookie(
+  name: string,
+  id: string,
+  attributes: CookieAttributes = { secure: true, sameSite: "Lax", partitioned: false },
+): string {
+  return serialize(name, id, {
+    path: "/",
+    httpOnly: true,
+    ...attributes,
+    ...(attributes.partitioned ? {} : { partitioned: undefined }),
+  });
 }
 
-export function clearCookie(name: string, attributes: CookieAttributes = { secure: true, sameSite: "Lax", partitioned: false }): string {
-  return serialize(name, "", { path: "/", httpOnly: true, ...attributes, ...(attributes.partitioned ? {} : { partitioned: undefined }), maxAge: 0, expires: new Date(0) });
+export function clearCookie(
+  name: string,
+  attributes: CookieAttributes = { secure: true, sameSite: "Lax", partitioned: false },
+): string {
+  return serialize(name, "", {
+    path: "/",
+    httpOnly: true,
+    ...attributes,
+    ...(attributes.partitioned ? {} : { partitioned: undefined }),
+    maxAge: 0,
+    expires: new Date(0),
+  });
 }
 
 function setCookieHeader(c: Context, value: string): void {

@@ -35,7 +35,8 @@ export class SyncCookie {
 
   /** The cookie value for the token of a write at `at`, or undefined for a token too long to carry. */
   async seal(sessionId: string, token: string, at: number): Promise<string | undefined> {
-    if (token.length === 0 || token.length > MAX_SYNC_TOKEN_LENGTH || !Number.isSafeInteger(at) || at < 0) return undefined;
+    if (token.length === 0 || token.length > MAX_SYNC_TOKEN_LENGTH || !Number.isSafeInteger(at) || at < 0)
+      return undefined;
     const signed = `${at.toString(36)}.${base64url.encode(token)}`;
     return `${signed}.${await this.mac(this.keyring.current, sessionId, signed)}`;
   }
@@ -54,7 +55,9 @@ export class SyncCookie {
     }
     if (!valid) return {};
     try {
-      const after = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64url.decode(encoded));
+      const after = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+        base64url.decode(encoded),
+      );
       return { after, at: parseInt(at36, 36) };
     } catch {
       return {};
@@ -104,7 +107,13 @@ export function namesNewerWrite(record: SessionRecord, slot: SyncSlot | undefine
  * waiting for a replica. Only when it finds no session is the full read made (the session
  * may have moved to a newer secret's key; if not, it has ended).
  */
-export async function revalidateCopy(external: ExternalTier, id: string, entry: MemoryEntry, touchMs: number, sync: SyncSlot): Promise<ReadResult> {
+export async function revalidateCopy(
+  external: ExternalTier,
+  id: string,
+  entry: MemoryEntry,
+  touchMs: number,
+  sync: SyncSlot,
+): Promise<ReadResult> {
   const stored = entry.stored!;
   const touched = await external.touch(id, stored.kid, touchMs, sync);
   if (touched === "touched") return { kind: "found", record: entry.record, kid: stored.kid, tag: stored.tag };
@@ -113,6 +122,16 @@ export async function revalidateCopy(external: ExternalTier, id: string, entry: 
 }
 
 /** Whether a revalidation of `entry` can be a `revalidateCopy` (see there). */
-export function copyIsCurrent(external: ExternalTier, entry: MemoryEntry, newerWrite: boolean, sync: SyncSlot | undefined): sync is SyncSlot {
-  return external.syncCookie !== undefined && !newerWrite && sync?.after !== undefined && entry.stored !== undefined;
+export function copyIsCurrent(
+  external: ExternalTier,
+  entry: MemoryEntry,
+  newerWrite: boolean,
+  sync: SyncSlot | undefined,
+): sync is SyncSlot {
+  return (
+    external.syncCookie !== undefined &&
+    !newerWrite &&
+    sync?.after !== undefined &&
+    entry.stored !== undefined
+  );
 }

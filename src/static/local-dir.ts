@@ -38,7 +38,16 @@ export interface LocalDirRoute {
 }
 
 /** Request headers worth passing to the assets: conditional requests, ranges, encodings. */
-const PASSED_HEADERS = ["accept", "accept-encoding", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range"];
+const PASSED_HEADERS = [
+  "accept",
+  "accept-encoding",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "if-range",
+  "range",
+];
 
 const ALLOW = "GET, HEAD";
 
@@ -47,7 +56,13 @@ const ALLOW = "GET, HEAD";
  * folder. The assets' answer is passed on, with `cacheControl` on successful answers; a
  * missing file becomes the router's 404 page.
  */
-export async function serveLocalDir(request: Request, target: string, route: LocalDirRoute, assets: AssetFetcher, log?: Logger): Promise<Response> {
+export async function serveLocalDir(
+  request: Request,
+  target: string,
+  route: LocalDirRoute,
+  assets: AssetFetcher,
+  log?: Logger,
+): Promise<Response> {
   const method = request.method.toUpperCase();
   if (method !== "GET" && method !== "HEAD") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: ALLOW });
   const path = assetPathFor(route.localDir, target);
@@ -104,6 +119,10 @@ export function welcomeRedirect(request: Request, welcomeFile: string | undefine
   if (welcomeFile === undefined) return null;
   const url = new URL(request.url);
   if (url.pathname !== "/" || welcomeFile === "/" || welcomeFile.startsWith("/?")) return null;
-  if (request.headers.get("x-csrf-token")?.trim().toLowerCase() === "fetch") return { kind: "rewrite", pathAndQuery: welcomeFile };
-  return { kind: "redirect", response: new Response(null, { status: 302, headers: { location: welcomeFile } }) };
+  if (request.headers.get("x-csrf-token")?.trim().toLowerCase() === "fetch")
+    return { kind: "rewrite", pathAndQuery: welcomeFile };
+  return {
+    kind: "redirect",
+    response: new Response(null, { status: 302, headers: { location: welcomeFile } }),
+  };
 }

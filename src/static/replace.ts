@@ -37,7 +37,11 @@ export interface ReplaceLimits {
   maxOutputBytes: number;
 }
 
-export const DEFAULT_LIMITS: ReplaceLimits = { maxInputBytes: 10 * 1024 * 1024, maxPendingChars: 64 * 1024, maxOutputBytes: 32 * 1024 * 1024 };
+export const DEFAULT_LIMITS: ReplaceLimits = {
+  maxInputBytes: 10 * 1024 * 1024,
+  maxPendingChars: 64 * 1024,
+  maxOutputBytes: 32 * 1024 * 1024,
+};
 
 export class TemplateError extends Error {
   override name = "TemplateError";
@@ -53,7 +57,13 @@ export function replaceApplies(pathSuffixes: readonly string[], pathname: string
 export function replacedContentType(pathname: string): string {
   const path = pathname.endsWith("/") ? `${pathname}index.html` : pathname;
   const ext = /\.[^./]*$/.exec(path)?.[0].toLowerCase();
-  const types: Record<string, string> = { ".json": "application/json", ".txt": "text/plain", ".html": "text/html", ".js": "application/javascript", ".css": "text/css" };
+  const types: Record<string, string> = {
+    ".json": "application/json",
+    ".txt": "text/plain",
+    ".html": "text/html",
+    ".js": "application/javascript",
+    ".css": "text/css",
+  };
   return (ext !== undefined ? types[ext] : undefined) ?? "text/html";
 }
 
@@ -73,10 +83,22 @@ export function buildView(
   for (const name of vars) view[name] = envText(env[name]);
   const bindings = Object.values(vcap ?? {}).flat();
   for (const [key, query] of Object.entries(services)) {
-    if (Object.hasOwn(view, key)) return { ok: false, path: `services.${key}`, message: `collides with the variable ${JSON.stringify(key)} in vars` };
+    if (Object.hasOwn(view, key))
+      return {
+        ok: false,
+        path: `services.${key}`,
+        message: `collides with the variable ${JSON.stringify(key)} in vars`,
+      };
     const matches = bindings.filter((b) => serviceMatches(b, query));
     if (matches.length !== 1) {
-      return { ok: false, path: `services.${key}`, message: matches.length === 0 ? "no service binding in VCAP_SERVICES matches" : `${matches.length} service bindings in VCAP_SERVICES match (one is needed)` };
+      return {
+        ok: false,
+        path: `services.${key}`,
+        message:
+          matches.length === 0
+            ? "no service binding in VCAP_SERVICES matches"
+            : `${matches.length} service bindings in VCAP_SERVICES match (one is needed)`,
+      };
     }
     view[key] = matches[0]!.credentials;
   }
@@ -91,14 +113,22 @@ function serviceMatches(binding: Record<string, unknown>, query: ServiceQuery): 
   const entries = Object.entries(query);
   return (
     entries.length > 0 &&
-    entries.every(([key, want]) => binding[key] === want || (/tags?/.test(key) && Array.isArray(binding.tags) && binding.tags.includes(want)))
+    entries.every(
+      ([key, want]) =>
+        binding[key] === want ||
+        (/tags?/.test(key) && Array.isArray(binding.tags) && binding.tags.includes(want)),
+    )
   );
 }
 
 /** Worker variables may be JSON values ([vars] in wrangler.toml); SAP's are strings. */
 function envText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+  return typeof value === "string"
+    ? value
+    : typeof value === "object"
+      ? JSON.stringify(value)
+      : String(value);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -110,7 +140,16 @@ type Token =
   /** name: escaped; &: raw; #, ^: section open; /: close; !: comment; >: partial. */
   | { type: "name" | "&" | "#" | "^" | "/" | "!" | ">"; value: string };
 
-const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "/": "&#x2F;", "`": "&#x60;", "=": "&#x3D;" };
+const ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+  "/": "&#x2F;",
+  "`": "&#x60;",
+  "=": "&#x3D;",
+};
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`=/]/g, (c) => ENTITIES[c]!);
@@ -136,7 +175,10 @@ function lookup(context: Context, name: string): unknown {
       for (let i = 0; value !== null && value !== undefined && i < names.length; i++) {
         const key = names[i]!;
         // mustache.js also finds own properties of primitives here (`{{VAR.length}}`).
-        const own = has(value, key) || (typeof value === "string" && (key === "length" || /^\d+$/.test(key) && Number(key) < value.length));
+        const own =
+          has(value, key) ||
+          (typeof value === "string" &&
+            (key === "length" || (/^\d+$/.test(key) && Number(key) < value.length)));
         if (i === names.length - 1) hit = own;
         value = own ? (value as Record<string, unknown>)[key] : undefined;
       }
@@ -221,7 +263,12 @@ class Renderer {
     }
     if (Array.isArray(value)) {
       this.context = { view: value[0], parent: this.context };
-      this.frames.push({ name, rendering: true, pushed: true, ...(value.length > 1 ? { record: [], rest: value.slice(1) } : {}) });
+      this.frames.push({
+        name,
+        rendering: true,
+        pushed: true,
+        ...(value.length > 1 ? { record: [], rest: value.slice(1) } : {}),
+      });
       return;
     }
     const pushed = typeof value === "object" || typeof value === "string" || typeof value === "number";
@@ -365,7 +412,11 @@ function parseTag(s: string, open: number): { token: Token; end: number } | null
 }
 
 /** Renders a whole template (tests, small files). */
-export function renderTemplate(template: string, view: Record<string, unknown>, limits: ReplaceLimits = DEFAULT_LIMITS): string {
+export function renderTemplate(
+  template: string,
+  view: Record<string, unknown>,
+  limits: ReplaceLimits = DEFAULT_LIMITS,
+): string {
   let out = "";
   const renderer = new Renderer({ view }, (t) => (out += t), limits);
   const tokenizer = new Tokenizer((t) => renderer.token(t), limits);
@@ -376,7 +427,10 @@ export function renderTemplate(template: string, view: Record<string, unknown>, 
 }
 
 /** A TransformStream rendering UTF-8 bytes as they stream; errors (template, limits) abort the stream. */
-export function replaceStream(view: Record<string, unknown>, limits: ReplaceLimits = DEFAULT_LIMITS): TransformStream<Uint8Array, Uint8Array> {
+export function replaceStream(
+  view: Record<string, unknown>,
+  limits: ReplaceLimits = DEFAULT_LIMITS,
+): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let inBytes = 0;
@@ -417,7 +471,9 @@ export function replaceStream(view: Record<string, unknown>, limits: ReplaceLimi
  * `<prefix>.routes[i].replace.services.<key>`.
  */
 export function resolveReplaceViews(
-  routes: readonly { replace?: { vars: string[]; services: Record<string, ServiceQuery>; view?: Record<string, unknown> } }[],
+  routes: readonly {
+    replace?: { vars: string[]; services: Record<string, ServiceQuery>; view?: Record<string, unknown> };
+  }[],
   env: object,
   vcap: Readonly<Record<string, readonly Record<string, unknown>[]>> | undefined,
   prefix: string,
@@ -449,7 +505,16 @@ export function withReplace(
   if (!replaceApplies(replace.pathSuffixes, pathname)) return assets;
   return async (request) => {
     const headers = new Headers(request.headers);
-    for (const name of ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range", "accept-encoding"]) headers.delete(name);
+    for (const name of [
+      "if-match",
+      "if-none-match",
+      "if-modified-since",
+      "if-unmodified-since",
+      "if-range",
+      "range",
+      "accept-encoding",
+    ])
+      headers.delete(name);
     const upstream = await assets(new Request(request.url, { method: request.method, headers }));
     if (upstream.status !== 200) return upstream;
     const length = Number(upstream.headers.get("content-length") ?? "0");
@@ -459,9 +524,20 @@ export function withReplace(
     }
     const out = new Headers(upstream.headers);
     // The asset's validators and caching describe the stored file, not the rendered text (SAP sends none).
-    for (const name of ["content-length", "content-encoding", "etag", "last-modified", "accept-ranges", "cache-control"]) out.delete(name);
+    for (const name of [
+      "content-length",
+      "content-encoding",
+      "etag",
+      "last-modified",
+      "accept-ranges",
+      "cache-control",
+    ])
+      out.delete(name);
     out.set("content-type", `${replacedContentType(pathname)}; charset=utf-8`);
-    const body = request.method === "HEAD" || !upstream.body ? null : upstream.body.pipeThrough(replaceStream(replace.view ?? {}, limits));
+    const body =
+      request.method === "HEAD" || !upstream.body
+        ? null
+        : upstream.body.pipeThrough(replaceStream(replace.view ?? {}, limits));
     return new Response(body, { status: 200, headers: out });
   };
 }

@@ -50,11 +50,17 @@ export function adaptCustomStore(store: UserCustomStore): ByteStore {
     async get(key, touchMs) {
       const value = await store.get(key);
       let envelope: string | null = null;
-      if (typeof value === "string") envelope = value; // drivers that keep the envelope bare
-      else if (typeof value === "object" && value !== null && typeof (value as StoredSession).envelope === "string") {
+      if (typeof value === "string")
+        envelope = value; // drivers that keep the envelope bare
+      else if (
+        typeof value === "object" &&
+        value !== null &&
+        typeof (value as StoredSession).envelope === "string"
+      ) {
         envelope = (value as StoredSession).envelope;
       }
-      if (envelope !== null && touchMs !== undefined) await store.resetTimer(key, Math.max(1, Math.ceil(touchMs)));
+      if (envelope !== null && touchMs !== undefined)
+        await store.resetTimer(key, Math.max(1, Math.ceil(touchMs)));
       return envelope;
     },
     async set(key, envelope, ttlMs, mode) {

@@ -49,7 +49,13 @@ export class ResilientStore {
     return this.run(() => this.store.get(key, touchMs, sync));
   }
 
-  set(key: string, value: string, ttlMs: number, mode: SetMode, sync?: SyncSlot): Promise<StoreOutcome<boolean>> {
+  set(
+    key: string,
+    value: string,
+    ttlMs: number,
+    mode: SetMode,
+    sync?: SyncSlot,
+  ): Promise<StoreOutcome<boolean>> {
     return this.run(() => this.store.set(key, value, ttlMs, mode, sync));
   }
 
@@ -123,7 +129,11 @@ export class ResilientStore {
   }
 }
 
-async function raceDeadline<T>(operation: () => Promise<T>, ms: number, sleep: ResilienceOptions["sleep"]): Promise<StoreOutcome<T>> {
+async function raceDeadline<T>(
+  operation: () => Promise<T>,
+  ms: number,
+  sleep: ResilienceOptions["sleep"],
+): Promise<StoreOutcome<T>> {
   const done = new AbortController(); // stops the deadline timer once the attempt settles
   const attempt = (async (): Promise<StoreOutcome<T>> => {
     try {

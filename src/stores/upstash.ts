@@ -85,9 +85,16 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
   };
 
   /** A read that reflects every write acknowledged before it: a write first, then the read at its token. */
-  async function readAsOfNow(key: string, touchMs: number | undefined, sync: SyncSlot | undefined): Promise<string | null> {
+  async function readAsOfNow(
+    key: string,
+    touchMs: number | undefined,
+    sync: SyncSlot | undefined,
+  ): Promise<string | null> {
     const writer = client();
-    const live = touchMs === undefined ? (await writer.persist(BARRIER_KEY), true) : asFlag(await writer.pexpire(key, px(touchMs)), "PEXPIRE");
+    const live =
+      touchMs === undefined
+        ? (await writer.persist(BARRIER_KEY), true)
+        : asFlag(await writer.pexpire(key, px(touchMs)), "PEXPIRE");
     note(sync, writer);
     if (!live) return null;
     const reader = client(tokenOf(writer));
@@ -103,7 +110,10 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
       if (!sync || touchMs === undefined) return readAsOfNow(key, touchMs, sync);
       const reader = client(sync.after);
       const writer = client();
-      const [value, live] = await Promise.all([reader.get<string>(key).then(asValue), writer.pexpire(key, px(touchMs)).then((r) => asFlag(r, "PEXPIRE"))]);
+      const [value, live] = await Promise.all([
+        reader.get<string>(key).then(asValue),
+        writer.pexpire(key, px(touchMs)).then((r) => asFlag(r, "PEXPIRE")),
+      ]);
       if (!live) {
         note(sync, writer);
         return null;
@@ -123,7 +133,10 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
     },
     async set(key, value, ttlMs, mode: SetMode, sync) {
       const redis = sync ? client() : shared;
-      const reply: unknown = mode === "create" ? await redis.set(key, value, { px: px(ttlMs), nx: true }) : await redis.set(key, value, { px: px(ttlMs), xx: true });
+      const reply: unknown =
+        mode === "create"
+          ? await redis.set(key, value, { px: px(ttlMs), nx: true })
+          : await redis.set(key, value, { px: px(ttlMs), xx: true });
       if (reply !== "OK" && reply !== null) throw new UnexpectedReply("SET");
       note(sync, redis, reply === "OK");
       return reply === "OK";

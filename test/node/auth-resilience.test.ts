@@ -3,7 +3,13 @@ import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
 import { startLocalRedis, type LocalRedis } from "../support/redis.js";
 import { loginThroughSapForm, scriptRedirectOf } from "../support/sap-form-login.js";
-import { startIasSim, startXsuaaSim, vcapServicesOf, type IasSim, type XsuaaSim } from "../support/sap-idp.js";
+import {
+  startIasSim,
+  startXsuaaSim,
+  vcapServicesOf,
+  type IasSim,
+  type XsuaaSim,
+} from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
@@ -40,7 +46,11 @@ afterAll(async () => {
 });
 
 /** Decides per outgoing request: the answer to give instead, or undefined to pass it on. */
-type Interceptor = (request: { url: string; body: string | undefined; isStore: boolean }) => Promise<Response | undefined> | Response | undefined;
+type Interceptor = (request: {
+  url: string;
+  body: string | undefined;
+  isStore: boolean;
+}) => Promise<Response | undefined> | Response | undefined;
 
 async function cluster(binding: { label: string }, xsApp: unknown, intercept: Interceptor): Promise<Cluster> {
   const outbound = async (request: Request): Promise<Response> => {
@@ -50,7 +60,12 @@ async function cluster(binding: { label: string }, xsApp: unknown, intercept: In
     if (replaced) return replaced;
     const headers = new Headers(request.headers);
     headers.delete("content-length");
-    const init = { method: request.method, headers, redirect: "manual" as const, ...(body !== undefined && { body }) };
+    const init = {
+      method: request.method,
+      headers,
+      redirect: "manual" as const,
+      ...(body !== undefined && { body }),
+    };
     const host = new URL(request.url).host;
     if (xsuaa.servesHost(host)) return xsuaa.fetch(request.url, init);
     if (ias.servesHost(host)) return ias.fetch(request.url, init);
@@ -61,8 +76,17 @@ async function cluster(binding: { label: string }, xsApp: unknown, intercept: In
     workers: ["a", "b"],
     bindings: {
       // Long revalidation: an isolate's first store call for a held session is the one under test.
-      EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, revalidateAfter: 60_000, defaultRetryTimeout: 500 }),
-      VCAP_SERVICES: vcapServicesOf({ label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } }, binding),
+      EXT_SESSION_MGT: JSON.stringify({
+        instanceName: "sessions",
+        storageType: "redis",
+        sessionSecret: SECRET_A,
+        revalidateAfter: 60_000,
+        defaultRetryTimeout: 500,
+      }),
+      VCAP_SERVICES: vcapServicesOf(
+        { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
+        binding,
+      ),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       XS_APP: JSON.stringify(xsApp),
     },
@@ -72,9 +96,18 @@ async function cluster(binding: { label: string }, xsApp: unknown, intercept: In
   return c;
 }
 
-const storeDown = () => new Response(JSON.stringify({ error: "ERR injected failure" }), { status: 503, headers: { "content-type": "application/json" } });
-const get = (c: Cluster, worker: string, path: string, cookie?: string, headers: Record<string, string> = {}) =>
-  c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
+const storeDown = () =>
+  new Response(JSON.stringify({ error: "ERR injected failure" }), {
+    status: 503,
+    headers: { "content-type": "application/json" },
+  });
+const get = (
+  c: Cluster,
+  worker: string,
+  path: string,
+  cookie?: string,
+  headers: Record<string, string> = {},
+) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(check: () => boolean, ms = 5000) {
   const end = Date.now() + ms;
@@ -84,10 +117,22 @@ async function until(check: () => boolean, ms = 5000) {
   }
 }
 
-async function login(c: Cluster, idp: XsuaaSim | IasSim, user: { username: string; password: string }, path: string) {
+async function login(
+  c: Cluster,
+  idp: XsuaaSim | IasSim,
+  user: { username: string; password: string },
+  path: string,
+) {
   const start = await c.fetch("a", path, { redirect: "manual" });
   expect(scriptRedirectOf(await start.clone().text())).toBeTruthy();
-  const callback = await loginThroughSapForm({ routerFetch: (url, init) => c.fetch("a", url, init), routerOrigin: ORIGIN, start, startUrl: `${ORIGIN}${path}`, idpFetch: idp.fetch, ...user });
+  const callback = await loginThroughSapForm({
+    routerFetch: (url, init) => c.fetch("a", url, init),
+    routerOrigin: ORIGIN,
+    start,
+    startUrl: `${ORIGIN}${path}`,
+    idpFetch: idp.fetch,
+    ...user,
+  });
   expect(callback.status).toBe(302);
   return sessionCookieOf(callback)!;
 }
@@ -97,21 +142,25 @@ describe("login under store faults", () => {
     const state = { bStarted: false, down: false, refreshArrived: false };
     let releaseRefresh!: () => void;
     const refreshGate = new Promise<void>((r) => (releaseRefresh = r));
-    const c = await cluster(xsuaa.binding(), { routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }] }, async ({ isStore, body }) => {
-      if (isStore) {
-        if (state.down) return storeDown();
-        // b's lease attempt (SET … NX) passes; from then on the store is down.
-        if (state.bStarted && body && /"nx"/i.test(body)) {
-          queueMicrotask(() => (state.down = true));
+    const c = await cluster(
+      xsuaa.binding(),
+      { routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }] },
+      async ({ isStore, body }) => {
+        if (isStore) {
+          if (state.down) return storeDown();
+          // b's lease attempt (SET … NX) passes; from then on the store is down.
+          if (state.bStarted && body && /"nx"/i.test(body)) {
+            queueMicrotask(() => (state.down = true));
+          }
+          return undefined;
+        }
+        if (body?.includes("grant_type=refresh_token") && !state.refreshArrived) {
+          state.refreshArrived = true;
+          await refreshGate; // a holds the lease while its refresh hangs
         }
         return undefined;
-      }
-      if (body?.includes("grant_type=refresh_token") && !state.refreshArrived) {
-        state.refreshArrived = true;
-        await refreshGate; // a holds the lease while its refresh hangs
-      }
-      return undefined;
-    });
+      },
+    );
     xsuaa.set({ accessTokenTtl: 20 });
     const cookie = await login(c, xsuaa, { username: "demo", password: "demo" }, "/x");
     expect((await get(c, "b", "/warm", cookie)).status).toBe(200);
@@ -131,14 +180,23 @@ describe("login under store faults", () => {
 
   it("a back-channel logout retried after a failed session delete succeeds, and the session ends", async () => {
     const state = { failIndexReads: false };
-    const xsApp = { routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }], logout: { backChannelLogoutEndpoint: "/bcl" } };
-    const c = await cluster(ias.binding(), xsApp, ({ isStore, body }) => (isStore && state.failIndexReads && body && /smembers/i.test(body) ? storeDown() : undefined));
+    const xsApp = {
+      routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+      logout: { backChannelLogoutEndpoint: "/bcl" },
+    };
+    const c = await cluster(ias.binding(), xsApp, ({ isStore, body }) =>
+      isStore && state.failIndexReads && body && /smembers/i.test(body) ? storeDown() : undefined,
+    );
     ias.endSessions();
     const cookie = await login(c, ias, ias.users[0]!, "/x");
     const sid = ias.sessionIds()[0]!;
     const token = await ias.signLogoutToken({ sid });
     const post = () =>
-      c.fetch("b", "/bcl", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ logout_token: token }).toString() });
+      c.fetch("b", "/bcl", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ logout_token: token }).toString(),
+      });
     state.failIndexReads = true;
     const failed = await post();
     expect(failed.status).toBe(503);

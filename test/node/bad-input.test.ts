@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { startCluster, type Cluster } from "../support/cluster.js";
 import { externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
-import { STATELESS_SESSION_COOKIE, answer, fetchTokenInit, newSession, tokenFetch, type Answer } from "../support/router-client.js";
+import {
+  STATELESS_SESSION_COOKIE,
+  answer,
+  fetchTokenInit,
+  newSession,
+  tokenFetch,
+  type Answer,
+} from "../support/router-client.js";
 import { SECRET_A, SECRET_B } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
@@ -24,7 +31,11 @@ let router: Cluster;
 const REDIS_TOKEN_MARK = "redis-token-that-must-not-leak-0123456789";
 
 beforeAll(async () => {
-  [redis, backend, script] = await Promise.all([startLocalRedis({ token: REDIS_TOKEN_MARK }), startEchoBackend(), bundleWorker()]);
+  [redis, backend, script] = await Promise.all([
+    startLocalRedis({ token: REDIS_TOKEN_MARK }),
+    startEchoBackend(),
+    bundleWorker(),
+  ]);
   router = await startCluster({
     script,
     workers: ["a"],
@@ -41,7 +52,10 @@ afterAll(async () => {
 });
 
 /** Nothing of the router's inside in an answer: no stack, no error text, no secret. */
-function expectNothingLeaks(a: Pick<Answer, "body" | "setCookies">, secrets: string[] = [SECRET_A, SECRET_B, REDIS_TOKEN_MARK]) {
+function expectNothingLeaks(
+  a: Pick<Answer, "body" | "setCookies">,
+  secrets: string[] = [SECRET_A, SECRET_B, REDIS_TOKEN_MARK],
+) {
   expect(a.body).not.toMatch(/\bat\s+\S+\s+\(|\.(ts|js|mjs):\d+|Error:|TypeError|SyntaxError|stack/i);
   for (const secret of secrets) {
     expect(a.body).not.toContain(secret);
@@ -71,20 +85,24 @@ describe("malformed session cookies", () => {
     ["comma-joined pairs", `JSESSIONID=${ID},JSESSIONID=${ID}`],
   ];
 
-  it.each(COOKIES)("%s: no 5xx, no cookie change on a plain request, a fresh session on a token fetch", async (_name, cookie) => {
-    const seenBefore = backend.seen.length;
-    const plain = await answer(await router.fetch("a", "/app", { headers: { cookie } }));
-    expect(plain.status).toBe(200);
-    expect(plain.setCookies).toEqual([]);
-    expectNothingLeaks(plain);
-    const fetched = await answer(await router.fetch("a", "/app", fetchTokenInit(cookie)));
-    expect(fetched.status).toBe(200);
-    expect(fetched.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(fetched.newCookie).toMatch(STATELESS_SESSION_COOKIE); // a new session, holding only its token
-    expectNothingLeaks(fetched);
-    // The router's own cookie never reaches the backend, however it was written.
-    for (const seen of backend.seen.slice(seenBefore)) expect(String(seen.headers.cookie ?? "")).not.toMatch(/(^|;)\s*JSESSIONID\s*=/);
-  });
+  it.each(COOKIES)(
+    "%s: no 5xx, no cookie change on a plain request, a fresh session on a token fetch",
+    async (_name, cookie) => {
+      const seenBefore = backend.seen.length;
+      const plain = await answer(await router.fetch("a", "/app", { headers: { cookie } }));
+      expect(plain.status).toBe(200);
+      expect(plain.setCookies).toEqual([]);
+      expectNothingLeaks(plain);
+      const fetched = await answer(await router.fetch("a", "/app", fetchTokenInit(cookie)));
+      expect(fetched.status).toBe(200);
+      expect(fetched.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(fetched.newCookie).toMatch(STATELESS_SESSION_COOKIE); // a new session, holding only its token
+      expectNothingLeaks(fetched);
+      // The router's own cookie never reaches the backend, however it was written.
+      for (const seen of backend.seen.slice(seenBefore))
+        expect(String(seen.headers.cookie ?? "")).not.toMatch(/(^|;)\s*JSESSIONID\s*=/);
+    },
+  );
 
   it("a valid session among junk pairs: the first JSESSIONID pair decides", async () => {
     const { cookie, token } = await newSession(router, "a");
@@ -99,8 +117,14 @@ describe("malformed session cookies", () => {
 describe("huge headers", () => {
   const CASES: [string, Record<string, string>][] = [
     ["one 64 KB header", { "x-big": "a".repeat(64 * 1024) }],
-    ["200 headers of 256 bytes", Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, "b".repeat(256)]))],
-    ["a 60 KB cookie header", { cookie: Array.from({ length: 2000 }, (_, i) => `c${i}=${"v".repeat(25)}`).join("; ") }],
+    [
+      "200 headers of 256 bytes",
+      Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, "b".repeat(256)])),
+    ],
+    [
+      "a 60 KB cookie header",
+      { cookie: Array.from({ length: 2000 }, (_, i) => `c${i}=${"v".repeat(25)}`).join("; ") },
+    ],
     ["a 60 KB x-csrf-token", { "x-csrf-token": "f".repeat(60 * 1024) }],
   ];
   it.each(CASES)("%s: answered without a 5xx", async (_name, headers) => {
@@ -113,20 +137,62 @@ describe("huge headers", () => {
 
 describe("invalid configuration: the generic 503 page, nothing else", () => {
   const valid = {
-    EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, previousSessionSecrets: [SECRET_B] }),
-    VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: "http://127.0.0.1:1", token: REDIS_TOKEN_MARK } }] }),
-    destinations: JSON.stringify([{ name: "backend", url: "http://user:destination-password-0123456789@127.0.0.1:1" }]),
+    EXT_SESSION_MGT: JSON.stringify({
+      instanceName: "sessions",
+      storageType: "redis",
+      sessionSecret: SECRET_A,
+      previousSessionSecrets: [SECRET_B],
+    }),
+    VCAP_SERVICES: JSON.stringify({
+      redis: [
+        {
+          name: "sessions",
+          label: "redis",
+          credentials: { url: "http://127.0.0.1:1", token: REDIS_TOKEN_MARK },
+        },
+      ],
+    }),
+    destinations: JSON.stringify([
+      { name: "backend", url: "http://user:destination-password-0123456789@127.0.0.1:1" },
+    ]),
   };
   /** Cut in the middle: invalid JSON that still holds the secret. */
   const cut = (json: string) => json.slice(0, Math.floor(json.length * 0.8));
   const VARIANTS: [string, Record<string, string>][] = [
     ["EXT_SESSION_MGT not JSON", { ...valid, EXT_SESSION_MGT: cut(valid.EXT_SESSION_MGT) }],
     ["EXT_SESSION_MGT not an object", { ...valid, EXT_SESSION_MGT: JSON.stringify([SECRET_A]) }],
-    ["EXT_SESSION_MGT with a secret of the wrong type", { ...valid, EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: [SECRET_A] }) }],
+    [
+      "EXT_SESSION_MGT with a secret of the wrong type",
+      {
+        ...valid,
+        EXT_SESSION_MGT: JSON.stringify({
+          instanceName: "sessions",
+          storageType: "redis",
+          sessionSecret: [SECRET_A],
+        }),
+      },
+    ],
     ["VCAP_SERVICES not JSON", { ...valid, VCAP_SERVICES: cut(valid.VCAP_SERVICES) }],
-    ["VCAP_SERVICES of the wrong shape", { ...valid, VCAP_SERVICES: JSON.stringify({ redis: { name: "sessions", credentials: { token: REDIS_TOKEN_MARK } } }) }],
+    [
+      "VCAP_SERVICES of the wrong shape",
+      {
+        ...valid,
+        VCAP_SERVICES: JSON.stringify({
+          redis: { name: "sessions", credentials: { token: REDIS_TOKEN_MARK } },
+        }),
+      },
+    ],
     ["destinations not JSON", { ...valid, destinations: cut(valid.destinations) }],
-    ["destinations of the wrong shape", { ...valid, destinations: JSON.stringify({ name: "backend", url: "http://user:destination-password-0123456789@x" }) }],
+    [
+      "destinations of the wrong shape",
+      {
+        ...valid,
+        destinations: JSON.stringify({
+          name: "backend",
+          url: "http://user:destination-password-0123456789@x",
+        }),
+      },
+    ],
     ["XS_APP not JSON", { ...valid, XS_APP: '{"routes":[{"source":"^/(.*)$","destination":"backend"' }],
     ["XS_APP of the wrong shape", { ...valid, XS_APP: JSON.stringify([{ source: 42 }]) }],
   ];
@@ -135,7 +201,8 @@ describe("invalid configuration: the generic 503 page, nothing else", () => {
   let logs = "";
 
   beforeAll(async () => {
-    const capture = (stream: Readable) => stream.on("data", (chunk: Buffer) => (logs += chunk.toString("utf8")));
+    const capture = (stream: Readable) =>
+      stream.on("data", (chunk: Buffer) => (logs += chunk.toString("utf8")));
     mf = new Miniflare({
       workers: VARIANTS.map(([, bindings], i) => ({
         name: `w${i}`,
@@ -185,7 +252,8 @@ describe("traversal and header injection through the target", () => {
   function expectCleanUpstream(from: number) {
     for (const seen of backend.seen.slice(from)) {
       expect(seen.url).not.toMatch(/[\r\n\0]/);
-      for (const [name, value] of Object.entries(seen.headers)) expect(`${name}: ${String(value)}`).not.toMatch(/[\r\n\0]/);
+      for (const [name, value] of Object.entries(seen.headers))
+        expect(`${name}: ${String(value)}`).not.toMatch(/[\r\n\0]/);
       expect(seen.url.startsWith("/base/") || seen.url === "/base").toBe(true);
       expect(seen.headers["x-injected"]).toBeUndefined();
       expect(seen.headers["set-cookie"]).toBeUndefined();
@@ -202,20 +270,30 @@ describe("traversal and header injection through the target", () => {
   ];
   // Dot segments whose separator is percent-encoded: a backend that decodes %2F or %5C
   // before resolving dot segments leaves the destination's base path.
-  const TRAVERSAL = ["/..%2f..%2fetc%2fpasswd", "/..%2Fadmin", "/a/..%2f..%2fadmin", "/%2e%2e%2fadmin", "/..%5cadmin", "/a/%2e%2e%5c%2e%2e%5cadmin"];
+  const TRAVERSAL = [
+    "/..%2f..%2fetc%2fpasswd",
+    "/..%2Fadmin",
+    "/a/..%2f..%2fadmin",
+    "/%2e%2e%2fadmin",
+    "/..%5cadmin",
+    "/a/%2e%2e%5c%2e%2e%5cadmin",
+  ];
   // Encoded dot segments with a literal separator: the URL parser resolves them before the
   // router sees the path (it gets "/admin"), so they stay under the base path.
   const NORMALISED = ["/%2e%2e/admin", "/.%2e/admin", "/a/%2E%2E/%2e%2e/admin"];
 
-  it.each([...INJECTION, ...TRAVERSAL, ...NORMALISED])("%s: never a 5xx, never CR/LF or a path outside the base upstream", async (path) => {
-    const from = backend.seen.length;
-    for (const init of [{}, fetchTokenInit()]) {
-      const a = await answer(await router.fetch("a", path, init));
-      expect(a.status).toBeLessThan(500);
-      expectNothingLeaks(a);
-    }
-    expectCleanUpstream(from);
-  });
+  it.each([...INJECTION, ...TRAVERSAL, ...NORMALISED])(
+    "%s: never a 5xx, never CR/LF or a path outside the base upstream",
+    async (path) => {
+      const from = backend.seen.length;
+      for (const init of [{}, fetchTokenInit()]) {
+        const a = await answer(await router.fetch("a", path, init));
+        expect(a.status).toBeLessThan(500);
+        expectNothingLeaks(a);
+      }
+      expectCleanUpstream(from);
+    },
+  );
 
   /** The paths the router did not refuse with a 4xx, and what went upstream for them. */
   async function notRefused(paths: string[]) {
@@ -224,7 +302,8 @@ describe("traversal and header injection through the target", () => {
       const from = backend.seen.length;
       const a = await answer(await router.fetch("a", path));
       const upstream = backend.seen.slice(from).map((x) => x.url);
-      if (a.status < 400 || a.status >= 500 || upstream.length > 0) offenders.push({ path, status: a.status, upstream });
+      if (a.status < 400 || a.status >= 500 || upstream.length > 0)
+        offenders.push({ path, status: a.status, upstream });
     }
     return offenders;
   }

@@ -35,7 +35,10 @@ function runBench(jsonPath: string): Promise<{ code: number | null; stdout: stri
   return new Promise((resolvePromise, reject) => {
     let stdout = "";
     let stderr = "";
-    child = spawn(process.execPath, ["bench/run.mjs", "--quick", "--json", jsonPath], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(process.execPath, ["bench/run.mjs", "--quick", "--json", jsonPath], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
     child.once("error", reject);
@@ -50,7 +53,9 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
   const jsonPath = join(dir, "bench.json");
   const { code, stdout, stderr } = await runBench(jsonPath);
   expect(code, stderr.slice(-3000)).toBe(0);
-  expect(stdout).toContain("| scenario | req/s | ratio to floor | p50 ms | p99 ms | non-2xx | store calls/req | target |");
+  expect(stdout).toContain(
+    "| scenario | req/s | ratio to floor | p50 ms | p99 ms | non-2xx | store calls/req | target |",
+  );
   expect(stdout).toContain("| measure | value | target |");
 
   const results = JSON.parse(readFileSync(jsonPath, "utf8"));
@@ -63,7 +68,13 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
     const s = byId[id];
     expect(s.requests, id).toBeGreaterThan(0);
     expect(s.sent, id).toBeGreaterThanOrEqual(s.requests);
-    for (const value of [s.reqPerSec, s.ratioToFloor, s.latencyMs.p50, s.latencyMs.p99, s.store.callsPerRequest]) {
+    for (const value of [
+      s.reqPerSec,
+      s.ratioToFloor,
+      s.latencyMs.p50,
+      s.latencyMs.p99,
+      s.store.callsPerRequest,
+    ]) {
       expect(isNumber(value), id).toBe(true);
     }
     expect(s.ratioToFloor, id).toBeGreaterThan(0);

@@ -65,7 +65,10 @@ interface BackendRequestObservation {
   body?: string;
 }
 
-type BackendObservation = { arrived: false } | BackendRequestObservation | { arrived: true; count: number; requests: BackendRequestObservation[] };
+type BackendObservation =
+  | { arrived: false }
+  | BackendRequestObservation
+  | { arrived: true; count: number; requests: BackendRequestObservation[] };
 
 interface Observation {
   backend: BackendObservation;
@@ -90,7 +93,10 @@ interface DestinationSpec {
 interface RecordedCase {
   id: string;
   title: string;
-  xsApp: { logout?: { logoutEndpoint?: string; logoutMethod?: string; logoutPage?: string }; [property: string]: unknown };
+  xsApp: {
+    logout?: { logoutEndpoint?: string; logoutMethod?: string; logoutPage?: string };
+    [property: string]: unknown;
+  };
   destinations: DestinationSpec[];
   env?: Record<string, string>;
   /** Static files (path relative to SAP's working directory → content); served here as Workers static assets. */
@@ -106,7 +112,9 @@ interface Expectations {
 }
 
 const root = resolve(import.meta.dirname, "../..");
-const expectations = JSON.parse(readFileSync(join(root, "test/compat/expectations.json"), "utf8")) as Expectations;
+const expectations = JSON.parse(
+  readFileSync(join(root, "test/compat/expectations.json"), "utf8"),
+) as Expectations;
 
 // ---------------------------------------------------------------------------------------
 // Deliberate deviations from SAP's router
@@ -128,7 +136,8 @@ interface Deviation {
   apply(expected: Observation, context: DeviationContext): boolean;
 }
 
-const isSessionCookie = (cookie: SetCookieObservation, context: DeviationContext) => cookie.name === context.sessionCookieName;
+const isSessionCookie = (cookie: SetCookieObservation, context: DeviationContext) =>
+  cookie.name === context.sessionCookieName;
 const pathnameOf = (path: string) => new URL(path, "https://x.invalid").pathname;
 
 const DEVIATIONS: Deviation[] = [
@@ -136,17 +145,24 @@ const DEVIATIONS: Deviation[] = [
     id: "token-only-session-stored-when-it-holds-something",
     reason:
       "A session that holds only its CSRF token lives in its cookie (<id>.<time>.<MAC>: nothing stored, so anonymous token fetches cost nothing). The first backend session cookie it keeps stores it under the same id, and its cookie becomes the plain id: one Set-Cookie of the router's cookie where SAP sends none (same session, same token).",
-    documented: "README 'How sessions work' (Anonymous sessions cost nothing); docs/storage-schema.md 'Sessions that are not stored'",
+    documented:
+      "README 'How sessions work' (Anonymous sessions cost nothing); docs/storage-schema.md 'Sessions that are not stored'",
     apply(expected, context) {
       const requests = context.caseDef.requests.map((r) => r.request);
       const index = requests.indexOf(context.request);
-      const header = (r: CaseRequest, name: string) => Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
-      const keepsBackendSession = (r: CaseRequest) => /^set-(cookies|jsessionid)$/.test(header(r, "x-compat-backend") ?? "");
+      const header = (r: CaseRequest, name: string) =>
+        Object.entries(r.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
+      const keepsBackendSession = (r: CaseRequest) =>
+        /^set-(cookies|jsessionid)$/.test(header(r, "x-compat-backend") ?? "");
       const before = requests.slice(0, index);
       if (!keepsBackendSession(context.request) || before.some(keepsBackendSession)) return false;
       if (!before.some((r) => header(r, "x-csrf-token")?.toLowerCase() === "fetch")) return false;
       if (expected.response.setCookies.some((c) => isSessionCookie(c, context))) return false;
-      expected.response.setCookies.push({ name: context.sessionCookieName, value: "<value>", attributes: ["httponly", "path=/"] });
+      expected.response.setCookies.push({
+        name: context.sessionCookieName,
+        value: "<value>",
+        attributes: ["httponly", "path=/"],
+      });
       return true;
     },
   },
@@ -154,7 +170,8 @@ const DEVIATIONS: Deviation[] = [
     id: "session-cookie-secure-samesite",
     reason:
       "Our session cookie is always Secure (a Worker is reached over https; SAP's default SECURE_SESSION_COOKIE is 'auto', so over the plain http of the recording it sent none) and SameSite=Lax unless COOKIES says otherwise (SAP sends no SameSite by default).",
-    documented: "README 'How sessions work' (Cookie); src/config/env-vars.ts (SECURE_SESSION_COOKIE, COOKIES)",
+    documented:
+      "README 'How sessions work' (Cookie); src/config/env-vars.ts (SECURE_SESSION_COOKIE, COOKIES)",
     apply(expected, context) {
       let changed = false;
       for (const cookie of expected.response.setCookies) {
@@ -173,8 +190,10 @@ const DEVIATIONS: Deviation[] = [
   },
   {
     id: "no-store-with-session-cookie",
-    reason: "A response that sets or clears the router's session cookie must never be stored by a cache: we send Cache-Control: no-store with it.",
-    documented: "src/session/middleware.ts setCookieHeader ('never cache a response that sets a session'); not (yet) in README's 'Compared with SAP' table",
+    reason:
+      "A response that sets or clears the router's session cookie must never be stored by a cache: we send Cache-Control: no-store with it.",
+    documented:
+      "src/session/middleware.ts setCookieHeader ('never cache a response that sets a session'); not (yet) in README's 'Compared with SAP' table",
     apply(expected, context) {
       if (!expected.response.setCookies.some((c) => isSessionCookie(c, context))) return false;
       if (expected.response.headers["cache-control"] === "no-store") return false;
@@ -184,11 +203,13 @@ const DEVIATIONS: Deviation[] = [
   },
   {
     id: "logout-wrong-method-405",
-    reason: "A request to the logout endpoint with another method than logoutMethod gets 405 with Allow; SAP answers 500 (an internal error page).",
+    reason:
+      "A request to the logout endpoint with another method than logoutMethod gets 405 with Allow; SAP answers 500 (an internal error page).",
     documented: "src/http/logout-handler.ts; README 'Compared with SAP's application router'",
     apply(expected, context) {
       const logout = context.caseDef.xsApp.logout;
-      if (logout?.logoutEndpoint === undefined || pathnameOf(context.request.path) !== logout.logoutEndpoint) return false;
+      if (logout?.logoutEndpoint === undefined || pathnameOf(context.request.path) !== logout.logoutEndpoint)
+        return false;
       if (expected.response.status !== 500) return false;
       expected.response.status = 405;
       expected.response.headers.allow = (logout.logoutMethod ?? "GET").toUpperCase();
@@ -202,7 +223,8 @@ const DEVIATIONS: Deviation[] = [
     documented: "src/http/logout-handler.ts; README 'Compared with SAP's application router'",
     apply(expected, context) {
       const logout = context.caseDef.xsApp.logout;
-      if (logout?.logoutEndpoint === undefined || pathnameOf(context.request.path) !== logout.logoutEndpoint) return false;
+      if (logout?.logoutEndpoint === undefined || pathnameOf(context.request.path) !== logout.logoutEndpoint)
+        return false;
       const location = expected.response.headers.location;
       if (location === undefined || !location.startsWith("/logout.do")) return false;
       if (logout.logoutPage !== undefined) {
@@ -238,13 +260,23 @@ const DEVIATIONS: Deviation[] = [
   },
   {
     id: "welcome-file-ignores-client-x-forwarded-path",
-    reason: "The welcome-file redirect does not take a path prefix from a client-sent X-Forwarded-Path (a client must not steer the router's redirects); SAP prefixes it.",
+    reason:
+      "The welcome-file redirect does not take a path prefix from a client-sent X-Forwarded-Path (a client must not steer the router's redirects); SAP prefixes it.",
     documented: "src/static/local-dir.ts welcomeRedirect; README 'Compared with SAP's application router'",
     apply(expected, context) {
-      const sent = Object.keys(context.request.headers ?? {}).some((k) => k.toLowerCase() === "x-forwarded-path");
+      const sent = Object.keys(context.request.headers ?? {}).some(
+        (k) => k.toLowerCase() === "x-forwarded-path",
+      );
       const location = expected.response.headers.location;
       const welcome = context.caseDef.xsApp.welcomeFile as string | undefined;
-      if (!sent || location === undefined || welcome === undefined || location === welcome || !location.endsWith(welcome)) return false;
+      if (
+        !sent ||
+        location === undefined ||
+        welcome === undefined ||
+        location === welcome ||
+        !location.endsWith(welcome)
+      )
+        return false;
       expected.response.headers.location = welcome.startsWith("/") ? welcome : `/${welcome}`;
       return true;
     },
@@ -253,9 +285,12 @@ const DEVIATIONS: Deviation[] = [
     id: "x-forwarded-client-values-replaced",
     reason:
       "X-Forwarded-Host/-Proto/-Path sent by the client are replaced by what the router saw, and a client-sent X-Forwarded-For by the client's address as the platform gives it (CF-Connecting-IP); SAP passes client values through unchanged, which lets any client spoof them to the backend.",
-    documented: "src/proxy/forward.ts buildUpstreamRequest ('A client must not speak for the router'); README 'Compared with SAP's application router'",
+    documented:
+      "src/proxy/forward.ts buildUpstreamRequest ('A client must not speak for the router'); README 'Compared with SAP's application router'",
     apply(expected, context) {
-      const sent = Object.fromEntries(Object.entries(context.request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+      const sent = Object.fromEntries(
+        Object.entries(context.request.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+      );
       const backend = expected.backend;
       if (!("headers" in backend)) return false;
       let changed = false;
@@ -274,10 +309,16 @@ const DEVIATIONS: Deviation[] = [
   },
   {
     id: "cors-preflight-204",
-    reason: "A CORS preflight the router answers itself gets 204 No Content (it has no content); SAP answers 200.",
-    documented: "src/http/cors.ts header comment ('Differences: the preflight answer is 204 (SAP: 200)'); not in README",
+    reason:
+      "A CORS preflight the router answers itself gets 204 No Content (it has no content); SAP answers 200.",
+    documented:
+      "src/http/cors.ts header comment ('Differences: the preflight answer is 204 (SAP: 200)'); not in README",
     apply(expected, context) {
-      const isPreflight = context.request.method === "OPTIONS" && Object.keys(context.request.headers ?? {}).some((h) => h.toLowerCase() === "access-control-request-method");
+      const isPreflight =
+        context.request.method === "OPTIONS" &&
+        Object.keys(context.request.headers ?? {}).some(
+          (h) => h.toLowerCase() === "access-control-request-method",
+        );
       if (!isPreflight || expected.response.status !== 200 || expected.backend.arrived) return false;
       if (expected.response.headers["access-control-allow-origin"] === undefined) return false;
       expected.response.status = 204;
@@ -286,10 +327,16 @@ const DEVIATIONS: Deviation[] = [
   },
   {
     id: "replace-content-type-charset",
-    reason: "A file rendered by `replace` is UTF-8 text (SAP's README requires UTF-8 files) and says so: `; charset=utf-8` after SAP's type (SAP: `text/html`, `application/json`, … without charset).",
+    reason:
+      "A file rendered by `replace` is UTF-8 text (SAP's README requires UTF-8 files) and says so: `; charset=utf-8` after SAP's type (SAP: `text/html`, `application/json`, … without charset).",
     documented: "src/static/replace.ts withReplace; README '`xs-app.json`' (replace)",
     apply(expected, context) {
-      if (context.caseDef.id !== "replace" || expected.response.body === undefined || expected.response.body.includes("{{")) return false;
+      if (
+        context.caseDef.id !== "replace" ||
+        expected.response.body === undefined ||
+        expected.response.body.includes("{{")
+      )
+        return false;
       const type = expected.response.headers["content-type"];
       if (type === undefined || type.includes("charset")) return false;
       expected.response.headers["content-type"] = `${type}; charset=utf-8`;
@@ -299,10 +346,15 @@ const DEVIATIONS: Deviation[] = [
   {
     id: "replace-path-suffix-with-slash",
     reason:
-      "A `pathSuffixes` entry starting with `/` (\"/abc/main.html\": main.html in a folder abc, as SAP's README explains it) matches also when the route's `target` has no leading slash (`\"target\": \"$1\"`); SAP then compares it with `abc/main.html` and never renders the file.",
+      'A `pathSuffixes` entry starting with `/` ("/abc/main.html": main.html in a folder abc, as SAP\'s README explains it) matches also when the route\'s `target` has no leading slash (`"target": "$1"`); SAP then compares it with `abc/main.html` and never renders the file.',
     documented: "src/static/replace.ts replaceApplies; README '`xs-app.json`' (replace)",
     apply(expected, context) {
-      if (context.caseDef.id !== "replace" || context.request.path !== "/web/abc/main.html" || expected.response.body !== "<p>{{TITLE}}</p>\n") return false;
+      if (
+        context.caseDef.id !== "replace" ||
+        context.request.path !== "/web/abc/main.html" ||
+        expected.response.body !== "<p>{{TITLE}}</p>\n"
+      )
+        return false;
       expected.response.body = "<p>Tom &amp; &quot;Jerry&quot; &lt;b&gt;&#39;s&#x2F;&#x3D;&#x60;</p>\n";
       expected.response.headers["content-type"] = "text/html; charset=utf-8";
       return true;
@@ -315,9 +367,18 @@ const DEVIATIONS: Deviation[] = [
     documented: "src/static/local-dir.ts header comment (served from Workers static assets); not in README",
     apply(expected, context) {
       const body = expected.response.body;
-      if (context.caseDef.files === undefined || expected.response.fromBackend || body === undefined || !body.includes("{{")) return false;
+      if (
+        context.caseDef.files === undefined ||
+        expected.response.fromBackend ||
+        body === undefined ||
+        !body.includes("{{")
+      )
+        return false;
       const type = expected.response.headers["content-type"];
-      if (type !== undefined) expected.response.headers["content-type"] = type.replace("application/javascript", "text/javascript").replace("charset=UTF-8", "charset=utf-8");
+      if (type !== undefined)
+        expected.response.headers["content-type"] = type
+          .replace("application/javascript", "text/javascript")
+          .replace("charset=UTF-8", "charset=utf-8");
       expected.response.headers["cache-control"] ??= "public, max-age=0, must-revalidate";
       return true;
     },
@@ -347,7 +408,11 @@ const observed = new Map<string, Observation[]>();
 const replayErrors = new Map<string, unknown>();
 
 beforeAll(async () => {
-  const [script, started, unreachable] = await Promise.all([bundleWorker(), startRecordingBackend(), unusedOrigin()]);
+  const [script, started, unreachable] = await Promise.all([
+    bundleWorker(),
+    startRecordingBackend(),
+    unusedOrigin(),
+  ]);
   backend = started;
   const workers: WorkerOptions[] = expectations.cases.map((c) => ({
     name: c.id,
@@ -358,10 +423,23 @@ beforeAll(async () => {
     compatibilityDate: "2026-04-26",
     bindings: {
       XS_APP: JSON.stringify(c.xsApp),
-      destinations: JSON.stringify(c.destinations.map((d) => ({ ...d, url: d.url.replace("{backend}", backend.origin).replace("{unreachable}", unreachable) }))),
+      destinations: JSON.stringify(
+        c.destinations.map((d) => ({
+          ...d,
+          url: d.url.replace("{backend}", backend.origin).replace("{unreachable}", unreachable),
+        })),
+      ),
       ...(c.env ?? {}),
     },
-    ...(c.files ? { assets: { directory: assetsFor(c.files), binding: "ASSETS", routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true } } } : {}),
+    ...(c.files
+      ? {
+          assets: {
+            directory: assetsFor(c.files),
+            binding: "ASSETS",
+            routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true },
+          },
+        }
+      : {}),
   }));
   // The isolates' structured logs (one config.loaded per case) only with COMPAT_LOG=1.
   const handleRuntimeStdio = (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
@@ -376,8 +454,23 @@ beforeAll(async () => {
       const router = `https://${hostOf(c.id)}`;
       // dispatchFetch, not getWorker().fetch: the latter refuses requests with an Origin header.
       // Miniflare adds CF-Connecting-IP: 127.0.0.1, as Cloudflare's edge adds the client's address.
-      const send = async ({ method, path, headers, body }: { method: string; path: string; headers: Record<string, string>; body?: string }) => {
-        const response = await mf.dispatchFetch(router + path, { method, headers, ...(body !== undefined ? { body } : {}), redirect: "manual" } as never);
+      const send = async ({
+        method,
+        path,
+        headers,
+        body,
+      }: {
+        method: string;
+        path: string;
+        headers: Record<string, string>;
+        body?: string;
+      }) => {
+        const response = await mf.dispatchFetch(router + path, {
+          method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          redirect: "manual",
+        } as never);
         const pairs: [string, string][] = [];
         response.headers.forEach((value, name) => {
           if (name !== "set-cookie") pairs.push([name, value]);
@@ -385,9 +478,21 @@ beforeAll(async () => {
         for (const cookie of response.headers.getSetCookie()) pairs.push(["set-cookie", cookie]);
         return { status: response.status, headers: pairs, body: await response.text() };
       };
-      const origins = { router, routerHost: hostOf(c.id), routerProto: "https", backend: backend.origin, backendHost: backend.host, unreachable };
+      const origins = {
+        router,
+        routerHost: hostOf(c.id),
+        routerProto: "https",
+        backend: backend.origin,
+        backendHost: backend.host,
+        unreachable,
+      };
       try {
-        const observations = await replayCase({ ...c, requests: c.requests.map((r) => r.request) }, send, backend, origins);
+        const observations = await replayCase(
+          { ...c, requests: c.requests.map((r) => r.request) },
+          send,
+          backend,
+          origins,
+        );
         observed.set(c.id, withLoopbackAsRouterHost(observations as Observation[], loopback));
       } catch (error) {
         replayErrors.set(c.id, error);
@@ -400,7 +505,11 @@ beforeAll(async () => {
   if (out) {
     const cases = expectations.cases.map((c) => ({
       ...c,
-      requests: c.requests.map(({ request }, i) => ({ request, expected: observed.get(c.id)?.[i], sapWithDeviations: expectedForUs(c, i) })),
+      requests: c.requests.map(({ request }, i) => ({
+        request,
+        expected: observed.get(c.id)?.[i],
+        sapWithDeviations: expectedForUs(c, i),
+      })),
     }));
     writeFileSync(out, `${JSON.stringify({ ...expectations, router: "approuter-edge", cases }, null, 2)}\n`);
   }
@@ -424,7 +533,11 @@ function withLoopbackAsRouterHost(observations: Observation[], loopbackHost: str
 function expectedForUs(recorded: RecordedCase, index: number): { expected: Observation; applied: string[] } {
   const { request, expected: sap } = recorded.requests[index]!;
   const expected = structuredClone(sap);
-  const context: DeviationContext = { caseDef: recorded, request, sessionCookieName: recorded.sessionCookieName ?? "JSESSIONID" };
+  const context: DeviationContext = {
+    caseDef: recorded,
+    request,
+    sessionCookieName: recorded.sessionCookieName ?? "JSESSIONID",
+  };
   const applied = DEVIATIONS.filter((d) => d.apply(expected, context)).map((d) => d.id);
   return { expected, applied };
 }
@@ -439,20 +552,26 @@ describe(`compatibility with SAP's application router ${expectations.sap.version
           if (error !== undefined) throw error;
           const ours = observed.get(recorded.id)![index]!;
           const { expected, applied } = expectedForUs(recorded, index);
-          expect(ours, applied.length > 0 ? `deviations applied: ${applied.join(", ")}` : undefined).toEqual(expected);
+          expect(ours, applied.length > 0 ? `deviations applied: ${applied.join(", ")}` : undefined).toEqual(
+            expected,
+          );
         });
       });
     });
   }
 
   it("uses every deliberate deviation somewhere (a stale entry must go)", () => {
-    const used = new Set(expectations.cases.flatMap((c) => c.requests.flatMap((_, i) => expectedForUs(c, i).applied)));
+    const used = new Set(
+      expectations.cases.flatMap((c) => c.requests.flatMap((_, i) => expectedForUs(c, i).applied)),
+    );
     const unused = DEVIATIONS.filter((d) => !used.has(d.id));
     expect(unused.map((d) => d.id)).toEqual([]);
   });
 
   it("covers every recorded case with a worker", () => {
     expect(expectations.sap.package).toBe("@sap/approuter");
-    expect([...observed.keys(), ...replayErrors.keys()].sort()).toEqual(expectations.cases.map((c) => c.id).sort());
+    expect([...observed.keys(), ...replayErrors.keys()].sort()).toEqual(
+      expectations.cases.map((c) => c.id).sort(),
+    );
   });
 });

@@ -3,7 +3,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { startCluster, type Cluster } from "../support/cluster.js";
 import { directClient, externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
-import { STATELESS_SESSION_COOKIE, answer, clearsSessionCookie, fetchTokenInit, newSession, sleep, tokenFetch, type Answer } from "../support/router-client.js";
+import {
+  STATELESS_SESSION_COOKIE,
+  answer,
+  clearsSessionCookie,
+  fetchTokenInit,
+  newSession,
+  sleep,
+  tokenFetch,
+  type Answer,
+} from "../support/router-client.js";
 import { SECRET_A } from "../support/secrets.js";
 import { plantSession, storeKeyOf } from "../support/session-store.js";
 import { bundleWorker } from "../support/worker-bundle.js";
@@ -51,7 +60,11 @@ async function cluster(extra: Record<string, string> = {}): Promise<Cluster> {
     script,
     workers: ["a", "b"],
     bindings: {
-      ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: REVALIDATE, defaultRetryTimeout: 2000 }),
+      ...externalSessionBindings(redis, {
+        sessionSecret: SECRET_A,
+        revalidateAfter: REVALIDATE,
+        defaultRetryTimeout: 2000,
+      }),
       destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
       ...extra,
     },
@@ -65,7 +78,8 @@ async function burst(c: Cluster, cookie: string, perIsolate: number, middle: () 
   const requests: Promise<Answer & { worker: string }>[] = [];
   const launch = (n: number) => {
     for (let i = 0; i < n; i++) {
-      for (const worker of ["a", "b"]) requests.push(tokenFetch(c, worker, cookie).then((a) => ({ ...a, worker })));
+      for (const worker of ["a", "b"])
+        requests.push(tokenFetch(c, worker, cookie).then((a) => ({ ...a, worker })));
     }
   };
   launch(perIsolate / 2);
@@ -78,7 +92,11 @@ async function burst(c: Cluster, cookie: string, perIsolate: number, middle: () 
 
 const logoutOn = (c: Cluster, worker: string, cookie: string, token?: string) => () =>
   c
-    .fetch(worker, "/logout", { method: "POST", headers: { cookie, ...(token ? { "x-csrf-token": token } : {}) }, redirect: "manual" })
+    .fetch(worker, "/logout", {
+      method: "POST",
+      headers: { cookie, ...(token ? { "x-csrf-token": token } : {}) },
+      redirect: "manual",
+    })
     .then(answer);
 
 /** After the logout and the revalidation bound: no key for the id, and the cookie is no session on either isolate. */
@@ -151,7 +169,9 @@ describe("one session, two isolates, many requests at once", () => {
     const c = await cluster();
     const planted = await plantSession(direct, SECRET_A);
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => c.fetch(i % 2 ? "b" : "a", "/app", fetchTokenInit(planted.cookie)).then(answer)),
+      Array.from({ length: 20 }, (_, i) =>
+        c.fetch(i % 2 ? "b" : "a", "/app", fetchTokenInit(planted.cookie)).then(answer),
+      ),
     );
     const issued = new Set<string>();
     for (const a of answers) {

@@ -34,7 +34,10 @@ describe("custom store driver", () => {
       script: await bundleWorker("./examples/kv-session-store/index.ts"),
       workers: ["a", "b"],
       kvNamespaces: ["SESSIONS"],
-      bindings: { EXT_SESSION_MGT: ext(), destinations: JSON.stringify([{ name: "backend", url: backend.url }]) },
+      bindings: {
+        EXT_SESSION_MGT: ext(),
+        destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
+      },
     });
     clusters.push(cluster);
     const created = await cluster.fetch("a", "/x", { headers: { "x-csrf-token": "fetch" } });
@@ -52,7 +55,10 @@ describe("custom store driver", () => {
     const cluster = await startCluster({
       script: await bundleWorker(),
       workers: ["a"],
-      bindings: { EXT_SESSION_MGT: ext(), destinations: JSON.stringify([{ name: "backend", url: backend.url }]) },
+      bindings: {
+        EXT_SESSION_MGT: ext(),
+        destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
+      },
     });
     clusters.push(cluster);
     const res = await cluster.fetch("a", "/x");
@@ -64,7 +70,10 @@ describe("custom store driver", () => {
     const cluster = await startCluster({
       script: await bundleWorker("./examples/kv-session-store/index.ts"),
       workers: ["a"],
-      bindings: { EXT_SESSION_MGT: ext({ instanceName: "NOT_BOUND" }), destinations: JSON.stringify([{ name: "backend", url: backend.url }]) },
+      bindings: {
+        EXT_SESSION_MGT: ext({ instanceName: "NOT_BOUND" }),
+        destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
+      },
     });
     clusters.push(cluster);
     const res = await cluster.fetch("a", "/x");

@@ -1,7 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
-import { findCalls, sampleDestinations, startDestinationSim, type DestinationSim } from "../support/destination-sim.js";
+import {
+  findCalls,
+  sampleDestinations,
+  startDestinationSim,
+  type DestinationSim,
+} from "../support/destination-sim.js";
 import { loginThroughForms } from "../support/form-login.js";
 import { startIdp, type Idp } from "../support/idp.js";
 import { bundleWorker } from "../support/worker-bundle.js";
@@ -40,7 +45,13 @@ const XS_APP = {
 function destinationsFor(backendUrl: string) {
   return [
     ...sampleDestinations(backendUrl),
-    { Name: "override", URL: `${backendUrl}/from-service`, Authentication: "NoAuthentication", Type: "HTTP", ProxyType: "Internet" },
+    {
+      Name: "override",
+      URL: `${backendUrl}/from-service`,
+      Authentication: "NoAuthentication",
+      Type: "HTTP",
+      ProxyType: "Internet",
+    },
     {
       Name: "extras",
       URL: `${backendUrl}/extras`,
@@ -54,12 +65,23 @@ function destinationsFor(backendUrl: string) {
       "URL.queries.mode": "destination",
       "HTML5.Timeout": "5000",
     },
-    { Name: "forwarding", URL: `${backendUrl}/fwd`, Authentication: "NoAuthentication", Type: "HTTP", ProxyType: "Internet", forwardAuthToken: "true" },
+    {
+      Name: "forwarding",
+      URL: `${backendUrl}/fwd`,
+      Authentication: "NoAuthentication",
+      Type: "HTTP",
+      ProxyType: "Internet",
+      forwardAuthToken: "true",
+    },
   ];
 }
 
 beforeAll(async () => {
-  [idp, backend, script] = await Promise.all([startIdp({ redirectUris: [`${ORIGIN}/login/callback`] }), startEchoBackend(), bundleWorker()]);
+  [idp, backend, script] = await Promise.all([
+    startIdp({ redirectUris: [`${ORIGIN}/login/callback`] }),
+    startEchoBackend(),
+    bundleWorker(),
+  ]);
 });
 afterEach(async () => {
   await Promise.all(clusters.splice(0).map((c) => c.dispose()));
@@ -82,12 +104,20 @@ async function sharedSetup(): Promise<{ c: Cluster; sim: DestinationSim }> {
   return shared;
 }
 
-async function setup(options: { tokenTtl?: number; authTokenTtl?: number } = {}): Promise<{ c: Cluster; sim: DestinationSim }> {
+async function setup(
+  options: { tokenTtl?: number; authTokenTtl?: number } = {},
+): Promise<{ c: Cluster; sim: DestinationSim }> {
   const sim = await startDestinationSim({ destinations: destinationsFor(backend.url), ...options });
   sims.push(sim);
   const vcap = {
     destination: [sim.binding],
-    identity: [{ name: "oidc", label: "identity", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
+    identity: [
+      {
+        name: "oidc",
+        label: "identity",
+        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
+      },
+    ],
   };
   const c = await startCluster({
     script,
@@ -141,7 +171,9 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 describe("destination service: each authentication kind reaches the backend with the right headers", () => {
   it("NoAuthentication: no Authorization, the route's path below the destination URL; instance level too", async () => {
     const { c, sim } = await sharedSetup();
-    const seen = await seenFor(await get(c, "/na/hello?x=1", undefined, { authorization: "Bearer client-sent" }));
+    const seen = await seenFor(
+      await get(c, "/na/hello?x=1", undefined, { authorization: "Bearer client-sent" }),
+    );
     expect(seen.url).toBe("/hello?x=1");
     // A public route passes the client's own Authorization on, as for variable destinations.
     expect(seen.headers.authorization).toBe("Bearer client-sent");
@@ -149,14 +181,22 @@ describe("destination service: each authentication kind reaches the backend with
     expect(inst.url).toBe("/i");
     expect(findCalls(sim, "instance-only")).toHaveLength(1);
     // The service's client-credentials token, never the user's, authorises the lookup.
-    expect([...findCalls(sim, "no-auth"), ...findCalls(sim, "instance-only")].every((r) => r.status === 200 && r.userToken === undefined)).toBe(true);
+    expect(
+      [...findCalls(sim, "no-auth"), ...findCalls(sim, "instance-only")].every(
+        (r) => r.status === 200 && r.userToken === undefined,
+      ),
+    ).toBe(true);
   });
 
   it("BasicAuthentication: the service's Basic header replaces the client's", async () => {
     const { c } = await sharedSetup();
-    const seen = await seenFor(await get(c, "/basic/b", undefined, { authorization: "Basic Y2xpZW50OmNsaWVudA==" }));
+    const seen = await seenFor(
+      await get(c, "/basic/b", undefined, { authorization: "Basic Y2xpZW50OmNsaWVudA==" }),
+    );
     expect(seen.url).toBe("/basic/b");
-    expect(seen.headers.authorization).toBe(`Basic ${Buffer.from("alice:alice-password").toString("base64")}`);
+    expect(seen.headers.authorization).toBe(
+      `Basic ${Buffer.from("alice:alice-password").toString("base64")}`,
+    );
   });
 
   it("OAuth2ClientCredentials: the token the service fetched for the destination", async () => {
@@ -222,7 +262,12 @@ describe("destination service: each authentication kind reaches the backend with
 
   it("sap-client, URL.headers.* (unless the client sent them) and URL.queries.* (unless the request has them)", async () => {
     const { c } = await sharedSetup();
-    const seen = await seenFor(await get(c, "/extras/q?mode=client&z=1", undefined, { "sap-client": "999", "x-tenant": "client-tenant" }));
+    const seen = await seenFor(
+      await get(c, "/extras/q?mode=client&z=1", undefined, {
+        "sap-client": "999",
+        "x-tenant": "client-tenant",
+      }),
+    );
     expect(seen.headers["sap-client"]).toBe("100");
     expect(seen.headers["x-api-key"]).toBe("key-from-destination");
     expect(seen.headers["x-tenant"]).toBe("client-tenant");
@@ -244,7 +289,9 @@ describe("destination service: caching", () => {
     expect(findCalls(sim, "client-credentials")).toHaveLength(1);
     // Every request used the one token the service issued.
     const value = sim.issued.find((t) => t.destination === "client-credentials")!.value;
-    const ccSeen = backend.seen.filter((s) => s.url.startsWith("/n") || s.url.startsWith("/burst")).filter((s) => s.headers.authorization);
+    const ccSeen = backend.seen
+      .filter((s) => s.url.startsWith("/n") || s.url.startsWith("/burst"))
+      .filter((s) => s.headers.authorization);
     expect(ccSeen).toHaveLength(N + 10);
     expect(ccSeen.every((s) => s.headers.authorization === `Bearer ${value}`)).toBe(true);
   });
@@ -268,7 +315,12 @@ describe("destination service: caching", () => {
     const stale = await seenFor(await get(c, "/cc/two"));
     const [old] = sim.issued.filter((t) => t.destination === "client-credentials");
     expect(stale.headers.authorization).toBe(`Bearer ${old!.value}`);
-    await until(() => findCalls(sim, "client-credentials").length === 2 && sim.issued.filter((t) => t.destination === "client-credentials").length === 2, "the background refresh");
+    await until(
+      () =>
+        findCalls(sim, "client-credentials").length === 2 &&
+        sim.issued.filter((t) => t.destination === "client-credentials").length === 2,
+      "the background refresh",
+    );
     const renewed = sim.issued.filter((t) => t.destination === "client-credentials")[1]!;
     const fresh = await seenFor(await get(c, "/cc/three"));
     expect(fresh.headers.authorization).toBe(`Bearer ${renewed.value}`);

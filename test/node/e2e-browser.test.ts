@@ -37,7 +37,10 @@ interface DemoIdp {
   user: { login: string; password: string; claims: { name: string; email: string } };
   stop(): Promise<void>;
 }
-const startDemoIdp = startDemoIdpUntyped as (options: { routerOrigin: string; accessTokenTtl?: number }) => Promise<DemoIdp>;
+const startDemoIdp = startDemoIdpUntyped as (options: {
+  routerOrigin: string;
+  accessTokenTtl?: number;
+}) => Promise<DemoIdp>;
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -188,9 +191,12 @@ async function startDev(args: string[], port: number, env: Record<string, string
   const deadline = Date.now() + START_DEADLINE_MS;
   while (!out.includes(announced)) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`dev.mjs exited (${child.exitCode ?? child.signalCode}) before the router answered:\n${out}`);
+      throw new Error(
+        `dev.mjs exited (${child.exitCode ?? child.signalCode}) before the router answered:\n${out}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`the router did not start within ${START_DEADLINE_MS} ms:\n${out}`);
+    if (Date.now() > deadline)
+      throw new Error(`the router did not start within ${START_DEADLINE_MS} ms:\n${out}`);
     await sleep(100);
   }
   look();
@@ -203,21 +209,36 @@ let shotDir = "";
 let shots = 0;
 async function screenshot(page: Page, name: string): Promise<void> {
   shots++;
-  await page.screenshot({ path: join(shotDir, `${String(shots).padStart(2, "0")}-${name}.png`), fullPage: true });
+  await page.screenshot({
+    path: join(shotDir, `${String(shots).padStart(2, "0")}-${name}.png`),
+    fullPage: true,
+  });
 }
 
 /** On the provider's login page: fill it in and submit; give consent if the provider asks. */
-async function signIn(page: Page, idpOrigin: string, routerUrl: string, login: string, password: string): Promise<void> {
+async function signIn(
+  page: Page,
+  idpOrigin: string,
+  routerUrl: string,
+  login: string,
+  password: string,
+): Promise<void> {
   await page.fill('input[name="login"]', login);
   await page.fill('input[name="password"]', password);
   await page.click('button[type="submit"]');
   // Back at the router, or a consent page first (oidc-provider's devInteractions "Authorize").
   for (let step = 0; step < 3; step++) {
-    await page.waitForURL((url) => url.origin === new URL(routerUrl).origin || (url.origin === idpOrigin && url.pathname.startsWith("/interaction/")), {
-      timeout: 10_000,
-    });
+    await page.waitForURL(
+      (url) =>
+        url.origin === new URL(routerUrl).origin ||
+        (url.origin === idpOrigin && url.pathname.startsWith("/interaction/")),
+      {
+        timeout: 10_000,
+      },
+    );
     if (new URL(page.url()).origin !== idpOrigin) return;
-    if (await page.locator('input[name="password"]').count()) throw new Error(`the provider refused ${login}: ${await page.textContent("body")}`);
+    if (await page.locator('input[name="password"]').count())
+      throw new Error(`the provider refused ${login}: ${await page.textContent("body")}`);
     await page.click('button[type="submit"]'); // consent
     await page.waitForLoadState();
   }
@@ -239,7 +260,11 @@ beforeAll(async () => {
   router = await freePort(HOST);
   do backend = await freePort(HOST);
   while (backend === router);
-  [redis, idp, browser] = await Promise.all([startLocalRedis(), startDemoIdp({ routerOrigin: `http://${HOST}:${router}`, accessTokenTtl: ACCESS_TOKEN_TTL_S }), launchBrowser()]);
+  [redis, idp, browser] = await Promise.all([
+    startLocalRedis(),
+    startDemoIdp({ routerOrigin: `http://${HOST}:${router}`, accessTokenTtl: ACCESS_TOKEN_TTL_S }),
+    launchBrowser(),
+  ]);
 });
 
 afterAll(async () => {
@@ -252,7 +277,9 @@ afterAll(async () => {
   else console.log(`e2e-browser: screenshots in ${shotDir}`);
   // Nothing of this test may outlive it: dev.mjs, wrangler, workerd, the provider, redis, chromium.
   const kinds = [...allSeen.values()].join("\n");
-  if (browser) for (const kind of ["workerd", "wrangler", "chrom", "server.mjs", "redis-server"]) expect(kinds, `no ${kind} process was seen`).toContain(kind);
+  if (browser)
+    for (const kind of ["workerd", "wrangler", "chrom", "server.mjs", "redis-server"])
+      expect(kinds, `no ${kind} process was seen`).toContain(kind);
   await eventually(() => {
     const left = [...allSeen].filter(([pid]) => alive(pid)).map(([pid, cmd]) => `${pid} ${cmd}`);
     expect(left, "processes left behind").toEqual([]);
@@ -265,11 +292,27 @@ describe("npm start in a browser", () => {
       const { issuer } = idp!;
       const idpOrigin = new URL(issuer).origin;
       const routerUrl = `http://${HOST}:${router}`;
-      const args = ["--port", String(router), "--backend-port", String(backend), "--redis-url", redis!.restUrl, `--redis-token=${redis!.token}`, "--idp-url", issuer];
+      const args = [
+        "--port",
+        String(router),
+        "--backend-port",
+        String(backend),
+        "--redis-url",
+        redis!.restUrl,
+        `--redis-token=${redis!.token}`,
+        "--idp-url",
+        issuer,
+      ];
       const env = { SESSION_SECRET };
       const counters = async () =>
-        (await (await fetch(`${idpOrigin}/__test/counters`)).json()) as { logins: number; authorizationCodeGrants: number; refreshGrants: number; endSessions: number };
-      const fingerprintOnPage = async () => /SHA-256 fingerprint ([0-9a-f]{8})/.exec((await page.textContent("body")) ?? "")?.[1];
+        (await (await fetch(`${idpOrigin}/__test/counters`)).json()) as {
+          logins: number;
+          authorizationCodeGrants: number;
+          refreshGrants: number;
+          endSessions: number;
+        };
+      const fingerprintOnPage = async () =>
+        /SHA-256 fingerprint ([0-9a-f]{8})/.exec((await page.textContent("body")) ?? "")?.[1];
 
       let dev = await startDev(args, router, env);
       expect(dev.output()).toContain(`login as demo / demo at ${issuer} (already running)`);
@@ -278,7 +321,8 @@ describe("npm start in a browser", () => {
       const page = await context.newPage();
       const toIdp: string[] = [];
       page.on("request", (request: BrowserRequest) => {
-        if (new URL(request.url()).origin === idpOrigin) toIdp.push(`${request.method()} ${new URL(request.url()).pathname}`);
+        if (new URL(request.url()).origin === idpOrigin)
+          toIdp.push(`${request.method()} ${new URL(request.url()).pathname}`);
       });
 
       // 1. The protected start page sends the browser to the provider's login page.
@@ -303,7 +347,13 @@ describe("npm start in a browser", () => {
       await screenshot(page, "logged-in");
       const session = (await context.cookies(routerUrl)).find((c) => c.name === "JSESSIONID");
       expect(session, "the router's session cookie").toBeDefined();
-      expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: "Lax", path: "/", expires: -1 });
+      expect(session).toMatchObject({
+        httpOnly: true,
+        secure: true,
+        sameSite: "Lax",
+        path: "/",
+        expires: -1,
+      });
       const afterLogin = await counters();
       expect(afterLogin.logins).toBe(1);
       expect(afterLogin.authorizationCodeGrants).toBe(1);
@@ -317,7 +367,8 @@ describe("npm start in a browser", () => {
 
       // 3. Restart: a new wrangler dev, a new isolate with an empty memory tier.
       expect(await dev.stop()).toBe(0);
-      for (const port of [router, backend]) await eventually(async () => expect(await accepts(port), `port ${port}`).toBe(false), 3000);
+      for (const port of [router, backend])
+        await eventually(async () => expect(await accepts(port), `port ${port}`).toBe(false), 3000);
       dev = await startDev(args, router, env);
       toIdp.length = 0;
       await page.reload();
@@ -381,7 +432,8 @@ describe("npm start's own XSUAA simulator in a browser", () => {
       const page = await context.newPage();
       const toSim: string[] = [];
       page.on("request", (request: BrowserRequest) => {
-        if (new URL(request.url()).origin === simOrigin) toSim.push(`${request.method()} ${new URL(request.url()).pathname}`);
+        if (new URL(request.url()).origin === simOrigin)
+          toSim.push(`${request.method()} ${new URL(request.url()).pathname}`);
       });
 
       // SAP's login page moves the browser on to XSUAA's /oauth/authorize: its sign-in form names the demo user.
@@ -396,7 +448,9 @@ describe("npm start's own XSUAA simulator in a browser", () => {
       await page.fill('input[name="username"]', "demo");
       await page.fill('input[name="password"]', "wrong");
       await page.click('button[type="submit"]');
-      await expect.poll(() => page.locator('[role="alert"]').textContent()).toContain("Unable to verify username or password");
+      await expect
+        .poll(() => page.locator('[role="alert"]').textContent())
+        .toContain("Unable to verify username or password");
 
       await page.fill('input[name="username"]', "demo");
       await page.fill('input[name="password"]', "demo");
@@ -419,7 +473,14 @@ describe("npm start's own XSUAA simulator in a browser", () => {
       await context.close();
 
       expect(await dev.stop()).toBe(0);
-      await eventually(async () => expect(await accepts(Number(new URL(simOrigin).port), new URL(simOrigin).hostname), "the simulator still listens").toBe(false), 3000);
+      await eventually(
+        async () =>
+          expect(
+            await accepts(Number(new URL(simOrigin).port), new URL(simOrigin).hostname),
+            "the simulator still listens",
+          ).toBe(false),
+        3000,
+      );
     } catch (err) {
       failed = true;
       throw err;
@@ -436,11 +497,20 @@ describe("logout in a browser, beyond the router's host", () => {
     const port = await freePort(HOST);
     let backendPort = await freePort(HOST);
     while (backendPort === port) backendPort = await freePort(HOST);
-    const dev = await startDev(["--no-login", "--port", String(port), "--backend-port", String(backendPort)], port, {});
+    const dev = await startDev(
+      ["--no-login", "--port", String(port), "--backend-port", String(backendPort)],
+      port,
+      {},
+    );
     // app.example.test and its siblings resolve to the router; the origin counts as secure as
     // 127.0.0.1 does (Clear-Site-Data and Secure cookies need a secure context).
     const origin = `http://app.example.test:${port}`;
-    const siteBrowser = await launchBrowser({ args: ["--host-resolver-rules=MAP *.example.test 127.0.0.1", `--unsafely-treat-insecure-origin-as-secure=${origin}`] });
+    const siteBrowser = await launchBrowser({
+      args: [
+        "--host-resolver-rules=MAP *.example.test 127.0.0.1",
+        `--unsafely-treat-insecure-origin-as-secure=${origin}`,
+      ],
+    });
     try {
       const context = await siteBrowser.newContext();
       await context.addCookies([
@@ -450,14 +520,22 @@ describe("logout in a browser, beyond the router's host", () => {
       const page = await context.newPage();
       await page.goto(`${origin}/`);
       const answer = await page.evaluate(async () => {
-        const token = (await fetch("/api/echo", { headers: { "x-csrf-token": "fetch" } })).headers.get("x-csrf-token") ?? "";
-        const res = await fetch("/logout", { method: "POST", headers: { "x-csrf-token": token }, redirect: "manual" });
+        const token =
+          (await fetch("/api/echo", { headers: { "x-csrf-token": "fetch" } })).headers.get("x-csrf-token") ??
+          "";
+        const res = await fetch("/logout", {
+          method: "POST",
+          headers: { "x-csrf-token": token },
+          redirect: "manual",
+        });
         return `${res.type} ${res.status}`;
       });
       expect(answer).toBe("basic 200"); // the router's logout page: logged out
       await sleep(200);
       const names = (await context.cookies()).map((c) => `${c.domain} ${c.name}`);
-      expect(names).toEqual(expect.arrayContaining(["other.example.test other_app", ".example.test site_wide"]));
+      expect(names).toEqual(
+        expect.arrayContaining(["other.example.test other_app", ".example.test site_wide"]),
+      );
     } finally {
       await siteBrowser.close();
       expect(await dev.stop()).toBe(0);

@@ -32,8 +32,28 @@ const XS_APP = {
 // code exchange fails at the callback) and IAS (its discovery fails when the login starts).
 const DEAD_URL = `http://127.0.0.1:${DEAD_PORT}`;
 const VCAP = {
-  xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: DEAD_URL, clientid: "c", clientsecret: "s", xsappname: "app", uaadomain: `127.0.0.1:${DEAD_PORT}` } }],
-  identity: [{ name: "ias", label: "identity", tags: ["ias"], credentials: { url: DEAD_URL, clientid: "c", clientsecret: "s", domains: ["127.0.0.1"] } }],
+  xsuaa: [
+    {
+      name: "uaa",
+      label: "xsuaa",
+      tags: ["xsuaa"],
+      credentials: {
+        url: DEAD_URL,
+        clientid: "c",
+        clientsecret: "s",
+        xsappname: "app",
+        uaadomain: `127.0.0.1:${DEAD_PORT}`,
+      },
+    },
+  ],
+  identity: [
+    {
+      name: "ias",
+      label: "identity",
+      tags: ["ias"],
+      credentials: { url: DEAD_URL, clientid: "c", clientsecret: "s", domains: ["127.0.0.1"] },
+    },
+  ],
 };
 
 let assets: string;
@@ -50,11 +70,20 @@ beforeAll(async () => {
   const script = await bundleWorker();
   const destinations = JSON.stringify([{ name: "backend", url: `http://127.0.0.1:${DEAD_PORT}` }]);
   [router, broken, browser] = await Promise.all([
-    startEdgeRouter({ script, assetsDirectory: assets, bindings: { XS_APP: JSON.stringify(XS_APP), destinations, VCAP_SERVICES: JSON.stringify(VCAP) } }),
+    startEdgeRouter({
+      script,
+      assetsDirectory: assets,
+      bindings: { XS_APP: JSON.stringify(XS_APP), destinations, VCAP_SERVICES: JSON.stringify(VCAP) },
+    }),
     // A misspelt property and a destination without URL: the configuration is invalid.
     startEdgeRouter({
       script,
-      bindings: { XS_APP: JSON.stringify({ routes: [{ source: "^/(.*)$", destination: "backend", authenticationtype: "none" }] }), destinations: JSON.stringify([{ name: "backend" }]) },
+      bindings: {
+        XS_APP: JSON.stringify({
+          routes: [{ source: "^/(.*)$", destination: "backend", authenticationtype: "none" }],
+        }),
+        destinations: JSON.stringify([{ name: "backend" }]),
+      },
     }),
     launchBrowser(),
   ]);
@@ -88,7 +117,13 @@ describe("error pages answered by the router", () => {
     ["file-not-found", "/static/missing.html", {}, 404, "FILE_NOT_FOUND"],
     ["method-not-allowed", "/static/index.html", { method: "POST" }, 405, "METHOD_NOT_ALLOWED"],
     ["backend-unreachable", "/api/x", {}, 502, "BACKEND_UNREACHABLE"],
-    ["authentication-required", "/private/x", { headers: { "x-requested-with": "XMLHttpRequest" } }, 401, "AUTHENTICATION_REQUIRED"],
+    [
+      "authentication-required",
+      "/private/x",
+      { headers: { "x-requested-with": "XMLHttpRequest" } },
+      401,
+      "AUTHENTICATION_REQUIRED",
+    ],
     ["login-state-invalid", `/login/callback?state=${"a".repeat(43)}&code=x`, {}, 400, "LOGIN_STATE_INVALID"],
     ["idp-unavailable-discovery", "/ias/x", {}, 503, "IDP_UNAVAILABLE"],
   ] as const)("%s", async (name, path, init, status, code) => {
@@ -104,7 +139,9 @@ describe("error pages answered by the router", () => {
     expect(authorize.href.startsWith(`${DEAD_URL}/oauth/authorize?`)).toBe(true);
     const loginCookies = start.headers.getSetCookie().map((c) => c.split(";")[0]!);
     const state = authorize.searchParams.get("state")!;
-    const res = await router.fetch(`/login/callback?state=${state}&code=some-code`, { headers: { cookie: loginCookies.join("; ") } });
+    const res = await router.fetch(`/login/callback?state=${state}&code=some-code`, {
+      headers: { cookie: loginCookies.join("; ") },
+    });
     expect(res.status).toBe(502);
     await review("router-idp-unavailable-token", await res.text(), "IDP_UNAVAILABLE");
   });

@@ -18,7 +18,11 @@ let router: Cluster;
 
 beforeAll(async () => {
   let script: string;
-  [idp, backend, script] = await Promise.all([startIdp({ redirectUris: [`${ORIGIN}/login/callback`] }), startEchoBackend(), bundleWorker()]);
+  [idp, backend, script] = await Promise.all([
+    startIdp({ redirectUris: [`${ORIGIN}/login/callback`] }),
+    startEchoBackend(),
+    bundleWorker(),
+  ]);
   router = await startCluster({
     script,
     workers: ["a"],
@@ -26,7 +30,13 @@ beforeAll(async () => {
       SESSION_COOKIE_NAME: NAME,
       PRESERVE_FRAGMENT: "false", // a 302 to start the login (the fragment page: xsuaa-login.test.ts)
       VCAP_SERVICES: JSON.stringify({
-        identity: [{ name: "oidc", label: "identity", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
+        identity: [
+          {
+            name: "oidc",
+            label: "identity",
+            credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
+          },
+        ],
       }),
       destinations: JSON.stringify([
         { name: "backend", url: backend.url },
@@ -70,12 +80,16 @@ async function login(): Promise<{ cookie: string; setCookie: string }> {
 describe("SESSION_COOKIE_NAME with the __Host- prefix", () => {
   it("logs in; the cookie is Secure, Path=/ and host-only as the prefix demands", async () => {
     const { setCookie } = await login();
-    expect(setCookie).toMatch(/^__Host-JSESSIONID=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(setCookie).toMatch(
+      /^__Host-JSESSIONID=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+    );
   });
 
   it("never forwards the router's cookie under its configured name; a backend's JSESSIONID still arrives", async () => {
     const { cookie } = await login();
-    const res = await router.fetch("a", "/app/echo", { headers: { cookie: `JSESSIONID=java-1; ${cookie}; theme=dark` } });
+    const res = await router.fetch("a", "/app/echo", {
+      headers: { cookie: `JSESSIONID=java-1; ${cookie}; theme=dark` },
+    });
     expect(res.status).toBe(200);
     expect(backend.seen.at(-1)!.headers.cookie).toBe("JSESSIONID=java-1; theme=dark");
   });

@@ -24,9 +24,20 @@ const BOOKS_XS_APP = {
   welcomeFile: "/index.html",
   authenticationMethod: "route",
   routes: [
-    { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "none", csrfProtection: false },
+    {
+      source: "^/api/(.*)$",
+      target: "/$1",
+      destination: "backend",
+      authenticationType: "none",
+      csrfProtection: false,
+    },
     { source: "^/admin/(.*)$", target: "/$1", service: "html5-apps-repo-rt", authenticationType: "ias" },
-    { source: "^/index.html$", service: "html5-apps-repo-rt", authenticationType: "none", cacheControl: "no-cache, no-store, must-revalidate" },
+    {
+      source: "^/index.html$",
+      service: "html5-apps-repo-rt",
+      authenticationType: "none",
+      cacheControl: "no-cache, no-store, must-revalidate",
+    },
     { source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" },
   ],
 };
@@ -45,7 +56,13 @@ function books(version: string) {
       "app.js": `console.log("books ${version}");`,
       "lib.js": { body: "lib", type: "application/javascript", cacheControl: "max-age=60" },
       "panel.html": page("admin panel"),
-      "big.js": { body: "/* first part */", type: "application/javascript", get rest() { return bigRest(); } },
+      "big.js": {
+        body: "/* first part */",
+        type: "application/javascript",
+        get rest() {
+          return bigRest();
+        },
+      },
     },
   };
 }
@@ -64,19 +81,34 @@ async function setup(): Promise<{ c: Cluster; sim: Html5RepoSim; stop: () => Pro
   const vcap = {
     "html5-apps-repo": [sim.binding],
     // The test OpenID provider, bound as SAP binds IAS (a generic OpenID provider is bound so).
-    identity: [{ name: "ias", label: "identity", credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret } }],
+    identity: [
+      {
+        name: "ias",
+        label: "identity",
+        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
+      },
+    ],
   };
   const c = await startCluster({
     script,
     workers: ["a"],
-    bindings: { PRESERVE_FRAGMENT: "false", VCAP_SERVICES: JSON.stringify(vcap), destinations: JSON.stringify([{ name: "backend", url: backend.url }]), XS_APP: JSON.stringify(CENTRAL_XS_APP) },
+    bindings: {
+      PRESERVE_FRAGMENT: "false",
+      VCAP_SERVICES: JSON.stringify(vcap),
+      destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
+      XS_APP: JSON.stringify(CENTRAL_XS_APP),
+    },
   });
   return { c, sim, stop: async () => void (await Promise.all([c.dispose(), sim.stop()])) };
 }
 
 let shared: Awaited<ReturnType<typeof setup>>;
 beforeAll(async () => {
-  [idp, backend, script] = await Promise.all([startIdp({ redirectUris: [`${ORIGIN}/login/callback`] }), startEchoBackend(), bundleWorker()]);
+  [idp, backend, script] = await Promise.all([
+    startIdp({ redirectUris: [`${ORIGIN}/login/callback`] }),
+    startEchoBackend(),
+    bundleWorker(),
+  ]);
   shared = await setup();
 });
 afterAll(async () => {
@@ -84,20 +116,33 @@ afterAll(async () => {
   await Promise.all([idp?.stop(), backend?.close()]);
 });
 
-const get = (c: Cluster, path: string, headers: Record<string, string> = {}) => c.fetch("a", path, { redirect: "manual", headers });
+const get = (c: Cluster, path: string, headers: Record<string, string> = {}) =>
+  c.fetch("a", path, { redirect: "manual", headers });
 const files = (sim: Html5RepoSim) => sim.requests.filter((r) => r.kind === "file");
 
 describe("HTML5 application repository: apps served through the runtime API", () => {
   it("serves an app's index.html through the repository with the binding's token; no version is the repository's default", async () => {
     const { c, sim } = shared;
-    const res = await get(c, "/books/index.html", { cookie: "JSESSIONID=x; other=1", authorization: "Bearer from-browser" });
+    const res = await get(c, "/books/index.html", {
+      cookie: "JSESSIONID=x; other=1",
+      authorization: "Bearer from-browser",
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(await res.text()).toBe(page("books 2.0.0"));
     const file = files(sim).at(-1)!;
-    expect(file).toMatchObject({ method: "GET", path: "/applications/content/books/index.html", status: 200 });
+    expect(file).toMatchObject({
+      method: "GET",
+      path: "/applications/content/books/index.html",
+      status: 200,
+    });
     // The app's xs-app.json was read from the repository, with the same token.
-    expect(sim.requests.some((r) => r.kind === "xs-app" && r.path === "/applications/content/books/xs-app.json" && r.status === 200)).toBe(true);
+    expect(
+      sim.requests.some(
+        (r) =>
+          r.kind === "xs-app" && r.path === "/applications/content/books/xs-app.json" && r.status === 200,
+      ),
+    ).toBe(true);
   });
 
   it("a versioned app key serves that version, with its own xs-app.json", async () => {
@@ -106,7 +151,11 @@ describe("HTML5 application repository: apps served through the runtime API", ()
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('console.log("books 1.0.0");');
     expect(files(sim).at(-1)!.path).toBe("/applications/content/books-1.0.0/app.js");
-    expect(sim.requests.some((r) => r.kind === "xs-app" && r.path === "/applications/content/books-1.0.0/xs-app.json")).toBe(true);
+    expect(
+      sim.requests.some(
+        (r) => r.kind === "xs-app" && r.path === "/applications/content/books-1.0.0/xs-app.json",
+      ),
+    ).toBe(true);
   });
 
   it("the app's welcome file: /books and /books/ redirect to /books/index.html", async () => {
@@ -170,7 +219,12 @@ describe("HTML5 application repository: apps served through the runtime API", ()
     const res = await get(c, "/nosuchapp/index.html");
     expect(res.status).toBe(404);
     expect(await res.text()).toContain("HTML5_APP_NOT_FOUND");
-    expect(sim.requests.some((r) => r.kind === "xs-app" && r.path === "/applications/content/nosuchapp/xs-app.json" && r.status === 503)).toBe(true);
+    expect(
+      sim.requests.some(
+        (r) =>
+          r.kind === "xs-app" && r.path === "/applications/content/nosuchapp/xs-app.json" && r.status === 503,
+      ),
+    ).toBe(true);
     expect(files(sim).length).toBe(before);
     const central = await get(c, "/central/ping");
     expect(central.status).toBe(200);
@@ -187,7 +241,8 @@ describe("HTML5 application repository: apps served through the runtime API", ()
     expect(first).toBe("/* first part */");
     releaseBig("/* rest */");
     let rest = "";
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      rest += new TextDecoder().decode(chunk.value);
     expect(rest).toBe("/* rest */");
   });
 
@@ -217,7 +272,9 @@ describe("HTML5 application repository: caching and failures", () => {
     const { c, sim, stop } = await setup();
     try {
       const N = 20;
-      const answers = await Promise.all(Array.from({ length: N }, (_, i) => get(c, i % 2 === 0 ? "/books/index.html" : "/books/app.js")));
+      const answers = await Promise.all(
+        Array.from({ length: N }, (_, i) => get(c, i % 2 === 0 ? "/books/index.html" : "/books/app.js")),
+      );
       for (const res of answers) {
         expect(res.status).toBe(200);
         await res.body?.cancel();
@@ -239,7 +296,8 @@ describe("HTML5 application repository: caching and failures", () => {
         expect(res.status).toBe(503);
         const body = await res.text();
         expect(body).toContain("HTML5_REPO_UNAVAILABLE");
-        for (const secret of [sim.clientSecret, sim.clientId, sim.url, "127.0.0.1"]) expect(body).not.toContain(secret);
+        for (const secret of [sim.clientSecret, sim.clientId, sim.url, "127.0.0.1"])
+          expect(body).not.toContain(secret);
       }
       // Up again, with the xs-app.json cached: a file the repository cannot serve is 503 too.
       sim.setOutage(null);
@@ -274,10 +332,18 @@ describe("HTML5 application repository: caching and failures", () => {
 
 describe("HTML5 repository simulator command line", () => {
   it("prints VCAP_SERVICES whose credentials reach the running simulator: a token, then the sample app", async () => {
-    const child = spawn(process.execPath, ["scripts/sim/html5-repo.mjs"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["scripts/sim/html5-repo.mjs"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     try {
       let out = "";
-      let vcap: { "html5-apps-repo": [{ credentials: { uri: string; uaa: { url: string; clientid: string; clientsecret: string } } }] } | undefined;
+      let vcap:
+        | {
+            "html5-apps-repo": [
+              { credentials: { uri: string; uaa: { url: string; clientid: string; clientsecret: string } } },
+            ];
+          }
+        | undefined;
       for await (const chunk of child.stdout!) {
         out += String(chunk);
         try {
@@ -288,9 +354,17 @@ describe("HTML5 repository simulator command line", () => {
         }
       }
       const { uri, uaa } = vcap!["html5-apps-repo"][0].credentials;
-      const form = new URLSearchParams({ grant_type: "client_credentials", client_id: uaa.clientid, client_secret: uaa.clientsecret });
-      const token = (await (await fetch(`${uaa.url}/oauth/token`, { method: "POST", body: form })).json()) as { access_token: string };
-      const index = await fetch(`${uri}/sample-1.0.0/index.html`, { headers: { authorization: `Bearer ${token.access_token}` } });
+      const form = new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: uaa.clientid,
+        client_secret: uaa.clientsecret,
+      });
+      const token = (await (
+        await fetch(`${uaa.url}/oauth/token`, { method: "POST", body: form })
+      ).json()) as { access_token: string };
+      const index = await fetch(`${uri}/sample-1.0.0/index.html`, {
+        headers: { authorization: `Bearer ${token.access_token}` },
+      });
       expect(index.status).toBe(200);
       expect(await index.text()).toContain("sample 1.0.0");
       expect((await fetch(`${uri}/sample/index.html`)).status).toBe(401);

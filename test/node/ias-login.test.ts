@@ -4,7 +4,13 @@ import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
 import { startLocalRedis, type LocalRedis } from "../support/redis.js";
 import { loginThroughSapForm, scriptRedirectOf } from "../support/sap-form-login.js";
-import { startIasSim, startXsuaaSim, vcapServicesOf, type IasSim, type XsuaaSim } from "../support/sap-idp.js";
+import {
+  startIasSim,
+  startXsuaaSim,
+  vcapServicesOf,
+  type IasSim,
+  type XsuaaSim,
+} from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
@@ -29,7 +35,11 @@ const XS_APP = {
     { source: "^/uaa/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" },
     { source: "^/(.*)$", target: "/$1", destination: "backend" },
   ],
-  logout: { logoutEndpoint: "/logout", logoutPage: "/public/bye", backChannelLogoutEndpoint: "/my/backchannel" },
+  logout: {
+    logoutEndpoint: "/logout",
+    logoutPage: "/public/bye",
+    backChannelLogoutEndpoint: "/my/backchannel",
+  },
 };
 
 beforeAll(async () => {
@@ -54,28 +64,47 @@ async function toSims(request: Request): Promise<Response> {
   const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
   const headers = new Headers(request.headers);
   headers.delete("content-length");
-  const init = { method: request.method, headers, redirect: "manual" as const, ...(body !== undefined && { body }) };
+  const init = {
+    method: request.method,
+    headers,
+    redirect: "manual" as const,
+    ...(body !== undefined && { body }),
+  };
   const host = new URL(request.url).host;
   if (ias.servesHost(host)) return ias.fetch(request.url, init);
   if (xsuaa.servesHost(host)) return xsuaa.fetch(request.url, init);
   return fetch(request.url, init);
 }
 
-async function cluster(o: { env?: Record<string, string>; withXsuaa?: boolean; workers?: string[] } = {}): Promise<Cluster> {
+async function cluster(
+  o: { env?: Record<string, string>; withXsuaa?: boolean; workers?: string[] } = {},
+): Promise<Cluster> {
   const c = await startCluster({
     script,
     workers: o.workers ?? ["a", "b"],
     bindings: {
-      EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, revalidateAfter: 300 }),
+      EXT_SESSION_MGT: JSON.stringify({
+        instanceName: "sessions",
+        storageType: "redis",
+        sessionSecret: SECRET_A,
+        revalidateAfter: 300,
+      }),
       VCAP_SERVICES: vcapServicesOf(
         { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        ...([ias.binding(), ...(o.withXsuaa ? [xsuaa.binding()] : [])] as unknown as Array<{ label: string } & Record<string, unknown>>),
+        ...([ias.binding(), ...(o.withXsuaa ? [xsuaa.binding()] : [])] as unknown as Array<
+          { label: string } & Record<string, unknown>
+        >),
       ),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       // Both bound: a route without authenticationType would use XSUAA (SAP), so the catch-all names IAS.
       XS_APP: JSON.stringify(
         o.withXsuaa
-          ? { ...XS_APP, routes: XS_APP.routes.map((r) => (r.authenticationType ? r : { ...r, authenticationType: "ias" })) }
+          ? {
+              ...XS_APP,
+              routes: XS_APP.routes.map((r) =>
+                r.authenticationType ? r : { ...r, authenticationType: "ias" },
+              ),
+            }
           : { ...XS_APP, routes: XS_APP.routes.filter((r) => r.authenticationType !== "xsuaa") },
       ),
       ...o.env,
@@ -88,7 +117,9 @@ async function cluster(o: { env?: Record<string, string>; withXsuaa?: boolean; w
 
 async function login(c: Cluster, path = "/app/x", worker = "a") {
   const start = await c.fetch(worker, path, { redirect: "manual" });
-  const authorize = new URL(start.status === 302 ? start.headers.get("location")! : scriptRedirectOf(await start.clone().text())!);
+  const authorize = new URL(
+    start.status === 302 ? start.headers.get("location")! : scriptRedirectOf(await start.clone().text())!,
+  );
   const callback = await loginThroughSapForm({
     routerFetch: (url, init) => c.fetch(worker, url, init),
     routerOrigin: ORIGIN,
@@ -101,8 +132,13 @@ async function login(c: Cluster, path = "/app/x", worker = "a") {
   return { start, authorize, callback, cookie: sessionCookieOf(callback) };
 }
 
-const get = (c: Cluster, worker: string, path: string, cookie?: string, headers: Record<string, string> = {}) =>
-  c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
+const get = (
+  c: Cluster,
+  worker: string,
+  path: string,
+  cookie?: string,
+  headers: Record<string, string> = {},
+) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
 const xhr = { "x-requested-with": "XMLHttpRequest" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -110,7 +146,9 @@ describe("IAS login", () => {
   it("logs in as SAP's router does (scope=openid, nonce, app_tid; secret in body and Basic), a route without authenticationType using IAS", async () => {
     const c = await cluster();
     const { authorize, callback, cookie } = await login(c, "/app/x?y=1");
-    expect(authorize.origin + authorize.pathname).toBe("https://mytenant.accounts.ondemand.test/oauth2/authorize");
+    expect(authorize.origin + authorize.pathname).toBe(
+      "https://mytenant.accounts.ondemand.test/oauth2/authorize",
+    );
     expect(authorize.searchParams.get("scope")).toBe("openid");
     expect(authorize.searchParams.get("nonce")).toBeTruthy();
     expect(authorize.searchParams.get("app_tid")).toBe(ias.appTid);
@@ -134,7 +172,13 @@ describe("IAS login", () => {
     const callback = await loginThroughSapForm({
       routerFetch: (url, init) => {
         const headers = new Headers(init?.headers);
-        if (new URL(url).pathname === "/login/callback") headers.set("cookie", [headers.get("cookie"), `${fragmentCookie}=${encodeURIComponent("#/Products(1)/detail")}`].filter(Boolean).join("; "));
+        if (new URL(url).pathname === "/login/callback")
+          headers.set(
+            "cookie",
+            [headers.get("cookie"), `${fragmentCookie}=${encodeURIComponent("#/Products(1)/detail")}`]
+              .filter(Boolean)
+              .join("; "),
+          );
         return c.fetch("a", url, { ...init, headers });
       },
       routerOrigin: ORIGIN,
@@ -172,13 +216,21 @@ describe("IAS login", () => {
     ias.endSessions();
     const other = await login(c, "/app/y", "b");
     expect((await get(c, "b", "/app/x", mine.cookie)).status).toBe(200);
-    const status = await ias.sendBackchannelLogout({ endpoint: `${ORIGIN}/my/backchannel`, sid, fetch: (input, init) => c.fetch("b", String(input), init) });
+    const status = await ias.sendBackchannelLogout({
+      endpoint: `${ORIGIN}/my/backchannel`,
+      sid,
+      fetch: (input, init) => c.fetch("b", String(input), init),
+    });
     expect(status).toBe(200);
     await sleep(350);
     for (const w of ["a", "b"]) expect((await get(c, w, "/app/x", mine.cookie, xhr)).status).toBe(401);
     expect((await get(c, "a", "/app/x", other.cookie)).status).toBe(200);
     // The fixed path stays an alias.
-    const alias = await ias.sendBackchannelLogout({ endpoint: `${ORIGIN}/login/backchannel-logout`, sid: ias.sessionIds()[0]!, fetch: (input, init) => c.fetch("a", String(input), init) });
+    const alias = await ias.sendBackchannelLogout({
+      endpoint: `${ORIGIN}/login/backchannel-logout`,
+      sid: ias.sessionIds()[0]!,
+      fetch: (input, init) => c.fetch("a", String(input), init),
+    });
     expect(alias).toBe(200);
   });
 });
@@ -215,8 +267,14 @@ describe("IAS and XSUAA both bound", () => {
     // A state of an IAS login presented as an XSUAA callback.
     const start = await c.fetch("a", "/app/z", { redirect: "manual" });
     const state = new URL(scriptRedirectOf(await start.text())!).searchParams.get("state")!;
-    const loginCookie = start.headers.getSetCookie().find((h) => h.includes("_login_"))!.split(";")[0]!;
-    const crossed = await c.fetch("a", `/login/callback?authType=xsuaa&state=${state}&code=x`, { redirect: "manual", headers: { cookie: loginCookie } });
+    const loginCookie = start.headers
+      .getSetCookie()
+      .find((h) => h.includes("_login_"))!
+      .split(";")[0]!;
+    const crossed = await c.fetch("a", `/login/callback?authType=xsuaa&state=${state}&code=x`, {
+      redirect: "manual",
+      headers: { cookie: loginCookie },
+    });
     expect(crossed.status).toBe(400);
   });
 });

@@ -32,7 +32,9 @@ async function startLoopbackPage() {
         return;
       }
       const code = (url.searchParams.get("code") ?? "").replace(/[^A-Za-z0-9_-]/g, "");
-      res.writeHead(200, { "content-type": "text/html" }).end(`<!DOCTYPE html><title>callback</title><p id="code">${code}</p>`);
+      res
+        .writeHead(200, { "content-type": "text/html" })
+        .end(`<!DOCTYPE html><title>callback</title><p id="code">${code}</p>`);
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -96,10 +98,24 @@ function fakeRouter(idp: Idp, as: oauth.AuthorizationServer, extraAuthParams: Re
       if (!p || !cookie?.includes(`login_state=${state}`)) return new Response("bad state", { status: 400 });
       pending.delete(state);
       const params = oauth.validateAuthResponse(as, client, u, state);
-      const res = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, REDIRECT_URI, p.verifier, insecure);
-      tokens = await oauth.processAuthorizationCodeResponse(as, client, res, { expectedNonce: p.nonce, requireIdToken: true });
+      const res = await oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        clientAuth,
+        params,
+        REDIRECT_URI,
+        p.verifier,
+        insecure,
+      );
+      tokens = await oauth.processAuthorizationCodeResponse(as, client, res, {
+        expectedNonce: p.nonce,
+        requireIdToken: true,
+      });
       idTokenClaims = oauth.getValidatedIdTokenClaims(tokens);
-      return new Response(null, { status: 302, headers: { location: "/", "set-cookie": "session=s1; Path=/; HttpOnly; Secure; SameSite=Lax" } });
+      return new Response(null, {
+        status: 302,
+        headers: { location: "/", "set-cookie": "session=s1; Path=/; HttpOnly; Secure; SameSite=Lax" },
+      });
     },
   };
 }
@@ -126,13 +142,21 @@ describe("test IdP (oidc-provider under Node 22)", () => {
   it("publishes a discovery document with the endpoints a router needs", async () => {
     expect(idp.issuer).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
     expect(as.issuer).toBe(idp.issuer);
-    for (const k of ["authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint", "userinfo_endpoint"] as const) {
+    for (const k of [
+      "authorization_endpoint",
+      "token_endpoint",
+      "jwks_uri",
+      "end_session_endpoint",
+      "userinfo_endpoint",
+    ] as const) {
       expect(as[k]).toMatch(new RegExp(`^${idp.issuer}/`));
     }
     expect(as.backchannel_logout_supported).toBe(true);
     expect(as.backchannel_logout_session_supported).toBe(true);
     expect(as.code_challenge_methods_supported).toEqual(["S256"]);
-    expect(as.scopes_supported).toEqual(expect.arrayContaining(["openid", "profile", "email", "offline_access", "app.read", "app.write"]));
+    expect(as.scopes_supported).toEqual(
+      expect.arrayContaining(["openid", "profile", "email", "offline_access", "app.read", "app.write"]),
+    );
     const jwks = (await (await fetch(as.jwks_uri!)).json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys.map((k) => k.kid)).toEqual(idp.publicJwks.keys.map((k) => k.kid));
     expect(jwks.keys[0]).not.toHaveProperty("d");
@@ -169,16 +193,31 @@ describe("test IdP (oidc-provider under Node 22)", () => {
     // offline_access is dropped without prompt=consent (OIDC Core 11); the refresh token comes anyway.
     expect(tokens.scope?.split(" ").sort()).toEqual(["app.read", "email", "openid", "profile"]);
     const claims = router.idTokenClaims!;
-    expect(claims).toMatchObject({ iss: idp.issuer, aud: idp.clientId, sub: "user-alice", email: "alice@example.test", name: "Alice Example" });
+    expect(claims).toMatchObject({
+      iss: idp.issuer,
+      aud: idp.clientId,
+      sub: "user-alice",
+      email: "alice@example.test",
+      name: "Alice Example",
+    });
     expect(claims.sid).toEqual(expect.any(String));
     // ID token signature against the published keys.
-    await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(as.jwks_uri!)), { issuer: idp.issuer, audience: idp.clientId });
+    await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(as.jwks_uri!)), {
+      issuer: idp.issuer,
+      audience: idp.clientId,
+    });
 
     // Refresh once: new access and refresh tokens (rotation).
     const r1 = await oauth.processRefreshTokenResponse(
       as,
       router.client,
-      await oauth.refreshTokenGrantRequest(as, router.client, router.clientAuth, tokens.refresh_token!, insecure),
+      await oauth.refreshTokenGrantRequest(
+        as,
+        router.client,
+        router.clientAuth,
+        tokens.refresh_token!,
+        insecure,
+      ),
     );
     expect(r1.access_token).toBeTruthy();
     expect(r1.access_token).not.toBe(tokens.access_token);
@@ -186,11 +225,25 @@ describe("test IdP (oidc-provider under Node 22)", () => {
     expect(r1.refresh_token).not.toBe(tokens.refresh_token);
 
     // The old refresh token again: invalid_grant (and the provider revokes the whole grant).
-    const replay = await oauth.refreshTokenGrantRequest(as, router.client, router.clientAuth, tokens.refresh_token!, insecure);
+    const replay = await oauth.refreshTokenGrantRequest(
+      as,
+      router.client,
+      router.clientAuth,
+      tokens.refresh_token!,
+      insecure,
+    );
     expect(replay.status).toBe(400);
     expect(await replay.clone().json()).toMatchObject({ error: "invalid_grant" });
-    await expect(oauth.processRefreshTokenResponse(as, router.client, replay)).rejects.toMatchObject({ error: "invalid_grant" });
-    const afterReplay = await oauth.refreshTokenGrantRequest(as, router.client, router.clientAuth, r1.refresh_token!, insecure);
+    await expect(oauth.processRefreshTokenResponse(as, router.client, replay)).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+    const afterReplay = await oauth.refreshTokenGrantRequest(
+      as,
+      router.client,
+      router.clientAuth,
+      r1.refresh_token!,
+      insecure,
+    );
     expect(((await afterReplay.json()) as { error: string }).error).toBe("invalid_grant");
 
     expect(await idp.counters()).toMatchObject({
@@ -230,16 +283,34 @@ describe("test IdP (oidc-provider under Node 22)", () => {
     expect(router2.seen.at(-1)!.url).toBe(`${ROUTER}/?state=bye`);
     expect(bcl.posts).toHaveLength(1);
     const logoutToken = new URLSearchParams(bcl.posts[0]).get("logout_token")!;
-    const { payload, protectedHeader } = await jwtVerify(logoutToken, createRemoteJWKSet(new URL(as.jwks_uri!)), {
-      issuer: idp.issuer,
-      audience: idp.clientId,
-      typ: "logout+jwt",
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      logoutToken,
+      createRemoteJWKSet(new URL(as.jwks_uri!)),
+      {
+        issuer: idp.issuer,
+        audience: idp.clientId,
+        typ: "logout+jwt",
+      },
+    );
     expect(protectedHeader.typ).toBe("logout+jwt");
-    expect(payload).toMatchObject({ sub: "user-alice", sid: router2.idTokenClaims!.sid, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } });
-    expect(await idp.counters()).toMatchObject({ endSessions: 1, backchannelLogouts: 1, failedBackchannelLogouts: 0 });
+    expect(payload).toMatchObject({
+      sub: "user-alice",
+      sid: router2.idTokenClaims!.sid,
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    });
+    expect(await idp.counters()).toMatchObject({
+      endSessions: 1,
+      backchannelLogouts: 1,
+      failedBackchannelLogouts: 0,
+    });
     // Logging out at the IdP ends the grant: the refresh token (no offline_access) is dead.
-    const dead = await oauth.refreshTokenGrantRequest(as, router2.client, router2.clientAuth, router2.tokens!.refresh_token!, insecure);
+    const dead = await oauth.refreshTokenGrantRequest(
+      as,
+      router2.client,
+      router2.clientAuth,
+      router2.tokens!.refresh_token!,
+      insecure,
+    );
     expect(((await dead.json()) as { error: string }).error).toBe("invalid_grant");
   });
 
@@ -304,7 +375,11 @@ describe("test IdP (oidc-provider under Node 22)", () => {
     expect(await idp.counters()).toMatchObject({ tokenRequests: 2, failedRefreshGrants: 1 });
 
     await idp.reset();
-    expect(await idp.counters()).toMatchObject({ tokenRequests: 0, refreshGrants: 0, failedRefreshGrants: 0 });
+    expect(await idp.counters()).toMatchObject({
+      tokenRequests: 0,
+      refreshGrants: 0,
+      failedRefreshGrants: 0,
+    });
     const up = await oauth.refreshTokenGrantRequest(as, client, auth, "any-refresh-token", insecure);
     expect(up.status).toBe(400);
   });
@@ -312,9 +387,20 @@ describe("test IdP (oidc-provider under Node 22)", () => {
   it("signs back-channel logout tokens and forged ID tokens for negative tests", async () => {
     const jwks = createRemoteJWKSet(new URL(as.jwks_uri!));
     const token = await idp.signLogoutToken({ sid: "sid-1", sub: "user-alice" });
-    const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: idp.issuer, audience: idp.clientId });
-    expect(protectedHeader).toMatchObject({ alg: "RS256", typ: "logout+jwt", kid: idp.publicJwks.keys[0]?.kid });
-    expect(payload).toMatchObject({ sid: "sid-1", sub: "user-alice", events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } });
+    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+      issuer: idp.issuer,
+      audience: idp.clientId,
+    });
+    expect(protectedHeader).toMatchObject({
+      alg: "RS256",
+      typ: "logout+jwt",
+      kid: idp.publicJwks.keys[0]?.kid,
+    });
+    expect(payload).toMatchObject({
+      sid: "sid-1",
+      sub: "user-alice",
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    });
     expect(payload.jti).toEqual(expect.any(String));
     expect(payload).not.toHaveProperty("nonce");
 
@@ -328,15 +414,25 @@ describe("test IdP (oidc-provider under Node 22)", () => {
     await expect(jwtVerify(forged, jwks)).rejects.toThrow();
 
     const now = Math.floor(Date.now() / 1000);
-    const idToken = await idp.signIdToken({ iss: idp.issuer, aud: idp.clientId, sub: "user-alice", iat: now, exp: now + 60 });
-    await expect(jwtVerify(idToken, jwks, { issuer: idp.issuer, audience: idp.clientId })).resolves.toBeTruthy();
+    const idToken = await idp.signIdToken({
+      iss: idp.issuer,
+      aud: idp.clientId,
+      sub: "user-alice",
+      iat: now,
+      exp: now + 60,
+    });
+    await expect(
+      jwtVerify(idToken, jwks, { issuer: idp.issuer, audience: idp.clientId }),
+    ).resolves.toBeTruthy();
     await expect(jwtVerify(await idp.signIdToken({ sub: "x" }, { key: "foreign" }), jwks)).rejects.toThrow();
 
     // The IdP can also send one itself, to the registered loopback receiver.
     const before = bcl.posts.length;
     expect(await idp.sendBackchannelLogout({ sub: "user-alice", sid: "sid-2" })).toEqual({ ok: true });
     const sent = new URLSearchParams(bcl.posts[before]).get("logout_token")!;
-    expect((await jwtVerify(sent, jwks, { issuer: idp.issuer, audience: idp.clientId })).payload).toMatchObject({ sid: "sid-2", sub: "user-alice" });
+    expect(
+      (await jwtVerify(sent, jwks, { issuer: idp.issuer, audience: idp.clientId })).payload,
+    ).toMatchObject({ sid: "sid-2", sub: "user-alice" });
   });
 
   it("builds VCAP_SERVICES bindings", () => {
@@ -344,10 +440,19 @@ describe("test IdP (oidc-provider under Node 22)", () => {
     expect(xsuaa.xsuaa[0]).toMatchObject({
       label: "xsuaa",
       name: "uaa",
-      credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret, xsappname: "myapp" },
+      credentials: {
+        url: idp.issuer,
+        clientid: idp.clientId,
+        clientsecret: idp.clientSecret,
+        xsappname: "myapp",
+      },
     });
     const ias = JSON.parse(vcapServicesFor(idp, { label: "identity", name: "my-ias" }));
-    expect(ias.identity[0]).toMatchObject({ label: "identity", name: "my-ias", credentials: { url: idp.issuer, clientid: idp.clientId } });
+    expect(ias.identity[0]).toMatchObject({
+      label: "identity",
+      name: "my-ias",
+      credentials: { url: idp.issuer, clientid: idp.clientId },
+    });
     expect(ias.identity[0].credentials).not.toHaveProperty("xsappname");
   });
 });
@@ -409,9 +514,20 @@ it("headless Chromium logs in at the IdP and lands on the redirect URI with a co
     const tokens = await oauth.processAuthorizationCodeResponse(
       as,
       client,
-      await oauth.authorizationCodeGrantRequest(as, client, oauth.ClientSecretBasic(idp.clientSecret), params, redirectUri, verifier, insecure),
+      await oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        oauth.ClientSecretBasic(idp.clientSecret),
+        params,
+        redirectUri,
+        verifier,
+        insecure,
+      ),
     );
-    expect(oauth.getValidatedIdTokenClaims(tokens)).toMatchObject({ sub: "user-alice", email: "alice@example.test" });
+    expect(oauth.getValidatedIdTokenClaims(tokens)).toMatchObject({
+      sub: "user-alice",
+      email: "alice@example.test",
+    });
   } finally {
     await browser.close();
     await idp.stop();

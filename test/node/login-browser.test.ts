@@ -38,7 +38,9 @@ beforeAll(async () => {
       VCAP_SERVICES: sim.vcapServices(),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       XS_APP: JSON.stringify({
-        routes: [{ source: "^/app/(.*)$", target: "/$1", destination: "backend", scope: "$XSAPPNAME.Display" }],
+        routes: [
+          { source: "^/app/(.*)$", target: "/$1", destination: "backend", scope: "$XSAPPNAME.Display" },
+        ],
         logout: { logoutEndpoint: "/logout" },
       }),
     },
@@ -63,7 +65,10 @@ describe("login in a browser", () => {
     await page.waitForURL((url) => url.origin === sim.localOrigin || url.href.startsWith(sim.url));
     await page.fill('input[name="username"]', "demo");
     await page.fill('input[name="password"]', "demo");
-    await Promise.all([page.waitForURL((url) => url.origin === routerUrl && url.pathname === "/app/products"), page.click('button[type="submit"]')]);
+    await Promise.all([
+      page.waitForURL((url) => url.origin === routerUrl && url.pathname === "/app/products"),
+      page.click('button[type="submit"]'),
+    ]);
     expect(page.url()).toBe(`${routerUrl}/app/products?lang=en#/Products(7)/detail`);
     expect(violations).toEqual([]);
     expect(backend.seen.at(-1)!.headers.authorization).toMatch(/^Bearer /);

@@ -7,7 +7,18 @@
 // SAP user has: the binding's credentials go into default-env.json as they would come from `cf env`).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,7 +113,9 @@ describe("approuter-edge init", () => {
     const pkg = JSON.parse(readFileSync(join(out, "package.json"), "utf8"));
     expect(pkg.dependencies["approuter-edge"]).toBeDefined();
     expect(pkg.scripts.dev).toBe("approuter-edge dev");
-    expect(readFileSync(join(out, "worker.js"), "utf8")).toContain('import { createWorker } from "approuter-edge"');
+    expect(readFileSync(join(out, "worker.js"), "utf8")).toContain(
+      'import { createWorker } from "approuter-edge"',
+    );
   });
 
   it("turns default-env.json into .dev.vars: JSON as strings, only what the router reads, private to the user", () => {
@@ -141,29 +154,53 @@ describe("approuter-edge init", () => {
     }
     expect(md).toContain("npx wrangler secret put VCAP_SERVICES");
     const xsApp = JSON.parse(readFileSync(join(out, "xs-app.json"), "utf8"));
-    expect(xsApp.routes.map((r: { source: string }) => r.source)).toEqual(["^/api/public/(.*)$", "^/api/(.*)$", "^/(.*)$"]);
+    expect(xsApp.routes.map((r: { source: string }) => r.source)).toEqual([
+      "^/api/public/(.*)$",
+      "^/api/(.*)$",
+      "^/(.*)$",
+    ]);
     expect(init.out).not.toContain(CLIENT_SECRET);
   });
 
   it("refuses, saying why, what it cannot do safely", () => {
     const notApprouter = join(work, "empty");
     mkdirSync(notApprouter);
-    expect(cli(["init", notApprouter])).toMatchObject({ code: 1, out: expect.stringContaining("no xs-app.json") });
-    expect(cli(["init", source, "--out", out])).toMatchObject({ code: 1, out: expect.stringContaining("not empty") });
-    expect(cli(["init", source, "--out", join(source, "edge")])).toMatchObject({ code: 1, out: expect.stringContaining("inside the approuter folder") });
+    expect(cli(["init", notApprouter])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining("no xs-app.json"),
+    });
+    expect(cli(["init", source, "--out", out])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining("not empty"),
+    });
+    expect(cli(["init", source, "--out", join(source, "edge")])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining("inside the approuter folder"),
+    });
     expect(cli(["init"])).toMatchObject({ code: 2, out: expect.stringContaining("Usage") });
     expect(treeHash(source)).toBe(before);
   });
 
   it("deploys as it is: wrangler deploy --dry-run bundles the worker and reads the static files", () => {
     mkdirSync(join(out, "node_modules"), { recursive: true });
-    if (!existsSync(join(out, "node_modules/approuter-edge"))) symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
-    const run = spawnSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", join(work, "dist")], {
-      cwd: out,
-      encoding: "utf8",
-      timeout: 90_000,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    });
+    if (!existsSync(join(out, "node_modules/approuter-edge")))
+      symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
+    const run = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+        "deploy",
+        "--dry-run",
+        "--outdir",
+        join(work, "dist"),
+      ],
+      {
+        cwd: out,
+        encoding: "utf8",
+        timeout: 90_000,
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      },
+    );
     expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/Read \d+ files? from the assets directory/);
     expect(run.stdout).toContain("env.ASSETS");
@@ -177,15 +214,27 @@ describe("the migrated project under wrangler dev", () => {
 
   beforeAll(async () => {
     mkdirSync(join(out, "node_modules"), { recursive: true });
-    if (!existsSync(join(out, "node_modules/approuter-edge"))) symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
+    if (!existsSync(join(out, "node_modules/approuter-edge")))
+      symlinkSync(ROOT, join(out, "node_modules/approuter-edge"), "dir");
     url = `http://127.0.0.1:${routerPort}`;
     // SAP's default-env.json is read too (SESSION_COOKIE_NAME comes only from there), and
     // .dev.vars wins where both set a variable (these destinations lead nowhere).
     writeFileSync(
       join(out, "default-env.json"),
-      JSON.stringify({ SESSION_COOKIE_NAME: "EDGE_SESSION", destinations: [{ name: "backend", url: "http://127.0.0.1:9" }, { name: "public-api", url: "http://127.0.0.1:9" }, { name: "erp", url: "http://127.0.0.1:9" }] }),
+      JSON.stringify({
+        SESSION_COOKIE_NAME: "EDGE_SESSION",
+        destinations: [
+          { name: "backend", url: "http://127.0.0.1:9" },
+          { name: "public-api", url: "http://127.0.0.1:9" },
+          { name: "erp", url: "http://127.0.0.1:9" },
+        ],
+      }),
     );
-    dev = spawn(process.execPath, [CLI, "dev", "--port", String(routerPort)], { cwd: out, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    dev = spawn(process.execPath, [CLI, "dev", "--port", String(routerPort)], {
+      cwd: out,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     dev.stdout!.on("data", (c: Buffer) => (output += c.toString("utf8")));
     dev.stderr!.on("data", (c: Buffer) => (output += c.toString("utf8")));
     const deadline = Date.now() + 60_000;
@@ -241,7 +290,8 @@ describe("the migrated project under wrangler dev", () => {
     expect(body).toContain("Page not found");
     expect(body).toContain("FILE_NOT_FOUND");
     const deadline = Date.now() + 5000;
-    while (!output.includes('"path":"/resources/nowhere.html"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!output.includes('"path":"/resources/nowhere.html"') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(output).toContain('"event":"static.not-found.warn","path":"/resources/nowhere.html"');
   });
 

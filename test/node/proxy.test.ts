@@ -2,7 +2,14 @@ import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEdgeRouter, type EdgeRouter } from "../support/edge-router.js";
-import { closedPort, latch, readBody, startLoopbackServer, type Latch, type LoopbackServer } from "../support/loopback-http.js";
+import {
+  closedPort,
+  latch,
+  readBody,
+  startLoopbackServer,
+  type Latch,
+  type LoopbackServer,
+} from "../support/loopback-http.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 import { SPOOFED_PROXY_HEADERS } from "../support/spoofed-headers.js";
 
@@ -95,7 +102,14 @@ beforeAll(async () => {
         case "/echo": {
           const body = await readBody(req);
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ method: req.method, url: req.url, cookie: req.headers.cookie ?? null, bodyBytes: body.length }));
+          res.end(
+            JSON.stringify({
+              method: req.method,
+              url: req.url,
+              cookie: req.headers.cookie ?? null,
+              bodyBytes: body.length,
+            }),
+          );
           return;
         }
         case "/hop":
@@ -114,7 +128,11 @@ beforeAll(async () => {
           res.end("hop");
           return;
         case "/own-headers":
-          res.writeHead(200, { "x-frame-options": "DENY", "content-security-policy": "default-src 'none'", "x-exposed": "e" });
+          res.writeHead(200, {
+            "x-frame-options": "DENY",
+            "content-security-policy": "default-src 'none'",
+            "x-exposed": "e",
+          });
           res.end("own");
           return;
         case "/duplex": {
@@ -183,7 +201,10 @@ beforeAll(async () => {
           return;
         case "/redir/see-other": {
           const body = await readBody(req);
-          res.writeHead(303, { location: `${backendUrl()}/base/redir/created/1`, "content-type": "text/plain" });
+          res.writeHead(303, {
+            location: `${backendUrl()}/base/redir/created/1`,
+            "content-type": "text/plain",
+          });
           res.end(`created from ${body.length} bytes`);
           return;
         }
@@ -345,7 +366,11 @@ describe("streaming", () => {
       received.update(chunk);
     }
     expect(streaming.gateResult).toBe(true);
-    expect(streaming.events).toEqual(["backend: first chunk written", "client: first bytes", "backend: finished"]);
+    expect(streaming.events).toEqual([
+      "backend: first chunk written",
+      "client: first bytes",
+      "backend: finished",
+    ]);
     expect(streaming.sent.bytes).toBe(64 * MiB);
     expect(bytes).toBe(64 * MiB);
     expect(received.digest("hex")).toBe(streaming.sent.sha256);
@@ -373,7 +398,15 @@ describe("headers, request direction", () => {
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body.toString())).toMatchObject({ method: "POST", url: "/echo?q=1", bodyBytes: 7 });
     const seen = backend.lastHead("/echo")!;
-    for (const name of ["x-hop", "keep-alive", "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection"]) {
+    for (const name of [
+      "x-hop",
+      "keep-alive",
+      "te",
+      "trailer",
+      "upgrade",
+      "proxy-authorization",
+      "proxy-connection",
+    ]) {
       expect(seen.headerNames, name).not.toContain(name);
     }
     // Node's own client connection header is the only Connection the backend may see.
@@ -387,7 +420,9 @@ describe("headers, request direction", () => {
   const SPOOFED_NAMES = Object.keys(SPOOFED).filter((name) => !name.startsWith("x-forwarded-"));
 
   it("sets X-Forwarded-Host/Proto/Path and X-Forwarded-For from cf-connecting-ip, dropping every proxy header the client sent", async () => {
-    const res = await router.raw("/api/echo?a=1&b=2", { headers: { "cf-connecting-ip": "203.0.113.9", ...SPOOFED } });
+    const res = await router.raw("/api/echo?a=1&b=2", {
+      headers: { "cf-connecting-ip": "203.0.113.9", ...SPOOFED },
+    });
     expect(res.status).toBe(200);
     const seen = backend.lastHead("/echo")!;
     expect(seen.url).toBe("/echo?a=1&b=2");
@@ -399,7 +434,9 @@ describe("headers, request direction", () => {
   });
 
   it("sends no X-Forwarded-* and none of the client's proxy headers to a destination with setXForwardedHeaders: false", async () => {
-    const res = await router.raw("/noxf/echo", { headers: { "cf-connecting-ip": "203.0.113.9", ...SPOOFED } });
+    const res = await router.raw("/noxf/echo", {
+      headers: { "cf-connecting-ip": "203.0.113.9", ...SPOOFED },
+    });
     expect(res.status).toBe(200);
     const seen = backend.lastHead("/echo")!;
     expect(seen.headerNames.filter((n) => n.startsWith("x-forwarded-"))).toEqual([]);
@@ -434,7 +471,15 @@ describe("headers, response direction", () => {
     const res = await router.fetch("/api/hop");
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("hop");
-    for (const name of ["x-hop-resp", "keep-alive", "trailer", "proxy-authenticate", "proxy-connection", "upgrade", "public"]) {
+    for (const name of [
+      "x-hop-resp",
+      "keep-alive",
+      "trailer",
+      "proxy-authenticate",
+      "proxy-connection",
+      "upgrade",
+      "public",
+    ]) {
       expect(res.headers.has(name), name).toBe(false);
     }
     expect(res.headers.get("connection")).not.toBe("x-hop-resp");
@@ -472,7 +517,18 @@ describe("headers, response direction", () => {
 
 describe("failures", () => {
   /** What an error page must not reveal: addresses, ports, destination names, error names and messages. */
-  const internals = () => ["127.0.0.1", String(silent.port), String(downPort), "slow", "down", "upstream timeout", "TimeoutError", "AbortError", "fetch failed", "ECONNREFUSED"];
+  const internals = () => [
+    "127.0.0.1",
+    String(silent.port),
+    String(downPort),
+    "slow",
+    "down",
+    "upstream timeout",
+    "TimeoutError",
+    "AbortError",
+    "fetch failed",
+    "ECONNREFUSED",
+  ];
 
   it("answers 504 with a short page when the destination does not answer within its timeout, and hangs up on it", async () => {
     const before = silent.heads.length;
@@ -483,7 +539,8 @@ describe("failures", () => {
     expect(silent.heads.length).toBe(before + 1); // it did reach the backend, which never answered
     expect(body).toContain("BACKEND_TIMEOUT"); // the router's own page
     for (const secret of internals()) expect(body).not.toContain(secret);
-    for (const [name, value] of res.headers) for (const secret of internals().slice(0, 3)) expect(`${name}: ${value}`).not.toContain(secret);
+    for (const [name, value] of res.headers)
+      for (const secret of internals().slice(0, 3)) expect(`${name}: ${value}`).not.toContain(secret);
     // The upstream request is cancelled, not left hanging (a failure guard, not a measurement).
     expect(await silentGaveUp.wait(GATE_GUARD_MS)).toBe(true);
   });
@@ -494,7 +551,8 @@ describe("failures", () => {
     expect(res.status).toBe(502);
     expect(body).toContain("BACKEND_UNREACHABLE"); // the router's own page
     for (const secret of internals()) expect(body).not.toContain(secret);
-    for (const [name, value] of res.headers) for (const secret of internals().slice(0, 3)) expect(`${name}: ${value}`).not.toContain(secret);
+    for (const [name, value] of res.headers)
+      for (const secret of internals().slice(0, 3)) expect(`${name}: ${value}`).not.toContain(secret);
   });
 
   it("lets a body outlive the timeout once the head has arrived (the timeout is for the head)", async () => {
@@ -516,8 +574,12 @@ describe("redirects", () => {
 
   it("keeps relative Locations, foreign ones and those outside the destination's path", async () => {
     expect((await router.fetch("/redir/rel", manual)).headers.get("location")).toBe("landing?y=2");
-    expect((await router.fetch("/redir/foreign", manual)).headers.get("location")).toBe("https://idp.example/login?from=backend");
-    expect((await router.fetch("/redir/outside", manual)).headers.get("location")).toBe(`${backend.url}/elsewhere`);
+    expect((await router.fetch("/redir/foreign", manual)).headers.get("location")).toBe(
+      "https://idp.example/login?from=backend",
+    );
+    expect((await router.fetch("/redir/outside", manual)).headers.get("location")).toBe(
+      `${backend.url}/elsewhere`,
+    );
   });
 
   it("passes 303 and 307 through with their bodies", async () => {
@@ -568,7 +630,9 @@ describe("backend session cookies", () => {
     expect(echo.headers.getSetCookie()).toEqual([]);
 
     // Not to another destination, even on the same server.
-    expect(await cookieSent(await router.fetch("/other/echo", { headers: { cookie: `${session}; PREF=dark` } }))).toBe("PREF=dark");
+    expect(
+      await cookieSent(await router.fetch("/other/echo", { headers: { cookie: `${session}; PREF=dark` } })),
+    ).toBe("PREF=dark");
     // Not without the router's cookie.
     expect(await cookieSent(await router.fetch("/api/echo"))).toBeNull();
 
@@ -600,7 +664,10 @@ describe("backend session cookies", () => {
     const res = await router.fetch("/bsc/cookies/set");
     await res.arrayBuffer();
     const backendCookies = res.headers.getSetCookie().filter((c) => !c.startsWith("JSESSIONID="));
-    expect(backendCookies.sort()).toEqual(["BSESSION=b-1; Path=/; HttpOnly", "PREF=dark; Max-Age=3600; Path=/"]);
+    expect(backendCookies.sort()).toEqual([
+      "BSESSION=b-1; Path=/; HttpOnly",
+      "PREF=dark; Max-Age=3600; Path=/",
+    ]);
     // (Whether a router session is created here as well is the last test's subject.)
   });
 
@@ -640,7 +707,11 @@ describe("CORS (xs-app.json rules)", () => {
     const before = backend.heads.length;
     const res = await router.fetch("/api/cors/item", {
       method: "OPTIONS",
-      headers: { origin: "https://app.example", "access-control-request-method": "PUT", "access-control-request-headers": "x-custom, content-type" },
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "x-custom, content-type",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example");
@@ -655,10 +726,38 @@ describe("CORS (xs-app.json rules)", () => {
   it("refuses a disallowed origin, method or header with 403, preflight or not", async () => {
     const before = backend.heads.length;
     const cases: [string, RequestInit][] = [
-      ["origin", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } }],
-      ["scheme", { method: "OPTIONS", headers: { origin: "http://app.example", "access-control-request-method": "GET" } }],
-      ["method", { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "DELETE" } }],
-      ["header", { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "GET", "access-control-request-headers": "x-other" } }],
+      [
+        "origin",
+        {
+          method: "OPTIONS",
+          headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+        },
+      ],
+      [
+        "scheme",
+        {
+          method: "OPTIONS",
+          headers: { origin: "http://app.example", "access-control-request-method": "GET" },
+        },
+      ],
+      [
+        "method",
+        {
+          method: "OPTIONS",
+          headers: { origin: "https://app.example", "access-control-request-method": "DELETE" },
+        },
+      ],
+      [
+        "header",
+        {
+          method: "OPTIONS",
+          headers: {
+            origin: "https://app.example",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": "x-other",
+          },
+        },
+      ],
       ["actual", { headers: { origin: "https://evil.example" } }],
       ["actual method", { method: "DELETE", headers: { origin: "https://app.example" } }],
     ];
@@ -679,7 +778,10 @@ describe("CORS (xs-app.json rules)", () => {
     expect(res.headers.get("access-control-expose-headers")).toBe("X-Exposed");
     expect(res.headers.get("vary")).toBe("Origin");
 
-    for (const [path, origin] of [["/api/echo", "https://app.example"], ["/api/cors/x", "https://router.test"]]) {
+    for (const [path, origin] of [
+      ["/api/echo", "https://app.example"],
+      ["/api/cors/x", "https://router.test"],
+    ]) {
       const plain = await router.fetch(path!, { headers: { origin: origin! } });
       await plain.arrayBuffer();
       expect(plain.status).toBe(200);
@@ -708,16 +810,20 @@ describe("route matching", () => {
     expect(backend.heads.at(-1)!.url).toBe(upstream);
   });
 
-  it.each([["/api/..;/admin"], ["/api/admin%2Fusers"], ["/api/a%5Cb"], ["/api/%C0%AE%C0%AE/x"], ["/api/x%00"], ["/api/%2e%2e;/x"]])(
-    "refuses %s with 400 PATH_REFUSED, without calling any backend",
-    async (path) => {
-      const before = backend.heads.length;
-      const res = await router.raw(path);
-      expect(res.status).toBe(400);
-      expect(res.body.toString()).toContain("PATH_REFUSED");
-      expect(backend.heads.length).toBe(before);
-    },
-  );
+  it.each([
+    ["/api/..;/admin"],
+    ["/api/admin%2Fusers"],
+    ["/api/a%5Cb"],
+    ["/api/%C0%AE%C0%AE/x"],
+    ["/api/x%00"],
+    ["/api/%2e%2e;/x"],
+  ])("refuses %s with 400 PATH_REFUSED, without calling any backend", async (path) => {
+    const before = backend.heads.length;
+    const res = await router.raw(path);
+    expect(res.status).toBe(400);
+    expect(res.body.toString()).toContain("PATH_REFUSED");
+    expect(backend.heads.length).toBe(before);
+  });
 
   it("answers 404 without a route, without calling any backend", async () => {
     const before = backend.heads.length;

@@ -5,7 +5,10 @@ import { describe, expect, it } from "vitest";
 import { ERROR_CODES, renderErrorPage } from "../../src/http/pages.js";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-const section = readme.slice(readme.indexOf("## Troubleshooting"), readme.indexOf("\n## ", readme.indexOf("## Troubleshooting") + 1));
+const section = readme.slice(
+  readme.indexOf("## Troubleshooting"),
+  readme.indexOf("\n## ", readme.indexOf("## Troubleshooting") + 1),
+);
 const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$/gm)];
 
 describe("README troubleshooting table", () => {
@@ -14,7 +17,9 @@ describe("README troubleshooting table", () => {
     for (const row of rows) {
       for (const cell of row.slice(2)) expect(cell!.trim().length, row[0]).toBeGreaterThan(2);
       // "the user sees": the page's heading
-      expect(row[3]!.trim(), row[1]).toBe(/<h1>([^<]+)<\/h1>/.exec(renderErrorPage(500, row[1] as (typeof ERROR_CODES)[number]))![1]);
+      expect(row[3]!.trim(), row[1]).toBe(
+        /<h1>([^<]+)<\/h1>/.exec(renderErrorPage(500, row[1] as (typeof ERROR_CODES)[number]))![1],
+      );
     }
   });
 });

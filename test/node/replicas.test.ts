@@ -43,7 +43,15 @@ afterAll(async () => {
 });
 
 async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"]): Promise<Cluster> {
-  const c = await startCluster({ script, workers, bindings: routerBindings(redis, backend.url, { sessionSecret: SECRET_A, revalidateAfter: 60_000, ...ext }) });
+  const c = await startCluster({
+    script,
+    workers,
+    bindings: routerBindings(redis, backend.url, {
+      sessionSecret: SECRET_A,
+      revalidateAfter: 60_000,
+      ...ext,
+    }),
+  });
   clusters.push(c);
   return c;
 }
@@ -57,7 +65,13 @@ interface Step {
 }
 
 /** One request of the browser that owns `jar`, on `worker`; the jar takes the answer's cookies. */
-async function browse(c: Cluster, worker: string, jar: CookieJar, path = "/app", init: RequestInit = {}): Promise<Step> {
+async function browse(
+  c: Cluster,
+  worker: string,
+  jar: CookieJar,
+  path = "/app",
+  init: RequestInit = {},
+): Promise<Step> {
   const headers = new Headers(init.headers);
   if (jar.cookies.size > 0) headers.set("cookie", jar.header());
   if (!headers.has("x-csrf-token") && (init.method ?? "GET") === "GET") headers.set("x-csrf-token", "fetch");
@@ -71,7 +85,12 @@ async function browse(c: Cluster, worker: string, jar: CookieJar, path = "/app",
   } catch {
     version = undefined;
   }
-  return { status: res.status, token: res.headers.get("x-csrf-token"), newSession: session?.split(";")[0], version };
+  return {
+    status: res.status,
+    token: res.headers.get("x-csrf-token"),
+    newSession: session?.split(";")[0],
+    version,
+  };
 }
 
 /**
@@ -105,20 +124,33 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
 
   it("a token-only session's first write, on A or on B, is read at once on the other isolate: same session, no new cookie", async () => {
     const c = await cluster();
-    for (const [fetchOn, writeOn, readOn] of [["a", "a", "b"], ["a", "b", "a"]] as const) {
+    for (const [fetchOn, writeOn, readOn] of [
+      ["a", "a", "b"],
+      ["a", "b", "a"],
+    ] as const) {
       const jar = new CookieJar();
       const before = { ...redis.stats.byCommand };
       const fetched = await browse(c, fetchOn, jar); // a CSRF token fetch: the session lives in its cookie alone
       expect(fetched.newSession).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
       expect(jar.get("JSESSIONID_SYNC")).toBeUndefined();
-      expect(Object.keys(redis.stats.byCommand).reduce((n, k) => n + redis.stats.byCommand[k]! - (before[k] ?? 0), 0)).toBe(0);
+      expect(
+        Object.keys(redis.stats.byCommand).reduce(
+          (n, k) => n + redis.stats.byCommand[k]! - (before[k] ?? 0),
+          0,
+        ),
+      ).toBe(0);
       const id = fetched.newSession!.slice("JSESSIONID=".length).split(".")[0]!;
       // Its first write (the backend's session cookie kept in it) stores it under the same id.
       const written = await browse(c, writeOn, jar, "/set/1");
       expect(written).toMatchObject({ status: 200, token: fetched.token, newSession: `JSESSIONID=${id}` });
       expect(jar.get("JSESSIONID_SYNC")).toMatch(/^[0-9a-z]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
       expect(await onAnyReplica(await storeKeyOf(SECRET_A, id))).toBe(false);
-      expect(await browse(c, readOn, jar)).toMatchObject({ status: 200, token: fetched.token, newSession: undefined, version: "1" });
+      expect(await browse(c, readOn, jar)).toMatchObject({
+        status: 200,
+        token: fetched.token,
+        newSession: undefined,
+        version: "1",
+      });
     }
   });
 
@@ -128,9 +160,15 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const created = await create(c, "a", jar);
     await new Promise((r) => setTimeout(r, 350));
     const before = { ...redis.stats.byCommand };
-    expect(await browse(c, "a", jar)).toMatchObject({ status: 200, token: created.token, newSession: undefined });
+    expect(await browse(c, "a", jar)).toMatchObject({
+      status: 200,
+      token: created.token,
+      newSession: undefined,
+    });
     const after = redis.stats.byCommand;
-    expect(["GET", "PEXPIRE", "SET"].map((name) => (after[name] ?? 0) - (before[name] ?? 0))).toEqual([0, 1, 0]);
+    expect(["GET", "PEXPIRE", "SET"].map((name) => (after[name] ?? 0) - (before[name] ?? 0))).toEqual([
+      0, 1, 0,
+    ]);
   });
 
   it("without its sync cookie a session is still never replaced by a new one", async () => {
@@ -138,7 +176,11 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const jar = new CookieJar();
     const created = await create(c, "a", jar);
     const bare = new CookieJar([created.newSession!]); // a client that keeps only the session cookie
-    expect(await browse(c, "b", bare)).toMatchObject({ status: 200, token: created.token, newSession: undefined });
+    expect(await browse(c, "b", bare)).toMatchObject({
+      status: 200,
+      token: created.token,
+      newSession: undefined,
+    });
   });
 
   it("a change made on A is served by B on the next request, although B's copy is inside its revalidation window", async () => {
@@ -167,7 +209,10 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const created = await create(c, "a", jar);
     expect((await browse(c, "b", jar)).token).toBe(created.token); // B holds it
     const stolen = jar.copy(); // the same cookies, kept by someone else (another tab, an attacker)
-    const logout = await browse(c, "a", jar, "/logout", { method: "POST", headers: { "x-csrf-token": created.token! } });
+    const logout = await browse(c, "a", jar, "/logout", {
+      method: "POST",
+      headers: { "x-csrf-token": created.token! },
+    });
     expect(logout.status).toBe(200);
     expect(jar.get("JSESSIONID")).toBeUndefined();
     expect(jar.get("JSESSIONID_SYNC")).toBeUndefined();
@@ -188,12 +233,26 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const other = new CookieJar();
     const first = await create(c, "a", one);
     await create(c, "a", other);
-    const mixed = new CookieJar([`JSESSIONID=${one.get("JSESSIONID")}`, `JSESSIONID_SYNC=${other.get("JSESSIONID_SYNC")}`]);
-    expect(await browse(c, "b", mixed)).toMatchObject({ status: 200, token: first.token, newSession: undefined });
+    const mixed = new CookieJar([
+      `JSESSIONID=${one.get("JSESSIONID")}`,
+      `JSESSIONID_SYNC=${other.get("JSESSIONID_SYNC")}`,
+    ]);
+    expect(await browse(c, "b", mixed)).toMatchObject({
+      status: 200,
+      token: first.token,
+      newSession: undefined,
+    });
     const [at, token] = one.get("JSESSIONID_SYNC")!.split(".");
-    const forged = new CookieJar([`JSESSIONID=${one.get("JSESSIONID")}`, `JSESSIONID_SYNC=${at}.${Buffer.from("99999999999").toString("base64url")}.${token}`]);
+    const forged = new CookieJar([
+      `JSESSIONID=${one.get("JSESSIONID")}`,
+      `JSESSIONID_SYNC=${at}.${Buffer.from("99999999999").toString("base64url")}.${token}`,
+    ]);
     const c2 = await cluster({}, ["c"]);
-    expect(await browse(c2, "c", forged)).toMatchObject({ status: 200, token: first.token, newSession: undefined });
+    expect(await browse(c2, "c", forged)).toMatchObject({
+      status: 200,
+      token: first.token,
+      newSession: undefined,
+    });
     const c3 = await cluster({ sessionSecret: SECRET_B, previousSessionSecrets: [SECRET_A] }, ["d"]);
     // Sealed under SECRET_A, which the isolate still opens as a previous secret.
     expect(await browse(c3, "d", one.copy())).toMatchObject({ status: 200, newSession: undefined });
@@ -217,7 +276,12 @@ describe("sessions on a replicated store (replicas 1.5 s behind)", () => {
     const c = await cluster();
     const jar = new CookieJar();
     const created = await create(c, "a", jar);
-    const fresh = new Redis({ url: redis.restUrl, token: redis.token, enableTelemetry: false, automaticDeserialization: false });
+    const fresh = new Redis({
+      url: redis.restUrl,
+      token: redis.token,
+      enableTelemetry: false,
+      automaticDeserialization: false,
+    });
     expect(await fresh.get(await storeKeyOf(SECRET_A, created.newSession!))).toBeNull();
   });
 });

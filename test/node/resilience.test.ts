@@ -5,8 +5,25 @@ import { afterAll, beforeAll, describe, it, type ExpectStatic } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { startCluster, type Cluster } from "../support/cluster.js";
 import { startLateAnswerProxy, type LateAnswerProxy } from "../support/late-answer-proxy.js";
-import { commandCounts, directClient, externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
-import { answer, clearsSessionCookie, eventually, newSession, sleep, startFaultProxy, tokenFetch, type Answer, type FaultMode, type FaultProxy } from "../support/router-client.js";
+import {
+  commandCounts,
+  directClient,
+  externalSessionBindings,
+  startLocalRedis,
+  type LocalRedis,
+} from "../support/redis.js";
+import {
+  answer,
+  clearsSessionCookie,
+  eventually,
+  newSession,
+  sleep,
+  startFaultProxy,
+  tokenFetch,
+  type Answer,
+  type FaultMode,
+  type FaultProxy,
+} from "../support/router-client.js";
 import { SECRET_A } from "../support/secrets.js";
 import { sessionKeys, storeKeyOf } from "../support/session-store.js";
 import { bundleWorker } from "../support/worker-bundle.js";
@@ -51,17 +68,23 @@ afterAll(async () => {
 
 /** A proxy in front of the REST endpoint and a cluster of isolates that reach Redis only through it. */
 async function setup(via: "fault" | "late", workers = ["a", "b", "c"]) {
-  const proxy: FaultProxy | LateAnswerProxy = via === "fault" ? await startFaultProxy({ target: redis.restUrl }) : await startLateAnswerProxy(redis.restUrl);
+  const proxy: FaultProxy | LateAnswerProxy =
+    via === "fault"
+      ? await startFaultProxy({ target: redis.restUrl })
+      : await startLateAnswerProxy(redis.restUrl);
   const c: Cluster = await startCluster({
     script,
     workers,
     bindings: {
-      ...externalSessionBindings({ ...redis, restUrl: proxy.url }, {
-        sessionSecret: SECRET_A,
-        defaultRetryTimeout: RETRY_TIMEOUT,
-        backOffMultiplier: 20,
-        revalidateAfter: REVALIDATE,
-      }),
+      ...externalSessionBindings(
+        { ...redis, restUrl: proxy.url },
+        {
+          sessionSecret: SECRET_A,
+          defaultRetryTimeout: RETRY_TIMEOUT,
+          backOffMultiplier: 20,
+          revalidateAfter: REVALIDATE,
+        },
+      ),
       destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
     },
   });
@@ -113,8 +136,14 @@ const FAULTS: [string, Fault][] = [
   ["wrong shapes (an object instead of the pipeline's array)", viaFaultProxy({ kind: "wrong-shape" }, true)],
   // Valid JSON in the pipeline's own form (one entry per command; the router's calls are
   // single-command pipelines), but not what GET, SET or PEXPIRE ever answer.
-  ["wrong shapes (a pipeline entry without a result)", viaFaultProxy({ kind: "status", status: 200, body: JSON.stringify([{}]) })],
-  ["wrong shapes (a number where a string or OK is expected)", viaFaultProxy({ kind: "status", status: 200, body: JSON.stringify([{ result: 42 }]) })],
+  [
+    "wrong shapes (a pipeline entry without a result)",
+    viaFaultProxy({ kind: "status", status: 200, body: JSON.stringify([{}]) }),
+  ],
+  [
+    "wrong shapes (a number where a string or OK is expected)",
+    viaFaultProxy({ kind: "status", status: 200, body: JSON.stringify([{ result: 42 }]) }),
+  ],
 ];
 
 async function outage(expect: ExpectStatic, name: string, fault: Fault) {
@@ -131,7 +160,8 @@ async function outage(expect: ExpectStatic, name: string, fault: Fault) {
   await sleep(REVALIDATE + 50); // past the revalidation window: A has to ask the store
 
   // The held session, on the isolate that holds it: same token, no cookie change, no 5xx.
-  for (let i = 0; i < 3; i++) expect(see(await tokenFetch(c, "a", held.cookie)), `request ${i} on A`).toMatchObject(same(held.token));
+  for (let i = 0; i < 3; i++)
+    expect(see(await tokenFetch(c, "a", held.cookie)), `request ${i} on A`).toMatchObject(same(held.token));
 
   // A fresh isolate cannot look the session up: it answers, without a 5xx and without clearing the cookie.
   const plain = see(await c.fetch("c", "/app", { headers: { cookie: held.cookie } }).then(answer));
@@ -162,12 +192,19 @@ async function outage(expect: ExpectStatic, name: string, fault: Fault) {
 
   // Backups resume: the next request on A writes the pending session; B then recovers it.
   await withinRounds(async () => {
-    expect(await tokenFetch(c, "a", during.cookie), `retry of the pending write (${name})`).toMatchObject(same(during.token));
+    expect(await tokenFetch(c, "a", during.cookie), `retry of the pending write (${name})`).toMatchObject(
+      same(during.token),
+    );
     expect(await direct.exists(duringKey)).toBe(1);
   });
-  await withinRounds(async () => expect(await tokenFetch(c, "b", during.cookie)).toMatchObject(same(during.token)));
+  await withinRounds(async () =>
+    expect(await tokenFetch(c, "b", during.cookie)).toMatchObject(same(during.token)),
+  );
   // Recovery works again, on the isolate that could not look it up during the outage too.
-  for (const worker of ["c", "b", "a"]) await withinRounds(async () => expect(await tokenFetch(c, worker, held.cookie)).toMatchObject(same(held.token)));
+  for (const worker of ["c", "b", "a"])
+    await withinRounds(async () =>
+      expect(await tokenFetch(c, worker, held.cookie)).toMatchObject(same(held.token)),
+    );
 }
 
 /**
@@ -195,7 +232,9 @@ describe.concurrent("store faults", () => {
     },
   );
 
-  it("a fresh isolate does not replace the cookie of a session it cannot look up (token fetch while the store is down)", async ({ expect }) => {
+  it("a fresh isolate does not replace the cookie of a session it cannot look up (token fetch while the store is down)", async ({
+    expect,
+  }) => {
     // The session may well exist (it does: A holds it, Redis has it); answering the token
     // fetch with a new session's cookie logs the user out once the store is back.
     const { c, proxy } = await setup("fault", ["a", "c"]);
@@ -233,71 +272,69 @@ async function startCookieBackend() {
 }
 
 describe.concurrent("idle copies", () => {
-  it(
-    "an idle copy on one isolate while the user is active on another: the session lives on, the backends are not told",
-    async ({ expect }) => {
-      // SESSION_TIMEOUT is whole minutes: this test waits just over one. A's first-tier
-      // copies go idle past the timeout; meanwhile the user works on B, whose revalidation
-      // reads slide the store TTL. A must ask the store before ending anything; a second
-      // session, idle everywhere, shows that a real idle timeout still ends the session
-      // and tells the backend (logoutPath) exactly once.
-      const IDLE_MS = 60_000;
-      const backendWithCookies = await startCookieBackend();
-      const c = await startCluster({
-        script,
-        workers: ["a", "b"],
-        bindings: {
-          ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: 1000 }),
-          destinations: JSON.stringify([{ name: "backend", url: backendWithCookies.url }]),
-          SESSION_TIMEOUT: "1",
-          XS_APP: JSON.stringify({
-            authenticationMethod: "none",
-            routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
-            destinations: { backend: { logoutPath: "/session-end" } },
-          }),
-        },
-      });
-      cleanups.push(async () => {
-        await c.dispose();
-        await backendWithCookies.close();
-      });
-      const hold = async (worker: string, value: string) => {
-        const a = await answer(await c.fetch(worker, `/set/${value}`));
-        expect(a.status).toBe(200);
-        expect(a.newCookie, "the backend's session cookie made a router session").toMatch(/^JSESSIONID=/);
-        return a.newCookie!;
-      };
-      const active = await hold("a", "active");
-      const idle = await hold("a", "idle");
-      const activeKey = await storeKeyOf(SECRET_A, active);
-      const started = Date.now();
-      while (Date.now() - started < IDLE_MS + 2_000) {
-        await sleep(5_000);
-        const onB = await answer(await c.fetch("b", "/work", { headers: { cookie: active } }));
-        expect(onB).toMatchObject({ status: 200, setCookies: [] });
-        expect(JSON.parse(onB.body)).toEqual({ cookie: "BACKEND=active" });
-      }
-      const ends = () => backendWithCookies.seen.filter((s) => s.path === "/session-end");
-      expect(ends()).toEqual([]);
+  it("an idle copy on one isolate while the user is active on another: the session lives on, the backends are not told", async ({
+    expect,
+  }) => {
+    // SESSION_TIMEOUT is whole minutes: this test waits just over one. A's first-tier
+    // copies go idle past the timeout; meanwhile the user works on B, whose revalidation
+    // reads slide the store TTL. A must ask the store before ending anything; a second
+    // session, idle everywhere, shows that a real idle timeout still ends the session
+    // and tells the backend (logoutPath) exactly once.
+    const IDLE_MS = 60_000;
+    const backendWithCookies = await startCookieBackend();
+    const c = await startCluster({
+      script,
+      workers: ["a", "b"],
+      bindings: {
+        ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: 1000 }),
+        destinations: JSON.stringify([{ name: "backend", url: backendWithCookies.url }]),
+        SESSION_TIMEOUT: "1",
+        XS_APP: JSON.stringify({
+          authenticationMethod: "none",
+          routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+          destinations: { backend: { logoutPath: "/session-end" } },
+        }),
+      },
+    });
+    cleanups.push(async () => {
+      await c.dispose();
+      await backendWithCookies.close();
+    });
+    const hold = async (worker: string, value: string) => {
+      const a = await answer(await c.fetch(worker, `/set/${value}`));
+      expect(a.status).toBe(200);
+      expect(a.newCookie, "the backend's session cookie made a router session").toMatch(/^JSESSIONID=/);
+      return a.newCookie!;
+    };
+    const active = await hold("a", "active");
+    const idle = await hold("a", "idle");
+    const activeKey = await storeKeyOf(SECRET_A, active);
+    const started = Date.now();
+    while (Date.now() - started < IDLE_MS + 2_000) {
+      await sleep(5_000);
+      const onB = await answer(await c.fetch("b", "/work", { headers: { cookie: active } }));
+      expect(onB).toMatchObject({ status: 200, setCookies: [] });
+      expect(JSON.parse(onB.body)).toEqual({ cookie: "BACKEND=active" });
+    }
+    const ends = () => backendWithCookies.seen.filter((s) => s.path === "/session-end");
+    expect(ends()).toEqual([]);
 
-      // The session idle everywhere has ended: the backend is told, once, with its cookie.
-      // (Asked first: a first-tier entry expired here is only reported while it is still
-      // there, and any later write on A sweeps expired entries.)
-      const idleOnA = await answer(await c.fetch("a", "/again", { headers: { cookie: idle } }));
-      expect(JSON.parse(idleOnA.body)).toEqual({ cookie: null });
-      expect(await eventually(async () => ends().length > 0, 2_000)).toBe(true); // called after the response
-      expect(ends()).toEqual([{ path: "/session-end", cookie: "BACKEND=idle" }]);
-      // Back on A, whose copy is idle past the timeout: the same session, its cookie kept.
-      const onA = await answer(await c.fetch("a", "/again", { headers: { cookie: active } }));
-      expect(onA).toMatchObject({ status: 200, setCookies: [] });
-      expect(JSON.parse(onA.body)).toEqual({ cookie: "BACKEND=active" });
-      expect(await direct.exists(activeKey)).toBe(1);
-      await sleep(300); // a logoutPath call would run after the response
-      // And the active one is still alive everywhere.
-      const later = await answer(await c.fetch("b", "/later", { headers: { cookie: active } }));
-      expect(JSON.parse(later.body)).toEqual({ cookie: "BACKEND=active" });
-      expect(ends()).toHaveLength(1);
-    },
-    120_000,
-  );
+    // The session idle everywhere has ended: the backend is told, once, with its cookie.
+    // (Asked first: a first-tier entry expired here is only reported while it is still
+    // there, and any later write on A sweeps expired entries.)
+    const idleOnA = await answer(await c.fetch("a", "/again", { headers: { cookie: idle } }));
+    expect(JSON.parse(idleOnA.body)).toEqual({ cookie: null });
+    expect(await eventually(async () => ends().length > 0, 2_000)).toBe(true); // called after the response
+    expect(ends()).toEqual([{ path: "/session-end", cookie: "BACKEND=idle" }]);
+    // Back on A, whose copy is idle past the timeout: the same session, its cookie kept.
+    const onA = await answer(await c.fetch("a", "/again", { headers: { cookie: active } }));
+    expect(onA).toMatchObject({ status: 200, setCookies: [] });
+    expect(JSON.parse(onA.body)).toEqual({ cookie: "BACKEND=active" });
+    expect(await direct.exists(activeKey)).toBe(1);
+    await sleep(300); // a logoutPath call would run after the response
+    // And the active one is still alive everywhere.
+    const later = await answer(await c.fetch("b", "/later", { headers: { cookie: active } }));
+    expect(JSON.parse(later.body)).toEqual({ cookie: "BACKEND=active" });
+    expect(ends()).toHaveLength(1);
+  }, 120_000);
 });

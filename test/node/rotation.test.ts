@@ -53,7 +53,12 @@ afterAll(async () => {
   await new Promise((r) => cookieBackend?.server.close(r));
 });
 
-async function cluster(sessionSecret: string, previousSessionSecrets: string[] = [], workers = ["a", "b"], backendUrl = backend.url): Promise<Cluster> {
+async function cluster(
+  sessionSecret: string,
+  previousSessionSecrets: string[] = [],
+  workers = ["a", "b"],
+  backendUrl = backend.url,
+): Promise<Cluster> {
   const c = await startCluster({
     script,
     workers,
@@ -78,7 +83,10 @@ describe("secret rotation", () => {
     const made = await newSession(before, "a");
     const planted = await plantSession(direct, SECRET_A);
     const madeKeyA = await storeKeyOf(SECRET_A, made.cookie);
-    const [madeKeyB, plantedKeyB] = await Promise.all([storeKeyOf(SECRET_B, made.cookie), storeKeyOf(SECRET_B, planted.cookie)]);
+    const [madeKeyB, plantedKeyB] = await Promise.all([
+      storeKeyOf(SECRET_B, made.cookie),
+      storeKeyOf(SECRET_B, planted.cookie),
+    ]);
     expect(kidInEnvelope((await direct.get(madeKeyA))!)).toBe(kidA);
     await Promise.all(clusters.splice(0).map((c) => c.dispose()));
 
@@ -122,7 +130,10 @@ describe("secret rotation", () => {
   it("a backend session cookie kept in the session is the change that moves it to the new secret", async () => {
     const before = await cluster(SECRET_A, [], ["a"], cookieBackend.url);
     const made = await newSession(before, "a", "/set/zero"); // a stored session: it holds BACKEND=zero
-    const [keyA, keyB] = await Promise.all([storeKeyOf(SECRET_A, made.cookie), storeKeyOf(SECRET_B, made.cookie)]);
+    const [keyA, keyB] = await Promise.all([
+      storeKeyOf(SECRET_A, made.cookie),
+      storeKeyOf(SECRET_B, made.cookie),
+    ]);
     await Promise.all(clusters.splice(0).map((c) => c.dispose()));
 
     const rotated = await cluster(SECRET_B, [SECRET_A], ["a", "b"], cookieBackend.url);
@@ -150,7 +161,11 @@ describe("secret rotation", () => {
     await Promise.all(clusters.splice(0).map((c) => c.dispose()));
     const rotated = await cluster(SECRET_B, [SECRET_A], ["a", "b"]);
     expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
-    const logout = await rotated.fetch("a", "/logout", { method: "POST", headers: { cookie: made.cookie, "x-csrf-token": made.token }, redirect: "manual" });
+    const logout = await rotated.fetch("a", "/logout", {
+      method: "POST",
+      headers: { cookie: made.cookie, "x-csrf-token": made.token },
+      redirect: "manual",
+    });
     await logout.arrayBuffer();
     expect(logout.status).toBe(200); // a POST logout is answered with a page (SAP)
     expect(await direct.exists(keyA)).toBe(0);

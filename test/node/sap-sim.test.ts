@@ -8,7 +8,15 @@ import { Request as MiniflareRequest } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CookieJar } from "../support/form-login.js";
 import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
-import { BACKCHANNEL_LOGOUT_EVENT, outboundVia, startIasSim, startXsuaaSim, type IasSim, type SimFetch, type XsuaaSim } from "../support/sap-idp.js";
+import {
+  BACKCHANNEL_LOGOUT_EVENT,
+  outboundVia,
+  startIasSim,
+  startXsuaaSim,
+  type IasSim,
+  type SimFetch,
+  type XsuaaSim,
+} from "../support/sap-idp.js";
 
 /**
  * The XSUAA and IAS simulators behave as /work/shared/notes/xsuaa-ias-facts.md says SAP's
@@ -37,22 +45,42 @@ const pkce = () => {
  * Log in through the simulator's form as a browser would (the router side is a stand-in that
  * only starts the login and catches the callback); returns the callback's query.
  */
-async function authorize(idpFetch: SimFetch, authorizeUrl: string, user = { username: "demo", password: "demo" }, idpJar?: CookieJar): Promise<URLSearchParams> {
+async function authorize(
+  idpFetch: SimFetch,
+  authorizeUrl: string,
+  user = { username: "demo", password: "demo" },
+  idpJar?: CookieJar,
+): Promise<URLSearchParams> {
   let callback: URL | undefined;
   const routerFetch = async (url: string) => {
     callback = new URL(url);
     return new Response("ok");
   };
   // SAP's router starts the login with a 200 page whose script sets location.
-  const start = new Response(`<html><script>location="${authorizeUrl}"</script></html>`, { headers: { "content-type": "text/html" } });
-  await loginThroughSapForm({ routerFetch, routerOrigin: ROUTER, start, idpFetch, ...(idpJar ? { idpJar } : {}), ...user });
+  const start = new Response(`<html><script>location="${authorizeUrl}"</script></html>`, {
+    headers: { "content-type": "text/html" },
+  });
+  await loginThroughSapForm({
+    routerFetch,
+    routerOrigin: ROUTER,
+    start,
+    idpFetch,
+    ...(idpJar ? { idpJar } : {}),
+    ...user,
+  });
   expect(callback?.origin + (callback?.pathname ?? "")).toBe(CALLBACK);
   return callback!.searchParams;
 }
 
-async function tokenRequest(idpFetch: SimFetch, url: string, form: Record<string, string>, basic?: [string, string]): Promise<{ status: number; body: Record<string, unknown> }> {
+async function tokenRequest(
+  idpFetch: SimFetch,
+  url: string,
+  form: Record<string, string>,
+  basic?: [string, string],
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-  if (basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString("base64")}`;
+  if (basic)
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString("base64")}`;
   const res = await idpFetch(url, { method: "POST", headers, body: new URLSearchParams(form).toString() });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -63,9 +91,22 @@ describe("XSUAA simulator", () => {
     `${zoneUrl}/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: sim.clientId, redirect_uri: CALLBACK, state: "st-1", ...params })}`;
   /** A code exchange as SAP's router does it: client_secret_post. */
   const exchange = (zoneUrl: string, code: string, extra: Record<string, string> = {}) =>
-    tokenRequest(sim.fetch, `${zoneUrl}/oauth/token`, { grant_type: "authorization_code", code, redirect_uri: CALLBACK, client_id: sim.clientId, client_secret: sim.clientSecret, ...extra });
+    tokenRequest(sim.fetch, `${zoneUrl}/oauth/token`, {
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: CALLBACK,
+      client_id: sim.clientId,
+      client_secret: sim.clientSecret,
+      ...extra,
+    });
   /** A refresh as SAP's router does it: client_secret_basic. */
-  const refresh = (refreshToken: string) => tokenRequest(sim.fetch, `${sim.url}/oauth/token`, { grant_type: "refresh_token", refresh_token: refreshToken, app_tid: "" }, [sim.clientId, sim.clientSecret]);
+  const refresh = (refreshToken: string) =>
+    tokenRequest(
+      sim.fetch,
+      `${sim.url}/oauth/token`,
+      { grant_type: "refresh_token", refresh_token: refreshToken, app_tid: "" },
+      [sim.clientId, sim.clientSecret],
+    );
   const loginTokens = async (params: Record<string, string> = {}) => {
     const q = await authorize(sim.fetch, authorizeUrl(sim.url, params));
     const r = await exchange(sim.url, q.get("code")!);
@@ -89,7 +130,10 @@ describe("XSUAA simulator", () => {
 
   it("publishes UAA's discovery document: issuer <url>/oauth/token, UAA paths", async () => {
     expect(sim.url).toBe(`https://provider.${UAADOMAIN}`);
-    const d = (await (await sim.fetch(`${sim.url}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    const d = (await (await sim.fetch(`${sim.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string
+    >;
     expect(d.issuer).toBe(`${sim.url}/oauth/token`);
     expect(d.authorization_endpoint).toBe(`${sim.url}/oauth/authorize`);
     expect(d.token_endpoint).toBe(`${sim.url}/oauth/token`);
@@ -109,17 +153,26 @@ describe("XSUAA simulator", () => {
       "credential-type": "binding-secret",
     });
     expect(b.credentials.identityzoneid).toBe(b.credentials.tenantid);
-    expect(JSON.parse(sim.vcapServices({ tenantmode: "shared" })).xsuaa[0].credentials.tenantmode).toBe("shared");
+    expect(JSON.parse(sim.vcapServices({ tenantmode: "shared" })).xsuaa[0].credentials.tenantmode).toBe(
+      "shared",
+    );
   });
 
   it("without a scope parameter grants the user's $XSAPPNAME scopes; tokens have XSUAA's shape and verify against /token_keys?zid=", async () => {
     const t = await loginTokens();
     expect(t.token_type).toBe("bearer");
-    expect(t.scope.split(" ").sort()).toEqual(["approuter-edge!t123.Display", "approuter-edge!t123.Edit", "openid", "uaa.user"]);
+    expect(t.scope.split(" ").sort()).toEqual([
+      "approuter-edge!t123.Display",
+      "approuter-edge!t123.Edit",
+      "openid",
+      "uaa.user",
+    ]);
     const header = decodeProtectedHeader(t.access_token);
     expect(header).toMatchObject({ alg: "RS256", kid: sim.kid, jku: `${sim.url}/token_keys` });
     const zid = sim.zone("provider").zoneId;
-    const jwks = (await (await sim.fetch(`https://${UAADOMAIN}/token_keys?zid=${zid}`)).json()) as { keys: Array<Record<string, string>> };
+    const jwks = (await (await sim.fetch(`https://${UAADOMAIN}/token_keys?zid=${zid}`)).json()) as {
+      keys: Array<Record<string, string>>;
+    };
     expect(Object.keys(jwks.keys[0]!).sort()).toEqual(["alg", "e", "kid", "kty", "n", "use", "value"]);
     expect(jwks.keys[0]!.value).toContain("BEGIN PUBLIC KEY");
     const { payload } = await jwtVerify(t.access_token, createLocalJWKSet(jwks as never));
@@ -134,9 +187,24 @@ describe("XSUAA simulator", () => {
       origin: "sap.default",
       ext_attr: { enhancer: "XSUAA", zdn: "provider", subaccountid: sim.zone("provider").subaccountId },
     });
-    expect(payload.scope).toEqual(expect.arrayContaining(["approuter-edge!t123.Display", "approuter-edge!t123.Edit"]));
+    expect(payload.scope).toEqual(
+      expect.arrayContaining(["approuter-edge!t123.Display", "approuter-edge!t123.Edit"]),
+    );
     expect(payload.aud).toEqual(expect.arrayContaining([sim.clientId, "approuter-edge!t123"]));
-    for (const claim of ["jti", "sub", "user_id", "email", "given_name", "family_name", "auth_time", "rev_sig", "iat", "exp", "xs.user.attributes", "xs.system.attributes"]) {
+    for (const claim of [
+      "jti",
+      "sub",
+      "user_id",
+      "email",
+      "given_name",
+      "family_name",
+      "auth_time",
+      "rev_sig",
+      "iat",
+      "exp",
+      "xs.user.attributes",
+      "xs.system.attributes",
+    ]) {
       expect(payload, claim).toHaveProperty([claim]);
     }
     // The id_token: the client has openid and no scope was asked for; UAA puts no nonce in it.
@@ -152,9 +220,20 @@ describe("XSUAA simulator", () => {
     expect(t.id_token).toBeDefined();
     expect(decodeJwt(t.id_token!)).not.toHaveProperty("nonce");
     // What the router sent is on record for its own tests.
-    expect(sim.requests().find((r) => r.path === "/oauth/authorize")?.query).toMatchObject({ scope: "openid", nonce: "n-1" });
-    await authorize(sim.fetch, authorizeUrl(sim.url, { idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' }));
-    expect(sim.requests().filter((r) => r.path === "/oauth/authorize").at(-1)?.query).toMatchObject({ idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' });
+    expect(sim.requests().find((r) => r.path === "/oauth/authorize")?.query).toMatchObject({
+      scope: "openid",
+      nonce: "n-1",
+    });
+    await authorize(
+      sim.fetch,
+      authorizeUrl(sim.url, { idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' }),
+    );
+    expect(
+      sim
+        .requests()
+        .filter((r) => r.path === "/oauth/authorize")
+        .at(-1)?.query,
+    ).toMatchObject({ idp: "corporate-idp", login_hint: '{"origin":"corporate-idp"}' });
   });
 
   it("refuses a scope the client does not have with invalid_scope on the redirect", async () => {
@@ -169,7 +248,12 @@ describe("XSUAA simulator", () => {
     const r1 = await exchange(sim.url, q.get("code")!);
     const r2 = await refresh(String(r1.body.refresh_token));
     expect(r2.status).toBe(200);
-    const bad = await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, { grant_type: "client_credentials" }, [sim.clientId, "wrong"]);
+    const bad = await tokenRequest(
+      sim.fetch,
+      `${sim.url}/oauth/token`,
+      { grant_type: "client_credentials" },
+      [sim.clientId, "wrong"],
+    );
     expect(bad.status).toBe(401);
     expect(sim.tokenRequests().map((r) => [r.grantType, r.clientAuthMethod, r.status])).toEqual([
       ["authorization_code", "client_secret_post", 200],
@@ -185,15 +269,23 @@ describe("XSUAA simulator", () => {
     const p = pkce();
     const withChallenge = { code_challenge: p.challenge, code_challenge_method: "S256" };
     const q1 = await authorize(sim.fetch, authorizeUrl(sim.url, withChallenge));
-    expect((await exchange(sim.url, q1.get("code")!, { code_verifier: pkce().verifier })).body.error).toBe("invalid_grant");
+    expect((await exchange(sim.url, q1.get("code")!, { code_verifier: pkce().verifier })).body.error).toBe(
+      "invalid_grant",
+    );
     // A failed attempt used the code up.
-    expect((await exchange(sim.url, q1.get("code")!, { code_verifier: p.verifier })).body.error).toBe("invalid_grant");
+    expect((await exchange(sim.url, q1.get("code")!, { code_verifier: p.verifier })).body.error).toBe(
+      "invalid_grant",
+    );
     const q2 = await authorize(sim.fetch, authorizeUrl(sim.url, withChallenge));
     expect((await exchange(sim.url, q2.get("code")!)).body.error).toBe("invalid_grant");
     const q3 = await authorize(sim.fetch, authorizeUrl(sim.url, withChallenge));
     expect((await exchange(sim.url, q3.get("code")!, { code_verifier: p.verifier })).status).toBe(200);
-    expect((await exchange(sim.url, q3.get("code")!, { code_verifier: p.verifier })).body.error).toBe("invalid_grant");
-    const plain = await sim.fetch(authorizeUrl(sim.url, { code_challenge: p.verifier, code_challenge_method: "plain" }));
+    expect((await exchange(sim.url, q3.get("code")!, { code_verifier: p.verifier })).body.error).toBe(
+      "invalid_grant",
+    );
+    const plain = await sim.fetch(
+      authorizeUrl(sim.url, { code_challenge: p.verifier, code_challenge_method: "plain" }),
+    );
     expect(new URL(plain.headers.get("location")!).searchParams.get("error")).toBe("invalid_request");
   });
 
@@ -214,7 +306,10 @@ describe("XSUAA simulator", () => {
     expect((await refresh(String(r1.body.refresh_token))).status).toBe(200);
 
     sim.revokeRefreshTokens("demo");
-    expect(await refresh(String(r1.body.refresh_token))).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    expect(await refresh(String(r1.body.refresh_token))).toMatchObject({
+      status: 400,
+      body: { error: "invalid_grant" },
+    });
   });
 
   it("answers /token_keys for an unknown zid with 400", async () => {
@@ -229,12 +324,22 @@ describe("XSUAA simulator", () => {
     const logout = (redirect: string, clientId?: string) =>
       `${sim.url}/logout.do?${new URLSearchParams({ redirect, ...(clientId ? { client_id: clientId } : {}) })}`;
     const bye = `${ROUTER}/public/bye`;
-    const ended = await logoutThroughSap({ routerFetch: async (url) => new Response(`back at ${url}`), routerOrigin: ROUTER, start: new Response(null, { status: 302, headers: { location: logout(bye, sim.clientId) } }), idpFetch: sim.fetch, idpJar: jar });
+    const ended = await logoutThroughSap({
+      routerFetch: async (url) => new Response(`back at ${url}`),
+      routerOrigin: ROUTER,
+      start: new Response(null, { status: 302, headers: { location: logout(bye, sim.clientId) } }),
+      idpFetch: sim.fetch,
+      idpJar: jar,
+    });
     expect(await ended.text()).toBe(`back at ${bye}`);
     // The simulator's session ended: the next authorize shows the form again.
     const again = await sim.fetch(authorizeUrl(sim.url), { headers: { cookie: jar.header(sim.url) ?? "" } });
     expect(again.status).toBe(200);
-    for (const [target, cid] of [["https://evil.test/", sim.clientId], [bye, undefined], [bye, "other-client"]] as const) {
+    for (const [target, cid] of [
+      ["https://evil.test/", sim.clientId],
+      [bye, undefined],
+      [bye, "other-client"],
+    ] as const) {
       const res = await sim.fetch(logout(target, cid));
       expect(res.status).toBe(302);
       expect(res.headers.get("location")).toBe(`${sim.url}/logged_out`);
@@ -257,7 +362,9 @@ describe("XSUAA simulator", () => {
     expect(r.status).toBe(200);
     const claims = decodeJwt(String(r.body.access_token));
     expect(claims).toMatchObject({ zid: t1.zoneId, iss: `${t1.url}/oauth/token`, ext_attr: { zdn: "t1" } });
-    const d = (await (await sim.fetch(`${t1.url}/.well-known/openid-configuration`)).json()) as { issuer: string };
+    const d = (await (await sim.fetch(`${t1.url}/.well-known/openid-configuration`)).json()) as {
+      issuer: string;
+    };
     expect(d.issuer).toBe(`${t1.url}/oauth/token`);
     expect((await sim.fetch(`https://nope.${UAADOMAIN}/oauth/authorize`)).status).toBe(404);
     const q2 = await authorize(sim.fetch, authorizeUrl(t1.url));
@@ -266,12 +373,22 @@ describe("XSUAA simulator", () => {
   });
 
   it("checks redirect_uri against UAA patterns (query ignored, wildcards) and refuses others without redirecting", async () => {
-    const q = await authorize(sim.fetch, authorizeUrl(sim.url, { redirect_uri: `${CALLBACK}?authType=xsuaa` }));
+    const q = await authorize(
+      sim.fetch,
+      authorizeUrl(sim.url, { redirect_uri: `${CALLBACK}?authType=xsuaa` }),
+    );
     expect(q.get("authType")).toBe("xsuaa");
     expect((await exchange(sim.url, q.get("code")!)).body.error).toBe("invalid_grant"); // redirect_uri must equal the authorize one
-    const wild = await sim.fetch(authorizeUrl(sim.url, { redirect_uri: "https://tenant1.router.test/deep/login/callback" }));
+    const wild = await sim.fetch(
+      authorizeUrl(sim.url, { redirect_uri: "https://tenant1.router.test/deep/login/callback" }),
+    );
     expect(wild.status).toBe(200);
-    for (const bad of ["https://router.test.evil.test/login/callback", "https://a.b.router.test.evil/x", "https://evil.test/login/callback", "not a url"]) {
+    for (const bad of [
+      "https://router.test.evil.test/login/callback",
+      "https://a.b.router.test.evil/x",
+      "https://evil.test/login/callback",
+      "not a url",
+    ]) {
       const res = await sim.fetch(authorizeUrl(sim.url, { redirect_uri: bad }));
       expect(res.status, bad).toBe(400);
       expect(res.headers.get("location")).toBeNull();
@@ -280,22 +397,43 @@ describe("XSUAA simulator", () => {
 
   it("serves /userinfo for a user token of its zone", async () => {
     const t = await loginTokens();
-    const ok = await sim.fetch(`${sim.url}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } });
-    expect(await ok.json()).toMatchObject({ user_name: "demo", email: "demo@example.test", user_attributes: {} });
-    expect((await sim.fetch(`${sim.zone("t1").url}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } })).status).toBe(401);
+    const ok = await sim.fetch(`${sim.url}/userinfo`, {
+      headers: { authorization: `Bearer ${t.access_token}` },
+    });
+    expect(await ok.json()).toMatchObject({
+      user_name: "demo",
+      email: "demo@example.test",
+      user_attributes: {},
+    });
+    expect(
+      (
+        await sim.fetch(`${sim.zone("t1").url}/userinfo`, {
+          headers: { authorization: `Bearer ${t.access_token}` },
+        })
+      ).status,
+    ).toBe(401);
     expect((await sim.fetch(`${sim.url}/userinfo`)).status).toBe(401);
   });
 
   it("rejects a wrong password (form shown again) and the login helper says so", async () => {
-    await expect(authorize(sim.fetch, authorizeUrl(sim.url), { username: "demo", password: "nope" })).rejects.toThrow(/rejected user "demo"/);
+    await expect(
+      authorize(sim.fetch, authorizeUrl(sim.url), { username: "demo", password: "nope" }),
+    ).rejects.toThrow(/rejected user "demo"/);
   });
 
   it("takes the router's outbound requests (Miniflare outboundService) for its hosts, bodies included", async () => {
     const outbound = outboundVia([sim], async () => new Response("elsewhere", { status: 599 }));
-    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: sim.clientId, client_secret: sim.clientSecret }).toString();
+    const body = new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: sim.clientId,
+      client_secret: sim.clientSecret,
+    }).toString();
     const init = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body };
     // Miniflare hands the outbound service requests of its own undici, not Node's.
-    for (const request of [new Request(`${sim.zone("t1").url}/oauth/token`, init), new MiniflareRequest(`${sim.zone("t1").url}/oauth/token`, init)]) {
+    for (const request of [
+      new Request(`${sim.zone("t1").url}/oauth/token`, init),
+      new MiniflareRequest(`${sim.zone("t1").url}/oauth/token`, init),
+    ]) {
       const res = await outbound(request as Request);
       expect(res.status).toBe(200);
       expect(decodeJwt(String(((await res.json()) as Tokens).access_token)).zid).toBe(sim.zone("t1").zoneId);
@@ -321,7 +459,14 @@ describe("XSUAA simulator", () => {
 
   it("fails the token endpoint on demand, stops and starts on the same port, and rotates its signing key", async () => {
     sim.failTokenEndpoint(503);
-    expect((await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, { grant_type: "client_credentials" }, [sim.clientId, sim.clientSecret])).status).toBe(503);
+    expect(
+      (
+        await tokenRequest(sim.fetch, `${sim.url}/oauth/token`, { grant_type: "client_credentials" }, [
+          sim.clientId,
+          sim.clientSecret,
+        ])
+      ).status,
+    ).toBe(503);
     sim.reset();
     await sim.stop();
     await expect(sim.fetch(`${sim.url}/.well-known/openid-configuration`)).rejects.toThrow();
@@ -342,7 +487,12 @@ describe("XSUAA simulator, X.509 binding", () => {
     try {
       const b = await sim.x509Binding();
       expect(b.credentials).not.toHaveProperty("clientsecret");
-      expect(b.credentials).toMatchObject({ "credential-type": "x509", certurl: `https://provider.authentication.cert.sap.test`, clientid: sim.clientId, url: sim.url });
+      expect(b.credentials).toMatchObject({
+        "credential-type": "x509",
+        certurl: `https://provider.authentication.cert.sap.test`,
+        clientid: sim.clientId,
+        url: sim.url,
+      });
       expect(new X509Certificate(b.credentials.certificate).subject).toContain(sim.clientId);
       expect(createPrivateKey(b.credentials.key).asymmetricKeyType).toBe("rsa");
       const form = { grant_type: "client_credentials", client_id: sim.clientId };
@@ -367,7 +517,9 @@ describe("XSUAA simulator on plain loopback", () => {
       const zid = sim.binding().credentials.identityzoneid;
       const res = await fetch(`http://${sim.uaadomain}/token_keys?zid=${zid}`);
       expect(res.status).toBe(200);
-      const d = (await (await fetch(`${sim.url}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      const d = (await (await fetch(`${sim.url}/.well-known/openid-configuration`)).json()) as {
+        issuer: string;
+      };
       expect(d.issuer).toBe(`${sim.url}/oauth/token`);
     } finally {
       await sim.stop();
@@ -384,7 +536,11 @@ describe("IAS simulator", () => {
     `${ias.url}/oauth2/authorize?${new URLSearchParams({ response_type: "code", client_id: ias.clientId, redirect_uri: CALLBACK, state: "s", scope: "openid", app_tid: ias.appTid, ...params })}`;
 
   beforeAll(async () => {
-    ias = await startIasSim({ url: "https://mytenant.accounts.ondemand.test", redirectUris: [CALLBACK], postLogoutRedirectUris: [`${ROUTER}/public/**`] });
+    ias = await startIasSim({
+      url: "https://mytenant.accounts.ondemand.test",
+      redirectUris: [CALLBACK],
+      postLogoutRedirectUris: [`${ROUTER}/public/**`],
+    });
     receiver = createServer((req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
@@ -402,10 +558,24 @@ describe("IAS simulator", () => {
   });
 
   it("publishes discovery at its url with /oauth2 endpoints and a JWKS at /oauth2/certs", async () => {
-    const d = (await (await ias.fetch(`${ias.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    expect(d).toMatchObject({ issuer: ias.url, token_endpoint: `${ias.url}/oauth2/token`, jwks_uri: `${ias.url}/oauth2/certs`, end_session_endpoint: `${ias.url}/oauth2/logout` });
+    const d = (await (await ias.fetch(`${ias.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(d).toMatchObject({
+      issuer: ias.url,
+      token_endpoint: `${ias.url}/oauth2/token`,
+      jwks_uri: `${ias.url}/oauth2/certs`,
+      end_session_endpoint: `${ias.url}/oauth2/logout`,
+    });
     expect(d.grant_types_supported).toEqual(expect.arrayContaining(["authorization_code", "refresh_token"]));
-    expect(ias.binding().credentials).toMatchObject({ url: ias.url, clientid: ias.clientId, domains: ["accounts.ondemand.test"], app_tid: ias.appTid, zone_uuid: ias.appTid });
+    expect(ias.binding().credentials).toMatchObject({
+      url: ias.url,
+      clientid: ias.clientId,
+      domains: ["accounts.ondemand.test"],
+      app_tid: ias.appTid,
+      zone_uuid: ias.appTid,
+    });
     expect(ias.binding({ domainsAsString: true }).credentials.domains).toBe('["accounts.ondemand.test"]');
     const x509 = await ias.x509Binding();
     expect(x509.credentials).toMatchObject({ "credential-type": "X509_GENERATED", clientid: ias.clientId });
@@ -415,30 +585,74 @@ describe("IAS simulator", () => {
 
   it("logs in with scope=openid, nonce, app_tid and PKCE; tokens carry iss, aud, app_tid, sid", async () => {
     const p = pkce();
-    const q = await authorize(ias.fetch, authorizeUrl({ nonce: "n-42", code_challenge: p.challenge, code_challenge_method: "S256" }));
+    const q = await authorize(
+      ias.fetch,
+      authorizeUrl({ nonce: "n-42", code_challenge: p.challenge, code_challenge_method: "S256" }),
+    );
     // As SAP's router: secret in the body and in Basic, plus app_tid.
     const r = await tokenRequest(
       ias.fetch,
       `${ias.url}/oauth2/token`,
-      { grant_type: "authorization_code", code: q.get("code")!, redirect_uri: CALLBACK, code_verifier: p.verifier, client_id: ias.clientId, client_secret: ias.clientSecret, app_tid: ias.appTid },
+      {
+        grant_type: "authorization_code",
+        code: q.get("code")!,
+        redirect_uri: CALLBACK,
+        code_verifier: p.verifier,
+        client_id: ias.clientId,
+        client_secret: ias.clientSecret,
+        app_tid: ias.appTid,
+      },
       [ias.clientId, ias.clientSecret],
     );
     expect(r.status).toBe(200);
     const jwks = createLocalJWKSet((await (await ias.fetch(`${ias.url}/oauth2/certs`)).json()) as never);
-    const { payload: access } = await jwtVerify(String(r.body.access_token), jwks, { issuer: ias.url, audience: ias.clientId });
-    expect(access).toMatchObject({ azp: ias.clientId, app_tid: ias.appTid, zone_uuid: ias.appTid, email: "demo@example.test", given_name: "Demo", family_name: "User" });
+    const { payload: access } = await jwtVerify(String(r.body.access_token), jwks, {
+      issuer: ias.url,
+      audience: ias.clientId,
+    });
+    expect(access).toMatchObject({
+      azp: ias.clientId,
+      app_tid: ias.appTid,
+      zone_uuid: ias.appTid,
+      email: "demo@example.test",
+      given_name: "Demo",
+      family_name: "User",
+    });
     for (const claim of ["sid", "sub", "user_uuid", "scim_id"]) expect(access, claim).toHaveProperty([claim]);
-    const { payload: id } = await jwtVerify(String(r.body.id_token), jwks, { issuer: ias.url, audience: ias.clientId });
+    const { payload: id } = await jwtVerify(String(r.body.id_token), jwks, {
+      issuer: ias.url,
+      audience: ias.clientId,
+    });
     expect(id).toMatchObject({ nonce: "n-42", sid: access.sid });
-    expect(ias.tokenRequests().at(-1)).toMatchObject({ clientAuthMethod: "client_secret_basic+post", appTid: ias.appTid, status: 200 });
-    expect(ias.requests().find((e) => e.path === "/oauth2/authorize")?.query).toMatchObject({ scope: "openid", app_tid: ias.appTid });
+    expect(ias.tokenRequests().at(-1)).toMatchObject({
+      clientAuthMethod: "client_secret_basic+post",
+      appTid: ias.appTid,
+      status: 200,
+    });
+    expect(ias.requests().find((e) => e.path === "/oauth2/authorize")?.query).toMatchObject({
+      scope: "openid",
+      app_tid: ias.appTid,
+    });
     expect(ias.sessionIds()).toContain(access.sid);
   });
 
   it("enforces PKCE", async () => {
     const p = pkce();
-    const q = await authorize(ias.fetch, authorizeUrl({ code_challenge: p.challenge, code_challenge_method: "S256" }));
-    const r = await tokenRequest(ias.fetch, `${ias.url}/oauth2/token`, { grant_type: "authorization_code", code: q.get("code")!, redirect_uri: CALLBACK, code_verifier: pkce().verifier }, [ias.clientId, ias.clientSecret]);
+    const q = await authorize(
+      ias.fetch,
+      authorizeUrl({ code_challenge: p.challenge, code_challenge_method: "S256" }),
+    );
+    const r = await tokenRequest(
+      ias.fetch,
+      `${ias.url}/oauth2/token`,
+      {
+        grant_type: "authorization_code",
+        code: q.get("code")!,
+        redirect_uri: CALLBACK,
+        code_verifier: pkce().verifier,
+      },
+      [ias.clientId, ias.clientSecret],
+    );
     expect(r).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
   });
 
@@ -447,26 +661,54 @@ describe("IAS simulator", () => {
     expect(status).toBe(200);
     const token = new URLSearchParams(received.at(-1)).get("logout_token")!;
     const jwks = createLocalJWKSet(ias.jwks() as never);
-    const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: ias.issuer, audience: ias.clientId });
+    const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+      issuer: ias.issuer,
+      audience: ias.clientId,
+    });
     expect(protectedHeader.typ).toBe("logout+jwt");
-    expect(payload).toMatchObject({ sid: "sid-1", sub: "user-1", events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } });
+    expect(payload).toMatchObject({
+      sid: "sid-1",
+      sub: "user-1",
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    });
     expect(payload).not.toHaveProperty("nonce");
     for (const claim of ["iat", "exp", "jti"]) expect(payload).toHaveProperty([claim]);
   });
 
   it("can sign with a custom-domain issuer and name its own in ias_iss", async () => {
-    const custom = await startIasSim({ url: "https://mytenant.accounts.ondemand.test", customIssuer: "https://login.customer.test", redirectUris: [CALLBACK] });
+    const custom = await startIasSim({
+      url: "https://mytenant.accounts.ondemand.test",
+      customIssuer: "https://login.customer.test",
+      redirectUris: [CALLBACK],
+    });
     try {
-      const r = await tokenRequest(custom.fetch, `${custom.url}/oauth2/token`, { grant_type: "password", username: "demo", password: "demo", scope: "openid" }, [custom.clientId, custom.clientSecret]);
-      expect(decodeJwt(String(r.body.access_token))).toMatchObject({ iss: "https://login.customer.test", ias_iss: custom.url });
-      expect(((await (await custom.fetch(`${custom.url}/.well-known/openid-configuration`)).json()) as { issuer: string }).issuer).toBe("https://login.customer.test");
+      const r = await tokenRequest(
+        custom.fetch,
+        `${custom.url}/oauth2/token`,
+        { grant_type: "password", username: "demo", password: "demo", scope: "openid" },
+        [custom.clientId, custom.clientSecret],
+      );
+      expect(decodeJwt(String(r.body.access_token))).toMatchObject({
+        iss: "https://login.customer.test",
+        ias_iss: custom.url,
+      });
+      expect(
+        (
+          (await (await custom.fetch(`${custom.url}/.well-known/openid-configuration`)).json()) as {
+            issuer: string;
+          }
+        ).issuer,
+      ).toBe("https://login.customer.test");
     } finally {
       await custom.stop();
     }
   });
 
   it("redirects /oauth2/logout only to an allowed post_logout_redirect_uri", async () => {
-    const logout = (target: string) => ias.fetch(`${ias.url}/oauth2/logout?${new URLSearchParams({ post_logout_redirect_uri: target, client_id: ias.clientId })}`);
+    const logout = (target: string) =>
+      ias.fetch(
+        `${ias.url}/oauth2/logout?${new URLSearchParams({ post_logout_redirect_uri: target, client_id: ias.clientId })}`,
+      );
     expect((await logout(`${ROUTER}/public/bye`)).headers.get("location")).toBe(`${ROUTER}/public/bye`);
     expect((await logout("https://evil.test/")).headers.get("location")).toBe(`${ias.url}/logged_out`);
   });
@@ -476,26 +718,36 @@ describe("simulator command lines", () => {
   it.each([
     ["xsuaa", "/.well-known/openid-configuration", (url: string) => `${url}/oauth/token`],
     ["ias", "/.well-known/openid-configuration", (url: string) => url],
-  ] as const)("%s prints a VCAP_SERVICES binding that reaches the running simulator", async (name, path, issuerOf) => {
-    const child = spawn(process.execPath, [`scripts/sim/${name}.mjs`, "--redirect-uri", "http://127.0.0.1:*/**"], { stdio: ["ignore", "pipe", "pipe"] });
-    try {
-      const lines = createInterface({ input: child.stdout! });
-      let vcapLine: string | undefined;
-      for await (const line of lines) {
-        if (line.startsWith("VCAP_SERVICES=")) {
-          vcapLine = line;
-          break;
+  ] as const)(
+    "%s prints a VCAP_SERVICES binding that reaches the running simulator",
+    async (name, path, issuerOf) => {
+      const child = spawn(
+        process.execPath,
+        [`scripts/sim/${name}.mjs`, "--redirect-uri", "http://127.0.0.1:*/**"],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      try {
+        const lines = createInterface({ input: child.stdout! });
+        let vcapLine: string | undefined;
+        for await (const line of lines) {
+          if (line.startsWith("VCAP_SERVICES=")) {
+            vcapLine = line;
+            break;
+          }
         }
+        const vcap = JSON.parse(vcapLine!.slice("VCAP_SERVICES=".length)) as Record<
+          string,
+          Array<{ credentials: { url: string; clientsecret: string } }>
+        >;
+        const credentials = Object.values(vcap)[0]![0]!.credentials;
+        expect(credentials.clientsecret).toBeTruthy();
+        const d = (await (await fetch(`${credentials.url}${path}`)).json()) as { issuer: string };
+        expect(d.issuer).toBe(issuerOf(credentials.url));
+      } finally {
+        child.kill("SIGTERM");
       }
-      const vcap = JSON.parse(vcapLine!.slice("VCAP_SERVICES=".length)) as Record<string, Array<{ credentials: { url: string; clientsecret: string } }>>;
-      const credentials = Object.values(vcap)[0]![0]!.credentials;
-      expect(credentials.clientsecret).toBeTruthy();
-      const d = (await (await fetch(`${credentials.url}${path}`)).json()) as { issuer: string };
-      expect(d.issuer).toBe(issuerOf(credentials.url));
-    } finally {
-      child.kill("SIGTERM");
-    }
-  });
+    },
+  );
 });
 
 describe("XSUAA simulator on *.localhost (browsers)", () => {
@@ -506,20 +758,30 @@ describe("XSUAA simulator on *.localhost (browsers)", () => {
       expect(sim.localOrigin).toBe(`http://127.0.0.1:${port}`);
       expect(sim.uaadomain).toBe(`localhost:${port}`);
       expect(sim.zone("t1").url).toBe(`http://t1.localhost:${port}`);
-      const d = (await (await sim.fetch(`${sim.zone("t1").url}/.well-known/openid-configuration`)).json()) as { issuer: string };
+      const d = (await (
+        await sim.fetch(`${sim.zone("t1").url}/.well-known/openid-configuration`)
+      ).json()) as { issuer: string };
       expect(d.issuer).toBe(`http://t1.localhost:${port}/oauth/token`);
     } finally {
       await sim.stop();
     }
-    await expect(startXsuaaSim({ uaadomain: "localhost", host: "127.0.0.2" })).rejects.toThrow(/127\.0\.0\.1/);
+    await expect(startXsuaaSim({ uaadomain: "localhost", host: "127.0.0.2" })).rejects.toThrow(
+      /127\.0\.0\.1/,
+    );
   });
 });
 
 describe("sap-form-login helper", () => {
   it("reads the login redirect from SAP's HTML start page", () => {
-    expect(scriptRedirectOf(`<script>location="https://a.test/x?y=1\\u0026z=2"</script>`)).toBe("https://a.test/x?y=1&z=2");
-    expect(scriptRedirectOf(`<script>window.location.href = 'https://a.test/p'</script>`)).toBe("https://a.test/p");
-    expect(scriptRedirectOf(`<meta http-equiv="refresh" content="0;url=https://a.test/m?a=1&amp;b=2">`)).toBe("https://a.test/m?a=1&b=2");
+    expect(scriptRedirectOf(`<script>location="https://a.test/x?y=1\\u0026z=2"</script>`)).toBe(
+      "https://a.test/x?y=1&z=2",
+    );
+    expect(scriptRedirectOf(`<script>window.location.href = 'https://a.test/p'</script>`)).toBe(
+      "https://a.test/p",
+    );
+    expect(scriptRedirectOf(`<meta http-equiv="refresh" content="0;url=https://a.test/m?a=1&amp;b=2">`)).toBe(
+      "https://a.test/m?a=1&b=2",
+    );
   });
 });
 
@@ -532,9 +794,15 @@ describe("XSUAA simulator restarted from its kept state (npm run dev:redis)", ()
     const firstUrl = first.url;
     const firstKid = first.kid;
     await first.stop();
-    const userinfo = (sim: XsuaaSim) => sim.fetch(`${sim.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+    const userinfo = (sim: XsuaaSim) =>
+      sim.fetch(`${sim.url}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
 
-    const again = await startXsuaaSim({ users, port: kept.port, signingKey: kept.signingKey, zoneIds: kept.zoneIds });
+    const again = await startXsuaaSim({
+      users,
+      port: kept.port,
+      signingKey: kept.signingKey,
+      zoneIds: kept.zoneIds,
+    });
     const other = await startXsuaaSim({ users });
     try {
       expect(again.url).toBe(firstUrl);
@@ -549,10 +817,20 @@ describe("XSUAA simulator restarted from its kept state (npm run dev:redis)", ()
   });
 
   it("shows its loginNote on the sign-in form, also after a wrong password", async () => {
-    const sim = await startXsuaaSim({ redirectUris: [CALLBACK], loginNote: "Demo user: demo, password demo" });
+    const sim = await startXsuaaSim({
+      redirectUris: [CALLBACK],
+      loginNote: "Demo user: demo, password demo",
+    });
     try {
       const { challenge } = pkce();
-      const q = new URLSearchParams({ response_type: "code", client_id: sim.clientId, redirect_uri: CALLBACK, state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+      const q = new URLSearchParams({
+        response_type: "code",
+        client_id: sim.clientId,
+        redirect_uri: CALLBACK,
+        state: "s",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+      });
       const form = await (await sim.fetch(`${sim.url}/oauth/authorize?${q}`)).text();
       expect(form).toContain("Demo user: demo, password demo");
       const authz = /name="authz" value="([^"]+)"/.exec(form)![1]!;

@@ -25,7 +25,13 @@ const XS_APP = {
   welcomeFile: "/app/index.html",
   authenticationMethod: "route",
   routes: [
-    { source: "^/app/(.*)$", target: "$1", localDir: "app", cacheControl: "public, max-age=600", authenticationType: "none" },
+    {
+      source: "^/app/(.*)$",
+      target: "$1",
+      localDir: "app",
+      cacheControl: "public, max-age=600",
+      authenticationType: "none",
+    },
     { source: "^/private/(.*)$", target: "$1", localDir: "private", authenticationType: "xsuaa" },
   ],
 };
@@ -74,7 +80,19 @@ function bindingsFor(xsApp: unknown): Record<string, string> {
   return {
     XS_APP: JSON.stringify(xsApp),
     VCAP_SERVICES: JSON.stringify({
-      xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: idp.url, clientid: "router-client", clientsecret: "router-secret", xsappname: "app" } }],
+      xsuaa: [
+        {
+          name: "uaa",
+          label: "xsuaa",
+          tags: ["xsuaa"],
+          credentials: {
+            url: idp.url,
+            clientid: "router-client",
+            clientsecret: "router-secret",
+            xsappname: "app",
+          },
+        },
+      ],
     }),
     PRESERVE_FRAGMENT: "false", // a 302 to the provider (the default is SAP's login page)
   };
@@ -111,7 +129,10 @@ describe("localDir from static assets", () => {
 
   it("answers other methods with 405 and Allow: GET, HEAD", async () => {
     for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
-      const res = await router.fetch("/app/index.html", { method, ...(method === "DELETE" ? {} : { body: "x" }) });
+      const res = await router.fetch("/app/index.html", {
+        method,
+        ...(method === "DELETE" ? {} : { body: "x" }),
+      });
       expect(res.status, method).toBe(405);
       expect(res.headers.get("allow"), method).toBe("GET, HEAD");
       expect(await res.text(), method).not.toContain("APP-INDEX");
@@ -165,7 +186,8 @@ describe("localDir from static assets", () => {
       ] as const) {
         const what = `${how} ${path}: ${status}`;
         if (refused.includes(path)) expect(status, what).toBe(400);
-        else expect(status === 404 || (status === 302 && (location ?? "").startsWith(login)), what).toBe(true);
+        else
+          expect(status === 404 || (status === 302 && (location ?? "").startsWith(login)), what).toBe(true);
         expect(body, what).not.toContain(SECRET);
         expect(body, what).not.toContain(PRIVATE);
       }
@@ -207,7 +229,9 @@ describe("a protected localDir route", () => {
   });
 
   it("answers 401 to an XMLHttpRequest and to other methods, never with the file", async () => {
-    const xhr = await router.fetch("/private/page.html", { headers: { "x-requested-with": "XMLHttpRequest" } });
+    const xhr = await router.fetch("/private/page.html", {
+      headers: { "x-requested-with": "XMLHttpRequest" },
+    });
     expect(xhr.status).toBe(401);
     expect(await xhr.text()).not.toContain(PRIVATE);
     const post = await router.fetch("/private/page.html", { method: "POST", body: "x" });
@@ -216,7 +240,13 @@ describe("a protected localDir route", () => {
   });
 
   it("is not served through traversal from the public folder or directly from the assets", async () => {
-    for (const path of ["/private/../private/page.html", "/private/", "/private/page", "/page.html", "/private/page.html?x-csrf-token=fetch"]) {
+    for (const path of [
+      "/private/../private/page.html",
+      "/private/",
+      "/private/page",
+      "/page.html",
+      "/private/page.html?x-csrf-token=fetch",
+    ]) {
       const res = await router.fetch(path, { redirect: "manual" });
       expect(await res.text(), path).not.toContain(PRIVATE);
       expect(res.status, path).not.toBe(200);

@@ -2,7 +2,14 @@ import type { Redis as IORedis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
-import { commandCounts, directClient, externalSessionBindings, startLocalRedis, totalCalls, type LocalRedis } from "../support/redis.js";
+import {
+  commandCounts,
+  directClient,
+  externalSessionBindings,
+  startLocalRedis,
+  totalCalls,
+  type LocalRedis,
+} from "../support/redis.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
@@ -29,12 +36,21 @@ afterAll(async () => {
   await backend?.close();
 });
 
-async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"], extra: Record<string, string> = {}): Promise<Cluster> {
+async function cluster(
+  ext: Record<string, unknown> = {},
+  workers = ["a", "b"],
+  extra: Record<string, string> = {},
+): Promise<Cluster> {
   const c = await startCluster({
     script,
     workers,
     bindings: {
-      ...externalSessionBindings(redis, { sessionSecret: SECRET_A, revalidateAfter: 1000, defaultRetryTimeout: 500, ...ext }),
+      ...externalSessionBindings(redis, {
+        sessionSecret: SECRET_A,
+        revalidateAfter: 1000,
+        defaultRetryTimeout: 500,
+        ...ext,
+      }),
       destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
       ...extra,
     },
@@ -43,11 +59,15 @@ async function cluster(ext: Record<string, unknown> = {}, workers = ["a", "b"], 
   return c;
 }
 
-const fetchToken = (cookie?: string): RequestInit => ({ headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
+const fetchToken = (cookie?: string): RequestInit => ({
+  headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) },
+});
 
 /** A stored session: the backend sets a session cookie the router keeps (see test/support/backend.ts). */
 async function newSession(c: Cluster, worker: string): Promise<{ cookie: string; token: string }> {
-  const res = await c.fetch(worker, "/app", { headers: { "x-csrf-token": "fetch", "x-test-backend-session": "s" } });
+  const res = await c.fetch(worker, "/app", {
+    headers: { "x-csrf-token": "fetch", "x-test-backend-session": "s" },
+  });
   expect(res.status).toBe(200);
   await res.arrayBuffer();
   return { cookie: sessionCookieOf(res)!, token: res.headers.get("x-csrf-token")! };
@@ -81,7 +101,8 @@ describe("two isolates, one Redis", () => {
     const c = await cluster({ revalidateAfter: 60_000 });
     const { cookie, token } = await newSession(c, "a");
     const before = totalCalls(await commandCounts(direct));
-    for (let i = 0; i < 20; i++) expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+    for (let i = 0; i < 20; i++)
+      expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
     expect(totalCalls(await commandCounts(direct)) - before).toBe(0);
   });
 
@@ -89,7 +110,11 @@ describe("two isolates, one Redis", () => {
     const c = await cluster({ revalidateAfter: 500 });
     const { cookie, token } = await newSession(c, "a");
     expect((await tokenOn(c, "b", cookie)).token).toBe(token);
-    const logout = await c.fetch("b", "/logout", { method: "POST", headers: { cookie, "x-csrf-token": token }, redirect: "manual" });
+    const logout = await c.fetch("b", "/logout", {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": token },
+      redirect: "manual",
+    });
     expect(logout.status).toBe(200); // a POST logout is answered with a page (SAP)
     expect(logout.headers.getSetCookie().join()).toMatch(/JSESSIONID=;.*Max-Age=0/);
     await sleep(600);
@@ -135,7 +160,8 @@ describe("two isolates, one Redis", () => {
     await redis.stopRedis();
     try {
       await sleep(250); // past the revalidation window: A must try the store and carry on
-      for (let i = 0; i < 3; i++) expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
+      for (let i = 0; i < 3; i++)
+        expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
       const onC = await tokenOn(c, "c", cookie);
       expect(onC.status).toBeLessThan(500);
       const plain = await c.fetch("c", "/app", { headers: { cookie } });
@@ -147,7 +173,11 @@ describe("two isolates, one Redis", () => {
     // Backups resume: a session made now is recovered on another isolate.
     await sleep(600); // past the cooldown after the failures
     const fresh = await newSession(c, "a");
-    expect(await tokenOn(c, "b", fresh.cookie)).toEqual({ status: 200, token: fresh.token, newCookie: undefined });
+    expect(await tokenOn(c, "b", fresh.cookie)).toEqual({
+      status: 200,
+      token: fresh.token,
+      newCookie: undefined,
+    });
   });
 
   it("anonymous token fetches cost nothing: N cookieless fetches, no Redis command; the token works on a POST on another isolate", async () => {
@@ -174,11 +204,19 @@ describe("two isolates, one Redis", () => {
     // and a token fetch on B with that cookie gives the same token, still with no Redis command.
     const { cookie, token } = got[1]!;
     expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
-    const wrong = await c.fetch("b", "/logout", { method: "POST", headers: { cookie, "x-csrf-token": got[0]!.token }, redirect: "manual" });
+    const wrong = await c.fetch("b", "/logout", {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": got[0]!.token },
+      redirect: "manual",
+    });
     await wrong.arrayBuffer();
     expect(wrong.status).toBe(403);
     expect(wrong.headers.get("x-csrf-token")).toBe("Required");
-    const logout = await c.fetch("b", "/logout", { method: "POST", headers: { cookie, "x-csrf-token": token }, redirect: "manual" });
+    const logout = await c.fetch("b", "/logout", {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": token },
+      redirect: "manual",
+    });
     await logout.arrayBuffer();
     expect(logout.status).toBe(200);
     expect(totalCalls(await commandCounts(direct)) - totalCalls(before)).toBe(0);
@@ -191,7 +229,9 @@ describe("two isolates, one Redis", () => {
     const anonCookie = sessionCookieOf(anon)!;
     const token = anon.headers.get("x-csrf-token")!;
     const before = await commandCounts(direct);
-    const keep = await c.fetch("a", "/app", { headers: { cookie: anonCookie, "x-test-backend-session": "kept" } });
+    const keep = await c.fetch("a", "/app", {
+      headers: { cookie: anonCookie, "x-test-backend-session": "kept" },
+    });
     await keep.arrayBuffer();
     const stored = sessionCookieOf(keep)!;
     expect(stored).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);

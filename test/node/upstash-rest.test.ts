@@ -13,7 +13,12 @@ let direct: IORedis;
 
 beforeAll(async () => {
   local = await startLocalRedis();
-  direct = new IORedis({ port: local.redisPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 1 });
+  direct = new IORedis({
+    port: local.redisPort,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
   direct.on("error", () => {});
   await direct.connect();
 }, 30_000);
@@ -265,7 +270,12 @@ describe("wire format (raw fetch)", () => {
     const encoded = await post("", ["EVAL", script, 1, "wire:bin", "ü"], ENC);
     expect(encoded.status).toBe(200);
     expect(encoded.json).toEqual({
-      result: [1, b64("x"), [2, b64("é"), [Buffer.from([0xff, 0x00, 0xfe, 0x80]).toString("base64")]], b64("ü")],
+      result: [
+        1,
+        b64("x"),
+        [2, b64("é"), [Buffer.from([0xff, 0x00, 0xfe, 0x80]).toString("base64")]],
+        b64("ü"),
+      ],
     });
 
     const plain = await post("", ["EVAL", `return {1, "x", {2, "é"}, ARGV[1]}`, 0, "ü"]);
@@ -292,7 +302,15 @@ describe("wire format (raw fetch)", () => {
     expect(single.status).toBe(400);
     expect(single.json).toEqual({ error: "ERR value is not an integer or out of range" });
 
-    const pipe = await post("/pipeline", [["SET", "wire:p", 5], ["INCR", "wire:str"], ["INCRBY", "wire:p", 2]], ENC);
+    const pipe = await post(
+      "/pipeline",
+      [
+        ["SET", "wire:p", 5],
+        ["INCR", "wire:str"],
+        ["INCRBY", "wire:p", 2],
+      ],
+      ENC,
+    );
     expect(pipe.status).toBe(200);
     expect(pipe.json).toEqual([
       { result: b64("OK") },
@@ -308,7 +326,14 @@ describe("wire format (raw fetch)", () => {
     expect(res.json).toEqual({ error: expect.stringMatching(/^EXECABORT/) });
     expect(await direct.exists("wire:tx")).toBe(0);
 
-    const ok = await post("/multi-exec", [["SET", "wire:tx", "1"], ["INCR", "wire:tx"]], ENC);
+    const ok = await post(
+      "/multi-exec",
+      [
+        ["SET", "wire:tx", "1"],
+        ["INCR", "wire:tx"],
+      ],
+      ENC,
+    );
     expect(ok.status).toBe(200);
     expect(ok.json).toEqual([{ result: b64("OK") }, { result: 2 }]);
   });
@@ -378,7 +403,10 @@ async function sha1Hex(text: string) {
 
 describe("replicated mode: a primary and lagging replicas (real replication, delayed link)", () => {
   const LAG_MS = 2000;
-  let replicated: Awaited<ReturnType<typeof startLocalRedis>> & { replicaPorts: number[]; stats: { primary: number; replica: number; handedToPrimary: number } };
+  let replicated: Awaited<ReturnType<typeof startLocalRedis>> & {
+    replicaPorts: number[];
+    stats: { primary: number; replica: number; handedToPrimary: number };
+  };
   let replicaClients: IORedis[] = [];
 
   beforeAll(async () => {
@@ -395,11 +423,23 @@ describe("replicated mode: a primary and lagging replicas (real replication, del
   });
 
   const upstash = (syncToken?: string) => {
-    const redis = new Redis({ url: replicated.restUrl, token: replicated.token, enableTelemetry: false, automaticDeserialization: false });
+    const redis = new Redis({
+      url: replicated.restUrl,
+      token: replicated.token,
+      enableTelemetry: false,
+      automaticDeserialization: false,
+    });
     if (syncToken !== undefined) redis.readYourWritesSyncToken = syncToken;
     return redis;
   };
-  const readsOn = async (client: IORedis, name: string) => Number(/calls=(\d+)/.exec(await client.info("commandstats").then((i) => i.split("\n").find((l) => l.startsWith(`cmdstat_${name}:`)) ?? ""))?.[1] ?? 0);
+  const readsOn = async (client: IORedis, name: string) =>
+    Number(
+      /calls=(\d+)/.exec(
+        await client
+          .info("commandstats")
+          .then((i) => i.split("\n").find((l) => l.startsWith(`cmdstat_${name}:`)) ?? ""),
+      )?.[1] ?? 0,
+    );
 
   it("a fresh client reads stale; with the writer's sync token it reads the write", async () => {
     const writer = upstash();
@@ -467,14 +507,33 @@ describe("replicated mode: a primary and lagging replicas (real replication, del
   }, 20_000);
 
   it("a token no replica reaches within the wait bound is answered by the primary", async () => {
-    const quick = (await startLocalRedis({ replicas: 1, replicaLagMs: 60_000, syncWaitMs: 200 })) as typeof replicated;
+    const quick = (await startLocalRedis({
+      replicas: 1,
+      replicaLagMs: 60_000,
+      syncWaitMs: 200,
+    })) as typeof replicated;
     try {
-      const writer = new Redis({ url: quick.restUrl, token: quick.token, enableTelemetry: false, automaticDeserialization: false });
+      const writer = new Redis({
+        url: quick.restUrl,
+        token: quick.token,
+        enableTelemetry: false,
+        automaticDeserialization: false,
+      });
       await writer.set("rep:far", "v");
       const token = writer.readYourWritesSyncToken!;
-      const fresh = new Redis({ url: quick.restUrl, token: quick.token, enableTelemetry: false, automaticDeserialization: false });
+      const fresh = new Redis({
+        url: quick.restUrl,
+        token: quick.token,
+        enableTelemetry: false,
+        automaticDeserialization: false,
+      });
       expect(await fresh.get("rep:far")).toBeNull(); // the replica is a minute behind
-      const withToken = new Redis({ url: quick.restUrl, token: quick.token, enableTelemetry: false, automaticDeserialization: false });
+      const withToken = new Redis({
+        url: quick.restUrl,
+        token: quick.token,
+        enableTelemetry: false,
+        automaticDeserialization: false,
+      });
       withToken.readYourWritesSyncToken = token;
       expect(await withToken.get("rep:far")).toBe("v");
       expect(quick.stats.handedToPrimary).toBe(1);

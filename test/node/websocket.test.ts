@@ -50,7 +50,11 @@ afterAll(async () => {
   await echo?.close();
 });
 
-async function upgrade(router: EdgeRouter, path: string, headers: Record<string, string> = {}): Promise<Response> {
+async function upgrade(
+  router: EdgeRouter,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return router.fetch(path, { headers: { upgrade: "websocket", origin: ORIGIN, ...headers } });
 }
 
@@ -109,7 +113,9 @@ describe("WebSockets enabled", () => {
     // What the server received is exactly what was sent.
     const got = echo.received.slice(before);
     expect(got.slice(0, texts.length)).toEqual(texts);
-    expect(Buffer.isBuffer(got[texts.length]) && (got[texts.length] as Buffer).equals(Buffer.from(binary))).toBe(true);
+    expect(
+      Buffer.isBuffer(got[texts.length]) && (got[texts.length] as Buffer).equals(Buffer.from(binary)),
+    ).toBe(true);
     expect(got[texts.length + 1]).toBe(large);
 
     client.ws.close(1000, "done");
@@ -127,7 +133,10 @@ describe("WebSockets enabled", () => {
       ?.split(";")[0];
     expect(session).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}(\.[0-9a-z]+\.[A-Za-z0-9_-]{22})?$/);
 
-    const res = await upgrade(enabled, "/ws/with-cookies", { cookie: `theme=dark; ${session}; lang=de`, "cf-connecting-ip": "203.0.113.5" });
+    const res = await upgrade(enabled, "/ws/with-cookies", {
+      cookie: `theme=dark; ${session}; lang=de`,
+      "cf-connecting-ip": "203.0.113.5",
+    });
     expect(res.status).toBe(101);
     expect(res.headers.getSetCookie()).toEqual([]);
     const client = open(res);

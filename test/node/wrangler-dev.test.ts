@@ -16,7 +16,9 @@ import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../supp
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
-const startDemoIdp = startDemoIdpUntyped as (options: { routerOrigin: string }) => Promise<{ issuer: string; stop(): Promise<void> }>;
+const startDemoIdp = startDemoIdpUntyped as (options: {
+  routerOrigin: string;
+}) => Promise<{ issuer: string; stop(): Promise<void> }>;
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HOST = "127.0.0.1";
@@ -48,8 +50,15 @@ async function startDev(args: string[], env: Record<string, string | undefined> 
   const portIndex = args.indexOf("--port");
   const port = Number(args[portIndex + 1]);
   // Never the developer's own .wrangler/dev state (npm run dev:redis): a fresh one per run unless given.
-  const ownState = env.APPROUTER_DEV_STATE_DIR === undefined ? mkdtempSync(join(tmpdir(), "approuter-dev-state-")) : undefined;
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...(ownState ? { APPROUTER_DEV_STATE_DIR: ownState } : {}), ...env };
+  const ownState =
+    env.APPROUTER_DEV_STATE_DIR === undefined
+      ? mkdtempSync(join(tmpdir(), "approuter-dev-state-"))
+      : undefined;
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...(ownState ? { APPROUTER_DEV_STATE_DIR: ownState } : {}),
+    ...env,
+  };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
   const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
     cwd: ROOT,
@@ -88,9 +97,12 @@ async function startDev(args: string[], env: Record<string, string | undefined> 
   const deadline = Date.now() + START_DEADLINE_MS;
   while (!out.includes(announced)) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`dev.mjs exited (${child.exitCode ?? child.signalCode}) before the router answered:\n${out}`);
+      throw new Error(
+        `dev.mjs exited (${child.exitCode ?? child.signalCode}) before the router answered:\n${out}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`the router did not start within ${START_DEADLINE_MS} ms:\n${out}`);
+    if (Date.now() > deadline)
+      throw new Error(`the router did not start within ${START_DEADLINE_MS} ms:\n${out}`);
     await sleep(100);
   }
   return dev;
@@ -181,7 +193,9 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
   expect(again.token).toBe(first.token);
   expect(again.setCookies).toEqual([]);
   expect(again.echo.headers.cookie).toBe("other=1");
-  const pageWithSession = await (await fetch(`${routerUrl}/`, { headers: { cookie: `JSESSIONID=${sessionId}; other=1` } })).text();
+  const pageWithSession = await (
+    await fetch(`${routerUrl}/`, { headers: { cookie: `JSESSIONID=${sessionId}; other=1` } })
+  ).text();
   expect(pageWithSession).not.toContain("reached the backend");
   expect(pageWithSession).toContain("<code>other=1</code>");
 
@@ -199,7 +213,11 @@ async function exerciseRouter(routerUrl: string): Promise<void> {
   // Logout of an app without login (the bundled xs-app.json) needs no token, as in SAP's
   // router; a POST logout is answered with a page that moves the browser on to the logout
   // page; the cookie is cleared and the session gone.
-  const logout = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+  const logout = await fetch(`${routerUrl}/logout`, {
+    method: "POST",
+    headers: { cookie },
+    redirect: "manual",
+  });
   expect(logout.status).toBe(200);
   expect(await logout.clone().text()).toContain('url=/"');
   const cleared = logout.headers.getSetCookie();
@@ -228,10 +246,21 @@ async function logIn(routerUrl: string, issuer: string, path = "/", kind: IdpKin
   const idpJar = new CookieJar();
   const redirect = new Headers({ location: location.href });
   for (const cookie of start.headers.getSetCookie()) redirect.append("set-cookie", cookie);
-  const walk = { routerFetch: (url: string, init?: RequestInit) => fetch(url, init), routerOrigin: routerUrl, startUrl: `${routerUrl}${path}`, idpJar };
-  const callback = kind === "xsuaa"
-    ? await loginThroughSapForm({ ...walk, start, username: "demo", password: "demo" }) // SAP's form, from the router's page
-    : await loginThroughForms({ ...walk, start: new Response(null, { status: 302, headers: redirect }), login: "demo", password: "demo" }); // what the page's script does
+  const walk = {
+    routerFetch: (url: string, init?: RequestInit) => fetch(url, init),
+    routerOrigin: routerUrl,
+    startUrl: `${routerUrl}${path}`,
+    idpJar,
+  };
+  const callback =
+    kind === "xsuaa"
+      ? await loginThroughSapForm({ ...walk, start, username: "demo", password: "demo" }) // SAP's form, from the router's page
+      : await loginThroughForms({
+          ...walk,
+          start: new Response(null, { status: 302, headers: redirect }),
+          login: "demo",
+          password: "demo",
+        }); // what the page's script does
   expect(callback.status).toBe(302);
   expect(callback.headers.get("location")).toBe(path);
   const sessionId = callback.headers
@@ -261,7 +290,10 @@ async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = 
   expect(anonymous.echo.headers.cookie).toBe("other=1");
 
   // The protected part: a navigation goes to the provider, anything else is refused.
-  const xhr = await fetch(`${routerUrl}/api/echo`, { headers: { "x-requested-with": "XMLHttpRequest" }, redirect: "manual" });
+  const xhr = await fetch(`${routerUrl}/api/echo`, {
+    headers: { "x-requested-with": "XMLHttpRequest" },
+    redirect: "manual",
+  });
   expect(xhr.status).toBe(401);
   await xhr.body?.cancel();
   const post = await fetch(`${routerUrl}/api/echo`, { method: "POST", body: "x", redirect: "manual" });
@@ -275,7 +307,7 @@ async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = 
   const page = await fetch(`${routerUrl}/`, { headers: { cookie }, redirect: "manual" });
   expect(page.status).toBe(200);
   const html = await page.text();
-  expect(html).toContain("Logged in as <strong id=\"user-name\">Demo User</strong>");
+  expect(html).toContain('Logged in as <strong id="user-name">Demo User</strong>');
   expect(html).toContain("demo@example.test");
   expect(html).toContain("An access token arrived");
   expect(html).not.toContain("reached the backend");
@@ -284,12 +316,18 @@ async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = 
   const mine = await fetchToken(routerUrl, sessionId);
   expect(mine.token).toMatch(TOKEN);
   expect(mine.setCookies).toEqual([]);
-  expect(mine.echo.headers.authorization).toMatch(/^Bearer \(\d+ characters, sha256 [0-9a-f]{8}…; not shown\)$/);
+  expect(mine.echo.headers.authorization).toMatch(
+    /^Bearer \(\d+ characters, sha256 [0-9a-f]{8}…; not shown\)$/,
+  );
   expect(mine.echo.headers.cookie).toBe("other=1");
   expect(mine.echo.headers["x-forwarded-host"]).toBe(new URL(routerUrl).host);
 
   // CSRF on the protected part: a POST needs the token.
-  const refusedPost = await fetch(`${routerUrl}/api/echo`, { method: "POST", headers: { cookie }, body: "no token" });
+  const refusedPost = await fetch(`${routerUrl}/api/echo`, {
+    method: "POST",
+    headers: { cookie },
+    body: "no token",
+  });
   expect(refusedPost.status).toBe(403);
   await refusedPost.body?.cancel();
   const posted = await fetch(`${routerUrl}/api/echo`, {
@@ -302,14 +340,25 @@ async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = 
 
   // Logout: the token is needed; then the router's session ends and the browser goes to the
   // provider's end-session endpoint, which comes back to the logout page.
-  const refused = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie }, redirect: "manual" });
+  const refused = await fetch(`${routerUrl}/logout`, {
+    method: "POST",
+    headers: { cookie },
+    redirect: "manual",
+  });
   expect(refused.status).toBe(403);
   await refused.body?.cancel();
-  const answered = await fetch(`${routerUrl}/logout`, { method: "POST", headers: { cookie, "x-csrf-token": mine.token! }, redirect: "manual" });
+  const answered = await fetch(`${routerUrl}/logout`, {
+    method: "POST",
+    headers: { cookie, "x-csrf-token": mine.token! },
+    redirect: "manual",
+  });
   expect(answered.status).toBe(200); // SAP answers a POST logout with a page that moves on
   const next = /url=([^"]+)"/.exec(await answered.text())![1]!.replaceAll("&#38;", "&");
   // The page's redirect, as the browser follows it.
-  const logout = new Response(null, { status: 302, headers: { location: next, "set-cookie": answered.headers.getSetCookie().join(", ") } });
+  const logout = new Response(null, {
+    status: 302,
+    headers: { location: next, "set-cookie": answered.headers.getSetCookie().join(", ") },
+  });
   expect(answered.headers.getSetCookie().join("\n")).toMatch(/^JSESSIONID=; .*Max-Age=0/m);
   const endSession = new URL(next);
   expect(endSession.href.startsWith(`${issuer}/`)).toBe(true);
@@ -319,11 +368,22 @@ async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = 
     expect(endSession.pathname).toBe("/logout.do");
     expect(endSession.searchParams.get("redirect")).toBe(`${routerUrl}/public/logged-out`);
     expect(endSession.searchParams.get("client_id")).toMatch(/^sb-/);
-    back = await logoutThroughSap({ routerFetch: (url, init) => fetch(url, init), routerOrigin: routerUrl, start: logout, idpJar });
+    back = await logoutThroughSap({
+      routerFetch: (url, init) => fetch(url, init),
+      routerOrigin: routerUrl,
+      start: logout,
+      idpJar,
+    });
   } else {
     expect(endSession.searchParams.get("post_logout_redirect_uri")).toBe(`${routerUrl}/public/logged-out`);
     expect(endSession.searchParams.get("id_token_hint")).toBeTruthy();
-    back = await logoutThroughForms({ routerFetch: (url, init) => fetch(url, init), routerOrigin: routerUrl, start: logout, idpJar, routerJar: false });
+    back = await logoutThroughForms({
+      routerFetch: (url, init) => fetch(url, init),
+      routerOrigin: routerUrl,
+      start: logout,
+      idpJar,
+      routerJar: false,
+    });
   }
   expect(back.status).toBe(200);
   expect(back.url).toBe(`${routerUrl}/public/logged-out`);
@@ -355,7 +415,10 @@ describe("scripts/dev.mjs (npm start)", () => {
 
     expect(await dev.stop()).toBe(0);
     await expectClosed(router, backend);
-    await eventually(async () => expect(await accepts(idp.port, idp.host), "the provider still listens").toBe(false), 3000);
+    await eventually(
+      async () => expect(await accepts(idp.port, idp.host), "the provider still listens").toBe(false),
+      3000,
+    );
   }, 60_000);
 
   it("--no-login runs the router on its embedded defaults (bundled xs-app.json) in front of the demo backend", async () => {
@@ -376,10 +439,14 @@ describe("scripts/dev.mjs (npm start)", () => {
   it("refuses contradicting or unreachable provider options", async () => {
     const { router, backend } = await ports();
     const run = async (args: string[]) => {
-      const child = spawn(process.execPath, ["scripts/dev.mjs", "--port", String(router), "--backend-port", String(backend), ...args], {
-        cwd: ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        ["scripts/dev.mjs", "--port", String(router), "--backend-port", String(backend), ...args],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let out = "";
       child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
       child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
@@ -397,7 +464,9 @@ describe("scripts/dev.mjs (npm start)", () => {
     const closedPort = await freePort("127.0.0.2");
     const unreachable = await run(["--idp-url", `http://127.0.0.2:${closedPort}`]);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.out).toContain(`the identity provider at http://127.0.0.2:${closedPort} does not answer`);
+    expect(unreachable.out).toContain(
+      `the identity provider at http://127.0.0.2:${closedPort} does not answer`,
+    );
     expect(unreachable.out).toContain("node scripts/demo/idp.mjs --router-origin");
     await expectClosed(router, backend);
   }, 30_000);
@@ -407,10 +476,14 @@ describe("scripts/dev.mjs (npm start)", () => {
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(backend, HOST, resolve));
     try {
-      const child = spawn(process.execPath, ["scripts/dev.mjs", "--port", String(router), "--backend-port", String(backend)], {
-        cwd: ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        ["scripts/dev.mjs", "--port", String(router), "--backend-port", String(backend)],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let out = "";
       child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
       child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
@@ -436,7 +509,9 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
     });
     const out = dev.output();
     const idp = announcedIdp(dev);
-    expect(out).toContain(`(demo backend on http://${HOST}:${backend}, sessions in memory + redis, login as demo / demo at ${idp.issuer})`);
+    expect(out).toContain(
+      `(demo backend on http://${HOST}:${backend}, sessions in memory + redis, login as demo / demo at ${idp.issuer})`,
+    );
     const started = /redis-server on 127\.0\.0\.1:(\d+), REST endpoint http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
     expect(started, out).not.toBeNull();
     const redisPort = Number(started![1]);
@@ -474,15 +549,30 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
       const routerUrl = `http://${HOST}:${router}`;
       // The provider outlives the restarts (one started by dev.mjs would end with it).
       const idp = await startDemoIdp({ routerOrigin: routerUrl });
-      const counters = async () => (await (await fetch(`${new URL(idp.issuer).origin}/__test/counters`)).json()) as { authorizationCodeGrants: number };
+      const counters = async () =>
+        (await (await fetch(`${new URL(idp.issuer).origin}/__test/counters`)).json()) as {
+          authorizationCodeGrants: number;
+        };
       try {
         const sessionSecret = secret();
-        const args = ["--port", String(router), "--backend-port", String(backend), "--redis-url", redis.restUrl, `--redis-token=${redis.token}`, "--idp-url", idp.issuer];
+        const args = [
+          "--port",
+          String(router),
+          "--backend-port",
+          String(backend),
+          "--redis-url",
+          redis.restUrl,
+          `--redis-token=${redis.token}`,
+          "--idp-url",
+          idp.issuer,
+        ];
         // (`=`: a base64url token may start with "-", which a separate argument can't.)
         const env = { SESSION_SECRET: sessionSecret };
 
         const first = await startDev(args, env);
-        expect(first.output()).toContain(`sessions in memory + redis via ${redis.restUrl}, login as demo / demo at ${idp.issuer} (already running)`);
+        expect(first.output()).toContain(
+          `sessions in memory + redis via ${redis.restUrl}, login as demo / demo at ${idp.issuer} (already running)`,
+        );
         const { sessionId, cookie } = await logIn(routerUrl, idp.issuer, "/api/echo", "oidc");
         const issued = await fetchToken(routerUrl, sessionId);
         expect(issued.token).toMatch(TOKEN);

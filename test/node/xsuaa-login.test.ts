@@ -25,8 +25,19 @@ const clusters: Cluster[] = [];
 const XS_APP = {
   authenticationMethod: "route",
   routes: [
-    { source: "^/api/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa", scope: "$XSAPPNAME.Display" },
-    { source: "^/admin/(.*)$", target: "/$1", destination: "backend", scope: { GET: ["$XSAPPNAME.Admin"], default: "$XSAPPNAME.Admin" } },
+    {
+      source: "^/api/(.*)$",
+      target: "/$1",
+      destination: "backend",
+      authenticationType: "xsuaa",
+      scope: "$XSAPPNAME.Display",
+    },
+    {
+      source: "^/admin/(.*)$",
+      target: "/$1",
+      destination: "backend",
+      scope: { GET: ["$XSAPPNAME.Admin"], default: "$XSAPPNAME.Admin" },
+    },
     { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
     { source: "^/corp/(.*)$", target: "/$1", destination: "backend", identityProvider: "corporate-idp" },
     { source: "^/(.*)$", target: "/$1", destination: "backend" },
@@ -36,7 +47,11 @@ const XS_APP = {
 
 beforeAll(async () => {
   [sim, redis, backend, script] = await Promise.all([
-    startXsuaaSim({ uaadomain: UAADOMAIN, tenants: ["t1", "t2"], redirectUris: ["https://router.test/**", "https://*.router.test/**"] }),
+    startXsuaaSim({
+      uaadomain: UAADOMAIN,
+      tenants: ["t1", "t2"],
+      redirectUris: ["https://router.test/**", "https://*.router.test/**"],
+    }),
     startLocalRedis(),
     startEchoBackend(),
     bundleWorker(),
@@ -65,10 +80,17 @@ async function cluster(o: ClusterOptions = {}): Promise<Cluster> {
     script,
     workers: o.workers ?? ["a", "b"],
     bindings: {
-      EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, revalidateAfter: 300 }),
+      EXT_SESSION_MGT: JSON.stringify({
+        instanceName: "sessions",
+        storageType: "redis",
+        sessionSecret: SECRET_A,
+        revalidateAfter: 300,
+      }),
       VCAP_SERVICES: vcapServicesOf(
         { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        ...((o.bindings ?? [o.binding ?? sim.binding()]) as Array<{ label: string } & Record<string, unknown>>),
+        ...((o.bindings ?? [o.binding ?? sim.binding()]) as Array<
+          { label: string } & Record<string, unknown>
+        >),
       ),
       destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       XS_APP: JSON.stringify(XS_APP),
@@ -90,7 +112,12 @@ async function toSim(request: Request): Promise<Response> {
   const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
   const headers = new Headers(request.headers);
   headers.delete("content-length");
-  const init = { method: request.method, headers, redirect: "manual" as const, ...(body !== undefined && { body }) };
+  const init = {
+    method: request.method,
+    headers,
+    redirect: "manual" as const,
+    ...(body !== undefined && { body }),
+  };
   return sim.servesHost(new URL(request.url).host) ? sim.fetch(request.url, init) : fetch(request.url, init);
 }
 
@@ -107,14 +134,22 @@ async function authorizeUrlOf(response: Response): Promise<URL> {
 }
 
 /** Logs a user in: starts at `path` on `startOn`, the callback answered by `callbackOn`. */
-async function login(c: Cluster, o: { path?: string; startOn?: string; callbackOn?: string; user?: string; origin?: string } = {}) {
+async function login(
+  c: Cluster,
+  o: { path?: string; startOn?: string; callbackOn?: string; user?: string; origin?: string } = {},
+) {
   const origin = o.origin ?? ORIGIN;
   const path = o.path ?? "/api/hello";
   const start = await c.fetch(o.startOn ?? "a", `${origin}${path}`, { redirect: "manual" });
   const authorize = await authorizeUrlOf(start);
   const user = o.user ?? "demo";
   const callback = await loginThroughSapForm({
-    routerFetch: (url, init) => c.fetch(o.callbackOn ?? o.startOn ?? "a", url.startsWith("http") ? url : `${origin}${pathOf(url)}`, init),
+    routerFetch: (url, init) =>
+      c.fetch(
+        o.callbackOn ?? o.startOn ?? "a",
+        url.startsWith("http") ? url : `${origin}${pathOf(url)}`,
+        init,
+      ),
     routerOrigin: origin,
     start,
     startUrl: `${origin}${path}`,
@@ -125,8 +160,13 @@ async function login(c: Cluster, o: { path?: string; startOn?: string; callbackO
   return { start, authorize, callback, cookie: sessionCookieOf(callback) };
 }
 
-const get = (c: Cluster, worker: string, path: string, cookie?: string, headers: Record<string, string> = {}) =>
-  c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
+const get = (
+  c: Cluster,
+  worker: string,
+  path: string,
+  cookie?: string,
+  headers: Record<string, string> = {},
+) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
 const xhr = { "x-requested-with": "XMLHttpRequest" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -179,7 +219,10 @@ describe("XSUAA login", () => {
       if (!new URL(request.url).pathname.endsWith("/oauth/token")) return response;
       const body = (await response.json()) as Record<string, unknown>;
       body.scope = `openid ${sim.xsappname}.Display`;
-      return new Response(JSON.stringify(body), { status: response.status, headers: { "content-type": "application/json" } });
+      return new Response(JSON.stringify(body), {
+        status: response.status,
+        headers: { "content-type": "application/json" },
+      });
     };
     const c = await cluster({ outbound });
     const { cookie } = await login(c, { path: "/admin/x", user: "admin" });
@@ -213,9 +256,14 @@ describe("XSUAA login", () => {
       const response = await toSim(request);
       if (!new URL(request.url).pathname.endsWith("/oauth/token")) return response;
       const body = (await response.json()) as Record<string, unknown>;
-      body.access_token = await new SignJWT(decodeJwt(String(body.access_token))).setProtectedHeader({ alg: "RS256", kid: sim.kid }).sign(privateKey);
+      body.access_token = await new SignJWT(decodeJwt(String(body.access_token)))
+        .setProtectedHeader({ alg: "RS256", kid: sim.kid })
+        .sign(privateKey);
       delete body.id_token;
-      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+      return new Response(JSON.stringify(body), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
     };
     const c = await cluster({ outbound });
     const { callback, cookie } = await login(c);
@@ -226,7 +274,17 @@ describe("XSUAA login", () => {
 
   it("refuses a token for another audience, and one without kid, at login", async () => {
     for (const forge of [
-      () => sim.mintAccessToken({ username: "demo", scopes: ["other!t9.read"], claims: { aud: ["sb-other!t9", "other!t9"], cid: "sb-other!t9", azp: "sb-other!t9", client_id: "sb-other!t9" } }),
+      () =>
+        sim.mintAccessToken({
+          username: "demo",
+          scopes: ["other!t9.read"],
+          claims: {
+            aud: ["sb-other!t9", "other!t9"],
+            cid: "sb-other!t9",
+            azp: "sb-other!t9",
+            client_id: "sb-other!t9",
+          },
+        }),
       async () => {
         const real = await sim.mintAccessToken({ username: "demo" });
         const [, payload, signature] = real.split(".");
@@ -239,7 +297,10 @@ describe("XSUAA login", () => {
         const body = (await response.json()) as Record<string, unknown>;
         body.access_token = await forge();
         delete body.id_token;
-        return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+        return new Response(JSON.stringify(body), {
+          status: 200,
+          headers: { "content-type": "application/json" },
+        });
       };
       const c = await cluster({ outbound, workers: ["a"] });
       const { callback } = await login(c);
@@ -284,7 +345,14 @@ describe("XSUAA login", () => {
 
   it("answers 400, never 500, to malformed callback input", async () => {
     const c = await cluster({ workers: ["a"] });
-    for (const query of ["state=%3B&code=x", "state=%FF&code=x", "code=x", "state=" + "A".repeat(43) + "&state=B&code=x", "state=%00", "error=access_denied"]) {
+    for (const query of [
+      "state=%3B&code=x",
+      "state=%FF&code=x",
+      "code=x",
+      "state=" + "A".repeat(43) + "&state=B&code=x",
+      "state=%00",
+      "error=access_denied",
+    ]) {
       const res = await get(c, "a", `/login/callback?${query}`);
       expect(res.status, query).toBe(400);
     }
@@ -298,7 +366,9 @@ describe("XSUAA tokens", () => {
     const { cookie } = await login(c);
     await get(c, "b", "/api/warm", cookie);
     await sleep(1700);
-    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => get(c, i % 2 ? "a" : "b", `/api/race/${i}`, cookie)));
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => get(c, i % 2 ? "a" : "b", `/api/race/${i}`, cookie)),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(16).fill(200));
     expect(results.every((r) => sessionCookieOf(r) === undefined)).toBe(true);
     const refreshes = sim.tokenRequests().filter((r) => r.grantType === "refresh_token");
@@ -369,7 +439,13 @@ describe("XSUAA logout", () => {
     expect(location.origin + location.pathname).toBe(`https://provider.${UAADOMAIN}/logout.do`);
     expect(location.searchParams.get("redirect")).toBe(`${ORIGIN}/public/bye`);
     expect(location.searchParams.get("client_id")).toBe(sim.clientId);
-    const back = await logoutThroughSap({ routerFetch: (url, init) => c.fetch("a", url, init), routerOrigin: ORIGIN, start: res, idpFetch: sim.fetch, idpJar });
+    const back = await logoutThroughSap({
+      routerFetch: (url, init) => c.fetch("a", url, init),
+      routerOrigin: ORIGIN,
+      start: res,
+      idpFetch: sim.fetch,
+      idpJar,
+    });
     expect(back.status).toBe(200); // the public logoutPage, through the router
     await sleep(350);
     expect((await get(c, "a", "/api/x", cookie, xhr)).status).toBe(401);
@@ -387,13 +463,18 @@ describe("XSUAA logout", () => {
 
 describe("XSUAA multitenancy (TENANT_HOST_PATTERN, tenantmode shared)", () => {
   it("sends each tenant to its own zone, and refuses a session on another tenant's host", async () => {
-    const c = await cluster({ binding: sim.binding({ tenantmode: "shared" }), env: { TENANT_HOST_PATTERN: "^(.*)\\.router\\.test$" } });
+    const c = await cluster({
+      binding: sim.binding({ tenantmode: "shared" }),
+      env: { TENANT_HOST_PATTERN: "^(.*)\\.router\\.test$" },
+    });
     const t1 = "https://t1.router.test";
     const { authorize, callback, cookie } = await login(c, { origin: t1 });
     expect(authorize.host).toBe(`t1.${UAADOMAIN}`);
     expect(authorize.searchParams.get("redirect_uri")).toBe(`${t1}/login/callback`);
     expect(callback.status).toBe(302);
-    expect(sim.tokenRequests().find((r) => r.grantType === "authorization_code")!.host).toBe(`t1.${UAADOMAIN}`);
+    expect(sim.tokenRequests().find((r) => r.grantType === "authorization_code")!.host).toBe(
+      `t1.${UAADOMAIN}`,
+    );
     expect((await get(c, "a", `${t1}/api/x`, cookie)).status).toBe(200);
     expect(decodeJwt(backend.seen.at(-1)!.headers.authorization!.slice(7)).zid).toBe(sim.zone("t1").zoneId);
     const foreign = await get(c, "b", "https://t2.router.test/api/x", cookie);
@@ -411,14 +492,31 @@ describe("XSUAA with an X.509 binding", () => {
     // it (the simulator cannot check a client certificate, so the secret is added here).
     const mtls = async (request: Request): Promise<Response> => {
       const form = new URLSearchParams(await request.text());
-      seen.push({ url: request.url, form: new URLSearchParams(form), authorization: request.headers.get("authorization") });
+      seen.push({
+        url: request.url,
+        form: new URLSearchParams(form),
+        authorization: request.headers.get("authorization"),
+      });
       form.set("client_secret", sim.clientSecret);
       form.set("client_id", sim.clientId);
-      return sim.fetch(`${sim.url}${new URL(request.url).pathname}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString() });
+      return sim.fetch(`${sim.url}${new URL(request.url).pathname}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+      });
     };
     const base = sim.binding();
     const { clientsecret: _secret, ...credentials } = base.credentials;
-    const binding = { ...base, credentials: { ...credentials, "credential-type": "x509", certificate: "-----BEGIN CERTIFICATE-----\nMII…\n-----END CERTIFICATE-----", key: "-----BEGIN RSA PRIVATE KEY-----\nMII…\n-----END RSA PRIVATE KEY-----", certurl: `https://provider.authentication.cert.sap.test` } };
+    const binding = {
+      ...base,
+      credentials: {
+        ...credentials,
+        "credential-type": "x509",
+        certificate: "-----BEGIN CERTIFICATE-----\nMII…\n-----END CERTIFICATE-----",
+        key: "-----BEGIN RSA PRIVATE KEY-----\nMII…\n-----END RSA PRIVATE KEY-----",
+        certurl: `https://provider.authentication.cert.sap.test`,
+      },
+    };
     const c = await cluster({ binding, serviceBindings: { XSUAA_MTLS: mtls }, workers: ["a"] });
     sim.set({ accessTokenTtl: 2 });
     const { callback, cookie } = await login(c);
@@ -441,7 +539,10 @@ describe("XSUAA configuration errors", () => {
     const original = console.error;
     console.error = (...args: unknown[]) => void logs.push(args.join(" "));
     try {
-      const c = await cluster({ bindings: [sim.binding({ name: "one" }), { ...sim.binding({ name: "two" }), label: "xsuaa-other" }], workers: ["a"] });
+      const c = await cluster({
+        bindings: [sim.binding({ name: "one" }), { ...sim.binding({ name: "two" }), label: "xsuaa-other" }],
+        workers: ["a"],
+      });
       const res = await get(c, "a", "/api/x");
       expect(res.status).toBeGreaterThanOrEqual(500);
       expect(await res.text()).not.toContain(sim.clientSecret);

@@ -14,16 +14,26 @@ export interface SeenRequest {
  * which the router keeps in its session (SAP's behaviour): the way tests make a session
  * that holds something, and so is stored (one holding only its CSRF token is not).
  */
-export async function startEchoBackend(): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
+export async function startEchoBackend(): Promise<{
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}> {
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const entry = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const entry = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(entry);
       const session = req.headers["x-test-backend-session"];
-      if (typeof session === "string") res.setHeader("set-cookie", `BACKEND_SESSION=${session}; Path=/; HttpOnly`);
+      if (typeof session === "string")
+        res.setHeader("set-cookie", `BACKEND_SESSION=${session}; Path=/; HttpOnly`);
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ method: entry.method, url: entry.url, cookie: req.headers.cookie ?? null }));
     });

@@ -33,13 +33,19 @@ export async function startCluster(options: {
     ...(options.outbound ? { outboundService: options.outbound } : {}),
     ...(options.serviceBindings ? { serviceBindings: options.serviceBindings } : {}),
   }));
-  const mf = new Miniflare({ workers, ...(options.kvPersist ? { kvPersist: options.kvPersist } : {}) } as never);
+  const mf = new Miniflare({
+    workers,
+    ...(options.kvPersist ? { kvPersist: options.kvPersist } : {}),
+  } as never);
   await mf.ready;
   return {
     async fetch(worker, path, init) {
       const fetcher = await mf.getWorker(worker);
       // A path on https://router.test, or a full URL (another host, e.g. a tenant's).
-      const response = await fetcher.fetch(/^https?:/.test(path) ? path : `https://router.test${path}`, init as never);
+      const response = await fetcher.fetch(
+        /^https?:/.test(path) ? path : `https://router.test${path}`,
+        init as never,
+      );
       return response as unknown as Response;
     },
     dispose: () => mf.dispose(),

@@ -9,7 +9,8 @@ export class CookieJar {
   readonly cookies = new Map<string, string>();
 
   constructor(pairs: string[] = []) {
-    for (const pair of pairs) this.cookies.set(pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1));
+    for (const pair of pairs)
+      this.cookies.set(pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1));
   }
 
   /** Takes the answer's Set-Cookie headers; returns them. */

@@ -66,7 +66,14 @@ export async function startEdgeRouter(options: {
     raw(path, init = {}) {
       return new Promise<RawAnswer>((resolve, reject) => {
         const req = httpRequest(
-          { host: url.hostname, port: Number(url.port), path, method: init.method ?? "GET", headers: { host: "router.test", ...init.headers }, agent: false },
+          {
+            host: url.hostname,
+            port: Number(url.port),
+            path,
+            method: init.method ?? "GET",
+            headers: { host: "router.test", ...init.headers },
+            agent: false,
+          },
           (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));

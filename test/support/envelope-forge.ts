@@ -21,7 +21,10 @@ export interface ForgeOptions {
   compress?: boolean;
 }
 
-export async function forgeEnvelope(payload: Uint8Array, options: ForgeOptions): Promise<{ envelope: string; storeKey: string }> {
+export async function forgeEnvelope(
+  payload: Uint8Array,
+  options: ForgeOptions,
+): Promise<{ envelope: string; storeKey: string }> {
   const secret = options.secret ?? options.keyring.current;
   const storeKey = options.storeKey ?? (await options.keyring.storeKey(secret, options.sessionId));
   const key = await options.keyring.sessionKey(secret, options.sessionId);
@@ -29,8 +32,13 @@ export async function forgeEnvelope(payload: Uint8Array, options: ForgeOptions):
   const aad = new TextEncoder().encode(`${ENVELOPE_VERSION}.${secret.kid}.${storeKey}`);
   const bytes: Uint8Array<ArrayBuffer> = new Uint8Array(payload);
   const body = options.compress === false ? bytes : await deflate(bytes);
-  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, key, body));
-  return { envelope: `${ENVELOPE_VERSION}.${secret.kid}.${base64url.encode(iv)}.${base64url.encode(ciphertext)}`, storeKey };
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, key, body),
+  );
+  return {
+    envelope: `${ENVELOPE_VERSION}.${secret.kid}.${base64url.encode(iv)}.${base64url.encode(ciphertext)}`,
+    storeKey,
+  };
 }
 
 /** The four parts of an envelope; `join` puts (possibly changed) parts back together. */

@@ -95,7 +95,9 @@ export class CookieJar {
     }
     if (maxAge !== undefined) cookie.expires = Date.now() + maxAge * 1000;
     if (cookie.secure && !isTrustworthy(u)) return;
-    this.cookies = this.cookies.filter((c) => !(c.name === cookie.name && c.host === cookie.host && c.path === cookie.path));
+    this.cookies = this.cookies.filter(
+      (c) => !(c.name === cookie.name && c.host === cookie.host && c.path === cookie.path),
+    );
     if (cookie.expires === undefined || cookie.expires > Date.now()) this.cookies.push(cookie);
   }
 
@@ -109,7 +111,9 @@ export class CookieJar {
     this.cookies = this.cookies.filter((c) => c.expires === undefined || c.expires > now);
     const method = (context.method ?? "GET").toUpperCase();
     const matching = this.cookies
-      .filter((c) => (c.hostOnly ? u.hostname === c.host : u.hostname === c.host || u.hostname.endsWith(`.${c.host}`)))
+      .filter((c) =>
+        c.hostOnly ? u.hostname === c.host : u.hostname === c.host || u.hostname.endsWith(`.${c.host}`),
+      )
       .filter((c) => pathMatches(u.pathname, c.path))
       .filter((c) => !c.secure || isTrustworthy(u))
       .filter((c) => {
@@ -175,7 +179,14 @@ export function parseForms(html: string): ParsedForm[] {
   const formRe = /<form\b([^>]*)>([\s\S]*?)<\/form\s*>/gi;
   for (let m = formRe.exec(html); m; m = formRe.exec(html)) {
     const a = parseAttrs(m[1] ?? "");
-    const form: ParsedForm = { id: a.id, action: a.action, method: (a.method || "GET").toUpperCase(), fields: [], hasLogin: false, hasPassword: false };
+    const form: ParsedForm = {
+      id: a.id,
+      action: a.action,
+      method: (a.method || "GET").toUpperCase(),
+      fields: [],
+      hasLogin: false,
+      hasPassword: false,
+    };
     let submitter: { name: string; value: string } | undefined;
     for (const el of (m[2] ?? "").matchAll(/<(input|button)\b([^>]*)>/gi)) {
       const attrs = parseAttrs(el[2] ?? "");
@@ -201,7 +212,8 @@ export function parseForms(html: string): ParsedForm[] {
         }
       }
     }
-    if (submitter && !form.fields.some((f) => f.name === submitter!.name)) form.fields.push({ ...submitter, type: "submit" });
+    if (submitter && !form.fields.some((f) => f.name === submitter!.name))
+      form.fields.push({ ...submitter, type: "submit" });
     forms.push(form);
   }
   return forms;
@@ -269,7 +281,10 @@ export async function logoutThroughForms(options: IdpWalkOptions): Promise<Respo
   return walkIdp(options, undefined);
 }
 
-async function walkIdp(o: IdpWalkOptions, credentials: { login: string; password: string } | undefined): Promise<Response> {
+async function walkIdp(
+  o: IdpWalkOptions,
+  credentials: { login: string; password: string } | undefined,
+): Promise<Response> {
   const routerOrigin = new URL(o.routerOrigin).origin;
   const idpJar = o.idpJar ?? new CookieJar();
   const routerJar = o.routerJar === false ? undefined : (o.routerJar ?? new CookieJar());
@@ -292,8 +307,15 @@ async function walkIdp(o: IdpWalkOptions, credentials: { login: string; password
     const cookie = routerJar?.header(target, { crossSite, method });
     if (cookie) headers.set("cookie", cookie);
     // A plain header object: Miniflare's dispatchFetch runs its own undici.
-    const r = await o.routerFetch(target.href, { ...init, method, headers: Object.fromEntries(headers), redirect: "manual" });
-    trace.push(`router ${method} ${target.href} -> ${r.status}${r.headers.get("location") ? ` ${r.headers.get("location")}` : ""}`);
+    const r = await o.routerFetch(target.href, {
+      ...init,
+      method,
+      headers: Object.fromEntries(headers),
+      redirect: "manual",
+    });
+    trace.push(
+      `router ${method} ${target.href} -> ${r.status}${r.headers.get("location") ? ` ${r.headers.get("location")}` : ""}`,
+    );
     routerJar?.storeFrom(r, target);
     return r;
   };
@@ -303,7 +325,9 @@ async function walkIdp(o: IdpWalkOptions, credentials: { login: string; password
     const cookie = idpJar.header(target, { method });
     if (cookie) headers.set("cookie", cookie);
     const r = await fetch(target, { ...init, method, headers, redirect: "manual" });
-    trace.push(`idp ${method} ${target.href} -> ${r.status}${r.headers.get("location") ? ` ${r.headers.get("location")}` : ""}`);
+    trace.push(
+      `idp ${method} ${target.href} -> ${r.status}${r.headers.get("location") ? ` ${r.headers.get("location")}` : ""}`,
+    );
     idpJar.storeFrom(r, target);
     return r;
   };
@@ -334,7 +358,9 @@ async function walkIdp(o: IdpWalkOptions, credentials: { login: string; password
 
     const body = await res.text();
     if (url.origin === routerOrigin) {
-      fail(`expected a redirect to the IdP from the router, got ${res.status} at ${url.href}: ${pageText(body)}`);
+      fail(
+        `expected a redirect to the IdP from the router, got ${res.status} at ${url.href}: ${pageText(body)}`,
+      );
     }
     if (res.status >= 400) fail(`IdP answered ${res.status} at ${url.href}: ${pageText(body)}`);
     const forms = parseForms(body);
@@ -345,13 +371,18 @@ async function walkIdp(o: IdpWalkOptions, credentials: { login: string; password
       forms[0];
     if (!form) {
       // Logging out without a post_logout_redirect_uri ends on the IdP's "Sign-out Success" page.
-      if (!credentials) return new Response(body, { status: res.status, headers: { "content-type": res.headers.get("content-type") ?? "text/html" } });
+      if (!credentials)
+        return new Response(body, {
+          status: res.status,
+          headers: { "content-type": res.headers.get("content-type") ?? "text/html" },
+        });
       fail(`no form on the IdP page ${url.href} (${res.status}): ${pageText(body)}`);
     }
     const fields = new URLSearchParams();
     if (form!.hasLogin && form!.hasPassword) {
       if (!credentials) fail(`the IdP asks for a login at ${url.href} during logout`);
-      if (loginSubmitted) fail(`the IdP rejected login "${credentials!.login}" (login form shown again at ${url.href})`);
+      if (loginSubmitted)
+        fail(`the IdP rejected login "${credentials!.login}" (login form shown again at ${url.href})`);
       loginSubmitted = true;
       for (const f of form!.fields) {
         if (f.name === "login") fields.append("login", credentials!.login);
@@ -364,7 +395,11 @@ async function walkIdp(o: IdpWalkOptions, credentials: { login: string; password
     const action = new URL(form!.action || url.href, url);
     const init: RequestInit =
       form!.method === "POST"
-        ? { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: fields.toString() }
+        ? {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: fields.toString(),
+          }
         : { method: "GET" };
     if (form!.method !== "POST") for (const [k, v] of fields) action.searchParams.append(k, v);
     if (action.origin === routerOrigin) {

@@ -11,7 +11,13 @@ export interface IdpUser {
   id: string;
   login: string;
   password: string;
-  claims: { email?: string; name?: string; given_name?: string; family_name?: string; [claim: string]: unknown };
+  claims: {
+    email?: string;
+    name?: string;
+    given_name?: string;
+    family_name?: string;
+    [claim: string]: unknown;
+  };
 }
 
 /** Client metadata as oidc-provider takes it (snake_case, as registered at the IdP). */
@@ -124,7 +130,11 @@ export interface Idp {
   /** Counters to zero, mode "up", events cleared (sessions and tokens stay). */
   reset(): Promise<void>;
   /** Make the IdP itself POST a logout token to the client's registered backchannel_logout_uri. */
-  sendBackchannelLogout(args: { sub: string; sid?: string; clientId?: string }): Promise<{ ok: boolean; error?: string }>;
+  sendBackchannelLogout(args: {
+    sub: string;
+    sid?: string;
+    clientId?: string;
+  }): Promise<{ ok: boolean; error?: string }>;
   signLogoutToken(options?: LogoutTokenOptions): Promise<string>;
   /** An ID token with exactly these claims (add iss/aud/exp yourself), RS256, kid of the IdP key. */
   signIdToken(claims: Record<string, unknown>, options?: SignIdTokenOptions): Promise<string>;
@@ -138,7 +148,12 @@ export const DEFAULT_USERS: IdpUser[] = [
     id: "user-alice",
     login: "alice",
     password: "alice-password",
-    claims: { email: "alice@example.test", name: "Alice Example", given_name: "Alice", family_name: "Example" },
+    claims: {
+      email: "alice@example.test",
+      name: "Alice Example",
+      given_name: "Alice",
+      family_name: "Example",
+    },
   },
   {
     id: "user-bob",
@@ -173,7 +188,9 @@ export async function startIdp(options: StartIdpOptions): Promise<Idp> {
           backchannel_logout_session_required: options.backchannelLogoutSessionRequired ?? true,
         }
       : {}),
-    ...(options.tokenEndpointAuthMethod ? { token_endpoint_auth_method: options.tokenEndpointAuthMethod } : {}),
+    ...(options.tokenEndpointAuthMethod
+      ? { token_endpoint_auth_method: options.tokenEndpointAuthMethod }
+      : {}),
   };
   const proc = await spawnIdpServer(
     {
@@ -198,7 +215,8 @@ export async function startIdp(options: StartIdpOptions): Promise<Idp> {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    if (!res.ok && path !== "backchannel-logout") throw new Error(`IdP /__test/${path}: ${res.status} ${text}`);
+    if (!res.ok && path !== "backchannel-logout")
+      throw new Error(`IdP /__test/${path}: ${res.status} ${text}`);
     return JSON.parse(text) as unknown;
   };
   const keyFor = async (which: "idp" | "foreign" | undefined) => {
@@ -223,7 +241,10 @@ export async function startIdp(options: StartIdpOptions): Promise<Idp> {
       await control("POST", "reset", {});
     },
     sendBackchannelLogout: async ({ sub, sid, clientId: cid }) =>
-      (await control("POST", "backchannel-logout", { client_id: cid ?? clientId, sub, sid })) as { ok: boolean; error?: string },
+      (await control("POST", "backchannel-logout", { client_id: cid ?? clientId, sub, sid })) as {
+        ok: boolean;
+        error?: string;
+      },
     async signLogoutToken(o = {}) {
       const iat = o.iat ?? Math.floor(Date.now() / 1000);
       const payload: Record<string, unknown> = {
@@ -238,7 +259,9 @@ export async function startIdp(options: StartIdpOptions): Promise<Idp> {
         ...(o.nonce === undefined ? {} : { nonce: o.nonce }),
         ...o.extraClaims,
       };
-      return new SignJWT(payload).setProtectedHeader({ alg: "RS256", kid, typ: o.typ ?? "logout+jwt" }).sign(await keyFor(o.key));
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: "RS256", kid, typ: o.typ ?? "logout+jwt" })
+        .sign(await keyFor(o.key));
     },
     async signIdToken(claims, o = {}) {
       return new SignJWT(claims)
@@ -258,7 +281,10 @@ export interface VcapOptions {
 }
 
 /** A VCAP_SERVICES JSON string binding the router to this IdP: credentials { url: issuer, clientid, clientsecret, xsappname? }. */
-export function vcapServicesFor(idp: Pick<Idp, "issuer" | "clientId" | "clientSecret">, options: VcapOptions): string {
+export function vcapServicesFor(
+  idp: Pick<Idp, "issuer" | "clientId" | "clientSecret">,
+  options: VcapOptions,
+): string {
   const name = options.name ?? (options.label === "xsuaa" ? "uaa" : "ias");
   return JSON.stringify({
     [options.label]: [

@@ -28,20 +28,25 @@ export async function startLateAnswerProxy(target: string): Promise<LateAnswerPr
     req.on("end", () => {
       const body = Buffer.concat(chunks);
       const headers: IncomingHttpHeaders = { ...req.headers, "content-length": String(body.length) };
-      const out = httpRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers }, (up) => {
-        const parts: Buffer[] = [];
-        up.on("data", (c: Buffer) => parts.push(c));
-        up.on("end", () => {
-          applied++;
-          const answer = () => {
-            if (res.destroyed) return;
-            res.writeHead(up.statusCode ?? 502, { "content-type": up.headers["content-type"] ?? "application/json" });
-            res.end(Buffer.concat(parts));
-          };
-          if (delayMs > 0) setTimeout(answer, delayMs);
-          else answer();
-        });
-      });
+      const out = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers },
+        (up) => {
+          const parts: Buffer[] = [];
+          up.on("data", (c: Buffer) => parts.push(c));
+          up.on("end", () => {
+            applied++;
+            const answer = () => {
+              if (res.destroyed) return;
+              res.writeHead(up.statusCode ?? 502, {
+                "content-type": up.headers["content-type"] ?? "application/json",
+              });
+              res.end(Buffer.concat(parts));
+            };
+            if (delayMs > 0) setTimeout(answer, delayMs);
+            else answer();
+          });
+        },
+      );
       out.on("error", () => {
         if (!res.destroyed) res.writeHead(502).end();
       });

@@ -15,7 +15,10 @@ export class MapByteStore implements ByteStore {
   private check(op: string): Promise<void> {
     this.calls.push(op);
     if (this.hang) return new Promise(() => {});
-    if (this.failOps) return this.failOps.includes(op) ? Promise.reject(this.failWith ?? new Error(`${op} failed`)) : Promise.resolve();
+    if (this.failOps)
+      return this.failOps.includes(op)
+        ? Promise.reject(this.failWith ?? new Error(`${op} failed`))
+        : Promise.resolve();
     if (this.failWith) return Promise.reject(this.failWith);
     return Promise.resolve();
   }
@@ -60,7 +63,10 @@ export class MapByteStore implements ByteStore {
   async addToSet(key: string, members: readonly string[], ttlMs: number) {
     await this.check("addToSet");
     const current: string[] = JSON.parse(this.live(key)?.value ?? "[]");
-    this.data.set(key, { value: JSON.stringify([...new Set([...current, ...members])]), expiresAt: this.now() + ttlMs });
+    this.data.set(key, {
+      value: JSON.stringify([...new Set([...current, ...members])]),
+      expiresAt: this.now() + ttlMs,
+    });
   }
 
   async setMembers(key: string) {

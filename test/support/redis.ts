@@ -10,7 +10,11 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-export const startLocalRedis = start as (options?: { redisPort?: number; restPort?: number; token?: string }) => Promise<LocalRedis>;
+export const startLocalRedis = start as (options?: {
+  redisPort?: number;
+  restPort?: number;
+  token?: string;
+}) => Promise<LocalRedis>;
 
 /** A direct client, to look at what the router really stored and count commands. */
 export function directClient(port: number): IORedis {
@@ -34,14 +38,26 @@ export function totalCalls(counts: Record<string, number>): number {
 }
 
 /** The external-tier configuration for a local REST endpoint. */
-export function externalSessionBindings(redis: LocalRedis, ext: Record<string, unknown>): Record<string, string> {
+export function externalSessionBindings(
+  redis: LocalRedis,
+  ext: Record<string, unknown>,
+): Record<string, string> {
   return {
     EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", ...ext }),
-    VCAP_SERVICES: JSON.stringify({ redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }] }),
+    VCAP_SERVICES: JSON.stringify({
+      redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }],
+    }),
   };
 }
 
 /** The bindings of a router with the external tier on `redis` and one destination `backend`. */
-export function routerBindings(redis: LocalRedis, backendUrl: string, ext: Record<string, unknown>): Record<string, string> {
-  return { ...externalSessionBindings(redis, ext), destinations: JSON.stringify([{ name: "backend", url: backendUrl }]) };
+export function routerBindings(
+  redis: LocalRedis,
+  backendUrl: string,
+  ext: Record<string, unknown>,
+): Record<string, string> {
+  return {
+    ...externalSessionBindings(redis, ext),
+    destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
+  };
 }

@@ -27,10 +27,17 @@ export async function answer(response: Response): Promise<Answer> {
 /** The cookie of a session that holds only its CSRF token (id, creation time, MAC: nothing stored). */
 export const STATELESS_SESSION_COOKIE = /^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/;
 
-export const fetchTokenInit = (cookie?: string): RequestInit => ({ headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
+export const fetchTokenInit = (cookie?: string): RequestInit => ({
+  headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) },
+});
 
 /** A token fetch (`x-csrf-token: fetch`) on `worker`, with the session cookie if given. */
-export async function tokenFetch(c: Cluster, worker: string, cookie?: string, path = "/app"): Promise<Answer> {
+export async function tokenFetch(
+  c: Cluster,
+  worker: string,
+  cookie?: string,
+  path = "/app",
+): Promise<Answer> {
   return answer(await c.fetch(worker, path, fetchTokenInit(cookie)));
 }
 
@@ -40,15 +47,27 @@ export async function tokenFetch(c: Cluster, worker: string, cookie?: string, pa
  * session. Its cookie pair (the plain id) and token. A token fetch alone makes a session
  * that lives in its cookie only (`tokenFetch(c, worker)`).
  */
-export async function newSession(c: Cluster, worker: string, path = "/app"): Promise<{ cookie: string; token: string }> {
-  const a = await answer(await c.fetch(worker, path, { headers: { "x-csrf-token": "fetch", "x-test-backend-session": "s" } }));
-  if (a.status !== 200 || !a.newCookie || !a.token) throw new Error(`no new session: ${a.status} ${a.setCookies.join(" | ")}`);
+export async function newSession(
+  c: Cluster,
+  worker: string,
+  path = "/app",
+): Promise<{ cookie: string; token: string }> {
+  const a = await answer(
+    await c.fetch(worker, path, { headers: { "x-csrf-token": "fetch", "x-test-backend-session": "s" } }),
+  );
+  if (a.status !== 200 || !a.newCookie || !a.token)
+    throw new Error(`no new session: ${a.status} ${a.setCookies.join(" | ")}`);
   return { cookie: a.newCookie, token: a.token };
 }
 
 /** True when a Set-Cookie header ends the session cookie (empty value or an expiry in the past). */
 export function clearsSessionCookie(setCookie: string, name = "JSESSIONID"): boolean {
-  return setCookie.startsWith(`${name}=`) && (/^[^=]+=;/.test(setCookie) || /max-age=0/i.test(setCookie) || /expires=thu, 01 jan 1970/i.test(setCookie));
+  return (
+    setCookie.startsWith(`${name}=`) &&
+    (/^[^=]+=;/.test(setCookie) ||
+      /max-age=0/i.test(setCookie) ||
+      /expires=thu, 01 jan 1970/i.test(setCookie))
+  );
 }
 
 export type FaultMode =
@@ -68,12 +87,20 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export const startFaultProxy = start as (options: { target: string; host?: string; port?: number }) => Promise<FaultProxy>;
+export const startFaultProxy = start as (options: {
+  target: string;
+  host?: string;
+  port?: number;
+}) => Promise<FaultProxy>;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;

@@ -26,10 +26,15 @@ export function scriptRedirectOf(html: string): string | undefined {
 }
 
 const isRedirect = (s: number) => s >= 301 && s <= 308 && s !== 304;
-const siteOf = (u: URL) => (/^[\d.]+$|:/.test(u.hostname) || !u.hostname.includes(".") ? u.hostname : u.hostname.split(".").slice(-2).join("."));
+const siteOf = (u: URL) =>
+  /^[\d.]+$|:/.test(u.hostname) || !u.hostname.includes(".")
+    ? u.hostname
+    : u.hostname.split(".").slice(-2).join(".");
 
 /** Log in with username and password; returns the router's answer to the redirect back (its callback). */
-export async function loginThroughSapForm(o: SapWalkOptions & { username: string; password: string }): Promise<Response> {
+export async function loginThroughSapForm(
+  o: SapWalkOptions & { username: string; password: string },
+): Promise<Response> {
   return walk(o, { username: o.username, password: o.password });
 }
 
@@ -38,7 +43,10 @@ export async function logoutThroughSap(o: SapWalkOptions): Promise<Response> {
   return walk(o, undefined);
 }
 
-async function walk(o: SapWalkOptions, credentials: { username: string; password: string } | undefined): Promise<Response> {
+async function walk(
+  o: SapWalkOptions,
+  credentials: { username: string; password: string } | undefined,
+): Promise<Response> {
   const routerOrigin = new URL(o.routerOrigin).origin;
   const idpJar = o.idpJar ?? new CookieJar();
   const routerJar = o.routerJar ?? new CookieJar();
@@ -56,14 +64,18 @@ async function walk(o: SapWalkOptions, credentials: { username: string; password
 
   const call = async (target: URL, init: { method: string; body?: string }): Promise<Response> => {
     const toRouter = target.origin === routerOrigin;
-    const headers: Record<string, string> = init.body ? { "content-type": "application/x-www-form-urlencoded" } : {};
+    const headers: Record<string, string> = init.body
+      ? { "content-type": "application/x-www-form-urlencoded" }
+      : {};
     const jar = toRouter ? routerJar : idpJar;
     const cookie = jar.header(target, { crossSite: toRouter && crossSite, method: init.method });
     if (cookie) headers.cookie = cookie;
     const r = toRouter
       ? await o.routerFetch(target.href, { ...init, headers, redirect: "manual" })
       : await idpFetch(target.href, { ...init, headers, redirect: "manual" });
-    trace.push(`${toRouter ? "router" : "idp"} ${init.method} ${target.href} -> ${r.status}${r.headers.get("location") ? ` ${r.headers.get("location")}` : ""}`);
+    trace.push(
+      `${toRouter ? "router" : "idp"} ${init.method} ${target.href} -> ${r.status}${r.headers.get("location") ? ` ${r.headers.get("location")}` : ""}`,
+    );
     jar.storeFrom(r, target);
     return r;
   };
@@ -72,13 +84,19 @@ async function walk(o: SapWalkOptions, credentials: { username: string; password
     let next: URL | undefined;
     let body = "";
     if (isRedirect(res.status)) {
-      next = new URL(res.headers.get("location") ?? fail(`${res.status} without Location at ${url.href}`), url);
+      next = new URL(
+        res.headers.get("location") ?? fail(`${res.status} without Location at ${url.href}`),
+        url,
+      );
       await res.body?.cancel();
     } else {
       body = await res.text();
       if (url.origin === routerOrigin) {
         const target = scriptRedirectOf(body);
-        if (!target) fail(`expected a redirect to the identity provider from the router, got ${res.status} at ${url.href}`);
+        if (!target)
+          fail(
+            `expected a redirect to the identity provider from the router, got ${res.status} at ${url.href}`,
+          );
         next = new URL(target!, url);
       }
     }
@@ -93,14 +111,27 @@ async function walk(o: SapWalkOptions, credentials: { username: string; password
       continue;
     }
     // A page of the simulator: its login form, or (logout without redirect) a final page.
-    if (res.status >= 400) fail(`the identity provider answered ${res.status} at ${url.href}: ${body.replace(/<[^>]+>/g, " ").trim().slice(0, 300)}`);
+    if (res.status >= 400)
+      fail(
+        `the identity provider answered ${res.status} at ${url.href}: ${body
+          .replace(/<[^>]+>/g, " ")
+          .trim()
+          .slice(0, 300)}`,
+      );
     const form = parseForms(body).find((f) => f.hasPassword);
     if (!form) {
-      if (!credentials) return new Response(body, { status: res.status, headers: { "content-type": res.headers.get("content-type") ?? "text/html" } });
+      if (!credentials)
+        return new Response(body, {
+          status: res.status,
+          headers: { "content-type": res.headers.get("content-type") ?? "text/html" },
+        });
       fail(`no login form at ${url.href}`);
     }
     if (!credentials) fail(`the identity provider asks for a login at ${url.href} during logout`);
-    if (submitted) fail(`the identity provider rejected user "${credentials!.username}" (login form shown again at ${url.href})`);
+    if (submitted)
+      fail(
+        `the identity provider rejected user "${credentials!.username}" (login form shown again at ${url.href})`,
+      );
     submitted = true;
     const fields = new URLSearchParams();
     for (const f of form!.fields) {

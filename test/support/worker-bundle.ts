@@ -10,7 +10,10 @@ const root = resolve(import.meta.dirname, "../..");
  * alias pointed at `customStore` (a path relative to the project root) when given;
  * `entry` (relative to the project root) is the Worker's main module.
  */
-export async function bundleWorker(customStore = "./src/stores/no-custom-store.ts", entry = "src/index.ts"): Promise<string> {
+export async function bundleWorker(
+  customStore = "./src/stores/no-custom-store.ts",
+  entry = "src/index.ts",
+): Promise<string> {
   const outdir = mkdtempSync(join(tmpdir(), "approuter-edge-"));
   const outfile = join(outdir, "worker.mjs");
   await build({

@@ -11,7 +11,13 @@ const xsApp = {
   authenticationMethod: "route",
   routes: [
     { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
-    { source: "^/open/(.*)$", target: "/$1", destination: "backend", authenticationType: "none", csrfProtection: false },
+    {
+      source: "^/open/(.*)$",
+      target: "/$1",
+      destination: "backend",
+      authenticationType: "none",
+      csrfProtection: false,
+    },
     { source: "^/api/(.*)$", target: "/api/$1", destination: "backend", authenticationType: "xsuaa" },
     { source: "^/readonly/(.*)$", destination: "backend", authenticationType: "none", httpMethods: ["GET"] },
     { source: "^/bad\\?to=(.*)$", target: "/ok/$1", destination: "backend", authenticationType: "none" },
@@ -23,7 +29,16 @@ function makeApp(authenticate?: Authenticator) {
   const loaded = loadConfig(
     {
       destinations: JSON.stringify([{ name: "backend", url: "http://backend.test/base" }]),
-      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
+      VCAP_SERVICES: JSON.stringify({
+        xsuaa: [
+          {
+            name: "uaa",
+            label: "xsuaa",
+            tags: ["xsuaa"],
+            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
+          },
+        ],
+      }),
     } as Env,
     xsApp,
   );
@@ -33,7 +48,10 @@ function makeApp(authenticate?: Authenticator) {
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     upstream.push(request);
-    return new Response(`backend saw ${new URL(request.url).pathname}`, { status: 200, headers: { "content-type": "text/plain" } });
+    return new Response(`backend saw ${new URL(request.url).pathname}`, {
+      status: 200,
+      headers: { "content-type": "text/plain" },
+    });
   }) as typeof globalThis.fetch;
   const manager = new SessionManager({
     memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e6, idleTimeoutMs: config.session.idleTimeoutMs }),
@@ -64,15 +82,24 @@ function memoryManager(idleTimeoutMs = 1e6, now: () => number = Date.now) {
 function configOf(xsApp: unknown) {
   // Static assets are bound (their presence is checked with the configuration).
   const ASSETS = { fetch: async () => new Response(null, { status: 404 }) };
-  const loaded = loadConfig({ destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]), ASSETS } as Env, xsApp);
+  const loaded = loadConfig(
+    { destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]), ASSETS } as Env,
+    xsApp,
+  );
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   return loaded.config;
 }
 
-const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("JSESSIONID="))?.split(";")[0];
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith("JSESSIONID="))
+    ?.split(";")[0];
 
 async function fetchToken(t: ReturnType<typeof makeApp>, cookie?: string) {
-  const res = await t.request("/public/x", { headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
+  const res = await t.request("/public/x", {
+    headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) },
+  });
   return { res, token: res.headers.get("x-csrf-token")!, cookie: cookieOf(res) };
 }
 
@@ -84,7 +111,9 @@ describe("session cookie and CSRF token fetch", () => {
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const [setCookie] = res.headers.getSetCookie();
     // A session that holds only its token lives in its cookie: id, creation time, MAC.
-    expect(setCookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(setCookie).toMatch(
+      /^JSESSIONID=[A-Za-z0-9_-]{43}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+    );
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
@@ -155,7 +184,10 @@ describe("CSRF check on routes that require authentication", () => {
     const token = sent === "other" ? other.token : sent;
     const res = await t.request("/api/items", {
       method: "POST",
-      headers: { ...(withSession ? { cookie: mine.cookie! } : {}), ...(token ? { "x-csrf-token": token } : {}) },
+      headers: {
+        ...(withSession ? { cookie: mine.cookie! } : {}),
+        ...(token ? { "x-csrf-token": token } : {}),
+      },
       body: "{}",
     });
     expect(res.status).toBe(403);
@@ -166,7 +198,11 @@ describe("CSRF check on routes that require authentication", () => {
   it("lets a POST with the session's token through", async () => {
     const t = makeApp(allowEveryone);
     const { cookie, token } = await fetchToken(t);
-    const res = await t.request("/api/items", { method: "POST", headers: { cookie: cookie!, "x-csrf-token": token }, body: "{}" });
+    const res = await t.request("/api/items", {
+      method: "POST",
+      headers: { cookie: cookie!, "x-csrf-token": token },
+      body: "{}",
+    });
     expect(res.status).toBe(200);
     expect(t.upstream.at(-1)!.method).toBe("POST");
   });
@@ -204,11 +240,16 @@ describe("logout", () => {
   it("destroys the session, expires the cookie and answers the POST with a page that moves on to the logout page", async () => {
     const t = makeApp();
     const { cookie, token } = await fetchToken(t);
-    const res = await t.request("/logout", { method: "POST", headers: { cookie: cookie!, "x-csrf-token": token } });
+    const res = await t.request("/logout", {
+      method: "POST",
+      headers: { cookie: cookie!, "x-csrf-token": token },
+    });
     expect(res.status).toBe(200); // SAP answers a POST logout with a page, not a redirect
     expect(await res.text()).toContain('url=/bye.html"');
     expect(res.headers.get("clear-site-data")).toBeNull(); // it would clear every subdomain's cookies
-    expect(res.headers.getSetCookie()[0]).toMatch(/^JSESSIONID=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/);
+    expect(res.headers.getSetCookie()[0]).toMatch(
+      /^JSESSIONID=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; SameSite=Lax$/,
+    );
     const after = await fetchToken(t); // the browser's cookie is gone: a new session
     expect(after.token).not.toBe(token);
     expect(after.cookie).toBeDefined();
@@ -220,16 +261,19 @@ describe("routing answers", () => {
     ["/nowhere", "GET", 404],
     ["/readonly/x", "POST", 405],
     ["/bad?to=../admin", "GET", 400],
-  ])("%s %s → %i with the router's own page: what happened, what to try, the code", async (path, method, status) => {
-    const t = makeApp();
-    const res = await t.request(path, { method });
-    expect(res.status).toBe(status);
-    const body = await res.text();
-    expect(body.length).toBeLessThan(4000);
-    expect(body).toMatch(/<h1>[^<]+<\/h1><p>[^<]{10,}<\/p>/); // a heading and a sentence, not a bare code
-    expect(body).toMatch(/Error code: <code>[A-Z_]+<\/code>/);
-    expect(body).not.toMatch(/at .*\.(ts|js):\d+/);
-  });
+  ])(
+    "%s %s → %i with the router's own page: what happened, what to try, the code",
+    async (path, method, status) => {
+      const t = makeApp();
+      const res = await t.request(path, { method });
+      expect(res.status).toBe(status);
+      const body = await res.text();
+      expect(body.length).toBeLessThan(4000);
+      expect(body).toMatch(/<h1>[^<]+<\/h1><p>[^<]{10,}<\/p>/); // a heading and a sentence, not a bare code
+      expect(body).toMatch(/Error code: <code>[A-Z_]+<\/code>/);
+      expect(body).not.toMatch(/at .*\.(ts|js):\d+/);
+    },
+  );
 
   it("turns an unexpected failure into a generic 500 without detail", async () => {
     const t = makeApp(async () => {
@@ -247,7 +291,13 @@ describe("worker entry", () => {
   const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
 
   it("answers every request with a generic 503 when the configuration is invalid, naming nothing", async () => {
-    const env = { EXT_SESSION_MGT: JSON.stringify({ instanceName: "x", storageType: "redis", sessionSecret: "too-short-" + "s3cr3t" }) } as Env;
+    const env = {
+      EXT_SESSION_MGT: JSON.stringify({
+        instanceName: "x",
+        storageType: "redis",
+        sessionSecret: "too-short-" + "s3cr3t",
+      }),
+    } as Env;
     const logs: string[] = [];
     const original = { log: console.log, error: console.error };
     console.log = console.error = (line: string) => logs.push(line);
@@ -282,11 +332,25 @@ describe("status endpoint", () => {
     const e = env({ STATUS_TOKEN: "status-token-0123456789" });
     const denied = await worker.fetch(new Request("https://router.test/_approuter/status"), e, ctx);
     expect(denied.status).toBe(401);
-    const wrong = await worker.fetch(new Request("https://router.test/_approuter/status", { headers: { authorization: "Bearer nope" } }), e, ctx);
+    const wrong = await worker.fetch(
+      new Request("https://router.test/_approuter/status", { headers: { authorization: "Bearer nope" } }),
+      e,
+      ctx,
+    );
     expect(wrong.status).toBe(401);
-    const ok = await worker.fetch(new Request("https://router.test/_approuter/status", { headers: { authorization: "Bearer status-token-0123456789" } }), e, ctx);
+    const ok = await worker.fetch(
+      new Request("https://router.test/_approuter/status", {
+        headers: { authorization: "Bearer status-token-0123456789" },
+      }),
+      e,
+      ctx,
+    );
     expect(ok.status).toBe(200);
-    const body = (await ok.json()) as { sessions: Record<string, number>; memory: Record<string, number>; store: unknown };
+    const body = (await ok.json()) as {
+      sessions: Record<string, number>;
+      memory: Record<string, number>;
+      store: unknown;
+    };
     expect(body.sessions).toMatchObject({ memoryHits: 0, recoveries: 0, writesSkippedUnchanged: 0 });
     expect(body.memory).toMatchObject({ entries: 0, evictions: 0 });
     expect(body.store).toBeNull();
@@ -296,17 +360,25 @@ describe("status endpoint", () => {
   it("does not exist without a token, and a short token is a configuration problem", async () => {
     const none = await worker.fetch(new Request("https://router.test/_approuter/status"), env({}), ctx);
     expect(none.status).not.toBe(200);
-    const short = await worker.fetch(new Request("https://router.test/x"), env({ STATUS_TOKEN: "short" }), ctx);
+    const short = await worker.fetch(
+      new Request("https://router.test/x"),
+      env({ STATUS_TOKEN: "short" }),
+      ctx,
+    );
     expect(short.status).toBe(503);
   });
 });
 
 describe("errorPage", () => {
   it("replaces the router's own error pages with a file from the static assets, same status", async () => {
-    const loaded = { config: configOf({
-      routes: [{ source: "^/app/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" }],
-      errorPage: [{ status: [404, 405], file: "/errors/not-found.html" }],
-    }) };
+    const loaded = {
+      config: configOf({
+        routes: [
+          { source: "^/app/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
+        ],
+        errorPage: [{ status: [404, 405], file: "/errors/not-found.html" }],
+      }),
+    };
     const manager = memoryManager();
     const asked: string[] = [];
     const ASSETS = {
@@ -333,13 +405,20 @@ describe("errorPage", () => {
 
 describe("logout with SAP's defaults", () => {
   it("is a GET without a CSRF check that redirects to the logout page and always expires the cookie", async () => {
-    const loaded = { config: configOf({
-      authenticationMethod: "none",
-      routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
-      logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
-    }) };
+    const loaded = {
+      config: configOf({
+        authenticationMethod: "none",
+        routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+        logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
+      }),
+    };
     const manager = memoryManager();
-    const app = createApp({ config: loaded.config, manager, fetch: (async () => new Response("ok")) as typeof fetch, log: () => {} });
+    const app = createApp({
+      config: loaded.config,
+      manager,
+      fetch: (async () => new Response("ok")) as typeof fetch,
+      log: () => {},
+    });
     const res = await app.request("https://router.test/logout");
     expect(res.status).toBe(302);
     expect(res.headers.get("location")).toBe("/bye.html");
@@ -350,11 +429,13 @@ describe("logout with SAP's defaults", () => {
 
 describe("session timeout", () => {
   it("tells each destination's logoutPath, with its kept cookies, when a request finds its session timed out", async () => {
-    const loaded = { config: configOf({
-      authenticationMethod: "none",
-      routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
-      destinations: { backend: { logoutPath: "/session/end", logoutMethod: "POST" } },
-    }) };
+    const loaded = {
+      config: configOf({
+        authenticationMethod: "none",
+        routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend" }],
+        destinations: { backend: { logoutPath: "/session/end", logoutMethod: "POST" } },
+      }),
+    };
     let now = 1_000_000;
     const manager = memoryManager(60_000, () => now);
     const seen: { method: string; path: string; cookie: string | null }[] = [];
@@ -362,7 +443,9 @@ describe("session timeout", () => {
       const r = new Request(input, init);
       const path = new URL(r.url).pathname;
       seen.push({ method: r.method, path, cookie: r.headers.get("cookie") });
-      return path === "/login-backend" ? new Response("ok", { headers: { "set-cookie": "BACKEND_SID=b-7; Path=/" } }) : new Response("ok");
+      return path === "/login-backend"
+        ? new Response("ok", { headers: { "set-cookie": "BACKEND_SID=b-7; Path=/" } })
+        : new Response("ok");
     }) as typeof fetch;
     const app = createApp({ config: loaded.config, manager, fetch: upstream, log: () => {} });
     const first = await app.request("https://router.test/login-backend");
@@ -374,7 +457,9 @@ describe("session timeout", () => {
     now += 61_000; // idle past the timeout
     await app.request("https://router.test/y", { headers: { cookie } });
     await new Promise((r) => setTimeout(r, 10)); // the call runs after the response
-    expect(seen.filter((s) => s.path === "/session/end")).toEqual([{ method: "POST", path: "/session/end", cookie: "BACKEND_SID=b-7" }]);
+    expect(seen.filter((s) => s.path === "/session/end")).toEqual([
+      { method: "POST", path: "/session/end", cookie: "BACKEND_SID=b-7" },
+    ]);
     expect(manager.metrics.timedOut).toBe(1);
   });
 });

@@ -22,12 +22,36 @@ async function isolateWithStoreDown() {
     // Nothing listens on port 9 (discard): every store call fails at once.
     UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
     UPSTASH_REDIS_REST_TOKEN: "token",
-    EXT_SESSION_MGT: JSON.stringify({ instanceName: "sessions", storageType: "redis", sessionSecret: SECRET_A, defaultRetryTimeout: 300 }),
+    EXT_SESSION_MGT: JSON.stringify({
+      instanceName: "sessions",
+      storageType: "redis",
+      sessionSecret: SECRET_A,
+      defaultRetryTimeout: 300,
+    }),
     VCAP_SERVICES: JSON.stringify({
-      xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "https://sub.uaa.test", clientid: "sb-app!t1", clientsecret: "s", xsappname: "app!t1", uaadomain: "uaa.test" } }],
+      xsuaa: [
+        {
+          name: "uaa",
+          label: "xsuaa",
+          tags: ["xsuaa"],
+          credentials: {
+            url: "https://sub.uaa.test",
+            clientid: "sb-app!t1",
+            clientsecret: "s",
+            xsappname: "app!t1",
+            uaadomain: "uaa.test",
+          },
+        },
+      ],
     }),
   } as Env;
-  const state = await buildIsolate(env, { bundledXsApp: xsApp, customStore: noCustomStore, fetch, now: Date.now, log: () => {} });
+  const state = await buildIsolate(env, {
+    bundledXsApp: xsApp,
+    customStore: noCustomStore,
+    fetch,
+    now: Date.now,
+    log: () => {},
+  });
   if (state.kind !== "ready") throw new Error(state.problems.join("\n"));
   return state.app;
 }
@@ -35,9 +59,13 @@ async function isolateWithStoreDown() {
 describe("store down on a fresh isolate", () => {
   it("a navigation with a session cookie gets 503 and keeps its cookie, instead of a new login", async () => {
     const app = await isolateWithStoreDown();
-    const response = await app.request("https://router.test/api/orders", { headers: { cookie: `JSESSIONID=${newSessionId()}`, accept: "text/html" } });
+    const response = await app.request("https://router.test/api/orders", {
+      headers: { cookie: `JSESSIONID=${newSessionId()}`, accept: "text/html" },
+    });
     expect(response.status).toBe(503);
-    expect(response.headers.get("x-approuter-error") ?? (await response.text())).toContain("SESSION_STORE_UNAVAILABLE");
+    expect(response.headers.get("x-approuter-error") ?? (await response.text())).toContain(
+      "SESSION_STORE_UNAVAILABLE",
+    );
     expect(response.headers.get("retry-after")).toBe("5");
     expect(response.headers.get("location")).toBeNull();
     expect(response.headers.getSetCookie()).toEqual([]); // neither the session cookie nor a login-state cookie
@@ -45,13 +73,18 @@ describe("store down on a fresh isolate", () => {
 
   it("an XMLHttpRequest with a session cookie gets 503 too, not 401", async () => {
     const app = await isolateWithStoreDown();
-    const response = await app.request("https://router.test/api/orders", { method: "POST", headers: { cookie: `JSESSIONID=${newSessionId()}`, "x-requested-with": "XMLHttpRequest" } });
+    const response = await app.request("https://router.test/api/orders", {
+      method: "POST",
+      headers: { cookie: `JSESSIONID=${newSessionId()}`, "x-requested-with": "XMLHttpRequest" },
+    });
     expect(response.status).toBe(503);
   });
 
   it("without a cookie there is no session to keep: the login starts", async () => {
     const app = await isolateWithStoreDown();
-    const response = await app.request("https://router.test/api/orders", { headers: { accept: "text/html" } });
+    const response = await app.request("https://router.test/api/orders", {
+      headers: { accept: "text/html" },
+    });
     expect([200, 302]).toContain(response.status);
     const body = await response.text();
     expect(response.headers.get("location") ?? body).toContain("https://sub.uaa.test/oauth/authorize");

@@ -26,7 +26,11 @@ describe("canonicalizePath: accepted spellings", () => {
   });
 
   it.each([
-    ["/sap/opu/odata/sap/ZSRV;v=2/Items", "/sap/opu/odata/sap/ZSRV;v=2/Items", "/sap/opu/odata/sap/ZSRV/Items"],
+    [
+      "/sap/opu/odata/sap/ZSRV;v=2/Items",
+      "/sap/opu/odata/sap/ZSRV;v=2/Items",
+      "/sap/opu/odata/sap/ZSRV/Items",
+    ],
     ["/api/admin;a=b/users", "/api/admin;a=b/users", "/api/admin/users"],
     ["/a/;x/b", "/a/;x/b", "/a/b"],
     ["/a;x/", "/a;x/", "/a/"],
@@ -84,7 +88,36 @@ describe("canonicalizePath: refused spellings", () => {
 
 /** Path characters and escapes an attacker would try, in any mix. */
 const pathPiece = fc.oneof(
-  fc.constantFrom("/", "//", ".", "..", ";", ";a=b", "%2e", "%2E", "%2f", "%5c", "\\", "%61", "%41", "%7e", "%25", "%3b", "%00", "%c3%a4", "%C0%AE", "%e2%82", "%", "~", "-", " ", "ä", "|", "^", "{"),
+  fc.constantFrom(
+    "/",
+    "//",
+    ".",
+    "..",
+    ";",
+    ";a=b",
+    "%2e",
+    "%2E",
+    "%2f",
+    "%5c",
+    "\\",
+    "%61",
+    "%41",
+    "%7e",
+    "%25",
+    "%3b",
+    "%00",
+    "%c3%a4",
+    "%C0%AE",
+    "%e2%82",
+    "%",
+    "~",
+    "-",
+    " ",
+    "ä",
+    "|",
+    "^",
+    "{",
+  ),
   fc.stringMatching(/^[a-z0-9]{1,4}$/),
 );
 const rawPath = fc.array(pathPiece, { maxLength: 12 }).map((pieces) => "/" + pieces.join(""));
@@ -104,9 +137,12 @@ describe("canonicalizePath: properties", () => {
 
   it("the fast path for plain paths agrees with the full reading", () => {
     fc.assert(
-      fc.property(fc.oneof(rawPath, fc.stringMatching(/^(\/[a-z.;%~!$&'()*+,=:@-]{0,4}){0,6}\/?$/)), (raw) => {
-        expect(canonicalizePath(raw)).toEqual(canonicalizeSegments(raw));
-      }),
+      fc.property(
+        fc.oneof(rawPath, fc.stringMatching(/^(\/[a-z.;%~!$&'()*+,=:@-]{0,4}){0,6}\/?$/)),
+        (raw) => {
+          expect(canonicalizePath(raw)).toEqual(canonicalizeSegments(raw));
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -64,7 +64,10 @@ describe("seal and open", () => {
     expect(resealed.kid).not.toBe(old.current.kid);
     expect(resealed.storeKey).not.toBe(sealed.storeKey);
     const retired = await KeyRing.create([SECRET_C, SECRET_B]);
-    expect(await open(sealed.envelope, sealed.storeKey, { keyring: retired, sessionId })).toEqual({ ok: false, reason: "unknown-key" });
+    expect(await open(sealed.envelope, sealed.storeKey, { keyring: retired, sessionId })).toEqual({
+      ok: false,
+      reason: "unknown-key",
+    });
   });
 
   it.each([
@@ -100,19 +103,33 @@ describe("seal and open", () => {
     const keyring = await KeyRing.create([SECRET_A]);
     const sessionId = newSessionId();
     const sealed = await seal(record, { keyring, sessionId });
-    expect(await open(sealed.envelope.replace(/^e2\./, "e1."), sealed.storeKey, { keyring, sessionId })).toEqual({ ok: false, reason: "decrypt" });
+    expect(
+      await open(sealed.envelope.replace(/^e2\./, "e1."), sealed.storeKey, { keyring, sessionId }),
+    ).toEqual({ ok: false, reason: "decrypt" });
   });
 
   it("packs JWTs before compression and gives back the very same strings", async () => {
     const keyring = await KeyRing.create([SECRET_A]);
     const sessionId = newSessionId();
     const b64 = (v: unknown) => base64url.encode(typeof v === "string" ? v : JSON.stringify(v));
-    const claims = { iss: "https://idp.example", sub: "user-1", aud: "app", scope: ["a", "b"], exp: 1764090000, name: "Zoë" };
+    const claims = {
+      iss: "https://idp.example",
+      sub: "user-1",
+      aud: "app",
+      scope: ["a", "b"],
+      exp: 1764090000,
+      name: "Zoë",
+    };
     const jwt = `${b64({ alg: "RS256", kid: "k1" })}.${b64(claims)}.${"s".repeat(342)}`;
     const spaced = `${b64('{ "alg": "RS256" }')}.${b64(claims)}.sig`; // header not in compact form: kept as text
     const notJson = `${b64("plain text")}.${b64(claims)}.sig`;
     const sloppy = `${b64({ alg: "RS256" })}=.${b64(claims)}.sig`; // not canonical base64url: left alone
-    const value = { v: 1, iat: 1, exp: 2, data: { auth: { idToken: jwt, accessToken: jwt, others: [spaced, notJson, sloppy, "a.b.c"] } } };
+    const value = {
+      v: 1,
+      iat: 1,
+      exp: 2,
+      data: { auth: { idToken: jwt, accessToken: jwt, others: [spaced, notJson, sloppy, "a.b.c"] } },
+    };
     const sealed = await seal(value, { keyring, sessionId });
     const opened = await open(sealed.envelope, sealed.storeKey, { keyring, sessionId });
     expect(opened).toEqual({ ok: true, value, kid: keyring.current.kid });
@@ -130,7 +147,10 @@ describe("seal and open", () => {
     const sealed = await seal(big, { keyring, sessionId });
     expect(sealed.envelope.length).toBeLessThan(2_000);
     const small = { maxEnvelopeChars: 10_000, maxPlaintextBytes: 100_000 };
-    expect(await open(sealed.envelope, sealed.storeKey, { keyring, sessionId }, small)).toEqual({ ok: false, reason: "inflate" });
+    expect(await open(sealed.envelope, sealed.storeKey, { keyring, sessionId }, small)).toEqual({
+      ok: false,
+      reason: "inflate",
+    });
   });
 
   it("derives the same keys from the same secret on every isolate", async () => {
@@ -139,7 +159,9 @@ describe("seal and open", () => {
     const sessionId = newSessionId();
     expect(a.current.kid).toBe(b.current.kid);
     const sealed = await seal(record, { keyring: a, sessionId });
-    expect(await open(sealed.envelope, sealed.storeKey, { keyring: b, sessionId })).toMatchObject({ ok: true });
+    expect(await open(sealed.envelope, sealed.storeKey, { keyring: b, sessionId })).toMatchObject({
+      ok: true,
+    });
   });
 });
 

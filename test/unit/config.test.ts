@@ -18,20 +18,29 @@ const UPSTASH_URL = "https://eu1-example.upstash.io";
 
 /** EXT_SESSION_MGT with valid required properties, overridden/extended by `props` (undefined removes one). */
 function ext(props: Record<string, unknown> = {}): string {
-  return JSON.stringify({ instanceName: "approuter-redis", storageType: "redis", sessionSecret: SECRET_A, ...props });
+  return JSON.stringify({
+    instanceName: "approuter-redis",
+    storageType: "redis",
+    sessionSecret: SECRET_A,
+    ...props,
+  });
 }
 
 function binding(name: string, credentials: unknown, label = "redis") {
   return { [label]: [{ name, label, credentials }] };
 }
 
-const VCAP = JSON.stringify(binding("approuter-redis", { url: UPSTASH_URL, token: TOKEN, password: VCAP_PASSWORD }));
+const VCAP = JSON.stringify(
+  binding("approuter-redis", { url: UPSTASH_URL, token: TOKEN, password: VCAP_PASSWORD }),
+);
 
 const DESTINATIONS = JSON.stringify([{ name: "backend", url: "https://backend.example.com/" }]);
 
 const XS_APP = { routes: [{ source: "^/api/(.*)$", target: "$1", destination: "backend" }] };
 
-const route = (props: Record<string, unknown>) => ({ routes: [{ source: "^/", destination: "backend", ...props }] });
+const route = (props: Record<string, unknown>) => ({
+  routes: [{ source: "^/", destination: "backend", ...props }],
+});
 
 interface Row {
   name: string;
@@ -42,8 +51,21 @@ interface Row {
 
 /** Identity-provider bindings, so that routes which require login have a provider. */
 const IDP_BINDINGS = {
-  xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "https://uaa.example.com", clientid: "app", clientsecret: "uaa-client-secret" } }],
-  identity: [{ name: "ias", label: "identity", credentials: { url: "https://ias.example.com", clientid: "app", clientsecret: "ias-client-secret" } }],
+  xsuaa: [
+    {
+      name: "uaa",
+      label: "xsuaa",
+      tags: ["xsuaa"],
+      credentials: { url: "https://uaa.example.com", clientid: "app", clientsecret: "uaa-client-secret" },
+    },
+  ],
+  identity: [
+    {
+      name: "ias",
+      label: "identity",
+      credentials: { url: "https://ias.example.com", clientid: "app", clientsecret: "ias-client-secret" },
+    },
+  ],
 };
 
 /** VCAP_SERVICES with the identity providers added to `services`. */
@@ -54,7 +76,13 @@ function addIdp(vcap: unknown): unknown {
   if (vcap === undefined) return withIdp();
   try {
     const parsed: unknown = JSON.parse(String(vcap));
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && !("xsuaa" in parsed) && !("identity" in parsed)) {
+    if (
+      typeof parsed === "object" &&
+      parsed !== null &&
+      !Array.isArray(parsed) &&
+      !("xsuaa" in parsed) &&
+      !("identity" in parsed)
+    ) {
       return withIdp(parsed as Record<string, unknown>);
     }
   } catch {
@@ -85,7 +113,8 @@ const NO_BINDING =
   'no service binding named "approuter-redis" in VCAP_SERVICES and no UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN';
 const METHODS = "must be an HTTP method (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH)";
 const COOKIE = "must be a valid cookie name (an RFC 6265 token)";
-const UNCONFIGURABLE = "cannot be configured (cookies, Host, Content-Length and hop-by-hop headers are managed by the router)";
+const UNCONFIGURABLE =
+  "cannot be configured (cookies, Host, Content-Length and hop-by-hop headers are managed by the router)";
 const HEADER_VALUE = "must contain only visible characters, spaces and tabs (no line breaks)";
 const ONE_HEADER = 'must have exactly one property: { "Header-Name": "value" }';
 const STATUS = "must be an HTTP status code (100–599)";
@@ -98,9 +127,21 @@ const problemRows: ProblemRow[] = [
     env: { EXT_SESSION_MGT: `{"sessionSecret": "${SECRET_A}"`, VCAP_SERVICES: VCAP },
     problems: [`EXT_SESSION_MGT: ${MUST_BE_JSON}`],
   },
-  { name: "EXT_SESSION_MGT an array", env: { EXT_SESSION_MGT: "[]" }, problems: ["EXT_SESSION_MGT: must be an object"] },
-  { name: "EXT_SESSION_MGT a number", env: { EXT_SESSION_MGT: "42" }, problems: ["EXT_SESSION_MGT: must be an object"] },
-  { name: "EXT_SESSION_MGT null", env: { EXT_SESSION_MGT: "null" }, problems: ["EXT_SESSION_MGT: must be an object"] },
+  {
+    name: "EXT_SESSION_MGT an array",
+    env: { EXT_SESSION_MGT: "[]" },
+    problems: ["EXT_SESSION_MGT: must be an object"],
+  },
+  {
+    name: "EXT_SESSION_MGT a number",
+    env: { EXT_SESSION_MGT: "42" },
+    problems: ["EXT_SESSION_MGT: must be an object"],
+  },
+  {
+    name: "EXT_SESSION_MGT null",
+    env: { EXT_SESSION_MGT: "null" },
+    problems: ["EXT_SESSION_MGT: must be an object"],
+  },
   {
     name: "EXT_SESSION_MGT empty object",
     env: { EXT_SESSION_MGT: "{}" },
@@ -196,7 +237,10 @@ const problemRows: ProblemRow[] = [
   },
   {
     name: "previousSessionSecrets with a short one and a non-string",
-    env: { EXT_SESSION_MGT: ext({ previousSessionSecrets: [SECRET_B, SHORT_SECRET, 5] }), VCAP_SERVICES: VCAP },
+    env: {
+      EXT_SESSION_MGT: ext({ previousSessionSecrets: [SECRET_B, SHORT_SECRET, 5] }),
+      VCAP_SERVICES: VCAP,
+    },
     problems: [
       "EXT_SESSION_MGT.previousSessionSecrets[1]: must be at least 64 characters",
       "EXT_SESSION_MGT.previousSessionSecrets[2]: must be a string",
@@ -228,16 +272,26 @@ const problemRows: ProblemRow[] = [
   },
 
   // ── VCAP_SERVICES / Upstash credentials ──
-  { name: "no binding and no UPSTASH_* variables", env: { EXT_SESSION_MGT: ext() }, problems: [`EXT_SESSION_MGT.instanceName: ${NO_BINDING}`] },
+  {
+    name: "no binding and no UPSTASH_* variables",
+    env: { EXT_SESSION_MGT: ext() },
+    problems: [`EXT_SESSION_MGT.instanceName: ${NO_BINDING}`],
+  },
   {
     name: "binding under another name only",
-    env: { EXT_SESSION_MGT: ext(), VCAP_SERVICES: JSON.stringify(binding("other-redis", { url: UPSTASH_URL, token: TOKEN })) },
+    env: {
+      EXT_SESSION_MGT: ext(),
+      VCAP_SERVICES: JSON.stringify(binding("other-redis", { url: UPSTASH_URL, token: TOKEN })),
+    },
     problems: [`EXT_SESSION_MGT.instanceName: ${NO_BINDING}`],
   },
   {
     name: "missing credentials reported together with other EXT_SESSION_MGT problems",
     env: { EXT_SESSION_MGT: ext({ sessionSecret: SHORT_SECRET }) },
-    problems: ["EXT_SESSION_MGT.sessionSecret: must be at least 64 characters", `EXT_SESSION_MGT.instanceName: ${NO_BINDING}`],
+    problems: [
+      "EXT_SESSION_MGT.sessionSecret: must be at least 64 characters",
+      `EXT_SESSION_MGT.instanceName: ${NO_BINDING}`,
+    ],
   },
   {
     name: "VCAP_SERVICES not JSON (no extra missing-binding problem)",
@@ -254,7 +308,11 @@ const problemRows: ProblemRow[] = [
     env: { EXT_SESSION_MGT: ext({ externalStoreFilePath: "./stores/kv" }), VCAP_SERVICES: "{" },
     problems: [`VCAP_SERVICES: ${MUST_BE_JSON}`],
   },
-  { name: "VCAP_SERVICES an array", env: { EXT_SESSION_MGT: ext(), VCAP_SERVICES: "[]" }, problems: ["VCAP_SERVICES: must be an object"] },
+  {
+    name: "VCAP_SERVICES an array",
+    env: { EXT_SESSION_MGT: ext(), VCAP_SERVICES: "[]" },
+    problems: ["VCAP_SERVICES: must be an object"],
+  },
   {
     name: "VCAP_SERVICES label not an array",
     env: { EXT_SESSION_MGT: ext(), VCAP_SERVICES: JSON.stringify({ redis: {} }) },
@@ -262,7 +320,12 @@ const problemRows: ProblemRow[] = [
   },
   {
     name: "binding credentials with a bad url and an empty token",
-    env: { EXT_SESSION_MGT: ext(), VCAP_SERVICES: JSON.stringify(binding("approuter-redis", { url: `ftp://${VCAP_PASSWORD}@host`, token: "" }, "user-provided")) },
+    env: {
+      EXT_SESSION_MGT: ext(),
+      VCAP_SERVICES: JSON.stringify(
+        binding("approuter-redis", { url: `ftp://${VCAP_PASSWORD}@host`, token: "" }, "user-provided"),
+      ),
+    },
     problems: [
       `VCAP_SERVICES.user-provided[0].credentials.url: ${HTTP_URL}`,
       "VCAP_SERVICES.user-provided[0].credentials.token: must not be empty",
@@ -296,18 +359,35 @@ const problemRows: ProblemRow[] = [
   },
   {
     name: "UPSTASH_REDIS_REST_URL not an http(s) URL",
-    env: { EXT_SESSION_MGT: ext(), UPSTASH_REDIS_REST_URL: "eu1.upstash.io", UPSTASH_REDIS_REST_TOKEN: TOKEN },
+    env: {
+      EXT_SESSION_MGT: ext(),
+      UPSTASH_REDIS_REST_URL: "eu1.upstash.io",
+      UPSTASH_REDIS_REST_TOKEN: TOKEN,
+    },
     problems: [`UPSTASH_REDIS_REST_URL: ${HTTP_URL}`],
   },
 
   // ── destinations ──
-  { name: "destinations not JSON", env: { destinations: "[{" }, xsApp: {}, problems: [`destinations: ${MUST_BE_JSON}`] },
-  { name: "destinations not an array", env: { destinations: "{}" }, xsApp: {}, problems: ["destinations: must be an array"] },
+  {
+    name: "destinations not JSON",
+    env: { destinations: "[{" },
+    xsApp: {},
+    problems: [`destinations: ${MUST_BE_JSON}`],
+  },
+  {
+    name: "destinations not an array",
+    env: { destinations: "{}" },
+    xsApp: {},
+    problems: ["destinations: must be an array"],
+  },
   {
     name: "destination without name and url",
     env: { destinations: JSON.stringify([{}]) },
     xsApp: {},
-    problems: ["destinations[0].name: missing required property", "destinations[0].url: missing required property"],
+    problems: [
+      "destinations[0].name: missing required property",
+      "destinations[0].url: missing required property",
+    ],
   },
   {
     name: "destination entry not an object",
@@ -341,7 +421,14 @@ const problemRows: ProblemRow[] = [
     name: "destination flags of the wrong type",
     env: {
       destinations: JSON.stringify([
-        { name: "backend", url: "https://a", forwardAuthToken: "yes", timeout: 0, setXForwardedHeaders: 1, strictSSL: "no" },
+        {
+          name: "backend",
+          url: "https://a",
+          forwardAuthToken: "yes",
+          timeout: 0,
+          setXForwardedHeaders: 1,
+          strictSSL: "no",
+        },
       ]),
     },
     problems: [
@@ -360,7 +447,14 @@ const problemRows: ProblemRow[] = [
     name: "destination proxy settings not supported at the edge",
     env: {
       destinations: JSON.stringify([
-        { name: "backend", url: "https://a", proxyType: "OnPremise", proxyHost: "h", proxyPort: 8080, IASDependencyName: "d" },
+        {
+          name: "backend",
+          url: "https://a",
+          proxyType: "OnPremise",
+          proxyHost: "h",
+          proxyPort: 8080,
+          IASDependencyName: "d",
+        },
       ]),
     },
     problems: [
@@ -386,11 +480,23 @@ const problemRows: ProblemRow[] = [
   { name: "xs-app.json an array", xsApp: [], problems: ["xs-app.json: must be an object"] },
   {
     name: "misspelt properties: the nearest known name is suggested (names only, never values)",
-    env: { destinations: JSON.stringify([{ name: "backend", url: "https://a", forwardauthtoken: true, tiemout: 5 }]) },
+    env: {
+      destinations: JSON.stringify([
+        { name: "backend", url: "https://a", forwardauthtoken: true, tiemout: 5 },
+      ]),
+    },
     xsApp: {
       ...XS_APP,
       welcomefile: "/index.html",
-      routes: [{ source: "^/(.*)$", destination: "backend", authenticationtype: "none", csrfProtecton: false, zzzzzz: SECRET_B }],
+      routes: [
+        {
+          source: "^/(.*)$",
+          destination: "backend",
+          authenticationtype: "none",
+          csrfProtecton: false,
+          zzzzzz: SECRET_B,
+        },
+      ],
     },
     problems: [
       'destinations[0].forwardauthtoken: unknown property; did you mean "forwardAuthToken"?',
@@ -495,7 +601,9 @@ const problemRows: ProblemRow[] = [
   {
     name: "route source of the wrong type",
     xsApp: route({ source: 42 }),
-    problems: ["xs-app.json.routes[0].source: must be a regular expression (a string) or an object { path, matchCase }"],
+    problems: [
+      "xs-app.json.routes[0].source: must be a regular expression (a string) or an object { path, matchCase }",
+    ],
   },
   {
     name: "route without source and destination",
@@ -528,7 +636,10 @@ const problemRows: ProblemRow[] = [
   {
     name: "route httpMethods with an unknown method",
     xsApp: route({ httpMethods: ["GET", "FETCH", 3] }),
-    problems: [`xs-app.json.routes[0].httpMethods[1]: ${METHODS}`, "xs-app.json.routes[0].httpMethods[2]: must be a string"],
+    problems: [
+      `xs-app.json.routes[0].httpMethods[1]: ${METHODS}`,
+      "xs-app.json.routes[0].httpMethods[2]: must be a string",
+    ],
   },
   {
     name: "route httpMethods empty",
@@ -552,7 +663,15 @@ const problemRows: ProblemRow[] = [
   },
   {
     name: "route loosely typed properties of the wrong type",
-    xsApp: route({ csrfProtection: "no", scope: 5, cacheControl: 1, identityProvider: false, replace: "x", setBackendSessionCookies: 1, target: 2 }),
+    xsApp: route({
+      csrfProtection: "no",
+      scope: 5,
+      cacheControl: 1,
+      identityProvider: false,
+      replace: "x",
+      setBackendSessionCookies: 1,
+      target: 2,
+    }),
     problems: [
       "xs-app.json.routes[0].target: must be a string",
       "xs-app.json.routes[0].csrfProtection: must be true or false",
@@ -566,7 +685,10 @@ const problemRows: ProblemRow[] = [
   {
     name: "route unknown properties",
     xsApp: route({ foo: 1, endpoint: "x" }),
-    problems: ["xs-app.json.routes[0].foo: unknown property", "xs-app.json.routes[0].endpoint: not supported at the edge"],
+    problems: [
+      "xs-app.json.routes[0].foo: unknown property",
+      "xs-app.json.routes[0].endpoint: not supported at the edge",
+    ],
   },
   {
     name: "route not an object",
@@ -596,7 +718,9 @@ const problemRows: ProblemRow[] = [
   {
     name: "route localDir with httpMethods (SAP: incompatible)",
     xsApp: { routes: [{ source: "^/", localDir: "resources", httpMethods: ["GET"] }] },
-    problems: ["xs-app.json.routes[0].httpMethods: not allowed with localDir (localDir routes serve GET and HEAD only)"],
+    problems: [
+      "xs-app.json.routes[0].httpMethods: not allowed with localDir (localDir routes serve GET and HEAD only)",
+    ],
   },
   ...["$1", "*"].map((destination) => ({
     name: `route dynamic destination ${destination}`,
@@ -615,7 +739,9 @@ const problemRows: ProblemRow[] = [
   {
     name: "route identityProvider on a public route (SAP rejects it)",
     xsApp: route({ authenticationType: "none", identityProvider: "corporate" }),
-    problems: ['xs-app.json.routes[0].identityProvider: only allowed with authenticationType "xsuaa" or "ias"'],
+    problems: [
+      'xs-app.json.routes[0].identityProvider: only allowed with authenticationType "xsuaa" or "ias"',
+    ],
   },
   {
     name: "route identityProvider empty, target empty, cacheControl with a line break",
@@ -632,9 +758,16 @@ const problemRows: ProblemRow[] = [
     ["", "xs-app.json.routes[0].scope: must be a string, an array of strings or an object by HTTP method"],
     [{}, "xs-app.json.routes[0].scope: must not be empty"],
     [{ get: "a" }, 'xs-app.json.routes[0].scope.get: unknown property; did you mean "GET"?'],
-    [{ GET: 5 }, "xs-app.json.routes[0].scope.GET: must be a string, an array of strings or an object by HTTP method"],
+    [
+      { GET: 5 },
+      "xs-app.json.routes[0].scope.GET: must be a string, an array of strings or an object by HTTP method",
+    ],
     [{ POST: [] }, "xs-app.json.routes[0].scope.POST: must not be empty"],
-  ].map(([scope, problem]) => ({ name: `route scope ${JSON.stringify(scope)}`, xsApp: route({ scope }), problems: [problem as string] })),
+  ].map(([scope, problem]) => ({
+    name: `route scope ${JSON.stringify(scope)}`,
+    xsApp: route({ scope }),
+    problems: [problem as string],
+  })),
 
   // ── xs-app.json: top level, full SAP surface ──
   ...["//evil.example/x", "/\\evil.example", "/a\nb"].map((welcomeFile) => ({
@@ -642,13 +775,21 @@ const problemRows: ProblemRow[] = [
     xsApp: { ...XS_APP, welcomeFile },
     problems: ["xs-app.json.welcomeFile: must be a path on this router"],
   })),
-  { name: "welcomeFile empty", xsApp: { ...XS_APP, welcomeFile: "" }, problems: ["xs-app.json.welcomeFile: must not be empty"] },
+  {
+    name: "welcomeFile empty",
+    xsApp: { ...XS_APP, welcomeFile: "" },
+    problems: ["xs-app.json.welcomeFile: must not be empty"],
+  },
   {
     name: "stateProtection false / of the wrong type",
     xsApp: { ...XS_APP, stateProtection: false },
     problems: ["xs-app.json.stateProtection: false is not supported yet (state protection is always on)"],
   },
-  { name: "stateProtection not a boolean", xsApp: { ...XS_APP, stateProtection: "no" }, problems: ["xs-app.json.stateProtection: must be true or false"] },
+  {
+    name: "stateProtection not a boolean",
+    xsApp: { ...XS_APP, stateProtection: "no" },
+    problems: ["xs-app.json.stateProtection: must be true or false"],
+  },
   {
     name: "top-level properties not supported at the edge or not yet",
     xsApp: {
@@ -669,7 +810,12 @@ const problemRows: ProblemRow[] = [
   },
   {
     name: "destinations: unknown name, unused name, bad logoutPath and logoutMethod",
-    env: { destinations: JSON.stringify([{ name: "backend", url: "https://a" }, { name: "other", url: "https://b" }]) },
+    env: {
+      destinations: JSON.stringify([
+        { name: "backend", url: "https://a" },
+        { name: "other", url: "https://b" },
+      ]),
+    },
     xsApp: {
       ...XS_APP,
       destinations: {
@@ -752,7 +898,13 @@ const problemRows: ProblemRow[] = [
         {
           uriPattern: "(",
           hostPattern: { path: "^a$", matchCase: "no" },
-          allowedOrigin: [{ host: "bad host!" }, { host: "a.com", port: 0 }, { host: "a.com", port: "http" }, { host: "a.com", protocol: "https:" }, { port: 1 }],
+          allowedOrigin: [
+            { host: "bad host!" },
+            { host: "a.com", port: 0 },
+            { host: "a.com", port: "http" },
+            { host: "a.com", protocol: "https:" },
+            { port: 1 },
+          ],
           allowedMethods: ["GET", "FETCH"],
           allowedHeaders: ["X-Ok", "bad header"],
           exposeHeaders: [],
@@ -791,7 +943,11 @@ const problemRows: ProblemRow[] = [
       "xs-app.json.websockets.enabled: missing required property",
     ],
   },
-  { name: "websockets.enabled not a boolean", xsApp: { ...XS_APP, websockets: { enabled: "true" } }, problems: ["xs-app.json.websockets.enabled: must be true or false"] },
+  {
+    name: "websockets.enabled not a boolean",
+    xsApp: { ...XS_APP, websockets: { enabled: "true" } },
+    problems: ["xs-app.json.websockets.enabled: must be true or false"],
+  },
 
   // ── HTTP-layer variables ──
   ...["maybe", "1", "yes"].map((value) => ({
@@ -832,21 +988,44 @@ const problemRows: ProblemRow[] = [
   { name: "CORS an object", env: { CORS: "{}" }, problems: ["CORS: must be an array of CORS rules"] },
   {
     name: "CORS rule problems are named by the variable",
-    env: { CORS: JSON.stringify([{ uriPattern: "^/api", allowedOrigin: [{ host: "*.a.com", port: 123456 }] }]) },
+    env: {
+      CORS: JSON.stringify([{ uriPattern: "^/api", allowedOrigin: [{ host: "*.a.com", port: 123456 }] }]),
+    },
     problems: [`CORS[0].allowedOrigin[0].port: ${PORT}`],
   },
-  { name: "WS_ALLOWED_ORIGINS empty", env: { WS_ALLOWED_ORIGINS: "[]" }, problems: ['WS_ALLOWED_ORIGINS: must not be empty (use [{ "host": "*" }] to allow any origin)'] },
-  { name: "WS_ALLOWED_ORIGINS without host", env: { WS_ALLOWED_ORIGINS: '[{"protocol":"https"}]' }, problems: ["WS_ALLOWED_ORIGINS[0].host: missing required property"] },
+  {
+    name: "WS_ALLOWED_ORIGINS empty",
+    env: { WS_ALLOWED_ORIGINS: "[]" },
+    problems: ['WS_ALLOWED_ORIGINS: must not be empty (use [{ "host": "*" }] to allow any origin)'],
+  },
+  {
+    name: "WS_ALLOWED_ORIGINS without host",
+    env: { WS_ALLOWED_ORIGINS: '[{"protocol":"https"}]' },
+    problems: ["WS_ALLOWED_ORIGINS[0].host: missing required property"],
+  },
   {
     name: "plugins variable",
-    env: { plugins: JSON.stringify([{ source: "^/p/", destination: "backend" }, { name: "x", source: "^/q/", destination: "nope", localDir: "r" }, 5]) },
+    env: {
+      plugins: JSON.stringify([
+        { source: "^/p/", destination: "backend" },
+        { name: "x", source: "^/q/", destination: "nope", localDir: "r" },
+        5,
+      ]),
+    },
     problems: [
       "plugins[0].name: missing required property",
       "plugins[1].localDir: unknown property",
       "plugins[2]: must be an object",
     ],
   },
-  { name: "plugins variable: a route problem", env: { plugins: JSON.stringify([{ name: "x", source: "(", destination: "nope" }]) }, problems: ["plugins[0].source: invalid regular expression", 'plugins[0].destination: unknown destination "nope"'] },
+  {
+    name: "plugins variable: a route problem",
+    env: { plugins: JSON.stringify([{ name: "x", source: "(", destination: "nope" }]) },
+    problems: [
+      "plugins[0].source: invalid regular expression",
+      'plugins[0].destination: unknown destination "nope"',
+    ],
+  },
   {
     name: "destination strictSSL false on https (a Worker always verifies TLS)",
     env: { destinations: JSON.stringify([{ name: "backend", url: "https://b.example", strictSSL: false }]) },
@@ -854,9 +1033,21 @@ const problemRows: ProblemRow[] = [
       "destinations[0].strictSSL: false is not supported at the edge: a Worker always verifies TLS certificates (give the backend a certificate from a public CA, or use http:// inside a trusted network)",
     ],
   },
-  { name: "plugins variable not an array", env: { plugins: "{}" }, problems: ["plugins: must be an array of routes with a name"] },
-  { name: "CJ_PROTECT_WHITELIST", env: { CJ_PROTECT_WHITELIST: JSON.stringify([{ host: "a.example", port: "x" }]) }, problems: ["CJ_PROTECT_WHITELIST[0].port: must be a port number (1–65535)"] },
-  { name: "COMPRESSION", env: { COMPRESSION: JSON.stringify({ enabled: "no" }) }, problems: ["COMPRESSION.enabled: must be true or false"] },
+  {
+    name: "plugins variable not an array",
+    env: { plugins: "{}" },
+    problems: ["plugins: must be an array of routes with a name"],
+  },
+  {
+    name: "CJ_PROTECT_WHITELIST",
+    env: { CJ_PROTECT_WHITELIST: JSON.stringify([{ host: "a.example", port: "x" }]) },
+    problems: ["CJ_PROTECT_WHITELIST[0].port: must be a port number (1–65535)"],
+  },
+  {
+    name: "COMPRESSION",
+    env: { COMPRESSION: JSON.stringify({ enabled: "no" }) },
+    problems: ["COMPRESSION.enabled: must be true or false"],
+  },
 
   // ── session cookie variables ──
   { name: "COOKIES not JSON", env: { COOKIES: "{SameSite" }, problems: [`COOKIES: ${MUST_BE_JSON}`] },
@@ -869,7 +1060,9 @@ const problemRows: ProblemRow[] = [
   {
     name: "COOKIES Partitioned of the wrong type",
     env: { COOKIES: JSON.stringify({ Partitioned: "yes" }) },
-    problems: ["COOKIES.Partitioned: must be true, false or { supportedPartitionAgents, unsupportedPartitionAgents }"],
+    problems: [
+      "COOKIES.Partitioned: must be true, false or { supportedPartitionAgents, unsupportedPartitionAgents }",
+    ],
   },
   {
     name: "COOKIES Partitioned agents: invalid regex, missing one",
@@ -904,7 +1097,11 @@ const problemRows: ProblemRow[] = [
     env: { SESSION_TIMEOUT: value },
     problems: [`SESSION_TIMEOUT: ${POSITIVE_INTEGER}`],
   })),
-  { name: "SESSION_ABSOLUTE_TIMEOUT 0", env: { SESSION_ABSOLUTE_TIMEOUT: "0" }, problems: [`SESSION_ABSOLUTE_TIMEOUT: ${POSITIVE_INTEGER}`] },
+  {
+    name: "SESSION_ABSOLUTE_TIMEOUT 0",
+    env: { SESSION_ABSOLUTE_TIMEOUT: "0" },
+    problems: [`SESSION_ABSOLUTE_TIMEOUT: ${POSITIVE_INTEGER}`],
+  },
   {
     name: "SESSION_ABSOLUTE_TIMEOUT shorter than SESSION_TIMEOUT",
     env: { SESSION_TIMEOUT: "20", SESSION_ABSOLUTE_TIMEOUT: "10" },
@@ -929,7 +1126,10 @@ const problemRows: ProblemRow[] = [
   {
     name: "memory bounds not positive integers",
     env: { SESSION_MEMORY_MAX_ENTRIES: "0", SESSION_MEMORY_MAX_BYTES: "64MiB" },
-    problems: [`SESSION_MEMORY_MAX_ENTRIES: ${POSITIVE_INTEGER}`, `SESSION_MEMORY_MAX_BYTES: ${POSITIVE_INTEGER}`],
+    problems: [
+      `SESSION_MEMORY_MAX_ENTRIES: ${POSITIVE_INTEGER}`,
+      `SESSION_MEMORY_MAX_BYTES: ${POSITIVE_INTEGER}`,
+    ],
   },
 
   // ── every part at once ──
@@ -938,7 +1138,10 @@ const problemRows: ProblemRow[] = [
     env: {
       EXT_SESSION_MGT: ext({ sessionSecret: SHORT_SECRET, previousSessionSecrets: [SECRET_B], extra: TOKEN }),
       VCAP_SERVICES: JSON.stringify(binding("approuter-redis", { url: UPSTASH_URL, token: "" })),
-      destinations: JSON.stringify([{ name: "backend", url: "https://a", timeout: -1 }, { url: "https://b" }]),
+      destinations: JSON.stringify([
+        { name: "backend", url: "https://a", timeout: -1 },
+        { url: "https://b" },
+      ]),
       SESSION_TIMEOUT: "x",
       SESSION_COOKIE_NAME: "a b",
     },
@@ -967,7 +1170,11 @@ describe("loadConfig: problems", () => {
   });
 
   it("a custom store path without a bundled driver is reported with every other problem, in one pass", () => {
-    const env: Env = { ASSETS, destinations: JSON.stringify([{ name: "backend" }]), EXT_SESSION_MGT: ext({ storageType: "kv", externalStoreFilePath: "./store.js" }) };
+    const env: Env = {
+      ASSETS,
+      destinations: JSON.stringify([{ name: "backend" }]),
+      EXT_SESSION_MGT: ext({ storageType: "kv", externalStoreFilePath: "./store.js" }),
+    };
     const xsApp = { routes: [{ source: "^/(.*)$", destination: "backend", authenticationType: "none" }] };
     const result = loadConfig(env, xsApp, { customStoreBundled: false });
     expect(result.ok).toBe(false);
@@ -976,7 +1183,9 @@ describe("loadConfig: problems", () => {
       'EXT_SESSION_MGT.externalStoreFilePath: no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module',
       "destinations[0].url: missing required property",
     ]);
-    expect(loadConfig({ ...env, destinations: DESTINATIONS }, xsApp, { customStoreBundled: true }).ok).toBe(true);
+    expect(loadConfig({ ...env, destinations: DESTINATIONS }, xsApp, { customStoreBundled: true }).ok).toBe(
+      true,
+    );
   });
 
   it("formatProblems: one `path: message` line each", () => {
@@ -1021,7 +1230,12 @@ const withRedis = { EXT_SESSION_MGT: ext(), VCAP_SERVICES: VCAP };
 const configRows: ConfigRow[] = [
   // ── EXT_SESSION_MGT ──
   { name: "no EXT_SESSION_MGT: memory tier only", get: (c) => c.externalSession, expected: undefined },
-  { name: "blank EXT_SESSION_MGT: memory tier only", env: { EXT_SESSION_MGT: "  " }, get: (c) => c.externalSession, expected: undefined },
+  {
+    name: "blank EXT_SESSION_MGT: memory tier only",
+    env: { EXT_SESSION_MGT: "  " },
+    get: (c) => c.externalSession,
+    expected: undefined,
+  },
   {
     name: "EXT_SESSION_MGT defaults",
     env: withRedis,
@@ -1069,7 +1283,12 @@ const configRows: ConfigRow[] = [
   {
     name: "custom store: any storageType, no credentials needed",
     env: { EXT_SESSION_MGT: ext({ storageType: "my-kv", externalStoreFilePath: "./stores/kv" }) },
-    get: (c) => c.externalSession && [c.externalSession.storageType, c.externalSession.externalStoreFilePath, c.externalSession.upstash],
+    get: (c) =>
+      c.externalSession && [
+        c.externalSession.storageType,
+        c.externalSession.externalStoreFilePath,
+        c.externalSession.upstash,
+      ],
     expected: ["my-kv", "./stores/kv", undefined],
   },
   {
@@ -1094,23 +1313,43 @@ const configRows: ConfigRow[] = [
   },
   {
     name: "UPSTASH_REDIS_REST_* when there is no binding (trimmed)",
-    env: { EXT_SESSION_MGT: ext(), UPSTASH_REDIS_REST_URL: ` ${UPSTASH_URL}\n`, UPSTASH_REDIS_REST_TOKEN: `${TOKEN}\n` },
+    env: {
+      EXT_SESSION_MGT: ext(),
+      UPSTASH_REDIS_REST_URL: ` ${UPSTASH_URL}\n`,
+      UPSTASH_REDIS_REST_TOKEN: `${TOKEN}\n`,
+    },
     get: (c) => c.externalSession?.upstash,
     expected: { url: UPSTASH_URL, token: TOKEN },
   },
   {
     name: "the binding wins over UPSTASH_REDIS_REST_*",
-    env: { ...withRedis, UPSTASH_REDIS_REST_URL: "https://other.upstash.io", UPSTASH_REDIS_REST_TOKEN: "other" },
+    env: {
+      ...withRedis,
+      UPSTASH_REDIS_REST_URL: "https://other.upstash.io",
+      UPSTASH_REDIS_REST_TOKEN: "other",
+    },
     get: (c) => c.externalSession?.upstash?.url,
     expected: UPSTASH_URL,
   },
 
   // ── destinations ──
-  { name: "no destinations variable: empty map", env: { destinations: undefined }, xsApp: {}, get: (c) => c.destinations.size, expected: 0 },
+  {
+    name: "no destinations variable: empty map",
+    env: { destinations: undefined },
+    xsApp: {},
+    get: (c) => c.destinations.size,
+    expected: 0,
+  },
   {
     name: "destination defaults, trailing slash removed",
     get: (c) => c.destinations.get("backend"),
-    expected: { name: "backend", url: "https://backend.example.com", forwardAuthToken: false, timeoutMs: 30000, setXForwardedHeaders: true },
+    expected: {
+      name: "backend",
+      url: "https://backend.example.com",
+      forwardAuthToken: false,
+      timeoutMs: 30000,
+      setXForwardedHeaders: true,
+    },
   },
   {
     name: "destination settings",
@@ -1128,7 +1367,13 @@ const configRows: ConfigRow[] = [
       ]),
     },
     get: (c) => c.destinations.get("backend"),
-    expected: { name: "backend", url: "http://backend.internal:8080/api", forwardAuthToken: true, timeoutMs: 5000, setXForwardedHeaders: false },
+    expected: {
+      name: "backend",
+      url: "http://backend.internal:8080/api",
+      forwardAuthToken: true,
+      timeoutMs: 5000,
+      setXForwardedHeaders: false,
+    },
   },
   {
     name: "destinations as an already-parsed wrangler [vars] value",
@@ -1163,7 +1408,12 @@ const configRows: ConfigRow[] = [
       authenticationMethod: "none",
       sessionTimeout: 30,
       login: { callbackEndpoint: "/cb" },
-      logout: { logoutEndpoint: "/do/logout", logoutPage: "/bye.html", logoutMethod: "GET", csrfProtection: false },
+      logout: {
+        logoutEndpoint: "/do/logout",
+        logoutPage: "/bye.html",
+        logoutMethod: "GET",
+        csrfProtection: false,
+      },
     },
     get: (c) => c.xsApp,
     expected: {
@@ -1172,7 +1422,12 @@ const configRows: ConfigRow[] = [
       sessionTimeout: 30,
       routes: [],
       login: { callbackEndpoint: "/cb" },
-      logout: { logoutEndpoint: "/do/logout", logoutPage: "/bye.html", logoutMethod: "GET", csrfProtection: false },
+      logout: {
+        logoutEndpoint: "/do/logout",
+        logoutPage: "/bye.html",
+        logoutMethod: "GET",
+        csrfProtection: false,
+      },
       destinations: new Map(),
       responseHeaders: [],
       cors: [],
@@ -1182,14 +1437,25 @@ const configRows: ConfigRow[] = [
       ignored: [],
     },
   },
-  { name: "logout defaults", xsApp: { logout: {} }, get: (c) => c.xsApp.logout, expected: { logoutMethod: "GET", csrfProtection: true } }, // SAP: "The default value is GET"
+  {
+    name: "logout defaults",
+    xsApp: { logout: {} },
+    get: (c) => c.xsApp.logout,
+    expected: { logoutMethod: "GET", csrfProtection: true },
+  }, // SAP: "The default value is GET"
   {
     name: "compression: enabled kept, minSize and compressResponseMixedTypeContent named as ignored",
-    xsApp: { ...XS_APP, compression: { enabled: false, minSize: 2048, compressResponseMixedTypeContent: false } },
+    xsApp: {
+      ...XS_APP,
+      compression: { enabled: false, minSize: 2048, compressResponseMixedTypeContent: false },
+    },
     get: (c) => [c.xsApp.compression, c.xsApp.ignored],
     expected: [
       { enabled: false },
-      ["compression.minSize (Cloudflare decides compression at the edge)", "compression.compressResponseMixedTypeContent (Cloudflare decides compression at the edge)"],
+      [
+        "compression.minSize (Cloudflare decides compression at the edge)",
+        "compression.compressResponseMixedTypeContent (Cloudflare decides compression at the edge)",
+      ],
     ],
   },
   {
@@ -1207,22 +1473,44 @@ const configRows: ConfigRow[] = [
   },
   {
     name: "cacheControl on a destination route is named as ignored (SAP: localDir routes only)",
-    xsApp: { routes: [{ source: "^/p/", destination: "backend", cacheControl: "no-cache" }, { source: "^/", localDir: "r", cacheControl: "no-cache" }] },
+    xsApp: {
+      routes: [
+        { source: "^/p/", destination: "backend", cacheControl: "no-cache" },
+        { source: "^/", localDir: "r", cacheControl: "no-cache" },
+      ],
+    },
     get: (c) => c.xsApp.ignored,
     expected: ["routes[0].cacheControl (only localDir routes; SAP ignores it too)"],
   },
   {
     name: "plugins variable: routes before xs-app.json's; the JSON kept for the metadata endpoint",
-    env: { plugins: JSON.stringify([{ name: "p", source: "^/p/(.*)$", target: "$1", destination: "backend", authenticationType: "none" }]) },
+    env: {
+      plugins: JSON.stringify([
+        { name: "p", source: "^/p/(.*)$", target: "$1", destination: "backend", authenticationType: "none" },
+      ]),
+    },
     get: (c) => [c.xsApp.routes.map((r) => r.source.source), c.http.plugins],
-    expected: [["^\\/p\\/(.*)$", "^\\/api\\/(.*)$"], [{ name: "p", source: "^/p/(.*)$", target: "$1", destination: "backend", authenticationType: "none" }]],
+    expected: [
+      ["^\\/p\\/(.*)$", "^\\/api\\/(.*)$"],
+      [{ name: "p", source: "^/p/(.*)$", target: "$1", destination: "backend", authenticationType: "none" }],
+    ],
   },
   {
     name: "whitelistService, pluginMetadataEndpoint and CJ_PROTECT_WHITELIST",
-    env: { CJ_PROTECT_WHITELIST: JSON.stringify([{ protocol: "https", host: "*.example.com", port: "443" }]) },
-    xsApp: { ...XS_APP, whitelistService: { endpoint: "/whitelist/service" }, pluginMetadataEndpoint: "/metadata" },
+    env: {
+      CJ_PROTECT_WHITELIST: JSON.stringify([{ protocol: "https", host: "*.example.com", port: "443" }]),
+    },
+    xsApp: {
+      ...XS_APP,
+      whitelistService: { endpoint: "/whitelist/service" },
+      pluginMetadataEndpoint: "/metadata",
+    },
     get: (c) => [c.xsApp.whitelistService, c.xsApp.pluginMetadataEndpoint, c.http.clickjackWhitelist],
-    expected: [{ endpoint: "/whitelist/service" }, "/metadata", [{ protocol: "https", host: "*.example.com", port: 443 }]],
+    expected: [
+      { endpoint: "/whitelist/service" },
+      "/metadata",
+      [{ protocol: "https", host: "*.example.com", port: 443 }],
+    ],
   },
   {
     name: "route defaults",
@@ -1255,11 +1543,24 @@ const configRows: ConfigRow[] = [
     get: (c) => [c.xsApp.routes[0]?.source.test("/api/x"), c.xsApp.routes[0]?.source.test("/API/x")],
     expected: [true, false],
   },
-  { name: "route source object form, matchCase false → flag i", xsApp: route({ source: { path: "^/a", matchCase: false } }), get: (c) => c.xsApp.routes[0]?.source.flags, expected: "i" },
-  { name: "route source object form, matchCase default", xsApp: route({ source: { path: "^/a" } }), get: (c) => c.xsApp.routes[0]?.source.flags, expected: "" },
+  {
+    name: "route source object form, matchCase false → flag i",
+    xsApp: route({ source: { path: "^/a", matchCase: false } }),
+    get: (c) => c.xsApp.routes[0]?.source.flags,
+    expected: "i",
+  },
+  {
+    name: "route source object form, matchCase default",
+    xsApp: route({ source: { path: "^/a" } }),
+    get: (c) => c.xsApp.routes[0]?.source.flags,
+    expected: "",
+  },
   {
     name: 'authenticationMethod "none" makes every route "none"',
-    xsApp: { authenticationMethod: "none", routes: [{ source: "^/", destination: "backend", authenticationType: "ias" }] },
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [{ source: "^/", destination: "backend", authenticationType: "ias" }],
+    },
     get: (c) => c.xsApp.routes[0]?.authenticationType,
     expected: "none",
   },
@@ -1279,7 +1580,17 @@ const configRows: ConfigRow[] = [
   // ── xs-app.json: full SAP surface ──
   {
     name: "localDir route, normalised (SAP: folder in the working directory)",
-    xsApp: { routes: [{ source: "^/web/(.*)$", target: "$1", localDir: "./resources/", cacheControl: "public, max-age=60", authenticationType: "none" }] },
+    xsApp: {
+      routes: [
+        {
+          source: "^/web/(.*)$",
+          target: "$1",
+          localDir: "./resources/",
+          cacheControl: "public, max-age=60",
+          authenticationType: "none",
+        },
+      ],
+    },
     get: (c) => c.xsApp.routes[0],
     expected: {
       source: /^\/web\/(.*)$/,
@@ -1307,7 +1618,10 @@ const configRows: ConfigRow[] = [
   ...[
     ["$XSAPPNAME.read", { default: ["$XSAPPNAME.read"] }],
     [["a", "b"], { default: ["a", "b"] }],
-    [{ GET: "r", POST: ["w", "x"], default: "g" }, { GET: ["r"], POST: ["w", "x"], default: ["g"] }],
+    [
+      { GET: "r", POST: ["w", "x"], default: "g" },
+      { GET: ["r"], POST: ["w", "x"], default: ["g"] },
+    ],
     [{ DELETE: "admin" }, { DELETE: ["admin"] }],
   ].map(([scope, expected]) => ({
     name: `scope ${JSON.stringify(scope)} normalised per method`,
@@ -1343,10 +1657,20 @@ const configRows: ConfigRow[] = [
     get: (c: RouterConfig) => c.xsApp.welcomeFile,
     expected,
   })),
-  { name: "stateProtection true is accepted", xsApp: { ...XS_APP, stateProtection: true }, get: (c) => c.xsApp.routes.length, expected: 1 },
+  {
+    name: "stateProtection true is accepted",
+    xsApp: { ...XS_APP, stateProtection: true },
+    get: (c) => c.xsApp.routes.length,
+    expected: 1,
+  },
   {
     name: "destinations: logout settings by name, logoutPath gets a leading /, logoutMethod defaults to POST",
-    env: { destinations: JSON.stringify([{ name: "backend", url: "https://a" }, { name: "other", url: "https://b" }]) },
+    env: {
+      destinations: JSON.stringify([
+        { name: "backend", url: "https://a" },
+        { name: "other", url: "https://b" },
+      ]),
+    },
     xsApp: {
       routes: [
         { source: "^/a/", destination: "backend" },
@@ -1362,7 +1686,13 @@ const configRows: ConfigRow[] = [
   },
   {
     name: "responseHeaders in order",
-    xsApp: { ...XS_APP, responseHeaders: [{ name: "Content-Security-Policy", value: "default-src 'self'" }, { name: "X-Frame-Options", value: "DENY" }] },
+    xsApp: {
+      ...XS_APP,
+      responseHeaders: [
+        { name: "Content-Security-Policy", value: "default-src 'self'" },
+        { name: "X-Frame-Options", value: "DENY" },
+      ],
+    },
     get: (c) => c.xsApp.responseHeaders,
     expected: [
       { name: "Content-Security-Policy", value: "default-src 'self'" },
@@ -1389,14 +1719,29 @@ const configRows: ConfigRow[] = [
   },
   {
     name: "cors: SAP defaults filled in, origins normalised",
-    xsApp: { ...XS_APP, cors: [{ uriPattern: "^/api/", allowedOrigin: [{ host: "App.Example.COM", protocol: "HTTPS", port: "8443" }] }] },
+    xsApp: {
+      ...XS_APP,
+      cors: [
+        {
+          uriPattern: "^/api/",
+          allowedOrigin: [{ host: "App.Example.COM", protocol: "HTTPS", port: "8443" }],
+        },
+      ],
+    },
     get: (c) => c.xsApp.cors,
     expected: [
       {
         uriPattern: /^\/api\//,
         allowedOrigin: [{ host: "app.example.com", protocol: "https", port: 8443 }],
         allowedMethods: ["GET", "POST", "HEAD", "OPTIONS"],
-        allowedHeaders: ["Origin", "Accept", "X-Requested-With", "Content-Type", "Access-Control-Request-Method", "Access-Control-Request-Headers"],
+        allowedHeaders: [
+          "Origin",
+          "Accept",
+          "X-Requested-With",
+          "Content-Type",
+          "Access-Control-Request-Method",
+          "Access-Control-Request-Headers",
+        ],
         exposeHeaders: [],
         allowedCredentials: true,
         maxAge: 1800,
@@ -1422,21 +1767,53 @@ const configRows: ConfigRow[] = [
     },
     get: (c) => {
       const r = c.xsApp.cors[0]!;
-      return [r.uriPattern.flags, r.hostPattern?.source, r.allowedOrigin, r.allowedMethods, r.allowedHeaders, r.exposeHeaders, r.allowedCredentials, r.maxAge];
+      return [
+        r.uriPattern.flags,
+        r.hostPattern?.source,
+        r.allowedOrigin,
+        r.allowedMethods,
+        r.allowedHeaders,
+        r.exposeHeaders,
+        r.allowedCredentials,
+        r.maxAge,
+      ];
     },
-    expected: ["i", "^router\\.example:443$", [{ host: "*.example.com" }, { host: "*" }], ["GET", "PUT"], ["Authorization"], ["X-Csrf-Token"], false, 0],
+    expected: [
+      "i",
+      "^router\\.example:443$",
+      [{ host: "*.example.com" }, { host: "*" }],
+      ["GET", "PUT"],
+      ["Authorization"],
+      ["X-Csrf-Token"],
+      false,
+      0,
+    ],
   },
-  { name: "websockets enabled", xsApp: { ...XS_APP, websockets: { enabled: true } }, get: (c) => c.xsApp.websockets, expected: { enabled: true } },
+  {
+    name: "websockets enabled",
+    xsApp: { ...XS_APP, websockets: { enabled: true } },
+    get: (c) => c.xsApp.websockets,
+    expected: { enabled: true },
+  },
   {
     name: "ws:/wss: destination URLs become http:/https: (a Worker opens WebSockets with fetch)",
-    env: { destinations: JSON.stringify([{ name: "backend", url: "wss://b.example/socket" }, { name: "plain", url: "ws://c.example:8080" }]) },
+    env: {
+      destinations: JSON.stringify([
+        { name: "backend", url: "wss://b.example/socket" },
+        { name: "plain", url: "ws://c.example:8080" },
+      ]),
+    },
     xsApp: {},
     get: (c) => [c.destinations.get("backend")?.url, c.destinations.get("plain")?.url],
     expected: ["https://b.example/socket", "http://c.example:8080"],
   },
 
   // ── HTTP-layer variables ──
-  { name: "HTTP settings defaults", get: (c) => c.http, expected: { sendXFrameOptions: true, httpHeaders: [], cors: [] } },
+  {
+    name: "HTTP settings defaults",
+    get: (c) => c.http,
+    expected: { sendXFrameOptions: true, httpHeaders: [], cors: [] },
+  },
   ...[
     ["false", false],
     [" FALSE ", false],
@@ -1450,7 +1827,12 @@ const configRows: ConfigRow[] = [
   })),
   {
     name: "httpHeaders (SAP format) in order",
-    env: { httpHeaders: JSON.stringify([{ "Content-Security-Policy": "frame-ancestors 'self'" }, { "X-Frame-Options": "DENY" }]) },
+    env: {
+      httpHeaders: JSON.stringify([
+        { "Content-Security-Policy": "frame-ancestors 'self'" },
+        { "X-Frame-Options": "DENY" },
+      ]),
+    },
     get: (c) => c.http.httpHeaders,
     expected: [
       { name: "Content-Security-Policy", value: "frame-ancestors 'self'" },
@@ -1489,12 +1871,18 @@ const configRows: ConfigRow[] = [
     env: {
       COOKIES: JSON.stringify({
         SameSite: "None",
-        Partitioned: { supportedPartitionAgents: "^Mozilla.*Chrome/(1[1-9][0-9])", unsupportedPartitionAgents: "PostmanRuntime" },
+        Partitioned: {
+          supportedPartitionAgents: "^Mozilla.*Chrome/(1[1-9][0-9])",
+          unsupportedPartitionAgents: "PostmanRuntime",
+        },
       }),
     },
     get: (c) => {
       const p = c.session.cookie.partitioned;
-      return [c.session.cookie.sameSite, typeof p === "object" && [p.supportedAgents.source, p.unsupportedAgents.source]];
+      return [
+        c.session.cookie.sameSite,
+        typeof p === "object" && [p.supportedAgents.source, p.unsupportedAgents.source],
+      ];
     },
     expected: ["None", [new RegExp("^Mozilla.*Chrome/(1[1-9][0-9])").source, "PostmanRuntime"]],
   },
@@ -1523,7 +1911,12 @@ const configRows: ConfigRow[] = [
       cookie: { sameSite: "Lax", partitioned: false, secure: true },
     },
   },
-  { name: "xs-app.json sessionTimeout → idle timeout", xsApp: { sessionTimeout: 30 }, get: (c) => c.session.idleTimeoutMs, expected: 30 * 60_000 },
+  {
+    name: "xs-app.json sessionTimeout → idle timeout",
+    xsApp: { sessionTimeout: 30 },
+    get: (c) => c.session.idleTimeoutMs,
+    expected: 30 * 60_000,
+  },
   {
     name: "SESSION_TIMEOUT overrides xs-app.json sessionTimeout",
     env: { SESSION_TIMEOUT: "45" },
@@ -1531,7 +1924,12 @@ const configRows: ConfigRow[] = [
     get: (c) => c.session.idleTimeoutMs,
     expected: 45 * 60_000,
   },
-  { name: "blank SESSION_TIMEOUT takes the default", env: { SESSION_TIMEOUT: " " }, get: (c) => c.session.idleTimeoutMs, expected: 15 * 60_000 },
+  {
+    name: "blank SESSION_TIMEOUT takes the default",
+    env: { SESSION_TIMEOUT: " " },
+    get: (c) => c.session.idleTimeoutMs,
+    expected: 15 * 60_000,
+  },
   {
     name: "SESSION_ABSOLUTE_TIMEOUT",
     env: { SESSION_ABSOLUTE_TIMEOUT: "60" },
@@ -1550,7 +1948,12 @@ const configRows: ConfigRow[] = [
     get: (c) => c.session.absoluteTimeoutMs,
     expected: 600 * 60_000,
   },
-  { name: "SESSION_COOKIE_NAME", env: { SESSION_COOKIE_NAME: "__Host-approuter_session" }, get: (c) => c.session.cookieName, expected: "__Host-approuter_session" },
+  {
+    name: "SESSION_COOKIE_NAME",
+    env: { SESSION_COOKIE_NAME: "__Host-approuter_session" },
+    get: (c) => c.session.cookieName,
+    expected: "__Host-approuter_session",
+  },
   {
     name: "memory bounds",
     env: { SESSION_MEMORY_MAX_ENTRIES: "500", SESSION_MEMORY_MAX_BYTES: "1048576" },
@@ -1580,7 +1983,9 @@ describe("redactedSummary", () => {
       env: {
         ...withRedis,
         EXT_SESSION_MGT: ext({ previousSessionSecrets: [SECRET_B] }),
-        destinations: JSON.stringify([{ name: "backend", url: `https://user:${VCAP_PASSWORD}@backend.example.com/api?key=${TOKEN}` }]),
+        destinations: JSON.stringify([
+          { name: "backend", url: `https://user:${VCAP_PASSWORD}@backend.example.com/api?key=${TOKEN}` },
+        ]),
       },
     });
     if (!result.ok) expect.fail(formatProblems(result.problems));
@@ -1611,25 +2016,50 @@ describe("redactedSummary", () => {
 });
 
 describe("identity providers (VCAP_SERVICES xsuaa / identity)", () => {
-  const xsApp = { routes: [{ source: "^/a", destination: "backend", authenticationType: "xsuaa" }, { source: "^/b", destination: "backend", authenticationType: "ias" }] };
+  const xsApp = {
+    routes: [
+      { source: "^/a", destination: "backend", authenticationType: "xsuaa" },
+      { source: "^/b", destination: "backend", authenticationType: "ias" },
+    ],
+  };
 
   it("finds both bindings and keeps what login needs", () => {
     const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: withIdp() } as Env, xsApp);
     if (!result.ok) expect.fail(formatProblems(result.problems));
-    expect(result.config.identityProviders.xsuaa).toMatchObject({ label: "xsuaa", kind: "xsuaa", url: "https://uaa.example.com", clientId: "app", clientSecret: "uaa-client-secret" });
+    expect(result.config.identityProviders.xsuaa).toMatchObject({
+      label: "xsuaa",
+      kind: "xsuaa",
+      url: "https://uaa.example.com",
+      clientId: "app",
+      clientSecret: "uaa-client-secret",
+    });
     expect(result.config.identityProviders.xsuaa?.scope).toBeUndefined(); // XSUAA: no scope unless configured
     expect(result.config.identityProviders.identity?.url).toBe("https://ias.example.com");
   });
 
   it("names each route whose provider is not bound", () => {
-    const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: JSON.stringify({ xsuaa: IDP_BINDINGS.xsuaa }) } as Env, xsApp);
+    const result = loadConfig(
+      { destinations: DESTINATIONS, VCAP_SERVICES: JSON.stringify({ xsuaa: IDP_BINDINGS.xsuaa }) } as Env,
+      xsApp,
+    );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(formatProblems(result.problems)).toBe('xs-app.json.routes[1].authenticationType: needs an IAS binding in VCAP_SERVICES (a service whose label contains "identity")');
+    expect(formatProblems(result.problems)).toBe(
+      'xs-app.json.routes[1].authenticationType: needs an IAS binding in VCAP_SERVICES (a service whose label contains "identity")',
+    );
   });
 
   it("reports broken credentials by path without their values", () => {
-    const vcap = JSON.stringify({ xsuaa: [{ name: "uaa", tags: ["xsuaa"], credentials: { url: "not a url", clientid: "app", clientsecret: "" } }], identity: IDP_BINDINGS.identity });
+    const vcap = JSON.stringify({
+      xsuaa: [
+        {
+          name: "uaa",
+          tags: ["xsuaa"],
+          credentials: { url: "not a url", clientid: "app", clientsecret: "" },
+        },
+      ],
+      identity: IDP_BINDINGS.identity,
+    });
     const result = loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: vcap } as Env, xsApp);
     expect(result.ok).toBe(false);
     if (result.ok) return;
@@ -1640,7 +2070,9 @@ describe("identity providers (VCAP_SERVICES xsuaa / identity)", () => {
   });
 
   it("needs no provider when every route is public", () => {
-    const result = loadConfig({ destinations: DESTINATIONS } as Env, { routes: [{ source: "^/", destination: "backend", authenticationType: "none" }] });
+    const result = loadConfig({ destinations: DESTINATIONS } as Env, {
+      routes: [{ source: "^/", destination: "backend", authenticationType: "none" }],
+    });
     expect(result.ok).toBe(true);
   });
 });

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import * as v from "valibot";
 import type { CorsRule, OriginRule } from "../../src/config/types.js";
 import { corsRules } from "../../src/config/http-schemas.js";
-import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders, originAllowed } from "../../src/http/cors.js";
+import {
+  corsHeaders,
+  corsPreflight,
+  effectiveCorsRules,
+  mergeCorsHeaders,
+  originAllowed,
+} from "../../src/http/cors.js";
 
 /** Rules as the configuration produces them (SAP defaults filled in). */
 function rules(...input: Record<string, unknown>[]): CorsRule[] {
@@ -18,7 +24,12 @@ function request(path: string, init: { method?: string; headers?: Record<string,
   return new Request(`${ROUTER}${path}`, init);
 }
 
-function preflight(path: string, origin: string | null, method = "PUT", extra: Record<string, string> = {}): Request {
+function preflight(
+  path: string,
+  origin: string | null,
+  method = "PUT",
+  extra: Record<string, string> = {},
+): Request {
   return request(path, {
     method: "OPTIONS",
     headers: { ...(origin === null ? {} : { origin }), "access-control-request-method": method, ...extra },
@@ -66,12 +77,26 @@ interface PreflightRow {
 const preflightRows: PreflightRow[] = [
   { name: "no Origin: not CORS", request: preflight("/api/x", null), status: null },
   { name: "same origin: not CORS", request: preflight("/api/x", ROUTER), status: null },
-  { name: "not OPTIONS: not a preflight", request: request("/api/x", { headers: { origin: APP, "access-control-request-method": "PUT" } }), status: null },
-  { name: "OPTIONS without Access-Control-Request-Method: not a preflight", request: request("/api/x", { method: "OPTIONS", headers: { origin: APP } }), status: null },
-  { name: "no rule for the path: not the router's business", request: preflight("/other", APP), status: null },
+  {
+    name: "not OPTIONS: not a preflight",
+    request: request("/api/x", { headers: { origin: APP, "access-control-request-method": "PUT" } }),
+    status: null,
+  },
+  {
+    name: "OPTIONS without Access-Control-Request-Method: not a preflight",
+    request: request("/api/x", { method: "OPTIONS", headers: { origin: APP } }),
+    status: null,
+  },
+  {
+    name: "no rule for the path: not the router's business",
+    request: preflight("/other", APP),
+    status: null,
+  },
   {
     name: "allowed: 204 with SAP's headers",
-    request: preflight("/api/x", APP, "POST", { "access-control-request-headers": "content-type, X-Requested-With" }),
+    request: preflight("/api/x", APP, "POST", {
+      "access-control-request-headers": "content-type, X-Requested-With",
+    }),
     status: 204,
     headers: {
       "access-control-allow-origin": APP,
@@ -86,10 +111,16 @@ const preflightRows: PreflightRow[] = [
   { name: "origin not allowed: 403", request: preflight("/api/x", "https://evil.example"), status: 403 },
   { name: "unusable origin (null): 403", request: preflight("/api/x", "null"), status: 403 },
   { name: "protocol mismatch: 403", request: preflight("/api/x", "http://app.example.com"), status: 403 },
-  { name: "method not allowed (PUT not in the defaults GET, POST, HEAD, OPTIONS): 403", request: preflight("/api/x", APP, "PUT"), status: 403 },
+  {
+    name: "method not allowed (PUT not in the defaults GET, POST, HEAD, OPTIONS): 403",
+    request: preflight("/api/x", APP, "PUT"),
+    status: 403,
+  },
   {
     name: "a requested header not allowed: 403",
-    request: preflight("/api/x", APP, "POST", { "access-control-request-headers": "content-type, authorization" }),
+    request: preflight("/api/x", APP, "POST", {
+      "access-control-request-headers": "content-type, authorization",
+    }),
     status: 403,
   },
   {
@@ -110,14 +141,28 @@ const preflightRows: PreflightRow[] = [
     rules: rules({ uriPattern: "^/", allowedOrigin: [{ host: "*" }] }),
     request: preflight("/x", APP, "GET"),
     status: 204,
-    headers: { "access-control-allow-origin": APP, "access-control-allow-credentials": "true", vary: "Origin" },
+    headers: {
+      "access-control-allow-origin": APP,
+      "access-control-allow-credentials": "true",
+      vary: "Origin",
+    },
   },
   {
     name: "configured methods, headers and maxAge 0",
-    rules: rules({ uriPattern: "^/", allowedOrigin: [{ host: "*" }], allowedMethods: ["DELETE"], allowedHeaders: ["Authorization"], maxAge: 0 }),
+    rules: rules({
+      uriPattern: "^/",
+      allowedOrigin: [{ host: "*" }],
+      allowedMethods: ["DELETE"],
+      allowedHeaders: ["Authorization"],
+      maxAge: 0,
+    }),
     request: preflight("/x", APP, "DELETE", { "access-control-request-headers": "authorization" }),
     status: 204,
-    headers: { "access-control-allow-methods": "DELETE", "access-control-allow-headers": "Authorization", "access-control-max-age": null },
+    headers: {
+      "access-control-allow-methods": "DELETE",
+      "access-control-allow-headers": "Authorization",
+      "access-control-max-age": null,
+    },
   },
   {
     name: "hostPattern: host name with the default port matches (SAP README form)",
@@ -167,7 +212,8 @@ describe("corsPreflight", () => {
         continue;
       }
       expect(res?.status).toBe(row.status);
-      for (const [name, value] of Object.entries(row.headers ?? {})) expect(res!.headers.get(name)).toBe(value);
+      for (const [name, value] of Object.entries(row.headers ?? {}))
+        expect(res!.headers.get(name)).toBe(value);
       if (row.status === 403) expect(res!.headers.get("access-control-allow-origin")).toBeNull();
     }
   });
@@ -179,9 +225,21 @@ describe("corsHeaders (actual requests)", () => {
     { name: "same origin", request: request("/api/x", { headers: { origin: ROUTER } }), kind: "none" },
     { name: "no rule", request: request("/other", { headers: { origin: APP } }), kind: "none" },
     { name: "allowed origin", request: request("/api/x", { headers: { origin: APP } }), kind: "allow" },
-    { name: "origin not allowed: 403 (SAP)", request: request("/api/x", { headers: { origin: "https://evil.example" } }), kind: "reject" },
-    { name: "method not allowed: 403 (SAP)", request: request("/api/x", { method: "DELETE", headers: { origin: APP } }), kind: "reject" },
-    { name: "unusable origin: 403", request: request("/api/x", { headers: { origin: "null" } }), kind: "reject" },
+    {
+      name: "origin not allowed: 403 (SAP)",
+      request: request("/api/x", { headers: { origin: "https://evil.example" } }),
+      kind: "reject",
+    },
+    {
+      name: "method not allowed: 403 (SAP)",
+      request: request("/api/x", { method: "DELETE", headers: { origin: APP } }),
+      kind: "reject",
+    },
+    {
+      name: "unusable origin: 403",
+      request: request("/api/x", { headers: { origin: "null" } }),
+      kind: "reject",
+    },
   ])("$name → $kind", ({ request: req, kind }) => {
     const decision = corsHeaders(req, API);
     expect(decision.kind).toBe(kind);
@@ -189,7 +247,11 @@ describe("corsHeaders (actual requests)", () => {
   });
 
   it("allowed: origin, credentials, exposed headers, Vary", () => {
-    const ruleSet = rules({ uriPattern: "^/", allowedOrigin: [{ host: "*.example.com" }], exposeHeaders: ["X-Csrf-Token", "ETag"] });
+    const ruleSet = rules({
+      uriPattern: "^/",
+      allowedOrigin: [{ host: "*.example.com" }],
+      exposeHeaders: ["X-Csrf-Token", "ETag"],
+    });
     const decision = corsHeaders(request("/x", { method: "POST", headers: { origin: APP } }), ruleSet);
     if (decision.kind !== "allow") expect.fail(decision.kind);
     expect(Object.fromEntries(decision.headers)).toEqual({

@@ -37,8 +37,16 @@ describe("csrfDecision", () => {
     ["GET fetch", { method: "GET", fetchHeader: "fetch" }, "fetch"],
     ["HEAD Fetch", { method: "HEAD", fetchHeader: "Fetch" }, "fetch"],
     ["get FETCH", { method: "get", fetchHeader: "FETCH" }, "fetch"],
-    ["GET fetch on a public route without session", { method: "GET", fetchHeader: "fetch", routeRequiresAuth: false, sessionToken: undefined }, "fetch"],
-    ["GET fetch with csrfProtection off", { method: "GET", fetchHeader: "fetch", csrfProtection: false }, "fetch"],
+    [
+      "GET fetch on a public route without session",
+      { method: "GET", fetchHeader: "fetch", routeRequiresAuth: false, sessionToken: undefined },
+      "fetch",
+    ],
+    [
+      "GET fetch with csrfProtection off",
+      { method: "GET", fetchHeader: "fetch", csrfProtection: false },
+      "fetch",
+    ],
     ["OPTIONS fetch is not a fetch", { method: "OPTIONS", fetchHeader: "fetch" }, "ok"],
     ["POST fetch is not a fetch (and not the token)", { fetchHeader: "fetch" }, "reject"],
     ["GET with a wrong token is fine", { method: "GET", fetchHeader: "nope" }, "ok"],
@@ -57,7 +65,11 @@ describe("csrfDecision", () => {
     ["POST with empty session token and empty header", { sessionToken: "", fetchHeader: "" }, "reject"],
     ["PATCH without header", { method: "PATCH", fetchHeader: null }, "reject"],
     // not checked
-    ["POST on a public route", { routeRequiresAuth: false, fetchHeader: null, sessionToken: undefined }, "ok"],
+    [
+      "POST on a public route",
+      { routeRequiresAuth: false, fetchHeader: null, sessionToken: undefined },
+      "ok",
+    ],
     ["POST with csrfProtection off", { csrfProtection: false, fetchHeader: null }, "ok"],
     ["OPTIONS without header", { method: "OPTIONS", fetchHeader: null }, "ok"],
     ["HEAD without header", { method: "HEAD", fetchHeader: null }, "ok"],
@@ -84,4 +96,3 @@ describe("timingSafeEqual", () => {
     expect(timingSafeEqual(a, b)).toBe(expected);
   });
 });
-

@@ -14,10 +14,22 @@ const TOKEN = "token-VALUE-never-logged";
 
 const answer = (config: Record<string, unknown>, authTokens?: unknown[]) => ({
   owner: { SubaccountId: "sub", InstanceId: null },
-  destinationConfiguration: { Name: "d", Type: "HTTP", ProxyType: "Internet", URL: "https://backend.example/api/", Authentication: "NoAuthentication", ...config },
+  destinationConfiguration: {
+    Name: "d",
+    Type: "HTTP",
+    ProxyType: "Internet",
+    URL: "https://backend.example/api/",
+    Authentication: "NoAuthentication",
+    ...config,
+  },
   ...(authTokens && { authTokens }),
 });
-const bearer = (value: string, expires = "3600") => ({ type: "Bearer", value, http_header: { key: "Authorization", value: `Bearer ${value}` }, expires_in: expires });
+const bearer = (value: string, expires = "3600") => ({
+  type: "Bearer",
+  value,
+  http_header: { key: "Authorization", value: `Bearer ${value}` },
+  expires_in: expires,
+});
 
 function ok(resolution: Resolution) {
   if (!resolution.ok) throw new Error(`refused: ${resolution.code} ${resolution.reason}`);
@@ -27,26 +39,56 @@ function ok(resolution: Resolution) {
 describe("resolveAnswer: a find-destination answer becomes the router's destination", () => {
   it("NoAuthentication: URL without trailing slash, SAP's defaults, no headers", () => {
     const r = ok(resolveAnswer("d", answer({}), false));
-    expect(r.destination).toEqual({ name: "d", url: "https://backend.example/api", forwardAuthToken: false, timeoutMs: 30_000, setXForwardedHeaders: true });
+    expect(r.destination).toEqual({
+      name: "d",
+      url: "https://backend.example/api",
+      forwardAuthToken: false,
+      timeoutMs: 30_000,
+      setXForwardedHeaders: true,
+    });
     expect(r.userDependent).toBe(false);
     expect(r.expiresInMs).toBeUndefined();
   });
 
   it("BasicAuthentication: the service's header, or one built from User/Password (UTF-8)", () => {
-    const fromService = ok(resolveAnswer("d", answer({ Authentication: "BasicAuthentication", User: "u", Password: "p" }, [{ type: "Basic", value: "dTpw", http_header: { key: "Authorization", value: "Basic dTpw" } }]), false));
+    const fromService = ok(
+      resolveAnswer(
+        "d",
+        answer({ Authentication: "BasicAuthentication", User: "u", Password: "p" }, [
+          { type: "Basic", value: "dTpw", http_header: { key: "Authorization", value: "Basic dTpw" } },
+        ]),
+        false,
+      ),
+    );
     expect(fromService.destination.headers).toEqual([{ name: "Authorization", value: "Basic dTpw" }]);
-    const built = ok(resolveAnswer("d", answer({ Authentication: "BasicAuthentication", User: "jörg", Password: "pä:ss" }), false));
+    const built = ok(
+      resolveAnswer(
+        "d",
+        answer({ Authentication: "BasicAuthentication", User: "jörg", Password: "pä:ss" }),
+        false,
+      ),
+    );
     const expected = btoa(String.fromCharCode(...new TextEncoder().encode("jörg:pä:ss")));
     expect(built.destination.headers).toEqual([{ name: "Authorization", value: `Basic ${expected}` }]);
   });
 
   it("OAuth2ClientCredentials: the service's token and its lifetime", () => {
-    const r = ok(resolveAnswer("d", answer({ Authentication: "OAuth2ClientCredentials" }, [bearer("t1", "120")]), false));
+    const r = ok(
+      resolveAnswer("d", answer({ Authentication: "OAuth2ClientCredentials" }, [bearer("t1", "120")]), false),
+    );
     expect(r.destination.headers).toEqual([{ name: "Authorization", value: "Bearer t1" }]);
     expect(r.expiresInMs).toBe(120_000);
     expect(r.userDependent).toBe(false);
     // type + value when the service sends no http_header
-    const plain = ok(resolveAnswer("d", answer({ Authentication: "OAuth2ClientCredentials" }, [{ type: "Bearer", value: "t2", expires_in: 60 }]), false));
+    const plain = ok(
+      resolveAnswer(
+        "d",
+        answer({ Authentication: "OAuth2ClientCredentials" }, [
+          { type: "Bearer", value: "t2", expires_in: 60 },
+        ]),
+        false,
+      ),
+    );
     expect(plain.destination.headers).toEqual([{ name: "Authorization", value: "Bearer t2" }]);
   });
 
@@ -55,7 +97,11 @@ describe("resolveAnswer: a find-destination answer becomes the router's destinat
       const r = ok(resolveAnswer("d", answer({ Authentication: kind }, [bearer("u1")]), true));
       expect(r.userDependent).toBe(true);
       expect(r.destination.headers).toEqual([{ name: "Authorization", value: "Bearer u1" }]);
-      const anonymous = resolveAnswer("d", answer({ Authentication: kind }, [{ type: "", value: "", error: "no user", expires_in: "0" }]), false);
+      const anonymous = resolveAnswer(
+        "d",
+        answer({ Authentication: kind }, [{ type: "", value: "", error: "no user", expires_in: "0" }]),
+        false,
+      );
       expect(anonymous).toMatchObject({ ok: false, code: "DESTINATION_NEEDS_USER", userDependent: true });
     }
   });
@@ -88,27 +134,59 @@ describe("resolveAnswer: a find-destination answer becomes the router's destinat
   });
 
   const refusals: [string, ReturnType<typeof answer> | unknown, string][] = [
-    ["OnPremise", answer({ ProxyType: "OnPremise", Password: SECRET }), "DESTINATION_ON_PREMISE_NOT_SUPPORTED"],
+    [
+      "OnPremise",
+      answer({ ProxyType: "OnPremise", Password: SECRET }),
+      "DESTINATION_ON_PREMISE_NOT_SUPPORTED",
+    ],
     ["PrivateLink", answer({ ProxyType: "PrivateLink" }), "DESTINATION_NOT_SUPPORTED"],
     ["RFC", answer({ Type: "RFC" }), "DESTINATION_NOT_SUPPORTED"],
-    ["client certificates", answer({ Authentication: "ClientCertificateAuthentication", KeyStorePassword: SECRET }), "DESTINATION_NOT_SUPPORTED"],
+    [
+      "client certificates",
+      answer({ Authentication: "ClientCertificateAuthentication", KeyStorePassword: SECRET }),
+      "DESTINATION_NOT_SUPPORTED",
+    ],
     ["PrincipalPropagation", answer({ Authentication: "PrincipalPropagation" }), "DESTINATION_NOT_SUPPORTED"],
-    ["forwardAuthToken with Basic (SAP refuses it)", answer({ Authentication: "BasicAuthentication", User: "u", Password: SECRET, forwardAuthToken: true }), "DESTINATION_INVALID"],
+    [
+      "forwardAuthToken with Basic (SAP refuses it)",
+      answer({ Authentication: "BasicAuthentication", User: "u", Password: SECRET, forwardAuthToken: true }),
+      "DESTINATION_INVALID",
+    ],
     ["a bad timeout", answer({ "HTML5.Timeout": "soon" }), "DESTINATION_INVALID"],
     ["a bad flag", answer({ "HTML5.PreserveHostHeader": "yes" }), "DESTINATION_INVALID"],
     ["a Host header", answer({ "URL.headers.Host": "x" }), "DESTINATION_INVALID"],
     ["a hop-by-hop header", answer({ "URL.headers.Transfer-Encoding": "chunked" }), "DESTINATION_INVALID"],
-    ["a header value with CRLF", answer({ "URL.headers.X-A": `a\r\nX-Injected: ${SECRET}` }), "DESTINATION_INVALID"],
+    [
+      "a header value with CRLF",
+      answer({ "URL.headers.X-A": `a\r\nX-Injected: ${SECRET}` }),
+      "DESTINATION_INVALID",
+    ],
     ["a header value fetch cannot send", answer({ "URL.headers.X-A": "naïve ✓" }), "DESTINATION_INVALID"],
     ["a sap-client with a line break", answer({ "sap-client": "100\r\nX: y" }), "DESTINATION_INVALID"],
-    ["an auth header with a line break", answer({ Authentication: "OAuth2ClientCredentials" }, [{ type: "Bearer", value: "a", http_header: { key: "Authorization", value: "Bearer a\nX: y" } }]), "DESTINATION_INVALID"],
+    [
+      "an auth header with a line break",
+      answer({ Authentication: "OAuth2ClientCredentials" }, [
+        { type: "Bearer", value: "a", http_header: { key: "Authorization", value: "Bearer a\nX: y" } },
+      ]),
+      "DESTINATION_INVALID",
+    ],
     ["a URL with a query", answer({ URL: `https://b.example/x?key=${SECRET}` }), "DESTINATION_INVALID"],
     ["a URL with user info", answer({ URL: `https://u:${SECRET}@b.example/` }), "DESTINATION_INVALID"],
     ["a relative URL", answer({ URL: "/api" }), "DESTINATION_INVALID"],
     ["no URL", answer({ URL: undefined }), "DESTINATION_INVALID"],
-    ["an auth token error", answer({ Authentication: "OAuth2ClientCredentials" }, [{ type: "", value: "", error: `failed for ${SECRET}` }]), "DESTINATION_AUTH_FAILED"],
+    [
+      "an auth token error",
+      answer({ Authentication: "OAuth2ClientCredentials" }, [
+        { type: "", value: "", error: `failed for ${SECRET}` },
+      ]),
+      "DESTINATION_AUTH_FAILED",
+    ],
     ["no auth token", answer({ Authentication: "OAuth2ClientCredentials" }), "DESTINATION_AUTH_FAILED"],
-    ["Basic without a password", answer({ Authentication: "BasicAuthentication", User: "u" }), "DESTINATION_INVALID"],
+    [
+      "Basic without a password",
+      answer({ Authentication: "BasicAuthentication", User: "u" }),
+      "DESTINATION_INVALID",
+    ],
     ["not an answer", [SECRET], "DESTINATION_INVALID"],
     ["null", null, "DESTINATION_INVALID"],
   ];
@@ -198,7 +276,11 @@ describe("RefreshingCache", () => {
   it("one load for concurrent callers", async () => {
     const h = harness();
     const slow = gatedLoad("x");
-    const all = Promise.all([h.cache.get("k", slow.load, h.waitUntil), h.cache.get("k", slow.load, h.waitUntil), h.cache.get("k", slow.load, h.waitUntil)]);
+    const all = Promise.all([
+      h.cache.get("k", slow.load, h.waitUntil),
+      h.cache.get("k", slow.load, h.waitUntil),
+      h.cache.get("k", slow.load, h.waitUntil),
+    ]);
     slow.release();
     expect(await all).toEqual(["x", "x", "x"]);
     expect(slow.calls()).toBe(1);
@@ -224,7 +306,10 @@ describe("RefreshingCache", () => {
 
   it("a failure is kept briefly only where there is no usable entry", async () => {
     const h = harness();
-    const failed = async (): Promise<Loaded<string>> => ({ value: "down", keepIfNone: { freshMs: 50, usableMs: 50 } });
+    const failed = async (): Promise<Loaded<string>> => ({
+      value: "down",
+      keepIfNone: { freshMs: 50, usableMs: 50 },
+    });
     expect(await h.cache.get("new", failed, h.waitUntil)).toBe("down");
     expect(await h.cache.get("new", h.load("up"), h.waitUntil)).toBe("down");
     h.advance(50);
@@ -248,7 +333,14 @@ describe("RefreshingCache", () => {
 });
 
 describe("parseDestinationService: the binding in VCAP_SERVICES", () => {
-  const credentials = { uri: "https://destination-configuration.cfapps.eu10.hana.ondemand.com", url: "https://sub.authentication.eu10.hana.ondemand.com/", clientid: "sb-x", clientsecret: SECRET, xsappname: "x", tenantid: "t" };
+  const credentials = {
+    uri: "https://destination-configuration.cfapps.eu10.hana.ondemand.com",
+    url: "https://sub.authentication.eu10.hana.ondemand.com/",
+    clientid: "sb-x",
+    clientsecret: SECRET,
+    xsappname: "x",
+    tenantid: "t",
+  };
   const parse = (services: unknown) => parseDestinationService(parseVcapServices(JSON.stringify(services)));
 
   it("none bound: no binding, no problem", () => {
@@ -269,19 +361,45 @@ describe("parseDestinationService: the binding in VCAP_SERVICES", () => {
         tenantId: "t",
       },
     });
-    expect(parse({ "user-provided": [{ name: "d", tags: ["destination"], credentials }] }).binding?.uri).toBe(credentials.uri);
+    expect(parse({ "user-provided": [{ name: "d", tags: ["destination"], credentials }] }).binding?.uri).toBe(
+      credentials.uri,
+    );
   });
 
   const bad: [string, unknown, string[]][] = [
-    ["no client secret", { destination: [{ credentials: { ...credentials, clientsecret: undefined } }] }, ["VCAP_SERVICES.destination[0].credentials.clientsecret: missing required property"]],
+    [
+      "no client secret",
+      { destination: [{ credentials: { ...credentials, clientsecret: undefined } }] },
+      ["VCAP_SERVICES.destination[0].credentials.clientsecret: missing required property"],
+    ],
     [
       "X.509 credentials",
-      { destination: [{ credentials: { ...credentials, clientsecret: undefined, certificate: "-----BEGIN", key: SECRET } }] },
-      ["VCAP_SERVICES.destination[0].credentials.clientsecret: X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"],
+      {
+        destination: [
+          {
+            credentials: { ...credentials, clientsecret: undefined, certificate: "-----BEGIN", key: SECRET },
+          },
+        ],
+      },
+      [
+        "VCAP_SERVICES.destination[0].credentials.clientsecret: X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret",
+      ],
     ],
-    ["plain http off loopback", { destination: [{ credentials: { ...credentials, uri: "http://dest.example" } }] }, ["VCAP_SERVICES.destination[0].credentials.uri: must be an absolute https URL (http only on loopback)"]],
-    ["no uri", { destination: [{ credentials: { ...credentials, uri: undefined } }] }, ["VCAP_SERVICES.destination[0].credentials.uri: missing required property"]],
-    ["two bindings", { destination: [{ credentials }, { credentials }] }, ["VCAP_SERVICES.destination[1]: more than one destination service binding (one is supported)"]],
+    [
+      "plain http off loopback",
+      { destination: [{ credentials: { ...credentials, uri: "http://dest.example" } }] },
+      ["VCAP_SERVICES.destination[0].credentials.uri: must be an absolute https URL (http only on loopback)"],
+    ],
+    [
+      "no uri",
+      { destination: [{ credentials: { ...credentials, uri: undefined } }] },
+      ["VCAP_SERVICES.destination[0].credentials.uri: missing required property"],
+    ],
+    [
+      "two bindings",
+      { destination: [{ credentials }, { credentials }] },
+      ["VCAP_SERVICES.destination[1]: more than one destination service binding (one is supported)"],
+    ],
   ];
   it.each(bad)("reports %s by its path, without the secret", (_, services, problems) => {
     const result = parse(services);
@@ -291,17 +409,28 @@ describe("parseDestinationService: the binding in VCAP_SERVICES", () => {
   });
 
   it("with the service bound, routes may name destinations the variable does not have; without it they may not", () => {
-    const xsApp = { routes: [{ source: "^/s/(.*)$", target: "/$1", destination: "from-service", authenticationType: "none" }] };
-    const bound = loadConfig({ VCAP_SERVICES: JSON.stringify({ destination: [{ name: "dest", credentials }] }) } as Env, xsApp);
+    const xsApp = {
+      routes: [
+        { source: "^/s/(.*)$", target: "/$1", destination: "from-service", authenticationType: "none" },
+      ],
+    };
+    const bound = loadConfig(
+      { VCAP_SERVICES: JSON.stringify({ destination: [{ name: "dest", credentials }] }) } as Env,
+      xsApp,
+    );
     expect(bound.ok ? [] : formatProblems(bound.problems)).toEqual([]);
     expect(bound.ok && bound.config.destinationService?.uri).toBe(credentials.uri);
     // The start-up log says the service is bound, without its credentials.
     const summary = JSON.stringify(bound.ok && redactedSummary(bound.config));
-    expect(summary).toContain('"destinationService":{"uri":"https://destination-configuration.cfapps.eu10.hana.ondemand.com"}');
+    expect(summary).toContain(
+      '"destinationService":{"uri":"https://destination-configuration.cfapps.eu10.hana.ondemand.com"}',
+    );
     expect(summary).not.toContain(SECRET);
     const unbound = loadConfig({} as Env, xsApp);
     expect(unbound.ok).toBe(false);
-    expect(!unbound.ok && formatProblems(unbound.problems)).toContain('xs-app.json.routes[0].destination: unknown destination "from-service"');
+    expect(!unbound.ok && formatProblems(unbound.problems)).toContain(
+      'xs-app.json.routes[0].destination: unknown destination "from-service"',
+    );
   });
 });
 
@@ -313,27 +442,53 @@ describe("destination extras on the upstream request", () => {
     timeoutMs: 1,
     setXForwardedHeaders: true,
     headers: [{ name: "sap-client", value: "100" }],
-    defaultHeaders: [{ name: "X-Api-Key", value: "k" }, { name: "X-Tenant", value: "t" }],
-    queries: [{ name: "api version", value: "2&3" }, { name: "mode", value: "d" }],
+    defaultHeaders: [
+      { name: "X-Api-Key", value: "k" },
+      { name: "X-Tenant", value: "t" },
+    ],
+    queries: [
+      { name: "api version", value: "2&3" },
+      { name: "mode", value: "d" },
+    ],
   };
 
   it("headers: fixed ones replace the client's, URL.headers.* only where the client sent none (any case)", () => {
     const incoming = new Headers({ "SAP-Client": "999", "x-tenant": "mine" });
     const headers = new Headers(incoming);
     applyDestinationHeaders(headers, incoming, destination);
-    expect(Object.fromEntries(headers)).toEqual({ "sap-client": "100", "x-api-key": "k", "x-tenant": "mine" });
+    expect(Object.fromEntries(headers)).toEqual({
+      "sap-client": "100",
+      "x-api-key": "k",
+      "x-tenant": "mine",
+    });
   });
 
   it("queries: appended, encoded, unless the request has the parameter", () => {
-    expect(withDestinationQueries("https://b.example/x", destination)).toBe("https://b.example/x?api%20version=2%263&mode=d");
-    expect(withDestinationQueries("https://b.example/x?mode=mine&a=1", destination)).toBe("https://b.example/x?mode=mine&a=1&api%20version=2%263");
-    expect(withDestinationQueries("https://b.example/x?", { ...destination, queries: [{ name: "a", value: "b" }] })).toBe("https://b.example/x?&a=b");
-    expect(withDestinationQueries("https://b.example/x?q=1", { ...destination, queries: undefined })).toBe("https://b.example/x?q=1");
+    expect(withDestinationQueries("https://b.example/x", destination)).toBe(
+      "https://b.example/x?api%20version=2%263&mode=d",
+    );
+    expect(withDestinationQueries("https://b.example/x?mode=mine&a=1", destination)).toBe(
+      "https://b.example/x?mode=mine&a=1&api%20version=2%263",
+    );
+    expect(
+      withDestinationQueries("https://b.example/x?", {
+        ...destination,
+        queries: [{ name: "a", value: "b" }],
+      }),
+    ).toBe("https://b.example/x?&a=b");
+    expect(withDestinationQueries("https://b.example/x?q=1", { ...destination, queries: undefined })).toBe(
+      "https://b.example/x?q=1",
+    );
   });
 });
 
 describe("createDestinationResolver: logs and pages", () => {
-  const binding: DestinationServiceBinding = { uri: "https://dest.example", tokenUrl: "https://uaa.example/oauth/token", clientId: "c", clientSecret: SECRET };
+  const binding: DestinationServiceBinding = {
+    uri: "https://dest.example",
+    tokenUrl: "https://uaa.example/oauth/token",
+    clientId: "c",
+    clientSecret: SECRET,
+  };
 
   /** A stand-in destination service: token endpoint and find destination, answering `answers[name]`. */
   function service(answers: Record<string, unknown>) {
@@ -345,9 +500,12 @@ describe("createDestinationResolver: logs and pages", () => {
       if (url.pathname === "/oauth/token") {
         return Response.json({ access_token: TOKEN, token_type: "bearer", expires_in: 3600 });
       }
-      if (request.headers.get("authorization") !== `Bearer ${TOKEN}`) return new Response("{}", { status: 401 });
+      if (request.headers.get("authorization") !== `Bearer ${TOKEN}`)
+        return new Response("{}", { status: 401 });
       const name = decodeURIComponent(url.pathname.split("/").at(-1)!);
-      return name in answers ? Response.json(answers[name]) : Response.json({ ErrorMessage: "not found" }, { status: 404 });
+      return name in answers
+        ? Response.json(answers[name])
+        : Response.json({ ErrorMessage: "not found" }, { status: 404 });
     }) as typeof globalThis.fetch;
     return { fetch, calls };
   }
@@ -355,13 +513,24 @@ describe("createDestinationResolver: logs and pages", () => {
   function resolver(answers: Record<string, unknown>, variable = new Map<string, Destination>()) {
     const lines: string[] = [];
     const { fetch, calls } = service(answers);
-    const resolve = createDestinationResolver({ variable, service: binding, fetch, now: Date.now, log: (event, fields) => lines.push(JSON.stringify({ event, ...fields })) });
+    const resolve = createDestinationResolver({
+      variable,
+      service: binding,
+      fetch,
+      now: Date.now,
+      log: (event, fields) => lines.push(JSON.stringify({ event, ...fields })),
+    });
     const context = { userToken: async () => undefined, waitUntil: () => {} };
     return { resolve: (name: string) => resolve(name, context), lines, calls };
   }
 
   it("OnPremise: a 502 page with the code, one log line that says why, no secret anywhere", async () => {
-    const r = resolver({ erp: answer({ ProxyType: "OnPremise", Authentication: "BasicAuthentication", User: "u", Password: SECRET }, [{ type: "Basic", value: SECRET }]) });
+    const r = resolver({
+      erp: answer(
+        { ProxyType: "OnPremise", Authentication: "BasicAuthentication", User: "u", Password: SECRET },
+        [{ type: "Basic", value: SECRET }],
+      ),
+    });
     const found = await r.resolve("erp");
     expect(found.ok).toBe(false);
     if (found.ok) return;
@@ -369,7 +538,11 @@ describe("createDestinationResolver: logs and pages", () => {
     const body = await found.response.text();
     expect(body).toContain("DESTINATION_ON_PREMISE_NOT_SUPPORTED");
     expect(r.lines).toHaveLength(1);
-    expect(JSON.parse(r.lines[0]!)).toMatchObject({ event: "destination.refused.error", destination: "erp", code: "DESTINATION_ON_PREMISE_NOT_SUPPORTED" });
+    expect(JSON.parse(r.lines[0]!)).toMatchObject({
+      event: "destination.refused.error",
+      destination: "erp",
+      code: "DESTINATION_ON_PREMISE_NOT_SUPPORTED",
+    });
     expect(r.lines[0]).toContain("Cloud Connector");
     for (const text of [body, ...r.lines]) {
       expect(text).not.toContain(SECRET);
@@ -382,7 +555,13 @@ describe("createDestinationResolver: logs and pages", () => {
   });
 
   it("the variable wins: no call to the service", async () => {
-    const fixed: Destination = { name: "d", url: "https://fixed.example", forwardAuthToken: false, timeoutMs: 1, setXForwardedHeaders: true };
+    const fixed: Destination = {
+      name: "d",
+      url: "https://fixed.example",
+      forwardAuthToken: false,
+      timeoutMs: 1,
+      setXForwardedHeaders: true,
+    };
     const r = resolver({ d: answer({}) }, new Map([["d", fixed]]));
     expect(await r.resolve("d")).toEqual({ ok: true, destination: fixed });
     expect(r.calls).toEqual([]);
@@ -402,13 +581,27 @@ describe("createDestinationResolver: logs and pages", () => {
 
   it("a logoutPath of a service destination is named at start-up (not called yet)", () => {
     const lines: unknown[] = [];
-    const fixed: Destination = { name: "fixed", url: "https://f.example", forwardAuthToken: false, timeoutMs: 1, setXForwardedHeaders: true };
+    const fixed: Destination = {
+      name: "fixed",
+      url: "https://f.example",
+      forwardAuthToken: false,
+      timeoutMs: 1,
+      setXForwardedHeaders: true,
+    };
     const logout = new Map([
       ["fixed", { logoutPath: "/logout" }],
       ["from-service", { logoutPath: "/bye" }],
       ["no-path", {}],
     ]);
-    warnServiceLogoutPaths(logout, new Map([["fixed", fixed]]), (event, fields) => lines.push({ event, ...fields }));
-    expect(lines).toEqual([{ event: "destination.logout_path.warn", destinations: ["from-service"], reason: expect.stringContaining("logoutPath") }]);
+    warnServiceLogoutPaths(logout, new Map([["fixed", fixed]]), (event, fields) =>
+      lines.push({ event, ...fields }),
+    );
+    expect(lines).toEqual([
+      {
+        event: "destination.logout_path.warn",
+        destinations: ["from-service"],
+        reason: expect.stringContaining("logoutPath"),
+      },
+    ]);
   });
 });

@@ -12,7 +12,14 @@ import {
 import { SPOOFED_PROXY_HEADERS } from "../support/spoofed-headers.js";
 
 function destination(extra: Partial<Destination> = {}): Destination {
-  return { name: "backend", url: "https://b.example/base", forwardAuthToken: false, timeoutMs: 30_000, setXForwardedHeaders: true, ...extra };
+  return {
+    name: "backend",
+    url: "https://b.example/base",
+    forwardAuthToken: false,
+    timeoutMs: 30_000,
+    setXForwardedHeaders: true,
+    ...extra,
+  };
 }
 
 /** A fake fetch that records the upstream Request; `this` must be undefined (as for workerd's fetch). */
@@ -28,7 +35,13 @@ function fakeFetch(respond: (req: Request) => Response | Promise<Response> = () 
 }
 
 function options(extra: Partial<ForwardOptions> = {}): ForwardOptions {
-  return { destination: destination(), target: "/x", fetch: fakeFetch().fetch, sessionCookieName: "JSESSIONID", ...extra };
+  return {
+    destination: destination(),
+    target: "/x",
+    fetch: fakeFetch().fetch,
+    sessionCookieName: "JSESSIONID",
+    ...extra,
+  };
 }
 
 const encoder = new TextEncoder();
@@ -42,7 +55,10 @@ describe("buildUpstreamRequest: URL", () => {
     ["https://b.example", "//evil.example/x", "https://b.example//evil.example/x"], // stays on the destination host
     ["http://b.example:8080/a/b", "/c/d?e=%20f", "http://b.example:8080/a/b/c/d?e=%20f"],
   ] as const)("%s + %s → %s", (url, target, expected) => {
-    const req = buildUpstreamRequest(new Request("https://router.example/in"), options({ destination: destination({ url }), target }));
+    const req = buildUpstreamRequest(
+      new Request("https://router.example/in"),
+      options({ destination: destination({ url }), target }),
+    );
     expect(req.url).toBe(expected);
     expect(req.redirect).toBe("manual");
   });
@@ -56,7 +72,9 @@ describe("buildUpstreamRequest: URL", () => {
     ["/a\\..\\b"],
     ["/x\r\nX-Injected: 1"],
   ])("throws for a target that is a bug: %j", (target) => {
-    expect(() => buildUpstreamRequest(new Request("https://router.example/in"), options({ target }))).toThrow(TypeError);
+    expect(() => buildUpstreamRequest(new Request("https://router.example/in"), options({ target }))).toThrow(
+      TypeError,
+    );
   });
 });
 
@@ -76,12 +94,15 @@ describe("buildUpstreamRequest: headers", () => {
         public: "GET",
         "x-private": "secret",
         "x-other": "1",
-      host: "router.example",
+        host: "router.example",
         accept: "application/json",
         "x-custom": "kept",
       },
     });
-    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: false }) }));
+    const req = buildUpstreamRequest(
+      incoming,
+      options({ destination: destination({ setXForwardedHeaders: false }) }),
+    );
     expect([...req.headers.keys()].sort()).toEqual(["accept", "x-custom"]);
   });
 
@@ -95,16 +116,21 @@ describe("buildUpstreamRequest: headers", () => {
     [" JSESSIONID =x;  a=1", "a=1"],
     ["a=1; jsessionid=x", "a=1; jsessionid=x"], // names are case-sensitive
     ["a=1; JSESSIONIDX=1; XJSESSIONID=2", "a=1; JSESSIONIDX=1; XJSESSIONID=2"],
-    ["a=%20x;  b==c;flag; d=\"q r\"", "a=%20x;  b==c;flag; d=\"q r\""], // byte-for-byte
+    ['a=%20x;  b==c;flag; d="q r"', 'a=%20x;  b==c;flag; d="q r"'], // byte-for-byte
     ["a=JSESSIONID=1", "a=JSESSIONID=1"],
   ] as const)("Cookie %j → %j", (cookie, expected) => {
     expect(removeCookie(cookie, "JSESSIONID")).toBe(expected);
-    const req = buildUpstreamRequest(new Request("https://router.example/in", { headers: { cookie } }), options());
+    const req = buildUpstreamRequest(
+      new Request("https://router.example/in", { headers: { cookie } }),
+      options(),
+    );
     expect(req.headers.get("cookie")).toBe(expected);
   });
 
   it("uses the configured session cookie name", () => {
-    const incoming = new Request("https://router.example/in", { headers: { cookie: "JSESSIONID=j; __Host-ar=s" } });
+    const incoming = new Request("https://router.example/in", {
+      headers: { cookie: "JSESSIONID=j; __Host-ar=s" },
+    });
     const req = buildUpstreamRequest(incoming, options({ sessionCookieName: "__Host-ar" }));
     expect(req.headers.get("cookie")).toBe("JSESSIONID=j");
   });
@@ -122,9 +148,13 @@ describe("buildUpstreamRequest: headers", () => {
   });
 
   it("keeps Authorization out when the client names it in Connection, unless the caller sets one", () => {
-    const incoming = new Request("https://router.example/in", { headers: { authorization: "Basic x", connection: "authorization" } });
+    const incoming = new Request("https://router.example/in", {
+      headers: { authorization: "Basic x", connection: "authorization" },
+    });
     expect(buildUpstreamRequest(incoming, options()).headers.get("authorization")).toBeNull();
-    expect(buildUpstreamRequest(incoming, options({ authorization: "Bearer t" })).headers.get("authorization")).toBe("Bearer t");
+    expect(
+      buildUpstreamRequest(incoming, options({ authorization: "Bearer t" })).headers.get("authorization"),
+    ).toBe("Bearer t");
   });
 
   it.each([
@@ -157,7 +187,12 @@ describe("buildUpstreamRequest: headers", () => {
     [
       // client-sent values are replaced by what the router saw
       "https://router.example/p",
-      { host: "router.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "http", "x-forwarded-path": "/admin" },
+      {
+        host: "router.example",
+        "x-forwarded-host": "evil.example",
+        "x-forwarded-proto": "http",
+        "x-forwarded-path": "/admin",
+      },
       "203.0.113.7",
       { host: "router.example", proto: "https", path: "/p", for: "203.0.113.7" },
     ],
@@ -172,33 +207,57 @@ describe("buildUpstreamRequest: headers", () => {
     }).toEqual(expected);
   });
 
-
   it.each([
-    [true, { "x-forwarded-host": "router.example", "x-forwarded-proto": "https", "x-forwarded-path": "/p", "x-forwarded-for": "203.0.113.7" }],
+    [
+      true,
+      {
+        "x-forwarded-host": "router.example",
+        "x-forwarded-proto": "https",
+        "x-forwarded-path": "/p",
+        "x-forwarded-for": "203.0.113.7",
+      },
+    ],
     [false, {}],
-  ] as const)("setXForwardedHeaders %s: the client's proxy and address headers never reach the backend; only the router's own", (on, expected) => {
-    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", accept: "*/*", ...SPOOFED_PROXY_HEADERS } });
-    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: on }), clientIp: "203.0.113.7" }));
-    expect(Object.fromEntries(req.headers)).toEqual({ accept: "*/*", ...expected });
-  });
+  ] as const)(
+    "setXForwardedHeaders %s: the client's proxy and address headers never reach the backend; only the router's own",
+    (on, expected) => {
+      const incoming = new Request("https://router.example/p", {
+        headers: { host: "router.example", accept: "*/*", ...SPOOFED_PROXY_HEADERS },
+      });
+      const req = buildUpstreamRequest(
+        incoming,
+        options({ destination: destination({ setXForwardedHeaders: on }), clientIp: "203.0.113.7" }),
+      );
+      expect(Object.fromEntries(req.headers)).toEqual({ accept: "*/*", ...expected });
+    },
+  );
 
   it.each([
     // [client Authorization, dropClientAuthorization, router token, expected]
     ["Bearer client-chosen", true, undefined, null], // protected route, no token forwarded
     ["Bearer client-chosen", true, "Bearer router", "Bearer router"],
     ["Bearer client-chosen", false, undefined, "Bearer client-chosen"], // public route: the client's own (SAP)
-  ] as const)("Authorization %j with dropClientAuthorization %s and token %j → %j", (incoming, drop, authorization, expected) => {
-    const req = buildUpstreamRequest(
-      new Request("https://router.example/in", { headers: { authorization: incoming } }),
-      options({ dropClientAuthorization: drop, ...(authorization ? { authorization } : {}) }),
-    );
-    expect(req.headers.get("authorization")).toBe(expected);
-  });
+  ] as const)(
+    "Authorization %j with dropClientAuthorization %s and token %j → %j",
+    (incoming, drop, authorization, expected) => {
+      const req = buildUpstreamRequest(
+        new Request("https://router.example/in", { headers: { authorization: incoming } }),
+        options({ dropClientAuthorization: drop, ...(authorization ? { authorization } : {}) }),
+      );
+      expect(req.headers.get("authorization")).toBe(expected);
+    },
+  );
 
   it("sends no X-Forwarded-* at all when the destination turns them off, not even the client's (SAP)", () => {
-    const incoming = new Request("https://router.example/p", { headers: { host: "router.example", "x-forwarded-for": "198.51.100.1", "x-forwarded-host": "evil" } });
-    const req = buildUpstreamRequest(incoming, options({ destination: destination({ setXForwardedHeaders: false }), clientIp: "203.0.113.7" }));
-    for (const name of ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-path"]) expect(req.headers.get(name)).toBeNull();
+    const incoming = new Request("https://router.example/p", {
+      headers: { host: "router.example", "x-forwarded-for": "198.51.100.1", "x-forwarded-host": "evil" },
+    });
+    const req = buildUpstreamRequest(
+      incoming,
+      options({ destination: destination({ setXForwardedHeaders: false }), clientIp: "203.0.113.7" }),
+    );
+    for (const name of ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-path"])
+      expect(req.headers.get(name)).toBeNull();
   });
 });
 
@@ -210,7 +269,11 @@ describe("buildUpstreamRequest: method and body", () => {
   });
 
   it.each(["POST", "PUT", "PATCH", "DELETE"])("%s carries the body", async (method) => {
-    const incoming = new Request("https://router.example/in", { method, body: "payload é", headers: { "content-type": "text/plain" } });
+    const incoming = new Request("https://router.example/in", {
+      method,
+      body: "payload é",
+      headers: { "content-type": "text/plain" },
+    });
     const req = buildUpstreamRequest(incoming, options());
     expect(req.method).toBe(method);
     expect(req.headers.get("content-type")).toBe("text/plain");
@@ -218,7 +281,10 @@ describe("buildUpstreamRequest: method and body", () => {
   });
 
   it("DELETE without a body stays without one", () => {
-    const req = buildUpstreamRequest(new Request("https://router.example/in", { method: "DELETE" }), options());
+    const req = buildUpstreamRequest(
+      new Request("https://router.example/in", { method: "DELETE" }),
+      options(),
+    );
     expect(req.body).toBeNull();
   });
 });
@@ -247,7 +313,7 @@ describe("forward", () => {
       }
       const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
       let offset = 0;
-      for (const c of chunks) (all.set(c, offset), (offset += c.length));
+      for (const c of chunks) all.set(c, offset), (offset += c.length);
       return new Response(all);
     });
 
@@ -280,7 +346,9 @@ describe("forward", () => {
     });
     headers.append("set-cookie", "a=1; Path=/");
     headers.append("set-cookie", "b=2; Path=/");
-    const upstream = fakeFetch(() => new Response(upstreamBody, { status: 201, statusText: "Created Here", headers }));
+    const upstream = fakeFetch(
+      () => new Response(upstreamBody, { status: 201, statusText: "Created Here", headers }),
+    );
 
     const res = await forward(new Request("https://router.example/in"), options({ fetch: upstream.fetch }));
     expect(res.status).toBe(201);
@@ -310,7 +378,15 @@ describe("forward", () => {
       body: "b",
       headers: { host: "router.example", cookie: "JSESSIONID=s; other=o" },
     });
-    await forward(incoming, options({ fetch: upstream.fetch, target: "/x?y=1", authorization: "Bearer t", clientIp: "203.0.113.7" }));
+    await forward(
+      incoming,
+      options({
+        fetch: upstream.fetch,
+        target: "/x?y=1",
+        authorization: "Bearer t",
+        clientIp: "203.0.113.7",
+      }),
+    );
     const req = upstream.calls[0]!;
     expect(req.url).toBe("https://b.example/base/x?y=1");
     expect(req.method).toBe("PUT");
@@ -326,7 +402,10 @@ describe("forward", () => {
     "passes backend redirects back with their Location unchanged, as SAP's router does: %s",
     async (location) => {
       const upstream = fakeFetch(() => new Response(null, { status: 302, headers: { location } }));
-      const res = await forward(new Request("https://router.example/app"), options({ fetch: upstream.fetch }));
+      const res = await forward(
+        new Request("https://router.example/app"),
+        options({ fetch: upstream.fetch }),
+      );
       expect(res.status).toBe(302);
       expect(res.headers.get("location")).toBe(location);
     },
@@ -362,10 +441,21 @@ describe("forward", () => {
   });
 
   it.each([
-    ["a rejected fetch", () => Promise.reject(new TypeError("Network connection lost: https://internal.b.example:8443/secret"))],
-    ["a fetch that throws synchronously", () => { throw new Error("connect ECONNREFUSED 10.0.0.5:443"); }],
+    [
+      "a rejected fetch",
+      () => Promise.reject(new TypeError("Network connection lost: https://internal.b.example:8443/secret")),
+    ],
+    [
+      "a fetch that throws synchronously",
+      () => {
+        throw new Error("connect ECONNREFUSED 10.0.0.5:443");
+      },
+    ],
   ])("answers 502 for %s, without internal details", async (_, impl) => {
-    const res = await forward(new Request("https://router.example/in"), options({ fetch: impl as unknown as typeof fetch }));
+    const res = await forward(
+      new Request("https://router.example/in"),
+      options({ fetch: impl as unknown as typeof fetch }),
+    );
     expect(res.status).toBe(502);
     const text = await res.text();
     expect(text).toContain("BACKEND_UNREACHABLE");
@@ -404,13 +494,18 @@ describe("forward", () => {
     const client = new AbortController();
     client.abort();
     const upstream = fakeFetch(() => new Promise<Response>(() => {}));
-    const res = await forward(new Request("https://router.example/in", { signal: client.signal }), options({ fetch: upstream.fetch }));
+    const res = await forward(
+      new Request("https://router.example/in", { signal: client.signal }),
+      options({ fetch: upstream.fetch }),
+    );
     expect(res.status).toBe(502);
     expect(upstream.calls).toHaveLength(0);
   });
 
   it("throws (a bug, not an expected failure) for a target matchRoute never produces", async () => {
-    await expect(forward(new Request("https://router.example/in"), options({ target: "/../up" }))).rejects.toThrow(TypeError);
+    await expect(
+      forward(new Request("https://router.example/in"), options({ target: "/../up" })),
+    ).rejects.toThrow(TypeError);
   });
 });
 
@@ -459,17 +554,45 @@ describe("WebSockets", () => {
     ["enabled, own origin", ENABLED, {}, null],
     ["enabled, own origin in other case", ENABLED, { origin: "HTTPS://ROUTER.EXAMPLE" }, null],
     ["enabled, no Origin (SAP: 403)", ENABLED, { origin: null }, 403],
-    ["enabled, foreign origin (cross-site WebSocket hijacking)", ENABLED, { origin: "https://evil.example" }, 403],
-    ["WS_ALLOWED_ORIGINS allows it", { enabled: true, allowedOrigins: [{ host: "app.example.com", protocol: "https" }] }, { origin: "https://app.example.com" }, null],
-    ["WS_ALLOWED_ORIGINS adds to the router's own origin, which stays allowed", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, {}, null],
-    ["WS_ALLOWED_ORIGINS: an origin neither listed nor the router's", { enabled: true, allowedOrigins: [{ host: "app.example.com" }] }, { origin: "https://evil.example" }, 403],
+    [
+      "enabled, foreign origin (cross-site WebSocket hijacking)",
+      ENABLED,
+      { origin: "https://evil.example" },
+      403,
+    ],
+    [
+      "WS_ALLOWED_ORIGINS allows it",
+      { enabled: true, allowedOrigins: [{ host: "app.example.com", protocol: "https" }] },
+      { origin: "https://app.example.com" },
+      null,
+    ],
+    [
+      "WS_ALLOWED_ORIGINS adds to the router's own origin, which stays allowed",
+      { enabled: true, allowedOrigins: [{ host: "app.example.com" }] },
+      {},
+      null,
+    ],
+    [
+      "WS_ALLOWED_ORIGINS: an origin neither listed nor the router's",
+      { enabled: true, allowedOrigins: [{ host: "app.example.com" }] },
+      { origin: "https://evil.example" },
+      403,
+    ],
   ] as const)("checkWebSocketUpgrade: %s → %s", (_, policy, headers, expected) => {
     expect(checkWebSocketUpgrade(upgrade(headers), policy)?.status ?? null).toBe(expected);
   });
 
   it("forwards an allowed upgrade and returns the 101 with its webSocket as it is", async () => {
     const upstream = acceptingUpstream();
-    const res = await forward(upgrade(), options({ fetch: upstream.fetch, target: "/chat?room=1", clientIp: "203.0.113.7", websockets: ENABLED }));
+    const res = await forward(
+      upgrade(),
+      options({
+        fetch: upstream.fetch,
+        target: "/chat?room=1",
+        clientIp: "203.0.113.7",
+        websockets: ENABLED,
+      }),
+    );
     expect(res.status).toBe(101);
     expect(res.webSocket).toBeInstanceOf(WebSocket);
     res.webSocket!.accept();
@@ -494,13 +617,18 @@ describe("WebSockets", () => {
     ["foreign origin", ENABLED, { origin: "https://evil.example" }],
   ] as const)("refuses an upgrade (%s) with 403 without calling upstream", async (_, websockets, headers) => {
     const upstream = acceptingUpstream();
-    const res = await forward(upgrade(headers), options({ fetch: upstream.fetch, ...(websockets ? { websockets } : {}) }));
+    const res = await forward(
+      upgrade(headers),
+      options({ fetch: upstream.fetch, ...(websockets ? { websockets } : {}) }),
+    );
     expect(res.status).toBe(403);
     expect(upstream.calls).toHaveLength(0);
   });
 
   it("a backend that does not upgrade: its answer is passed on as a normal response", async () => {
-    const upstream = fakeFetch(() => new Response("no sockets here", { status: 426, headers: { upgrade: "websocket" } }));
+    const upstream = fakeFetch(
+      () => new Response("no sockets here", { status: 426, headers: { upgrade: "websocket" } }),
+    );
     const res = await forward(upgrade(), options({ fetch: upstream.fetch, websockets: ENABLED }));
     expect(res.status).toBe(426);
     expect(res.headers.get("upgrade")).toBeNull(); // hop-by-hop, stripped as always
@@ -509,7 +637,13 @@ describe("WebSockets", () => {
 
   it("buildUpstreamRequest keeps Upgrade only when told, and only on a GET", () => {
     expect(buildUpstreamRequest(upgrade(), options()).headers.get("upgrade")).toBeNull();
-    expect(buildUpstreamRequest(upgrade(), { ...options(), upgradeWebSocket: true }).headers.get("upgrade")).toBe("websocket");
-    expect(buildUpstreamRequest(upgrade({}, "POST"), { ...options(), upgradeWebSocket: true }).headers.get("upgrade")).toBeNull();
+    expect(
+      buildUpstreamRequest(upgrade(), { ...options(), upgradeWebSocket: true }).headers.get("upgrade"),
+    ).toBe("websocket");
+    expect(
+      buildUpstreamRequest(upgrade({}, "POST"), { ...options(), upgradeWebSocket: true }).headers.get(
+        "upgrade",
+      ),
+    ).toBeNull();
   });
 });

@@ -16,7 +16,13 @@ const runtimeBinding = (credentials: Record<string, unknown> = {}, extra: Record
   plan: "app-runtime",
   name: "html5-rt",
   tags: ["html5-apps-repo-rt"],
-  credentials: { "sap.cloud.service": "html5-apps-repo-rt", grant_type: "client_credentials", uri: URI, uaa: { url: UAA, clientid: "sb-html5", clientsecret: SECRET }, ...credentials },
+  credentials: {
+    "sap.cloud.service": "html5-apps-repo-rt",
+    grant_type: "client_credentials",
+    uri: URI,
+    uaa: { url: UAA, clientid: "sb-html5", clientsecret: SECRET },
+    ...credentials,
+  },
   ...extra,
 });
 
@@ -24,8 +30,19 @@ describe("parseAppKey: SAP's app key from the first path segment", () => {
   it.each([
     ["books", { appNameWithoutPrefix: "books", appKeyWithoutPrefix: "books" }],
     ["books-1.0.0", { appName: "books", appVersion: "1.0.0", appKeyWithoutPrefix: "books-1.0.0" }],
-    ["my_app 2-10.20.30", { appName: "my_app 2", appVersion: "10.20.30", appKeyWithoutPrefix: "my_app 2-10.20.30" }],
-    ["comsapbs.books-1.2.3", { appPrefix: "comsapbs", appNameWithoutPrefix: "books", appVersion: "1.2.3", appKeyWithoutPrefix: "books-1.2.3" }],
+    [
+      "my_app 2-10.20.30",
+      { appName: "my_app 2", appVersion: "10.20.30", appKeyWithoutPrefix: "my_app 2-10.20.30" },
+    ],
+    [
+      "comsapbs.books-1.2.3",
+      {
+        appPrefix: "comsapbs",
+        appNameWithoutPrefix: "books",
+        appVersion: "1.2.3",
+        appKeyWithoutPrefix: "books-1.2.3",
+      },
+    ],
     ["a.b.c", { appPrefix: "a", appNameWithoutPrefix: "b" }],
     // Not a version: SAP reads the dot as a prefix separator (the router then routes centrally).
     ["books-1.0", { appPrefix: "books-1", appNameWithoutPrefix: "0" }],
@@ -33,21 +50,44 @@ describe("parseAppKey: SAP's app key from the first path segment", () => {
     expect(parseAppKey(segment)).toMatchObject({ entireKey: segment, ...expected });
   });
 
-  it.each(["", "favicon.ico", "login", "user-api", "books-1", "a.", "b%C3%BCcher", "x?y=1"])("%j is no app key", (segment) => {
-    expect(parseAppKey(segment)).toBeNull();
-  });
+  it.each(["", "favicon.ico", "login", "user-api", "books-1", "a.", "b%C3%BCcher", "x?y=1"])(
+    "%j is no app key",
+    (segment) => {
+      expect(parseAppKey(segment)).toBeNull();
+    },
+  );
 
   it("OWN_SAP_CLOUD_SERVICE: <appHostId>.<own service>.<app> names the app after the service (SAP's unique URL)", () => {
-    expect(parseAppKey("0a1b2c.comsapbooks.books-1.0.0", ["comsapbooks"])).toMatchObject({ appPrefix: "comsapbooks", appNameWithoutPrefix: "books", appKeyWithoutPrefix: "books-1.0.0" });
-    expect(parseAppKey("0a1b2c.comsapbooks.books-1.0.0")).toMatchObject({ appPrefix: "0a1b2c", appNameWithoutPrefix: "comsapbooks" });
-    expect(parseOwnSapCloudService('["com.sap.books", "other", "..."]')).toEqual({ ok: true, value: ["comsapbooks", "other"] });
+    expect(parseAppKey("0a1b2c.comsapbooks.books-1.0.0", ["comsapbooks"])).toMatchObject({
+      appPrefix: "comsapbooks",
+      appNameWithoutPrefix: "books",
+      appKeyWithoutPrefix: "books-1.0.0",
+    });
+    expect(parseAppKey("0a1b2c.comsapbooks.books-1.0.0")).toMatchObject({
+      appPrefix: "0a1b2c",
+      appNameWithoutPrefix: "comsapbooks",
+    });
+    expect(parseOwnSapCloudService('["com.sap.books", "other", "..."]')).toEqual({
+      ok: true,
+      value: ["comsapbooks", "other"],
+    });
     expect(parseOwnSapCloudService(undefined)).toEqual({ ok: true, value: [] });
-    expect(parseOwnSapCloudService("[]")).toEqual({ ok: false, problems: [{ path: "OWN_SAP_CLOUD_SERVICE", message: "must not be empty" }] });
-    expect(parseOwnSapCloudService('["a", 3]')).toEqual({ ok: false, problems: [{ path: "OWN_SAP_CLOUD_SERVICE[1]", message: "must be a string" }] });
+    expect(parseOwnSapCloudService("[]")).toEqual({
+      ok: false,
+      problems: [{ path: "OWN_SAP_CLOUD_SERVICE", message: "must not be empty" }],
+    });
+    expect(parseOwnSapCloudService('["a", 3]')).toEqual({
+      ok: false,
+      problems: [{ path: "OWN_SAP_CLOUD_SERVICE[1]", message: "must be a string" }],
+    });
   });
 
   it("splitAppPath: the path in the app, without the cache buster (second segment only)", () => {
-    expect(splitAppPath("/books/~1733~/a/b.js")).toMatchObject({ path: "/a/b.js", cacheBuster: "~1733~", key: { entireKey: "books" } });
+    expect(splitAppPath("/books/~1733~/a/b.js")).toMatchObject({
+      path: "/a/b.js",
+      cacheBuster: "~1733~",
+      key: { entireKey: "books" },
+    });
     expect(splitAppPath("/books")).toMatchObject({ path: "/" });
     expect(splitAppPath("/books/")).toMatchObject({ path: "/" });
     expect(splitAppPath("/books/~1~")).toMatchObject({ path: "/", cacheBuster: "~1~" });
@@ -64,19 +104,44 @@ describe("parseHtml5Repo: the app-runtime binding in VCAP_SERVICES", () => {
 
   it("none bound, or only an app-host instance: no binding, no problem", () => {
     expect(parse({ xsuaa: [] })).toEqual({ problems: [] });
-    expect(parse({ "html5-apps-repo": [{ label: "html5-apps-repo", plan: "app-host", tags: ["html5-apps-repo-dt"], credentials: {} }] })).toEqual({ problems: [] });
+    expect(
+      parse({
+        "html5-apps-repo": [
+          { label: "html5-apps-repo", plan: "app-host", tags: ["html5-apps-repo-dt"], credentials: {} },
+        ],
+      }),
+    ).toEqual({ problems: [] });
   });
 
   it("found by label and plan, tag or sap.cloud.service", () => {
-    const expected = { problems: [], binding: { name: "html5-rt", uri: URI, tokenUrl: `${UAA}/oauth/token`, clientId: "sb-html5", clientSecret: SECRET } };
+    const expected = {
+      problems: [],
+      binding: {
+        name: "html5-rt",
+        uri: URI,
+        tokenUrl: `${UAA}/oauth/token`,
+        clientId: "sb-html5",
+        clientSecret: SECRET,
+      },
+    };
     expect(parse({ "html5-apps-repo": [runtimeBinding()] })).toEqual(expected);
-    expect(parse({ "user-provided": [runtimeBinding({}, { label: "user-provided", plan: undefined })] })).toEqual(expected);
-    expect(parse({ other: [runtimeBinding({}, { label: "other", plan: undefined, tags: [] })] })).toEqual(expected);
+    expect(
+      parse({ "user-provided": [runtimeBinding({}, { label: "user-provided", plan: undefined })] }),
+    ).toEqual(expected);
+    expect(parse({ other: [runtimeBinding({}, { label: "other", plan: undefined, tags: [] })] })).toEqual(
+      expected,
+    );
   });
 
   it("every problem by JSON path, never with a value", () => {
     const result = parse({
-      "html5-apps-repo": [runtimeBinding({ uri: "http://repo.example/applications/content", grant_type: "password", uaa: { url: UAA, clientid: "" } })],
+      "html5-apps-repo": [
+        runtimeBinding({
+          uri: "http://repo.example/applications/content",
+          grant_type: "password",
+          uaa: { url: UAA, clientid: "" },
+        }),
+      ],
     });
     const base = "VCAP_SERVICES.html5-apps-repo[0].credentials";
     expect(result.problems).toEqual([
@@ -85,28 +150,55 @@ describe("parseHtml5Repo: the app-runtime binding in VCAP_SERVICES", () => {
       { path: `${base}.uaa.clientid`, message: "must not be empty" },
       { path: `${base}.uaa.clientsecret`, message: "missing required property" },
     ]);
-    const x509 = parse({ "html5-apps-repo": [runtimeBinding({ uaa: { url: UAA, clientid: "c", certificate: "-----BEGIN", key: SECRET } })] });
-    expect(x509.problems).toEqual([{ path: `${base}.uaa.clientsecret`, message: expect.stringContaining("X.509") }]);
+    const x509 = parse({
+      "html5-apps-repo": [
+        runtimeBinding({ uaa: { url: UAA, clientid: "c", certificate: "-----BEGIN", key: SECRET } }),
+      ],
+    });
+    expect(x509.problems).toEqual([
+      { path: `${base}.uaa.clientsecret`, message: expect.stringContaining("X.509") },
+    ]);
     expect(JSON.stringify([result, x509])).not.toContain(SECRET);
   });
 
   it("two runtime bindings: a problem at the second", () => {
     const result = parse({ "html5-apps-repo": [runtimeBinding(), runtimeBinding()] });
-    expect(result.problems).toEqual([{ path: "VCAP_SERVICES.html5-apps-repo[1]", message: expect.stringContaining("more than one") }]);
+    expect(result.problems).toEqual([
+      { path: "VCAP_SERVICES.html5-apps-repo[1]", message: expect.stringContaining("more than one") },
+    ]);
   });
 });
 
-const CENTRAL = { routes: [{ source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" }] };
+const CENTRAL = {
+  routes: [{ source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" }],
+};
 
-function configWith(vcap: Record<string, unknown>, xsApp: unknown = CENTRAL, env: Record<string, string> = {}) {
-  return loadConfig({ VCAP_SERVICES: JSON.stringify(vcap), destinations: JSON.stringify([{ name: "backend", url: "https://backend.example" }]), ...env } as never, xsApp);
+function configWith(
+  vcap: Record<string, unknown>,
+  xsApp: unknown = CENTRAL,
+  env: Record<string, string> = {},
+) {
+  return loadConfig(
+    {
+      VCAP_SERVICES: JSON.stringify(vcap),
+      destinations: JSON.stringify([{ name: "backend", url: "https://backend.example" }]),
+      ...env,
+    } as never,
+    xsApp,
+  );
 }
 
 describe("html5-apps-repo-rt routes in the configuration", () => {
   it("refused at start-up without the binding, with what to bind", () => {
     const result = configWith({});
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problems).toEqual([{ path: "xs-app.json.routes[0].service", message: expect.stringContaining("html5-apps-repo, plan app-runtime") }]);
+    if (!result.ok)
+      expect(result.problems).toEqual([
+        {
+          path: "xs-app.json.routes[0].service",
+          message: expect.stringContaining("html5-apps-repo, plan app-runtime"),
+        },
+      ]);
   });
 
   it("accepted with the binding; the start-up summary names the repository's origin only", () => {
@@ -115,14 +207,23 @@ describe("html5-apps-repo-rt routes in the configuration", () => {
     if (!result.ok) return;
     expect(result.config.xsApp.routes[0]!.service).toBe("html5-apps-repo-rt");
     const summary = JSON.stringify(redactedSummary(result.config));
-    expect(summary).toContain('"html5Repo":{"uri":"https://html5-apps-repo-rt.cfapps.eu10.hana.ondemand.com"}');
+    expect(summary).toContain(
+      '"html5Repo":{"uri":"https://html5-apps-repo-rt.cfapps.eu10.hana.ondemand.com"}',
+    );
     expect(summary).not.toContain(SECRET);
   });
 
   it("other services stay refused", () => {
-    const result = configWith({ "html5-apps-repo": [runtimeBinding()] }, { routes: [{ source: "^/x", service: "com.sap.bs" }] });
+    const result = configWith(
+      { "html5-apps-repo": [runtimeBinding()] },
+      { routes: [{ source: "^/x", service: "com.sap.bs" }] },
+    );
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problems[0]).toEqual({ path: "xs-app.json.routes[0].service", message: "not supported at the edge" });
+    if (!result.ok)
+      expect(result.problems[0]).toEqual({
+        path: "xs-app.json.routes[0].service",
+        message: "not supported at the edge",
+      });
   });
 });
 
@@ -133,53 +234,97 @@ function fakeRepo(answers: Record<string, () => Response>) {
     const url = String(input instanceof Request ? input.url : input);
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     calls.push({ url, authorization: headers.get("authorization"), method: init?.method ?? "GET" });
-    if (url === `${UAA}/oauth/token`) return Response.json({ access_token: TOKEN, token_type: "bearer", expires_in: 3600 });
+    if (url === `${UAA}/oauth/token`)
+      return Response.json({ access_token: TOKEN, token_type: "bearer", expires_in: 3600 });
     const answer = answers[url.slice(URI.length)];
     return answer ? answer() : new Response("nope", { status: 404 });
   }) as typeof fetch;
   return { fetch: fetchImpl, calls };
 }
 
-function routerWith(answers: Record<string, () => Response>, vcap: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+function routerWith(
+  answers: Record<string, () => Response>,
+  vcap: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+) {
   const loaded = configWith({ "html5-apps-repo": [runtimeBinding()], ...vcap }, CENTRAL, env);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const config: RouterConfig = loaded.config;
   const repo = fakeRepo(answers);
   const logs: { event: string; fields?: Record<string, unknown> }[] = [];
-  const router = createHtml5Router({ binding: config.html5Repo!, config, fetch: repo.fetch, now: Date.now, log: (event, fields) => logs.push({ event, ...(fields && { fields }) }) });
+  const router = createHtml5Router({
+    binding: config.html5Repo!,
+    config,
+    fetch: repo.fetch,
+    now: Date.now,
+    log: (event, fields) => logs.push({ event, ...(fields && { fields }) }),
+  });
   return { router, repo, logs };
 }
 
 const xsApp = (body: unknown) => () => Response.json(body);
 const request = (path: string, init?: RequestInit) => new Request(`https://router.test${path}`, init);
 const noWait = () => {};
-const html5Route = (extra: Partial<RouteConfig> = {}): RouteConfig => ({ source: /^(.*)$/, destination: "", authenticationType: "none", csrfProtection: false, service: "html5-apps-repo-rt", ...extra });
+const html5Route = (extra: Partial<RouteConfig> = {}): RouteConfig => ({
+  source: /^(.*)$/,
+  destination: "",
+  authenticationType: "none",
+  csrfProtection: false,
+  service: "html5-apps-repo-rt",
+  ...extra,
+});
 
 describe("createHtml5Router: choosing the routes and serving files", () => {
-  const APP = { routes: [{ source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" }] };
+  const APP = {
+    routes: [{ source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" }],
+  };
 
   it("one xs-app.json call for concurrent requests (single flight), with the binding's token", async () => {
     const { router, repo } = routerWith({ "/books/xs-app.json": xsApp(APP) });
-    const selections = await Promise.all(Array.from({ length: 5 }, () => router.select(request("/books/index.html"), noWait)));
+    const selections = await Promise.all(
+      Array.from({ length: 5 }, () => router.select(request("/books/index.html"), noWait)),
+    );
     expect(selections.every((s) => s.kind === "app" && s.pathname === "/index.html")).toBe(true);
-    expect(repo.calls.filter((c) => c.url.endsWith("/xs-app.json"))).toEqual([{ url: `${URI}/books/xs-app.json`, authorization: `Bearer ${TOKEN}`, method: "GET" }]);
+    expect(repo.calls.filter((c) => c.url.endsWith("/xs-app.json"))).toEqual([
+      { url: `${URI}/books/xs-app.json`, authorization: `Bearer ${TOKEN}`, method: "GET" },
+    ]);
     expect(router.calls).toEqual({ token: 1, xsApp: 1, file: 0 });
   });
 
   it("no app key, or a prefixed one (no business service bound): central routing without a call", async () => {
     const { router, repo } = routerWith({});
-    for (const path of ["/", "/index.html", "/user-api/currentUser", "/comsapbs.books/index.html", "/favicon.ico", "/a%2Fb/x"]) {
+    for (const path of [
+      "/",
+      "/index.html",
+      "/user-api/currentUser",
+      "/comsapbs.books/index.html",
+      "/favicon.ico",
+      "/a%2Fb/x",
+    ]) {
       expect(await router.select(request(path), noWait)).toEqual({ kind: "central" });
     }
     expect(repo.calls).toEqual([]);
   });
 
   it("an own sap.cloud.service prefix (OWN_SAP_CLOUD_SERVICE) serves the app from the repository; files below the app name", async () => {
-    const { router, repo } = routerWith({ "/books/xs-app.json": xsApp(APP), "/books/a.js": () => new Response("js") }, {}, { OWN_SAP_CLOUD_SERVICE: '["com.sap.books"]' });
+    const { router, repo } = routerWith(
+      { "/books/xs-app.json": xsApp(APP), "/books/a.js": () => new Response("js") },
+      {},
+      { OWN_SAP_CLOUD_SERVICE: '["com.sap.books"]' },
+    );
     const selection = await router.select(request("/comsapbooks.books/a.js"), noWait);
-    expect(selection).toMatchObject({ kind: "app", pathname: "/a.js", key: { appPrefix: "comsapbooks", appKeyWithoutPrefix: "books" } });
-    expect(await (await router.serve(request("/comsapbooks.books/a.js"), html5Route(), "/a.js", selection)).text()).toBe("js");
-    expect(repo.calls.map((c) => c.url).filter((u) => u.startsWith(URI))).toEqual([`${URI}/books/xs-app.json`, `${URI}/books/a.js`]);
+    expect(selection).toMatchObject({
+      kind: "app",
+      pathname: "/a.js",
+      key: { appPrefix: "comsapbooks", appKeyWithoutPrefix: "books" },
+    });
+    expect(
+      await (await router.serve(request("/comsapbooks.books/a.js"), html5Route(), "/a.js", selection)).text(),
+    ).toBe("js");
+    expect(repo.calls.map((c) => c.url).filter((u) => u.startsWith(URI))).toEqual([
+      `${URI}/books/xs-app.json`,
+      `${URI}/books/a.js`,
+    ]);
     expect(await router.select(request("/otherservice.books/a.js"), noWait)).toEqual({ kind: "central" });
   });
 
@@ -187,7 +332,12 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
     const { router, repo } = routerWith({ "/ghost/xs-app.json": () => new Response("no", { status: 503 }) });
     const selection = await router.select(request("/ghost/index.html"), noWait);
     expect(selection).toMatchObject({ kind: "central", missingApp: { entireKey: "ghost" } });
-    const res = await router.serve(request("/ghost/index.html"), html5Route(), "/ghost/index.html", selection);
+    const res = await router.serve(
+      request("/ghost/index.html"),
+      html5Route(),
+      "/ghost/index.html",
+      selection,
+    );
     expect(res.status).toBe(404);
     expect(res.headers.get("x-approuter-error")).toBe("HTML5_APP_NOT_FOUND");
     expect(repo.calls.filter((c) => !c.url.endsWith("/oauth/token"))).toHaveLength(1);
@@ -197,8 +347,12 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
     const { router, logs } = routerWith({
       "/nojson/xs-app.json": () => new Response("{", { status: 200 }),
       "/missing/xs-app.json": () => new Response("", { status: 404 }),
-      "/local/xs-app.json": xsApp({ routes: [{ source: "^/x", localDir: "web", authenticationType: "none" }] }),
-      "/ias/xs-app.json": xsApp({ routes: [{ source: "^/x", destination: "backend", authenticationType: "ias" }] }),
+      "/local/xs-app.json": xsApp({
+        routes: [{ source: "^/x", localDir: "web", authenticationType: "none" }],
+      }),
+      "/ias/xs-app.json": xsApp({
+        routes: [{ source: "^/x", destination: "backend", authenticationType: "ias" }],
+      }),
       "/unknown/xs-app.json": xsApp({ routes: [{ source: "^/x", destination: "nowhere" }] }),
     });
     for (const app of ["nojson", "missing", "local", "ias", "unknown"]) {
@@ -221,16 +375,35 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
   });
 
   it("serve: GET and HEAD only; the repository's path below the app key; the browser's cookies and Authorization stay behind", async () => {
-    const { router, repo } = routerWith({ "/books/xs-app.json": xsApp(APP), "/books/a.js?v=1": () => new Response("js", { headers: { "set-cookie": "x=1", etag: '"e"' } }) });
+    const { router, repo } = routerWith({
+      "/books/xs-app.json": xsApp(APP),
+      "/books/a.js?v=1": () => new Response("js", { headers: { "set-cookie": "x=1", etag: '"e"' } }),
+    });
     const selection = await router.select(request("/books/a.js?v=1"), noWait);
-    const post = await router.serve(request("/books/a.js", { method: "POST", body: "x" }), html5Route(), "/a.js", selection);
+    const post = await router.serve(
+      request("/books/a.js", { method: "POST", body: "x" }),
+      html5Route(),
+      "/a.js",
+      selection,
+    );
     expect(post.status).toBe(405);
     expect(post.headers.get("allow")).toBe("GET, HEAD");
-    const res = await router.serve(request("/books/a.js?v=1", { headers: { cookie: "JSESSIONID=s", authorization: "Bearer user", "if-none-match": '"e"' } }), html5Route(), "/a.js?v=1", selection);
+    const res = await router.serve(
+      request("/books/a.js?v=1", {
+        headers: { cookie: "JSESSIONID=s", authorization: "Bearer user", "if-none-match": '"e"' },
+      }),
+      html5Route(),
+      "/a.js?v=1",
+      selection,
+    );
     expect(await res.text()).toBe("js");
     expect(res.headers.get("set-cookie")).toBeNull();
     expect(res.headers.get("etag")).toBe('"e"');
-    expect(repo.calls.at(-1)).toEqual({ url: `${URI}/books/a.js?v=1`, authorization: `Bearer ${TOKEN}`, method: "GET" });
+    expect(repo.calls.at(-1)).toEqual({
+      url: `${URI}/books/a.js?v=1`,
+      authorization: `Bearer ${TOKEN}`,
+      method: "GET",
+    });
   });
 
   it("serve: the repository refusing (403) is 502 HTML5_REPO_REFUSED; failing (5xx) is 503 HTML5_REPO_UNAVAILABLE; a 404 passes", async () => {
@@ -256,8 +429,13 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
     const { router } = routerWith({ "/books/xs-app.json": xsApp({ ...APP, welcomeFile: "start.html" }) });
     const redirect = await router.select(request("/books/~1~/"), noWait);
     expect(redirect.kind).toBe("answer");
-    expect((redirect as AppSelection & { kind: "answer" }).response.headers.get("location")).toBe("/books/start.html");
-    const fetchToken = await router.select(request("/books", { headers: { "x-csrf-token": "Fetch" } }), noWait);
+    expect((redirect as AppSelection & { kind: "answer" }).response.headers.get("location")).toBe(
+      "/books/start.html",
+    );
+    const fetchToken = await router.select(
+      request("/books", { headers: { "x-csrf-token": "Fetch" } }),
+      noWait,
+    );
     expect(fetchToken).toMatchObject({ kind: "app", pathname: "/start.html" });
   });
 });

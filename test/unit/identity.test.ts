@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { loginPage } from "../../src/auth/login-page.js";
 import { boundedReturnTo, loginCookieName, LOGIN_SLOTS, MAX_RETURN_TO } from "../../src/auth/login-state.js";
 import { createProvider } from "../../src/auth/provider.js";
-import { iasEndpoints, onTenantHost, tenantOfHost, xsuaaEndpoints, xsuaaJwksUrl } from "../../src/auth/endpoints.js";
+import {
+  iasEndpoints,
+  onTenantHost,
+  tenantOfHost,
+  xsuaaEndpoints,
+  xsuaaJwksUrl,
+} from "../../src/auth/endpoints.js";
 import { iasIssuerAccepted, xsuaaAudienceAccepted, xsuaaIssuerAccepted } from "../../src/auth/token-rules.js";
 import { formatProblems, loadConfig, type IdentityProviderConfig } from "../../src/config/index.js";
 import type { Env } from "../../src/env.js";
@@ -20,25 +26,62 @@ const XSUAA_CREDENTIALS = {
   tenantid: "1a2b",
   tenantmode: "dedicated",
 };
-const xsuaaBinding = (over: Record<string, unknown> = {}) => ({ label: "xsuaa", name: "uaa", tags: ["xsuaa"], plan: "application", credentials: XSUAA_CREDENTIALS, ...over });
+const xsuaaBinding = (over: Record<string, unknown> = {}) => ({
+  label: "xsuaa",
+  name: "uaa",
+  tags: ["xsuaa"],
+  plan: "application",
+  credentials: XSUAA_CREDENTIALS,
+  ...over,
+});
 const iasBinding = (over: Record<string, unknown> = {}) => ({
   label: "identity",
   name: "ias",
   tags: ["ias"],
-  credentials: { url: "https://tenant.accounts.ondemand.com", clientid: "ias-client", clientsecret: "x", domains: ["accounts.ondemand.com"], app_tid: "tid-1" },
+  credentials: {
+    url: "https://tenant.accounts.ondemand.com",
+    clientid: "ias-client",
+    clientsecret: "x",
+    domains: ["accounts.ondemand.com"],
+    app_tid: "tid-1",
+  },
   ...over,
 });
-const route = (authenticationType?: string) => ({ routes: [{ source: "^/", destination: "backend", ...(authenticationType && { authenticationType }) }] });
+const route = (authenticationType?: string) => ({
+  routes: [{ source: "^/", destination: "backend", ...(authenticationType && { authenticationType }) }],
+});
 
 function load(vcap: unknown, xsApp: unknown = route("xsuaa"), env: Record<string, unknown> = {}) {
-  return loadConfig({ destinations: DESTINATIONS, VCAP_SERVICES: JSON.stringify(vcap), ...env } as Env, xsApp);
+  return loadConfig(
+    { destinations: DESTINATIONS, VCAP_SERVICES: JSON.stringify(vcap), ...env } as Env,
+    xsApp,
+  );
 }
 
 describe("binding selection (SAP's rules)", () => {
   it.each([
-    ["by the xsuaa tag, whatever the label", { "some-label": [xsuaaBinding({ label: "some-label" })] }, {}, "VCAP_SERVICES.some-label[0]"],
-    ["user-provided with credentials.tags", { "user-provided": [{ label: "user-provided", name: "ups", credentials: { ...XSUAA_CREDENTIALS, tags: ["xsuaa"] } }] }, {}, "VCAP_SERVICES.user-provided[0]"],
-    ["UAA_SERVICE_NAME picks by name among two", { xsuaa: [xsuaaBinding({ name: "one" }), xsuaaBinding({ name: "two" })] }, { UAA_SERVICE_NAME: "two" }, "VCAP_SERVICES.xsuaa[1]"],
+    [
+      "by the xsuaa tag, whatever the label",
+      { "some-label": [xsuaaBinding({ label: "some-label" })] },
+      {},
+      "VCAP_SERVICES.some-label[0]",
+    ],
+    [
+      "user-provided with credentials.tags",
+      {
+        "user-provided": [
+          { label: "user-provided", name: "ups", credentials: { ...XSUAA_CREDENTIALS, tags: ["xsuaa"] } },
+        ],
+      },
+      {},
+      "VCAP_SERVICES.user-provided[0]",
+    ],
+    [
+      "UAA_SERVICE_NAME picks by name among two",
+      { xsuaa: [xsuaaBinding({ name: "one" }), xsuaaBinding({ name: "two" })] },
+      { UAA_SERVICE_NAME: "two" },
+      "VCAP_SERVICES.xsuaa[1]",
+    ],
   ])("finds XSUAA %s", (_name, vcap, env, path) => {
     const result = load(vcap, route("xsuaa"), env);
     if (!result.ok) expect.fail(formatProblems(result.problems));
@@ -47,15 +90,72 @@ describe("binding selection (SAP's rules)", () => {
   });
 
   it.each([
-    ["a label xsuaa without the tag", { xsuaa: [xsuaaBinding({ tags: [] })] }, {}, 'routes[0].authenticationType: needs an XSUAA binding in VCAP_SERVICES (a service whose tags contain "xsuaa")'],
-    ["two tagged bindings", { xsuaa: [xsuaaBinding({ name: "a" })], other: [xsuaaBinding({ name: "b" })] }, {}, "VCAP_SERVICES.other[0]: more than one XSUAA binding: VCAP_SERVICES.xsuaa[0] and VCAP_SERVICES.other[0]; set UAA_SERVICE_NAME"],
-    ["UAA_SERVICE_NAME naming nothing", { xsuaa: [xsuaaBinding()] }, { UAA_SERVICE_NAME: "nope" }, 'needs an XSUAA binding in VCAP_SERVICES (a service whose tags contain "xsuaa", named "nope")'],
-    ["no clientsecret and no certificate", { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, clientsecret: undefined } })] }, {}, "VCAP_SERVICES.xsuaa[0].credentials.clientsecret: missing: a binding needs clientsecret or certificate"],
-    ["no clientid", { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, clientid: undefined } })] }, {}, "VCAP_SERVICES.xsuaa[0].credentials.clientid"],
-    ["an X.509 binding without the mTLS binding", { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, clientsecret: undefined, certificate: "-----BEGIN CERTIFICATE-----", key: "k", certurl: "https://consumer.authentication.cert.eu10.hana.ondemand.com" } })] }, {}, 'credentials.certificate: an X.509 binding needs a Workers mTLS certificate binding named "XSUAA_MTLS"'],
-    ["shared tenant mode without TENANT_HOST_PATTERN", { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, tenantmode: "shared" } })] }, {}, 'TENANT_HOST_PATTERN: must be set: the XSUAA binding has tenantmode "shared"'],
-    ["a pattern without a group", { xsuaa: [xsuaaBinding()] }, { TENANT_HOST_PATTERN: "^.*\\.example\\.com$" }, "TENANT_HOST_PATTERN: must have a capturing group"],
-    ["JWT_REFRESH not a number", { xsuaa: [xsuaaBinding()] }, { JWT_REFRESH: "soon" }, "JWT_REFRESH: must be a whole number of minutes"],
+    [
+      "a label xsuaa without the tag",
+      { xsuaa: [xsuaaBinding({ tags: [] })] },
+      {},
+      'routes[0].authenticationType: needs an XSUAA binding in VCAP_SERVICES (a service whose tags contain "xsuaa")',
+    ],
+    [
+      "two tagged bindings",
+      { xsuaa: [xsuaaBinding({ name: "a" })], other: [xsuaaBinding({ name: "b" })] },
+      {},
+      "VCAP_SERVICES.other[0]: more than one XSUAA binding: VCAP_SERVICES.xsuaa[0] and VCAP_SERVICES.other[0]; set UAA_SERVICE_NAME",
+    ],
+    [
+      "UAA_SERVICE_NAME naming nothing",
+      { xsuaa: [xsuaaBinding()] },
+      { UAA_SERVICE_NAME: "nope" },
+      'needs an XSUAA binding in VCAP_SERVICES (a service whose tags contain "xsuaa", named "nope")',
+    ],
+    [
+      "no clientsecret and no certificate",
+      { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, clientsecret: undefined } })] },
+      {},
+      "VCAP_SERVICES.xsuaa[0].credentials.clientsecret: missing: a binding needs clientsecret or certificate",
+    ],
+    [
+      "no clientid",
+      { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, clientid: undefined } })] },
+      {},
+      "VCAP_SERVICES.xsuaa[0].credentials.clientid",
+    ],
+    [
+      "an X.509 binding without the mTLS binding",
+      {
+        xsuaa: [
+          xsuaaBinding({
+            credentials: {
+              ...XSUAA_CREDENTIALS,
+              clientsecret: undefined,
+              certificate: "-----BEGIN CERTIFICATE-----",
+              key: "k",
+              certurl: "https://consumer.authentication.cert.eu10.hana.ondemand.com",
+            },
+          }),
+        ],
+      },
+      {},
+      'credentials.certificate: an X.509 binding needs a Workers mTLS certificate binding named "XSUAA_MTLS"',
+    ],
+    [
+      "shared tenant mode without TENANT_HOST_PATTERN",
+      { xsuaa: [xsuaaBinding({ credentials: { ...XSUAA_CREDENTIALS, tenantmode: "shared" } })] },
+      {},
+      'TENANT_HOST_PATTERN: must be set: the XSUAA binding has tenantmode "shared"',
+    ],
+    [
+      "a pattern without a group",
+      { xsuaa: [xsuaaBinding()] },
+      { TENANT_HOST_PATTERN: "^.*\\.example\\.com$" },
+      "TENANT_HOST_PATTERN: must have a capturing group",
+    ],
+    [
+      "JWT_REFRESH not a number",
+      { xsuaa: [xsuaaBinding()] },
+      { JWT_REFRESH: "soon" },
+      "JWT_REFRESH: must be a whole number of minutes",
+    ],
   ])("refuses %s, naming it", (_name, vcap, env, message) => {
     const result = load(vcap, route("xsuaa"), env);
     expect(result.ok).toBe(false);
@@ -66,19 +166,45 @@ describe("binding selection (SAP's rules)", () => {
   });
 
   it("an X.509 binding with its mTLS binding uses the certificate (SAP prefers it over a secret)", () => {
-    const credentials = { ...XSUAA_CREDENTIALS, certificate: "-----BEGIN CERTIFICATE-----", key: "k", certurl: "https://consumer.authentication.cert.eu10.hana.ondemand.com" };
-    const result = load({ xsuaa: [xsuaaBinding({ credentials })] }, route("xsuaa"), { MY_MTLS: { fetch: () => undefined }, XSUAA_MTLS_BINDING: "MY_MTLS" });
+    const credentials = {
+      ...XSUAA_CREDENTIALS,
+      certificate: "-----BEGIN CERTIFICATE-----",
+      key: "k",
+      certurl: "https://consumer.authentication.cert.eu10.hana.ondemand.com",
+    };
+    const result = load({ xsuaa: [xsuaaBinding({ credentials })] }, route("xsuaa"), {
+      MY_MTLS: { fetch: () => undefined },
+      XSUAA_MTLS_BINDING: "MY_MTLS",
+    });
     if (!result.ok) expect.fail(formatProblems(result.problems));
     const xsuaa = result.config.identityProviders.xsuaa!;
     expect(xsuaa.mtlsBinding).toBe("MY_MTLS");
     expect(xsuaa.clientSecret).toBeUndefined();
-    expect(xsuaaEndpoints(xsuaa).token).toBe("https://consumer.authentication.cert.eu10.hana.ondemand.com/oauth/token");
+    expect(xsuaaEndpoints(xsuaa).token).toBe(
+      "https://consumer.authentication.cert.eu10.hana.ondemand.com/oauth/token",
+    );
   });
 
   it.each([
     ["label identity", { identity: [iasBinding()] }],
     ["a label containing identity", { "identity-beta": [iasBinding({ label: "identity-beta" })] }],
-    ["user-provided with credentials.label", { "user-provided": [{ label: "user-provided", name: "oidc", credentials: { url: "https://idp.example.com", clientid: "c", clientsecret: "s", label: "identity" } }] }],
+    [
+      "user-provided with credentials.label",
+      {
+        "user-provided": [
+          {
+            label: "user-provided",
+            name: "oidc",
+            credentials: {
+              url: "https://idp.example.com",
+              clientid: "c",
+              clientsecret: "s",
+              label: "identity",
+            },
+          },
+        ],
+      },
+    ],
   ])("finds IAS by %s; a route without authenticationType then uses it (SAP's iasOnly)", (_name, vcap) => {
     const result = load(vcap, route());
     if (!result.ok) expect.fail(formatProblems(result.problems));
@@ -104,14 +230,35 @@ describe("binding selection (SAP's rules)", () => {
       XS_BIND_ADDRESS: "0.0.0.0",
     });
     if (!result.ok) expect.fail(formatProblems(result.problems));
-    expect(result.config.login).toMatchObject({ refreshBeforeMs: 0, preserveFragment: false, authTypeInRedirect: true, logoutWithTokenHint: true, xsa: true });
+    expect(result.config.login).toMatchObject({
+      refreshBeforeMs: 0,
+      preserveFragment: false,
+      authTypeInRedirect: true,
+      logoutWithTokenHint: true,
+      xsa: true,
+    });
     expect(tenantOfHost("acme-router.example.com:443", result.config.login.tenantHostPattern)).toBe("acme");
   });
 
   it("IAS domains as a JSON string (both forms occur in bindings)", () => {
-    const result = load({ identity: [iasBinding({ credentials: { ...iasBinding().credentials, domains: '["accounts.ondemand.com","accounts.cloud.sap"]' } })] }, route("ias"));
+    const result = load(
+      {
+        identity: [
+          iasBinding({
+            credentials: {
+              ...iasBinding().credentials,
+              domains: '["accounts.ondemand.com","accounts.cloud.sap"]',
+            },
+          }),
+        ],
+      },
+      route("ias"),
+    );
     if (!result.ok) expect.fail(formatProblems(result.problems));
-    expect(result.config.identityProviders.identity?.domains).toEqual(["accounts.ondemand.com", "accounts.cloud.sap"]);
+    expect(result.config.identityProviders.identity?.domains).toEqual([
+      "accounts.ondemand.com",
+      "accounts.cloud.sap",
+    ]);
   });
 });
 
@@ -138,22 +285,54 @@ describe("XSUAA endpoints", () => {
   });
 
   it.each([
-    ["shared mode: the tenant's host, same protocol, port and path", { tenantMode: "shared" as const, url: "https://provider.authentication.eu10.hana.ondemand.com:8443/uaa" }, "acme", "https://acme.authentication.eu10.hana.ondemand.com:8443/uaa/oauth/authorize"],
-    ["dedicated mode: the binding's host", { tenantMode: "dedicated" as const }, "acme", "https://provider.authentication.eu10.hana.ondemand.com/oauth/authorize"],
-    ["shared mode without a tenant: the binding's host", { tenantMode: "shared" as const }, undefined, "https://provider.authentication.eu10.hana.ondemand.com/oauth/authorize"],
+    [
+      "shared mode: the tenant's host, same protocol, port and path",
+      {
+        tenantMode: "shared" as const,
+        url: "https://provider.authentication.eu10.hana.ondemand.com:8443/uaa",
+      },
+      "acme",
+      "https://acme.authentication.eu10.hana.ondemand.com:8443/uaa/oauth/authorize",
+    ],
+    [
+      "dedicated mode: the binding's host",
+      { tenantMode: "dedicated" as const },
+      "acme",
+      "https://provider.authentication.eu10.hana.ondemand.com/oauth/authorize",
+    ],
+    [
+      "shared mode without a tenant: the binding's host",
+      { tenantMode: "shared" as const },
+      undefined,
+      "https://provider.authentication.eu10.hana.ondemand.com/oauth/authorize",
+    ],
   ])("%s", (_name, over, tenant, authorize) => {
     expect(xsuaaEndpoints({ ...XSUAA, ...over }, tenant).authorize).toBe(authorize);
   });
 
   it("shared mode moves certurl to the tenant too (first label replaced)", () => {
-    const x509 = { ...XSUAA, tenantMode: "shared" as const, clientSecret: undefined, mtlsBinding: "XSUAA_MTLS", certUrl: "https://provider.authentication.cert.eu10.hana.ondemand.com" } as IdentityProviderConfig;
-    expect(xsuaaEndpoints(x509, "acme").token).toBe("https://acme.authentication.cert.eu10.hana.ondemand.com/oauth/token");
+    const x509 = {
+      ...XSUAA,
+      tenantMode: "shared" as const,
+      clientSecret: undefined,
+      mtlsBinding: "XSUAA_MTLS",
+      certUrl: "https://provider.authentication.cert.eu10.hana.ondemand.com",
+    } as IdentityProviderConfig;
+    expect(xsuaaEndpoints(x509, "acme").token).toBe(
+      "https://acme.authentication.cert.eu10.hana.ondemand.com/oauth/token",
+    );
   });
 
   it("JWKS as @sap/xssec: https://<uaadomain>/token_keys?zid=; http only for a loopback simulator", () => {
-    expect(xsuaaJwksUrl(XSUAA, "zone-1")).toBe("https://authentication.eu10.hana.ondemand.com/token_keys?zid=zone-1");
-    expect(xsuaaJwksUrl({ ...XSUAA, url: "http://uaa.localhost:8080", uaadomain: "localhost:8080" }, "z")).toBe("http://localhost:8080/token_keys?zid=z");
-    expect(xsuaaJwksUrl({ ...XSUAA, url: "http://evil.example", uaadomain: "evil.example" }, "z")).toMatch(/^https:/);
+    expect(xsuaaJwksUrl(XSUAA, "zone-1")).toBe(
+      "https://authentication.eu10.hana.ondemand.com/token_keys?zid=zone-1",
+    );
+    expect(
+      xsuaaJwksUrl({ ...XSUAA, url: "http://uaa.localhost:8080", uaadomain: "localhost:8080" }, "z"),
+    ).toBe("http://localhost:8080/token_keys?zid=z");
+    expect(xsuaaJwksUrl({ ...XSUAA, url: "http://evil.example", uaadomain: "evil.example" }, "z")).toMatch(
+      /^https:/,
+    );
   });
 
   it("tenants from the host: group 1, port removed, only subdomain characters", () => {
@@ -167,7 +346,13 @@ describe("XSUAA endpoints", () => {
 });
 
 describe("IAS endpoints", () => {
-  const IAS = { ...XSUAA, kind: "ias" as const, label: "identity" as const, url: "https://t.accounts.ondemand.com", domains: ["accounts.ondemand.com"] };
+  const IAS = {
+    ...XSUAA,
+    kind: "ias" as const,
+    label: "identity" as const,
+    url: "https://t.accounts.ondemand.com",
+    domains: ["accounts.ondemand.com"],
+  };
   it("come from discovery, else /oauth2/*", () => {
     expect(iasEndpoints(IAS, undefined)).toEqual({
       authorize: "https://t.accounts.ondemand.com/oauth2/authorize",
@@ -176,7 +361,12 @@ describe("IAS endpoints", () => {
       logout: "https://t.accounts.ondemand.com/oauth2/logout",
       jwks: "https://t.accounts.ondemand.com/oauth2/certs",
     });
-    expect(iasEndpoints(IAS, { token_endpoint: "https://t.accounts.ondemand.com/other/token", jwks_uri: "https://k.example/certs" })).toMatchObject({
+    expect(
+      iasEndpoints(IAS, {
+        token_endpoint: "https://t.accounts.ondemand.com/other/token",
+        jwks_uri: "https://k.example/certs",
+      }),
+    ).toMatchObject({
       token: "https://t.accounts.ondemand.com/other/token",
       jwks: "https://k.example/certs",
     });
@@ -221,7 +411,11 @@ describe("issuer rules", () => {
   it.each([
     ["a domain", { iss: "https://accounts.ondemand.com" }, true],
     ["one label under a domain", { iss: "https://tenant.accounts.ondemand.com" }, true],
-    ["ias_iss wins over iss", { iss: "https://custom.example.com", ias_iss: "https://tenant.accounts.ondemand.com" }, true],
+    [
+      "ias_iss wins over iss",
+      { iss: "https://custom.example.com", ias_iss: "https://tenant.accounts.ondemand.com" },
+      true,
+    ],
     ["two labels under", { iss: "https://a.b.accounts.ondemand.com" }, false],
     ["another domain", { iss: "https://tenant.accounts.evil.com" }, false],
     ["http", { iss: "http://tenant.accounts.ondemand.com" }, false],
@@ -232,7 +426,9 @@ describe("issuer rules", () => {
 
   it("no domains: the issuer must be the expected one", () => {
     expect(iasIssuerAccepted({ iss: "https://idp.example.com/" }, [], "https://idp.example.com")).toBe(true);
-    expect(iasIssuerAccepted({ iss: "https://idp.example.com/x" }, [], "https://idp.example.com")).toBe(false);
+    expect(iasIssuerAccepted({ iss: "https://idp.example.com/x" }, [], "https://idp.example.com")).toBe(
+      false,
+    );
   });
 });
 
@@ -257,7 +453,13 @@ describe("login state bounds (issue 9)", () => {
     expect(page.status).toBe(200);
     expect(html).not.toContain("<script>alert");
     const attribute = /<html data-u="([^"]*)"/.exec(html)![1]!;
-    expect(attribute.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&")).toBe(target);
+    expect(
+      attribute
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&amp;/g, "&"),
+    ).toBe(target);
     const csp = page.headers.get("content-security-policy")!;
     expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
     expect(csp).not.toContain("unsafe-inline");
@@ -272,12 +474,27 @@ describe("provider URLs (createProvider, nothing fetched)", () => {
     fetch: (() => Promise.reject(new Error("no network here"))) as typeof fetch,
     tokenFetch: (() => Promise.reject(new Error("no network here"))) as typeof fetch,
     now: () => Date.now(),
-    login: { refreshBeforeMs: 300_000, preserveFragment: true, authTypeInRedirect: false, logoutWithTokenHint: false, xsa: false, defaultAuthenticationType: "xsuaa" as const, ...login },
+    login: {
+      refreshBeforeMs: 300_000,
+      preserveFragment: true,
+      authTypeInRedirect: false,
+      logoutWithTokenHint: false,
+      xsa: false,
+      defaultAuthenticationType: "xsuaa" as const,
+      ...login,
+    },
   });
-  const args = { redirectUri: "https://r.example/login/callback", state: "st", nonce: "no", codeChallenge: "cc" };
+  const args = {
+    redirectUri: "https://r.example/login/callback",
+    state: "st",
+    nonce: "no",
+    codeChallenge: "cc",
+  };
 
   it("XSUAA authorize: no scope, no nonce, PKCE S256; idp=, or login_hint on XS advanced", async () => {
-    const plain = new URL(await createProvider(XSUAA, deps()).authorizeUrl({ ...args, identityProvider: "corp" }));
+    const plain = new URL(
+      await createProvider(XSUAA, deps()).authorizeUrl({ ...args, identityProvider: "corp" }),
+    );
     expect(Object.fromEntries(plain.searchParams)).toEqual({
       response_type: "code",
       client_id: "sb-app!t42",
@@ -287,10 +504,14 @@ describe("provider URLs (createProvider, nothing fetched)", () => {
       code_challenge_method: "S256",
       idp: "corp",
     });
-    const xsa = new URL(await createProvider(XSUAA, deps({ xsa: true })).authorizeUrl({ ...args, identityProvider: "corp" }));
+    const xsa = new URL(
+      await createProvider(XSUAA, deps({ xsa: true })).authorizeUrl({ ...args, identityProvider: "corp" }),
+    );
     expect(xsa.searchParams.get("login_hint")).toBe('{"origin":"corp"}');
     expect(xsa.searchParams.has("idp")).toBe(false);
-    const scoped = new URL(await createProvider({ ...XSUAA, scope: "openid app!t42.Display" }, deps()).authorizeUrl(args));
+    const scoped = new URL(
+      await createProvider({ ...XSUAA, scope: "openid app!t42.Display" }, deps()).authorizeUrl(args),
+    );
     expect(scoped.searchParams.get("scope")).toBe("openid app!t42.Display");
   });
 
@@ -301,10 +522,16 @@ describe("provider URLs (createProvider, nothing fetched)", () => {
     expect(back.searchParams.get("redirect")).toBe("https://r.example/bye?x=1");
     expect(back.searchParams.get("client_id")).toBe("sb-app!t42");
     const shared = createProvider({ ...XSUAA, tenantMode: "shared" }, deps());
-    expect(new URL((await shared.logoutUrl({ tenant: "acme" }))!).host).toBe("acme.authentication.eu10.hana.ondemand.com");
+    expect(new URL((await shared.logoutUrl({ tenant: "acme" }))!).host).toBe(
+      "acme.authentication.eu10.hana.ondemand.com",
+    );
   });
 
   it("XSUAA takes no back-channel logout tokens (SAP: IAS only)", () => {
-    expect(createProvider(XSUAA, deps()).acceptsIssuer({ iss: "https://provider.authentication.eu10.hana.ondemand.com/oauth/token" })).toBe(false);
+    expect(
+      createProvider(XSUAA, deps()).acceptsIssuer({
+        iss: "https://provider.authentication.eu10.hana.ondemand.com/oauth/token",
+      }),
+    ).toBe(false);
   });
 });

@@ -1,10 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { assetPathFor, serveLocalDir, welcomeRedirect, type AssetFetcher, type LocalDirRoute } from "../../src/static/local-dir.js";
+import {
+  assetPathFor,
+  serveLocalDir,
+  welcomeRedirect,
+  type AssetFetcher,
+  type LocalDirRoute,
+} from "../../src/static/local-dir.js";
 
 const ROUTER = "https://router.example";
 
 /** A fake ASSETS binding that records what it is asked. */
-function fakeAssets(respond: (req: Request) => Response = () => new Response("content", { headers: { "content-type": "text/plain" } })) {
+function fakeAssets(
+  respond: (req: Request) => Response = () =>
+    new Response("content", { headers: { "content-type": "text/plain" } }),
+) {
   const calls: Request[] = [];
   const fetcher: AssetFetcher = async (req) => {
     calls.push(req);
@@ -56,7 +65,12 @@ describe("assetPathFor", () => {
 describe("serveLocalDir", () => {
   it("fetches the mapped asset and passes its answer on", async () => {
     const assets = fakeAssets();
-    const res = await serveLocalDir(new Request(`${ROUTER}/web/app.js?v=2`), "/app.js?v=2", ROUTE, assets.fetcher);
+    const res = await serveLocalDir(
+      new Request(`${ROUTER}/web/app.js?v=2`),
+      "/app.js?v=2",
+      ROUTE,
+      assets.fetcher,
+    );
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("content");
     expect(assets.calls).toHaveLength(1);
@@ -71,24 +85,35 @@ describe("serveLocalDir", () => {
     expect(assets.calls[0]!.method).toBe(method);
   });
 
-  it.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])("%s: 405 with Allow, nothing fetched", async (method) => {
-    const assets = fakeAssets();
-    const res = await serveLocalDir(new Request(`${ROUTER}/x`, { method }), "/x", ROUTE, assets.fetcher);
-    expect(res.status).toBe(405);
-    expect(res.headers.get("allow")).toBe("GET, HEAD");
-    expect(assets.calls).toHaveLength(0);
-  });
+  it.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])(
+    "%s: 405 with Allow, nothing fetched",
+    async (method) => {
+      const assets = fakeAssets();
+      const res = await serveLocalDir(new Request(`${ROUTER}/x`, { method }), "/x", ROUTE, assets.fetcher);
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, HEAD");
+      expect(assets.calls).toHaveLength(0);
+    },
+  );
 
-  it.each(["/../wrangler.toml", "/%2e%2e/x", "/a%5cb"])("a path leaving the folder (%s): 400, nothing fetched", async (target) => {
-    const assets = fakeAssets();
-    const res = await serveLocalDir(new Request(`${ROUTER}/x`), target, ROUTE, assets.fetcher);
-    expect(res.status).toBe(400);
-    expect(assets.calls).toHaveLength(0);
-  });
+  it.each(["/../wrangler.toml", "/%2e%2e/x", "/a%5cb"])(
+    "a path leaving the folder (%s): 400, nothing fetched",
+    async (target) => {
+      const assets = fakeAssets();
+      const res = await serveLocalDir(new Request(`${ROUTER}/x`), target, ROUTE, assets.fetcher);
+      expect(res.status).toBe(400);
+      expect(assets.calls).toHaveLength(0);
+    },
+  );
 
   it("a target like //host/x stays on the router's host", async () => {
     const assets = fakeAssets();
-    await serveLocalDir(new Request(`${ROUTER}//evil.example/x`), "//evil.example/x", { localDir: "/" }, assets.fetcher);
+    await serveLocalDir(
+      new Request(`${ROUTER}//evil.example/x`),
+      "//evil.example/x",
+      { localDir: "/" },
+      assets.fetcher,
+    );
     const url = new URL(assets.calls[0]!.url);
     expect(url.host).toBe("router.example");
     expect(url.pathname).toBe("//evil.example/x");
@@ -113,13 +138,21 @@ describe("serveLocalDir", () => {
   it("a missing file: the router's own 404 page and a log line naming the asset path looked up", async () => {
     const assets = fakeAssets(() => new Response("not found", { status: 404 }));
     const logged: [string, Record<string, unknown> | undefined][] = [];
-    const res = await serveLocalDir(new Request(`${ROUTER}/web/app/missing.js?v=1`), "/app/missing.js?v=1", ROUTE, assets.fetcher, (event, fields) => logged.push([event, fields]));
+    const res = await serveLocalDir(
+      new Request(`${ROUTER}/web/app/missing.js?v=1`),
+      "/app/missing.js?v=1",
+      ROUTE,
+      assets.fetcher,
+      (event, fields) => logged.push([event, fields]),
+    );
     expect(res.status).toBe(404);
     const body = await res.text();
     expect(body).toContain("FILE_NOT_FOUND");
     expect(body).toContain("Page not found");
     expect(res.headers.get("x-approuter-error")).toBe("FILE_NOT_FOUND"); // replaceable by xs-app.json errorPage
-    expect(logged).toEqual([["static.not-found.warn", { path: "/resources/app/missing.js", localDir: "/resources" }]]);
+    expect(logged).toEqual([
+      ["static.not-found.warn", { path: "/resources/app/missing.js", localDir: "/resources" }],
+    ]);
   });
 
   it.each([
@@ -130,13 +163,23 @@ describe("serveLocalDir", () => {
     [500, null],
   ])("cacheControl on a %i: %s", async (status, expected) => {
     const assets = fakeAssets(() => new Response(status === 304 ? null : "x", { status }));
-    const res = await serveLocalDir(new Request(`${ROUTER}/x`), "/x", { ...ROUTE, cacheControl: "public, max-age=60" }, assets.fetcher);
+    const res = await serveLocalDir(
+      new Request(`${ROUTER}/x`),
+      "/x",
+      { ...ROUTE, cacheControl: "public, max-age=60" },
+      assets.fetcher,
+    );
     expect(res.status).toBe(status);
     expect(res.headers.get("cache-control")).toBe(expected);
   });
 
   it("without cacheControl, the assets' own Cache-Control is kept", async () => {
-    const assets = fakeAssets(() => new Response("x", { headers: { "cache-control": "public, max-age=0, must-revalidate", etag: '"1"' } }));
+    const assets = fakeAssets(
+      () =>
+        new Response("x", {
+          headers: { "cache-control": "public, max-age=0, must-revalidate", etag: '"1"' },
+        }),
+    );
     const res = await serveLocalDir(new Request(`${ROUTER}/x`), "/x", ROUTE, assets.fetcher);
     expect(res.headers.get("cache-control")).toBe("public, max-age=0, must-revalidate");
     expect(res.headers.get("etag")).toBe('"1"');
@@ -144,7 +187,8 @@ describe("serveLocalDir", () => {
 });
 
 describe("welcomeRedirect", () => {
-  const req = (path: string, headers: Record<string, string> = {}, method = "GET") => new Request(`${ROUTER}${path}`, { headers, method });
+  const req = (path: string, headers: Record<string, string> = {}, method = "GET") =>
+    new Request(`${ROUTER}${path}`, { headers, method });
 
   it.each([
     ["/", "/index.html", "/index.html"],
@@ -167,7 +211,13 @@ describe("welcomeRedirect", () => {
     expect(welcomeRedirect(req(path), welcomeFile)).toBeNull();
   });
 
-  it.each(["fetch", "Fetch", " fetch "])("x-csrf-token: %j serves the welcome content instead (SAP)", (token) => {
-    expect(welcomeRedirect(req("/", { "x-csrf-token": token }), "/index.html")).toEqual({ kind: "rewrite", pathAndQuery: "/index.html" });
-  });
+  it.each(["fetch", "Fetch", " fetch "])(
+    "x-csrf-token: %j serves the welcome content instead (SAP)",
+    (token) => {
+      expect(welcomeRedirect(req("/", { "x-csrf-token": token }), "/index.html")).toEqual({
+        kind: "rewrite",
+        pathAndQuery: "/index.html",
+      });
+    },
+  );
 });

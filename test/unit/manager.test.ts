@@ -15,11 +15,24 @@ const TOUCH = 60_000;
 
 /** One "isolate": its own first tier and manager, over a shared byte store and clock. */
 /** Back-channel index entries of a test record: its `data.sid`. */
-const bySid = (record: SessionRecord) => (typeof record.data?.sid === "string" ? [`sid\0${record.data.sid}`] : []);
+const bySid = (record: SessionRecord) =>
+  typeof record.data?.sid === "string" ? [`sid\0${record.data.sid}`] : [];
 
-async function isolate(store: MapByteStore, clock: { t: number }, secrets = [SECRET_A], revalidateAfterMs = REVALIDATE) {
+async function isolate(
+  store: MapByteStore,
+  clock: { t: number },
+  secrets = [SECRET_A],
+  revalidateAfterMs = REVALIDATE,
+) {
   const external = new ExternalTier(
-    new ResilientStore(store, { budgetMs: 200, backOffMs: 1, maxAttempts: 2, cooldownMs: 0, now: () => clock.t, sleep: realSleep }),
+    new ResilientStore(store, {
+      budgetMs: 200,
+      backOffMs: 1,
+      maxAttempts: 2,
+      cooldownMs: 0,
+      now: () => clock.t,
+      sleep: realSleep,
+    }),
     await KeyRing.create(secrets),
   );
   const waits: Promise<unknown>[] = [];
@@ -200,7 +213,12 @@ describe("SessionManager", () => {
     const [key] = [...store.data.keys()];
     const other = await created(a, "other");
     const otherValue = [...store.data.entries()].find(([k]) => k !== key)![1].value;
-    for (const value of [otherValue, "garbage", "e1.x.y.z", store.data.get(key!)!.value.slice(0, -3) + "AAA"]) {
+    for (const value of [
+      otherValue,
+      "garbage",
+      "e1.x.y.z",
+      store.data.get(key!)!.value.slice(0, -3) + "AAA",
+    ]) {
       store.data.get(key!)!.value = value;
       expect(await b.load(id)).toBe("none");
     }
@@ -324,7 +342,9 @@ describe("SessionManager", () => {
     const newKeys = [...store.data.keys()];
     expect(newKeys).toHaveLength(1);
     expect(newKeys[0]).not.toBe(oldKeys[0]);
-    expect(store.data.get(newKeys[0]!)!.value.split(".")[1]).toBe((await KeyRing.create([SECRET_B])).current.kid);
+    expect(store.data.get(newKeys[0]!)!.value.split(".")[1]).toBe(
+      (await KeyRing.create([SECRET_B])).current.kid,
+    );
     const retired = await isolate(store, clock, [SECRET_C, SECRET_B]);
     expect(((await retired.load(id)) as Session).record.data).toEqual({ touched: true });
     const gone = await isolate(store, clock, [SECRET_C]);
@@ -349,7 +369,8 @@ describe("SessionManager: back-channel index membership is confirmed and repaire
     return { s, result: await iso.commit(s) };
   }
   /** What a back-channel logout for `sid` finds, from a third isolate. */
-  const logoutOf = async (store: MapByteStore, clock: { t: number }, sid: string) => (await isolate(store, clock)).manager.destroyIndexed(`sid\0${sid}`);
+  const logoutOf = async (store: MapByteStore, clock: { t: number }, sid: string) =>
+    (await isolate(store, clock)).manager.destroyIndexed(`sid\0${sid}`);
 
   it("files a new session before its record, once; a later change does not file it again", async () => {
     const { a, store, clock } = await setup();

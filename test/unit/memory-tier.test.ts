@@ -4,7 +4,14 @@ import { entryBytes, MemoryTier, type MemoryEntry } from "../../src/session/memo
 // Fixed-width timestamps in the record, so every entry of one padding has one size.
 function entry(now: number, padding = 0, exp = 1e12): MemoryEntry {
   const record = { v: 1 as const, iat: 1e12, exp, data: { pad: "x".repeat(padding) } };
-  return { record, size: JSON.stringify(record).length, lastAccess: now, validatedAt: now, ttlSetAt: now, dirty: false };
+  return {
+    record,
+    size: JSON.stringify(record).length,
+    lastAccess: now,
+    validatedAt: now,
+    ttlSetAt: now,
+    dirty: false,
+  };
 }
 
 describe("MemoryTier", () => {

@@ -16,7 +16,13 @@ import { matchRoute } from "../../src/routing/match.js";
 const xsApp = {
   authenticationMethod: "route",
   routes: [
-    { source: "^/api/admin/(.*)$", target: "/api/admin/$1", destination: "backend", authenticationType: "xsuaa", scope: "Admin" },
+    {
+      source: "^/api/admin/(.*)$",
+      target: "/api/admin/$1",
+      destination: "backend",
+      authenticationType: "xsuaa",
+      scope: "Admin",
+    },
     { source: "^/api/(.*)$", target: "/api/$1", destination: "backend", authenticationType: "xsuaa" },
     { source: "^/public/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
     { source: "^/sap/opu/odata/(.*)$", destination: "backend", authenticationType: "xsuaa" },
@@ -24,13 +30,23 @@ const xsApp = {
 };
 
 /** Logged in without the scope Admin: 403 on a route that names a scope. */
-const userWithoutAdmin: Authenticator = async (_c, route) => (route.scope ? errorPage(403, "INSUFFICIENT_SCOPE") : null);
+const userWithoutAdmin: Authenticator = async (_c, route) =>
+  route.scope ? errorPage(403, "INSUFFICIENT_SCOPE") : null;
 
 function makeApp() {
   const loaded = loadConfig(
     {
       destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
+      VCAP_SERVICES: JSON.stringify({
+        xsuaa: [
+          {
+            name: "uaa",
+            label: "xsuaa",
+            tags: ["xsuaa"],
+            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
+          },
+        ],
+      }),
     } as Env,
     xsApp,
   );
@@ -50,8 +66,18 @@ function makeApp() {
     touchIntervalMs: 60_000,
     now: Date.now,
   });
-  const app = createApp({ config: loaded.config, manager, fetch, log: () => {}, authenticate: userWithoutAdmin });
-  return { config: loaded.config, upstream, request: (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init) };
+  const app = createApp({
+    config: loaded.config,
+    manager,
+    fetch,
+    log: () => {},
+    authenticate: userWithoutAdmin,
+  });
+  return {
+    config: loaded.config,
+    upstream,
+    request: (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init),
+  };
 }
 
 const upstreamPath = (r: Request) => {
@@ -123,9 +149,20 @@ describe("headers a client must not control (issue 9)", () => {
 
   it("the backend gets the platform's client address, not the client's X-Forwarded-For chain or X-Real-IP", async () => {
     const t = makeApp();
-    await t.request("/public/page", { headers: { "cf-connecting-ip": "203.0.113.7", "x-forwarded-for": "10.0.0.1", "x-real-ip": "10.0.0.1", forwarded: "for=10.0.0.1" } });
+    await t.request("/public/page", {
+      headers: {
+        "cf-connecting-ip": "203.0.113.7",
+        "x-forwarded-for": "10.0.0.1",
+        "x-real-ip": "10.0.0.1",
+        forwarded: "for=10.0.0.1",
+      },
+    });
     const seen = t.upstream[0]!.headers;
-    expect([seen.get("x-forwarded-for"), seen.get("x-real-ip"), seen.get("forwarded")]).toEqual(["203.0.113.7", null, null]);
+    expect([seen.get("x-forwarded-for"), seen.get("x-real-ip"), seen.get("forwarded")]).toEqual([
+      "203.0.113.7",
+      null,
+      null,
+    ]);
   });
 });
 
@@ -143,22 +180,52 @@ describe("route decision property (issue 9)", () => {
   const hex = (c: string) => c.charCodeAt(0).toString(16);
   const spellingsOf = (c: string): string[] =>
     c === "/"
-      ? ["/", "//", "%2F", "%2f", "%5C", "\\", "/./", "/%2e/", "/x/../", "/x/%2E%2e/", "/x/.%2e/", "/x/..;/", "/x/..;a/", "/..;/", "/%2e%2e;/", "/.;/", ";/", ";a=b/", "%3B/", "/%C0%AE%C0%AE/", "%00/"]
+      ? [
+          "/",
+          "//",
+          "%2F",
+          "%2f",
+          "%5C",
+          "\\",
+          "/./",
+          "/%2e/",
+          "/x/../",
+          "/x/%2E%2e/",
+          "/x/.%2e/",
+          "/x/..;/",
+          "/x/..;a/",
+          "/..;/",
+          "/%2e%2e;/",
+          "/.;/",
+          ";/",
+          ";a=b/",
+          "%3B/",
+          "/%C0%AE%C0%AE/",
+          "%00/",
+        ]
       : [c, `%${hex(c)}`, `%${hex(c).toUpperCase()}`];
   /** A path from the routes' own words, each character spelled one way or another. */
   const spelling = fc
-    .array(fc.constantFrom("api", "admin", "api", "admin", "public", "users", "sap", "odata"), { minLength: 1, maxLength: 4 })
+    .array(fc.constantFrom("api", "admin", "api", "admin", "public", "users", "sap", "odata"), {
+      minLength: 1,
+      maxLength: 4,
+    })
     .chain((words) => {
       const plain = "/" + words.join("/") + "/";
-      return fc.tuple(fc.constant(plain), fc.array(fc.nat(40), { minLength: plain.length, maxLength: plain.length }));
+      return fc.tuple(
+        fc.constant(plain),
+        fc.array(fc.nat(40), { minLength: plain.length, maxLength: plain.length }),
+      );
     })
     .map(([plain, choices]) =>
-      [...plain].map((c, i) => {
-        const options = i === 0 ? [c] : spellingsOf(c); // the leading "/" starts the path
-        // Mostly the plain character, so that a few spelled ones stand out.
-        const choice = choices[i]! % (options.length * 2);
-        return choice < options.length ? options[choice]! : c;
-      }).join(""),
+      [...plain]
+        .map((c, i) => {
+          const options = i === 0 ? [c] : spellingsOf(c); // the leading "/" starts the path
+          // Mostly the plain character, so that a few spelled ones stand out.
+          const choice = choices[i]! % (options.length * 2);
+          return choice < options.length ? options[choice]! : c;
+        })
+        .join(""),
     );
 
   /** A backend's reading of a forwarded path: decoded, `//` merged, dot segments resolved, optionally `;` parameters stripped. */
@@ -195,7 +262,9 @@ describe("route decision property (issue 9)", () => {
         for (const strip of [false, true]) {
           // Backends read what is forwarded: the target on the route's destination.
           const readingOfRequest = backendReading(decision.path, strip);
-          expect(routeOfReading(readingOfRequest), `${raw} read as ${readingOfRequest}`).toBe(String(decision.index));
+          expect(routeOfReading(readingOfRequest), `${raw} read as ${readingOfRequest}`).toBe(
+            String(decision.index),
+          );
         }
       }),
       { numRuns: 5000 },

@@ -49,16 +49,35 @@ describe("queryRisk: sources that let the query take part in the match", () => {
 });
 
 function route(source: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { source: new RegExp(source), destination: "backend", authenticationType: "xsuaa", csrfProtection: true, ...extra };
+  return {
+    source: new RegExp(source),
+    destination: "backend",
+    authenticationType: "xsuaa",
+    csrfProtection: true,
+    ...extra,
+  };
 }
 
 describe("routeQueryWarnings: only where a stricter route comes later", () => {
   it("names the public route that can take the admin route's paths, with the fix", () => {
-    const routes = [route("/public/", { authenticationType: "none" }), route("^/api/admin/(.*)$", { scope: { default: ["Admin"] } }), route("^/api/(.*)$")];
+    const routes = [
+      route("/public/", { authenticationType: "none" }),
+      route("^/api/admin/(.*)$", { scope: { default: ["Admin"] } }),
+      route("^/api/(.*)$"),
+    ];
     // What the warning is about: the query moves an admin path to the public route.
-    expect(matchRoute(routes, "/api/admin/users?x=/public/", "GET")).toMatchObject({ kind: "route", index: 0 });
+    expect(matchRoute(routes, "/api/admin/users?x=/public/", "GET")).toMatchObject({
+      kind: "route",
+      index: 0,
+    });
     expect(routeQueryWarnings(routes)).toEqual([
-      { route: 0, source: "\\/public\\/", stricterRoute: 1, kind: "unanchored", fix: expect.stringContaining("^") },
+      {
+        route: 0,
+        source: "\\/public\\/",
+        stricterRoute: 1,
+        kind: "unanchored",
+        fix: expect.stringContaining("^"),
+      },
     ]);
   });
 
@@ -66,11 +85,27 @@ describe("routeQueryWarnings: only where a stricter route comes later", () => {
     // [routes, expected [route, stricterRoute] pairs]
     [[route("^/(.*)\\.html$", { authenticationType: "none" }), route("^/api/(.*)$")], [[0, 1]]],
     [[route("^/(.*)\\.html$"), route("^/admin/(.*)$", { scope: { default: ["Admin"] } })], [[0, 1]]], // a scope it lacks
-    [[route("^/(.*)\\.html$", { scope: { default: ["Admin"] } }), route("^/admin/(.*)$", { scope: { default: ["Admin"] } })], []], // same scope
+    [
+      [
+        route("^/(.*)\\.html$", { scope: { default: ["Admin"] } }),
+        route("^/admin/(.*)$", { scope: { default: ["Admin"] } }),
+      ],
+      [],
+    ], // same scope
     [[route("^/api/(.*)$"), route("/public/", { authenticationType: "none" })], []], // the risky route comes last: it takes nothing
-    [[route("/public/", { authenticationType: "none" }), route("^/other/", { authenticationType: "none" })], []], // nothing stricter
+    [
+      [route("/public/", { authenticationType: "none" }), route("^/other/", { authenticationType: "none" })],
+      [],
+    ], // nothing stricter
     [[route("^/public/(.*)$", { authenticationType: "none" }), route("^/api/(.*)$")], []], // anchored, no wildcard into the query
-    [[route("^/api/(.*)$"), route("^/(.*)\\.html$", { authenticationType: "none" }), route("^/admin/", { scope: { default: ["A"] } })], [[1, 2]]],
+    [
+      [
+        route("^/api/(.*)$"),
+        route("^/(.*)\\.html$", { authenticationType: "none" }),
+        route("^/admin/", { scope: { default: ["A"] } }),
+      ],
+      [[1, 2]],
+    ],
   ] as const)("%#", (routes, expected) => {
     expect(routeQueryWarnings(routes).map((w) => [w.route, w.stricterRoute])).toEqual(expected);
   });
@@ -89,11 +124,28 @@ describe("start-up warning", () => {
     };
     const env = {
       destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
+      VCAP_SERVICES: JSON.stringify({
+        xsuaa: [
+          {
+            name: "uaa",
+            label: "xsuaa",
+            tags: ["xsuaa"],
+            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
+          },
+        ],
+      }),
     } as Env;
-    const state = await buildIsolate(env, { bundledXsApp: xsApp, customStore: noCustomStore, fetch, now: Date.now, log: (event, fields) => lines.push([event, fields]) });
+    const state = await buildIsolate(env, {
+      bundledXsApp: xsApp,
+      customStore: noCustomStore,
+      fetch,
+      now: Date.now,
+      log: (event, fields) => lines.push([event, fields]),
+    });
     expect(state.kind).toBe("ready");
     const warnings = lines.filter(([event]) => event === "config.route.warn");
-    expect(warnings).toEqual([["config.route.warn", expect.objectContaining({ route: 0, stricterRoute: 1, kind: "unanchored" })]]);
+    expect(warnings).toEqual([
+      ["config.route.warn", expect.objectContaining({ route: 0, stricterRoute: 1, kind: "unanchored" })],
+    ]);
   });
 });

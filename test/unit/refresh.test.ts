@@ -11,10 +11,28 @@ import type { Session } from "../../src/session/manager.js";
  * counterpart of test/node/auth-resilience.test.ts and xsuaa-login.test.ts).
  */
 const NOW = 1_000_000;
-const LOGIN: LoginSettings = { refreshBeforeMs: 300_000, preserveFragment: true, authTypeInRedirect: false, logoutWithTokenHint: false, xsa: false, defaultAuthenticationType: "xsuaa" };
+const LOGIN: LoginSettings = {
+  refreshBeforeMs: 300_000,
+  preserveFragment: true,
+  authTypeInRedirect: false,
+  logoutWithTokenHint: false,
+  xsa: false,
+  defaultAuthenticationType: "xsuaa",
+};
 
 function auth(over: Partial<AuthData> = {}): AuthData {
-  return { idp: "xsuaa", iss: "i", sub: "s", accessToken: "old-at", refreshToken: "old-rt", expiresAt: NOW + 30_000, lifetimeMs: 600_000, scopes: ["a"], user: {}, ...over };
+  return {
+    idp: "xsuaa",
+    iss: "i",
+    sub: "s",
+    accessToken: "old-at",
+    refreshToken: "old-rt",
+    expiresAt: NOW + 30_000,
+    lifetimeMs: 600_000,
+    scopes: ["a"],
+    user: {},
+    ...over,
+  };
 }
 const sessionWith = (a: AuthData): Session => {
   const record = { v: 1 as const, iat: 0, exp: NOW + 3_600_000, data: { auth: a } };
@@ -42,7 +60,10 @@ function setup(script: Script) {
       },
     },
     external: {
-      read: async () => ({ kind: script.stored === "missing" ? "missing" : script.stored === "unavailable" ? "unavailable" : "found" }),
+      read: async () => ({
+        kind:
+          script.stored === "missing" ? "missing" : script.stored === "unavailable" ? "unavailable" : "found",
+      }),
       acquireLease: async () => script.lease,
       renewLease: async () => undefined,
       releaseLease: async () => undefined,
@@ -66,8 +87,12 @@ function setup(script: Script) {
   return { services, provider, calls };
 }
 
-const refused = () => Promise.reject(new ProviderError("rejected", "refresh", "HTTP 400", "https://uaa/oauth/token", "invalid_grant"));
-const down = () => Promise.reject(new ProviderError("unavailable", "refresh", "refused", "https://uaa/oauth/token"));
+const refused = () =>
+  Promise.reject(
+    new ProviderError("rejected", "refresh", "HTTP 400", "https://uaa/oauth/token", "invalid_grant"),
+  );
+const down = () =>
+  Promise.reject(new ProviderError("unavailable", "refresh", "refused", "https://uaa/oauth/token"));
 
 describe("ensureFreshTokens", () => {
   it("a waiter that cannot read the store keeps the session and serves the valid token", async () => {
@@ -84,7 +109,10 @@ describe("ensureFreshTokens", () => {
   });
 
   it("a waiter adopts the tokens another isolate stored", async () => {
-    const { services, provider, calls } = setup({ lease: false, stored: auth({ accessToken: "new-at", expiresAt: NOW + 600_000 }) });
+    const { services, provider, calls } = setup({
+      lease: false,
+      stored: auth({ accessToken: "new-at", expiresAt: NOW + 600_000 }),
+    });
     const session = sessionWith(auth());
     expect(await ensureFreshTokens(session, provider, services, () => undefined)).toBe("fresh");
     expect((session.record.data!.auth as AuthData).accessToken).toBe("new-at");
@@ -92,7 +120,11 @@ describe("ensureFreshTokens", () => {
   });
 
   it("a refresh answer without refresh_token keeps the old one; scopes only change when the answer names them", async () => {
-    const { services, provider, calls } = setup({ lease: true, stored: auth(), refresh: async () => ({ accessToken: "new-at", expiresInS: 600 }) });
+    const { services, provider, calls } = setup({
+      lease: true,
+      stored: auth(),
+      refresh: async () => ({ accessToken: "new-at", expiresInS: 600 }),
+    });
     const session = sessionWith(auth());
     expect(await ensureFreshTokens(session, provider, services, () => undefined)).toBe("fresh");
     const next = session.record.data!.auth as AuthData;
@@ -101,10 +133,26 @@ describe("ensureFreshTokens", () => {
   });
 
   it.each([
-    { name: "refused, holding the lease", script: { lease: true, stored: auth(), refresh: refused }, expected: "ended" },
-    { name: "refused without the lease, the store unreadable", script: { lease: "unavailable" as const, stored: "unavailable" as const, refresh: refused }, expected: "fresh" },
-    { name: "refused without the lease, the store has newer tokens", script: { lease: "unavailable" as const, stored: auth({ expiresAt: NOW + 600_000 }), refresh: refused }, expected: "fresh" },
-    { name: "provider down, token still valid", script: { lease: true, stored: auth(), refresh: down }, expected: "fresh" },
+    {
+      name: "refused, holding the lease",
+      script: { lease: true, stored: auth(), refresh: refused },
+      expected: "ended",
+    },
+    {
+      name: "refused without the lease, the store unreadable",
+      script: { lease: "unavailable" as const, stored: "unavailable" as const, refresh: refused },
+      expected: "fresh",
+    },
+    {
+      name: "refused without the lease, the store has newer tokens",
+      script: { lease: "unavailable" as const, stored: auth({ expiresAt: NOW + 600_000 }), refresh: refused },
+      expected: "fresh",
+    },
+    {
+      name: "provider down, token still valid",
+      script: { lease: true, stored: auth(), refresh: down },
+      expected: "fresh",
+    },
   ])("$name → $expected", async ({ script, expected }) => {
     const { services, provider } = setup(script as Script);
     expect(await ensureFreshTokens(sessionWith(auth()), provider, services, () => undefined)).toBe(expected);
@@ -113,7 +161,9 @@ describe("ensureFreshTokens", () => {
   it("provider down and the token expired: unavailable, never ended", async () => {
     const expired = auth({ expiresAt: NOW - 1 });
     const { services, provider } = setup({ lease: true, stored: expired, refresh: down });
-    expect(await ensureFreshTokens(sessionWith(expired), provider, services, () => undefined)).toBe("unavailable");
+    expect(await ensureFreshTokens(sessionWith(expired), provider, services, () => undefined)).toBe(
+      "unavailable",
+    );
   });
 
   it("JWT_REFRESH sets the margin, at most a quarter of the token's lifetime; 0 waits for expiry", () => {

@@ -19,8 +19,19 @@ function manualClock() {
   return { now: () => t, sleep, advance, sleeps: sleepers };
 }
 
-function options(clock: ReturnType<typeof manualClock>, over: Partial<ResilienceOptions> = {}): ResilienceOptions {
-  return { budgetMs: 2000, backOffMs: 50, maxAttempts: 3, cooldownMs: 1000, now: clock.now, sleep: clock.sleep, ...over };
+function options(
+  clock: ReturnType<typeof manualClock>,
+  over: Partial<ResilienceOptions> = {},
+): ResilienceOptions {
+  return {
+    budgetMs: 2000,
+    backOffMs: 50,
+    maxAttempts: 3,
+    cooldownMs: 1000,
+    now: clock.now,
+    sleep: clock.sleep,
+    ...over,
+  };
 }
 
 describe("ResilientStore", () => {
@@ -77,7 +88,10 @@ describe("ResilientStore", () => {
     const clock = manualClock();
     const inner = new MapByteStore(clock.now);
     inner.failWith = new Error("boom");
-    const store = new ResilientStore(inner, options(clock, { budgetMs: 120, backOffMs: 100, maxAttempts: 10 }));
+    const store = new ResilientStore(
+      inner,
+      options(clock, { budgetMs: 120, backOffMs: 100, maxAttempts: 10 }),
+    );
     const pending = store.get("k");
     await clock.advance(0);
     await clock.advance(100); // attempt 2 after 100 ms; next pause (200) would pass the deadline

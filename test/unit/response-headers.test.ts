@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { HeaderEntry } from "../../src/config/types.js";
-import { applyResponseHeaders, planResponseHeaders, type ResponseHeaderOptions } from "../../src/http/response-headers.js";
+import {
+  applyResponseHeaders,
+  planResponseHeaders,
+  type ResponseHeaderOptions,
+} from "../../src/http/response-headers.js";
 
 const h = (name: string, value: string): HeaderEntry => ({ name, value });
 
@@ -54,7 +58,11 @@ const rows: Row[] = [
     name: "a header the backend sent wins over the configured one (SAP)",
     options: { httpHeaders: [h("Content-Security-Policy", CSP), h("X-Multi", "a"), h("X-Multi", "b")] },
     existing: { "content-security-policy": "frame-ancestors 'none'", "x-multi": "backend" },
-    expected: { "x-frame-options": "SAMEORIGIN", "content-security-policy": "frame-ancestors 'none'", "x-multi": "backend" },
+    expected: {
+      "x-frame-options": "SAMEORIGIN",
+      "content-security-policy": "frame-ancestors 'none'",
+      "x-multi": "backend",
+    },
   },
   {
     name: "unrelated response headers are untouched",
@@ -65,14 +73,23 @@ const rows: Row[] = [
 
 describe("applyResponseHeaders", () => {
   it.each(rows)("$name", (row) => {
-    const plan = planResponseHeaders({ sendXFrameOptions: true, httpHeaders: [], responseHeaders: [], ...row.options });
+    const plan = planResponseHeaders({
+      sendXFrameOptions: true,
+      httpHeaders: [],
+      responseHeaders: [],
+      ...row.options,
+    });
     const headers = new Headers(row.existing);
     applyResponseHeaders(headers, plan);
     expect(Object.fromEntries(headers)).toEqual(row.expected);
   });
 
   it("the plan is computed once and reused", () => {
-    const plan = planResponseHeaders({ sendXFrameOptions: true, httpHeaders: [h("X-A", "1")], responseHeaders: [] });
+    const plan = planResponseHeaders({
+      sendXFrameOptions: true,
+      httpHeaders: [h("X-A", "1")],
+      responseHeaders: [],
+    });
     for (let i = 0; i < 3; i++) {
       const headers = new Headers();
       applyResponseHeaders(headers, plan);
@@ -93,7 +110,11 @@ describe("planResponseHeaders: configuration the schemas reject is a bug", () =>
     ["bad name", "x"],
     ["X-Line", "a\r\nb"],
   ])("throws for %s: %j", (name, value) => {
-    expect(() => planResponseHeaders({ sendXFrameOptions: true, httpHeaders: [h(name, value)], responseHeaders: [] })).toThrow(TypeError);
-    expect(() => planResponseHeaders({ sendXFrameOptions: true, httpHeaders: [], responseHeaders: [h(name, value)] })).toThrow(TypeError);
+    expect(() =>
+      planResponseHeaders({ sendXFrameOptions: true, httpHeaders: [h(name, value)], responseHeaders: [] }),
+    ).toThrow(TypeError);
+    expect(() =>
+      planResponseHeaders({ sendXFrameOptions: true, httpHeaders: [], responseHeaders: [h(name, value)] }),
+    ).toThrow(TypeError);
   });
 });

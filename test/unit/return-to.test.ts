@@ -23,8 +23,30 @@ describe("safeReturnTo", () => {
   });
 
   it("never returns an absolute or protocol-relative URL, or anything a browser reads as another origin", () => {
-    const piece = fc.constantFrom("/", "//", "\\", ".", "..", "%2e", "%2f", "%5c", "evil.example", "a", "?", "#", ":", "@", "https:", "\t", " ", "%00");
-    const candidate = fc.oneof(fc.string(), fc.array(piece, { maxLength: 10 }).map((p) => p.join("")));
+    const piece = fc.constantFrom(
+      "/",
+      "//",
+      "\\",
+      ".",
+      "..",
+      "%2e",
+      "%2f",
+      "%5c",
+      "evil.example",
+      "a",
+      "?",
+      "#",
+      ":",
+      "@",
+      "https:",
+      "\t",
+      " ",
+      "%00",
+    );
+    const candidate = fc.oneof(
+      fc.string(),
+      fc.array(piece, { maxLength: 10 }).map((p) => p.join("")),
+    );
     fc.assert(
       fc.property(candidate, (input) => {
         const out = safeReturnTo(input);

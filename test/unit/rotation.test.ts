@@ -17,12 +17,26 @@ import { SECRET_A, SECRET_B, SECRET_C } from "../support/secrets.js";
  * at once both succeed (last write wins); a session destroyed meanwhile is not brought back.
  */
 const testEnv = env as unknown as { TEST_UPSTASH_URL: string; TEST_UPSTASH_TOKEN: string };
-const store = createUpstashStore({ url: testEnv.TEST_UPSTASH_URL, token: testEnv.TEST_UPSTASH_TOKEN, requestTimeoutMs: 2000 });
+const store = createUpstashStore({
+  url: testEnv.TEST_UPSTASH_URL,
+  token: testEnv.TEST_UPSTASH_TOKEN,
+  requestTimeoutMs: 2000,
+});
 const IDLE = 15 * 60_000;
 
 async function isolate(secrets: string[]) {
   const keyring = await KeyRing.create(secrets);
-  const external = new ExternalTier(new ResilientStore(store, { budgetMs: 2000, backOffMs: 10, maxAttempts: 2, cooldownMs: 0, now: Date.now, sleep: realSleep }), keyring);
+  const external = new ExternalTier(
+    new ResilientStore(store, {
+      budgetMs: 2000,
+      backOffMs: 10,
+      maxAttempts: 2,
+      cooldownMs: 0,
+      now: Date.now,
+      sleep: realSleep,
+    }),
+    keyring,
+  );
   const manager = new SessionManager({
     memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: IDLE }),
     external,
@@ -76,7 +90,10 @@ describe("rotation: the write of a changed session moves it to the newest secret
     const envelope = (await store.get(keyB))!;
     const ringB = await KeyRing.create([SECRET_B]);
     expect(envelope.split(".")[1]).toBe(ringB.current.kid);
-    expect(await open(envelope, keyB, { keyring: ringB, sessionId: id })).toMatchObject({ ok: true, value: { data: { step: 2 } } });
+    expect(await open(envelope, keyB, { keyring: ringB, sessionId: id })).toMatchObject({
+      ok: true,
+      value: { data: { step: 2 } },
+    });
 
     expect(((await (await isolate([SECRET_B])).load(id)) as Session).record.data).toEqual({ step: 2 });
     expect(await (await isolate([SECRET_C, SECRET_A])).load(id)).toBe("none");
@@ -131,7 +148,17 @@ describe("rotation: markers and leases are shared by isolates mid-rotation", () 
   // A deploy of a new secret reaches isolates one by one: some run with [new, old], some
   // still with [old]; after it, some with [new, old] and some with [new] alone.
   const tier = async (secrets: string[]) =>
-    new ExternalTier(new ResilientStore(store, { budgetMs: 2000, backOffMs: 10, maxAttempts: 2, cooldownMs: 0, now: Date.now, sleep: realSleep }), await KeyRing.create(secrets));
+    new ExternalTier(
+      new ResilientStore(store, {
+        budgetMs: 2000,
+        backOffMs: 10,
+        maxAttempts: 2,
+        cooldownMs: 0,
+        now: Date.now,
+        sleep: realSleep,
+      }),
+      await KeyRing.create(secrets),
+    );
   const unique = () => crypto.randomUUID();
   const pairs: [string, string[], string[]][] = [
     ["[B, A] and [A]", [SECRET_B, SECRET_A], [SECRET_A]],
@@ -153,22 +180,25 @@ describe("rotation: markers and leases are shared by isolates mid-rotation", () 
     expect(await y.markOnce("bcl", two, 60_000)).toBe(false);
   });
 
-  it.each(pairs)("%s agree on the one refresh lease of a session, whichever takes it first", async (_name, xs, ys) => {
-    const [x, y] = [await tier(xs), await tier(ys)];
-    const session = unique();
-    expect(await x.acquireLease(session, "x", 10_000)).toBe(true);
-    expect(await y.leaseHeld(session)).toBe(true);
-    expect(await y.acquireLease(session, "y", 10_000)).toBe(false);
-    await y.releaseLease(session, "y"); // not its lease: nothing happens
-    expect(await y.acquireLease(session, "y", 10_000)).toBe(false);
-    await x.releaseLease(session, "x");
-    expect(await x.leaseHeld(session)).toBe(false);
-    expect(await y.acquireLease(session, "y", 10_000)).toBe(true);
-    // X's attempt finds the shared key taken; what it took under its other key is handed back.
-    expect(await x.acquireLease(session, "x", 10_000)).toBe(false);
-    await y.releaseLease(session, "y");
-    expect(await x.leaseHeld(session)).toBe(false);
-    expect(await x.acquireLease(session, "x", 10_000)).toBe(true);
-    await x.releaseLease(session, "x");
-  });
+  it.each(pairs)(
+    "%s agree on the one refresh lease of a session, whichever takes it first",
+    async (_name, xs, ys) => {
+      const [x, y] = [await tier(xs), await tier(ys)];
+      const session = unique();
+      expect(await x.acquireLease(session, "x", 10_000)).toBe(true);
+      expect(await y.leaseHeld(session)).toBe(true);
+      expect(await y.acquireLease(session, "y", 10_000)).toBe(false);
+      await y.releaseLease(session, "y"); // not its lease: nothing happens
+      expect(await y.acquireLease(session, "y", 10_000)).toBe(false);
+      await x.releaseLease(session, "x");
+      expect(await x.leaseHeld(session)).toBe(false);
+      expect(await y.acquireLease(session, "y", 10_000)).toBe(true);
+      // X's attempt finds the shared key taken; what it took under its other key is handed back.
+      expect(await x.acquireLease(session, "x", 10_000)).toBe(false);
+      await y.releaseLease(session, "y");
+      expect(await x.leaseHeld(session)).toBe(false);
+      expect(await x.acquireLease(session, "x", 10_000)).toBe(true);
+      await x.releaseLease(session, "x");
+    },
+  );
 });

@@ -6,7 +6,16 @@ import { buildIsolate } from "../../src/isolate.js";
 import { createRouter } from "../../src/router.js";
 import * as noCustomStore from "../../src/stores/no-custom-store.js";
 
-const UAA = JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] });
+const UAA = JSON.stringify({
+  xsuaa: [
+    {
+      name: "uaa",
+      label: "xsuaa",
+      tags: ["xsuaa"],
+      credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
+    },
+  ],
+});
 const xsApp = {
   routes: [
     { source: "^/open/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
@@ -23,11 +32,26 @@ async function routerWith(hooks: RouterHooks) {
     if (request.url.endsWith("/boom")) throw new TypeError("network down");
     return new Response("backend", { headers: { "content-type": "text/plain" } });
   }) as typeof globalThis.fetch;
-  const authenticate: Authenticator = async (c) => (c.req.header("x-user") ? null : new Response("login", { status: 401 }));
-  const env = { destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]), VCAP_SERVICES: UAA } as Env;
-  const state = await buildIsolate(env, { bundledXsApp: xsApp, customStore: noCustomStore, fetch, now: Date.now, log: () => {}, authenticate, hooks });
+  const authenticate: Authenticator = async (c) =>
+    c.req.header("x-user") ? null : new Response("login", { status: 401 });
+  const env = {
+    destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
+    VCAP_SERVICES: UAA,
+  } as Env;
+  const state = await buildIsolate(env, {
+    bundledXsApp: xsApp,
+    customStore: noCustomStore,
+    fetch,
+    now: Date.now,
+    log: () => {},
+    authenticate,
+    hooks,
+  });
   if (state.kind !== "ready") throw new Error(state.problems.join("; "));
-  return { upstream, request: (path: string, init?: RequestInit) => state.app.request(`https://router.test${path}`, init, env) };
+  return {
+    upstream,
+    request: (path: string, init?: RequestInit) => state.app.request(`https://router.test${path}`, init, env),
+  };
 }
 
 describe("createRouter hooks", () => {
@@ -118,7 +142,11 @@ describe("createRouter handler", () => {
     const ctx = { waitUntil() {}, passThroughOnException() {} } as unknown as ExecutionContext;
     const plain = createRouter({ xsApp: { routes: [] }, log: () => {} });
     expect((await plain.fetch(new Request("https://r.test/healthz"), env, ctx)).status).toBe(404);
-    const withFirst = createRouter({ xsApp: { routes: [] }, log: () => {}, first: [async (c, next) => (c.req.path === "/healthz" ? c.text("ok") : next())] });
+    const withFirst = createRouter({
+      xsApp: { routes: [] },
+      log: () => {},
+      first: [async (c, next) => (c.req.path === "/healthz" ? c.text("ok") : next())],
+    });
     const health = await withFirst.fetch(new Request("https://r.test/healthz"), env, ctx);
     expect(await health.text()).toBe("ok");
     expect((await withFirst.fetch(new Request("https://r.test/other"), env, ctx)).status).toBe(404);

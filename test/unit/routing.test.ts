@@ -46,7 +46,11 @@ describe("matchRoute: order and methods", () => {
 
   it.each([
     [[route("^/x$", { httpMethods: ["GET"] })], "POST", ["GET"]],
-    [[route("^/x$", { httpMethods: ["GET"] }), route("^/x$", { httpMethods: ["PUT", "GET"] })], "DELETE", ["GET", "PUT"]],
+    [
+      [route("^/x$", { httpMethods: ["GET"] }), route("^/x$", { httpMethods: ["PUT", "GET"] })],
+      "DELETE",
+      ["GET", "PUT"],
+    ],
     // no implicit HEAD for GET
     [[route("^/x$", { httpMethods: ["GET"] })], "HEAD", ["GET"]],
     // routes not matching the path do not contribute
@@ -117,15 +121,24 @@ describe("matchRoute: target rewriting", () => {
     ["^/a/(.*)$", "/b/$1", "/a/x", "/b/x"], // no query, nothing appended
     ["y=1", "z=2", "/a?y=1", "/a?z=2"], // match inside the query
   ] as const)("query rule: %s → %s: %s ⇒ %s", (source, target, pq, expected) => {
-    expect(matchRoute([route(source, { target })], pq, "GET")).toMatchObject({ kind: "route", target: expected });
+    expect(matchRoute([route(source, { target })], pq, "GET")).toMatchObject({
+      kind: "route",
+      target: expected,
+    });
   });
 
   it.each([
     ["^/a/(.*)$", "$1", "/a/x", "/x"], // SAP's common "target": "$1": joined with a "/"
     ["^/a/(.*)$", "https://evil.example/$1", "/a/x", "/https://evil.example/x"], // a path under the destination, not another host
-  ] as const)("a target without a leading slash is a path: %s → %s for %s ⇒ %s", (source, target, pq, expected) => {
-    expect(matchRoute([route(source, { target })], pq, "GET")).toMatchObject({ kind: "route", target: expected });
-  });
+  ] as const)(
+    "a target without a leading slash is a path: %s → %s for %s ⇒ %s",
+    (source, target, pq, expected) => {
+      expect(matchRoute([route(source, { target })], pq, "GET")).toMatchObject({
+        kind: "route",
+        target: expected,
+      });
+    },
+  );
 
   it.each([
     ["^/a\\?h=(.*)$", "/x\r\nX-Injected: 1/$1", "/a?h=1"], // CR/LF from the template
@@ -141,8 +154,12 @@ describe("matchRoute: target rewriting", () => {
   });
 
   it("refuses percent-encoded control characters in the path, keeps them in the query", () => {
-    expect(matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/%0d%0aX-Injected:%201", "GET").kind).toBe("invalid-target");
-    expect(matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/x%00", "GET").kind).toBe("invalid-target");
+    expect(
+      matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/%0d%0aX-Injected:%201", "GET").kind,
+    ).toBe("invalid-target");
+    expect(matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/x%00", "GET").kind).toBe(
+      "invalid-target",
+    );
     const m = matchRoute([route("^/a/(.*)$", { target: "/b/$1" })], "/a/x?text=l1%0D%0Al2", "GET");
     expect(m).toMatchObject({ kind: "route", target: "/b/x?text=l1%0D%0Al2" });
   });

@@ -32,7 +32,16 @@ function configOf() {
   const loaded = loadConfig(
     {
       destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" } }] }),
+      VCAP_SERVICES: JSON.stringify({
+        xsuaa: [
+          {
+            name: "uaa",
+            label: "xsuaa",
+            tags: ["xsuaa"],
+            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
+          },
+        ],
+      }),
     } as Env,
     xsApp,
   );
@@ -50,13 +59,26 @@ const backend = (async (input: RequestInfo | URL, init?: RequestInit) => {
 }) as typeof fetch;
 
 /** One isolate: its own first tier; with `store`, a second tier shared with other isolates. */
-async function isolate(options: { store?: MapByteStore; secrets?: string[]; maxEntries?: number; clock?: { t: number } } = {}) {
+async function isolate(
+  options: { store?: MapByteStore; secrets?: string[]; maxEntries?: number; clock?: { t: number } } = {},
+) {
   const clock = options.clock ?? { t: Date.now() };
   const now = () => clock.t;
-  const memory = new MemoryTier({ maxEntries: options.maxEntries ?? 100, maxBytes: 1e7, idleTimeoutMs: IDLE });
+  const memory = new MemoryTier({
+    maxEntries: options.maxEntries ?? 100,
+    maxBytes: 1e7,
+    idleTimeoutMs: IDLE,
+  });
   const external = options.store
     ? new ExternalTier(
-        new ResilientStore(options.store, { budgetMs: 200, backOffMs: 1, maxAttempts: 2, cooldownMs: 0, now, sleep: realSleep }),
+        new ResilientStore(options.store, {
+          budgetMs: 200,
+          backOffMs: 1,
+          maxAttempts: 2,
+          cooldownMs: 0,
+          now,
+          sleep: realSleep,
+        }),
         await KeyRing.create(options.secrets ?? [SECRET_A]),
       )
     : undefined;
@@ -69,22 +91,39 @@ async function isolate(options: { store?: MapByteStore; secrets?: string[]; maxE
     touchIntervalMs: 60_000,
     now,
   });
-  const app = createApp({ config: configOf(), manager, fetch: backend, log: () => {}, authenticate: allowEveryone, now });
+  const app = createApp({
+    config: configOf(),
+    manager,
+    fetch: backend,
+    log: () => {},
+    authenticate: allowEveryone,
+    now,
+  });
   const request = (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init);
   const fetchToken = async (cookie?: string) => {
-    const res = await request("/public/x", { headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) } });
+    const res = await request("/public/x", {
+      headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) },
+    });
     await res.arrayBuffer();
     return { status: res.status, token: res.headers.get("x-csrf-token"), cookie: cookieOf(res) };
   };
   const post = async (cookie: string | undefined, token: string | undefined, path = "/api/items") => {
-    const res = await request(path, { method: "POST", headers: { ...(cookie ? { cookie } : {}), ...(token ? { "x-csrf-token": token } : {}) }, body: "{}" });
+    const res = await request(path, {
+      method: "POST",
+      headers: { ...(cookie ? { cookie } : {}), ...(token ? { "x-csrf-token": token } : {}) },
+      body: "{}",
+    });
     await res.arrayBuffer();
     return { status: res.status, csrf: res.headers.get("x-csrf-token") };
   };
   return { manager, memory, request, fetchToken, post, clock };
 }
 
-const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("JSESSIONID="))?.split(";")[0];
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith("JSESSIONID="))
+    ?.split(";")[0];
 
 describe("sessions that hold nothing but their CSRF token", () => {
   it("N cookieless token fetches: no store call, no first-tier entry; each gets a token and a cookie", async () => {
@@ -110,7 +149,8 @@ describe("sessions that hold nothing but their CSRF token", () => {
     const mine = await a.fetchToken();
     const other = await a.fetchToken();
     expect(await b.post(mine.cookie, mine.token!)).toEqual({ status: 200, csrf: null });
-    for (const token of [undefined, "wrong", other.token!]) expect(await b.post(mine.cookie, token)).toEqual({ status: 403, csrf: "Required" });
+    for (const token of [undefined, "wrong", other.token!])
+      expect(await b.post(mine.cookie, token)).toEqual({ status: 403, csrf: "Required" });
     expect(await b.post(undefined, mine.token!)).toEqual({ status: 403, csrf: "Required" });
     // Again on B: the same token, no new cookie, still nothing stored.
     expect(await b.fetchToken(mine.cookie)).toEqual({ status: 200, token: mine.token, cookie: undefined });
@@ -158,7 +198,9 @@ describe("sessions that hold nothing but their CSRF token", () => {
     const rotated = await isolate({ store, secrets: [SECRET_B, SECRET_A] });
     expect((await rotated.post(old.cookie, old.token!)).status).toBe(200);
     const fresh = await rotated.fetchToken();
-    expect((await (await isolate({ store, secrets: [SECRET_B] })).post(fresh.cookie, fresh.token!)).status).toBe(200);
+    expect(
+      (await (await isolate({ store, secrets: [SECRET_B] })).post(fresh.cookie, fresh.token!)).status,
+    ).toBe(200);
   });
 
   it("becomes a stored session, under the same id and with the same token, once it holds something", async () => {
@@ -174,7 +216,9 @@ describe("sessions that hold nothing but their CSRF token", () => {
     expect(a.manager.metrics).toMatchObject({ statelessStored: 1, writes: 1 });
     // On another isolate: recovered, the backend's cookie replayed, the same token.
     expect(await b.fetchToken(stored)).toEqual({ status: 200, token: anon.token, cookie: undefined });
-    expect(await (await b.request("/public/echo", { headers: { cookie: stored } })).text()).toBe("cookie=BACKEND=one");
+    expect(await (await b.request("/public/echo", { headers: { cookie: stored } })).text()).toBe(
+      "cookie=BACKEND=one",
+    );
     expect((await b.post(stored, anon.token!)).status).toBe(200);
   });
 
@@ -190,7 +234,9 @@ describe("sessions that hold nothing but their CSRF token", () => {
     for (let i = 0; i < 2000; i++) expect((await a.fetchToken()).status).toBe(200);
     expect(a.memory.stats()).toMatchObject({ entries: 5, evictions: 0 });
     for (const [i, cookie] of users.entries()) {
-      expect(await (await a.request("/public/echo", { headers: { cookie } })).text()).toBe(`cookie=BACKEND=user${i}`);
+      expect(await (await a.request("/public/echo", { headers: { cookie } })).text()).toBe(
+        `cookie=BACKEND=user${i}`,
+      );
     }
   });
 });

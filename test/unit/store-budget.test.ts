@@ -63,7 +63,11 @@ class VirtualClock {
 
   /** Lets every pending timer fire (e.g. a late store answer applied after the caller gave up). */
   async drain(): Promise<void> {
-    for (let pending = this.timers.filter((x) => !x.done); pending.length > 0; pending = this.timers.filter((x) => !x.done)) {
+    for (
+      let pending = this.timers.filter((x) => !x.done);
+      pending.length > 0;
+      pending = this.timers.filter((x) => !x.done)
+    ) {
       this.t = Math.max(this.t, ...pending.map((x) => x.at));
       for (const x of pending) {
         x.done = true;
@@ -146,7 +150,9 @@ const fault = (budgetMs: number): fc.Arbitrary<Fault> =>
   fc.oneof(
     fc.constant<Fault>({ kind: "refused" }),
     fc.integer({ min: 0, max: 3 * budgetMs }).map((afterMs): Fault => ({ kind: "error", afterMs })),
-    fc.integer({ min: budgetMs + 1, max: 3 * budgetMs + 1 }).map((afterMs): Fault => ({ kind: "late", afterMs })),
+    fc
+      .integer({ min: budgetMs + 1, max: 3 * budgetMs + 1 })
+      .map((afterMs): Fault => ({ kind: "late", afterMs })),
     fc.constant<Fault>({ kind: "hang" }),
   );
 
@@ -180,7 +186,9 @@ describe("ResilientStore: the budget of one operation, for every kind of failure
     });
     await fc.assert(
       fc.asyncProperty(
-        settings.chain((s) => fc.tuple(fc.constant(s), fault(s.budgetMs), fc.constantFrom(...OPS), fc.constantFrom(...OPS))),
+        settings.chain((s) =>
+          fc.tuple(fc.constant(s), fault(s.budgetMs), fc.constantFrom(...OPS), fc.constantFrom(...OPS)),
+        ),
         async ([s, f, op, nextOp]) => {
           const clock = new VirtualClock();
           const inner = new ScriptedStore(clock);
@@ -196,7 +204,11 @@ describe("ResilientStore: the budget of one operation, for every kind of failure
             expect(inner.calls).toHaveLength(1); // no retry once the budget is spent
           }
           if (f.kind === "refused") expect(value).toEqual({ ok: false, failure: "error" });
-          expect(store.counters).toMatchObject({ calls: inner.calls.length, failures: 1, timeouts: (value as { failure: string }).failure === "timeout" ? 1 : 0 });
+          expect(store.counters).toMatchObject({
+            calls: inner.calls.length,
+            failures: 1,
+            timeouts: (value as { failure: string }).failure === "timeout" ? 1 : 0,
+          });
           // The cooldown: skipped at once, no call…
           const calls = inner.calls.length;
           expect(store.degraded).toBe(true);
@@ -224,16 +236,26 @@ describe("ResilientStore: the budget of one operation, for every kind of failure
     ["an error after 100 ms", { kind: "error", afterMs: 100 }, 2],
     ["an answer after 2 s", { kind: "late", afterMs: 2000 }, 1],
     ["no answer", { kind: "hang" }, 1],
-  ])("with the router's settings (300 ms, back-off 50, 3 attempts): %s costs at most 300 ms", async (_name, f, attempts) => {
-    const clock = new VirtualClock();
-    const inner = new ScriptedStore(clock);
-    inner.fault = f;
-    const store = new ResilientStore(inner, { budgetMs: 300, backOffMs: 50, maxAttempts: 3, cooldownMs: 300, now: clock.now, sleep: clock.sleep });
-    const { elapsed } = await clock.settle(store.get("k"));
-    expect(elapsed).toBeLessThanOrEqual(300);
-    expect(inner.calls).toHaveLength(attempts);
-    if (f.kind === "late" || f.kind === "hang") expect(elapsed).toBe(300);
-  });
+  ])(
+    "with the router's settings (300 ms, back-off 50, 3 attempts): %s costs at most 300 ms",
+    async (_name, f, attempts) => {
+      const clock = new VirtualClock();
+      const inner = new ScriptedStore(clock);
+      inner.fault = f;
+      const store = new ResilientStore(inner, {
+        budgetMs: 300,
+        backOffMs: 50,
+        maxAttempts: 3,
+        cooldownMs: 300,
+        now: clock.now,
+        sleep: clock.sleep,
+      });
+      const { elapsed } = await clock.settle(store.get("k"));
+      expect(elapsed).toBeLessThanOrEqual(300);
+      expect(inner.calls).toHaveLength(attempts);
+      if (f.kind === "late" || f.kind === "hang") expect(elapsed).toBe(300);
+    },
+  );
 
   it("a success does not start a cooldown; a success after failed attempts neither", async () => {
     const clock = new VirtualClock();
@@ -245,7 +267,14 @@ describe("ResilientStore: the budget of one operation, for every kind of failure
       }
     }
     const flaky = new Flaky(clock);
-    const store = new ResilientStore(flaky, { budgetMs: 1000, backOffMs: 10, maxAttempts: 3, cooldownMs: 5000, now: clock.now, sleep: clock.sleep });
+    const store = new ResilientStore(flaky, {
+      budgetMs: 1000,
+      backOffMs: 10,
+      maxAttempts: 3,
+      cooldownMs: 5000,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     const { value, elapsed } = await clock.settle(store.get("k"));
     expect(value).toEqual({ ok: true, value: null });
     expect(elapsed).toBe(30); // pauses of 10 and 20
@@ -263,7 +292,14 @@ describe("SessionManager over a failing store: one request costs at most one bud
     const clock = new VirtualClock();
     clock.t = 1_000_000;
     const inner = new ScriptedStore(clock);
-    const options: ResilienceOptions = { budgetMs: BUDGET, backOffMs: 50, maxAttempts: 3, cooldownMs: BUDGET, now: clock.now, sleep: clock.sleep };
+    const options: ResilienceOptions = {
+      budgetMs: BUDGET,
+      backOffMs: 50,
+      maxAttempts: 3,
+      cooldownMs: BUDGET,
+      now: clock.now,
+      sleep: clock.sleep,
+    };
     const manager = (ring: KeyRing) =>
       new SessionManager({
         memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: IDLE }),
@@ -296,51 +332,71 @@ describe("SessionManager over a failing store: one request costs at most one bud
     ["hanging", { kind: "hang" }],
   ];
 
-  it.each(faults)("%s: a held session past its revalidation window, changed by the request", async (_name, f) => {
-    const { clock, inner, a, request } = await setup();
-    const created = await clock.settle(request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" })));
-    expect(created.value.committed).toBe("written");
-    const id = created.value.id!;
-    clock.advance(REVALIDATE);
-    inner.fault = f;
-    const { value, elapsed } = await clock.settle(request(a, id, (s) => (s.record = { ...s.record, data: { changed: true } })));
-    expect(value).toEqual({ loaded: "session", committed: "memory-only", id }); // served from memory, write kept dirty
-    expect(elapsed).toBeLessThanOrEqual(BUDGET);
-    // Within the cooldown the next request costs nothing and asks nothing.
-    const calls = inner.calls.length;
-    const next = await clock.settle(request(a, id, (s) => (s.record = { ...s.record, data: { changed: 2 } })));
-    expect(next).toEqual({ value: { loaded: "session", committed: "memory-only", id }, elapsed: 0 });
-    expect(inner.calls).toHaveLength(calls);
-  });
+  it.each(faults)(
+    "%s: a held session past its revalidation window, changed by the request",
+    async (_name, f) => {
+      const { clock, inner, a, request } = await setup();
+      const created = await clock.settle(
+        request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" })),
+      );
+      expect(created.value.committed).toBe("written");
+      const id = created.value.id!;
+      clock.advance(REVALIDATE);
+      inner.fault = f;
+      const { value, elapsed } = await clock.settle(
+        request(a, id, (s) => (s.record = { ...s.record, data: { changed: true } })),
+      );
+      expect(value).toEqual({ loaded: "session", committed: "memory-only", id }); // served from memory, write kept dirty
+      expect(elapsed).toBeLessThanOrEqual(BUDGET);
+      // Within the cooldown the next request costs nothing and asks nothing.
+      const calls = inner.calls.length;
+      const next = await clock.settle(
+        request(a, id, (s) => (s.record = { ...s.record, data: { changed: 2 } })),
+      );
+      expect(next).toEqual({ value: { loaded: "session", committed: "memory-only", id }, elapsed: 0 });
+      expect(inner.calls).toHaveLength(calls);
+    },
+  );
 
-  it.each(faults)("%s: a fresh isolate, two secrets configured (two reads at once), then a new session", async (_name, f) => {
-    const { clock, inner, manager, request } = await setup();
-    inner.fault = f;
-    const fresh = manager(await KeyRing.create([SECRET_B, SECRET_A]));
-    const unknown = await clock.settle(request(fresh, "A".repeat(43)));
-    expect(unknown.value.loaded).toBe("unknown");
-    expect(unknown.elapsed).toBeLessThanOrEqual(BUDGET);
-    clock.advance(BUDGET); // past the cooldown: the create pays its own budget
-    const created = await clock.settle(request(fresh, undefined, (s) => (s.record = { ...s.record, csrf: "t" })));
-    expect(created.value.committed).toBe("memory-only");
-    expect(created.elapsed).toBeLessThanOrEqual(BUDGET);
-  });
+  it.each(faults)(
+    "%s: a fresh isolate, two secrets configured (two reads at once), then a new session",
+    async (_name, f) => {
+      const { clock, inner, manager, request } = await setup();
+      inner.fault = f;
+      const fresh = manager(await KeyRing.create([SECRET_B, SECRET_A]));
+      const unknown = await clock.settle(request(fresh, "A".repeat(43)));
+      expect(unknown.value.loaded).toBe("unknown");
+      expect(unknown.elapsed).toBeLessThanOrEqual(BUDGET);
+      clock.advance(BUDGET); // past the cooldown: the create pays its own budget
+      const created = await clock.settle(
+        request(fresh, undefined, (s) => (s.record = { ...s.record, csrf: "t" })),
+      );
+      expect(created.value.committed).toBe("memory-only");
+      expect(created.elapsed).toBeLessThanOrEqual(BUDGET);
+    },
+  );
 
-  it.each(faults)("%s: moving a session to the newest secret (touch, create, delete) and destroying it", async (_name, f) => {
-    const { clock, inner, a, manager, request } = await setup([SECRET_A]);
-    const id = (await clock.settle(request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" })))).value.id!;
-    const rotated = manager(await KeyRing.create([SECRET_B, SECRET_A]));
-    expect((await clock.settle(request(rotated, id))).value.loaded).toBe("session"); // recovered under A's key
-    clock.advance(60_000);
-    inner.fault = f;
-    const moved = await clock.settle(request(rotated, id, (s) => (s.record = { ...s.record, data: { x: 1 } })));
-    expect(moved.value).toEqual({ loaded: "session", committed: "memory-only", id });
-    expect(moved.elapsed).toBeLessThanOrEqual(BUDGET);
-    clock.advance(BUDGET);
-    const destroyed = await clock.settle(rotated.destroy(id));
-    expect(destroyed.value).toBe(false);
-    expect(destroyed.elapsed).toBeLessThanOrEqual(BUDGET);
-  });
+  it.each(faults)(
+    "%s: moving a session to the newest secret (touch, create, delete) and destroying it",
+    async (_name, f) => {
+      const { clock, inner, a, manager, request } = await setup([SECRET_A]);
+      const id = (await clock.settle(request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" }))))
+        .value.id!;
+      const rotated = manager(await KeyRing.create([SECRET_B, SECRET_A]));
+      expect((await clock.settle(request(rotated, id))).value.loaded).toBe("session"); // recovered under A's key
+      clock.advance(60_000);
+      inner.fault = f;
+      const moved = await clock.settle(
+        request(rotated, id, (s) => (s.record = { ...s.record, data: { x: 1 } })),
+      );
+      expect(moved.value).toEqual({ loaded: "session", committed: "memory-only", id });
+      expect(moved.elapsed).toBeLessThanOrEqual(BUDGET);
+      clock.advance(BUDGET);
+      const destroyed = await clock.settle(rotated.destroy(id));
+      expect(destroyed.value).toBe(false);
+      expect(destroyed.elapsed).toBeLessThanOrEqual(BUDGET);
+    },
+  );
 
   it("a create that timed out but was applied by the store is written by the retry, not taken for a logout", async () => {
     // The store applies the SET NX and answers after the budget: the router keeps the new
@@ -348,7 +404,9 @@ describe("SessionManager over a failing store: one request costs at most one bud
     // the write: the key exists (its own late create), and the session is still alive.
     const { clock, inner, a, request } = await setup();
     inner.fault = { kind: "late", afterMs: 2000 };
-    const created = await clock.settle(request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" })));
+    const created = await clock.settle(
+      request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" })),
+    );
     expect(created.value.committed).toBe("memory-only");
     await clock.drain(); // the late create lands
     expect(inner.data.size).toBe(1);
@@ -363,7 +421,8 @@ describe("SessionManager over a failing store: one request costs at most one bud
     // Not a failure, so no cooldown: the bound is per operation (a changed session past its
     // window: one read, one write; a move to the newest secret: touch, create, delete).
     const { clock, inner, a, manager, request } = await setup([SECRET_A]);
-    const id = (await clock.settle(request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" })))).value.id!;
+    const id = (await clock.settle(request(a, undefined, (s) => (s.record = { ...s.record, csrf: "t1" }))))
+      .value.id!;
     inner.latencyMs = BUDGET - 1;
     clock.advance(REVALIDATE);
     const changed = await clock.settle(request(a, id, (s) => (s.record = { ...s.record, data: { n: 1 } })));
@@ -372,7 +431,9 @@ describe("SessionManager over a failing store: one request costs at most one bud
     const rotated = manager(await KeyRing.create([SECRET_B, SECRET_A]));
     await clock.settle(request(rotated, id));
     clock.advance(60_000);
-    const moved = await clock.settle(request(rotated, id, (s) => (s.record = { ...s.record, data: { n: 2 } })));
+    const moved = await clock.settle(
+      request(rotated, id, (s) => (s.record = { ...s.record, data: { n: 2 } })),
+    );
     expect(moved.value).toEqual({ loaded: "session", committed: "written", id });
     expect(moved.elapsed).toBeLessThanOrEqual(4 * BUDGET);
   });

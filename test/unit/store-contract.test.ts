@@ -12,10 +12,22 @@ import { SyncCustomStore } from "../support/sync-custom-store.js";
  * a real redis-server behind the local REST endpoint; the KV driver against a KV
  * namespace in workerd; the sync driver shows synchronous custom stores work.
  */
-const testEnv = env as unknown as { TEST_UPSTASH_URL: string; TEST_UPSTASH_TOKEN: string; TEST_SESSIONS_KV: KVNamespace };
+const testEnv = env as unknown as {
+  TEST_UPSTASH_URL: string;
+  TEST_UPSTASH_TOKEN: string;
+  TEST_SESSIONS_KV: KVNamespace;
+};
 
 const stores: [string, () => ByteStore][] = [
-  ["upstash (real Redis)", () => createUpstashStore({ url: testEnv.TEST_UPSTASH_URL, token: testEnv.TEST_UPSTASH_TOKEN, requestTimeoutMs: 2000 })],
+  [
+    "upstash (real Redis)",
+    () =>
+      createUpstashStore({
+        url: testEnv.TEST_UPSTASH_URL,
+        token: testEnv.TEST_UPSTASH_TOKEN,
+        requestTimeoutMs: 2000,
+      }),
+  ],
   ["custom: KV example driver", () => adaptCustomStore(new KvSessionStore(testEnv.TEST_SESSIONS_KV))],
   ["custom: synchronous driver", () => adaptCustomStore(new SyncCustomStore())],
   ["test double: MapByteStore", () => new MapByteStore()],

@@ -20,7 +20,7 @@ describe("sync cookie", () => {
   it("opaque tokens of any text survive; empty or oversized ones are not carried", async () => {
     const cookie = new SyncCookie(await KeyRing.create([SECRET_A]));
     const id = newSessionId();
-    for (const token of ["eyJ0IjoxfQ==", "a b;c,d\"é", "x".repeat(256)]) {
+    for (const token of ["eyJ0IjoxfQ==", 'a b;c,d"é', "x".repeat(256)]) {
       expect(await cookie.open(id, await cookie.seal(id, token, 5))).toEqual({ after: token, at: 5 });
     }
     expect(await cookie.seal(id, "", 5)).toBeUndefined();
@@ -47,7 +47,10 @@ describe("sync cookie", () => {
     expect(await cookie.open(id, undefined)).toEqual({});
     expect(await new SyncCookie(await KeyRing.create([SECRET_C])).open(id, value)).toEqual({});
     // During a rotation a cookie sealed with the previous secret still opens.
-    expect(await new SyncCookie(await KeyRing.create([SECRET_B, SECRET_A])).open(id, value)).toEqual({ after: "1234", at: 1000 });
+    expect(await new SyncCookie(await KeyRing.create([SECRET_B, SECRET_A])).open(id, value)).toEqual({
+      after: "1234",
+      at: 1000,
+    });
   });
 });
 

