@@ -92,7 +92,7 @@ const reference = measure(entryMaker(template), options.sessions);
 const small = measure(entryMaker({ v: 1, iat: template.iat, exp: template.exp }), 0);
 
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     sessions: reference.sets,
     maxBytes: options.maxBytes,
     maxEntries: options.maxEntries,
@@ -101,5 +101,5 @@ process.stdout.write(
     churn: reference.churn,
     small: small.fill,
     seconds: (performance.now() - started) / 1000,
-  }) + "\n",
+  })}\n`,
 );

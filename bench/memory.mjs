@@ -58,7 +58,10 @@ async function inspect(/** @type {number} */ port, /** @type {string} */ worker)
   const target = list.find((t) => t.id === `core:user:${worker}`);
   if (!target) throw new Error(`no inspector target for worker ${worker}`);
   const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
   let id = 0;
   /** @type {(method: string, params?: object) => Promise<any>} */
   const call = (method, params = {}) =>
@@ -94,7 +97,13 @@ async function main() {
   });
   backend.keepAliveTimeout = 60_000;
   await new Promise((r) => backend.listen(0, "127.0.0.1", () => r(undefined)));
-  cleanups.push(() => new Promise((r) => (backend.closeAllConnections(), backend.close(() => r(undefined)))));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        backend.closeAllConnections();
+        backend.close(() => r(undefined));
+      }),
+  );
   const backendUrl = `http://127.0.0.1:${/** @type {any} */ (backend.address()).port}`;
 
   // Sessions sealed as the router seals them, each with its own id and CSRF token.

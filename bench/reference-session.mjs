@@ -18,7 +18,7 @@ const b64url = (/** @type {number} */ bytes) => randomBytes(bytes).toString("bas
  */
 export async function referenceSession({ now = Date.now() } = {}) {
   const { privateKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
-  const kid = "default-jwt-key-" + b64url(6);
+  const kid = `default-jwt-key-${b64url(6)}`;
   const iat = Math.floor(now / 1000);
   const exp = iat + 12 * 3600;
   const zid = randomUUID();

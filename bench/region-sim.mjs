@@ -92,7 +92,11 @@ async function startVersionedBackend() {
   const address = /** @type {import("node:net").AddressInfo} */ (server.address());
   return {
     url: `http://127.0.0.1:${address.port}`,
-    close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r(undefined)))),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r(undefined));
+      }),
   };
 }
 
@@ -122,7 +126,10 @@ export async function simulate(options) {
     const secret = randomBytes(48).toString("base64url");
     const mf = new Miniflare({
       // The isolates' info lines (config, metrics) are not the report; drained unread.
-      handleRuntimeStdio: (stdout, stderr) => (stdout.resume(), stderr.resume()),
+      handleRuntimeStdio: (stdout, stderr) => {
+        stdout.resume();
+        stderr.resume();
+      },
       workers: regions.map((region, i) => ({
         name: region.name,
         modules: true,

@@ -33,7 +33,7 @@ export function evaluateTargets({ scenarios, sizes, codecCpu, memory }) {
       met: ft.store.calls === 0,
     });
   }
-  const rec = byId["recovery"];
+  const rec = byId.recovery;
   if (rec) {
     const get = rec.store.getPerRequest;
     targets.push({

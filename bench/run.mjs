@@ -139,7 +139,7 @@ async function main() {
     forkReady(join(ROOT, "bench/infra.mjs")),
     referenceSession(),
   ]);
-  const [bundlesP, backendP, infraP, referenceP] = started;
+  const [bundlesP, backendP, infraP] = started;
   if (bundlesP.status === "fulfilled") cleanups.push(() => bundlesP.value.cleanup()); // first in, last out
   if (backendP.status === "fulfilled") cleanups.push(() => stopChild(backendP.value.child));
   if (infraP.status === "fulfilled") cleanups.push(() => stopChild(infraP.value.child));
@@ -264,7 +264,7 @@ async function main() {
 
   // 5. sanity: every router worker serves a seeded session (its own token back, no new cookie)
   const get = async (/** @type {string} */ url, /** @type {Record<string, string>} */ headers = {}) => {
-    const res = await fetch(url + "/bench/resource?id=1", { headers });
+    const res = await fetch(`${url}/bench/resource?id=1`, { headers });
     await res.arrayBuffer();
     return res;
   };
@@ -485,7 +485,7 @@ async function main() {
     await timed(`/seal?n=${CODEC_OPS}`); // warm-up (JIT, key derivation caches)
     await timed(`/open?n=${CODEC_OPS}`);
   }
-  const sizeRes = await fetch(urls.codec + "/size");
+  const sizeRes = await fetch(`${urls.codec}/size`);
   sizes.storedBytesWorkerd = /** @type {any} */ (await sizeRes.json()).envelopeLength;
   const perOp = async (/** @type {"seal" | "open"} */ op) => {
     const rounds = [];
@@ -569,7 +569,7 @@ async function main() {
     targets,
   };
   mkdirSync(dirname(JSON_PATH), { recursive: true });
-  writeFileSync(JSON_PATH, JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(JSON_PATH, `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(loadTable(results));
   console.log("");

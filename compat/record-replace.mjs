@@ -73,7 +73,10 @@ const pieces = [
   "é€😀",
 ];
 let seed = 7;
-const rnd = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+const rnd = (n) => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed % n;
+};
 const cases = [];
 let errors = 0;
 while (cases.length < 600) {

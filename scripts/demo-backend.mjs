@@ -434,7 +434,7 @@ ${
   provider || info.kind === "token"
     ? `<form id="logout" method="post" action="/logout">
   <button id="logout-button" type="submit">Log out</button>
-  <span>(<code>POST /logout</code> with the CSRF token${provider ? ", then the identity provider's end-session page, which sends you back to " + `<code>${escapeHtml(logoutPage)}</code>` : ""})</span>
+  <span>(<code>POST /logout</code> with the CSRF token${provider ? `, then the identity provider's end-session page, which sends you back to <code>${escapeHtml(logoutPage)}</code>` : ""})</span>
 </form>
 <p id="logout-result"></p>`
     : ""

@@ -295,7 +295,9 @@ export interface IasSim extends SimBase {
   users: Array<{ username: string; password: string; userUuid: string; email: string }>;
   binding(o?: IasBindingOptions): IasBinding;
   /** The X.509 variant (`credential-type` X509_GENERATED). The token endpoint still wants the secret. Needs openssl. */
-  x509Binding(o?: IasBindingOptions): Promise<X509Binding<IasBinding, {}, "X509_GENERATED">>;
+  x509Binding(
+    o?: IasBindingOptions,
+  ): Promise<X509Binding<IasBinding, Record<never, never>, "X509_GENERATED">>;
   /** `{"identity":[binding(o)]}` as a string. */
   vcapServices(o?: IasBindingOptions): string;
   signLogoutToken(o: { sid?: string; sub?: string; aud?: string | string[] }): Promise<string>;

@@ -48,7 +48,7 @@ export async function handleBackchannelLogout(
   if (c.req.method !== "POST") return errorPage(405, "METHOD_NOT_ALLOWED", { allow: "POST" });
   let token: unknown;
   try {
-    token = (await c.req.parseBody())["logout_token"];
+    token = (await c.req.parseBody()).logout_token;
   } catch {
     return reject("body");
   }

@@ -235,7 +235,7 @@ export interface UserApiDeps {
 export function userApiProvider(
   xsuaa: { url: string; kind: "xsuaa" | "ias"; uaadomain?: string } | undefined,
 ): { xsuaaUrl?: string; uaaDomain?: string } {
-  if (!xsuaa || xsuaa.kind !== "xsuaa") return {};
+  if (xsuaa?.kind !== "xsuaa") return {};
   return { xsuaaUrl: xsuaa.url, ...(xsuaa.uaadomain ? { uaaDomain: xsuaa.uaadomain } : {}) };
 }
 

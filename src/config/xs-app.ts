@@ -464,14 +464,17 @@ export function parsePlugins(
   const route = routeSchema(destinationNames, false);
   const routes: RouteConfig[] = [];
   const problems: Checked<unknown> & { ok: false } = { ok: false, problems: [] };
-  input.forEach((plugin, i) => {
+  for (const [i, plugin] of input.entries()) {
     const keys = validate(pluginKeys, plugin, `plugins[${i}]`);
-    if (!keys.ok) return void problems.problems.push(...keys.problems);
+    if (!keys.ok) {
+      problems.problems.push(...keys.problems);
+      continue;
+    }
     const { name: _name, ...rest } = plugin as Record<string, unknown>;
     const checked = validate(route, rest, `plugins[${i}]`);
     if (checked.ok) routes.push(checked.value);
     else problems.problems.push(...checked.problems);
-  });
+  }
   return problems.problems.length > 0 ? problems : { ok: true, value: routes };
 }
 

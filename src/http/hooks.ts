@@ -26,10 +26,11 @@ export interface RouterError {
   error?: Error;
 }
 
-export type ErrorHook = (
-  failure: RouterError,
-  c: Context<SessionEnv>,
-) => Response | undefined | void | Promise<Response | undefined | void>;
+// `void` so that a hook that only logs needs no `return undefined`.
+// biome-ignore lint/suspicious/noConfusingVoidType: see above
+type HookResult = Response | undefined | void;
+
+export type ErrorHook = (failure: RouterError, c: Context<SessionEnv>) => HookResult | Promise<HookResult>;
 
 export interface RouterHooks {
   first?: MiddlewareHandler[];

@@ -66,7 +66,7 @@ export interface WebSocketPolicy {
 /** An HTTP/1.1 WebSocket opening handshake (`Upgrade: websocket`, RFC 6455 §4.1). */
 export function isWebSocketUpgrade(request: Request): boolean {
   const upgrade = request.headers.get("upgrade");
-  return upgrade !== null && upgrade.split(",").some((token) => token.trim().toLowerCase() === "websocket");
+  return upgrade?.split(",").some((token) => token.trim().toLowerCase() === "websocket") ?? false;
 }
 
 /** 403 for an upgrade the policy refuses (disabled, missing or foreign Origin); null to go on. */

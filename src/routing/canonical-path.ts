@@ -118,7 +118,7 @@ function canonicalSegment(segment: string): string {
         throw new Refused("invalid-utf8"); // a lone surrogate
       }
     } else if (ENCODED_BY_URL_PARSER.test(char)) {
-      out += escape(code);
+      out += percentEncode(code);
     } else {
       out += char;
     }
@@ -137,7 +137,7 @@ function canonicalBytes(bytes: number[]): string {
       if (b === 0x2f) throw new Refused("encoded-slash");
       if (b === 0x5c) throw new Refused("backslash");
       const char = String.fromCharCode(b);
-      out += UNRESERVED.test(char) ? char : escape(b);
+      out += UNRESERVED.test(char) ? char : percentEncode(b);
       i++;
       continue;
     }
@@ -154,12 +154,12 @@ function canonicalBytes(bytes: number[]): string {
       const code = char.codePointAt(0)!;
       if (code >= 0x80 && code <= 0x9f) throw new Refused("control-character");
     }
-    for (let k = i; k < end; k++) out += escape(bytes[k]!);
+    for (let k = i; k < end; k++) out += percentEncode(bytes[k]!);
     i = end;
   }
   return out;
 }
 
-function escape(byte: number): string {
+function percentEncode(byte: number): string {
   return `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
 }

@@ -372,7 +372,10 @@ class Tokenizer {
   }
 
   private add(token: Token): void {
-    if (this.passing) return this.out(token);
+    if (this.passing) {
+      this.out(token);
+      return;
+    }
     this.line.push(token);
     this.lineChars += token.value.length;
     if (this.lineChars > this.limits.maxPendingChars) this.startPassing(); // too long to be a blank line

@@ -91,10 +91,9 @@ export function createUpstashStore({ url, token, requestTimeoutMs }: UpstashStor
     sync: SyncSlot | undefined,
   ): Promise<string | null> {
     const writer = client();
-    const live =
-      touchMs === undefined
-        ? (await writer.persist(BARRIER_KEY), true)
-        : asFlag(await writer.pexpire(key, px(touchMs)), "PEXPIRE");
+    let live = true;
+    if (touchMs === undefined) await writer.persist(BARRIER_KEY);
+    else live = asFlag(await writer.pexpire(key, px(touchMs)), "PEXPIRE");
     note(sync, writer);
     if (!live) return null;
     const reader = client(tokenOf(writer));

@@ -86,9 +86,9 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
   expect(byId["first-tier"].store.calls).toBe(0);
   expect(byId["first-tier"].sessions.notServed).toBe(0);
   // Recovery: one read per request (in-run deltas, divided by the requests sent).
-  expect(byId["recovery"].store.getPerRequest).toBeGreaterThan(0.9);
-  expect(byId["recovery"].store.getPerRequest).toBeLessThan(1.1);
-  expect(isNumber(byId["recovery"].store.pexpirePerRequest)).toBe(true);
+  expect(byId.recovery.store.getPerRequest).toBeGreaterThan(0.9);
+  expect(byId.recovery.store.getPerRequest).toBeLessThan(1.1);
+  expect(isNumber(byId.recovery.store.pexpirePerRequest)).toBe(true);
   // Store down: nothing reaches redis.
   expect(byId["first-tier-down"].store.calls).toBe(0);
   expect(byId["recovery-down"].store.calls).toBe(0);

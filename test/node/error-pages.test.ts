@@ -101,6 +101,8 @@ async function review(name: string, html: string, code: string): Promise<void> {
   await page.setViewportSize({ width: 1024, height: 700 });
   await page.setContent(html);
   expect(await page.locator("h1").isVisible()).toBe(true);
+  // Playwright's innerText is the rendered text the user reads, which is the point here.
+  // biome-ignore lint/performance/useDomNodeTextContent: not a DOM node
   const text = (await page.locator("main").innerText()).replace(/\s+/g, " ");
   expect(text).toContain(`Error code: ${code}`);
   expect(text.length).toBeGreaterThan(`Error code: ${code}`.length + 60); // a sentence and a hint, not a bare code

@@ -154,7 +154,10 @@ async function outage(expect: ExpectStatic, name: string, fault: Fault) {
   const keysBefore = await sessionKeys(direct);
   const delsBefore = (await commandCounts(direct)).del ?? 0;
   const seen: Answer[] = [];
-  const see = (a: Answer) => (seen.push(a), a);
+  const see = (a: Answer) => {
+    seen.push(a);
+    return a;
+  };
 
   await fault.start(proxy);
   await sleep(REVALIDATE + 50); // past the revalidation window: A has to ask the store

@@ -66,7 +66,9 @@ function open(res: Response) {
   const inbox: (string | Uint8Array)[] = [];
   const waiters: (() => void)[] = [];
   let closed: { code: number; reason: string } | undefined;
-  const wake = () => waiters.splice(0).forEach((w) => w());
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   ws.addEventListener("message", (event) => {
     inbox.push(typeof event.data === "string" ? event.data : new Uint8Array(event.data));
     wake();

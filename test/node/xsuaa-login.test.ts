@@ -349,7 +349,7 @@ describe("XSUAA login", () => {
       "state=%3B&code=x",
       "state=%FF&code=x",
       "code=x",
-      "state=" + "A".repeat(43) + "&state=B&code=x",
+      `state=${"A".repeat(43)}&state=B&code=x`,
       "state=%00",
       "error=access_denied",
     ]) {

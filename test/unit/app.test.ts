@@ -136,7 +136,7 @@ describe("session cookie and CSRF token fetch", () => {
 
   it("ignores a cookie it did not issue and issues a new id", async () => {
     const t = makeApp();
-    const forged = "JSESSIONID=" + "A".repeat(43);
+    const forged = `JSESSIONID=${"A".repeat(43)}`;
     const { token, cookie } = await fetchToken(t, forged);
     expect(token).toBeTruthy();
     expect(cookie).toBeDefined();

@@ -120,7 +120,7 @@ const pathPiece = fc.oneof(
   ),
   fc.stringMatching(/^[a-z0-9]{1,4}$/),
 );
-const rawPath = fc.array(pathPiece, { maxLength: 12 }).map((pieces) => "/" + pieces.join(""));
+const rawPath = fc.array(pathPiece, { maxLength: 12 }).map((pieces) => `/${pieces.join("")}`);
 
 describe("canonicalizePath: properties", () => {
   it("is idempotent, and its output is a URL path workerd's parser leaves unchanged", () => {

@@ -92,7 +92,7 @@ describe("seal and open", () => {
     ["too few parts", "e1.AAAAAAAA.AAAA", "malformed"],
     ["unknown kid", "e1.ZZZZZZZZ.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAA", "unknown-key"],
     ["not base64url", "e1.KID.!!!.???", "malformed"],
-    ["oversized", "e1." + "A".repeat(DEFAULT_LIMITS.maxEnvelopeChars), "too-large"],
+    ["oversized", `e1.${"A".repeat(DEFAULT_LIMITS.maxEnvelopeChars)}`, "too-large"],
   ])("rejects %s", async (_name, envelope, reason) => {
     const keyring = await KeyRing.create([SECRET_A]);
     const withKid = typeof envelope === "string" ? envelope.replace("KID", keyring.current.kid) : envelope;

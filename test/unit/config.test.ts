@@ -1884,7 +1884,7 @@ const configRows: ConfigRow[] = [
         typeof p === "object" && [p.supportedAgents.source, p.unsupportedAgents.source],
       ];
     },
-    expected: ["None", [new RegExp("^Mozilla.*Chrome/(1[1-9][0-9])").source, "PostmanRuntime"]],
+    expected: ["None", [/^Mozilla.*Chrome\/(1[1-9][0-9])/.source, "PostmanRuntime"]],
   },
   {
     name: "COOKIES Strict and Partitioned true (extensions)",

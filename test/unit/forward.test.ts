@@ -313,7 +313,10 @@ describe("forward", () => {
       }
       const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
       let offset = 0;
-      for (const c of chunks) all.set(c, offset), (offset += c.length);
+      for (const c of chunks) {
+        all.set(c, offset);
+        offset += c.length;
+      }
       return new Response(all);
     });
 

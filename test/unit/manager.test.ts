@@ -217,7 +217,7 @@ describe("SessionManager", () => {
       otherValue,
       "garbage",
       "e1.x.y.z",
-      store.data.get(key!)!.value.slice(0, -3) + "AAA",
+      `${store.data.get(key!)!.value.slice(0, -3)}AAA`,
     ]) {
       store.data.get(key!)!.value = value;
       expect(await b.load(id)).toBe("none");
@@ -353,7 +353,7 @@ describe("SessionManager", () => {
 
   it("rejects ids it did not issue without asking the store", async () => {
     const { a, store } = await setup();
-    for (const bad of [undefined, "", "short", "x".repeat(43) + "!", "../../etc/passwd", "A".repeat(44)]) {
+    for (const bad of [undefined, "", "short", `${"x".repeat(43)}!`, "../../etc/passwd", "A".repeat(44)]) {
       expect(await a.load(bad as string)).toBe("none");
     }
     expect(store.calls).toEqual([]);

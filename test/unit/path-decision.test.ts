@@ -211,7 +211,7 @@ describe("route decision property (issue 9)", () => {
       maxLength: 4,
     })
     .chain((words) => {
-      const plain = "/" + words.join("/") + "/";
+      const plain = `/${words.join("/")}/`;
       return fc.tuple(
         fc.constant(plain),
         fc.array(fc.nat(40), { minLength: plain.length, maxLength: plain.length }),
@@ -238,7 +238,7 @@ describe("route decision property (issue 9)", () => {
       if (segment === "..") segments.pop();
       else segments.push(segment);
     }
-    return "/" + segments.join("/") + (path.endsWith("/") && segments.length > 0 ? "/" : "");
+    return `/${segments.join("/")}${path.endsWith("/") && segments.length > 0 ? "/" : ""}`;
   }
 
   /**

@@ -76,7 +76,14 @@ describe("createRouter hooks", () => {
 
   it("beforeRequestHandler: a state-changing request to a protected route needs the CSRF token first", async () => {
     let ran = 0;
-    const t = await routerWith({ beforeRequestHandler: [async (c) => (ran++, c.text("handled"))] });
+    const t = await routerWith({
+      beforeRequestHandler: [
+        async (c) => {
+          ran++;
+          return c.text("handled");
+        },
+      ],
+    });
     const response = await t.request("/app/x", { method: "POST", headers: { "x-user": "u" }, body: "x" });
     expect(response.status).toBe(403);
     expect(response.headers.get("x-csrf-token")).toBe("Required");

@@ -1,14 +1,7 @@
 import fc from "fast-check";
 import { base64url } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  DEFAULT_LIMITS,
-  open,
-  seal,
-  type CodecLimits,
-  type OpenFailure,
-  type SealContext,
-} from "../../src/session/codec.js";
+import { DEFAULT_LIMITS, open, seal, type CodecLimits, type SealContext } from "../../src/session/codec.js";
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { newSessionId } from "../../src/session/id.js";
 import { KeyRing } from "../../src/session/keyring.js";
@@ -283,23 +276,19 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
   it("a foreign key id: sealed under another secret, or the kid swapped", async () => {
     const scenario = fc.oneof(
       // Sealed under B, opened by a router that only knows A (at either key).
-      fc
-        .boolean()
-        .map((atB) => ({
-          envelope: sealedB.envelope,
-          storeKey: atB ? sealedB.storeKey : sealed[0]!.storeKey,
-          keyring: ring,
-          reason: "unknown-key",
-        })),
+      fc.boolean().map((atB) => ({
+        envelope: sealedB.envelope,
+        storeKey: atB ? sealedB.storeKey : sealed[0]!.storeKey,
+        keyring: ring,
+        reason: "unknown-key",
+      })),
       // Sealed under B, kid relabelled as A's.
-      fc
-        .constant(null)
-        .map(() => ({
-          envelope: joinEnvelope({ ...envelopeParts(sealedB.envelope), kid: ring.current.kid }),
-          storeKey: sealed[0]!.storeKey,
-          keyring: ring,
-          reason: "decrypt",
-        })),
+      fc.constant(null).map(() => ({
+        envelope: joinEnvelope({ ...envelopeParts(sealedB.envelope), kid: ring.current.kid }),
+        storeKey: sealed[0]!.storeKey,
+        keyring: ring,
+        reason: "decrypt",
+      })),
       // Sealed under A, kid relabelled as B's, and both secrets configured.
       anySealed.map((which) => ({
         envelope: joinEnvelope({ ...envelopeParts(sealed[which]!.envelope), kid: ringB.current.kid }),
@@ -439,7 +428,7 @@ describe("open(): every corruption of a sealed envelope is no session", () => {
     const limits = { maxEnvelopeChars: DEFAULT_LIMITS.maxEnvelopeChars, maxPlaintextBytes: max };
     const fits = await seal(exact, ctx, limits);
     expect(await open(fits.envelope, fits.storeKey, ctx, limits)).toMatchObject({ ok: true, value: exact });
-    const over = await seal({ ...exact, data: { pad: exact.data.pad + "y" } }, ctx, BIG);
+    const over = await seal({ ...exact, data: { pad: `${exact.data.pad}y` } }, ctx, BIG);
     expect(await open(over.envelope, over.storeKey, ctx, limits)).toEqual({ ok: false, reason: "inflate" });
   });
 
