@@ -6,27 +6,22 @@ import { handleCallback } from "./auth/login.js";
 import { userApiHandler, userApiProvider } from "./auth/user-api.js";
 import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.js";
 import type { AuthServices } from "./auth/services.js";
-import type { RouteConfig, RouterConfig } from "./config/types.js";
+import type { Authenticator } from "./auth/types.js";
+import type { RouterConfig } from "./config/types.js";
 import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from "./http/cors.js";
-import { callBackendLogouts, logoutHandler } from "./http/logout-handler.js";
+import { callBackendLogouts, logoutHandler } from "./handlers/logout-handler.js";
 import { withMutableHeaders } from "./http/mutable.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
-import { routeHandler } from "./http/route-handler.js";
-import { installStatus } from "./http/status.js";
+import { routeHandler } from "./handlers/route-handler.js";
+import { installStatus } from "./handlers/status.js";
 import { forbidTransform } from "./http/no-compression.js";
-import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./http/hooks.js";
-import { guardLikeRoute } from "./http/route-guard.js";
-import { infoEndpoints, pick } from "./http/whitelist-service.js";
+import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./handlers/hooks.js";
+import { guardLikeRoute } from "./handlers/route-guard.js";
+import { infoEndpoints, pick } from "./handlers/whitelist-service.js";
 import type { Logger } from "./log.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
-
-/**
- * Decides whether a request may use a route that requires authentication. Returns
- * null to let it through, or the response to send instead.
- */
-export type Authenticator = (c: Context<SessionEnv>, route: RouteConfig) => Promise<Response | null>;
 
 /** Without an identity provider nobody is authenticated (configuration prevents this). */
 export const noIdentityProvider: Authenticator = async () => errorPage(401, "AUTHENTICATION_REQUIRED");

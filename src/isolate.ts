@@ -1,10 +1,11 @@
 import type { Hono } from "hono";
-import { createApp, type Authenticator } from "./app.js";
+import { createApp } from "./app.js";
+import type { Authenticator } from "./auth/types.js";
 import { formatProblems, loadConfig, NO_CUSTOM_STORE, redactedSummary } from "./config/index.js";
 import type { RouterConfig } from "./config/types.js";
 import { warnUnsupported } from "./config/unsupported-env.js";
 import type { Env } from "./env.js";
-import type { RouterHooks } from "./http/hooks.js";
+import type { RouterHooks } from "./handlers/hooks.js";
 import type { Logger } from "./log.js";
 import { ExternalTier } from "./session/external-tier.js";
 import { KeyRing } from "./session/keyring.js";

@@ -143,7 +143,7 @@ export interface XsAppConfig {
   websockets: { enabled: boolean };
   /** `compression.enabled` (default true, SAP); false asks Cloudflare not to compress (`Cache-Control: no-transform`). */
   compression: { enabled: boolean };
-  /** SAP's clickjacking allow-list service (src/http/whitelist-service.ts). */
+  /** SAP's clickjacking allow-list service (src/handlers/whitelist-service.ts). */
   whitelistService?: { endpoint: string };
   /** Serves the `plugins` variable's routes as JSON. */
   pluginMetadataEndpoint?: string;

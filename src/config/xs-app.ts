@@ -518,13 +518,3 @@ export function parseXsApp(
 ): Checked<XsAppConfig> {
   return validate(xsAppSchema(destinationNames, options.html5Repo === true), input, prefix);
 }
-
-/**
- * The scopes a request with `method` needs on a route: undefined when the route has no
- * `scope` (authentication suffices), the list (any one suffices), or null when SAP refuses
- * the method outright (an object `scope` with neither the method nor `default`).
- */
-export function scopesFor(scope: RouteScope | undefined, method: string): string[] | null | undefined {
-  if (scope === undefined) return undefined;
-  return scope[method.toUpperCase() as keyof RouteScope] ?? scope.default ?? null;
-}

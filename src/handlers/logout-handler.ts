@@ -7,8 +7,8 @@ import { cookieHeaderFor, readJar } from "../proxy/backend-cookies.js";
 import { csrfDecision } from "../security/csrf.js";
 import type { SessionRecord } from "../session/record.js";
 import type { SessionEnv } from "../session/middleware.js";
-import { errorPage } from "./pages.js";
-import { waitUntilOf } from "./wait-until.js";
+import { errorPage } from "../http/pages.js";
+import { waitUntilOf } from "../http/wait-until.js";
 
 /**
  * `logout.logoutEndpoint`: ends the session in both tiers (CSRF-checked as configured),

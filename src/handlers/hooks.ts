@@ -6,7 +6,7 @@
  * - `beforeRequestHandler`: after the router's own endpoints (login callback, logout,
  *   user API, whitelist service), just before the route is served (static file or
  *   backend). As in SAP, login, authorization and the CSRF check of the route covering
- *   the path have run first (src/http/route-guard.ts), and the session is available
+ *   the path have run first (src/handlers/route-guard.ts), and the session is available
  *   (`c.get("session")`).
  * - `afterRequestHandler`: middleware at the same point whose code after `await next()`
  *   sees and may replace `c.res`, the route's answer (SAP: a function given the backend's

@@ -7,12 +7,12 @@
  * (SAP: no login for unknown routes).
  */
 import type { Context } from "hono";
-import type { Authenticator } from "../app.js";
+import type { Authenticator } from "../auth/types.js";
 import type { RouteConfig } from "../config/types.js";
 import { matchRoute } from "../routing/match.js";
 import { csrfDecision } from "../security/csrf.js";
 import type { SessionEnv } from "../session/middleware.js";
-import { errorPage } from "./pages.js";
+import { errorPage } from "../http/pages.js";
 
 /** null to go on, or the answer to send instead (login, 401/403). */
 export async function guardLikeRoute(

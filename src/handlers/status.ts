@@ -4,7 +4,7 @@ import type { Logger } from "../log.js";
 import { timingSafeEqual } from "../security/constant-time.js";
 import type { SessionManager } from "../session/manager.js";
 import type { SessionEnv } from "../session/middleware.js";
-import { errorPage } from "./pages.js";
+import { errorPage } from "../http/pages.js";
 
 /**
  * What an operator needs to see of one isolate: first-tier hits, recoveries,

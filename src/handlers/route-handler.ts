@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Authenticator } from "../app.js";
+import type { Authenticator } from "../auth/types.js";
 import { authOf } from "../auth/auth-data.js";
 import type { UserApiHandler } from "../auth/user-api.js";
 import type { Destination, RouteConfig, RouterConfig } from "../config/types.js";
@@ -11,9 +11,9 @@ import { decideRoute } from "../routing/decide.js";
 import { csrfDecision, isStateChanging } from "../security/csrf.js";
 import type { SessionEnv, SessionScope } from "../session/middleware.js";
 import { serveLocalDir, welcomeRedirect } from "../static/local-dir.js";
-import { withMutableHeaders } from "./mutable.js";
-import { errorPage } from "./pages.js";
-import { waitUntilOf } from "./wait-until.js";
+import { withMutableHeaders } from "../http/mutable.js";
+import { errorPage } from "../http/pages.js";
+import { waitUntilOf } from "../http/wait-until.js";
 import type { Logger } from "../log.js";
 
 /**
