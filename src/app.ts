@@ -14,7 +14,7 @@ import { withMutableHeaders } from "./http/mutable.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./handlers/route-handler.js";
-import { installStatus } from "./handlers/status.js";
+import { installStatusEndpoint, metricsLogger } from "./handlers/status.js";
 import { forbidTransform } from "./http/no-compression.js";
 import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./handlers/hooks.js";
 import { guardLikeRoute } from "./handlers/route-guard.js";
@@ -72,6 +72,9 @@ export function createApp({
     return preflight ? ({ kind: "answer", response: preflight } as const) : corsHeaders(request, corsRules);
   };
 
+  const startedAt = now();
+  const logMetrics = metricsLogger({ manager, ...(auth ? { auth } : {}), startedAt, now, log });
+
   const hookedErrors = new WeakSet<object>();
   app.onError(async (error, c) => {
     // A bug, not an expected failure: log its kind only (messages may carry request data).
@@ -87,7 +90,7 @@ export function createApp({
     const cors = corsRules.length === 0 ? ({ kind: "none" } as const) : corsHeadersOrPreflight(c.req.raw);
     if (cors.kind === "answer" || cors.kind === "reject") return cors.response;
     await next();
-    afterRequest();
+    logMetrics();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
     // Assign only a new object: Hono's `res` setter copies the response and all its headers.
     const response = withMutableHeaders(c.res);
@@ -108,13 +111,8 @@ export function createApp({
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
 
-  const afterRequest = installStatus(app, {
-    manager,
-    ...(auth ? { auth } : {}),
-    ...(statusToken ? { token: statusToken } : {}),
-    log,
-    now,
-  });
+  if (statusToken)
+    installStatusEndpoint(app, { manager, ...(auth ? { auth } : {}), startedAt, now, token: statusToken });
   const hasLogoutPaths = [...xsApp.destinations.values()].some((d) => d.logoutPath);
   app.use(
     sessionMiddleware({

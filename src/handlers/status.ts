@@ -13,14 +13,10 @@ import { errorPage } from "../http/pages.js";
  */
 export const STATUS_PATH = "/_approuter/status";
 
-export function isolateMetrics(
-  manager: SessionManager,
-  auth: AuthServices | undefined,
-  startedAt: number,
-  now: number,
-) {
+/** The counters of one isolate at `at` (ms since the epoch). */
+export function isolateMetrics({ manager, auth, startedAt }: MetricsSource, at: number) {
   return {
-    uptimeMs: now - startedAt,
+    uptimeMs: at - startedAt,
     sessions: { ...manager.metrics },
     memory: manager.memory.stats(),
     store: manager.external ? { ...manager.external.counters, degraded: manager.external.degraded } : null,
@@ -28,33 +24,40 @@ export function isolateMetrics(
   };
 }
 
+/** What the status endpoint and the metrics log report on. */
+export interface MetricsSource {
+  manager: SessionManager;
+  auth?: AuthServices;
+  /** When the isolate's app was built, ms since the epoch (for `uptimeMs`). */
+  startedAt: number;
+  now: () => number;
+}
+
 /**
- * `GET /_approuter/status` with `Authorization: Bearer <STATUS_TOKEN>`; absent when no
- * token is configured. Returns the function to call after every request: it logs the
- * same counters (event `metrics`) at most once a minute.
+ * The function to call after every request: it logs the isolate's counters (event
+ * `metrics`, the status endpoint's body) at most once a minute.
  */
-export function installStatus(
-  app: Hono<SessionEnv>,
-  options: { manager: SessionManager; auth?: AuthServices; token?: string; log: Logger; now: () => number },
-): () => void {
-  const startedAt = options.now();
+export function metricsLogger(options: MetricsSource & { log: Logger }): () => void {
+  const { startedAt, now, log } = options;
   let lastLog = startedAt;
-  const afterRequest = () => {
-    const now = options.now();
-    if (now - lastLog >= 60_000) {
-      lastLog = now;
-      options.log("metrics", isolateMetrics(options.manager, options.auth, startedAt, now));
-    }
+  return () => {
+    const at = now();
+    if (at - lastLog < 60_000) return;
+    lastLog = at;
+    log("metrics", isolateMetrics(options, at));
   };
-  const token = options.token;
-  if (!token) return afterRequest;
+}
+
+/** `GET /_approuter/status` with `Authorization: Bearer <token>` (STATUS_TOKEN): the isolate's counters. */
+export function installStatusEndpoint(
+  app: Hono<SessionEnv>,
+  options: MetricsSource & { token: string },
+): void {
+  const { now, token } = options;
   app.get(STATUS_PATH, (c) => {
     const given = c.req.header("authorization") ?? "";
     if (!timingSafeEqual(given, `Bearer ${token}`))
       return errorPage(401, "STATUS_TOKEN_REQUIRED", { "www-authenticate": "Bearer" });
-    return c.json(isolateMetrics(options.manager, options.auth, startedAt, options.now()), 200, {
-      "cache-control": "no-store",
-    });
+    return c.json(isolateMetrics(options, now()), 200, { "cache-control": "no-store" });
   });
-  return afterRequest;
 }
