@@ -53,7 +53,10 @@ export interface IsolateDeps {
   hooks?: RouterHooks;
 }
 
-/** Idle timeout honoured in the store within this much: the TTL of an unchanged session is extended at most this often. */
+/**
+ * Idle timeout honoured in the store within this much: the TTL of an unchanged session is
+ * extended at most this often.
+ */
 export function touchIntervalFor(idleTimeoutMs: number): number {
   return Math.min(60_000, Math.floor(idleTimeoutMs / 10));
 }
@@ -171,7 +174,8 @@ function openStore(config: RouterConfig, env: Env, deps: IsolateDeps): ByteStore
   }
   const path = "EXT_SESSION_MGT.externalStoreFilePath";
   const getStore = deps.customStore.getStore;
-  if (deps.customStore.isPlaceholder || typeof getStore !== "function") return `${path}: ${NO_CUSTOM_STORE}`; // reported by loadConfig
+  // Reported by loadConfig.
+  if (deps.customStore.isPlaceholder || typeof getStore !== "function") return `${path}: ${NO_CUSTOM_STORE}`;
   let store: unknown;
   try {
     store = getStore({ instanceName: ext.instanceName, storageType: ext.storageType, env });

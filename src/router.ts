@@ -28,7 +28,10 @@ import * as noCustomStore from "./stores/no-custom-store.js";
 export type { RouterError, RouterHooks } from "./handlers/hooks.js";
 
 export interface RouterOptions extends RouterHooks {
-  /** The parsed xs-app.json (`import xsApp from "./xs-app.json"`); the `XS_APP` variable replaces it at run time. */
+  /**
+   * The parsed xs-app.json (`import xsApp from "./xs-app.json"`); the `XS_APP` variable
+   * replaces it at run time.
+   */
   xsApp: unknown;
   /** A custom session store driver (`EXT_SESSION_MGT.externalStoreFilePath`): the module, imported. */
   customStore?: CustomStoreModule & { isPlaceholder?: boolean };

@@ -36,7 +36,10 @@ export const configurableHeaderName = v.pipe(
   ),
 );
 
-/** Visible Latin-1 characters, spaces and tabs: what a Headers value may hold (SAP: 32–255 except 127, or tab). */
+/**
+ * Visible Latin-1 characters, spaces and tabs: what a Headers value may hold (SAP: 32–255
+ * except 127, or tab).
+ */
 export const headerValue = v.pipe(
   nonEmptyString,
   v.regex(

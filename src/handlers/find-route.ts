@@ -18,7 +18,9 @@ export interface FoundRoute {
   route: RouteConfig;
   /** Path and query for the route's target (from route matching). */
   target: string;
-  /** The path the route was decided on, forwarded: the canonical one, the welcome file's (SAP) or the app's. */
+  /**
+   * The path the route was decided on, forwarded: the canonical one, the welcome file's (SAP) or the app's.
+   */
   forwardedPath: string;
   /** The HTML5 repository's choice, which its routes are served with. */
   selection: AppSelection;

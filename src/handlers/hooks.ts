@@ -39,7 +39,10 @@ export interface RouterHooks {
   beforeErrorHandler?: ErrorHook[];
 }
 
-/** Installs `beforeRequestHandler` and `afterRequestHandler` behind `guard`; nothing (and no guard) without them. */
+/**
+ * Installs `beforeRequestHandler` and `afterRequestHandler` behind `guard`; nothing (and no
+ * guard) without them.
+ */
 export function installRequestHooks(
   app: Hono<SessionEnv>,
   hooks: RouterHooks | undefined,
@@ -55,7 +58,10 @@ export function installRequestHooks(
   for (const handler of middleware) app.use(handler);
 }
 
-/** The first Response an error hook returns, or undefined (the router's own answer stands). A failing hook counts as none. */
+/**
+ * The first Response an error hook returns, or undefined (the router's own answer stands).
+ * A failing hook counts as none.
+ */
 export async function errorHookAnswer(
   hooks: RouterHooks | undefined,
   failure: RouterError,

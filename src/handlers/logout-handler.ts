@@ -85,14 +85,20 @@ export function logoutHandler(options: {
 function loggedOutPage(next: string | undefined): string {
   if (!next) return "<!doctype html><title>Logged out</title><p>You have been logged out.</p>";
   const href = escapeHtml(next);
-  return `<!doctype html><title>Logged out</title><meta http-equiv="refresh" content="0;url=${href}"><p>You have been logged out. <a href="${href}">Continue</a></p>`;
+  return (
+    `<!doctype html><title>Logged out</title><meta http-equiv="refresh" content="0;url=${href}">` +
+    `<p>You have been logged out. <a href="${href}">Continue</a></p>`
+  );
 }
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-/** SAP calls every destination's `logoutPath` when a session ends (logout or timeout), so backends can end theirs. */
+/**
+ * SAP calls every destination's `logoutPath` when a session ends (logout or timeout), so
+ * backends can end theirs.
+ */
 export async function callBackendLogouts(
   record: SessionRecord,
   options: { xsApp: XsAppConfig; destinations: ReadonlyMap<string, Destination>; fetch: typeof fetch },

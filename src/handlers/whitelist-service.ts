@@ -23,7 +23,10 @@ import type { SessionEnv } from "../session/middleware.js";
 import { originAllowed } from "../http/cors.js";
 import { guardLikeRoute } from "./route-guard.js";
 
-/** connect's mount test: `path` is `endpoint` or below it (`/`, `.`), case-insensitive; a trailing `/` of the endpoint ignored. */
+/**
+ * connect's mount test: `path` is `endpoint` or below it (`/`, `.`), case-insensitive; a
+ * trailing `/` of the endpoint ignored.
+ */
 export function underEndpoint(endpoint: string, path: string): boolean {
   const base = endpoint.replace(/\/+$/, "").toLowerCase();
   if (base === "") return true;

@@ -39,7 +39,10 @@ export class SyncCookie {
     return `${signed}.${await this.mac(this.keyring.current, sessionId, signed)}`;
   }
 
-  /** The slot a cookie value names, if the router issued it for this session (under any configured secret); else an empty slot. */
+  /**
+   * The slot a cookie value names, if the router issued it for this session (under any
+   * configured secret); else an empty slot.
+   */
   async open(sessionId: string, value: string | undefined): Promise<SyncSlot> {
     if (!value || value.length > 2 * MAX_SYNC_TOKEN_LENGTH) return {};
     const last = value.lastIndexOf(".");
