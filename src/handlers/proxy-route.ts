@@ -33,11 +33,15 @@ export interface ProxiedRequest {
   requiresAuth: boolean;
 }
 
-/** `ok: false`: the destination could not be resolved; `response` is the router's error page. */
-export type Proxied = { ok: boolean; response: Response };
+/**
+ * What serving a route gave: `ok: false` when the route could not be served and `response`
+ * is the router's own failure page (here: the destination could not be resolved).
+ */
+export type Served = { ok: boolean; response: Response };
 
+/** The proxy step, built once per app: resolves the route's destination and forwards to it. */
 export function proxyRoute(options: ProxyOptions) {
-  return async (c: Context<SessionEnv>, proxied: ProxiedRequest): Promise<Proxied> => {
+  return async (c: Context<SessionEnv>, proxied: ProxiedRequest): Promise<Served> => {
     const scope = c.get("session");
     const userToken = async () =>
       proxied.requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;

@@ -10,7 +10,7 @@ import type { SessionEnv } from "../session/middleware.js";
 import { serveLocalDir } from "../static/local-dir.js";
 import { type CsrfTokenFor, checkRouteCsrf, csrfTokenRequired, withCsrfToken } from "./csrf.js";
 import { type FoundRoute, findRoute } from "./find-route.js";
-import { proxyRoute } from "./proxy-route.js";
+import { proxyRoute, type Served } from "./proxy-route.js";
 
 export interface RouteHandlerOptions {
   config: RouterConfig;
@@ -57,7 +57,10 @@ interface RouteRequest extends FoundRoute {
   requiresAuth: boolean;
 }
 
-/** The last step: serves the route from where it points. `ok: false`: the router's failure page. */
+/**
+ * The last step, built once per app: serves the route from where it points (the HTML5
+ * repository, the user API, `localDir` or a destination).
+ */
 function routeServer(options: RouteHandlerOptions) {
   const { config, html5, userApi, log } = options;
   const proxy = proxyRoute({
@@ -69,10 +72,7 @@ function routeServer(options: RouteHandlerOptions) {
       ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
     },
   });
-  return async (
-    c: Context<SessionEnv>,
-    routed: RouteRequest,
-  ): Promise<{ ok: boolean; response: Response }> => {
+  return async (c: Context<SessionEnv>, routed: RouteRequest): Promise<Served> => {
     const { route, target, request } = routed;
     if (route.service === "html5-apps-repo-rt") {
       // Bound: checked at start-up.
