@@ -6,27 +6,22 @@ import { handleCallback } from "./auth/login.js";
 import { userApiHandler, userApiProvider } from "./auth/user-api.js";
 import { BACKCHANNEL_LOGOUT_PATH, handleBackchannelLogout } from "./auth/logout.js";
 import type { AuthServices } from "./auth/services.js";
-import type { RouteConfig, RouterConfig } from "./config/types.js";
+import type { Authenticator } from "./auth/types.js";
+import type { RouterConfig } from "./config/types.js";
 import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from "./http/cors.js";
-import { callBackendLogouts, logoutHandler } from "./http/logout-handler.js";
+import { callBackendLogouts, logoutHandler } from "./handlers/logout-handler.js";
 import { withMutableHeaders } from "./http/mutable.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
-import { routeHandler } from "./http/route-handler.js";
-import { installStatus } from "./http/status.js";
+import { routeHandler } from "./handlers/route-handler.js";
+import { installStatusEndpoint, metricsLogger } from "./handlers/status.js";
 import { forbidTransform } from "./http/no-compression.js";
-import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./http/hooks.js";
-import { guardLikeRoute } from "./http/route-guard.js";
-import { infoEndpoints, pick } from "./http/whitelist-service.js";
+import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./handlers/hooks.js";
+import { guardLikeRoute } from "./handlers/route-guard.js";
+import { infoEndpoints, pick } from "./handlers/whitelist-service.js";
 import type { Logger } from "./log.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
-
-/**
- * Decides whether a request may use a route that requires authentication. Returns
- * null to let it through, or the response to send instead.
- */
-export type Authenticator = (c: Context<SessionEnv>, route: RouteConfig) => Promise<Response | null>;
 
 /** Without an identity provider nobody is authenticated (configuration prevents this). */
 export const noIdentityProvider: Authenticator = async () => errorPage(401, "AUTHENTICATION_REQUIRED");
@@ -77,6 +72,9 @@ export function createApp({
     return preflight ? ({ kind: "answer", response: preflight } as const) : corsHeaders(request, corsRules);
   };
 
+  const startedAt = now();
+  const logMetrics = metricsLogger({ manager, ...(auth ? { auth } : {}), startedAt, now, log });
+
   const hookedErrors = new WeakSet<object>();
   app.onError(async (error, c) => {
     // A bug, not an expected failure: log its kind only (messages may carry request data).
@@ -92,7 +90,7 @@ export function createApp({
     const cors = corsRules.length === 0 ? ({ kind: "none" } as const) : corsHeadersOrPreflight(c.req.raw);
     if (cors.kind === "answer" || cors.kind === "reject") return cors.response;
     await next();
-    afterRequest();
+    logMetrics();
     if (c.res.status === 101) return; // a WebSocket: nothing to add
     // Assign only a new object: Hono's `res` setter copies the response and all its headers.
     const response = withMutableHeaders(c.res);
@@ -113,13 +111,8 @@ export function createApp({
     if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
   });
 
-  const afterRequest = installStatus(app, {
-    manager,
-    ...(auth ? { auth } : {}),
-    ...(statusToken ? { token: statusToken } : {}),
-    log,
-    now,
-  });
+  if (statusToken)
+    installStatusEndpoint(app, { manager, ...(auth ? { auth } : {}), startedAt, now, token: statusToken });
   const hasLogoutPaths = [...xsApp.destinations.values()].some((d) => d.logoutPath);
   app.use(
     sessionMiddleware({

@@ -1,10 +1,11 @@
 import type { Hono } from "hono";
-import { createApp, type Authenticator } from "./app.js";
+import { createApp } from "./app.js";
+import type { Authenticator } from "./auth/types.js";
 import { formatProblems, loadConfig, NO_CUSTOM_STORE, redactedSummary } from "./config/index.js";
 import type { RouterConfig } from "./config/types.js";
 import { warnUnsupported } from "./config/unsupported-env.js";
 import type { Env } from "./env.js";
-import type { RouterHooks } from "./http/hooks.js";
+import type { RouterHooks } from "./handlers/hooks.js";
 import type { Logger } from "./log.js";
 import { ExternalTier } from "./session/external-tier.js";
 import { KeyRing } from "./session/keyring.js";
@@ -52,7 +53,10 @@ export interface IsolateDeps {
   hooks?: RouterHooks;
 }
 
-/** Idle timeout honoured in the store within this much: the TTL of an unchanged session is extended at most this often. */
+/**
+ * Idle timeout honoured in the store within this much: the TTL of an unchanged session is
+ * extended at most this often.
+ */
 export function touchIntervalFor(idleTimeoutMs: number): number {
   return Math.min(60_000, Math.floor(idleTimeoutMs / 10));
 }
@@ -170,7 +174,8 @@ function openStore(config: RouterConfig, env: Env, deps: IsolateDeps): ByteStore
   }
   const path = "EXT_SESSION_MGT.externalStoreFilePath";
   const getStore = deps.customStore.getStore;
-  if (deps.customStore.isPlaceholder || typeof getStore !== "function") return `${path}: ${NO_CUSTOM_STORE}`; // reported by loadConfig
+  // Reported by loadConfig.
+  if (deps.customStore.isPlaceholder || typeof getStore !== "function") return `${path}: ${NO_CUSTOM_STORE}`;
   let store: unknown;
   try {
     store = getStore({ instanceName: ext.instanceName, storageType: ext.storageType, env });

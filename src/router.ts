@@ -1,7 +1,7 @@
 /**
  * `createRouter`: the router as a Worker handler, extended with Hono middleware at the
  * points where SAP's `approuter.js` takes extensions (`first`, `beforeRequestHandler`,
- * `afterRequestHandler`, `beforeErrorHandler`; see src/http/hooks.ts for where each runs).
+ * `afterRequestHandler`, `beforeErrorHandler`; see src/handlers/hooks.ts for where each runs).
  *
  *   import { createRouter } from "approuter-edge";
  *   import xsApp from "./xs-app.json";
@@ -18,17 +18,20 @@
  */
 import { Hono } from "hono";
 import type { Env } from "./env.js";
-import type { RouterHooks } from "./http/hooks.js";
+import type { RouterHooks } from "./handlers/hooks.js";
 import { configurationInvalidPage } from "./http/pages.js";
 import { buildIsolate, type IsolateState } from "./isolate.js";
 import { consoleLogger, type Logger } from "./log.js";
 import type { CustomStoreModule } from "./stores/custom.js";
 import * as noCustomStore from "./stores/no-custom-store.js";
 
-export type { RouterError, RouterHooks } from "./http/hooks.js";
+export type { RouterError, RouterHooks } from "./handlers/hooks.js";
 
 export interface RouterOptions extends RouterHooks {
-  /** The parsed xs-app.json (`import xsApp from "./xs-app.json"`); the `XS_APP` variable replaces it at run time. */
+  /**
+   * The parsed xs-app.json (`import xsApp from "./xs-app.json"`); the `XS_APP` variable
+   * replaces it at run time.
+   */
   xsApp: unknown;
   /** A custom session store driver (`EXT_SESSION_MGT.externalStoreFilePath`): the module, imported. */
   customStore?: CustomStoreModule & { isPlaceholder?: boolean };

@@ -1,8 +1,7 @@
 import type { Context } from "hono";
-import type { Authenticator } from "../app.js";
+import type { Authenticator } from "./types.js";
 import { LABEL_FOR } from "../config/identity.js";
 import type { RouteConfig } from "../config/types.js";
-import { scopesFor } from "../config/xs-app.js";
 import { errorPage } from "../http/pages.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionEnv } from "../session/middleware.js";
@@ -10,7 +9,7 @@ import { authOf } from "./auth-data.js";
 import { tenantOfHost } from "./endpoints.js";
 import { startLogin } from "./login.js";
 import { ensureFreshTokens } from "./refresh.js";
-import { scopeAllows } from "./scopes.js";
+import { scopeAllows, scopesFor } from "./scopes.js";
 import type { AuthServices } from "./services.js";
 
 /**

@@ -14,7 +14,8 @@ import { MAX_FRAGMENT } from "./login-state.js";
 const SCRIPT =
   "(function(){var d=document.documentElement.dataset,h=location.hash||'';" +
   `var ok=h.length>1&&h.length<=${MAX_FRAGMENT};` +
-  "document.cookie=d.c+'='+(ok?encodeURIComponent(h):'')+'; Path='+d.p+'; Max-Age='+(ok?300:0)+'; Secure; SameSite=Lax';" +
+  "document.cookie=d.c+'='+(ok?encodeURIComponent(h):'')+'; Path='+d.p+" +
+  "'; Max-Age='+(ok?300:0)+'; Secure; SameSite=Lax';" +
   "location.replace(d.u);})();";
 
 let scriptHash: Promise<string> | undefined;
@@ -46,16 +47,19 @@ export async function loginPage(
   callbackPath: string,
 ): Promise<Response> {
   const u = escapeHtml(authorizeUrl);
+  const csp = `default-src 'none'; script-src ${await hashOfScript()}; base-uri 'none'; form-action 'none'`;
   const body =
-    `<!doctype html><html data-u="${u}" data-c="${escapeHtml(fragmentCookie)}" data-p="${escapeHtml(callbackPath)}">` +
-    `<head><meta charset="utf-8"><title>Signing in</title><noscript><meta http-equiv="refresh" content="0;url=${u}"></noscript>` +
+    `<!doctype html><html data-u="${u}" data-c="${escapeHtml(fragmentCookie)}"` +
+    ` data-p="${escapeHtml(callbackPath)}">` +
+    `<head><meta charset="utf-8"><title>Signing in</title>` +
+    `<noscript><meta http-equiv="refresh" content="0;url=${u}"></noscript>` +
     `<script>${SCRIPT}</script></head><body><p><a href="${u}">Continue to sign in</a></p></body></html>`;
   return new Response(body, {
     status: 200,
     headers: {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
-      "content-security-policy": `default-src 'none'; script-src ${await hashOfScript()}; base-uri 'none'; form-action 'none'`,
+      "content-security-policy": csp,
       "referrer-policy": "no-referrer",
     },
   });

@@ -134,7 +134,8 @@ export async function handleCallback(c: Context<SessionEnv>, services: AuthServi
   const cleared = validState
     ? [
         serialize(loginCookieName(services.cookieName, state), "", cookieOptions(services, 0)),
-        `${fragmentCookieName(services.cookieName, state)}=; Path=${services.callbackPath}; Max-Age=0; Secure; SameSite=Lax`,
+        `${fragmentCookieName(services.cookieName, state)}=; Path=${services.callbackPath}; ` +
+          "Max-Age=0; Secure; SameSite=Lax",
       ]
     : [];
   const fail = (status: number, code: ErrorCode, fields: Record<string, unknown> = {}) => {

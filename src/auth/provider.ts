@@ -209,7 +209,8 @@ async function verifySignature(
     if (error instanceof joseErrors.JWSSignatureVerificationFailed)
       throw new ProviderError("rejected", op, "bad signature");
     if (error instanceof joseErrors.JOSEError && /JSON Web Key Set/.test(error.message)) {
-      throw new ProviderError("rejected", op, "keys refused", loggableUrl(jwksUrl)); // e.g. 400 for a zone UAA does not know
+      // e.g. 400 for a zone UAA does not know
+      throw new ProviderError("rejected", op, "keys refused", loggableUrl(jwksUrl));
     }
     throw new ProviderError("rejected", op, error instanceof joseErrors.JOSEError ? error.code : "malformed");
   }
@@ -279,7 +280,10 @@ async function postToken(
   };
 }
 
-/** `Authorization: Basic` as SAP's router builds it (id and secret not form-encoded: XSUAA client ids contain `!` and `|`). */
+/**
+ * `Authorization: Basic` as SAP's router builds it (id and secret not form-encoded: XSUAA
+ * client ids contain `!` and `|`).
+ */
 function basic(clientId: string, secret: string): string {
   const bytes = new TextEncoder().encode(`${clientId}:${secret}`);
   let binary = "";
@@ -363,7 +367,10 @@ class XsuaaProvider implements IdentityProvider {
     return tokens;
   }
 
-  /** An XSUAA access token: signature by the zone's keys, kid, RS256 family, times, issuer host, audience rule. */
+  /**
+   * An XSUAA access token: signature by the zone's keys, kid, RS256 family, times, issuer
+   * host, audience rule.
+   */
   private async verifyAccessToken(token: string, op: string): Promise<JWTPayload> {
     let zid: unknown;
     try {
@@ -456,7 +463,10 @@ class OidcProvider implements IdentityProvider {
     this.isIas = config.domains.length > 0;
   }
 
-  /** The discovery document (cached per isolate); undefined when the provider has none (404): IAS's fixed paths then. */
+  /**
+   * The discovery document (cached per isolate); undefined when the provider has none
+   * (404): IAS's fixed paths then.
+   */
   private async endpoints(): Promise<Endpoints & { jwks: string }> {
     const now = this.deps.now();
     if (this.discovered && now - this.discovered.at < DISCOVERY_TTL_MS)

@@ -38,7 +38,8 @@ export async function ensureFreshTokens(
     if (got !== false) {
       // Holding the lease (or the store is down: refresh alone, best effort).
       try {
-        if (got === true && (await adoptStored(session, services)) === "newer") continue; // someone refreshed just before us
+        // "newer": someone refreshed just before us.
+        if (got === true && (await adoptStored(session, services)) === "newer") continue;
         return await refreshNow(session, auth, provider, services, owner, waitUntil, got === true);
       } finally {
         if (got === true) await leases.release(services, session.id, owner);

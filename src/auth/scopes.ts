@@ -1,4 +1,3 @@
-import { scopesFor } from "../config/xs-app.js";
 import type { RouteScope } from "../config/types.js";
 
 /**
@@ -17,4 +16,14 @@ export function scopeAllows(
   if (needed === null) return false;
   if (needed.length === 0) return true;
   return needed.some((s) => granted.includes(xsappname ? s.replaceAll("$XSAPPNAME", xsappname) : s));
+}
+
+/**
+ * The scopes a request with `method` needs on a route: undefined when the route has no
+ * `scope` (authentication suffices), the list (any one suffices), or null when SAP refuses
+ * the method outright (an object `scope` with neither the method nor `default`).
+ */
+export function scopesFor(scope: RouteScope | undefined, method: string): string[] | null | undefined {
+  if (scope === undefined) return undefined;
+  return scope[method.toUpperCase() as keyof RouteScope] ?? scope.default ?? null;
 }

@@ -222,7 +222,10 @@ export async function fetchUserAttributes(
 export interface UserApiDeps {
   fetch: typeof globalThis.fetch;
   log: Logger;
-  /** The XSUAA binding `url` (for `/attributes` of XSUAA sessions), when a provider speaking XSUAA's protocol is bound. */
+  /**
+   * The XSUAA binding `url` (for `/attributes` of XSUAA sessions), when a provider speaking
+   * XSUAA's protocol is bound.
+   */
   xsuaaUrl?: string;
   /** The binding's `uaadomain`: tenants' UAA hosts are `<tenant>.<uaadomain>`. */
   uaaDomain?: string;

@@ -46,7 +46,8 @@ export interface DestinationsResult {
 
 /** SAP `strictSSL: false` skips certificate checks; a Worker's fetch always makes them. */
 const STRICT_SSL =
-  "false is not supported at the edge: a Worker always verifies TLS certificates (give the backend a certificate from a public CA, or use http:// inside a trusted network)";
+  "false is not supported at the edge: a Worker always verifies TLS certificates " +
+  "(give the backend a certificate from a public CA, or use http:// inside a trusted network)";
 
 const destinationSchema = v.pipe(
   strictObject({

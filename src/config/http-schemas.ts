@@ -5,7 +5,7 @@
  * never the value.
  */
 import * as v from "valibot";
-import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
+import { UNCONFIGURABLE_HEADERS } from "../http/response-headers.js";
 import type { CorsRule, HeaderEntry, OriginRule } from "./types.js";
 import {
   boolean,
@@ -22,19 +22,6 @@ import {
 /** RFC 9110 field-name (token). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/**
- * Headers configuration must never set: cookies (SAP rejects `set-cookie` and `cookie`;
- * a configured Set-Cookie could overwrite the session cookie), framing and connection
- * headers the runtime owns (RFC 9110 §7.6.1 hop-by-hop, plus Host and Content-Length).
- */
-export const UNCONFIGURABLE_HEADERS: ReadonlySet<string> = new Set([
-  "set-cookie",
-  "cookie",
-  "host",
-  "content-length",
-  ...HOP_BY_HOP_HEADERS,
-]);
-
 export const headerName = v.pipe(
   nonEmptyString,
   v.regex(TOKEN, "must be a valid header name (an RFC 9110 token)"),
@@ -49,7 +36,10 @@ export const configurableHeaderName = v.pipe(
   ),
 );
 
-/** Visible Latin-1 characters, spaces and tabs: what a Headers value may hold (SAP: 32–255 except 127, or tab). */
+/**
+ * Visible Latin-1 characters, spaces and tabs: what a Headers value may hold (SAP: 32–255
+ * except 127, or tab).
+ */
 export const headerValue = v.pipe(
   nonEmptyString,
   v.regex(

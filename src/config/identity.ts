@@ -152,7 +152,10 @@ export function parseIdentityProviders(
     if (found.length > 1) {
       problems.push({
         path: found[1]!.path,
-        message: `more than one ${kind === "xsuaa" ? "XSUAA" : "IAS"} binding: ${found.map((f) => f.path).join(" and ")}; set ${variable} to the instance name to use`,
+        message:
+          `more than one ${kind === "xsuaa" ? "XSUAA" : "IAS"} binding: ` +
+          `${found.map((f) => f.path).join(" and ")}; ` +
+          `set ${variable} to the instance name to use`,
       });
       return undefined;
     }
@@ -224,6 +227,7 @@ export function parseIdentityProviders(
   }
 
   // An invalid VCAP_SERVICES is reported once, not again as every missing binding.
+  const named = (name: unknown) => (text(name) ? `, named ${JSON.stringify(text(name))}` : "");
   if (vcap.problems.length === 0) {
     routes.forEach((route, i) => {
       if (route.authenticationType === "none") return;
@@ -237,8 +241,10 @@ export function parseIdentityProviders(
           path: `${routesPath}[${i}].authenticationType`,
           message:
             type === "xsuaa"
-              ? `needs an XSUAA binding in VCAP_SERVICES (a service whose tags contain "xsuaa"${text(env.UAA_SERVICE_NAME) ? `, named ${JSON.stringify(text(env.UAA_SERVICE_NAME))}` : ""})`
-              : `needs an IAS binding in VCAP_SERVICES (a service whose label contains "identity"${text(env.IAS_SERVICE_NAME) ? `, named ${JSON.stringify(text(env.IAS_SERVICE_NAME))}` : ""})`,
+              ? "needs an XSUAA binding in VCAP_SERVICES " +
+                `(a service whose tags contain "xsuaa"${named(env.UAA_SERVICE_NAME)})`
+              : "needs an IAS binding in VCAP_SERVICES " +
+                `(a service whose label contains "identity"${named(env.IAS_SERVICE_NAME)})`,
         });
       }
     });
@@ -273,7 +279,9 @@ function clientAuth(
     if (typeof binding?.fetch !== "function") {
       problems.push({
         path: `${path}.certificate`,
-        message: `an X.509 binding needs a Workers mTLS certificate binding named ${JSON.stringify(name)} (wrangler.toml mtls_certificates; the name can be changed with ${variable})`,
+        message:
+          `an X.509 binding needs a Workers mTLS certificate binding named ${JSON.stringify(name)} ` +
+          `(wrangler.toml mtls_certificates; the name can be changed with ${variable})`,
       });
       return undefined;
     }

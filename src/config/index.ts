@@ -156,13 +156,15 @@ export function loadConfig(
 }
 
 export const NO_CUSTOM_STORE =
-  'no custom store driver is bundled; point the "approuter-custom-store" alias in wrangler.toml at your driver module';
+  "no custom store driver is bundled; " +
+  'point the "approuter-custom-store" alias in wrangler.toml at your driver module';
 
 /** Every part of xs-app.json that serves static files needs the `ASSETS` binding. */
 function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): ConfigProblem[] {
   if (typeof (assets as { fetch?: unknown } | undefined)?.fetch === "function") return [];
   const message =
-    'needs static assets bound as ASSETS (wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)';
+    "needs static assets bound as ASSETS " +
+    '(wrangler.toml [assets] with directory, binding = "ASSETS" and run_worker_first = true)';
   const problems: ConfigProblem[] = [];
   xsApp.routes.forEach((route, i) => {
     if (route.localDir !== undefined) problems.push({ path: `${prefix}.routes[${i}].localDir`, message });
@@ -171,7 +173,9 @@ function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): Co
   return problems;
 }
 
-/** SAP's `plugins` variable: routes (before xs-app.json's) and the JSON as given (plugin metadata endpoint). */
+/**
+ * SAP's `plugins` variable: routes (before xs-app.json's) and the JSON as given (plugin metadata endpoint).
+ */
 function readPlugins(
   env: Env,
   destinationNames: ReadonlySet<string> | undefined,
@@ -209,7 +213,10 @@ export interface ConfigSummary {
   };
 }
 
-/** A loggable view of the configuration for start-up logs: counts instead of secrets, URLs without credentials or query. */
+/**
+ * A loggable view of the configuration for start-up logs: counts instead of secrets, URLs
+ * without credentials or query.
+ */
 export function redactedSummary(config: RouterConfig): ConfigSummary {
   const ext = config.externalSession;
   return {

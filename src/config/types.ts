@@ -22,9 +22,15 @@ export interface RouterConfig {
   login: LoginSettings;
   /** Response headers, CORS and WebSocket origins from the environment. */
   http: HttpSettings;
-  /** The bound destination service (VCAP_SERVICES label `destination`): routes may name destinations that live there. */
+  /**
+   * The bound destination service (VCAP_SERVICES label `destination`): routes may name
+   * destinations that live there.
+   */
   destinationService?: DestinationServiceBinding;
-  /** The bound HTML5 application repository (`html5-apps-repo`, plan `app-runtime`): dynamic routing to its apps. */
+  /**
+   * The bound HTML5 application repository (`html5-apps-repo`, plan `app-runtime`): dynamic
+   * routing to its apps.
+   */
   html5Repo?: Html5RepoBinding;
 }
 
@@ -59,7 +65,10 @@ export interface DestinationServiceBinding {
 export interface IdentityProviderConfig {
   /** The binding label the router files the provider under (sessions record it). */
   label: "xsuaa" | "identity";
-  /** The protocol: SAP's XSUAA (endpoints from the binding) or OpenID Connect with discovery (IAS, any OIDC provider). */
+  /**
+   * The protocol: SAP's XSUAA (endpoints from the binding) or OpenID Connect with discovery
+   * (IAS, any OIDC provider).
+   */
   kind: "xsuaa" | "ias";
   /** Where the binding was found (`VCAP_SERVICES.xsuaa[0]`), for messages. */
   bindingPath: string;
@@ -68,13 +77,19 @@ export interface IdentityProviderConfig {
   clientId: string;
   /** Never logged. Absent for X.509 bindings. */
   clientSecret?: string;
-  /** X.509 bindings: the binding's private `key`, only to derive the login-state key when nothing else is secret. Never logged. */
+  /**
+   * X.509 bindings: the binding's private `key`, only to derive the login-state key when
+   * nothing else is secret. Never logged.
+   */
   keyMaterial?: string;
   /** X.509 binding (`certificate`/`key`): token calls go through this Workers mTLS certificate binding. */
   mtlsBinding?: string;
   /** `certurl`, without a trailing slash (X.509 token endpoint host). */
   certUrl?: string;
-  /** Scopes requested at login: none for XSUAA unless the `scope` extension is set; IAS "openid" (or the extension). */
+  /**
+   * Scopes requested at login: none for XSUAA unless the `scope` extension is set; IAS
+   * "openid" (or the extension).
+   */
   scope?: string;
   /** XSUAA: replaces `$XSAPPNAME` in route scopes; part of the audience rule. */
   xsappname?: string;
@@ -90,7 +105,10 @@ export interface IdentityProviderConfig {
 
 /** Login settings from the environment (SAP variables). */
 export interface LoginSettings {
-  /** JWT_REFRESH: refresh this long before the access token expires, ms; 0 = never refresh early. Default 5 min. */
+  /**
+   * JWT_REFRESH: refresh this long before the access token expires, ms; 0 = never refresh
+   * early. Default 5 min.
+   */
   refreshBeforeMs: number;
   /** TENANT_HOST_PATTERN: group 1 of the request host is the tenant subdomain. */
   tenantHostPattern?: RegExp;
@@ -102,7 +120,9 @@ export interface LoginSettings {
   logoutWithTokenHint: boolean;
   /** XS_BIND_ADDRESS set (XS advanced): a route's identityProvider goes as `login_hint`, not `idp`. */
   xsa: boolean;
-  /** Which provider a route without `authenticationType` uses ("ias" when only IAS is bound, SAP's iasOnly). */
+  /**
+   * Which provider a route without `authenticationType` uses ("ias" when only IAS is bound, SAP's iasOnly).
+   */
   defaultAuthenticationType: "xsuaa" | "ias";
 }
 
@@ -141,9 +161,12 @@ export interface XsAppConfig {
   errorPage: ReadonlyMap<number, string>;
   /** Default `{ enabled: false }` (SAP). */
   websockets: { enabled: boolean };
-  /** `compression.enabled` (default true, SAP); false asks Cloudflare not to compress (`Cache-Control: no-transform`). */
+  /**
+   * `compression.enabled` (default true, SAP); false asks Cloudflare not to compress
+   * (`Cache-Control: no-transform`).
+   */
   compression: { enabled: boolean };
-  /** SAP's clickjacking allow-list service (src/http/whitelist-service.ts). */
+  /** SAP's clickjacking allow-list service (src/handlers/whitelist-service.ts). */
   whitelistService?: { endpoint: string };
   /** Serves the `plugins` variable's routes as JSON. */
   pluginMetadataEndpoint?: string;
@@ -181,7 +204,10 @@ export interface CorsRule {
   allowedOrigin: OriginRule[];
   /** Upper-case; default GET, POST, HEAD, OPTIONS. */
   allowedMethods: string[];
-  /** Default Origin, Accept, X-Requested-With, Content-Type, Access-Control-Request-Method, Access-Control-Request-Headers. */
+  /**
+   * Default Origin, Accept, X-Requested-With, Content-Type, Access-Control-Request-Method,
+   * Access-Control-Request-Headers.
+   */
   allowedHeaders: string[];
   exposeHeaders: string[];
   /** Default true. */
@@ -200,9 +226,13 @@ export interface HttpSettings {
   cors: CorsRule[];
   /** WS_ALLOWED_ORIGINS; undefined = the router's own origin only (SAP). */
   wsAllowedOrigins?: OriginRule[];
-  /** CJ_PROTECT_WHITELIST: origins allowed to frame the app (whitelist service); undefined = service inactive. */
+  /**
+   * CJ_PROTECT_WHITELIST: origins allowed to frame the app (whitelist service); undefined = service inactive.
+   */
   clickjackWhitelist?: OriginRule[];
-  /** The `plugins` variable as given (JSON), for `pluginMetadataEndpoint`; its routes are in `xsApp.routes`. */
+  /**
+   * The `plugins` variable as given (JSON), for `pluginMetadataEndpoint`; its routes are in `xsApp.routes`.
+   */
   plugins?: Record<string, unknown>[];
 }
 
@@ -245,7 +275,10 @@ export interface RouteConfig {
   csrfProtection: boolean;
   /** Folder in the static assets, normalised: starts with `/`, no trailing `/` (`/` = all assets). */
   localDir?: string;
-  /** SAP's user API (`sap-approuter-userapi`) or the HTML5 application repository (`html5-apps-repo-rt`); destination is "" then. */
+  /**
+   * SAP's user API (`sap-approuter-userapi`) or the HTML5 application repository
+   * (`html5-apps-repo-rt`); destination is "" then.
+   */
   service?: "sap-approuter-userapi" | "html5-apps-repo-rt";
   /** `Cache-Control` for static content (SAP: only effective on localDir and HTML5 repository routes). */
   cacheControl?: string;
@@ -304,6 +337,9 @@ export interface ExternalSessionConfig {
   backOffMultiplier: number;
   /** How long a first-tier copy is trusted before it is revalidated (extension). Default 5000 ms. */
   revalidateAfterMs: number;
-  /** Resolved from VCAP_SERVICES (binding named instanceName) or UPSTASH_REDIS_REST_*; absent with a custom store. */
+  /**
+   * Resolved from VCAP_SERVICES (binding named instanceName) or UPSTASH_REDIS_REST_*;
+   * absent with a custom store.
+   */
   upstash?: { url: string; token: string };
 }

@@ -65,7 +65,8 @@ export const UNSUPPORTED_VARIABLES: readonly UnsupportedVariable[] = [
   {
     name: "BACK_CHANNEL_LOGOUT_URI",
     reason:
-      "the token request carries no `s3bcl_*` registration; register the URL of xs-app.json `logout.backChannelLogoutEndpoint` with IAS",
+      "the token request carries no `s3bcl_*` registration; " +
+      "register the URL of xs-app.json `logout.backChannelLogoutEndpoint` with IAS",
   },
   { name: "LOGOUT_WO_SESSION_TRIGGERS_LOGIN", reason: "logout without a session never starts a login" },
   {

@@ -61,7 +61,9 @@ const authenticationType = v.pipe(
 
 const endpointPath = v.pipe(string, v.startsWith("/", "must start with /"));
 
-/** SAP `relative-uri`: no scheme, no host; stored with a leading `/` (SAP joins it to the destination URL). */
+/**
+ * SAP `relative-uri`: no scheme, no host; stored with a leading `/` (SAP joins it to the destination URL).
+ */
 const relativePath = v.pipe(
   nonEmptyString,
   v.check(
@@ -124,7 +126,8 @@ const scope = v.lazy((input) =>
 /** `unknown destination "x"`, with the nearest defined name when it looks like a typo (names, never URLs). */
 function unknownDestination(name: string, known: ReadonlySet<string> | undefined): string {
   const near = known === undefined ? undefined : nearestName(name, [...known]);
-  return `unknown destination ${JSON.stringify(name)}${near === undefined ? "" : `; did you mean ${JSON.stringify(near)}?`}`;
+  const hint = near === undefined ? "" : `; did you mean ${JSON.stringify(near)}?`;
+  return `unknown destination ${JSON.stringify(name)}${hint}`;
 }
 
 /**
@@ -149,7 +152,9 @@ export const compressionSchema = strictObject({
   compressResponseMixedTypeContent: v.optional(boolean),
 });
 
-/** SAP `replace`: which files (`pathSuffixes`), which variables, which service bindings (@sap/xsenv queries). */
+/**
+ * SAP `replace`: which files (`pathSuffixes`), which variables, which service bindings (@sap/xsenv queries).
+ */
 const replaceSchema = strictObject({
   pathSuffixes: v.array(relativeSuffix, "must be an array of path suffixes"),
   vars: v.optional(v.array(nonEmptyString, "must be an array of variable names"), []),
@@ -439,7 +444,10 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
   );
 }
 
-/** The keys a `plugins` entry may have (SAP plugins-schema.json): a route's, without `localDir`, `replace`, `cacheControl`. */
+/**
+ * The keys a `plugins` entry may have (SAP plugins-schema.json): a route's, without
+ * `localDir`, `replace`, `cacheControl`.
+ */
 const pluginKeys = strictObject({
   name: nonEmptyString,
   source: v.unknown(),
@@ -517,14 +525,4 @@ export function parseXsApp(
   options: { html5Repo?: boolean } = {},
 ): Checked<XsAppConfig> {
   return validate(xsAppSchema(destinationNames, options.html5Repo === true), input, prefix);
-}
-
-/**
- * The scopes a request with `method` needs on a route: undefined when the route has no
- * `scope` (authentication suffices), the list (any one suffices), or null when SAP refuses
- * the method outright (an object `scope` with neither the method nor `default`).
- */
-export function scopesFor(scope: RouteScope | undefined, method: string): string[] | null | undefined {
-  if (scope === undefined) return undefined;
-  return scope[method.toUpperCase() as keyof RouteScope] ?? scope.default ?? null;
 }

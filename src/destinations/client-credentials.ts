@@ -23,7 +23,10 @@ export interface TokenDeps {
   timeoutMs?: number;
 }
 
-/** A token is renewed this long before it expires at most (SAP: 5 minutes), or at half its lifetime if shorter. */
+/**
+ * A token is renewed this long before it expires at most (SAP: 5 minutes), or at half its
+ * lifetime if shorter.
+ */
 const TOKEN_RENEW_MARGIN_MS = 300_000;
 /** XSUAA always sends expires_in; without one the token is trusted this long. */
 const DEFAULT_TOKEN_LIFETIME_S = 300;

@@ -189,7 +189,10 @@ export function warnServiceLogoutPaths(
     });
 }
 
-/** Refreshed in the background from half its lifetime (at most 5 minutes before expiry, as SAP); never used in its last seconds. */
+/**
+ * Refreshed in the background from half its lifetime (at most 5 minutes before expiry, as
+ * SAP); never used in its last seconds.
+ */
 function tokenLifetime(lifetimeMs: number): Lifetime {
   return {
     freshMs: lifetimeMs - Math.min(300_000, lifetimeMs / 2),

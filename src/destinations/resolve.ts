@@ -93,7 +93,9 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
   if (proxyType === "OnPremise") {
     return refuse(
       "DESTINATION_ON_PREMISE_NOT_SUPPORTED",
-      "ProxyType OnPremise needs the Cloud Connector, reached only through the connectivity service's proxy inside SAP BTP; a Worker at the edge cannot use it (expose the system to the Internet or keep such routes on SAP's router)",
+      "ProxyType OnPremise needs the Cloud Connector, reached only through the connectivity service's " +
+        "proxy inside SAP BTP; a Worker at the edge cannot use it (expose the system to the Internet " +
+        "or keep such routes on SAP's router)",
     );
   }
   if (proxyType !== "Internet")
@@ -108,7 +110,8 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
   if (!SUPPORTED_KINDS.has(authentication)) {
     return refuse(
       "DESTINATION_NOT_SUPPORTED",
-      `Authentication ${safe(authentication)} is not supported (supported: ${[...SUPPORTED_KINDS].join(", ")})`,
+      `Authentication ${safe(authentication)} is not supported ` +
+        `(supported: ${[...SUPPORTED_KINDS].join(", ")})`,
     );
   }
   const userDependent = USER_TOKEN_KINDS.has(authentication);
@@ -179,7 +182,8 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
     if (token?.error !== undefined) {
       return refuse(
         "DESTINATION_AUTH_FAILED",
-        "the destination service could not get a token for it (authTokens[0].error; see Check Connection in the cockpit)",
+        "the destination service could not get a token for it " +
+          "(authTokens[0].error; see Check Connection in the cockpit)",
         userDependent,
       );
     }

@@ -57,7 +57,8 @@ export function requireClientSecret<
     const x509 = dataset.value.certificate !== undefined || dataset.value.key !== undefined;
     addIssue({
       message: x509
-        ? "X.509 credentials (certificate/key) are not supported at the edge: bind the service with credential-type binding-secret"
+        ? "X.509 credentials (certificate/key) are not supported at the edge: " +
+          "bind the service with credential-type binding-secret"
         : "missing required property",
       path: [
         {

@@ -65,7 +65,10 @@ export interface AppPath {
   cacheBuster?: string;
 }
 
-/** Splits a canonical path (`/app-1.0.0/~123~/x.js`) into app key, cache buster and path in the app; null without an app key. */
+/**
+ * Splits a canonical path (`/app-1.0.0/~123~/x.js`) into app key, cache buster and path in
+ * the app; null without an app key.
+ */
 export function splitAppPath(pathname: string, ownServices: readonly string[] = []): AppPath | null {
   const segments = pathname.split("/");
   const key = parseAppKey(segments[1] ?? "", ownServices);

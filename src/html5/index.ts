@@ -27,7 +27,10 @@ import { splitAppPath, type AppKey } from "./app-key.js";
 import { Html5RepoClient, type Failure } from "./client.js";
 
 export type AppSelection =
-  /** Route with the central xs-app.json; `missingApp`: the first segment names an app the repository does not have. */
+  /**
+   * Route with the central xs-app.json; `missingApp`: the first segment names an app the
+   * repository does not have.
+   */
   | { kind: "central"; missingApp?: AppKey }
   /** Route with the app's own routes, on `pathname` (the path in the app). */
   | {
@@ -183,7 +186,8 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       const canonical = canonicalizePath(url.pathname);
       if (!canonical.ok) return { kind: "central" }; // refused by route decision
       const split = splitAppPath(canonical.path, own);
-      // A prefix that is not the router's own names a business service, not read here (SAP: central routing, "Service Tag unknown").
+      // A prefix that is not the router's own names a business service, not read here (SAP:
+      // central routing, "Service Tag unknown").
       if (split === null || (split.key.appPrefix !== undefined && !own.includes(split.key.appPrefix)))
         return { kind: "central" };
       const outcome = await cache.get(split.key.appKeyWithoutPrefix, () => load(split.key), waitUntil);

@@ -20,12 +20,16 @@ const SIGN_IN_AGAIN = { href: "/", label: "Sign in again" };
 const CORS: PageText = {
   title: "Cross-origin request refused",
   text: "This site does not accept this request from the page that sent it.",
-  hint: "Developers: compare the request's origin, method and headers with the cors settings of xs-app.json (or CORS).",
+  hint:
+    "Developers: compare the request's origin, method and headers with the cors settings of xs-app.json " +
+    "(or CORS).",
 };
 const WEBSOCKET: PageText = {
   title: "WebSocket refused",
   text: "This site does not accept this WebSocket connection.",
-  hint: "Developers: websockets.enabled in xs-app.json, and the page's origin (WS_ALLOWED_ORIGINS for other origins).",
+  hint:
+    "Developers: websockets.enabled in xs-app.json, and the page's origin " +
+    "(WS_ALLOWED_ORIGINS for other origins).",
 };
 
 const DESTINATION_REFUSED: PageText = {
@@ -92,7 +96,9 @@ const PAGES = {
   CSRF_TOKEN_REQUIRED: {
     title: "Request refused",
     text: "This change came without a valid security token, which protects you from forged requests.",
-    hint: "Reload the page and try again. Developers: fetch a token with the header x-csrf-token: fetch first.",
+    hint:
+      "Reload the page and try again. " +
+      "Developers: fetch a token with the header x-csrf-token: fetch first.",
     action: START,
   },
   STATUS_TOKEN_REQUIRED: {
@@ -257,7 +263,9 @@ const PAGES = {
   INTERNAL_ERROR: {
     title: "Something went wrong",
     text: "The router hit an unexpected error.",
-    hint: "Try again. If it keeps happening, tell the application's administrator the time and the code below.",
+    hint:
+      "Try again. If it keeps happening, " +
+      "tell the application's administrator the time and the code below.",
     action: START,
   },
 } as const satisfies Record<string, PageText>;
@@ -279,7 +287,10 @@ const REASONS: Record<number, string> = {
   504: "Gateway Timeout",
 };
 
-/** Marks the router's own error pages until the app has had the chance to replace them (`errorPage`); never sent. */
+/**
+ * Marks the router's own error pages until the app has had the chance to replace them
+ * (`errorPage`); never sent.
+ */
 export const ROUTER_ERROR_HEADER = "x-approuter-error";
 
 export interface PageOptions {
@@ -307,13 +318,20 @@ export function errorPage(
 }
 
 const STYLE =
-  "body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#f4f5f7;color:#1d2d3e;" +
+  "body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;" +
+  "background:#f4f5f7;color:#1d2d3e;" +
   "font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
-  "main{box-sizing:border-box;width:34rem;max-width:calc(100% - 2rem);margin:1rem;padding:2rem 2.25rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}" +
-  ".status{margin:0;color:#5b738b;font-size:.875rem;letter-spacing:.02em}h1{margin:.25rem 0 1rem;font-size:1.6rem;line-height:1.25}" +
-  "p{margin:0 0 .75rem}a.action{display:inline-block;margin:.5rem 0 1rem;padding:.55rem 1.1rem;background:#0a6ed1;color:#fff;border-radius:8px;text-decoration:none}" +
-  "a.action:hover{background:#0854a0}ul{margin:0 0 1rem;padding:.75rem 1rem .75rem 2rem;background:#fff8e6;border-radius:8px;font:.85rem/1.5 ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}" +
-  ".code{margin:1rem 0 0;padding-top:.75rem;border-top:1px solid #e5e9ee;color:#5b738b;font-size:.8rem}code{font-family:ui-monospace,Menlo,Consolas,monospace}";
+  "main{box-sizing:border-box;width:34rem;max-width:calc(100% - 2rem);margin:1rem;padding:2rem 2.25rem;" +
+  "background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}" +
+  ".status{margin:0;color:#5b738b;font-size:.875rem;letter-spacing:.02em}" +
+  "h1{margin:.25rem 0 1rem;font-size:1.6rem;line-height:1.25}" +
+  "p{margin:0 0 .75rem}a.action{display:inline-block;margin:.5rem 0 1rem;padding:.55rem 1.1rem;" +
+  "background:#0a6ed1;color:#fff;border-radius:8px;text-decoration:none}" +
+  "a.action:hover{background:#0854a0}ul{margin:0 0 1rem;padding:.75rem 1rem .75rem 2rem;" +
+  "background:#fff8e6;border-radius:8px;font:.85rem/1.5 ui-monospace,Menlo,Consolas,monospace;" +
+  "overflow-wrap:anywhere}" +
+  ".code{margin:1rem 0 0;padding-top:.75rem;border-top:1px solid #e5e9ee;color:#5b738b;font-size:.8rem}" +
+  "code{font-family:ui-monospace,Menlo,Consolas,monospace}";
 
 export function renderErrorPage(status: number, code: ErrorCode, options: PageOptions = {}): string {
   const page: PageText = PAGES[code];
@@ -325,10 +343,14 @@ export function renderErrorPage(status: number, code: ErrorCode, options: PageOp
     ? `<a class="action" href="${escapeHtml(page.action.href)}">${escapeHtml(page.action.label)}</a>`
     : "";
   return (
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
-    `<meta name="robots" content="noindex"><title>${escapeHtml(page.title)}</title><style>${STYLE}</style></head><body><main>` +
-    `<p class="status">${status} ${reason}</p><h1>${escapeHtml(page.title)}</h1><p>${escapeHtml(page.text)}</p>${details}` +
-    `<p>${escapeHtml(options.hint ?? page.hint)}</p>${action}<p class="code">Error code: <code>${code}</code></p></main></body></html>`
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width,initial-scale=1">' +
+    `<meta name="robots" content="noindex"><title>${escapeHtml(page.title)}</title>` +
+    `<style>${STYLE}</style></head><body><main>` +
+    `<p class="status">${status} ${reason}</p><h1>${escapeHtml(page.title)}</h1>` +
+    `<p>${escapeHtml(page.text)}</p>${details}` +
+    `<p>${escapeHtml(options.hint ?? page.hint)}</p>${action}` +
+    `<p class="code">Error code: <code>${code}</code></p></main></body></html>`
   );
 }
 
@@ -352,7 +374,9 @@ export function isLocalDevelopment(request: Request, env: Readonly<Record<string
   );
 }
 
-/** The page of an isolate whose configuration is invalid: the problems themselves only in local development. */
+/**
+ * The page of an isolate whose configuration is invalid: the problems themselves only in local development.
+ */
 export function configurationInvalidPage(
   request: Request,
   env: Readonly<Record<string, unknown>>,
@@ -365,7 +389,10 @@ export function configurationInvalidPage(
     {},
     {
       details: problems,
-      hint: "Fix these in your configuration (wrangler.toml [vars], .dev.vars, default-env.json or xs-app.json) and restart. Shown because this is local development; deployed, this page points to the log.",
+      hint:
+        "Fix these in your configuration (wrangler.toml [vars], .dev.vars, default-env.json or " +
+        "xs-app.json) and restart. " +
+        "Shown because this is local development; deployed, this page points to the log.",
     },
   );
 }

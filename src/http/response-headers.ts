@@ -14,7 +14,20 @@
  * applied per response.
  */
 import type { HeaderEntry } from "../config/types.js";
-import { UNCONFIGURABLE_HEADERS } from "../config/http-schemas.js";
+import { HOP_BY_HOP_HEADERS } from "./hop-by-hop.js";
+
+/**
+ * Headers configuration must never set: cookies (SAP rejects `set-cookie` and `cookie`;
+ * a configured Set-Cookie could overwrite the session cookie), framing and connection
+ * headers the runtime owns (RFC 9110 §7.6.1 hop-by-hop, plus Host and Content-Length).
+ */
+export const UNCONFIGURABLE_HEADERS: ReadonlySet<string> = new Set([
+  "set-cookie",
+  "cookie",
+  "host",
+  "content-length",
+  ...HOP_BY_HOP_HEADERS,
+]);
 
 export interface ResponseHeaderOptions {
   /** SEND_XFRAMEOPTIONS. */

@@ -224,7 +224,10 @@ function pathMatches(requestPath: string, cookiePath: string): boolean {
   return cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/";
 }
 
-/** Fits in a Cookie header: a token-like name, a value without `;` or controls, Latin-1, within the size limit. */
+/**
+ * Fits in a Cookie header: a token-like name, a value without `;` or controls, Latin-1,
+ * within the size limit.
+ */
 function isStorable(cookie: JarCookie): boolean {
   return (
     /^[^\u0000-\u0020\u007f=;,]+$/.test(cookie.name) &&

@@ -78,7 +78,8 @@ export function checkWebSocketUpgrade(
   const origin = request.headers.get("origin");
   if (origin === null) return errorPage(403, "WEBSOCKET_ORIGIN_REQUIRED");
   const own = new URL(request.url).origin;
-  // WS_ALLOWED_ORIGINS adds origins to the router's own (SAP's replaces it, which breaks the app's own pages).
+  // WS_ALLOWED_ORIGINS adds origins to the router's own (SAP's replaces it, which breaks
+  // the app's own pages).
   const allowed =
     origin.toLowerCase() === own.toLowerCase() ||
     (policy.allowedOrigins !== undefined && originAllowed(policy.allowedOrigins, origin));

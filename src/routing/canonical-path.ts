@@ -37,7 +37,10 @@ export type CanonicalPath =
   | { ok: false; reason: PathRefusal };
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-/** Printable ASCII the WHATWG path parser percent-encodes (workerd's `new URL`): encoded here too, so the output parses back unchanged. */
+/**
+ * Printable ASCII the WHATWG path parser percent-encodes (workerd's `new URL`): encoded
+ * here too, so the output parses back unchanged.
+ */
 const ENCODED_BY_URL_PARSER = /^[ "<>`{}^]$/;
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

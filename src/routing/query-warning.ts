@@ -40,7 +40,8 @@ export function routeQueryWarnings(routes: readonly RouteConfig[]): RouteQueryWa
       fix:
         kind === "unanchored"
           ? "anchor the source at the start of the path with ^ (e.g. ^/public/)"
-          : "let wildcards stop at the query and allow it at the end: [^?]* instead of .*, ending with (\\?.*)?$ (e.g. ^/([^?]*)\\.html(\\?.*)?$)",
+          : "let wildcards stop at the query and allow it at the end: [^?]* instead of .*, " +
+            "ending with (\\?.*)?$ (e.g. ^/([^?]*)\\.html(\\?.*)?$)",
     });
   });
   return warnings;

@@ -54,7 +54,8 @@ export async function seal(
     key,
     await deflate(plaintext),
   );
-  const envelope = `${ENVELOPE_VERSION}.${secret.kid}.${base64url.encode(iv)}.${base64url.encode(new Uint8Array(ciphertext))}`;
+  const sealed = base64url.encode(new Uint8Array(ciphertext));
+  const envelope = `${ENVELOPE_VERSION}.${secret.kid}.${base64url.encode(iv)}.${sealed}`;
   return { envelope, storeKey, kid: secret.kid };
 }
 

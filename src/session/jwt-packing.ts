@@ -30,7 +30,10 @@ export function unpackJwts(_key: string, value: unknown): unknown {
   return `${encodePart(h)}.${encodePart(p)}.${s}`;
 }
 
-/** The JSON a base64url part encodes: parsed when it re-serialises identically, else its text; null if it is not JSON text. */
+/**
+ * The JSON a base64url part encodes: parsed when it re-serialises identically, else its
+ * text; null if it is not JSON text.
+ */
 function unpackPart(segment: string): Part | null {
   let text: string;
   try {

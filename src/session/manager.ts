@@ -12,7 +12,8 @@ import {
   statelessTag,
 } from "./stateless.js";
 import type { SyncSlot } from "../stores/types.js";
-import { copyIsCurrent, namesNewerWrite, revalidateCopy } from "./sync-token.js";
+import { copyIsCurrent, revalidateCopy } from "./revalidate.js";
+import { namesNewerWrite } from "./sync-token.js";
 
 /**
  * Owns the two tiers. Reads: first tier, revalidated against the store once its copy is

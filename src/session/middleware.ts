@@ -122,7 +122,8 @@ export function sessionMiddleware({
       return;
     }
     if (result === "stateless") {
-      // Only the CSRF token to keep: the cookie carries the session, nothing is stored (so no sync token either).
+      // Only the CSRF token to keep: the cookie carries the session, nothing is stored (so
+      // no sync token either).
       if (loaded.isNew && loaded.record.csrf !== undefined)
         setCookieHeader(c, sessionCookie(cookieName, await manager.statelessCookie(loaded), attributes()));
       return;

@@ -12,7 +12,19 @@ export interface SessionRecord {
   /** CSRF token, base64url; created by the first `x-csrf-token: fetch`. */
   csrf?: string;
   /** Data of the features built on sessions (login, backend cookies); JSON values. */
-  data?: Record<string, unknown>;
+  data?: SessionData;
+}
+
+/**
+ * What the features built on sessions keep in a record. Read back from the store, so each
+ * reader checks its part (`authOf`, `jarOf`): an older version may have written it.
+ */
+export interface SessionData {
+  /** The login (src/auth/auth-data.ts). */
+  auth?: unknown;
+  /** Backend session cookies, a jar per destination name (src/proxy/session-jar.ts). */
+  cookies?: { readonly [destination: string]: unknown };
+  [feature: string]: unknown;
 }
 
 export function newRecord(now: number, absoluteTimeoutMs: number): SessionRecord {

@@ -1,9 +1,7 @@
 import { base64url } from "jose";
 import { timingSafeEqual } from "../security/constant-time.js";
 import type { SyncSlot } from "../stores/types.js";
-import type { ExternalTier, ReadResult } from "./external-tier.js";
 import type { KeyRing, SecretKeys } from "./keyring.js";
-import type { MemoryEntry } from "./memory-tier.js";
 import type { SessionRecord } from "./record.js";
 
 /**
@@ -41,7 +39,10 @@ export class SyncCookie {
     return `${signed}.${await this.mac(this.keyring.current, sessionId, signed)}`;
   }
 
-  /** The slot a cookie value names, if the router issued it for this session (under any configured secret); else an empty slot. */
+  /**
+   * The slot a cookie value names, if the router issued it for this session (under any
+   * configured secret); else an empty slot.
+   */
   async open(sessionId: string, value: string | undefined): Promise<SyncSlot> {
     if (!value || value.length > 2 * MAX_SYNC_TOKEN_LENGTH) return {};
     const last = value.lastIndexOf(".");
@@ -98,40 +99,4 @@ export function namesNewerWrite(record: SessionRecord, slot: SyncSlot | undefine
   if (!copy || slot.at > copy.at) return true;
   Object.assign(slot, copy);
   return false;
-}
-
-/**
- * Revalidation of a copy that already reflects the session's last write this request
- * knows of: whether the session still exists is all there is to ask, and a PEXPIRE (a
- * write, so answered by the primary, and the TTL slide) asks it in one command without
- * waiting for a replica. Only when it finds no session is the full read made (the session
- * may have moved to a newer secret's key; if not, it has ended).
- */
-export async function revalidateCopy(
-  external: ExternalTier,
-  id: string,
-  entry: MemoryEntry,
-  touchMs: number,
-  sync: SyncSlot,
-): Promise<ReadResult> {
-  const stored = entry.stored!;
-  const touched = await external.touch(id, stored.kid, touchMs, sync);
-  if (touched === "touched") return { kind: "found", record: entry.record, kid: stored.kid, tag: stored.tag };
-  if (touched === "unavailable") return { kind: "unavailable" };
-  return external.read(id, touchMs, sync);
-}
-
-/** Whether a revalidation of `entry` can be a `revalidateCopy` (see there). */
-export function copyIsCurrent(
-  external: ExternalTier,
-  entry: MemoryEntry,
-  newerWrite: boolean,
-  sync: SyncSlot | undefined,
-): sync is SyncSlot {
-  return (
-    external.syncCookie !== undefined &&
-    !newerWrite &&
-    sync?.after !== undefined &&
-    entry.stored !== undefined
-  );
 }

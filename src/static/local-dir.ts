@@ -114,7 +114,9 @@ export type WelcomeAction =
   /** Serve this path and query instead of `/` (a CSRF token fetch, SAP). */
   | { kind: "rewrite"; pathAndQuery: string };
 
-/** What `/` does with a `welcomeFile` (normalised by the config: starts with `/`); null for any other request. */
+/**
+ * What `/` does with a `welcomeFile` (normalised by the config: starts with `/`); null for any other request.
+ */
 export function welcomeRedirect(request: Request, welcomeFile: string | undefined): WelcomeAction | null {
   if (welcomeFile === undefined) return null;
   const url = new URL(request.url);

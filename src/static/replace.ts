@@ -31,7 +31,9 @@ export interface ReplaceConfig {
 export interface ReplaceLimits {
   /** Largest file rendered, bytes (SAP reads the file into memory). */
   maxInputBytes: number;
-  /** Longest text held back (an unfinished tag, a blank line with tags, a section repeated per array item). */
+  /**
+   * Longest text held back (an unfinished tag, a blank line with tags, a section repeated per array item).
+   */
   maxPendingChars: number;
   /** Largest output, bytes (array sections multiply). */
   maxOutputBytes: number;
@@ -47,7 +49,10 @@ export class TemplateError extends Error {
   override name = "TemplateError";
 }
 
-/** Does `pathname` (relative to the route's folder, after `target`) get rendered? SAP: `endsWith` any suffix; `/` means `index.html`. */
+/**
+ * Does `pathname` (relative to the route's folder, after `target`) get rendered? SAP:
+ * `endsWith` any suffix; `/` means `index.html`.
+ */
 export function replaceApplies(pathSuffixes: readonly string[], pathname: string): boolean {
   const path = pathname.endsWith("/") ? `${pathname}index.html` : pathname;
   return pathSuffixes.some((suffix) => path.endsWith(suffix));
@@ -105,7 +110,10 @@ export function buildView(
   return { ok: true, view };
 }
 
-/** @sap/xsenv service query: an instance name, or `{ name, label, tag, plan, … }` all of which must match (`tag`: one of `tags`). */
+/**
+ * @sap/xsenv service query: an instance name, or `{ name, label, tag, plan, … }` all of
+ * which must match (`tag`: one of `tags`).
+ */
 export type ServiceQuery = string | Readonly<Record<string, unknown>>;
 
 function serviceMatches(binding: Record<string, unknown>, query: ServiceQuery): boolean {

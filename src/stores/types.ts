@@ -15,7 +15,10 @@ export type SetMode =
  * request: reads reflect at least `after`; the store notes the token of its answers.
  */
 export interface SyncSlot {
-  /** The token of the session's last write as the request carried it (verified); reads reflect at least that state. */
+  /**
+   * The token of the session's last write as the request carried it (verified); reads
+   * reflect at least that state.
+   */
   after?: string;
   /** When that write happened (ms since the epoch), to tell the newer of two tokens (tokens are opaque). */
   at?: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.js";
 import { formatProblems, loadConfig, redactedSummary, type RouterConfig } from "../../src/config/index.js";
-import { scopesFor } from "../../src/config/xs-app.js";
+import { scopesFor } from "../../src/auth/scopes.js";
 import type { RouteScope } from "../../src/config/types.js";
 
 // Secret values: none of them may ever appear in a problem (path or message).

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { createApp, type Authenticator } from "../../src/app.js";
+import { createApp } from "../../src/app.js";
+import type { Authenticator } from "../../src/auth/types.js";
 import { loadConfig } from "../../src/config/index.js";
 import type { Env } from "../../src/env.js";
 import { errorPage } from "../../src/http/pages.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { Authenticator } from "../../src/app.js";
+import type { Authenticator } from "../../src/auth/types.js";
 import type { Env } from "../../src/env.js";
-import type { RouterHooks } from "../../src/http/hooks.js";
+import type { RouterHooks } from "../../src/handlers/hooks.js";
 import { buildIsolate } from "../../src/isolate.js";
 import { createRouter } from "../../src/router.js";
 import * as noCustomStore from "../../src/stores/no-custom-store.js";

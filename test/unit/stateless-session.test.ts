@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createApp, type Authenticator } from "../../src/app.js";
+import { createApp } from "../../src/app.js";
+import type { Authenticator } from "../../src/auth/types.js";
 import { loadConfig } from "../../src/config/index.js";
 import type { Env } from "../../src/env.js";
 import { ExternalTier } from "../../src/session/external-tier.js";

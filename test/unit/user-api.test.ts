@@ -1,6 +1,7 @@
 import { UnsecuredJWT, type JWTPayload } from "jose";
 import { describe, expect, it } from "vitest";
-import { createApp, type Authenticator } from "../../src/app.js";
+import { createApp } from "../../src/app.js";
+import type { Authenticator } from "../../src/auth/types.js";
 import type { AuthData } from "../../src/auth/auth-data.js";
 import {
   currentUser,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { Authenticator } from "../../src/app.js";
+import type { Authenticator } from "../../src/auth/types.js";
 import { buildIsolate } from "../../src/isolate.js";
 import type { Logger } from "../../src/log.js";
 import * as noCustomStore from "../../src/stores/no-custom-store.js";
 import type { Env } from "../../src/env.js";
-import { pluginMetadata, underEndpoint, whitelistAnswer } from "../../src/http/whitelist-service.js";
+import { pluginMetadata, underEndpoint, whitelistAnswer } from "../../src/handlers/whitelist-service.js";
 import { forbidTransform } from "../../src/http/no-compression.js";
 
 async function appFor(

@@ -17,13 +17,16 @@
  * allow-lists are (src/http/cors.ts `originAllowed`).
  */
 import type { MiddlewareHandler } from "hono";
-import type { Authenticator } from "../app.js";
+import type { Authenticator } from "../auth/types.js";
 import type { OriginRule, RouteConfig } from "../config/types.js";
 import type { SessionEnv } from "../session/middleware.js";
-import { originAllowed } from "./cors.js";
+import { originAllowed } from "../http/cors.js";
 import { guardLikeRoute } from "./route-guard.js";
 
-/** connect's mount test: `path` is `endpoint` or below it (`/`, `.`), case-insensitive; a trailing `/` of the endpoint ignored. */
+/**
+ * connect's mount test: `path` is `endpoint` or below it (`/`, `.`), case-insensitive; a
+ * trailing `/` of the endpoint ignored.
+ */
 export function underEndpoint(endpoint: string, path: string): boolean {
   const base = endpoint.replace(/\/+$/, "").toLowerCase();
   if (base === "") return true;

@@ -6,7 +6,7 @@
  * - `beforeRequestHandler`: after the router's own endpoints (login callback, logout,
  *   user API, whitelist service), just before the route is served (static file or
  *   backend). As in SAP, login, authorization and the CSRF check of the route covering
- *   the path have run first (src/http/route-guard.ts), and the session is available
+ *   the path have run first (src/handlers/route-guard.ts), and the session is available
  *   (`c.get("session")`).
  * - `afterRequestHandler`: middleware at the same point whose code after `await next()`
  *   sees and may replace `c.res`, the route's answer (SAP: a function given the backend's
@@ -39,7 +39,10 @@ export interface RouterHooks {
   beforeErrorHandler?: ErrorHook[];
 }
 
-/** Installs `beforeRequestHandler` and `afterRequestHandler` behind `guard`; nothing (and no guard) without them. */
+/**
+ * Installs `beforeRequestHandler` and `afterRequestHandler` behind `guard`; nothing (and no
+ * guard) without them.
+ */
 export function installRequestHooks(
   app: Hono<SessionEnv>,
   hooks: RouterHooks | undefined,
@@ -55,7 +58,10 @@ export function installRequestHooks(
   for (const handler of middleware) app.use(handler);
 }
 
-/** The first Response an error hook returns, or undefined (the router's own answer stands). A failing hook counts as none. */
+/**
+ * The first Response an error hook returns, or undefined (the router's own answer stands).
+ * A failing hook counts as none.
+ */
 export async function errorHookAnswer(
   hooks: RouterHooks | undefined,
   failure: RouterError,

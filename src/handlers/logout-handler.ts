@@ -3,12 +3,14 @@ import { authOf } from "../auth/auth-data.js";
 import { endSessionUrl } from "../auth/logout.js";
 import type { AuthServices } from "../auth/services.js";
 import type { Destination, LogoutConfig, XsAppConfig } from "../config/types.js";
-import { cookieHeaderFor, readJar } from "../proxy/backend-cookies.js";
+import { cookieHeaderFor } from "../proxy/backend-cookies.js";
+import { jarOf } from "../proxy/session-jar.js";
 import { csrfDecision } from "../security/csrf.js";
 import type { SessionRecord } from "../session/record.js";
 import type { SessionEnv } from "../session/middleware.js";
-import { errorPage } from "./pages.js";
-import { waitUntilOf } from "./wait-until.js";
+import { errorPage } from "../http/pages.js";
+import { waitUntilOf } from "../http/wait-until.js";
+import { CSRF_HEADER, type CsrfTokenFor, csrfTokenRequired, giveCsrfToken } from "./csrf.js";
 
 /**
  * `logout.logoutEndpoint`: ends the session in both tiers (CSRF-checked as configured),
@@ -22,7 +24,7 @@ export function logoutHandler(options: {
   destinations: ReadonlyMap<string, Destination>;
   fetch: typeof fetch;
   auth?: AuthServices;
-  csrfTokenFor: (sessionId: string) => Promise<string>;
+  csrfTokenFor: CsrfTokenFor;
 }) {
   const { logout, auth } = options;
   // SAP checks the token only on a POST logout of an app that requires login.
@@ -34,15 +36,14 @@ export function logoutHandler(options: {
       // SAP answers a token fetch here too (a UI fetches it before its POST logout).
       if (
         (c.req.method === "GET" || c.req.method === "HEAD") &&
-        c.req.header("x-csrf-token")?.toLowerCase() === "fetch"
+        c.req.header(CSRF_HEADER)?.toLowerCase() === "fetch"
       ) {
         const session = await scope.ensure();
         if (!session) return errorPage(503, "SESSION_STORE_UNAVAILABLE");
-        if (session.record.csrf === undefined)
-          session.record = { ...session.record, csrf: await options.csrfTokenFor(session.id) };
+        const token = await giveCsrfToken(session, options.csrfTokenFor);
         return new Response(null, {
           status: 200,
-          headers: { "x-csrf-token": session.record.csrf!, "cache-control": "no-store" },
+          headers: { [CSRF_HEADER]: token, "cache-control": "no-store" },
         });
       }
       return errorPage(405, "METHOD_NOT_ALLOWED", { allow: logout.logoutMethod });
@@ -52,13 +53,12 @@ export function logoutHandler(options: {
     if (session && checksCsrf) {
       const decision = csrfDecision({
         method: c.req.method,
-        fetchHeader: c.req.header("x-csrf-token") ?? null,
+        fetchHeader: c.req.header(CSRF_HEADER) ?? null,
         routeRequiresAuth: true,
         csrfProtection: true,
         sessionToken: session.record.csrf,
       });
-      if (decision.kind === "reject")
-        return errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" });
+      if (decision.kind === "reject") return csrfTokenRequired();
     }
     if (session) waitUntilOf(c)(callBackendLogouts(session.record, options));
     await scope.destroy(); // also clears the cookie when there was none to find, as SAP does
@@ -85,26 +85,31 @@ export function logoutHandler(options: {
 function loggedOutPage(next: string | undefined): string {
   if (!next) return "<!doctype html><title>Logged out</title><p>You have been logged out.</p>";
   const href = escapeHtml(next);
-  return `<!doctype html><title>Logged out</title><meta http-equiv="refresh" content="0;url=${href}"><p>You have been logged out. <a href="${href}">Continue</a></p>`;
+  return (
+    `<!doctype html><title>Logged out</title><meta http-equiv="refresh" content="0;url=${href}">` +
+    `<p>You have been logged out. <a href="${href}">Continue</a></p>`
+  );
 }
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-/** SAP calls every destination's `logoutPath` when a session ends (logout or timeout), so backends can end theirs. */
+/**
+ * SAP calls every destination's `logoutPath` when a session ends (logout or timeout), so
+ * backends can end theirs.
+ */
 export async function callBackendLogouts(
   record: SessionRecord,
   options: { xsApp: XsAppConfig; destinations: ReadonlyMap<string, Destination>; fetch: typeof fetch },
 ): Promise<void> {
-  const cookies = (record.data?.cookies ?? {}) as Record<string, unknown>;
   const token = authOf(record.data)?.accessToken;
   await Promise.all(
     [...options.xsApp.destinations].map(async ([name, { logoutPath, logoutMethod }]) => {
       const destination = options.destinations.get(name);
       if (!destination || !logoutPath) return;
       const headers = new Headers();
-      const cookie = cookieHeaderFor(readJar(cookies[name]), null, logoutPath);
+      const cookie = cookieHeaderFor(jarOf(record, name), null, logoutPath);
       if (cookie) headers.set("cookie", cookie);
       if (destination.forwardAuthToken && token) headers.set("authorization", `Bearer ${token}`);
       try {

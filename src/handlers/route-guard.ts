@@ -7,12 +7,12 @@
  * (SAP: no login for unknown routes).
  */
 import type { Context } from "hono";
-import type { Authenticator } from "../app.js";
+import type { Authenticator } from "../auth/types.js";
 import type { RouteConfig } from "../config/types.js";
 import { matchRoute } from "../routing/match.js";
 import { csrfDecision } from "../security/csrf.js";
 import type { SessionEnv } from "../session/middleware.js";
-import { errorPage } from "./pages.js";
+import { CSRF_HEADER, csrfTokenRequired } from "./csrf.js";
 
 /** null to go on, or the answer to send instead (login, 401/403). */
 export async function guardLikeRoute(
@@ -27,12 +27,10 @@ export async function guardLikeRoute(
   if (denied) return denied;
   const decision = csrfDecision({
     method: c.req.method,
-    fetchHeader: c.req.header("x-csrf-token") ?? null,
+    fetchHeader: c.req.header(CSRF_HEADER) ?? null,
     routeRequiresAuth: true,
     csrfProtection: match.route.csrfProtection,
     sessionToken: (await c.get("session").current())?.record.csrf,
   });
-  return decision.kind === "reject"
-    ? errorPage(403, "CSRF_TOKEN_REQUIRED", { "x-csrf-token": "Required" })
-    : null;
+  return decision.kind === "reject" ? csrfTokenRequired() : null;
 }

@@ -1,0 +1,76 @@
+/**
+ * The first step of serving a request: which routes apply (an app of the HTML5 repository
+ * named by the first path segment brings its own, else xs-app.json's), the welcome file
+ * for `/`, then the route decision on the canonical path (src/routing/decide.ts).
+ */
+import type { Context } from "hono";
+import type { RouteConfig, XsAppConfig } from "../config/types.js";
+import type { AppSelection, Html5Router } from "../html5/index.js";
+import { errorPage } from "../http/pages.js";
+import { waitUntilOf } from "../http/wait-until.js";
+import type { Logger } from "../log.js";
+import { decideRoute } from "../routing/decide.js";
+import type { SessionEnv } from "../session/middleware.js";
+import { welcomeRedirect } from "../static/local-dir.js";
+
+export interface FoundRoute {
+  kind: "route";
+  route: RouteConfig;
+  /** Path and query for the route's target (from route matching). */
+  target: string;
+  /**
+   * The path the route was decided on, forwarded: the canonical one, the welcome file's (SAP) or the app's.
+   */
+  forwardedPath: string;
+  /** The HTML5 repository's choice, which its routes are served with. */
+  selection: AppSelection;
+}
+
+/** The route, or the answer instead (a redirect, a repository failure, no route: 400, 404, 405). */
+export async function findRoute(
+  c: Context<SessionEnv>,
+  options: { xsApp: XsAppConfig; html5?: Html5Router | undefined; log?: Logger | undefined },
+): Promise<FoundRoute | { kind: "answer"; response: Response }> {
+  const { xsApp, html5, log } = options;
+  const url = new URL(c.req.url);
+  const selection: AppSelection = html5 ? await html5.select(c.req.raw, waitUntilOf(c)) : { kind: "central" };
+  if (selection.kind === "answer") return selection;
+  const app = selection.kind === "app" ? selection : undefined;
+  const welcome = !app && url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
+  if (welcome?.kind === "redirect") return { kind: "answer", response: welcome.response };
+  const [pathname, search] = app
+    ? [app.pathname, app.search]
+    : welcome?.kind === "rewrite"
+      ? splitQuery(welcome.pathAndQuery)
+      : [url.pathname, url.search];
+
+  // Decided on the canonical path, which is also what is forwarded (src/routing/decide.ts).
+  const match = decideRoute(app?.routes ?? xsApp.routes, pathname, search, c.req.method);
+  switch (match.kind) {
+    case "route":
+      return {
+        kind: "route",
+        route: match.route,
+        target: match.target,
+        forwardedPath: app?.fullPath ?? match.path,
+        selection,
+      };
+    case "refused":
+      log?.("route.path_refused.warn", { reason: match.reason });
+      return { kind: "answer", response: errorPage(400, "PATH_REFUSED") };
+    case "none":
+      return { kind: "answer", response: errorPage(404, "ROUTE_NOT_FOUND") };
+    case "method-not-allowed":
+      return {
+        kind: "answer",
+        response: errorPage(405, "METHOD_NOT_ALLOWED", { allow: match.allow.join(", ") }),
+      };
+    case "invalid-target":
+      return { kind: "answer", response: errorPage(400, "INVALID_TARGET") };
+  }
+}
+
+function splitQuery(pathAndQuery: string): [string, string] {
+  const at = pathAndQuery.indexOf("?");
+  return at === -1 ? [pathAndQuery, ""] : [pathAndQuery.slice(0, at), pathAndQuery.slice(at)];
+}

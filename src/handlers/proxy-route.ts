@@ -1,0 +1,112 @@
+/**
+ * Serving a route from its destination: the destination resolved (the destination service
+ * may need the user's token), the request forwarded with the destination's kept cookies
+ * and, when the destination wants it, the user's token; the backend's session cookies are
+ * kept in the router session (src/proxy/session-jar.ts) instead of reaching the browser.
+ */
+import type { Context } from "hono";
+import { authOf } from "../auth/auth-data.js";
+import type { Destination, RouteConfig } from "../config/types.js";
+import type { DestinationResolver } from "../destinations/index.js";
+import { waitUntilOf } from "../http/wait-until.js";
+import { cookieHeaderFor, mergeJar, splitBackendCookies } from "../proxy/backend-cookies.js";
+import { forward, removeRouterCookies, type WebSocketPolicy } from "../proxy/forward.js";
+import { jarOf, withJar } from "../proxy/session-jar.js";
+import type { SessionEnv, SessionScope } from "../session/middleware.js";
+
+export interface ProxyOptions {
+  fetch: typeof fetch;
+  resolveDestination: DestinationResolver;
+  /** The router's session cookie: never forwarded, never set by a backend. */
+  sessionCookieName: string;
+  websockets: WebSocketPolicy;
+}
+
+/** One request to proxy, after route matching, authentication and the CSRF check. */
+export interface ProxiedRequest {
+  /** The request to forward (the CSRF step may have removed the router's header). */
+  request: Request;
+  route: RouteConfig;
+  target: string;
+  /** X-Forwarded-Path: the path the route was decided on. */
+  forwardedPath: string;
+  requiresAuth: boolean;
+}
+
+/**
+ * What serving a route gave: `ok: false` when the route could not be served and `response`
+ * is the router's own failure page (here: the destination could not be resolved).
+ */
+export type Served = { ok: boolean; response: Response };
+
+/** The proxy step, built once per app: resolves the route's destination and forwards to it. */
+export function proxyRoute(options: ProxyOptions) {
+  return async (c: Context<SessionEnv>, proxied: ProxiedRequest): Promise<Served> => {
+    const scope = c.get("session");
+    const userToken = async () =>
+      proxied.requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
+    const found = await options.resolveDestination(proxied.route.destination, {
+      userToken,
+      waitUntil: waitUntilOf(c),
+    });
+    if (!found.ok) return { ok: false, response: found.response };
+    return {
+      ok: true,
+      response: await forwardWithJar(c, { ...proxied, ...options, scope, to: found.destination }),
+    };
+  };
+}
+
+async function forwardWithJar(
+  c: Context<SessionEnv>,
+  options: ProxiedRequest & ProxyOptions & { scope: SessionScope; to: Destination },
+): Promise<Response> {
+  const { request, route, target, requiresAuth, sessionCookieName, scope, to: destination } = options;
+  const session = await scope.current(); // nothing to load without the router's cookie
+  const jar = jarOf(session?.record, destination.name);
+  const requestPath = () => new URL(destination.url + target).pathname;
+  // The destination's kept cookies join the browser's others (the jar may hold a backend
+  // cookie named like the router's: it must reach that backend, and only it).
+  const cookieHeader =
+    jar.length > 0
+      ? cookieHeaderFor(
+          jar,
+          removeRouterCookies(request.headers.get("cookie") ?? "", sessionCookieName),
+          requestPath(),
+        )
+      : undefined;
+  const token =
+    destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
+  const clientIp = c.req.header("cf-connecting-ip");
+  const response = await forward(request, {
+    destination,
+    target,
+    fetch: options.fetch,
+    sessionCookieName,
+    ...(cookieHeader !== undefined ? { cookieHeader } : {}),
+    ...(options.forwardedPath ? { forwardedPath: options.forwardedPath } : {}),
+    websockets: options.websockets,
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...(requiresAuth ? { dropClientAuthorization: true } : {}),
+    ...(clientIp ? { clientIp } : {}),
+  });
+  if (response.status === 101) return response;
+
+  const setCookies = response.headers.getSetCookie();
+  if (setCookies.length === 0) return response;
+  const split = splitBackendCookies(setCookies, {
+    keepSessionCookies: !route.setBackendSessionCookies,
+    sessionCookieName,
+    requestPath: requestPath(),
+  });
+  response.headers.delete("set-cookie");
+  for (const value of split.toBrowser) response.headers.append("set-cookie", value);
+  const merged = mergeJar(jar, split.toJar);
+  if (merged !== jar) {
+    // SAP keeps a backend's session cookies in the router session (creating one if need be).
+    const holder = session ?? (await scope.ensure());
+    // Without one (store down, session unknown) the backend cookie is not kept.
+    if (holder) holder.record = withJar(holder.record, destination.name, merged);
+  }
+  return response;
+}

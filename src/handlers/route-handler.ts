@@ -1,0 +1,97 @@
+import type { Context } from "hono";
+import type { Authenticator } from "../auth/types.js";
+import type { UserApiHandler } from "../auth/user-api.js";
+import type { RouterConfig } from "../config/types.js";
+import type { DestinationResolver } from "../destinations/index.js";
+import type { Html5Router } from "../html5/index.js";
+import { errorPage } from "../http/pages.js";
+import type { Logger } from "../log.js";
+import type { SessionEnv } from "../session/middleware.js";
+import { serveLocalDir } from "../static/local-dir.js";
+import { type CsrfTokenFor, checkRouteCsrf, csrfTokenRequired, withCsrfToken } from "./csrf.js";
+import { type FoundRoute, findRoute } from "./find-route.js";
+import { proxyRoute, type Served } from "./proxy-route.js";
+
+export interface RouteHandlerOptions {
+  config: RouterConfig;
+  fetch: typeof fetch;
+  authenticate: Authenticator;
+  csrfTokenFor: CsrfTokenFor;
+  log?: Logger;
+  userApi: UserApiHandler;
+  resolveDestination: DestinationResolver;
+  /** The HTML5 application repository, when bound: apps' own routes and files (src/html5). */
+  html5?: Html5Router;
+}
+
+/**
+ * Everything that is not one of the router's own endpoints, in four steps: find the route
+ * (welcome file, HTML5 repository app, route matching), authenticate, check CSRF, then
+ * serve it: from the HTML5 repository, the user API, `localDir` in the static assets, or a
+ * destination through the proxy. Each step may answer instead.
+ */
+export function routeHandler(options: RouteHandlerOptions) {
+  const { config, authenticate, csrfTokenFor, html5, log } = options;
+  const serve = routeServer(options);
+  return async (c: Context<SessionEnv>): Promise<Response> => {
+    const found = await findRoute(c, { xsApp: config.xsApp, html5, log });
+    if (found.kind === "answer") return found.response;
+    const { route } = found;
+    const requiresAuth = route.authenticationType !== "none";
+    if (requiresAuth) {
+      const denied = await authenticate(c, route);
+      if (denied) return denied;
+    }
+    const csrf = await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor });
+    if (csrf.kind === "reject") return csrfTokenRequired();
+    const served = await serve(c, { ...found, request: csrf.request, requiresAuth });
+    // The router's own failure pages go without the token.
+    return served.ok ? withCsrfToken(served.response, csrf.token) : served.response;
+  };
+}
+
+/** A found route to serve, after authentication and the CSRF check. */
+interface RouteRequest extends FoundRoute {
+  /** The request to serve (the CSRF step may have removed the router's header). */
+  request: Request;
+  requiresAuth: boolean;
+}
+
+/**
+ * The last step, built once per app: serves the route from where it points (the HTML5
+ * repository, the user API, `localDir` or a destination).
+ */
+function routeServer(options: RouteHandlerOptions) {
+  const { config, html5, userApi, log } = options;
+  const proxy = proxyRoute({
+    fetch: options.fetch,
+    resolveDestination: options.resolveDestination,
+    sessionCookieName: config.session.cookieName,
+    websockets: {
+      enabled: config.xsApp.websockets.enabled,
+      ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
+    },
+  });
+  return async (c: Context<SessionEnv>, routed: RouteRequest): Promise<Served> => {
+    const { route, target, request } = routed;
+    if (route.service === "html5-apps-repo-rt") {
+      // Bound: checked at start-up.
+      return { ok: true, response: await html5!.serve(request, route, target, routed.selection) };
+    }
+    if (route.service !== undefined) return { ok: true, response: await userApi(c, target) };
+    if (route.localDir !== undefined) {
+      const assets = (c.env as { ASSETS?: Fetcher } | undefined)?.ASSETS;
+      if (!assets) return { ok: false, response: errorPage(500, "ASSETS_NOT_BOUND") }; // checked at start-up
+      const localDir = {
+        localDir: route.localDir,
+        ...(route.cacheControl ? { cacheControl: route.cacheControl } : {}),
+        ...(route.replace ? { replace: route.replace } : {}),
+      };
+      return {
+        ok: true,
+        response: await serveLocalDir(request, target, localDir, (r) => assets.fetch(r), log),
+      };
+    }
+    return proxy(c, routed);
+  };
+}
