@@ -205,7 +205,7 @@ const DEVIATIONS: Deviation[] = [
     id: "logout-wrong-method-405",
     reason:
       "A request to the logout endpoint with another method than logoutMethod gets 405 with Allow; SAP answers 500 (an internal error page).",
-    documented: "src/http/logout-handler.ts; README 'Compared with SAP's application router'",
+    documented: "src/handlers/logout-handler.ts; README 'Compared with SAP's application router'",
     apply(expected, context) {
       const logout = context.caseDef.xsApp.logout;
       if (logout?.logoutEndpoint === undefined || pathnameOf(context.request.path) !== logout.logoutEndpoint)
@@ -220,7 +220,7 @@ const DEVIATIONS: Deviation[] = [
     id: "logout-without-identity-provider",
     reason:
       "Without a bound identity provider SAP still redirects to '/logout.do?redirect=…&client_id=undefined' (a dead link); we send the browser to logoutPage, or answer a 'logged out' page when there is none.",
-    documented: "src/http/logout-handler.ts; README 'Compared with SAP's application router'",
+    documented: "src/handlers/logout-handler.ts; README 'Compared with SAP's application router'",
     apply(expected, context) {
       const logout = context.caseDef.xsApp.logout;
       if (logout?.logoutEndpoint === undefined || pathnameOf(context.request.path) !== logout.logoutEndpoint)
