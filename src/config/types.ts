@@ -24,6 +24,8 @@ export interface RouterConfig {
   http: HttpSettings;
   /** The bound destination service (VCAP_SERVICES label `destination`): routes may name destinations that live there. */
   destinationService?: DestinationServiceBinding;
+  /** `DESTINATION_HOST_PATTERN`: the destination name of `"destination": "*"` routes from the host (group 1). */
+  destinationHostPattern?: RegExp;
   /** The bound HTML5 application repository (`html5-apps-repo`, plan `app-runtime`): dynamic routing to its apps. */
   html5Repo?: Html5RepoBinding;
 }

@@ -139,7 +139,10 @@ export function createHtml5Router(options: Html5Options): Html5Router {
     } catch {
       return { ok: false, problems: [{ path: prefix, message: "is not valid JSON" }] };
     }
-    const parsed = parseXsApp(json, prefix, knownDestinations, { html5Repo: true });
+    const parsed = parseXsApp(json, prefix, knownDestinations, {
+      html5Repo: true,
+      destinationHostPattern: config.destinationHostPattern !== undefined,
+    });
     if (!parsed.ok) return parsed;
     const problems: ConfigProblem[] = [];
     parsed.value.routes.forEach((route, i) => {

@@ -97,7 +97,12 @@ export function routeHandler(options: {
     } else {
       const userToken = async () =>
         requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
-      const found = await resolveDestination(route.destination, { userToken, waitUntil: waitUntilOf(c) });
+      const found = await resolveDestination(route.destination, {
+        userToken,
+        waitUntil: waitUntilOf(c),
+        // A dynamic route ("$1", "*") takes its destination's name from these (src/destinations/dynamic.ts).
+        dynamic: { source: route.source, pathAndQuery: match.path + search, host: url.host },
+      });
       if (!found.ok) return found.response;
       const destination = found.destination;
       // The path the route was decided on: the canonical one, or the welcome file's (SAP).
