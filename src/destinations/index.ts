@@ -174,7 +174,9 @@ function createServiceLookup(
       warnedHost.add(name);
       log("destination.preserve_host.warn", {
         destination: name,
-        reason: "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host",
+        reason: resolution.destination.setXForwardedHeaders
+          ? "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host"
+          : "a Worker cannot set the Host header of its requests, and HTML5.SetXForwardedHeaders false drops X-Forwarded-Host: the backend does not learn the router's host",
       });
     }
     return {

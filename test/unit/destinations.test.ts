@@ -573,6 +573,13 @@ describe("createDestinationResolver: logs and pages", () => {
     const r = resolver({ h: answer({ "HTML5.PreserveHostHeader": "true" }) });
     expect((await r.resolve("h")).ok).toBe(true);
     expect(r.lines.map((l) => JSON.parse(l).event)).toEqual(["destination.preserve_host.warn"]);
+    expect(JSON.parse(r.lines[0]!).reason).toContain("the backend gets X-Forwarded-Host");
+    // Without X-Forwarded-Host as well, the warning does not claim the backend gets it.
+    const none = resolver({
+      h: answer({ "HTML5.PreserveHostHeader": "true", "HTML5.SetXForwardedHeaders": "false" }),
+    });
+    expect((await none.resolve("h")).ok).toBe(true);
+    expect(JSON.parse(none.lines[0]!).reason).toContain("does not learn the router's host");
   });
 
   it("without the service, an unknown name is a 500 (start-up validation prevents it)", async () => {
