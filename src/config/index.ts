@@ -22,6 +22,7 @@ import { resolveReplaceViews } from "../static/replace.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
 import { parseDestinationHostPattern } from "../destinations/dynamic.js";
 import { parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
+import { parseBusinessServices } from "../html5/business-services.js";
 
 export type * from "./types.js";
 export { formatProblems } from "./problems.js";
@@ -70,6 +71,8 @@ export function loadConfig(
 
   const html5Repo = parseHtml5Repo(vcap);
   problems.push(...html5Repo.problems);
+  const businessServices = parseBusinessServices(vcap);
+  if (html5Repo.binding) problems.push(...businessServices.problems);
   const ownServices = parseOwnSapCloudService(env.OWN_SAP_CLOUD_SERVICE);
   if (!ownServices.ok) problems.push(...ownServices.problems);
 
@@ -156,7 +159,11 @@ export function loadConfig(
     ...(destinationService.binding && { destinationService: destinationService.binding }),
     ...(hostPattern.pattern && { destinationHostPattern: hostPattern.pattern }),
     ...(html5Repo.binding && {
-      html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] },
+      html5Repo: {
+        ...html5Repo.binding,
+        ownSapCloudServices: ownServices.ok ? ownServices.value : [],
+        ...(businessServices.services.size > 0 && { businessServices: businessServices.services }),
+      },
     }),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
