@@ -140,6 +140,17 @@ describe("createDestinationResolver with dynamic routes", () => {
       ProxyType: "OnPremise",
       "HTML5.DynamicDestination": "true",
     }),
+    "ux-open": {
+      ...destination("ux-open", {
+        Authentication: "OAuth2UserTokenExchange",
+        "HTML5.DynamicDestination": "true",
+      }),
+      authTokens: [{ type: "Bearer", value: "exchanged", expires_in: "3600" }],
+    },
+    "ux-closed": {
+      ...destination("ux-closed", { Authentication: "OAuth2UserTokenExchange" }),
+      authTokens: [{ type: "Bearer", value: "exchanged", expires_in: "3600" }],
+    },
   };
   const fixed: Destination = {
     name: "fixed",
@@ -170,9 +181,9 @@ describe("createDestinationResolver with dynamic routes", () => {
       now: Date.now,
       log: (event, fields) => lines.push({ event, ...fields }),
     });
-    const viaPath = (name: string, template = "$1") =>
+    const viaPath = (name: string, template = "$1", user?: string) =>
       resolve(template, {
-        userToken: async () => undefined,
+        userToken: async () => user,
         waitUntil: () => {},
         dynamic: request(`/d/${name}/x`),
       });
@@ -266,6 +277,22 @@ describe("createDestinationResolver with dynamic routes", () => {
     expect(!unmatched.ok && unmatched.response.status).toBe(404);
     expect(!unmatched.ok && (await unmatched.response.text())).toContain("DESTINATION_HOST_UNMATCHED");
     expect(s.lines.at(-1)).toEqual({ event: "destination.host_unmatched.warn", reason: "host-not-matched" });
+  });
+
+  it("user-token destinations: the flag decides with and without a user, also once known to be per user", async () => {
+    const s = setup();
+    const status = async (name: string, user?: string) => {
+      const found = await s.viaPath(name, "$1", user);
+      return found.ok ? 200 : found.response.status;
+    };
+    // Not flagged: refused alike, whether or not a user is there (no hint that it exists).
+    expect([await status("ux-closed"), await status("ux-closed", "u1"), await status("ux-closed")]).toEqual([
+      500, 500, 500,
+    ]);
+    // Flagged: it needs a user (502 DESTINATION_NEEDS_USER), and with one it is served.
+    expect([await status("ux-open"), await status("ux-open", "u1"), await status("ux-open")]).toEqual([
+      502, 200, 502,
+    ]);
   });
 
   it("names from requests are cached apart: a lookup per name, then answers from memory", async () => {
