@@ -68,10 +68,11 @@ const OUTAGE: Lifetime = { freshMs: 2_000, usableMs: 2_000 };
 
 export function createDestinationResolver(options: ResolverOptions): DestinationResolver {
   const { variable, service, log, hostPattern } = options;
-  const fromService = service && createServiceLookup(service, options);
-  // Names taken from requests have a cache of their own: a flood of made-up names cannot
-  // evict the destinations of the configured routes.
-  const dynamicFromService = service && createServiceLookup(service, options);
+  const client = service && new DestinationServiceClient(service, { fetch: options.fetch, now: options.now });
+  const fromService = client && createServiceLookup(client, options);
+  // Names taken from requests have a cache of their own (one client and token for both): a
+  // flood of made-up names cannot evict the destinations of the configured routes.
+  const dynamicFromService = client && createServiceLookup(client, options);
 
   /** SAP answers a name it may not use dynamically (unknown, not flagged, invalid) with 500. */
   function refuseDynamic(reason: string, destination?: string): DestinationLookup {
@@ -118,13 +119,12 @@ export function createDestinationResolver(options: ResolverOptions): Destination
  * the outcome, shared by concurrent requests, per user for user-token destinations.
  */
 function createServiceLookup(
-  service: DestinationServiceBinding,
+  client: DestinationServiceClient,
   options: ResolverOptions,
 ): (name: string, context: LookupContext) => Promise<Outcome> {
   const { log, now } = options;
   const ttlMs = options.ttlMs ?? 300_000;
   const staleMs = options.staleMs ?? 3_600_000;
-  const client = new DestinationServiceClient(service, { fetch: options.fetch, now });
   const cache = new RefreshingCache<Outcome>({
     now,
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),

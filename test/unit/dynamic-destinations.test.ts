@@ -163,10 +163,13 @@ describe("createDestinationResolver with dynamic routes", () => {
   function setup(options: { service?: boolean; hostPattern?: RegExp } = {}) {
     const lines: Record<string, unknown>[] = [];
     const finds: string[] = [];
+    const tokens: string[] = [];
     const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
       const url = new URL(new Request(input, init).url);
-      if (url.pathname === "/oauth/token")
+      if (url.pathname === "/oauth/token") {
+        tokens.push(url.pathname);
         return Response.json({ access_token: TOKEN, token_type: "bearer", expires_in: 3600 });
+      }
       const name = decodeURIComponent(url.pathname.split("/").at(-1)!);
       finds.push(name);
       return name in answers
@@ -193,7 +196,7 @@ describe("createDestinationResolver with dynamic routes", () => {
         waitUntil: () => {},
         dynamic: request("/x", host, /^\/x$/),
       });
-    return { resolve, viaPath, viaHost, lines, finds };
+    return { resolve, viaPath, viaHost, lines, finds, tokens };
   }
 
   const statusOf = async (found: Awaited<ReturnType<ReturnType<typeof setup>["viaPath"]>>) => {
@@ -302,5 +305,9 @@ describe("createDestinationResolver with dynamic routes", () => {
       await s.viaPath("nowhere");
     }
     expect(s.finds).toEqual(["open", "nowhere"]);
+    // The same name on a static route is looked up in the other cache, with the same service token.
+    await s.resolve("open", { userToken: async () => undefined, waitUntil: () => {} });
+    expect(s.finds).toEqual(["open", "nowhere", "open"]);
+    expect(s.tokens).toHaveLength(1);
   });
 });
