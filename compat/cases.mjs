@@ -10,6 +10,10 @@
  * token the router returned in this case) and `{session}` (the router's session cookie pair
  * from the case's cookie jar). The `x-compat-backend` request header selects the backend's
  * answer (compat/lib.mjs). Requests send the jar's cookies unless `jar: false`.
+ *
+ * `destinationService` (optional): destinations of a destination service (the simulator,
+ * scripts/sim/destination.mjs, bound as VCAP_SERVICES `destination`), URLs with the same
+ * placeholders; both routers look them up there.
  */
 
 const catchAll = { source: "^/(.*)$", target: "/$1", destination: "backend" };
@@ -826,6 +830,105 @@ export const cases = [
     requests: [
       { method: "GET", path: "/metadata" },
       { method: "GET", path: "/reports/r1" },
+    ],
+  },
+  {
+    id: "dynamic-destination-path",
+    title:
+      'dynamic destination "$1" from the route source: destinations of the variable, unknown and odd names',
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [
+        { source: "^/dyn/([^/]+)/(.*)$", target: "/$2", destination: "$1" },
+        { source: "^/(.*)$", target: "/fallback/$1", destination: "backend" },
+      ],
+    },
+    destinations: [
+      { name: "backend", url: "{backend}" },
+      { name: "other", url: "{backend}/other" },
+    ],
+    requests: [
+      { method: "GET", path: "/dyn/backend/a/b?x=1" },
+      { method: "POST", path: "/dyn/other/c", headers: { "content-type": "text/plain" }, body: "p" },
+      { method: "GET", path: "/dyn/nowhere/c", note: "no such destination, no destination service: SAP 500" },
+      { method: "GET", path: "/dyn/a%20b/c", note: "not a destination name" },
+      { method: "GET", path: "/dyn/$1/c", note: "a name with $ (SAP refuses it by name)" },
+    ],
+  },
+  {
+    id: "127-dynamic-host",
+    title:
+      'dynamic destination "*" from the host with DESTINATION_HOST_PATTERN (the pattern takes "127" from SAP\'s 127.0.0.1:<port> and from this case\'s host 127-dynamic-host.compat.test)',
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [{ source: "^/h/(.*)$", target: "/$1", destination: "*" }],
+    },
+    destinations: [{ name: "127", url: "{backend}/host" }],
+    env: { DESTINATION_HOST_PATTERN: "^([0-9]+)[.-]" },
+    requests: [{ method: "GET", path: "/h/x?y=1" }],
+  },
+  {
+    id: "dynamic-host-unmatched",
+    title: 'dynamic destination "*": a host DESTINATION_HOST_PATTERN does not match',
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [
+        { source: "^/h/(.*)$", target: "/$1", destination: "*" },
+        { source: "^/(.*)$", target: "/fallback/$1", destination: "backend" },
+      ],
+    },
+    destinations: backendOnly,
+    env: { DESTINATION_HOST_PATTERN: "^nomatch-([a-z]+)\\." },
+    requests: [
+      { method: "GET", path: "/h/x", note: "SAP: the route does not apply, and no later route is tried" },
+    ],
+  },
+  {
+    id: "dynamic-destination-service",
+    title:
+      'dynamic destination "$1" with the destination service: only destinations with HTML5.DynamicDestination true',
+    xsApp: {
+      authenticationMethod: "none",
+      routes: [
+        { source: "^/dyn/([^/]+)/(.*)$", target: "/$2", destination: "$1" },
+        { source: "^/static/(.*)$", target: "/$1", destination: "closed" },
+      ],
+    },
+    destinations: [{ name: "from-variable", url: "{backend}/variable" }],
+    destinationService: [
+      {
+        Name: "open",
+        URL: "{backend}/open",
+        Type: "HTTP",
+        ProxyType: "Internet",
+        Authentication: "NoAuthentication",
+        "HTML5.DynamicDestination": "true",
+      },
+      {
+        Name: "open-basic",
+        URL: "{backend}/basic",
+        Type: "HTTP",
+        ProxyType: "Internet",
+        Authentication: "BasicAuthentication",
+        User: "bob",
+        Password: "bob-password",
+        "HTML5.DynamicDestination": "true",
+      },
+      {
+        Name: "closed",
+        URL: "{backend}/closed",
+        Type: "HTTP",
+        ProxyType: "Internet",
+        Authentication: "NoAuthentication",
+      },
+    ],
+    requests: [
+      { method: "GET", path: "/dyn/open/a?x=1" },
+      { method: "GET", path: "/dyn/open-basic/b" },
+      { method: "GET", path: "/dyn/closed/c", note: "without HTML5.DynamicDestination: refused" },
+      { method: "GET", path: "/static/d", note: "the same destination on a static route is served" },
+      { method: "GET", path: "/dyn/nowhere/e", note: "unknown to the service" },
+      { method: "GET", path: "/dyn/from-variable/f", note: "the variable needs no flag" },
     ],
   },
 ];

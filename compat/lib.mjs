@@ -8,6 +8,7 @@
  * difference of the routers, not of the harness.
  */
 import { createServer } from "node:http";
+import { startDestinationSim } from "../scripts/sim/destination.mjs";
 
 /** Every client request carries this header; the backend files what it saw under its value. */
 export const MARKER_HEADER = "x-compat-id";
@@ -177,6 +178,20 @@ function answer(behaviour, req, res, id, origin) {
     default:
       return json();
   }
+}
+
+/**
+ * A case's `destinationService`: the destination-service simulator with those destinations
+ * (placeholders resolved), bound as VCAP_SERVICES `destination`; undefined without.
+ */
+export async function startCaseDestinationService(caseDef, origins) {
+  if (!caseDef.destinationService) return undefined;
+  const destinations = caseDef.destinationService.map((d) => ({
+    ...d,
+    URL: d.URL.replace("{backend}", origins.backend).replace("{unreachable}", origins.unreachable),
+  }));
+  const sim = await startDestinationSim({ destinations });
+  return { sim, env: { VCAP_SERVICES: JSON.stringify({ destination: [sim.binding] }) } };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  * For every case in compat/cases.mjs it starts SAP's router (`@sap/approuter`, installed
  * in compat/sap, never a dependency of the project) in a child process with the case's
  * xs-app.json (a temporary working directory), `destinations` (placeholders resolved to a
- * local recording backend) and environment, replays the case's requests with a cookie jar
+ * local recording backend), `destinationService` (the destination-service simulator, bound
+ * in VCAP_SERVICES) and environment, replays the case's requests with a cookie jar
  * (compat/lib.mjs), and writes what the backend and the client observed, normalised to
  * placeholders, to test/compat/expectations.json. test/node/compat.test.ts replays the
  * same cases against our router and compares.
@@ -28,7 +29,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cases } from "./cases.mjs";
-import { replayCase, startRecordingBackend, unusedOrigin } from "./lib.mjs";
+import { replayCase, startCaseDestinationService, startRecordingBackend, unusedOrigin } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
@@ -51,7 +52,7 @@ export function resolveDestinations(destinations, origins) {
 }
 
 /** Starts SAP's router for one case; resolves with its port, version and a stop function. */
-async function startSap(caseDef, origins) {
+async function startSap(caseDef, origins, extraEnv = {}) {
   const workDir = mkdtempSync(join(tmpdir(), "compat-sap-"));
   writeFileSync(join(workDir, "xs-app.json"), JSON.stringify(caseDef.xsApp, null, 2));
   // `files`: the case's static files, relative to the working directory (SAP's localDir base).
@@ -67,6 +68,7 @@ async function startSap(caseDef, origins) {
     NODE_ENV: "production",
     destinations: JSON.stringify(resolveDestinations(caseDef.destinations, origins)),
     ...(caseDef.env ?? {}),
+    ...extraEnv,
   };
   const child = fork(join(here, "sap-runner.cjs"), [], {
     cwd: workDir,
@@ -160,7 +162,12 @@ async function main() {
         continue;
       }
       const base = { backend: backend.origin, backendHost: backend.host, unreachable };
-      const sap = await startSap(caseDef, { ...base, router: "", routerHost: "", routerProto: "http" });
+      const service = await startCaseDestinationService(caseDef, base);
+      const sap = await startSap(
+        caseDef,
+        { ...base, router: "", routerHost: "", routerProto: "http" },
+        service?.env,
+      );
       version = sap.version;
       sapNodeVersion = sap.node;
       const origins = {
@@ -176,6 +183,7 @@ async function main() {
           title: caseDef.title,
           xsApp: caseDef.xsApp,
           destinations: caseDef.destinations,
+          ...(caseDef.destinationService ? { destinationService: caseDef.destinationService } : {}),
           ...(caseDef.env ? { env: caseDef.env } : {}),
           ...(caseDef.files ? { files: caseDef.files } : {}),
           ...(caseDef.sessionCookieName ? { sessionCookieName: caseDef.sessionCookieName } : {}),
@@ -188,6 +196,7 @@ async function main() {
         throw error;
       } finally {
         await sap.stop();
+        await service?.sim.stop();
       }
     }
   } finally {

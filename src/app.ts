@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { createAuthenticator } from "./auth/authenticate.js";
-import { createDestinationResolver, warnServiceLogoutPaths } from "./destinations/index.js";
+import { createDestinationResolver, logoutDestinationLookup } from "./destinations/index.js";
 import { createHtml5Router } from "./html5/index.js";
 import { handleCallback } from "./auth/login.js";
 import { userApiHandler, userApiProvider } from "./auth/user-api.js";
@@ -113,6 +113,16 @@ export function createApp({
 
   if (statusToken)
     installStatusEndpoint(app, { manager, ...(auth ? { auth } : {}), startedAt, now, token: statusToken });
+  const resolveDestination = createDestinationResolver({
+    variable: config.destinations,
+    ...(config.destinationService && { service: config.destinationService }),
+    ...(config.destinationHostPattern && { hostPattern: config.destinationHostPattern }),
+    fetch,
+    now,
+    log,
+  });
+  // logoutPath of destinations from the destination service (src/destinations/index.ts).
+  const logoutLookup = config.destinationService && logoutDestinationLookup(resolveDestination);
   const hasLogoutPaths = [...xsApp.destinations.values()].some((d) => d.logoutPath);
   app.use(
     sessionMiddleware({
@@ -122,7 +132,12 @@ export function createApp({
       ...(hasLogoutPaths
         ? {
             onEnded: (record) =>
-              callBackendLogouts(record, { xsApp, destinations: config.destinations, fetch }),
+              callBackendLogouts(record, {
+                xsApp,
+                destinations: config.destinations,
+                ...(logoutLookup && { lookup: logoutLookup }),
+                fetch,
+              }),
           }
         : {}),
     }),
@@ -144,6 +159,7 @@ export function createApp({
         logout,
         xsApp,
         destinations: config.destinations,
+        ...(logoutLookup && { lookup: logoutLookup }),
         fetch,
         csrfTokenFor,
         ...(auth ? { auth } : {}),
@@ -151,14 +167,6 @@ export function createApp({
     );
   }
   const userApi = userApiHandler({ fetch, log, ...userApiProvider(config.identityProviders.xsuaa) });
-  const resolveDestination = createDestinationResolver({
-    variable: config.destinations,
-    ...(config.destinationService && { service: config.destinationService }),
-    fetch,
-    now,
-    log,
-  });
-  if (config.destinationService) warnServiceLogoutPaths(xsApp.destinations, config.destinations, log);
   const html5 = config.html5Repo && createHtml5Router({ binding: config.html5Repo, config, fetch, now, log });
   const info = infoEndpoints({
     ...pick(xsApp, "whitelistService", "pluginMetadataEndpoint"),

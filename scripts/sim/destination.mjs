@@ -182,7 +182,8 @@ export async function startDestinationSim(options = {}) {
    * @param {string} body @param {SimRequest} entry @param {(status: number, body: unknown) => void} send
    */
   function route(url, method, headers, body, entry, send) {
-    if (url.pathname === "/uaa/oauth/token") {
+    // Also at the origin: clients that take only the origin of `url` (SAP's @sap/xssec) ask there.
+    if (url.pathname === "/uaa/oauth/token" || url.pathname === "/oauth/token") {
       if (method !== "POST") return send(405, { error: "invalid_request" });
       return token(headers, body, entry, send);
     }
@@ -350,7 +351,7 @@ export async function startDestinationSim(options = {}) {
  * @returns {SimRequest["kind"]}
  */
 function kindOf(path) {
-  if (path === "/uaa/oauth/token") return "token";
+  if (path === "/uaa/oauth/token" || path === "/oauth/token") return "token";
   const api =
     /^\/destination-configuration\/v1\/(destinations|subaccountDestinations|instanceDestinations)(\/[^/]+)?$/.exec(
       path,

@@ -20,7 +20,9 @@ import { parseIdentityProviders, routeAuthenticationType } from "./identity.js";
 import { readJsonVariable, validate } from "./problems.js";
 import { resolveReplaceViews } from "../static/replace.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
+import { parseDestinationHostPattern } from "./dynamic-destinations.js";
 import { parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
+import { parseBusinessServices } from "../html5/business-services.js";
 
 export type * from "./types.js";
 export { formatProblems } from "./problems.js";
@@ -62,8 +64,15 @@ export function loadConfig(
   const knownNames =
     destinationService.binding || destinationService.problems.length > 0 ? undefined : destinations.names;
 
+  const hostPattern = parseDestinationHostPattern(env.DESTINATION_HOST_PATTERN);
+  problems.push(...hostPattern.problems);
+  // Set but invalid: reported as such, not again at every "*" route.
+  const hasHostPattern = env.DESTINATION_HOST_PATTERN !== undefined && env.DESTINATION_HOST_PATTERN !== "";
+
   const html5Repo = parseHtml5Repo(vcap);
   problems.push(...html5Repo.problems);
+  const businessServices = parseBusinessServices(vcap);
+  if (html5Repo.binding) problems.push(...businessServices.problems);
   const ownServices = parseOwnSapCloudService(env.OWN_SAP_CLOUD_SERVICE);
   if (!ownServices.ok) problems.push(...ownServices.problems);
 
@@ -75,6 +84,7 @@ export function loadConfig(
     // A binding with problems is reported as such, not again at every html5-apps-repo-rt route.
     const parsed = parseXsApp(input, prefix, knownNames, {
       html5Repo: html5Repo.binding !== undefined || html5Repo.problems.length > 0,
+      destinationHostPattern: hasHostPattern,
     });
     if (parsed.ok) {
       xsApp = parsed.value;
@@ -87,7 +97,7 @@ export function loadConfig(
     problems.push(...xsAppJson.problems);
   }
 
-  const plugins = readPlugins(env, knownNames, problems);
+  const plugins = readPlugins(env, knownNames, hasHostPattern, problems);
   if (xsApp && plugins) {
     const none = xsApp.authenticationMethod === "none";
     xsApp.routes = [
@@ -147,8 +157,13 @@ export function loadConfig(
     http: { ...http.value, ...(plugins && { plugins: plugins.raw }) },
     ...(statusToken !== undefined ? { statusToken } : {}),
     ...(destinationService.binding && { destinationService: destinationService.binding }),
+    ...(hostPattern.pattern && { destinationHostPattern: hostPattern.pattern }),
     ...(html5Repo.binding && {
-      html5Repo: { ...html5Repo.binding, ownSapCloudServices: ownServices.ok ? ownServices.value : [] },
+      html5Repo: {
+        ...html5Repo.binding,
+        ownSapCloudServices: ownServices.ok ? ownServices.value : [],
+        ...(businessServices.services.size > 0 && { businessServices: businessServices.services }),
+      },
     }),
   };
   if (ext.settings) config.externalSession = { ...ext.settings, ...(upstash && { upstash }) };
@@ -179,12 +194,13 @@ function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): Co
 function readPlugins(
   env: Env,
   destinationNames: ReadonlySet<string> | undefined,
+  destinationHostPattern: boolean,
   problems: ConfigProblem[],
 ): { routes: RouteConfig[]; raw: Record<string, unknown>[] } | undefined {
   const json = readJsonVariable(env.plugins, "plugins");
   if (!json.ok) return void problems.push(...json.problems);
   if (json.value === undefined) return undefined;
-  const parsed = parsePlugins(json.value, destinationNames);
+  const parsed = parsePlugins(json.value, destinationNames, { destinationHostPattern });
   if (!parsed.ok) return void problems.push(...parsed.problems);
   return { routes: parsed.value, raw: json.value as Record<string, unknown>[] };
 }

@@ -27,6 +27,8 @@ export interface RouterConfig {
    * destinations that live there.
    */
   destinationService?: DestinationServiceBinding;
+  /** `DESTINATION_HOST_PATTERN`: the destination name of `"destination": "*"` routes from the host (group 1). */
+  destinationHostPattern?: RegExp;
   /**
    * The bound HTML5 application repository (`html5-apps-repo`, plan `app-runtime`): dynamic
    * routing to its apps.
@@ -46,6 +48,18 @@ export interface Html5RepoBinding {
   clientSecret: string;
   /** OWN_SAP_CLOUD_SERVICE, without dots: app-key prefixes that name the router's own apps. */
   ownSapCloudServices: readonly string[];
+  /** Bound business services with UIs in the repository, by app-key prefix (src/html5/business-services.ts). */
+  businessServices?: ReadonlyMap<string, BusinessService>;
+}
+
+/** A bound business service whose UIs live in the HTML5 application repository. */
+export interface BusinessService {
+  /** Binding name, for logs. */
+  name?: string;
+  /** `html5-apps-repo.app_host_id`: sent as `x-app-host-id` for its apps. */
+  appHostId: string;
+  /** `uaa.xsappname`: `$XSAPPNAME` in its apps' scopes. */
+  xsappname?: string;
 }
 
 export interface DestinationServiceBinding {

@@ -7,9 +7,10 @@
  *   (`sap-approuter-userapi`) and the HTML5 application repository (`html5-apps-repo-rt`,
  *   when bound) (+ `endpoint`, `preferLocal`, top-level `services`),
  *   `authenticationType: "basic"`.
- * - "not supported yet": `dynamicIdentityProvider`, dynamic destinations
- *   (`$1`, `*`), `errorPage[].path`,
+ * - "not supported yet": `dynamicIdentityProvider`, `errorPage[].path`,
  *   `stateProtection: false`.
+ * Dynamic destinations (`"$1"`, `"*"`) are checked here (a group `source` has; `*` needs
+ * `DESTINATION_HOST_PATTERN`) and resolved per request (src/destinations/dynamic.ts).
  * Anything else unknown is rejected as such. Accepted but without effect, and listed in
  * `ignored` (one start-up warning): `compression.minSize` and
  * `compression.compressResponseMixedTypeContent` (Cloudflare decides compression at the
@@ -37,6 +38,7 @@ import {
   strictObject,
 } from "./schemas.js";
 import { corsRules, headerValue, responseHeaderEntry } from "./http-schemas.js";
+import { dynamicTemplateProblem, isDynamicTemplate } from "./dynamic-destinations.js";
 
 export { HTTP_METHODS };
 
@@ -173,20 +175,25 @@ const replaceSchema = strictObject({
   ),
 });
 
-function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Repo: boolean) {
-  // SAP resolves "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN).
-  const isDynamic = (name: string) => name.includes("$") || name === "*";
+function routeSchema(
+  destinationNames: ReadonlySet<string> | undefined,
+  html5Repo: boolean,
+  hostPattern: boolean,
+) {
+  // SAP fills "$1" from the source and "*" from the host (DESTINATION_HOST_PATTERN) at
+  // request time (src/destinations/dynamic.ts); any other name must exist.
   const destination = v.pipe(
     nonEmptyString,
-    v.check(
-      // An empty name is reported as such, not as unknown.
-      (name) =>
-        !isDynamic(name) && (destinationNames === undefined || name === "" || destinationNames.has(name)),
-      (issue) =>
-        isDynamic(issue.input)
-          ? `dynamic destinations are ${NOT_YET}`
-          : unknownDestination(issue.input, destinationNames),
-    ),
+    v.rawCheck<string>(({ dataset, addIssue }) => {
+      if (!dataset.typed || dataset.value === "") return; // an empty name is reported as such, not as unknown
+      const name = dataset.value;
+      const problem =
+        dynamicTemplateProblem(name, undefined, hostPattern) ??
+        (isDynamicTemplate(name) || destinationNames === undefined || destinationNames.has(name)
+          ? undefined
+          : unknownDestination(name, destinationNames));
+      if (problem !== undefined) addIssue({ message: problem });
+    }),
   );
   return v.pipe(
     strictObject({
@@ -217,6 +224,14 @@ function routeSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
         route.destination !== undefined || route.localDir !== undefined || route.service !== undefined,
       "destination",
       "missing required property",
+    ),
+    crossCheck(
+      ["destination", "source"],
+      (route) =>
+        route.destination === undefined ||
+        dynamicTemplateProblem(route.destination, route.source, true) === undefined,
+      "destination",
+      "names a capturing group that source does not have",
     ),
     crossCheck(
       ["destination", "localDir"],
@@ -320,7 +335,11 @@ const errorPageEntry = v.pipe(
   ),
 );
 
-function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Repo: boolean) {
+function xsAppSchema(
+  destinationNames: ReadonlySet<string> | undefined,
+  html5Repo: boolean,
+  hostPattern: boolean,
+) {
   return v.pipe(
     strictObject({
       welcomeFile: v.optional(
@@ -339,7 +358,10 @@ function xsAppSchema(destinationNames: ReadonlySet<string> | undefined, html5Rep
         ),
       ),
       sessionTimeout: v.optional(positiveInteger),
-      routes: v.optional(v.array(routeSchema(destinationNames, html5Repo), "must be an array"), []),
+      routes: v.optional(
+        v.array(routeSchema(destinationNames, html5Repo, hostPattern), "must be an array"),
+        [],
+      ),
       login: v.optional(strictObject({ callbackEndpoint: v.optional(endpointPath, "/login/callback") }), {}),
       logout: v.optional(
         strictObject({
@@ -466,10 +488,11 @@ const pluginKeys = strictObject({
 export function parsePlugins(
   input: unknown,
   destinationNames: ReadonlySet<string> | undefined,
+  options: { destinationHostPattern?: boolean } = {},
 ): Checked<RouteConfig[]> {
   if (!Array.isArray(input))
     return { ok: false, problems: [{ path: "plugins", message: "must be an array of routes with a name" }] };
-  const route = routeSchema(destinationNames, false);
+  const route = routeSchema(destinationNames, false, options.destinationHostPattern === true);
   const routes: RouteConfig[] = [];
   const problems: Checked<unknown> & { ok: false } = { ok: false, problems: [] };
   for (const [i, plugin] of input.entries()) {
@@ -522,7 +545,11 @@ export function parseXsApp(
   input: unknown,
   prefix: string,
   destinationNames: ReadonlySet<string> | undefined,
-  options: { html5Repo?: boolean } = {},
+  options: { html5Repo?: boolean; destinationHostPattern?: boolean } = {},
 ): Checked<XsAppConfig> {
-  return validate(xsAppSchema(destinationNames, options.html5Repo === true), input, prefix);
+  return validate(
+    xsAppSchema(destinationNames, options.html5Repo === true, options.destinationHostPattern === true),
+    input,
+    prefix,
+  );
 }

@@ -5,29 +5,38 @@
  * default TTL, refreshed in the background before that, one lookup per destination at a
  * time. Destinations whose token belongs to the user (OAuth2UserTokenExchange,
  * OAuth2JWTBearer) are cached per user (by a hash of the user's token). Failures become
- * the router's error pages with stable codes; the log says why, without secrets.
+ * the router's error pages with stable codes; the log says why, without secrets. Dynamic
+ * routes (`"$1"`, `"*"`: src/destinations/dynamic.ts) reach destinations of the variable and
+ * those of the service with `HTML5.DynamicDestination: true`, as in SAP's router.
  */
 import type { Destination, DestinationServiceBinding } from "../config/types.js";
 import { errorPage } from "../http/pages.js";
 import type { Logger } from "../log.js";
 import { RefreshingCache, type Lifetime, type Loaded } from "./cache.js";
 import { DestinationServiceClient } from "./client.js";
-import { resolveAnswer, type Resolution } from "./resolve.js";
+import { isDynamicTemplate } from "../config/dynamic-destinations.js";
+import { dynamicDestinationName, type DynamicRequest } from "./dynamic.js";
+import { allowsDynamicUse, resolveAnswer, type Resolution } from "./resolve.js";
 
 export interface LookupContext {
   /** The logged-in user's access token (only asked for when the destination service is consulted). */
   userToken: () => Promise<string | undefined>;
   waitUntil: (work: Promise<unknown>) => void;
+  /** For a dynamic route (`"$1"`, `"*"`): what its destination name is taken from. */
+  dynamic?: DynamicRequest;
 }
 
 export type DestinationLookup = { ok: true; destination: Destination } | { ok: false; response: Response };
 
-export type DestinationResolver = (name: string, context: LookupContext) => Promise<DestinationLookup>;
+/** `destination`: the route's `destination` as configured (a name, or a dynamic template). */
+export type DestinationResolver = (destination: string, context: LookupContext) => Promise<DestinationLookup>;
 
 export interface ResolverOptions {
   /** The `destinations` variable. */
   variable: ReadonlyMap<string, Destination>;
   service?: DestinationServiceBinding;
+  /** `DESTINATION_HOST_PATTERN`: the name of `"*"` routes from the host (its first group). */
+  hostPattern?: RegExp;
   fetch: typeof fetch;
   now: () => number;
   log: Logger;
@@ -35,18 +44,22 @@ export interface ResolverOptions {
   ttlMs?: number;
   /** How long such a destination is still served while the service cannot be reached. Default 1 hour. */
   staleMs?: number;
-  /** Per-isolate cache bound. Default 1000 entries. */
+  /** Per-isolate cache bound (each of the two caches). Default 1000 entries. */
   maxEntries?: number;
 }
 
-type Outcome =
+type Outcome = (
   | Resolution
   | {
       ok: false;
       code: "DESTINATION_NOT_FOUND" | "DESTINATION_SERVICE_UNAVAILABLE";
       reason: string;
       userDependent?: boolean;
-    };
+    }
+) & {
+  /** The service's answer allows dynamic routes (`HTML5.DynamicDestination`); unknown without one. */
+  dynamicUse?: boolean;
+};
 
 const STATUS: Record<string, number> = { DESTINATION_NOT_FOUND: 404, DESTINATION_SERVICE_UNAVAILABLE: 503 };
 /** A missing destination, or one the service could not get a token for, is asked again after this. */
@@ -55,24 +68,70 @@ const SHORT: Lifetime = { freshMs: 10_000, usableMs: 10_000 };
 const OUTAGE: Lifetime = { freshMs: 2_000, usableMs: 2_000 };
 
 export function createDestinationResolver(options: ResolverOptions): DestinationResolver {
-  const { variable, service, log, now } = options;
-  if (!service) {
-    return async (name) => {
-      const destination = variable.get(name);
-      return destination
-        ? { ok: true, destination }
-        : { ok: false, response: errorPage(500, "UNKNOWN_DESTINATION") }; // validated at start-up
-    };
+  const { variable, service, log, hostPattern } = options;
+  const client = service && new DestinationServiceClient(service, { fetch: options.fetch, now: options.now });
+  const fromService = client && createServiceLookup(client, options);
+  // Names taken from requests have a cache of their own (one client and token for both): a
+  // flood of made-up names cannot evict the destinations of the configured routes.
+  const dynamicFromService = client && createServiceLookup(client, options);
+
+  /** SAP answers a name it may not use dynamically (unknown, not flagged, invalid) with 500. */
+  function refuseDynamic(reason: string, destination?: string): DestinationLookup {
+    log("destination.dynamic_refused.warn", { reason, ...(destination !== undefined && { destination }) });
+    return { ok: false, response: errorPage(500, "DYNAMIC_DESTINATION_REFUSED") };
   }
+
+  return async (template, context) => {
+    let name = template;
+    const dynamic = isDynamicTemplate(template);
+    if (dynamic) {
+      if (!context.dynamic) return refuseDynamic("no-request");
+      const named = dynamicDestinationName(template, context.dynamic, hostPattern);
+      if (!named.ok) {
+        if (named.code === "DYNAMIC_DESTINATION_REFUSED") return refuseDynamic(named.reason);
+        // SAP: the route does not apply (and no later route is tried): 404.
+        log("destination.host_unmatched.warn", { reason: named.reason });
+        return { ok: false, response: errorPage(404, named.code) };
+      }
+      name = named.name;
+    }
+    const fixed = variable.get(name);
+    if (fixed) return { ok: true, destination: fixed };
+    const lookup = dynamic ? dynamicFromService : fromService;
+    if (!lookup) {
+      if (dynamic) return refuseDynamic("unknown", name);
+      return { ok: false, response: errorPage(500, "UNKNOWN_DESTINATION") }; // validated at start-up
+    }
+    const outcome = await lookup(name, context);
+    // Unknown and not allowed are answered alike, so that the answer does not tell which names exist.
+    if (
+      dynamic &&
+      outcome.dynamicUse !== true &&
+      (outcome.ok || outcome.code !== "DESTINATION_SERVICE_UNAVAILABLE")
+    )
+      return refuseDynamic(outcome.ok || outcome.dynamicUse === false ? "not-dynamic" : "unknown", name);
+    if (outcome.ok) return { ok: true, destination: outcome.destination };
+    return { ok: false, response: errorPage(STATUS[outcome.code] ?? 502, outcome.code) };
+  };
+}
+
+/**
+ * Lookups in the destination service behind one per-isolate cache: `(name, context)` →
+ * the outcome, shared by concurrent requests, per user for user-token destinations.
+ */
+function createServiceLookup(
+  client: DestinationServiceClient,
+  options: ResolverOptions,
+): (name: string, context: LookupContext) => Promise<Outcome> {
+  const { log, now } = options;
   const ttlMs = options.ttlMs ?? 300_000;
   const staleMs = options.staleMs ?? 3_600_000;
-  const client = new DestinationServiceClient(service, { fetch: options.fetch, now });
   const cache = new RefreshingCache<Outcome>({
     now,
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
   });
-  /** Names whose tokens are per user: looked up and cached under `name + hash(user token)`. */
-  const perUser = new Set<string>();
+  /** Names whose tokens are per user (→ whether dynamic routes may use them): looked up and cached under `name + hash(user token)`. */
+  const perUser = new Map<string, boolean>();
   const warnedHost = new Set<string>();
 
   async function lookup(name: string, userToken: string | undefined): Promise<Loaded<Outcome>> {
@@ -97,6 +156,7 @@ export function createDestinationResolver(options: ResolverOptions): Destination
         keep: SHORT,
       };
     }
+    const dynamicUse = allowsDynamicUse(found.answer);
     const resolution = resolveAnswer(name, found.answer, userToken !== undefined);
     if (!resolution.ok) {
       log("destination.refused.error", {
@@ -106,17 +166,22 @@ export function createDestinationResolver(options: ResolverOptions): Destination
       });
       const retrySoon =
         resolution.code === "DESTINATION_AUTH_FAILED" || resolution.code === "DESTINATION_NEEDS_USER";
-      return { value: resolution, keep: retrySoon ? SHORT : { freshMs: ttlMs, usableMs: ttlMs } };
+      return {
+        value: { ...resolution, dynamicUse },
+        keep: retrySoon ? SHORT : { freshMs: ttlMs, usableMs: ttlMs },
+      };
     }
     if (resolution.preserveHostHeader && !warnedHost.has(name)) {
       warnedHost.add(name);
       log("destination.preserve_host.warn", {
         destination: name,
-        reason: "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host",
+        reason: resolution.destination.setXForwardedHeaders
+          ? "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host"
+          : "a Worker cannot set the Host header of its requests, and HTML5.SetXForwardedHeaders false drops X-Forwarded-Host: the backend does not learn the router's host",
       });
     }
     return {
-      value: resolution,
+      value: { ...resolution, dynamicUse },
       keep:
         resolution.expiresInMs !== undefined
           ? tokenLifetime(resolution.expiresInMs)
@@ -135,7 +200,7 @@ export function createDestinationResolver(options: ResolverOptions): Destination
   ): Promise<Loaded<Outcome>> {
     const loaded = await lookup(name, userToken);
     const userDependent = loaded.value.userDependent === true;
-    if (userDependent) perUser.add(name);
+    if (userDependent) perUser.set(name, loaded.value.dynamicUse === true);
     else if (loaded.keep) perUser.delete(name);
     if (userDependent === keyIsPerUser || !loaded.keep) return loaded;
     // The kind changed (or was learned): keep it under the other key.
@@ -149,44 +214,47 @@ export function createDestinationResolver(options: ResolverOptions): Destination
   }
 
   return async (name, context) => {
-    const fixed = variable.get(name);
-    if (fixed) return { ok: true, destination: fixed };
     const userToken = await context.userToken();
-    let outcome: Outcome;
-    if (perUser.has(name)) {
-      outcome =
-        userToken === undefined
-          ? { ok: false, code: "DESTINATION_NEEDS_USER", reason: "needs a logged-in user" }
-          : await cache.get(
-              await userKey(name, userToken),
-              () => lookupAndPlace(name, userToken, true),
-              context.waitUntil,
-            );
-    } else {
-      outcome = await cache.get(name, () => lookupAndPlace(name, userToken, false), context.waitUntil);
-    }
-    if (outcome.ok) return { ok: true, destination: outcome.destination };
-    return { ok: false, response: errorPage(STATUS[outcome.code] ?? 502, outcome.code) };
+    const perUserDynamic = perUser.get(name);
+    if (perUserDynamic === undefined)
+      return cache.get(name, () => lookupAndPlace(name, userToken, false), context.waitUntil);
+    if (userToken === undefined)
+      return {
+        ok: false,
+        code: "DESTINATION_NEEDS_USER",
+        reason: "needs a logged-in user",
+        dynamicUse: perUserDynamic,
+      };
+    return cache.get(
+      await userKey(name, userToken),
+      () => lookupAndPlace(name, userToken, true),
+      context.waitUntil,
+    );
   };
 }
 
+/** A destination by name for a `logoutPath` call, with the ended session's user token; undefined when it cannot be had (logged). */
+export type LogoutDestinationLookup = (
+  name: string,
+  userToken: string | undefined,
+) => Promise<Destination | undefined>;
+
 /**
- * xs-app.json `destinations.<name>.logoutPath` of a destination that is not in the variable
- * (so from the service) is not called at logout yet: said once at start-up, not ignored silently.
+ * xs-app.json `destinations.<name>.logoutPath` of a destination of the service: SAP looks the
+ * destination up when the session ends (logout or timeout) and calls it with its
+ * authentication, as for a request; so does this, through the same cache.
  */
-export function warnServiceLogoutPaths(
-  logoutConfig: ReadonlyMap<string, { logoutPath?: string }>,
-  variable: ReadonlyMap<string, Destination>,
-  log: Logger,
-): void {
-  const names = [...logoutConfig]
-    .filter(([name, d]) => d.logoutPath !== undefined && !variable.has(name))
-    .map(([name]) => name);
-  if (names.length > 0)
-    log("destination.logout_path.warn", {
-      destinations: names,
-      reason: "logoutPath is only called for destinations of the destinations variable",
+export function logoutDestinationLookup(resolve: DestinationResolver): LogoutDestinationLookup {
+  return async (name, userToken) => {
+    const found = await resolve(name, {
+      userToken: async () => userToken,
+      // Already inside the logout's own background work; a refresh here is best effort.
+      waitUntil: (work) => void work.catch(() => {}),
     });
+    if (found.ok) return found.destination;
+    await found.response.body?.cancel();
+    return undefined;
+  };
 }
 
 /**

@@ -9,7 +9,8 @@
  * - `sap-client` → header `sap-client`; `URL.headers.<name>` → header unless the client sent
  *   it (SAP); `URL.queries.<name>` → query parameter unless the request has it;
  * - `HTML5.Timeout` / `timeout` (ms), `HTML5.SetXForwardedHeaders`, `HTML5.ForwardAuthToken`
- *   / `forwardAuthToken`, `HTML5.PreserveHostHeader` (a Worker cannot set Host: reported).
+ *   / `forwardAuthToken`, `HTML5.PreserveHostHeader` (a Worker cannot set Host: reported);
+ * - `HTML5.DynamicDestination` (allowsDynamicUse: may a dynamic route reach it).
  * Pure: no I/O, no clock. Refusals carry a stable code and a reason safe to log (property
  * names, never values).
  */
@@ -230,6 +231,18 @@ export function resolveAnswer(name: string, answer: unknown, hasUserToken: boole
     preserveHostHeader,
     ...(expiresInMs !== undefined && { expiresInMs }),
   };
+}
+
+/**
+ * SAP: `HTML5.DynamicDestination` (or `dynamicDestination`) `true`, or `"true"` in any case,
+ * lets dynamic routes (`"$1"`, `"*"`) reach the destination; anything else does not, without error.
+ */
+export function allowsDynamicUse(answer: unknown): boolean {
+  const config = (answer as { destinationConfiguration?: unknown } | null)?.destinationConfiguration;
+  if (typeof config !== "object" || config === null) return false;
+  const record = config as Record<string, unknown>;
+  const value = record["HTML5.DynamicDestination"] ?? record.dynamicDestination;
+  return value === true || (typeof value === "string" && value.trim().toLowerCase() === "true");
 }
 
 function refuse(code: RefusalCode, reason: string, userDependent?: boolean): Resolution {

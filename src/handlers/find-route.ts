@@ -22,6 +22,8 @@ export interface FoundRoute {
    * The path the route was decided on, forwarded: the canonical one, the welcome file's (SAP) or the app's.
    */
   forwardedPath: string;
+  /** Path and query the route's `source` matched: a dynamic destination ("$1") takes its name from it. */
+  matchedPathAndQuery: string;
   /** The HTML5 repository's choice, which its routes are served with. */
   selection: AppSelection;
 }
@@ -53,6 +55,7 @@ export async function findRoute(
         route: match.route,
         target: match.target,
         forwardedPath: app?.fullPath ?? match.path,
+        matchedPathAndQuery: match.path + search,
         selection,
       };
     case "refused":

@@ -3,6 +3,8 @@ import { authOf } from "../auth/auth-data.js";
 import { endSessionUrl } from "../auth/logout.js";
 import type { AuthServices } from "../auth/services.js";
 import type { Destination, LogoutConfig, XsAppConfig } from "../config/types.js";
+import type { LogoutDestinationLookup } from "../destinations/index.js";
+import { applyDestinationHeaders, withDestinationQueries } from "../destinations/request.js";
 import { cookieHeaderFor } from "../proxy/backend-cookies.js";
 import { jarOf } from "../proxy/session-jar.js";
 import { csrfDecision } from "../security/csrf.js";
@@ -22,6 +24,8 @@ export function logoutHandler(options: {
   logout: LogoutConfig;
   xsApp: XsAppConfig;
   destinations: ReadonlyMap<string, Destination>;
+  /** Destinations of the destination service (src/destinations), for their logoutPath. */
+  lookup?: LogoutDestinationLookup;
   fetch: typeof fetch;
   auth?: AuthServices;
   csrfTokenFor: CsrfTokenFor;
@@ -101,19 +105,28 @@ function escapeHtml(text: string): string {
  */
 export async function callBackendLogouts(
   record: SessionRecord,
-  options: { xsApp: XsAppConfig; destinations: ReadonlyMap<string, Destination>; fetch: typeof fetch },
+  options: {
+    xsApp: XsAppConfig;
+    destinations: ReadonlyMap<string, Destination>;
+    lookup?: LogoutDestinationLookup;
+    fetch: typeof fetch;
+  },
 ): Promise<void> {
   const token = authOf(record.data)?.accessToken;
   await Promise.all(
     [...options.xsApp.destinations].map(async ([name, { logoutPath, logoutMethod }]) => {
-      const destination = options.destinations.get(name);
-      if (!destination || !logoutPath) return;
+      if (!logoutPath) return;
+      const destination = options.destinations.get(name) ?? (await options.lookup?.(name, token));
+      if (!destination) return;
       const headers = new Headers();
       const cookie = cookieHeaderFor(jarOf(record, name), null, logoutPath);
       if (cookie) headers.set("cookie", cookie);
       if (destination.forwardAuthToken && token) headers.set("authorization", `Bearer ${token}`);
+      // A destination of the service: its authentication, sap-client, URL.headers/queries (SAP).
+      applyDestinationHeaders(headers, new Headers(), destination);
+      const url = withDestinationQueries(destination.url + logoutPath, destination);
       try {
-        const response = await options.fetch(destination.url + logoutPath, {
+        const response = await options.fetch(url, {
           method: logoutMethod,
           headers,
           signal: AbortSignal.timeout(destination.timeoutMs),

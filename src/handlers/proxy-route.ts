@@ -30,6 +30,8 @@ export interface ProxiedRequest {
   target: string;
   /** X-Forwarded-Path: the path the route was decided on. */
   forwardedPath: string;
+  /** Path and query the route's `source` matched (for a dynamic destination's name). */
+  matchedPathAndQuery: string;
   requiresAuth: boolean;
 }
 
@@ -48,6 +50,12 @@ export function proxyRoute(options: ProxyOptions) {
     const found = await options.resolveDestination(proxied.route.destination, {
       userToken,
       waitUntil: waitUntilOf(c),
+      // A dynamic route ("$1", "*") takes its destination's name from these (src/destinations/dynamic.ts).
+      dynamic: {
+        source: proxied.route.source,
+        pathAndQuery: proxied.matchedPathAndQuery,
+        host: new URL(c.req.url).host,
+      },
     });
     if (!found.ok) return { ok: false, response: found.response };
     return {

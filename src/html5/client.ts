@@ -6,7 +6,8 @@
  *   such app (SAP then routes with the central xs-app.json), 404 an app without xs-app.json,
  *   400/403 a refused request;
  * - an app's files: `GET <uri>/<appName>[-<version>]/<path>`;
- * both with the binding's client-credentials token as `Authorization: Bearer`. A 401 drops
+ * both with the binding's client-credentials token as `Authorization: Bearer`, and for a
+ * business service's apps its `x-app-host-id`. A 401 drops
  * the token and the call is made once more with a new one (SAP drops it for the next request).
  * Files are streamed; only GET and HEAD reach the repository, with the request headers a
  * static file server needs (conditional requests, ranges, encodings), never the browser's
@@ -38,6 +39,8 @@ export interface Html5ClientDeps {
   timeoutMs?: number;
 }
 
+/** Names the business service whose apps are meant (SAP: `html5-apps-repo.app_host_id` of its binding). */
+const APP_HOST_ID_HEADER = "x-app-host-id";
 /** An xs-app.json is a few KiB; anything far larger is not one. */
 const MAX_XS_APP_BYTES = 1 << 20;
 const PASSED_HEADERS = [
@@ -73,9 +76,10 @@ export class Html5RepoClient {
   }
 
   /** The app's xs-app.json (text, not parsed). */
-  async xsApp(appKeyWithoutPrefix: string): Promise<XsAppResult> {
+  async xsApp(appKeyWithoutPrefix: string, appHostId?: string): Promise<XsAppResult> {
     this.counts.xsApp++;
     const headers = new Headers({ accept: "application/json;charset=utf-8" });
+    if (appHostId !== undefined) headers.set(APP_HOST_ID_HEADER, appHostId);
     const answer = await this.call("GET", `${this.binding.uri}/${appKeyWithoutPrefix}/xs-app.json`, headers);
     if (answer.kind !== "response") return answer;
     const { response } = answer;
@@ -96,9 +100,10 @@ export class Html5RepoClient {
   }
 
   /** A file: `path` (with query) starts with `/` and is appended to the runtime API base. */
-  async file(path: string, incoming: Request): Promise<FileResult> {
+  async file(path: string, incoming: Request, appHostId?: string): Promise<FileResult> {
     this.counts.file++;
     const headers = new Headers();
+    if (appHostId !== undefined) headers.set(APP_HOST_ID_HEADER, appHostId);
     for (const name of PASSED_HEADERS) {
       const value = incoming.headers.get(name);
       if (value !== null) headers.set(name, value);

@@ -9,9 +9,12 @@
  * SAP's caching headers: the route's `cacheControl` unless the repository sends its own
  * `Cache-Control`, and `public, max-age=31536000` for cache-buster paths without either.
  * Failures are error pages with stable codes, never a 500; the log says why, without secrets.
+ * Apps of bound business services (business-services.ts) are served the same way, under
+ * their prefix, with the service's `x-app-host-id`.
  */
 import { LABEL_FOR } from "../config/identity.js";
 import type {
+  BusinessService,
   ConfigProblem,
   Html5RepoBinding,
   RouteConfig,
@@ -98,10 +101,17 @@ export function createHtml5Router(options: Html5Options): Html5Router {
   const cache = new RefreshingCache<Outcome>({ now, maxEntries: options.maxApps ?? 500 });
   const knownDestinations = config.destinationService ? undefined : new Set(config.destinations.keys());
   const own = options.binding.ownSapCloudServices;
+  const businessServices = options.binding.businessServices ?? new Map<string, BusinessService>();
 
-  async function load(key: AppKey): Promise<Loaded<Outcome>> {
+  /** The business service an app key's prefix names (not the router's own), or undefined. */
+  function businessServiceOf(key: AppKey): BusinessService | undefined {
+    const prefix = key.appPrefix;
+    return prefix === undefined || own.includes(prefix) ? undefined : businessServices.get(prefix);
+  }
+
+  async function load(key: AppKey, service: BusinessService | undefined): Promise<Loaded<Outcome>> {
     const app = key.appKeyWithoutPrefix;
-    const answer = await client.xsApp(app);
+    const answer = await client.xsApp(app, service?.appHostId);
     switch (answer.kind) {
       case "not-found":
         return { value: { kind: "not-found" }, keep: NOT_FOUND };
@@ -126,7 +136,8 @@ export function createHtml5Router(options: Html5Options): Html5Router {
             properties: parsed.ignored,
             reason: "only the central xs-app.json sets these",
           });
-        return { value: { kind: "app", xsApp: parsed.value }, keep: APP_CONFIG };
+        const xsApp = service?.xsappname ? withXsAppName(parsed.value, service.xsappname) : parsed.value;
+        return { value: { kind: "app", xsApp }, keep: APP_CONFIG };
       }
     }
   }
@@ -142,7 +153,10 @@ export function createHtml5Router(options: Html5Options): Html5Router {
     } catch {
       return { ok: false, problems: [{ path: prefix, message: "is not valid JSON" }] };
     }
-    const parsed = parseXsApp(json, prefix, knownDestinations, { html5Repo: true });
+    const parsed = parseXsApp(json, prefix, knownDestinations, {
+      html5Repo: true,
+      destinationHostPattern: config.destinationHostPattern !== undefined,
+    });
     if (!parsed.ok) return parsed;
     const problems: ConfigProblem[] = [];
     parsed.value.routes.forEach((route, i) => {
@@ -186,11 +200,17 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       const canonical = canonicalizePath(url.pathname);
       if (!canonical.ok) return { kind: "central" }; // refused by route decision
       const split = splitAppPath(canonical.path, own);
-      // A prefix that is not the router's own names a business service, not read here (SAP:
-      // central routing, "Service Tag unknown").
-      if (split === null || (split.key.appPrefix !== undefined && !own.includes(split.key.appPrefix)))
+      if (split === null) return { kind: "central" };
+      // A prefix that is neither the router's own nor a bound business service: central routing
+      // (SAP: "Service Tag unknown").
+      const service = businessServiceOf(split.key);
+      if (split.key.appPrefix !== undefined && !own.includes(split.key.appPrefix) && service === undefined)
         return { kind: "central" };
-      const outcome = await cache.get(split.key.appKeyWithoutPrefix, () => load(split.key), waitUntil);
+      // A business service's apps are its own: the same name elsewhere is another app.
+      const cacheKey = service
+        ? `${service.appHostId}\u0000${split.key.appKeyWithoutPrefix}`
+        : split.key.appKeyWithoutPrefix;
+      const outcome = await cache.get(cacheKey, () => load(split.key, service), waitUntil);
       if (outcome.kind === "not-found") return { kind: "central", missingApp: split.key };
       if (outcome.kind === "failed")
         return { kind: "answer", response: errorPage(outcome.status, outcome.code) };
@@ -230,7 +250,7 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       if (selection.kind === "central" && selection.missingApp) return errorPage(404, "HTML5_APP_NOT_FOUND");
       const app = selection.kind === "app" ? selection : undefined;
       const path = app ? `/${app.key.appKeyWithoutPrefix}${target}` : target;
-      const answer = await client.file(path, request);
+      const answer = await client.file(path, request, app && businessServiceOf(app.key)?.appHostId);
       const name = app?.key.appKeyWithoutPrefix ?? "(central)";
       if (answer.kind !== "response") {
         logFailure(name, answer);
@@ -254,6 +274,24 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       }
       return response;
     },
+  };
+}
+
+/** `$XSAPPNAME` in a business service app's scopes is that service's xsappname (SAP), not the router's. */
+function withXsAppName(xsApp: XsAppConfig, xsappname: string): XsAppConfig {
+  const replace = (scopes: string[] | undefined) => scopes?.map((s) => s.replaceAll("$XSAPPNAME", xsappname));
+  return {
+    ...xsApp,
+    routes: xsApp.routes.map((route) =>
+      route.scope === undefined
+        ? route
+        : {
+            ...route,
+            scope: Object.fromEntries(
+              Object.entries(route.scope).map(([method, scopes]) => [method, replace(scopes)]),
+            ),
+          },
+    ),
   };
 }
 

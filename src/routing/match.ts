@@ -59,6 +59,15 @@ function execOnce(source: RegExp, input: string): RegExpExecArray | null {
 }
 
 /**
+ * `input.replace(source, template)` with the router's substitution rules (below), or null
+ * when `source` does not match: SAP derives a dynamic destination's name this way too.
+ */
+export function replaceFirst(input: string, source: RegExp, template: string): string | null {
+  const match = execOnce(source, input);
+  return match === null ? null : rewrite(input, match, template);
+}
+
+/**
  * `pathAndQuery.replace(source, target)` for the first match, with one difference in
  * the substitutions: only `$1`…`$9` are special (one digit each; `$10` is `$1` then `0`);
  * a group that did not participate or does not exist becomes the empty string. `$&`, `$$`,

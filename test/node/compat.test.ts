@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Miniflare, type WorkerOptions } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { replayCase, startRecordingBackend, unusedOrigin } from "../../compat/lib.mjs";
+import {
+  replayCase,
+  startCaseDestinationService,
+  startRecordingBackend,
+  unusedOrigin,
+} from "../../compat/lib.mjs";
 import { bundleWorker } from "../support/worker-bundle.js";
 
 /**
@@ -98,6 +103,8 @@ interface RecordedCase {
     [property: string]: unknown;
   };
   destinations: DestinationSpec[];
+  /** Destinations of a destination service (the simulator, bound in VCAP_SERVICES). */
+  destinationService?: { Name: string; URL: string; [property: string]: unknown }[];
   env?: Record<string, string>;
   /** Static files (path relative to SAP's working directory → content); served here as Workers static assets. */
   files?: Record<string, string>;
@@ -406,6 +413,7 @@ let mf: Miniflare;
 let backend: Awaited<ReturnType<typeof startRecordingBackend>>;
 const observed = new Map<string, Observation[]>();
 const replayErrors = new Map<string, unknown>();
+let stopServices: (() => Promise<unknown>) | undefined;
 
 beforeAll(async () => {
   const [script, started, unreachable] = await Promise.all([
@@ -414,6 +422,16 @@ beforeAll(async () => {
     unusedOrigin(),
   ]);
   backend = started;
+  // A case's destination service: the simulator, bound as VCAP_SERVICES (compat/lib.mjs).
+  const services = new Map(
+    await Promise.all(
+      expectations.cases.map(
+        async (c) =>
+          [c.id, await startCaseDestinationService(c, { backend: backend.origin, unreachable })] as const,
+      ),
+    ),
+  );
+  stopServices = () => Promise.all([...services.values()].map((service) => service?.sim.stop()));
   const workers: WorkerOptions[] = expectations.cases.map((c) => ({
     name: c.id,
     routes: [`${hostOf(c.id)}/*`],
@@ -430,6 +448,7 @@ beforeAll(async () => {
         })),
       ),
       ...(c.env ?? {}),
+      ...(services.get(c.id)?.env ?? {}),
     },
     ...(c.files
       ? {
@@ -517,6 +536,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mf?.dispose();
+  await stopServices?.();
   await backend?.close();
 });
 

@@ -10,7 +10,8 @@ function readmeTable(): [string, string][] {
   const rows: [string, string][] = [];
   for (const line of readme.slice(start).split("\n").slice(1)) {
     if (line.startsWith("## ")) break;
-    const cells = /^\| `([^`]+)` \| (.*) \|$/.exec(line);
+    // The table may be padded to align its columns.
+    const cells = /^\| `([^`]+)` +\| (.*?) +\|$/.exec(line);
     if (cells) rows.push([cells[1]!, cells[2]!]);
   }
   return rows;

@@ -722,10 +722,35 @@ const problemRows: ProblemRow[] = [
       "xs-app.json.routes[0].httpMethods: not allowed with localDir (localDir routes serve GET and HEAD only)",
     ],
   },
-  ...["$1", "*"].map((destination) => ({
-    name: `route dynamic destination ${destination}`,
+  {
+    name: 'route destination "*" without DESTINATION_HOST_PATTERN',
+    xsApp: route({ destination: "*" }),
+    problems: [
+      'xs-app.json.routes[0].destination: "*" takes the destination name from the host: set DESTINATION_HOST_PATTERN (a regular expression with a capturing group)',
+    ],
+  },
+  {
+    name: "route destination $2 with a source of one group",
+    xsApp: route({ source: "^/d/([^/]+)/", destination: "$2" }),
+    problems: ["xs-app.json.routes[0].destination: names a capturing group that source does not have"],
+  },
+  ...["$x", "a$1", "back*"].map((destination) => ({
+    name: `route destination ${destination} (neither a name nor a dynamic destination)`,
     xsApp: route({ destination }),
-    problems: ["xs-app.json.routes[0].destination: dynamic destinations are not supported yet"],
+    problems: [
+      `xs-app.json.routes[0].destination: ${
+        destination === "$x"
+          ? 'a dynamic destination names a group of source: "$1" … "$9"'
+          : 'a destination name must not contain "$" or "*" (a dynamic destination starts with "$", e.g. "$1", or is "*")'
+      }`,
+    ],
+  })),
+  ...["(", "^[a-z]+\\.example$"].map((pattern) => ({
+    name: `DESTINATION_HOST_PATTERN ${pattern}`,
+    env: { DESTINATION_HOST_PATTERN: pattern },
+    problems: [
+      `DESTINATION_HOST_PATTERN: ${pattern === "(" ? "invalid regular expression" : "must have a capturing group (the destination name)"}`,
+    ],
   })),
   {
     name: "route properties SAP has and the edge does not",

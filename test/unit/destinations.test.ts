@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { formatProblems, loadConfig, redactedSummary } from "../../src/config/index.js";
-import type { Destination, DestinationServiceBinding } from "../../src/config/types.js";
+import type { Destination, DestinationServiceBinding, XsAppConfig } from "../../src/config/types.js";
 import type { Env } from "../../src/env.js";
 import { RefreshingCache, type Loaded } from "../../src/destinations/cache.js";
-import { createDestinationResolver, warnServiceLogoutPaths } from "../../src/destinations/index.js";
+import { createDestinationResolver, logoutDestinationLookup } from "../../src/destinations/index.js";
+import { callBackendLogouts } from "../../src/handlers/logout-handler.js";
+import type { SessionRecord } from "../../src/session/record.js";
 import { applyDestinationHeaders, withDestinationQueries } from "../../src/destinations/request.js";
 import { resolveAnswer, type Resolution } from "../../src/destinations/resolve.js";
 import { parseDestinationService } from "../../src/destinations/service-binding.js";
@@ -571,6 +573,13 @@ describe("createDestinationResolver: logs and pages", () => {
     const r = resolver({ h: answer({ "HTML5.PreserveHostHeader": "true" }) });
     expect((await r.resolve("h")).ok).toBe(true);
     expect(r.lines.map((l) => JSON.parse(l).event)).toEqual(["destination.preserve_host.warn"]);
+    expect(JSON.parse(r.lines[0]!).reason).toContain("the backend gets X-Forwarded-Host");
+    // Without X-Forwarded-Host as well, the warning does not claim the backend gets it.
+    const none = resolver({
+      h: answer({ "HTML5.PreserveHostHeader": "true", "HTML5.SetXForwardedHeaders": "false" }),
+    });
+    expect((await none.resolve("h")).ok).toBe(true);
+    expect(JSON.parse(none.lines[0]!).reason).toContain("does not learn the router's host");
   });
 
   it("without the service, an unknown name is a 500 (start-up validation prevents it)", async () => {
@@ -579,29 +588,66 @@ describe("createDestinationResolver: logs and pages", () => {
     expect(!found.ok && found.response.status).toBe(500);
   });
 
-  it("a logoutPath of a service destination is named at start-up (not called yet)", () => {
-    const lines: unknown[] = [];
+  it("logoutPath of a service destination: looked up and called with its authentication, sap-client and queries", async () => {
     const fixed: Destination = {
       name: "fixed",
       url: "https://f.example",
       forwardAuthToken: false,
-      timeoutMs: 1,
+      timeoutMs: 1000,
       setXForwardedHeaders: true,
     };
-    const logout = new Map([
-      ["fixed", { logoutPath: "/logout" }],
-      ["from-service", { logoutPath: "/bye" }],
-      ["no-path", {}],
+    const stand = service({
+      "from-service": answer({
+        URL: "https://svc.example/api",
+        Authentication: "BasicAuthentication",
+        User: "u",
+        Password: "p",
+        "sap-client": "100",
+        "URL.queries.q": "1",
+      }),
+    });
+    const sent: Request[] = [];
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      if (/^https:\/\/(svc|f)\.example\//.test(request.url)) {
+        sent.push(request);
+        return new Response(null, { status: 204 });
+      }
+      return stand.fetch(input, init);
+    }) as typeof globalThis.fetch;
+    const variable = new Map([["fixed", fixed]]);
+    const lines: unknown[] = [];
+    const resolve = createDestinationResolver({
+      variable,
+      service: binding,
+      fetch,
+      now: Date.now,
+      log: (event) => lines.push(event),
+    });
+    const xsApp = {
+      destinations: new Map([
+        ["fixed", { logoutPath: "/logout", logoutMethod: "POST" }],
+        ["from-service", { logoutPath: "/bye", logoutMethod: "GET" }],
+        ["gone", { logoutPath: "/bye", logoutMethod: "POST" }],
+        ["no-path", { logoutMethod: "POST" }],
+      ]),
+    } as unknown as XsAppConfig;
+    const record: SessionRecord = { v: 1, iat: 0, exp: Date.now() + 60_000, data: {} };
+    await callBackendLogouts(record, {
+      xsApp,
+      destinations: variable,
+      lookup: logoutDestinationLookup(resolve),
+      fetch,
+    });
+    const seen = sent
+      .map((r) => [r.method, r.url, r.headers.get("authorization"), r.headers.get("sap-client")])
+      .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+    expect(seen).toEqual([
+      ["POST", "https://f.example/logout", null, null],
+      ["GET", "https://svc.example/api/bye?q=1", "Basic dTpw", "100"],
     ]);
-    warnServiceLogoutPaths(logout, new Map([["fixed", fixed]]), (event, fields) =>
-      lines.push({ event, ...fields }),
-    );
-    expect(lines).toEqual([
-      {
-        event: "destination.logout_path.warn",
-        destinations: ["from-service"],
-        reason: expect.stringContaining("logoutPath"),
-      },
-    ]);
+    // The unknown one is looked up, logged, and not called.
+    expect(stand.calls.filter((p) => p.includes("/destinations/"))).toHaveLength(2);
+    expect(lines).toEqual(["destination.not_found.warn"]);
   });
 });
