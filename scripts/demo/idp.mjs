@@ -12,11 +12,19 @@
 // Standalone:   node scripts/demo/idp.mjs [--router-origin URL] [--port N] [--host H]
 //               (then `npm start -- --idp-url <issuer>`: logins survive restarts of npm start)
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
+import {
+  command,
+  httpUrlOf,
+  parseCommandLine,
+  portOf,
+  runIfMain,
+  StopStack,
+  stopOnSignals,
+} from "../lib/cli.mjs";
 import { dotenvJson } from "../lib/dotenv.mjs";
 export const DEV_CLIENT_ID = "approuter";
 export const DEV_CLIENT_SECRET = "approuter-dev-secret-not-for-production";
@@ -169,46 +177,33 @@ function readKeptState(stateDir, host) {
   }
 }
 
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-})();
+const USAGE =
+  "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
 
-if (invokedDirectly) {
-  const usage =
-    "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
-  /** @type {{ "router-origin"?: string, port?: string, host?: string, help?: boolean }} */
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        "router-origin": { type: "string", default: "http://127.0.0.1:8787" },
-        port: { type: "string" },
-        host: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : err}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
+/** @param {string[]} argv */
+async function main(argv) {
+  const parsed = parseCommandLine(argv, {
+    usage: USAGE,
+    options: { "router-origin": { type: "string" }, port: { type: "string" }, host: { type: "string" } },
+  });
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const routerOrigin =
+    httpUrlOf(values["router-origin"], "--router-origin must be an http(s) URL") ?? "http://127.0.0.1:8787";
+  const port = portOf(values.port, "--port", { min: 0 });
+  const stack = new StopStack("demo IdP");
+  stopOnSignals(stack);
   const idp = await startDemoIdp({
-    routerOrigin: values["router-origin"] ?? "http://127.0.0.1:8787",
-    ...(values.port ? { port: Number(values.port) } : {}),
+    routerOrigin,
+    ...(port !== undefined ? { port } : {}),
     ...(values.host ? { host: values.host } : {}),
     debug: true,
   });
+  stack.push(idp.stop);
   console.log(
-    `demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`,
+    `demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${routerOrigin})`,
   );
-  const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
+  const routerPort = new URL(routerOrigin).port || "80";
   console.log(
     `use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`,
   );
@@ -216,9 +211,7 @@ if (invokedDirectly) {
   console.log(
     `or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ identity: [identityBinding(idp.issuer)] })}`,
   );
-  const stop = () => idp.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  process.on("SIGHUP", stop);
   setInterval(() => {}, 1 << 30); // stay up (the IdP child does not keep this process alive)
 }
+
+await runIfMain(import.meta.url, command({ name: "demo IdP", usage: USAGE, main }));

@@ -10,8 +10,14 @@ import { parseArgs } from "node:util";
 /** A mistake in the command line: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
-/** An expected failure (a port taken, a tool missing): printed as it is, exit code 1. */
-export class CliError extends Error {}
+/** An expected failure (a port taken, a tool missing): printed as it is, exit code `code` (default 1). */
+export class CliError extends Error {
+  /** @param {string} message @param {number} [code] */
+  constructor(message, code = 1) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /** Whether the module with this import.meta.url is the script node was started with (links resolved). */
 export function isMain(/** @type {string} */ moduleUrl) {
@@ -40,7 +46,7 @@ export function command({ name, usage, main }) {
         return 2;
       }
       console.error(`${name}: ${err instanceof Error ? err.message : err}`);
-      return 1;
+      return err instanceof CliError ? err.code : 1;
     }
   };
 }

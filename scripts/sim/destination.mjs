@@ -16,11 +16,11 @@
 // Standalone:   node scripts/sim/destination.mjs [--port N] [--destinations file.json]
 //               prints the binding (JSON) and serves until stopped.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { command, runIfMain } from "../lib/cli.mjs";
 import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
+import { serveServiceSim } from "./cli.mjs";
 
 /** Authentication kinds whose token depends on the user (the router sends X-user-token). */
 export const USER_TOKEN_KINDS = new Set([
@@ -360,27 +360,28 @@ function kindOf(path) {
   return api[2] === undefined ? "list" : "get";
 }
 
-const isMain =
-  process.argv[1] !== undefined &&
-  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (isMain) {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string", default: "0" },
-      host: { type: "string", default: "127.0.0.1" },
-      destinations: { type: "string" },
-      backend: { type: "string", default: "http://127.0.0.1:8788" },
-    },
-  });
-  const destinations = values.destinations
-    ? JSON.parse(readFileSync(values.destinations, "utf8"))
-    : sampleDestinations(values.backend);
-  const sim = await startDestinationSim({ destinations, host: values.host, port: Number(values.port) });
-  process.stdout.write(`${JSON.stringify({ destination: [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(
-    `destination service simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`,
-  );
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
+const USAGE = `Usage: node scripts/sim/destination.mjs [--port N] [--host H] [--destinations FILE] [--backend URL]
+  --destinations FILE  the destinations (JSON array); default: samples pointing at --backend
+  --backend URL        the samples' backend (default http://127.0.0.1:8788)`;
+
+await runIfMain(
+  import.meta.url,
+  command({
+    name: "destination service simulator",
+    usage: USAGE,
+    main: (argv) =>
+      serveServiceSim(argv, {
+        name: "destination service simulator",
+        usage: USAGE,
+        service: "destination",
+        options: { destinations: { type: "string" }, backend: { type: "string" } },
+        start: (values, listen) =>
+          startDestinationSim({
+            destinations: values.destinations
+              ? JSON.parse(readFileSync(values.destinations, "utf8"))
+              : sampleDestinations(values.backend ?? "http://127.0.0.1:8788"),
+            ...listen,
+          }),
+      }),
+  }),
+);

@@ -16,11 +16,11 @@
 // Standalone:   node scripts/sim/html5-repo.mjs [--port N] [--apps file.json]
 //               prints VCAP_SERVICES (JSON) and serves until stopped.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { command, runIfMain } from "../lib/cli.mjs";
 import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
+import { serveServiceSim } from "./cli.mjs";
 
 const CONTENT = "/applications/content";
 
@@ -260,24 +260,25 @@ function typeFor(file) {
   );
 }
 
-const isMain =
-  process.argv[1] !== undefined &&
-  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (isMain) {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string", default: "0" },
-      host: { type: "string", default: "127.0.0.1" },
-      apps: { type: "string" },
-    },
-  });
-  const apps = values.apps ? JSON.parse(readFileSync(values.apps, "utf8")) : sampleApps();
-  const sim = await startHtml5RepoSim({ apps, host: values.host, port: Number(values.port) });
-  process.stdout.write(`${JSON.stringify({ "html5-apps-repo": [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(
-    `HTML5 application repository simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`,
-  );
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
+const USAGE = `Usage: node scripts/sim/html5-repo.mjs [--port N] [--host H] [--apps FILE]
+  --apps FILE  the applications (JSON array); default: a sample app`;
+
+await runIfMain(
+  import.meta.url,
+  command({
+    name: "HTML5 application repository simulator",
+    usage: USAGE,
+    main: (argv) =>
+      serveServiceSim(argv, {
+        name: "HTML5 application repository simulator",
+        usage: USAGE,
+        service: "html5-apps-repo",
+        options: { apps: { type: "string" } },
+        start: (values, listen) =>
+          startHtml5RepoSim({
+            apps: values.apps ? JSON.parse(readFileSync(values.apps, "utf8")) : sampleApps(),
+            ...listen,
+          }),
+      }),
+  }),
+);
