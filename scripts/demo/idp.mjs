@@ -12,7 +12,7 @@
 // Standalone:   node scripts/demo/idp.mjs [--router-origin URL] [--port N] [--host H]
 //               (then `npm start -- --idp-url <issuer>`: logins survive restarts of npm start)
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
@@ -26,6 +26,7 @@ import {
   stopOnSignals,
 } from "../lib/cli.mjs";
 import { dotenvJson } from "../lib/dotenv.mjs";
+import { readKept, routerOrigins, startOnKeptPort, writeKept } from "./kept.mjs";
 export const DEV_CLIENT_ID = "approuter";
 export const DEV_CLIENT_SECRET = "approuter-dev-secret-not-for-production";
 export const DEV_USER = Object.freeze({
@@ -83,17 +84,14 @@ export async function startDemoIdp(options) {
   const routerOrigin = new URL(options.routerOrigin).origin;
   const host =
     options.host ?? process.env.IDP_HOST ?? (process.platform === "linux" ? "127.0.0.2" : "127.0.0.1");
-  const kept = options.stateDir ? readKeptState(options.stateDir, host) : undefined;
+  const kept = options.stateDir
+    ? readKept(options.stateDir, "idp.json", host, (k) => k.privateJwk && Array.isArray(k.cookieKeys))
+    : undefined;
   const port = options.port ?? (process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0));
   const xsApp = readDemoXsApp();
   const logoutPage = xsApp.logout?.logoutPage ?? "/";
   const callback = xsApp.login?.callbackEndpoint ?? "/login/callback";
-  // The router builds its redirect URI from the address the browser used: on loopback,
-  // register the 127.0.0.1 and the localhost spelling of the router's origin.
-  const origins = [routerOrigin];
-  const u = new URL(routerOrigin);
-  if (u.hostname === "127.0.0.1") origins.push(`${u.protocol}//localhost${u.port ? `:${u.port}` : ""}`);
-  else if (u.hostname === "localhost") origins.push(`${u.protocol}//127.0.0.1${u.port ? `:${u.port}` : ""}`);
+  const origins = routerOrigins(routerOrigin);
   const privateJwk =
     kept?.privateJwk ?? (await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`)).privateJwk;
   const cookieKeys = kept?.cookieKeys ?? [randomUUID() + randomUUID()];
@@ -125,24 +123,10 @@ export async function startDemoIdp(options) {
       },
       { debug: options.debug, logPrefix: "[demo-idp] " },
     );
-  let proc;
-  try {
-    proc = await spawnOn(port);
-  } catch (err) {
-    if (!kept || port !== kept.port) throw err;
-    // The kept port is taken (another run?): a free one; keys and logins are still kept.
-    console.error(
-      `[demo-idp] port ${port} of the last run is taken; using another one, so logged-in users sign in again`,
-    );
-    proc = await spawnOn(0);
-  }
+  const proc = await startOnKeptPort(spawnOn, port, kept?.port, "[demo-idp]");
   if (options.stateDir) {
     const issuerPort = Number(new URL(proc.issuer).port);
-    writeFileSync(
-      join(options.stateDir, "idp.json"),
-      JSON.stringify({ host, port: issuerPort, privateJwk, cookieKeys }),
-      { mode: 0o600 },
-    );
+    writeKept(options.stateDir, "idp.json", { host, port: issuerPort, privateJwk, cookieKeys });
   }
   return {
     issuer: proc.issuer,
@@ -153,28 +137,6 @@ export async function startDemoIdp(options) {
     pid: proc.pid,
     stop: proc.stop,
   };
-}
-
-/**
- * What an earlier run in `stateDir` kept (for the same host), or undefined.
- * @param {string} stateDir @param {string} host
- * @returns {{ port: number, privateJwk: import("jose").JWK, cookieKeys: string[] } | undefined}
- */
-function readKeptState(stateDir, host) {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, "idp.json");
-  if (!existsSync(file)) return undefined;
-  try {
-    const kept = JSON.parse(readFileSync(file, "utf8"));
-    return kept.host === host &&
-      Number.isInteger(kept.port) &&
-      kept.privateJwk &&
-      Array.isArray(kept.cookieKeys)
-      ? kept
-      : undefined;
-  } catch {
-    return undefined; // unreadable: start afresh
-  }
 }
 
 const USAGE =

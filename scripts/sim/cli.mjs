@@ -62,25 +62,27 @@ export async function runCli(cli) {
 }
 
 /**
- * The command line of a simulator of a service the router calls (destination service, HTML5
+ * The command of a simulator of a service the router calls (destination service, HTML5
  * repository): `--port`, `--host` and the simulator's own flags; prints its VCAP_SERVICES
- * entry (JSON) and serves until stopped. For command().main.
- * @param {string[]} argv
+ * entry (JSON) and serves until stopped.
  * @param {{ name: string, usage: string, service: string,
  *   options: import("node:util").ParseArgsConfig["options"],
  *   start: (values: Record<string, any>, listen: { host: string, port: number }) => Promise<{ url: string, binding: unknown, stop(): Promise<void> }> }} cli
  */
-export async function serveServiceSim(argv, cli) {
-  const parsed = parseCommandLine(argv, {
-    usage: cli.usage,
-    options: { port: { type: "string" }, host: { type: "string" }, ...cli.options },
-  });
-  if (!parsed) return 0;
-  const port = portOf(parsed.values.port ?? "0", "--port", { min: 0 }) ?? 0;
-  const stack = new StopStack(cli.name);
-  stopOnSignals(stack);
-  const sim = await cli.start(parsed.values, { host: parsed.values.host ?? "127.0.0.1", port });
-  stack.push(() => sim.stop());
-  process.stdout.write(`${JSON.stringify({ [cli.service]: [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(`${cli.name} on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`);
+export function serviceSimCommand(cli) {
+  const main = async (/** @type {string[]} */ argv) => {
+    const parsed = parseCommandLine(argv, {
+      usage: cli.usage,
+      options: { port: { type: "string" }, host: { type: "string" }, ...cli.options },
+    });
+    if (!parsed) return 0;
+    const port = portOf(parsed.values.port ?? "0", "--port", { min: 0 }) ?? 0;
+    const stack = new StopStack(cli.name);
+    stopOnSignals(stack);
+    const sim = await cli.start(parsed.values, { host: parsed.values.host ?? "127.0.0.1", port });
+    stack.push(() => sim.stop());
+    process.stdout.write(`${JSON.stringify({ [cli.service]: [sim.binding] }, null, 2)}\n`);
+    process.stderr.write(`${cli.name} on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`);
+  };
+  return command({ name: cli.name, usage: cli.usage, main });
 }
