@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { isIP } from "node:net";
 import { demoPage, loggedOutPage } from "./demo/page.mjs";
-import { command, parseCommandLine, portOf, runIfMain, StopStack, stopOnSignals } from "./lib/cli.mjs";
+import { parseCommandLine, portOf, runIfMain, stopOnSignals } from "./lib/cli.mjs";
 
 export const DEFAULT_PORT = 5001;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -324,11 +324,10 @@ async function main(argv) {
   });
   if (!parsed) return 0;
   const port = portOf(parsed.values.port, "--port", { min: 0 }) ?? DEFAULT_PORT;
-  const stack = new StopStack("demo-backend");
-  stopOnSignals(stack);
+  const stack = stopOnSignals("demo-backend");
   const backend = await startDemoBackend({ port, host: parsed.values.host ?? DEFAULT_HOST });
   stack.push(backend.close);
   console.log(`demo backend on ${backend.url}; press Ctrl-C to stop.`);
 }
 
-await runIfMain(import.meta.url, command({ name: "demo-backend", usage: USAGE, main }));
+await runIfMain(import.meta.url, { name: "demo-backend", usage: USAGE, main });

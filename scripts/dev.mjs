@@ -23,20 +23,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
-import {
-  CliError,
-  command,
-  httpUrlOf,
-  parseCommandLine,
-  portOf,
-  runIfMain,
-  StopStack,
-  signalExitCode,
-  stopOnSignals,
-  UsageError,
-} from "./lib/cli.mjs";
+import { CliError, httpUrlOf, parseCommandLine, portOf, runIfMain, UsageError } from "./lib/cli.mjs";
 import { dotenvJson } from "./lib/dotenv.mjs";
-import { announceWhenReady, findWrangler, startWranglerDev } from "./lib/wrangler-dev.mjs";
+import { announceWhenReady, findWrangler, wranglerStopStack } from "./lib/wrangler-dev.mjs";
 import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, identityBinding } from "./demo/idp.mjs";
 import { DEMO_XSUAA_CLIENT_ID, startDemoXsuaa } from "./demo/xsuaa.mjs";
 
@@ -219,13 +208,9 @@ async function main(argv) {
   const options = parseOptions(argv);
   if (!options) return 0;
   const wranglerBin = findWrangler([join(ROOT, "package.json")]);
-  const stack = new StopStack("dev");
-  /** @type {WranglerDev | undefined} */
+  const { stack, startWrangler } = wranglerStopStack("dev");
+  /** @type {WranglerDev} */
   let wrangler;
-  stopOnSignals(stack, {
-    exitCode: (signal) => wrangler?.exitCode() ?? signalExitCode(signal),
-    onRepeat: () => wrangler?.kill(), // a second Ctrl-C: no more waiting
-  });
   /** @type {Started} */
   let started;
   try {
@@ -238,7 +223,7 @@ async function main(argv) {
     const sessions = await startSessionStore(options, stack);
     started = { options, demoXsApp, idp, backend, sessions };
     const envFile = writeEnvFile(started, stack);
-    wrangler = startWranglerDev({
+    wrangler = startWrangler({
       bin: wranglerBin,
       cwd: ROOT,
       host: HOST,
@@ -246,7 +231,6 @@ async function main(argv) {
       envFiles: [envFile],
       env: wranglerEnv(),
     });
-    stack.push(() => wrangler?.stop());
   } catch (err) {
     await stack.stop();
     throw err;
@@ -268,6 +252,7 @@ async function main(argv) {
  * @typedef {{ issuer: string, started: boolean, clientId: string, binding: Record<string, unknown> & { label: string } }} Idp
  * @typedef {{ restUrl: string, token: string, note: string }} Sessions
  * @typedef {import("./lib/wrangler-dev.mjs").WranglerDev} WranglerDev
+ * @typedef {import("./lib/cli.mjs").StopStack} StopStack
  */
 
 /**
@@ -477,4 +462,4 @@ function asIasDemo(xsApp) {
   return { ...xsApp, routes };
 }
 
-await runIfMain(import.meta.url, command({ name: "dev", usage: USAGE, main }));
+await runIfMain(import.meta.url, { name: "dev", usage: USAGE, main });

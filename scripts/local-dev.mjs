@@ -8,19 +8,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  CliError,
-  command,
-  parseCommandLine,
-  portOf,
-  runIfMain,
-  StopStack,
-  signalExitCode,
-  stopOnSignals,
-} from "./lib/cli.mjs";
+import { CliError, command, parseCommandLine, portOf, runIfMain } from "./lib/cli.mjs";
 import { dotenvLine } from "./lib/dotenv.mjs";
 import { readSapEnv } from "./lib/sap-env.mjs";
-import { announceWhenReady, findWrangler, startWranglerDev } from "./lib/wrangler-dev.mjs";
+import { announceWhenReady, findWrangler, wranglerStopStack } from "./lib/wrangler-dev.mjs";
 
 export { OFFLINE_ENV } from "./lib/wrangler-dev.mjs";
 
@@ -50,24 +41,19 @@ async function run(argv) {
   const bin = findWrangler([join(dir, "package.json"), fileURLToPath(import.meta.url)]);
   const sap = readSapEnv(dir);
 
-  const stack = new StopStack("dev");
+  const { stack, startWrangler } = wranglerStopStack("dev");
   const envFile = writeEnvFile(sap.vars, stack);
   const local = [".dev.vars", ".env"].find((f) => existsSync(join(dir, f)));
   const envFiles = [envFile, ...(local ? [join(dir, local)] : [])]; // later files win
   const sources = [...sap.files, ...(local ? [local] : [])];
 
-  const wrangler = startWranglerDev({
+  const wrangler = startWrangler({
     bin,
     cwd: dir,
     host: HOST,
     port,
     envFiles,
     env: { ...process.env, CLOUDFLARE_INCLUDE_PROCESS_ENV: "false" },
-  });
-  stack.push(() => wrangler.stop());
-  stopOnSignals(stack, {
-    exitCode: (signal) => wrangler.exitCode() ?? signalExitCode(signal),
-    onRepeat: wrangler.kill,
   });
   await announceWhenReady(
     wrangler,
@@ -82,7 +68,7 @@ async function run(argv) {
 
 /**
  * The variables of default-env.json as an env file for one run of wrangler dev (removed when it stops).
- * @param {Record<string, unknown>} vars @param {StopStack} stack
+ * @param {Record<string, unknown>} vars @param {import("./lib/cli.mjs").StopStack} stack
  */
 function writeEnvFile(vars, stack) {
   const lines = [

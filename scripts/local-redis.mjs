@@ -6,16 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import {
-  command,
-  countOf,
-  parseCommandLine,
-  portOf,
-  runIfMain,
-  StopStack,
-  stopOnSignals,
-  UsageError,
-} from "./lib/cli.mjs";
+import { countOf, parseCommandLine, portOf, runIfMain, stopOnSignals, UsageError } from "./lib/cli.mjs";
 import { freePort } from "./lib/free-port.mjs";
 import { startLagLink } from "./lib/lag-link.mjs";
 import { startUpstashRestServer } from "./upstash-rest-server.mjs";
@@ -383,8 +374,7 @@ async function main(argv) {
     throw new UsageError("--getex must be replica or primary");
   const getex = /** @type {"replica" | "primary" | undefined} */ (values.getex);
 
-  const stack = new StopStack("local-redis");
-  stopOnSignals(stack);
+  const stack = stopOnSignals("local-redis");
   const local = await startLocalRedis({
     redisPort,
     restPort,
@@ -404,4 +394,4 @@ async function main(argv) {
   console.error(`redis-server on 127.0.0.1:${local.redisPort}${replicaNote}; press Ctrl-C to stop.`);
 }
 
-await runIfMain(import.meta.url, command({ name: "local-redis", usage: USAGE, main }));
+await runIfMain(import.meta.url, { name: "local-redis", usage: USAGE, main });

@@ -16,15 +16,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
-import {
-  command,
-  httpUrlOf,
-  parseCommandLine,
-  portOf,
-  runIfMain,
-  StopStack,
-  stopOnSignals,
-} from "../lib/cli.mjs";
+import { httpUrlOf, parseCommandLine, portOf, runIfMain, stopOnSignals } from "../lib/cli.mjs";
 import { dotenvJson } from "../lib/dotenv.mjs";
 import { readKept, routerOrigins, startOnKeptPort, writeKept } from "./kept.mjs";
 export const DEV_CLIENT_ID = "approuter";
@@ -153,8 +145,7 @@ async function main(argv) {
   const routerOrigin =
     httpUrlOf(values["router-origin"], "--router-origin must be an http(s) URL") ?? "http://127.0.0.1:8787";
   const port = portOf(values.port, "--port", { min: 0 });
-  const stack = new StopStack("demo IdP");
-  stopOnSignals(stack);
+  const stack = stopOnSignals("demo IdP");
   const idp = await startDemoIdp({
     routerOrigin,
     ...(port !== undefined ? { port } : {}),
@@ -176,4 +167,4 @@ async function main(argv) {
   setInterval(() => {}, 1 << 30); // stay up (the IdP child does not keep this process alive)
 }
 
-await runIfMain(import.meta.url, command({ name: "demo IdP", usage: USAGE, main }));
+await runIfMain(import.meta.url, { name: "demo IdP", usage: USAGE, main });

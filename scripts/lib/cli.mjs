@@ -55,11 +55,12 @@ export function command({ name, usage, main }) {
  * Runs the command when its module is the script node was started with; its exit code
  * becomes the process's.
  * @param {string} moduleUrl import.meta.url of the script
- * @param {(argv: string[]) => Promise<number | undefined>} run from command()
+ * @param {((argv: string[]) => Promise<number | undefined>) | Parameters<typeof command>[0]} run
+ *   from command(), or what to make it of
  */
 export async function runIfMain(moduleUrl, run) {
   if (!isMain(moduleUrl)) return;
-  const code = await run(process.argv.slice(2));
+  const code = await (typeof run === "function" ? run : command(run))(process.argv.slice(2));
   if (code !== undefined) process.exitCode = code;
 }
 
@@ -184,14 +185,15 @@ export function signalExitCode(/** @type {NodeJS.Signals} */ signal) {
 }
 
 /**
- * On SIGINT, SIGTERM or SIGHUP: stops `stack` and exits with `exitCode(signal)` (default 0:
- * stopping on request is success). A second signal while stopping calls `onRepeat` (e.g.
- * kill what does not stop in time) instead of starting over.
- * @param {StopStack} stack
+ * A stop stack that is stopped on SIGINT, SIGTERM or SIGHUP, after which the process exits
+ * with `exitCode(signal)` (default 0: stopping on request is success). A second signal while
+ * stopping calls `onRepeat` (e.g. kill what does not stop in time) instead of starting over.
+ * @param {string} name prefix of its messages
  * @param {{ exitCode?: (signal: NodeJS.Signals) => number, onRepeat?: () => void }} [options]
- * @returns {() => NodeJS.Signals | undefined} the signal received, if any
+ * @returns {StopStack}
  */
-export function stopOnSignals(stack, { exitCode = () => 0, onRepeat } = {}) {
+export function stopOnSignals(name, { exitCode = () => 0, onRepeat } = {}) {
+  const stack = new StopStack(name);
   /** @type {NodeJS.Signals | undefined} */
   let received;
   const onSignal = (/** @type {NodeJS.Signals} */ signal) => {
@@ -201,5 +203,5 @@ export function stopOnSignals(stack, { exitCode = () => 0, onRepeat } = {}) {
   };
   for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"]))
     process.on(signal, onSignal);
-  return () => received;
+  return stack;
 }

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { accepts } from "./free-port.mjs";
-import { CliError, signalExitCode } from "./cli.mjs";
+import { CliError, signalExitCode, stopOnSignals } from "./cli.mjs";
 
 /** Keeps wrangler offline: no metrics, no error reports, no Cloudflare API lookups. */
 export const OFFLINE_ENV = {
@@ -110,4 +110,29 @@ export async function announceWhenReady(wrangler, host, port, line) {
     }
     await new Promise((r) => setTimeout(r, 150));
   }
+}
+
+/**
+ * The stop stack of a command that runs wrangler dev: stopped on Ctrl-C / SIGTERM / SIGHUP,
+ * then exiting with wrangler's exit code once it ran; a second Ctrl-C kills wrangler's group at
+ * once. `startWrangler` starts wrangler dev (options as startWranglerDev) with its stop on the stack.
+ * @param {string} name prefix of its messages
+ */
+export function wranglerStopStack(name) {
+  /** @type {WranglerDev | undefined} */
+  let wrangler;
+  const stack = stopOnSignals(name, {
+    exitCode: (signal) => wrangler?.exitCode() ?? signalExitCode(signal),
+    onRepeat: () => wrangler?.kill(),
+  });
+  return {
+    stack,
+    /** @param {Parameters<typeof startWranglerDev>[0]} o */
+    startWrangler(o) {
+      const started = startWranglerDev(o);
+      wrangler = started;
+      stack.push(() => started.stop());
+      return started;
+    },
+  };
 }

@@ -1,14 +1,6 @@
 // The command line both simulators share: common flags, start, print the binding, run until
 // Ctrl-C.
-import {
-  command,
-  isMain,
-  parseCommandLine,
-  portOf,
-  StopStack,
-  stopOnSignals,
-  UsageError,
-} from "../lib/cli.mjs";
+import { command, isMain, parseCommandLine, portOf, stopOnSignals, UsageError } from "../lib/cli.mjs";
 
 export { isMain };
 
@@ -43,8 +35,7 @@ export async function runCli(cli) {
     const { values } = parsed;
     if (!values["redirect-uri"]?.length) throw new UsageError("--redirect-uri is required");
     const port = portOf(values.port, "--port", { min: 0 });
-    const stack = new StopStack(cli.name);
-    stopOnSignals(stack);
+    const stack = stopOnSignals(cli.name);
     const sim = await cli.start({
       redirectUris: values["redirect-uri"],
       ...(values.host ? { host: values.host } : {}),
@@ -77,8 +68,7 @@ export function serviceSimCommand(cli) {
     });
     if (!parsed) return 0;
     const port = portOf(parsed.values.port ?? "0", "--port", { min: 0 }) ?? 0;
-    const stack = new StopStack(cli.name);
-    stopOnSignals(stack);
+    const stack = stopOnSignals(cli.name);
     const sim = await cli.start(parsed.values, { host: parsed.values.host ?? "127.0.0.1", port });
     stack.push(() => sim.stop());
     process.stdout.write(`${JSON.stringify({ [cli.service]: [sim.binding] }, null, 2)}\n`);

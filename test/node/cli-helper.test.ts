@@ -36,9 +36,8 @@ function run(args: string[], signal?: NodeJS.Signals): Promise<Run> {
 
 /** A module that starts four "services", each printing when it is stopped. */
 const STACK_SCRIPT = `
-import { StopStack, stopOnSignals } from ${JSON.stringify(CLI_URL)};
-const stack = new StopStack("demo");
-stopOnSignals(stack, { exitCode: (signal) => (signal === "SIGTERM" ? 7 : 9) });
+import { stopOnSignals } from ${JSON.stringify(CLI_URL)};
+const stack = stopOnSignals("demo", { exitCode: (signal) => (signal === "SIGTERM" ? 7 : 9) });
 const stopped = (name) => () => console.log("stopped " + name);
 stack.push(stopped("first"));
 stack.push(async () => {
