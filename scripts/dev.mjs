@@ -209,10 +209,6 @@ async function main(argv) {
   if (!options) return 0;
   const wranglerBin = findWrangler([join(ROOT, "package.json")]);
   const { stack, startWrangler } = wranglerStopStack("dev");
-  /** @type {WranglerDev} */
-  let wrangler;
-  /** @type {Started} */
-  let started;
   try {
     await assertPortFree(options.routerPort, "pass --port N (or PORT=N) to run the router elsewhere");
     // Checked early too, so that a taken port costs no provider start.
@@ -221,26 +217,23 @@ async function main(argv) {
     const idp = await startIdentityProvider(options, demoXsApp, stack);
     const backend = await startBackend(options, idp, demoXsApp, stack);
     const sessions = await startSessionStore(options, stack);
-    started = { options, demoXsApp, idp, backend, sessions };
-    const envFile = writeEnvFile(started, stack);
-    wrangler = startWrangler({
+    const started = { options, demoXsApp, idp, backend, sessions };
+    const wrangler = startWrangler({
       bin: wranglerBin,
       cwd: ROOT,
       host: HOST,
       port: options.routerPort,
-      envFiles: [envFile],
+      envFiles: [writeEnvFile(started, stack)],
       env: wranglerEnv(),
     });
-  } catch (err) {
-    await stack.stop();
-    throw err;
+    await announceWhenReady(wrangler, HOST, options.routerPort, startLine(started));
+    const code = await wrangler.exited;
+    if (!stack.stopping)
+      console.error(`dev: wrangler dev exited (code ${code}); stopping ${othersOf(started)}.`);
+    return code;
+  } finally {
+    await stack.stop(); // everything started, last first (at once when a start step failed)
   }
-  await announceWhenReady(wrangler, HOST, options.routerPort, startLine(started));
-  const code = await wrangler.exited;
-  if (!stack.stopping)
-    console.error(`dev: wrangler dev exited (code ${code}); stopping ${othersOf(started)}.`);
-  await stack.stop();
-  return code;
 }
 
 /**
@@ -251,7 +244,6 @@ async function main(argv) {
  * @typedef {ReturnType<typeof readDemoXsApp>} DemoXsApp
  * @typedef {{ issuer: string, started: boolean, clientId: string, binding: Record<string, unknown> & { label: string } }} Idp
  * @typedef {{ restUrl: string, token: string, note: string }} Sessions
- * @typedef {import("./lib/wrangler-dev.mjs").WranglerDev} WranglerDev
  * @typedef {import("./lib/cli.mjs").StopStack} StopStack
  */
 
