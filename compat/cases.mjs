@@ -16,215 +16,177 @@
  * placeholders; both routers look them up there.
  */
 
-const catchAll = { source: "^/(.*)$", target: "/$1", destination: "backend" };
-const backendOnly = [{ name: "backend", url: "{backend}" }];
 const B = "x-compat-backend";
+const backendOnly = [{ name: "backend", url: "{backend}" }];
+
+/** A route to the backend. @param {string | object} source @param {string} target @param {object} [more] */
+const toBackend = (source, target, more = {}) => ({ source, target, destination: "backend", ...more });
+const catchAll = toBackend("^/(.*)$", "/$1");
+
+/** X-Forwarded-* headers a client sends itself. */
+const spoofedForwarding = {
+  "x-forwarded-host": "spoofed.example",
+  "x-forwarded-proto": "gopher",
+  "x-forwarded-for": "10.1.2.3",
+  "x-forwarded-path": "/spoofed",
+};
+
+/** An xs-app.json without login. @param {object[]} routes @param {object} [more] */
+const publicApp = (routes, more = {}) => ({ authenticationMethod: "none", routes, ...more });
+
+/**
+ * A request of a case; `more`: body, note, jar.
+ * @param {string} method @param {string} path @param {Record<string, string>} [headers] @param {object} [more]
+ */
+const req = (method, path, headers = {}, more = {}) => ({
+  method,
+  path,
+  ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  ...more,
+});
+/** @param {string} path @param {Record<string, string>} [headers] @param {object} [more] */
+const get = (path, headers, more) => req("GET", path, headers, more);
+/** A CSRF token fetch. @param {string} path @param {string} [note] */
+const fetchToken = (path, note) => get(path, { "x-csrf-token": "fetch" }, note ? { note } : {});
+/** A text/plain body. @param {string} method @param {string} path @param {string} body @param {Record<string, string>} [headers] @param {object} [more] */
+const text = (method, path, body, headers = {}, more = {}) =>
+  req(method, path, { "content-type": "text/plain", ...headers }, { body, ...more });
+/** A CORS preflight. @param {string} path @param {string} origin @param {string} method @param {string} [headers] */
+const preflight = (path, origin, method, headers) =>
+  req("OPTIONS", path, {
+    origin,
+    "access-control-request-method": method,
+    ...(headers ? { "access-control-request-headers": headers } : {}),
+  });
 
 export const cases = [
   {
     id: "route-order",
     title: "routes are tried in order; the first whose source matches wins",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/api/special/(.*)$", target: "/special/$1", destination: "backend" },
-        { source: "^/api/(.*)$", target: "/generic/$1", destination: "backend" },
-        { source: "^/(.*)$", target: "/fallback/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([
+      toBackend("^/api/special/(.*)$", "/special/$1"),
+      toBackend("^/api/(.*)$", "/generic/$1"),
+      toBackend("^/(.*)$", "/fallback/$1"),
+    ]),
     destinations: backendOnly,
-    requests: [
-      { method: "GET", path: "/api/special/x" },
-      { method: "GET", path: "/api/other/y" },
-      { method: "GET", path: "/elsewhere" },
-    ],
+    requests: [get("/api/special/x"), get("/api/other/y"), get("/elsewhere")],
   },
   {
     id: "target-substitution",
     title: "$1/$2 substitution, targets with and without a leading slash, destinations with a base path",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/noslash/(.*)$", target: "$1", destination: "backend" },
-        { source: "^/slash/(.*)$", target: "/$1", destination: "backend" },
-        { source: "^/prefixed/(.*)$", target: "/v2/$1", destination: "backend" },
-        { source: "^/notarget/(.*)$", destination: "backend" },
-        { source: "^/based/(.*)$", target: "$1", destination: "based" },
-        { source: "^/basedslash/(.*)$", target: "/$1", destination: "basedslash" },
-        { source: "^/two/([^/]*)/([^/]*)$", target: "/$2/$1", destination: "backend" },
-        { source: "^/empty/(.*)$", target: "$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([
+      toBackend("^/noslash/(.*)$", "$1"),
+      toBackend("^/slash/(.*)$", "/$1"),
+      toBackend("^/prefixed/(.*)$", "/v2/$1"),
+      { source: "^/notarget/(.*)$", destination: "backend" },
+      { source: "^/based/(.*)$", target: "$1", destination: "based" },
+      { source: "^/basedslash/(.*)$", target: "/$1", destination: "basedslash" },
+      toBackend("^/two/([^/]*)/([^/]*)$", "/$2/$1"),
+      toBackend("^/empty/(.*)$", "$1"),
+    ]),
     destinations: [
       { name: "backend", url: "{backend}" },
       { name: "based", url: "{backend}/base" },
       { name: "basedslash", url: "{backend}/base/" },
     ],
     requests: [
-      { method: "GET", path: "/noslash/a/b" },
-      { method: "GET", path: "/slash/a/b" },
-      { method: "GET", path: "/prefixed/a" },
-      { method: "GET", path: "/notarget/a" },
-      { method: "GET", path: "/based/a/b" },
-      { method: "GET", path: "/basedslash/a" },
-      { method: "GET", path: "/two/x/y" },
-      { method: "GET", path: "/empty/" },
+      get("/noslash/a/b"),
+      get("/slash/a/b"),
+      get("/prefixed/a"),
+      get("/notarget/a"),
+      get("/based/a/b"),
+      get("/basedslash/a"),
+      get("/two/x/y"),
+      get("/empty/"),
     ],
   },
   {
     id: "query-string",
     title: "the source is matched against path and query; what happens to the query on rewriting",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/q/(.*)$", target: "/$1", destination: "backend" },
-        { source: "^/pathonly/([^?]*)", target: "/v2/$1", destination: "backend" },
-        { source: "^/app/(.*)$", target: "/index.html", destination: "backend" },
-        { source: "^/s\\?mode=special", target: "/special", destination: "backend" },
-        { source: "^/s(.*)$", target: "/normal$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([
+      toBackend("^/q/(.*)$", "/$1"),
+      toBackend("^/pathonly/([^?]*)", "/v2/$1"),
+      toBackend("^/app/(.*)$", "/index.html"),
+      toBackend("^/s\\?mode=special", "/special"),
+      toBackend("^/s(.*)$", "/normal$1"),
+    ]),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/q/x?y=1&z=2" },
-      { method: "GET", path: "/pathonly/x?y=1" },
-      { method: "GET", path: "/app/a?b=1" },
-      { method: "GET", path: "/s?mode=special" },
-      { method: "GET", path: "/s?mode=special&x=1" },
-      { method: "GET", path: "/s?mode=other" },
-      { method: "GET", path: "/q/enc?a=%20b&c=%2F&d=%C3%BC" },
-      { method: "GET", path: "/q/x?" },
+      get("/q/x?y=1&z=2"),
+      get("/pathonly/x?y=1"),
+      get("/app/a?b=1"),
+      get("/s?mode=special"),
+      get("/s?mode=special&x=1"),
+      get("/s?mode=other"),
+      get("/q/enc?a=%20b&c=%2F&d=%C3%BC"),
+      get("/q/x?"),
     ],
   },
   {
     id: "case-sensitivity",
     title: "source matching is case-sensitive unless source.matchCase is false",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/Api/(.*)$", target: "/upper/$1", destination: "backend" },
-        { source: "^/api/(.*)$", target: "/lower/$1", destination: "backend" },
-        { source: { path: "^/ci/(.*)$", matchCase: false }, target: "/ci/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([
+      toBackend("^/Api/(.*)$", "/upper/$1"),
+      toBackend("^/api/(.*)$", "/lower/$1"),
+      toBackend({ path: "^/ci/(.*)$", matchCase: false }, "/ci/$1"),
+    ]),
     destinations: backendOnly,
-    requests: [
-      { method: "GET", path: "/api/x" },
-      { method: "GET", path: "/Api/x" },
-      { method: "GET", path: "/API/x" },
-      { method: "GET", path: "/CI/x" },
-      { method: "GET", path: "/ci/x" },
-    ],
+    requests: [get("/api/x"), get("/Api/x"), get("/API/x"), get("/CI/x"), get("/ci/x")],
   },
   {
     id: "http-methods",
     title: "httpMethods: a route for other methods is skipped; 405 with Allow when only such routes match",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/m/(.*)$", httpMethods: ["GET"], target: "/get/$1", destination: "backend" },
-        { source: "^/m/(.*)$", httpMethods: ["POST"], target: "/post/$1", destination: "backend" },
-        { source: "^/only/(.*)$", httpMethods: ["PUT", "GET"], target: "/only/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([
+      toBackend("^/m/(.*)$", "/get/$1", { httpMethods: ["GET"] }),
+      toBackend("^/m/(.*)$", "/post/$1", { httpMethods: ["POST"] }),
+      toBackend("^/only/(.*)$", "/only/$1", { httpMethods: ["PUT", "GET"] }),
+    ]),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/m/x" },
-      { method: "POST", path: "/m/x", headers: { "content-type": "application/json" }, body: '{"a":1}' },
-      { method: "DELETE", path: "/m/x" },
-      { method: "HEAD", path: "/m/x" },
-      { method: "PATCH", path: "/only/x", headers: { "content-type": "text/plain" }, body: "p" },
-      { method: "PUT", path: "/only/x", headers: { "content-type": "text/plain" }, body: "p" },
-      { method: "OPTIONS", path: "/only/x" },
-      { method: "GET", path: "/nomatch" },
+      get("/m/x"),
+      req("POST", "/m/x", { "content-type": "application/json" }, { body: '{"a":1}' }),
+      req("DELETE", "/m/x"),
+      req("HEAD", "/m/x"),
+      text("PATCH", "/only/x", "p"),
+      text("PUT", "/only/x", "p"),
+      req("OPTIONS", "/only/x"),
+      get("/nomatch"),
     ],
   },
   {
     id: "http-methods-fallthrough",
     title: "a later route takes the methods an earlier matching route excludes",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/f/(.*)$", httpMethods: ["GET"], target: "/f-get/$1", destination: "backend" },
-        { source: "^/(.*)$", target: "/all/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([
+      toBackend("^/f/(.*)$", "/f-get/$1", { httpMethods: ["GET"] }),
+      toBackend("^/(.*)$", "/all/$1"),
+    ]),
     destinations: backendOnly,
-    requests: [
-      { method: "GET", path: "/f/x" },
-      { method: "POST", path: "/f/x", headers: { "content-type": "text/plain" }, body: "b" },
-      { method: "DELETE", path: "/f/x" },
-    ],
+    requests: [get("/f/x"), text("POST", "/f/x", "b"), req("DELETE", "/f/x")],
   },
   {
     id: "no-match",
     title: "404 when no route matches",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [{ source: "^/api/(.*)$", target: "/$1", destination: "backend" }],
-    },
+    xsApp: publicApp([toBackend("^/api/(.*)$", "/$1")]),
     destinations: backendOnly,
-    requests: [
-      { method: "GET", path: "/nothing" },
-      { method: "POST", path: "/nothing", headers: { "content-type": "text/plain" }, body: "x" },
-      { method: "GET", path: "/api" },
-    ],
+    requests: [get("/nothing"), text("POST", "/nothing", "x"), get("/api")],
   },
   {
     id: "csrf-public",
     title:
       "x-csrf-token on a public route (authenticationMethod none): session, cookie, token, state-changing requests",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/data", note: "no session, nothing asked" },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { "x-csrf-token": "fetch" },
-        note: "token fetch without a session",
-      },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { "x-csrf-token": "fetch" },
-        note: "second fetch with the cookie",
-      },
-      {
-        method: "HEAD",
-        path: "/data",
-        headers: { "x-csrf-token": "Fetch" },
-        note: "HEAD fetch, header value case",
-      },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { cookie: "other=1" },
-        note: "router cookie stripped, others kept",
-      },
-      {
-        method: "POST",
-        path: "/data",
-        headers: { "content-type": "text/plain" },
-        body: "no-token",
-        note: "POST without token",
-      },
-      {
-        method: "POST",
-        path: "/data",
-        headers: { "content-type": "text/plain", "x-csrf-token": "{token}" },
-        body: "token",
-        note: "POST with token",
-      },
-      {
-        method: "POST",
-        path: "/data",
-        headers: { "content-type": "text/plain", "x-csrf-token": "wrong" },
-        body: "wrong",
-        note: "POST with a wrong token",
-      },
-      { method: "DELETE", path: "/data", jar: false, note: "DELETE without session or token" },
-      { method: "POST", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "fetch on a POST" },
+      get("/data", {}, { note: "no session, nothing asked" }),
+      fetchToken("/data", "token fetch without a session"),
+      fetchToken("/data", "second fetch with the cookie"),
+      req("HEAD", "/data", { "x-csrf-token": "Fetch" }, { note: "HEAD fetch, header value case" }),
+      get("/data", { cookie: "other=1" }, { note: "router cookie stripped, others kept" }),
+      text("POST", "/data", "no-token", {}, { note: "POST without token" }),
+      text("POST", "/data", "token", { "x-csrf-token": "{token}" }, { note: "POST with token" }),
+      text("POST", "/data", "wrong", { "x-csrf-token": "wrong" }, { note: "POST with a wrong token" }),
+      req("DELETE", "/data", {}, { jar: false, note: "DELETE without session or token" }),
+      req("POST", "/data", { "x-csrf-token": "fetch" }, { note: "fetch on a POST" }),
     ],
   },
   {
@@ -233,150 +195,80 @@ export const cases = [
     xsApp: {
       authenticationMethod: "route",
       routes: [
-        {
-          source: "^/nocsrf/(.*)$",
-          target: "/$1",
-          destination: "backend",
-          authenticationType: "none",
-          csrfProtection: false,
-        },
-        { source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" },
+        toBackend("^/nocsrf/(.*)$", "/$1", { authenticationType: "none", csrfProtection: false }),
+        toBackend("^/(.*)$", "/$1", { authenticationType: "none" }),
       ],
     },
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
-      { method: "POST", path: "/data", headers: { "content-type": "text/plain" }, body: "no-token" },
-      {
-        method: "POST",
-        path: "/data",
-        headers: { "content-type": "text/plain", "x-csrf-token": "{token}" },
-        body: "token",
-      },
-      { method: "GET", path: "/nocsrf/data", headers: { "x-csrf-token": "fetch" } },
-      {
-        method: "POST",
-        path: "/nocsrf/data",
-        headers: { "content-type": "text/plain", "x-csrf-token": "anything" },
-        body: "x",
-      },
+      fetchToken("/data"),
+      text("POST", "/data", "no-token"),
+      text("POST", "/data", "token", { "x-csrf-token": "{token}" }),
+      fetchToken("/nocsrf/data"),
+      text("POST", "/nocsrf/data", "x", { "x-csrf-token": "anything" }),
     ],
   },
   {
     id: "logout-default",
     title: "logout endpoint without logoutMethod (the default method and CSRF rule), with a logoutPage",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [catchAll],
-      logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" },
-    },
+    xsApp: publicApp([catchAll], { logout: { logoutEndpoint: "/logout", logoutPage: "/bye.html" } }),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "start a session" },
-      {
-        method: "POST",
-        path: "/logout",
-        headers: { "x-csrf-token": "{token}" },
-        note: "POST with session and token",
-      },
-      { method: "GET", path: "/logout", note: "GET with session, no token" },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { "x-csrf-token": "fetch" },
-        note: "after logout: a new session?",
-      },
+      fetchToken("/data", "start a session"),
+      req("POST", "/logout", { "x-csrf-token": "{token}" }, { note: "POST with session and token" }),
+      get("/logout", {}, { note: "GET with session, no token" }),
+      fetchToken("/data", "after logout: a new session?"),
     ],
   },
   {
     id: "logout-post",
     title: "logout endpoint with logoutMethod POST: CSRF protected, redirect to logoutPage, cookie cleared",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [catchAll],
+    xsApp: publicApp([catchAll], {
       logout: { logoutEndpoint: "/logout", logoutMethod: "POST", logoutPage: "/bye.html" },
-    },
+    }),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/logout", note: "wrong method, no session" },
-      { method: "POST", path: "/logout", note: "no session, no token" },
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" }, note: "start a session" },
-      { method: "POST", path: "/logout", note: "session, no token" },
-      {
-        method: "GET",
-        path: "/logout",
-        headers: { "x-csrf-token": "fetch" },
-        note: "token fetch on the logout endpoint",
-      },
-      { method: "POST", path: "/logout", headers: { "x-csrf-token": "{token}" }, note: "session and token" },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { "x-csrf-token": "fetch" },
-        note: "after logout: a new session",
-      },
+      get("/logout", {}, { note: "wrong method, no session" }),
+      req("POST", "/logout", {}, { note: "no session, no token" }),
+      fetchToken("/data", "start a session"),
+      req("POST", "/logout", {}, { note: "session, no token" }),
+      fetchToken("/logout", "token fetch on the logout endpoint"),
+      req("POST", "/logout", { "x-csrf-token": "{token}" }, { note: "session and token" }),
+      fetchToken("/data", "after logout: a new session"),
     ],
   },
   {
     id: "logout-get",
     title: "logout endpoint with logoutMethod GET (SAP refuses csrfProtection with GET) and no logoutPage",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [catchAll],
-      logout: { logoutEndpoint: "/do/logout", logoutMethod: "GET" },
-    },
+    xsApp: publicApp([catchAll], { logout: { logoutEndpoint: "/do/logout", logoutMethod: "GET" } }),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
-      { method: "POST", path: "/do/logout" },
-      { method: "GET", path: "/do/logout" },
-      { method: "GET", path: "/do/logout", note: "again, without a session" },
+      fetchToken("/data"),
+      req("POST", "/do/logout"),
+      get("/do/logout"),
+      get("/do/logout", {}, { note: "again, without a session" }),
     ],
   },
   {
     id: "x-forwarded",
     title:
       "X-Forwarded-* headers to the backend, client-sent values, setXForwardedHeaders false; client Authorization on a public route",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/noxf/(.*)$", target: "/$1", destination: "noxf" },
-        { source: "^/(.*)$", target: "/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([{ source: "^/noxf/(.*)$", target: "/$1", destination: "noxf" }, catchAll]),
     destinations: [
       { name: "backend", url: "{backend}" },
       { name: "noxf", url: "{backend}", setXForwardedHeaders: false },
     ],
     requests: [
-      { method: "GET", path: "/xf/path?q=1", headers: { authorization: "Basic Y2xpZW50OnNlY3JldA==" } },
-      {
-        method: "GET",
-        path: "/xf/path?q=1",
-        headers: {
-          "x-forwarded-host": "spoofed.example",
-          "x-forwarded-proto": "gopher",
-          "x-forwarded-for": "10.1.2.3",
-          "x-forwarded-path": "/spoofed",
-        },
-      },
-      {
-        method: "GET",
-        path: "/noxf/path?q=1",
-        headers: {
-          "x-forwarded-host": "spoofed.example",
-          "x-forwarded-proto": "gopher",
-          "x-forwarded-for": "10.1.2.3",
-          "x-forwarded-path": "/spoofed",
-        },
-      },
-      { method: "GET", path: "/noxf/path?q=1" },
+      get("/xf/path?q=1", { authorization: "Basic Y2xpZW50OnNlY3JldA==" }),
+      get("/xf/path?q=1", spoofedForwarding),
+      get("/noxf/path?q=1", spoofedForwarding),
+      get("/noxf/path?q=1"),
     ],
   },
   {
     id: "hop-by-hop",
     title: "hop-by-hop headers in both directions",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     observe: {
       backend: ["proxy-authorization", "te", "public", "x-hop-req", "x-plain"],
@@ -384,129 +276,87 @@ export const cases = [
       response: ["proxy-authenticate", "public", "x-hop-resp"],
     },
     requests: [
-      {
-        method: "GET",
-        path: "/hop",
-        headers: { "proxy-authorization": "Basic eDp5", te: "trailers", public: "GET", "x-plain": "1" },
-      },
-      { method: "GET", path: "/hop", headers: { [B]: "hop-by-hop" } },
+      get("/hop", { "proxy-authorization": "Basic eDp5", te: "trailers", public: "GET", "x-plain": "1" }),
+      get("/hop", { [B]: "hop-by-hop" }),
     ],
   },
   {
     id: "backend-session-cookies",
     title:
       "a backend's session cookies (no expiry) are kept in the router session and replayed; persistent ones reach the browser",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/set", headers: { [B]: "set-cookies" } },
-      { method: "GET", path: "/echo" },
-      {
-        method: "GET",
-        path: "/echo",
-        headers: { "x-csrf-token": "fetch" },
-        note: "the session is the router's usual session",
-      },
-      { method: "GET", path: "/clear", headers: { [B]: "clear-session-cookie" } },
-      { method: "GET", path: "/echo" },
+      get("/set", { [B]: "set-cookies" }),
+      get("/echo"),
+      fetchToken("/echo", "the session is the router's usual session"),
+      get("/clear", { [B]: "clear-session-cookie" }),
+      get("/echo"),
     ],
   },
   {
     id: "backend-jsessionid",
     title: "a backend session cookie named like the router's (JSESSIONID)",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
-      { method: "GET", path: "/set", headers: { [B]: "set-jsessionid" } },
-      { method: "GET", path: "/echo" },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { "x-csrf-token": "fetch" },
-        note: "is the router session intact?",
-      },
+      fetchToken("/data"),
+      get("/set", { [B]: "set-jsessionid" }),
+      get("/echo"),
+      fetchToken("/data", "is the router session intact?"),
     ],
   },
   {
     id: "backend-redirects",
     title: "Location of backend redirects",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/based/(.*)$", target: "/$1", destination: "based" },
-        { source: "^/(.*)$", target: "/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([{ source: "^/based/(.*)$", target: "/$1", destination: "based" }, catchAll]),
     destinations: [
       { name: "backend", url: "{backend}" },
       { name: "based", url: "{backend}/base" },
     ],
     requests: [
-      { method: "GET", path: "/r", headers: { [B]: "redirect-abs" } },
-      { method: "GET", path: "/r", headers: { [B]: "redirect-rel" } },
-      { method: "GET", path: "/r", headers: { [B]: "redirect-ext" } },
-      { method: "GET", path: "/based/r", headers: { [B]: "redirect-abs-base" } },
-      { method: "GET", path: "/based/r", headers: { [B]: "redirect-abs" } },
+      get("/r", { [B]: "redirect-abs" }),
+      get("/r", { [B]: "redirect-rel" }),
+      get("/r", { [B]: "redirect-ext" }),
+      get("/based/r", { [B]: "redirect-abs-base" }),
+      get("/based/r", { [B]: "redirect-abs" }),
     ],
   },
   {
     id: "x-frame-options-default",
     title: "X-Frame-Options: SAMEORIGIN by default; the backend's own value; router errors",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
-    },
+    xsApp: publicApp([toBackend("^/x(.*)$", "/x$1")]),
     destinations: backendOnly,
-    requests: [
-      { method: "GET", path: "/x" },
-      { method: "GET", path: "/x", headers: { [B]: "xfo-deny" } },
-      { method: "GET", path: "/x", headers: { [B]: "status-500" } },
-      { method: "GET", path: "/nothing" },
-    ],
+    requests: [get("/x"), get("/x", { [B]: "xfo-deny" }), get("/x", { [B]: "status-500" }), get("/nothing")],
   },
   {
     id: "send-xframeoptions-false",
     title: "SEND_XFRAMEOPTIONS=false",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
-    },
+    xsApp: publicApp([toBackend("^/x(.*)$", "/x$1")]),
     destinations: backendOnly,
     env: { SEND_XFRAMEOPTIONS: "false" },
-    requests: [
-      { method: "GET", path: "/x" },
-      { method: "GET", path: "/nothing" },
-    ],
+    requests: [get("/x"), get("/nothing")],
   },
   {
     id: "response-headers",
     title: "xs-app.json responseHeaders; a header the backend sends too",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
+    xsApp: publicApp([toBackend("^/x(.*)$", "/x$1")], {
       responseHeaders: [
         { name: "Content-Security-Policy", value: "frame-ancestors 'self'" },
         { name: "X-Custom", value: "router" },
       ],
-    },
+    }),
     destinations: backendOnly,
     observe: { response: ["content-security-policy", "x-custom"] },
-    requests: [
-      { method: "GET", path: "/x" },
-      { method: "GET", path: "/x", headers: { [B]: "custom-headers" } },
-      { method: "GET", path: "/nothing" },
-    ],
+    requests: [get("/x"), get("/x", { [B]: "custom-headers" }), get("/nothing")],
   },
   {
     id: "http-headers-env",
     title:
       "httpHeaders environment variable, overridden by responseHeaders of the same name; X-Frame-Options configured",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [{ source: "^/x(.*)$", target: "/x$1", destination: "backend" }],
+    xsApp: publicApp([toBackend("^/x(.*)$", "/x$1")], {
       responseHeaders: [{ name: "X-Custom", value: "router" }],
-    },
+    }),
     destinations: backendOnly,
     env: {
       httpHeaders: JSON.stringify([
@@ -516,39 +366,34 @@ export const cases = [
       ]),
     },
     observe: { response: ["x-env-header", "x-custom"] },
-    requests: [
-      { method: "GET", path: "/x" },
-      { method: "GET", path: "/nothing" },
-    ],
+    requests: [get("/x"), get("/nothing")],
   },
   {
     id: "welcome-file",
     title: "welcomeFile: redirect of /, token fetch on /, X-Forwarded-Path",
-    xsApp: { authenticationMethod: "none", welcomeFile: "/index.html", routes: [catchAll] },
+    xsApp: publicApp([catchAll], { welcomeFile: "/index.html" }),
     destinations: backendOnly,
     requests: [
-      { method: "GET", path: "/" },
-      { method: "GET", path: "/?a=1" },
-      { method: "HEAD", path: "/" },
-      { method: "POST", path: "/", headers: { "content-type": "text/plain" }, body: "x" },
-      { method: "GET", path: "/", headers: { "x-csrf-token": "fetch" } },
-      { method: "GET", path: "/", headers: { "x-forwarded-path": "/prefix/" } },
-      { method: "GET", path: "/other" },
+      get("/"),
+      get("/?a=1"),
+      req("HEAD", "/"),
+      text("POST", "/", "x"),
+      fetchToken("/"),
+      get("/", { "x-forwarded-path": "/prefix/" }),
+      get("/other"),
     ],
   },
   {
     id: "welcome-file-relative",
     title: "welcomeFile without a leading slash",
-    xsApp: { authenticationMethod: "none", welcomeFile: "index.html", routes: [catchAll] },
+    xsApp: publicApp([catchAll], { welcomeFile: "index.html" }),
     destinations: backendOnly,
-    requests: [{ method: "GET", path: "/" }],
+    requests: [get("/")],
   },
   {
     id: "cors-xs-app",
     title: "CORS per xs-app.json cors: preflights and actual requests, allowed and refused",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [catchAll],
+    xsApp: publicApp([catchAll], {
       cors: [
         {
           uriPattern: "^/api/(.*)$",
@@ -560,58 +405,25 @@ export const cases = [
           allowedCredentials: true,
         },
       ],
-    },
+    }),
     destinations: backendOnly,
     requests: [
-      {
-        method: "OPTIONS",
-        path: "/api/x",
-        headers: {
-          origin: "https://allowed.example",
-          "access-control-request-method": "POST",
-          "access-control-request-headers": "content-type",
-        },
-      },
-      {
-        method: "OPTIONS",
-        path: "/api/x",
-        headers: {
-          origin: "https://allowed.example",
-          "access-control-request-method": "POST",
-          "access-control-request-headers": "x-other",
-        },
-      },
-      {
-        method: "OPTIONS",
-        path: "/api/x",
-        headers: { origin: "https://allowed.example", "access-control-request-method": "DELETE" },
-      },
-      {
-        method: "OPTIONS",
-        path: "/api/x",
-        headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
-      },
-      { method: "GET", path: "/api/x", headers: { origin: "https://allowed.example", [B]: "expose" } },
-      { method: "GET", path: "/api/x", headers: { origin: "https://evil.example" } },
-      {
-        method: "PUT",
-        path: "/api/x",
-        headers: { origin: "https://allowed.example", "content-type": "text/plain" },
-        body: "x",
-      },
-      { method: "GET", path: "/other", headers: { origin: "https://evil.example" } },
-      {
-        method: "OPTIONS",
-        path: "/other",
-        headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
-      },
-      { method: "GET", path: "/api/x" },
+      preflight("/api/x", "https://allowed.example", "POST", "content-type"),
+      preflight("/api/x", "https://allowed.example", "POST", "x-other"),
+      preflight("/api/x", "https://allowed.example", "DELETE"),
+      preflight("/api/x", "https://evil.example", "GET"),
+      get("/api/x", { origin: "https://allowed.example", [B]: "expose" }),
+      get("/api/x", { origin: "https://evil.example" }),
+      text("PUT", "/api/x", "x", { origin: "https://allowed.example" }),
+      get("/other", { origin: "https://evil.example" }),
+      preflight("/other", "https://evil.example", "GET"),
+      get("/api/x"),
     ],
   },
   {
     id: "cors-env",
     title: "CORS environment variable with a wildcard origin, no credentials, default methods/headers/maxAge",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     env: {
       CORS: JSON.stringify([
@@ -619,92 +431,70 @@ export const cases = [
       ]),
     },
     requests: [
-      {
-        method: "OPTIONS",
-        path: "/pub/x",
-        headers: { origin: "https://any.example", "access-control-request-method": "GET" },
-      },
-      { method: "GET", path: "/pub/x", headers: { origin: "http://any.example:8080" } },
-      { method: "DELETE", path: "/pub/x", headers: { origin: "https://any.example" } },
-      { method: "GET", path: "/pub/x", headers: { origin: "null" } },
+      preflight("/pub/x", "https://any.example", "GET"),
+      get("/pub/x", { origin: "http://any.example:8080" }),
+      req("DELETE", "/pub/x", { origin: "https://any.example" }),
+      get("/pub/x", { origin: "null" }),
     ],
   },
   {
     id: "session-cookie-name",
     title: "SESSION_COOKIE_NAME",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     env: { SESSION_COOKIE_NAME: "MY_SESSION" },
     sessionCookieName: "MY_SESSION",
     requests: [
-      { method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } },
-      {
-        method: "GET",
-        path: "/data",
-        headers: { cookie: "JSESSIONID=other" },
-        note: "the router's cookie is stripped, a JSESSIONID is not (SAP does not find its session again without Redis under a custom name: no token fetch here)",
-      },
+      fetchToken("/data"),
+      get(
+        "/data",
+        { cookie: "JSESSIONID=other" },
+        {
+          note: "the router's cookie is stripped, a JSESSIONID is not (SAP does not find its session again without Redis under a custom name: no token fetch here)",
+        },
+      ),
     ],
   },
   {
     id: "cookies-samesite-none",
     title: "COOKIES SameSite None",
-    xsApp: { authenticationMethod: "none", routes: [catchAll] },
+    xsApp: publicApp([catchAll]),
     destinations: backendOnly,
     env: { COOKIES: JSON.stringify({ SameSite: "None" }) },
-    requests: [{ method: "GET", path: "/data", headers: { "x-csrf-token": "fetch" } }],
+    requests: [fetchToken("/data")],
   },
   {
     id: "passthrough",
     title: "backend statuses, bodies and methods passed through; an unreachable destination",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        { source: "^/down/(.*)$", target: "/$1", destination: "down" },
-        { source: "^/(.*)$", target: "/$1", destination: "backend" },
-      ],
-    },
+    xsApp: publicApp([{ source: "^/down/(.*)$", target: "/$1", destination: "down" }, catchAll]),
     destinations: [
       { name: "backend", url: "{backend}" },
       { name: "down", url: "{unreachable}" },
     ],
     requests: [
-      {
-        method: "POST",
-        path: "/created",
-        headers: { [B]: "status-201", "content-type": "application/json" },
-        body: '{"n":1}',
-      },
-      { method: "DELETE", path: "/gone", headers: { [B]: "status-204" } },
-      { method: "GET", path: "/missing", headers: { [B]: "status-404" } },
-      { method: "PATCH", path: "/p", headers: { "content-type": "text/plain" }, body: "patch-body" },
-      {
-        method: "PUT",
-        path: "/p",
-        headers: { "content-type": "application/octet-stream" },
-        body: "put-body",
-      },
-      { method: "GET", path: "/down/x" },
+      req("POST", "/created", { [B]: "status-201", "content-type": "application/json" }, { body: '{"n":1}' }),
+      req("DELETE", "/gone", { [B]: "status-204" }),
+      get("/missing", { [B]: "status-404" }),
+      text("PATCH", "/p", "patch-body"),
+      req("PUT", "/p", { "content-type": "application/octet-stream" }, { body: "put-body" }),
+      get("/down/x"),
     ],
   },
   {
     id: "replace",
     title: "replace on a localDir route: vars and services, escaping, missing values, sections, pathSuffixes",
-    xsApp: {
-      authenticationMethod: "none",
-      routes: [
-        {
-          source: "^/web/(.*)$",
-          target: "$1",
-          localDir: "resources",
-          replace: {
-            pathSuffixes: ["index.html", "/abc/main.html", ".json"],
-            vars: ["TITLE", "CDN", "MISSING_VAR"],
-            services: { ui5: { tag: "ui5" }, dest: "my-backend-info" },
-          },
+    xsApp: publicApp([
+      {
+        source: "^/web/(.*)$",
+        target: "$1",
+        localDir: "resources",
+        replace: {
+          pathSuffixes: ["index.html", "/abc/main.html", ".json"],
+          vars: ["TITLE", "CDN", "MISSING_VAR"],
+          services: { ui5: { tag: "ui5" }, dest: "my-backend-info" },
         },
-      ],
-    },
+      },
+    ]),
     destinations: backendOnly,
     env: {
       TITLE: `Tom & "Jerry" <b>'s/=\``,
@@ -755,26 +545,24 @@ export const cases = [
     },
     observe: { body: true, response: ["content-type"] },
     requests: [
-      { method: "GET", path: "/web/index.html" },
-      { method: "GET", path: "/web/abc/main.html" },
-      {
-        method: "GET",
-        path: "/web/xabc/main.html",
-        note: "not a suffix match (/abc/main.html needs the folder abc): served as is",
-      },
-      { method: "GET", path: "/web/config.json" },
-      { method: "GET", path: "/web/app.js", note: "not listed: served as is, placeholders kept" },
+      get("/web/index.html"),
+      get("/web/abc/main.html"),
+      get(
+        "/web/xabc/main.html",
+        {},
+        {
+          note: "not a suffix match (/abc/main.html needs the folder abc): served as is",
+        },
+      ),
+      get("/web/config.json"),
+      get("/web/app.js", {}, { note: "not listed: served as is, placeholders kept" }),
     ],
   },
   {
     id: "whitelist-service",
     title:
       "whitelistService with CJ_PROTECT_WHITELIST: SAP's JSON answer by parentOrigin; other methods and paths go to the routes",
-    xsApp: {
-      authenticationMethod: "none",
-      whitelistService: { endpoint: "/whitelist/service" },
-      routes: [catchAll],
-    },
+    xsApp: publicApp([catchAll], { whitelistService: { endpoint: "/whitelist/service" } }),
     destinations: backendOnly,
     env: {
       CJ_PROTECT_WHITELIST: JSON.stringify([
@@ -784,36 +572,29 @@ export const cases = [
     },
     observe: { body: true, response: ["content-type"] },
     requests: [
-      { method: "GET", path: "/whitelist/service?parentOrigin=https://app.example.com" },
-      { method: "GET", path: "/whitelist/service?parentOrigin=http://app.example.com" },
-      { method: "GET", path: "/whitelist/service?parentOrigin=https://example.com" },
-      { method: "GET", path: "/whitelist/service?parentOrigin=http://partner.test:8443" },
-      { method: "GET", path: "/whitelist/service?parentOrigin=http://partner.test" },
-      { method: "GET", path: "/whitelist/service" },
-      {
-        method: "GET",
-        path: "/whitelist/service?parentOrigin=https://a.example.com&parentOrigin=https://b.example.com",
-      },
-      { method: "GET", path: "/whitelist/service/sub?parentOrigin=https://app.example.com" },
-      { method: "GET", path: "/whitelist/servicex" },
+      get("/whitelist/service?parentOrigin=https://app.example.com"),
+      get("/whitelist/service?parentOrigin=http://app.example.com"),
+      get("/whitelist/service?parentOrigin=https://example.com"),
+      get("/whitelist/service?parentOrigin=http://partner.test:8443"),
+      get("/whitelist/service?parentOrigin=http://partner.test"),
+      get("/whitelist/service"),
+      get("/whitelist/service?parentOrigin=https://a.example.com&parentOrigin=https://b.example.com"),
+      get("/whitelist/service/sub?parentOrigin=https://app.example.com"),
+      get("/whitelist/servicex"),
     ],
   },
   {
     id: "whitelist-service-inactive",
     title: "whitelistService without CJ_PROTECT_WHITELIST: inactive, framing allowed",
-    xsApp: {
-      authenticationMethod: "none",
-      whitelistService: { endpoint: "/whitelist/service" },
-      routes: [catchAll],
-    },
+    xsApp: publicApp([catchAll], { whitelistService: { endpoint: "/whitelist/service" } }),
     destinations: backendOnly,
     observe: { body: true, response: ["content-type"] },
-    requests: [{ method: "GET", path: "/whitelist/service?parentOrigin=https://app.example.com" }],
+    requests: [get("/whitelist/service?parentOrigin=https://app.example.com")],
   },
   {
     id: "plugins",
     title: "plugins variable: routes before xs-app.json's, listed by pluginMetadataEndpoint",
-    xsApp: { authenticationMethod: "none", pluginMetadataEndpoint: "/metadata", routes: [catchAll] },
+    xsApp: publicApp([catchAll], { pluginMetadataEndpoint: "/metadata" }),
     destinations: backendOnly,
     env: {
       plugins: JSON.stringify([
@@ -827,10 +608,7 @@ export const cases = [
       ]),
     },
     observe: { body: true, response: ["content-type"] },
-    requests: [
-      { method: "GET", path: "/metadata" },
-      { method: "GET", path: "/reports/r1" },
-    ],
+    requests: [get("/metadata"), get("/reports/r1")],
   },
   {
     id: "dynamic-destination-path",

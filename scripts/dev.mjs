@@ -16,18 +16,16 @@
 // Stops everything it started (backend, identity provider, redis, REST endpoint, wrangler
 // and its workerd processes) on Ctrl-C / SIGTERM / SIGHUP or when wrangler exits, and exits
 // with wrangler's code.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { constants, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
+import { CliError, httpUrlOf, parseCommandLine, portOf, runIfMain, UsageError } from "./lib/cli.mjs";
 import { dotenvJson } from "./lib/dotenv.mjs";
-import { accepts } from "./lib/free-port.mjs";
+import { announceWhenReady, findWrangler, wranglerStopStack } from "./lib/wrangler-dev.mjs";
 import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, identityBinding } from "./demo/idp.mjs";
 import { DEMO_XSUAA_CLIENT_ID, startDemoXsuaa } from "./demo/xsuaa.mjs";
 
@@ -38,16 +36,6 @@ const INSTANCE_NAME = "approuter-redis";
 const MIN_SECRET_LENGTH = 64;
 /** What `npm run dev:redis` keeps between runs (env APPROUTER_DEV_STATE_DIR moves it). */
 const STATE_DIR = resolve(process.env.APPROUTER_DEV_STATE_DIR || join(ROOT, ".wrangler", "dev"));
-/** How long wrangler gets to shut down cleanly before its whole process group is killed. */
-const STOP_GRACE_MS = 8000;
-
-/** Keeps wrangler offline: no metrics, no error reports, no Cloudflare API lookups. */
-const OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-};
 
 const USAGE = `Usage: node scripts/dev.mjs [options]      (npm start / npm run dev:redis)
 
@@ -92,116 +80,81 @@ Environment:
 Local files .dev.vars / .env / default-env.json are not used here: \`npm run dev\` runs the
 router on your own configuration.`;
 
-/** @param {string} message */
-function usageError(message) {
-  console.error(`dev: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-/** @param {string | undefined} value @param {string} what */
-function toPort(value, what) {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > 65535)
-    usageError(`${what} must be a port number (1-65535)`);
-  return n;
-}
-
-function parseOptions() {
-  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, idp?: string, "idp-url"?: string, redis?: boolean, fresh?: boolean, "redis-url"?: string, "redis-token"?: string, help?: boolean }} */
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        port: { type: "string" },
-        "backend-port": { type: "string" },
-        "no-login": { type: "boolean" },
-        idp: { type: "string" },
-        "idp-url": { type: "string" },
-        redis: { type: "boolean" },
-        fresh: { type: "boolean" },
-        "redis-url": { type: "string" },
-        "redis-token": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    usageError(err instanceof Error ? err.message : String(err));
-    throw err; // unreachable
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+/** The options of this run, checked; undefined after --help. @param {string[]} argv */
+function parseOptions(argv) {
+  const parsed = parseCommandLine(argv, {
+    usage: USAGE,
+    options: {
+      port: { type: "string" },
+      "backend-port": { type: "string" },
+      "no-login": { type: "boolean" },
+      idp: { type: "string" },
+      "idp-url": { type: "string" },
+      redis: { type: "boolean" },
+      fresh: { type: "boolean" },
+      "redis-url": { type: "string" },
+      "redis-token": { type: "string" },
+    },
+  });
+  if (!parsed) return undefined;
+  /** @type {{ port?: string, "backend-port"?: string, "no-login"?: boolean, idp?: string, "idp-url"?: string, redis?: boolean, fresh?: boolean, "redis-url"?: string, "redis-token"?: string }} */
+  const values = parsed.values;
 
   const routerPort =
-    toPort(values.port, "--port") ??
-    (process.env.PORT ? toPort(process.env.PORT, "PORT") : undefined) ??
+    portOf(values.port, "--port") ??
+    (process.env.PORT ? portOf(process.env.PORT, "PORT") : undefined) ??
     DEFAULT_ROUTER_PORT;
-  const backendPortGiven = toPort(values["backend-port"], "--backend-port");
+  const backendPortGiven = portOf(values["backend-port"], "--backend-port");
   const backendPort = backendPortGiven ?? DEFAULT_BACKEND_PORT;
-  if (backendPort === routerPort) usageError("the router and the demo backend need different ports");
+  if (backendPort === routerPort)
+    throw new UsageError("the router and the demo backend need different ports");
 
   /** @type {undefined | { url: string, token: string }} */
   let externalRedis;
-  if (values["redis-url"] !== undefined) {
-    const url = values["redis-url"];
-    let parsed;
-    try {
-      parsed = new URL(url);
-    } catch {
-      usageError("--redis-url must be an http(s) URL");
-    }
-    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
-      usageError("--redis-url must be an http(s) URL");
+  const redisUrl = httpUrlOf(values["redis-url"], "--redis-url must be an http(s) URL");
+  if (redisUrl !== undefined) {
     const token = values["redis-token"] ?? process.env.UPSTASH_REDIS_REST_TOKEN;
-    if (!token) usageError("--redis-url needs --redis-token T (or env UPSTASH_REDIS_REST_TOKEN)");
-    externalRedis = { url, token: /** @type {string} */ (token) };
+    if (!token) throw new UsageError("--redis-url needs --redis-token T (or env UPSTASH_REDIS_REST_TOKEN)");
+    externalRedis = { url: redisUrl, token };
   } else if (values["redis-token"] !== undefined) {
-    usageError("--redis-token is only used with --redis-url");
+    throw new UsageError("--redis-token is only used with --redis-url");
   }
   const redis = values.redis === true || externalRedis !== undefined;
 
   const login = values["no-login"] !== true;
   if (values.idp !== undefined && values.idp !== "xsuaa" && values.idp !== "oidc")
-    usageError("--idp must be xsuaa or oidc");
-  if (values.idp !== undefined && !login) usageError("--idp and --no-login exclude each other");
+    throw new UsageError("--idp must be xsuaa or oidc");
+  if (values.idp !== undefined && !login) throw new UsageError("--idp and --no-login exclude each other");
   if (values.idp === "xsuaa" && values["idp-url"] !== undefined)
-    usageError("--idp-url names an OpenID provider: use it with --idp oidc (or without --idp)");
+    throw new UsageError("--idp-url names an OpenID provider: use it with --idp oidc (or without --idp)");
   /** Which provider logs users in: the XSUAA simulator unless an OpenID provider is asked for. */
   const idpKind = values.idp === "oidc" || values["idp-url"] !== undefined ? "oidc" : "xsuaa";
   /** @type {string | undefined} */
   let idpUrl;
   if (values["idp-url"] !== undefined) {
-    if (!login) usageError("--idp-url and --no-login exclude each other");
-    let parsed;
-    try {
-      parsed = new URL(values["idp-url"]);
-    } catch {
-      usageError("--idp-url must be an http(s) URL (the provider's issuer)");
-    }
-    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
-      usageError("--idp-url must be an http(s) URL (the provider's issuer)");
-    idpUrl = values["idp-url"].replace(/\/+$/, "");
+    if (!login) throw new UsageError("--idp-url and --no-login exclude each other");
+    idpUrl = httpUrlOf(
+      values["idp-url"],
+      "--idp-url must be an http(s) URL (the provider's issuer)",
+    )?.replace(/\/+$/, "");
   }
 
   let sessionSecret;
   if (redis) {
     const fromEnv = process.env.SESSION_SECRET;
     if (fromEnv !== undefined && fromEnv !== "") {
-      if (fromEnv.length < MIN_SECRET_LENGTH) {
-        console.error(
-          `dev: SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters (it has ${fromEnv.length}).`,
+      if (fromEnv.length < MIN_SECRET_LENGTH)
+        throw new CliError(
+          `SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters (it has ${fromEnv.length}).`,
+          2,
         );
-        process.exit(2);
-      }
       sessionSecret = fromEnv;
     } else {
       if (values.fresh) rmSync(STATE_DIR, { recursive: true, force: true });
       sessionSecret = keptSessionSecret();
     }
   } else if (values.fresh) {
-    usageError("--fresh is only used with --redis");
+    throw new UsageError("--fresh is only used with --redis");
   }
 
   return {
@@ -250,120 +203,77 @@ function log(message) {
   console.log(`dev: ${message}`);
 }
 
-async function main() {
-  const options = parseOptions();
-  let wranglerBin;
-  try {
-    wranglerBin = createRequire(join(ROOT, "package.json")).resolve("wrangler/bin/wrangler.js");
-  } catch {
-    console.error("dev: wrangler is not installed here; run `npm install` first.");
-    process.exit(1);
-  }
-
-  /** Cleanup steps of what has been started, undone last-first. @type {(() => Promise<void> | void)[]} */
-  const undo = [];
-  let cleanedUp = false;
-  const cleanup = async () => {
-    if (cleanedUp) return;
-    cleanedUp = true;
-    while (undo.length > 0) {
-      const step = undo.pop();
-      try {
-        await step?.();
-      } catch (err) {
-        console.error(`dev: while stopping: ${err instanceof Error ? err.message : err}`);
-      }
-    }
-  };
-
-  /** @type {import("node:child_process").ChildProcess | undefined} */
-  let wrangler;
-  /** @type {NodeJS.Signals | undefined} */
-  let stopSignal;
-  /** @type {NodeJS.Timeout | undefined} */
-  let forceTimer;
-
-  const killWranglerGroup = (/** @type {NodeJS.Signals} */ signal) => {
-    if (!wrangler?.pid) return;
-    try {
-      // wrangler runs in its own process group (detached): this reaches its node child
-      // and the workerd processes too, which survive their parent otherwise.
-      if (process.platform === "win32") wrangler.kill(signal);
-      else process.kill(-wrangler.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-
-  const onSignal = (/** @type {NodeJS.Signals} */ signal) => {
-    if (stopSignal !== undefined) {
-      // A second Ctrl-C: no more waiting.
-      killWranglerGroup("SIGKILL");
-      return;
-    }
-    stopSignal = signal;
-    if (wrangler && wrangler.exitCode === null && wrangler.signalCode === null) {
-      wrangler.kill("SIGTERM"); // wrangler's launcher passes it on to wrangler proper
-      forceTimer = setTimeout(() => killWranglerGroup("SIGKILL"), STOP_GRACE_MS);
-      forceTimer.unref();
-    } else {
-      // Not started yet: stop what is there; main() sees stopSignal and does not go on.
-      void cleanup().then(() => process.exit(128 + (constants.signals[signal] ?? 1)));
-    }
-  };
-  for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"]))
-    process.on(signal, onSignal);
-  const stopped = () => stopSignal !== undefined;
-
-  const fail = async (/** @type {string} */ message) => {
-    console.error(`dev: ${message}`);
-    await cleanup();
-    process.exit(1);
-  };
-
-  // The env file handed to wrangler: the variables of this run, nothing from .dev.vars / .env.
-  const tempDir = mkdtempSync(join(tmpdir(), "approuter-edge-dev-"));
-  const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
-  undo.push(removeTemp);
-  process.on("exit", removeTemp);
-
+/** @param {string[]} argv */
+async function main(argv) {
+  const options = parseOptions(argv);
+  if (!options) return 0;
+  const wranglerBin = findWrangler([join(ROOT, "package.json")]);
+  const { stack, startWrangler } = wranglerStopStack("dev");
   try {
     await assertPortFree(options.routerPort, "pass --port N (or PORT=N) to run the router elsewhere");
     // Checked early too, so that a taken port costs no provider start.
     await assertPortFree(options.backendPort, "pass --backend-port N to run the demo backend elsewhere");
-  } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
+    const demoXsApp = readDemoXsApp();
+    const idp = await startIdentityProvider(options, demoXsApp, stack);
+    const backend = await startBackend(options, idp, demoXsApp, stack);
+    const sessions = await startSessionStore(options, stack);
+    const started = { options, demoXsApp, idp, backend, sessions };
+    const wrangler = startWrangler({
+      bin: wranglerBin,
+      cwd: ROOT,
+      host: HOST,
+      port: options.routerPort,
+      envFiles: [writeEnvFile(started, stack)],
+      env: wranglerEnv(),
+    });
+    await announceWhenReady(wrangler, HOST, options.routerPort, startLine(started));
+    const code = await wrangler.exited;
+    if (!stack.stopping)
+      console.error(`dev: wrangler dev exited (code ${code}); stopping ${othersOf(started)}.`);
+    return code;
+  } finally {
+    await stack.stop(); // everything started, last first (at once when a start step failed)
   }
+}
 
-  const routerUrl = `http://${HOST}:${options.routerPort}`;
+/**
+ * What a run started before wrangler.
+ * @typedef {{ options: Options, demoXsApp: DemoXsApp, idp: Idp | undefined,
+ *   backend: { url: string }, sessions: Sessions | undefined }} Started
+ * @typedef {NonNullable<ReturnType<typeof parseOptions>>} Options
+ * @typedef {ReturnType<typeof readDemoXsApp>} DemoXsApp
+ * @typedef {{ issuer: string, started: boolean, clientId: string, binding: Record<string, unknown> & { label: string } }} Idp
+ * @typedef {{ restUrl: string, token: string, note: string }} Sessions
+ * @typedef {import("./lib/cli.mjs").StopStack} StopStack
+ */
 
-  // The identity provider: started here (stopped with everything else), or already running.
-  const demoXsApp = readDemoXsApp();
-  const logoutPage = demoXsApp.logout?.logoutPage ?? "/";
-  /** @type {undefined | { issuer: string, started: boolean, clientId: string, binding: Record<string, unknown> & { label: string } }} */
-  let idp;
-  if (options.login && options.idpKind === "xsuaa") {
-    let sim;
-    try {
-      // With --redis its port, key and zone are kept beside Redis' data (same tokens valid after a restart).
-      sim = await startDemoXsuaa({
-        routerOrigin: routerUrl,
-        logoutPage,
+/**
+ * The identity provider: the XSUAA simulator (default), an already-running OpenID provider
+ * (--idp-url) or one started here (--idp oidc); none with --no-login.
+ * @param {Options} options @param {DemoXsApp} demoXsApp @param {StopStack} stack
+ * @returns {Promise<Idp | undefined>}
+ */
+async function startIdentityProvider(options, demoXsApp, stack) {
+  if (!options.login) return undefined;
+  const routerOrigin = `http://${HOST}:${options.routerPort}`;
+  if (options.idpKind === "xsuaa") {
+    // With --redis its port, key and zone are kept beside Redis' data (same tokens valid after a restart).
+    const sim = await startStep("the local XSUAA simulator", () =>
+      startDemoXsuaa({
+        routerOrigin,
+        logoutPage: logoutPageOf(demoXsApp),
         ...(options.redis ? { stateDir: join(STATE_DIR, "xsuaa") } : {}),
-      });
-    } catch (err) {
-      return fail(`cannot start the local XSUAA simulator: ${err instanceof Error ? err.message : err}`);
-    }
-    const simStop = () => sim.stop();
-    undo.push(simStop);
-    if (stopped()) return;
-    idp = {
+      }),
+    );
+    stack.push(() => sim.stop());
+    return {
       issuer: sim.url,
       started: true,
       clientId: DEMO_XSUAA_CLIENT_ID,
       binding: sim.binding({ name: "demo-xsuaa" }),
     };
-  } else if (options.login && options.idpUrl) {
+  }
+  if (options.idpUrl) {
     const issuer = options.idpUrl;
     try {
       const res = await fetch(`${issuer}/.well-known/openid-configuration`, {
@@ -372,50 +282,76 @@ async function main() {
       await res.body?.cancel();
       if (!res.ok) throw new Error(`its discovery document answered HTTP ${res.status}`);
     } catch (err) {
-      return fail(
-        `the identity provider at ${issuer} does not answer (${err instanceof Error ? err.message : err}); start one with \`node scripts/demo/idp.mjs --router-origin ${routerUrl}\``,
+      throw new CliError(
+        `the identity provider at ${issuer} does not answer (${messageOf(err)}); start one with \`node scripts/demo/idp.mjs --router-origin ${routerOrigin}\``,
       );
     }
-    idp = { issuer, started: false, clientId: DEV_CLIENT_ID, binding: identityBinding(issuer) };
-  } else if (options.login) {
-    let started;
-    try {
-      // The one place the provider is chosen; with --redis it keeps its state beside Redis'.
-      started = await startDemoIdp({
-        routerOrigin: routerUrl,
-        ...(options.redis ? { stateDir: join(STATE_DIR, "idp") } : {}),
-      });
-    } catch (err) {
-      return fail(`cannot start the local identity provider: ${err instanceof Error ? err.message : err}`);
-    }
-    const idpStop = started.stop;
-    undo.push(() => idpStop());
-    if (stopped()) return;
-    idp = {
-      issuer: started.issuer,
-      started: true,
-      clientId: DEV_CLIENT_ID,
-      binding: identityBinding(started.issuer),
-    };
+    return { issuer, started: false, clientId: DEV_CLIENT_ID, binding: identityBinding(issuer) };
   }
+  // With --redis it keeps its state beside Redis'.
+  const idp = await startStep("the local identity provider", () =>
+    startDemoIdp({ routerOrigin, ...(options.redis ? { stateDir: join(STATE_DIR, "idp") } : {}) }),
+  );
+  stack.push(() => idp.stop());
+  return { issuer: idp.issuer, started: true, clientId: DEV_CLIENT_ID, binding: identityBinding(idp.issuer) };
+}
 
+/**
+ * The demo backend, which shows who is logged in (asking the provider).
+ * @param {Options} options @param {Idp | undefined} idp @param {DemoXsApp} demoXsApp @param {StopStack} stack
+ */
+async function startBackend(options, idp, demoXsApp, stack) {
   let backend;
   try {
     backend = await startDemoBackend({
       port: options.backendPort,
       host: HOST,
-      ...(idp ? { login: { issuer: idp.issuer, clientId: idp.clientId, logoutPage } } : {}),
+      ...(idp
+        ? { login: { issuer: idp.issuer, clientId: idp.clientId, logoutPage: logoutPageOf(demoXsApp) } }
+        : {}),
     });
   } catch (err) {
-    return fail(
-      `cannot start the demo backend: ${err instanceof Error ? err.message : err}; pass --backend-port N to use another port`,
+    throw new CliError(
+      `cannot start the demo backend: ${messageOf(err)}; pass --backend-port N to use another port`,
     );
   }
-  const backendClose = backend.close;
-  undo.push(() => backendClose());
-  if (stopped()) return;
+  stack.push(() => backend.close());
+  return backend;
+}
 
-  /** @type {string[]} */
+/**
+ * With --redis, the external session tier: an already-running REST endpoint (--redis-url) or
+ * a local redis-server behind one, keeping its data in STATE_DIR.
+ * @param {Options} options @param {StopStack} stack @returns {Promise<Sessions | undefined>}
+ */
+async function startSessionStore(options, stack) {
+  if (!options.redis) return undefined;
+  if (options.externalRedis) {
+    const { url, token } = options.externalRedis;
+    return { restUrl: url, token, note: `sessions in memory + redis via ${url}` };
+  }
+  const local = await startStep("the local redis", async () => {
+    const { startLocalRedis } = await import("./local-redis.mjs");
+    return startLocalRedis({ host: HOST, dataDir: join(STATE_DIR, "redis") });
+  });
+  stack.push(() => local.stop());
+  log(
+    `redis-server on ${HOST}:${local.redisPort}, REST endpoint ${local.restUrl} (data kept in ${relative(ROOT, STATE_DIR) || STATE_DIR}/redis; --fresh forgets it)`,
+  );
+  return { restUrl: local.restUrl, token: local.token, note: "sessions in memory + redis" };
+}
+
+/**
+ * The env file handed to wrangler: the variables of this run, nothing from .dev.vars / .env.
+ * Removed when the run stops.
+ * @param {Started} started @param {StopStack} stack
+ */
+function writeEnvFile({ options, demoXsApp, idp, backend, sessions }, stack) {
+  const tempDir = mkdtempSync(join(tmpdir(), "approuter-edge-dev-"));
+  const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
+  stack.push(removeTemp);
+  process.on("exit", removeTemp);
+
   // APPROUTER_DEV: configuration problems are listed on the router's error page.
   const envLines = [
     "# written by scripts/dev.mjs for one run of wrangler dev; removed when it stops",
@@ -433,36 +369,16 @@ async function main() {
   } else if (options.backendPortGiven) {
     envLines.push(`destinations=${dotenvJson([{ name: "backend", url: backend.url }])}`);
   }
-
-  let sessionsNote = "sessions in memory";
-  if (options.redis) {
-    let restUrl;
-    let token;
-    if (options.externalRedis) {
-      ({ url: restUrl, token } = options.externalRedis);
-      sessionsNote = `sessions in memory + redis via ${restUrl}`;
-    } else {
-      let local;
-      try {
-        const { startLocalRedis } = await import("./local-redis.mjs");
-        local = await startLocalRedis({ host: HOST, dataDir: join(STATE_DIR, "redis") });
-      } catch (err) {
-        return fail(`cannot start the local redis: ${err instanceof Error ? err.message : err}`);
-      }
-      const localStop = local.stop;
-      undo.push(() => localStop());
-      if (stopped()) return;
-      ({ restUrl, token } = local);
-      log(
-        `redis-server on ${HOST}:${local.redisPort}, REST endpoint ${restUrl} (data kept in ${relative(ROOT, STATE_DIR) || STATE_DIR}/redis; --fresh forgets it)`,
-      );
-      sessionsNote = "sessions in memory + redis";
-    }
+  if (sessions) {
     envLines.push(
       `EXT_SESSION_MGT=${dotenvJson({ instanceName: INSTANCE_NAME, storageType: "redis", sessionSecret: options.sessionSecret })}`,
     );
     vcapServices["user-provided"] = [
-      { name: INSTANCE_NAME, label: "user-provided", credentials: { url: restUrl, token } },
+      {
+        name: INSTANCE_NAME,
+        label: "user-provided",
+        credentials: { url: sessions.restUrl, token: sessions.token },
+      },
     ];
   }
   if (Object.keys(vcapServices).length > 0) envLines.push(`VCAP_SERVICES=${dotenvJson(vcapServices)}`);
@@ -470,86 +386,61 @@ async function main() {
   const envFile = join(tempDir, "dev.vars");
   writeFileSync(envFile, `${envLines.join("\n")}\n`, { mode: 0o600 });
   chmodSync(envFile, 0o600);
-
   for (const file of [".dev.vars", ".env"]) {
     if (existsSync(join(ROOT, file)))
       log(`note: ${file} is not used by this script (\`npm run dev\` runs the router on it)`);
   }
+  return envFile;
+}
 
+/** wrangler's environment: the env file must be read; the shell's environment must not become bindings. */
+function wranglerEnv() {
   /** @type {NodeJS.ProcessEnv} */
   const env = {
     ...process.env,
-    ...OFFLINE_ENV,
-    // The env file must be read; the shell's environment must not become bindings.
     CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true",
     CLOUDFLARE_INCLUDE_PROCESS_ENV: "false",
   };
   delete env.SESSION_SECRET;
   delete env.UPSTASH_REDIS_REST_TOKEN;
+  return env;
+}
 
-  const args = [
-    wranglerBin,
-    "dev",
-    "--ip",
-    HOST,
-    "--port",
-    String(options.routerPort),
-    "--log-level",
-    "warn",
-    "--env-file",
-    envFile,
-    "--show-interactive-dev-session=false",
-  ];
-  wrangler = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env,
-    // No stdin: wrangler runs in its own process group (so it can be stopped as a whole)
-    // and must not read the terminal.
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: process.platform !== "win32",
-  });
-  const child = wrangler;
-  undo.push(() => killWranglerGroup("SIGKILL")); // anything of wrangler's still around
-
-  child.once("error", (err) => {
-    void fail(`cannot run wrangler (${err.message}); run npm install first`);
-  });
-
-  let ready = false;
-  child.once("exit", (code, signal) => {
-    ready = true; // stop polling
-    if (forceTimer) clearTimeout(forceTimer);
-    if (stopSignal === undefined) {
-      const others = [
-        "the demo backend",
-        ...(idp?.started
-          ? [options.idpKind === "xsuaa" ? "the XSUAA simulator" : "the identity provider"]
-          : []),
-        ...(options.redis && !options.externalRedis ? ["redis"] : []),
-      ];
-      console.error(
-        `dev: wrangler dev exited (${signal ?? `code ${code}`}); stopping ${others.join(", ").replace(/, ([^,]*)$/, " and $1")}.`,
-      );
-    }
-    const exitCode = code ?? 128 + ((signal && constants.signals[signal]) || 1);
-    void cleanup().then(() => process.exit(exitCode));
-  });
-
-  // Announce the router once it accepts connections.
+/** The line that announces the router. @param {Started} started */
+function startLine({ options, idp, backend, sessions }) {
   const loginNote = idp
     ? `, login as ${DEV_USER.login} / ${DEV_USER.password} at ${idp.issuer}${idp.started ? "" : " (already running)"}`
     : ", no login";
-  while (!ready) {
-    if (await accepts(options.routerPort, HOST)) {
-      if (!ready)
-        console.log(
-          `approuter-edge: ${routerUrl} (demo backend on ${backend.url}, ${sessionsNote}${loginNote})`,
-        );
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 150));
+  return `approuter-edge: http://${HOST}:${options.routerPort} (demo backend on ${backend.url}, ${sessions?.note ?? "sessions in memory"}${loginNote})`;
+}
+
+/** What is stopped with wrangler, for the message when it exits by itself. @param {Started} started */
+function othersOf({ options, idp }) {
+  const others = [
+    "the demo backend",
+    ...(idp?.started ? [options.idpKind === "xsuaa" ? "the XSUAA simulator" : "the identity provider"] : []),
+    ...(options.redis && !options.externalRedis ? ["redis"] : []),
+  ];
+  return others.join(", ").replace(/, ([^,]*)$/, " and $1");
+}
+
+/**
+ * Runs one start step; its failure becomes "cannot start <what>: <why>".
+ * @template T @param {string} what @param {() => Promise<T>} start @returns {Promise<T>}
+ */
+async function startStep(what, start) {
+  try {
+    return await start();
+  } catch (err) {
+    throw new CliError(`cannot start ${what}: ${messageOf(err)}`);
   }
 }
+
+/** @param {DemoXsApp} demoXsApp */
+const logoutPageOf = (demoXsApp) => demoXsApp.logout?.logoutPage ?? "/";
+
+/** @param {unknown} err */
+const messageOf = (err) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The demo configuration for a generic OpenID provider bound as `identity`: its xsuaa routes
@@ -563,7 +454,4 @@ function asIasDemo(xsApp) {
   return { ...xsApp, routes };
 }
 
-main().catch((err) => {
-  console.error(`dev: ${err instanceof Error ? err.stack : err}`);
-  process.exit(1);
-});
+await runIfMain(import.meta.url, { name: "dev", usage: USAGE, main });

@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { command, parseCommandLine, runIfMain, UsageError } from "./lib/cli.mjs";
 import { dotenvLine } from "./lib/dotenv.mjs";
 import { readJsonFile, readSapEnv } from "./lib/sap-env.mjs";
 
@@ -609,37 +609,18 @@ function md(text) {
 }
 
 /** @param {string[]} argv */
-export async function main(argv) {
-  /** @type {{ values: { out?: string, help?: boolean }, positionals: string[] }} */
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { out: { type: "string" }, help: { type: "boolean", short: "h" } },
-    });
-  } catch (err) {
-    console.error(`init: ${err instanceof Error ? err.message : err}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (parsed.positionals.length !== 1) {
-    console.error(`init: name one approuter folder\n\n${USAGE}`);
-    return 2;
-  }
-  let result;
-  try {
-    result = migrate({
-      source: parsed.positionals[0],
-      ...(parsed.values.out ? { out: parsed.values.out } : {}),
-    });
-  } catch (err) {
-    console.error(`init: ${err instanceof Error ? err.message : err}`);
-    return 1;
-  }
+async function run(argv) {
+  const parsed = parseCommandLine(argv, {
+    usage: USAGE,
+    allowPositionals: true,
+    options: { out: { type: "string" } },
+  });
+  if (!parsed) return 0;
+  if (parsed.positionals.length !== 1) throw new UsageError("name one approuter folder");
+  const result = migrate({
+    source: parsed.positionals[0],
+    ...(parsed.values.out ? { out: parsed.values.out } : {}),
+  });
   const near = relative(process.cwd(), result.outDir) || ".";
   const where = near.startsWith("..") ? result.outDir : near;
   console.log(`Wrote ${where} (Worker "${result.name}"):`);
@@ -652,6 +633,7 @@ export async function main(argv) {
   return 0;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}
+/** `approuter-edge init`: the exit code. */
+export const main = command({ name: "init", usage: USAGE, main: run });
+
+await runIfMain(import.meta.url, main);

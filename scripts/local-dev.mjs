@@ -4,26 +4,18 @@
 // Variables come from SAP's default-env.json (and default-services.json) when present, then
 // from .dev.vars (or .env), which wins; APPROUTER_DEV=true makes configuration problems show
 // on the error page. Stops wrangler and its workerd processes on Ctrl-C / SIGTERM.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { constants, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { CliError, command, parseCommandLine, portOf, runIfMain } from "./lib/cli.mjs";
 import { dotenvLine } from "./lib/dotenv.mjs";
-import { accepts } from "./lib/free-port.mjs";
 import { readSapEnv } from "./lib/sap-env.mjs";
+import { announceWhenReady, findWrangler, wranglerStopStack } from "./lib/wrangler-dev.mjs";
+
+export { OFFLINE_ENV } from "./lib/wrangler-dev.mjs";
 
 const HOST = "127.0.0.1";
-const STOP_GRACE_MS = 8000;
-/** Keeps wrangler offline: no metrics, no error reports, no Cloudflare API lookups. */
-export const OFFLINE_ENV = {
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_SEND_ERROR_REPORTS: "false",
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_HIDE_BANNER: "true",
-};
 
 const USAGE = `Usage: approuter-edge dev [--port N] [--dir DIR]      (npm run dev)
 
@@ -33,61 +25,57 @@ when present, then .dev.vars (or .env), whose values win. Offline: no metrics, n
 reports, no Cloudflare API. Configuration problems are listed on the router's error page.`;
 
 /** @param {string[]} argv */
-export async function main(argv) {
-  /** @type {{ port?: string, dir?: string, help?: boolean }} */
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { port: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
-    }));
-  } catch (err) {
-    console.error(`dev: ${err instanceof Error ? err.message : err}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const port = Number(values.port ?? process.env.PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    console.error(`dev: --port must be a port number (1-65535)\n\n${USAGE}`);
-    return 2;
-  }
+async function run(argv) {
+  const parsed = parseCommandLine(argv, {
+    usage: USAGE,
+    options: { port: { type: "string" }, dir: { type: "string" } },
+  });
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const port = portOf(values.port, "--port") ?? portOf(process.env.PORT, "PORT") ?? 8787;
   const dir = resolve(values.dir ?? process.cwd());
-  if (!existsSync(join(dir, "wrangler.toml"))) {
-    console.error(
-      `dev: no wrangler.toml in ${dir}; run this in your edge project (or create one with \`approuter-edge init <approuter folder>\`)`,
+  if (!existsSync(join(dir, "wrangler.toml")))
+    throw new CliError(
+      `no wrangler.toml in ${dir}; run this in your edge project (or create one with \`approuter-edge init <approuter folder>\`)`,
     );
-    return 2;
-  }
+  const bin = findWrangler([join(dir, "package.json"), fileURLToPath(import.meta.url)]);
+  const sap = readSapEnv(dir);
 
-  let wranglerBin;
-  for (const base of [join(dir, "package.json"), fileURLToPath(import.meta.url)]) {
-    try {
-      wranglerBin = createRequire(base).resolve("wrangler/bin/wrangler.js");
-      break;
-    } catch {
-      // next
-    }
-  }
-  if (!wranglerBin) {
-    console.error("dev: wrangler is not installed; run `npm install` first.");
-    return 1;
-  }
+  const { stack, startWrangler } = wranglerStopStack("dev");
+  const envFile = writeEnvFile(sap.vars, stack);
+  const local = [".dev.vars", ".env"].find((f) => existsSync(join(dir, f)));
+  const envFiles = [envFile, ...(local ? [join(dir, local)] : [])]; // later files win
+  const sources = [...sap.files, ...(local ? [local] : [])];
 
-  let sap;
-  try {
-    sap = readSapEnv(dir);
-  } catch (err) {
-    console.error(`dev: ${err instanceof Error ? err.message : err}`);
-    return 1;
-  }
+  const wrangler = startWrangler({
+    bin,
+    cwd: dir,
+    host: HOST,
+    port,
+    envFiles,
+    env: { ...process.env, CLOUDFLARE_INCLUDE_PROCESS_ENV: "false" },
+  });
+  await announceWhenReady(
+    wrangler,
+    HOST,
+    port,
+    `approuter-edge: http://${HOST}:${port} (your configuration${sources.length ? ` from ${sources.join(", ")}` : ""}; Ctrl-C stops it)`,
+  );
+  const code = await wrangler.exited;
+  await stack.stop();
+  return code;
+}
+
+/**
+ * The variables of default-env.json as an env file for one run of wrangler dev (removed when it stops).
+ * @param {Record<string, unknown>} vars @param {import("./lib/cli.mjs").StopStack} stack
+ */
+function writeEnvFile(vars, stack) {
   const lines = [
     "# written by approuter-edge dev for one run of wrangler dev; removed when it stops",
     "APPROUTER_DEV='true'",
   ];
-  for (const [name, value] of Object.entries(sap.vars)) {
+  for (const [name, value] of Object.entries(vars)) {
     const line = dotenvLine(name, value);
     if (line === null)
       console.error(
@@ -97,70 +85,14 @@ export async function main(argv) {
   }
   const tempDir = mkdtempSync(join(tmpdir(), "approuter-edge-dev-"));
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
+  stack.push(removeTemp);
   process.on("exit", removeTemp);
   const envFile = join(tempDir, "vars.env");
   writeFileSync(envFile, `${lines.join("\n")}\n`, { mode: 0o600 });
-  const envFiles = [envFile];
-  const local = [".dev.vars", ".env"].find((f) => existsSync(join(dir, f)));
-  if (local) envFiles.push(join(dir, local)); // later files win
-  const sources = [...sap.files, ...(local ? [local] : [])];
-
-  const args = [
-    wranglerBin,
-    "dev",
-    "--ip",
-    HOST,
-    "--port",
-    String(port),
-    "--log-level",
-    "warn",
-    "--show-interactive-dev-session=false",
-  ];
-  for (const file of envFiles) args.push("--env-file", file);
-  const child = spawn(process.execPath, args, {
-    cwd: dir,
-    env: { ...process.env, ...OFFLINE_ENV, CLOUDFLARE_INCLUDE_PROCESS_ENV: "false" },
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: process.platform !== "win32", // its own group: workerd goes with it
-  });
-  const killGroup = (/** @type {NodeJS.Signals} */ signal) => {
-    try {
-      if (process.platform === "win32") child.kill(signal);
-      else process.kill(-(/** @type {number} */ (child.pid)), signal);
-    } catch {
-      // gone
-    }
-  };
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) return killGroup("SIGKILL");
-    stopping = true;
-    child.kill("SIGTERM");
-    setTimeout(() => killGroup("SIGKILL"), STOP_GRACE_MS).unref();
-  };
-  for (const signal of /** @type {NodeJS.Signals[]} */ (["SIGINT", "SIGTERM", "SIGHUP"]))
-    process.on(signal, onSignal);
-
-  const exited = new Promise((resolveExit) =>
-    child.once("exit", (code, signal) => {
-      killGroup("SIGKILL"); // anything of wrangler's still around
-      resolveExit(code ?? 128 + ((signal && constants.signals[signal]) || 1));
-    }),
-  );
-  let done = false;
-  void exited.then(() => (done = true));
-  while (!done) {
-    if (await accepts(port, HOST)) {
-      console.log(
-        `approuter-edge: http://${HOST}:${port} (your configuration${sources.length ? ` from ${sources.join(", ")}` : ""}; Ctrl-C stops it)`,
-      );
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  return /** @type {Promise<number>} */ (exited);
+  return envFile;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}
+/** `approuter-edge dev`: the exit code once wrangler has stopped. */
+export const main = command({ name: "dev", usage: USAGE, main: run });
+
+await runIfMain(import.meta.url, main);

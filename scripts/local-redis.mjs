@@ -3,11 +3,10 @@
 // for development (`node scripts/local-redis.mjs`) and tests (`startLocalRedis()`).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { tmpdir } from "node:os";
+import { countOf, parseCommandLine, portOf, runIfMain, stopOnSignals, UsageError } from "./lib/cli.mjs";
 import { freePort } from "./lib/free-port.mjs";
 import { startLagLink } from "./lib/lag-link.mjs";
 import { startUpstashRestServer } from "./upstash-rest-server.mjs";
@@ -342,75 +341,40 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function main() {
-  const usage =
-    "Usage: node scripts/local-redis.mjs [--redis-port N] [--port N] [--token T]\n" +
-    "         [--replicas N] [--replica-lag MS] [--sync-wait MS] [--getex replica|primary]\n" +
-    "  --replicas N      N read replicas, reads round-robin over them (default 0: one node)\n" +
-    "  --replica-lag MS  how far behind the primary each replica applies writes (default 0)\n" +
-    "  --sync-wait MS    how long a read carrying upstash-sync-token waits for a replica to catch up\n" +
-    "                    before the primary answers it (default 5000)\n" +
-    "  --getex WHERE     who answers GETEX: a replica (default, the worst case) or the primary";
-  /** @type {{ "redis-port"?: string, port?: string, token?: string, replicas?: string, "replica-lag"?: string, "sync-wait"?: string, getex?: string, help?: boolean }} */
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        "redis-port": { type: "string" },
-        port: { type: "string" },
-        token: { type: "string" },
-        replicas: { type: "string" },
-        "replica-lag": { type: "string" },
-        "sync-wait": { type: "string" },
-        getex: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : err}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    return;
-  }
-  const toPort = (/** @type {string | undefined} */ value, /** @type {string} */ flag) => {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      console.error(`${flag} must be a port number (1-65535)\n${usage}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  const redisPort = toPort(values["redis-port"], "--redis-port");
-  const restPort = toPort(values.port, "--port");
-  const toCount = (
-    /** @type {string | undefined} */ value,
-    /** @type {string} */ flag,
-    /** @type {number} */ max,
-  ) => {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > max) {
-      console.error(`${flag} must be an integer from 0 to ${max}\n${usage}`);
-      process.exit(2);
-    }
-    return n;
-  };
-  const replicas = toCount(values.replicas, "--replicas", 16) ?? 0;
-  const replicaLagMs = toCount(values["replica-lag"], "--replica-lag", 600_000) ?? 0;
-  const syncWaitMs = toCount(values["sync-wait"], "--sync-wait", 600_000);
-  if (values.getex !== undefined && values.getex !== "replica" && values.getex !== "primary") {
-    console.error(`--getex must be replica or primary\n${usage}`);
-    process.exit(2);
-  }
+const USAGE = `Usage: node scripts/local-redis.mjs [--redis-port N] [--port N] [--token T]
+         [--replicas N] [--replica-lag MS] [--sync-wait MS] [--getex replica|primary]
+  --replicas N      N read replicas, reads round-robin over them (default 0: one node)
+  --replica-lag MS  how far behind the primary each replica applies writes (default 0)
+  --sync-wait MS    how long a read carrying upstash-sync-token waits for a replica to catch up
+                    before the primary answers it (default 5000)
+  --getex WHERE     who answers GETEX: a replica (default, the worst case) or the primary`;
+
+/** @param {string[]} argv */
+async function main(argv) {
+  const parsed = parseCommandLine(argv, {
+    usage: USAGE,
+    options: {
+      "redis-port": { type: "string" },
+      port: { type: "string" },
+      token: { type: "string" },
+      replicas: { type: "string" },
+      "replica-lag": { type: "string" },
+      "sync-wait": { type: "string" },
+      getex: { type: "string" },
+    },
+  });
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const redisPort = portOf(values["redis-port"], "--redis-port");
+  const restPort = portOf(values.port, "--port");
+  const replicas = countOf(values.replicas, "--replicas", 16) ?? 0;
+  const replicaLagMs = countOf(values["replica-lag"], "--replica-lag", 600_000) ?? 0;
+  const syncWaitMs = countOf(values["sync-wait"], "--sync-wait", 600_000);
+  if (values.getex !== undefined && values.getex !== "replica" && values.getex !== "primary")
+    throw new UsageError("--getex must be replica or primary");
   const getex = /** @type {"replica" | "primary" | undefined} */ (values.getex);
 
-  if (!hasRedisServer()) {
-    console.error(`redis-server is not installed. Install it with: ${INSTALL_COMMAND}`);
-    process.exit(1);
-  }
+  const stack = stopOnSignals("local-redis");
   const local = await startLocalRedis({
     redisPort,
     restPort,
@@ -420,6 +384,7 @@ async function main() {
     ...(syncWaitMs !== undefined ? { syncWaitMs } : {}),
     ...(getex ? { getex } : {}),
   });
+  stack.push(local.stop);
   console.log(`UPSTASH_REDIS_REST_URL=${local.restUrl}`);
   console.log(`UPSTASH_REDIS_REST_TOKEN=${local.token}`);
   const replicaNote =
@@ -427,31 +392,6 @@ async function main() {
       ? `, ${replicas} replica(s) ${replicaLagMs} ms behind on ${local.replicaPorts.join(", ")}`
       : "";
   console.error(`redis-server on 127.0.0.1:${local.redisPort}${replicaNote}; press Ctrl-C to stop.`);
-
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
-    local.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
 }
 
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
-  main().catch((err) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
-}
+await runIfMain(import.meta.url, { name: "local-redis", usage: USAGE, main });

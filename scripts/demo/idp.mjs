@@ -12,12 +12,13 @@
 // Standalone:   node scripts/demo/idp.mjs [--router-origin URL] [--port N] [--host H]
 //               (then `npm start -- --idp-url <issuer>`: logins survive restarts of npm start)
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { generateSigningKey, spawnIdpServer } from "../../test/support/idp/launch.mjs";
+import { httpUrlOf, parseCommandLine, portOf, runIfMain, stopOnSignals } from "../lib/cli.mjs";
 import { dotenvJson } from "../lib/dotenv.mjs";
+import { readKept, routerOrigins, startOnKeptPort, writeKept } from "./kept.mjs";
 export const DEV_CLIENT_ID = "approuter";
 export const DEV_CLIENT_SECRET = "approuter-dev-secret-not-for-production";
 export const DEV_USER = Object.freeze({
@@ -75,17 +76,14 @@ export async function startDemoIdp(options) {
   const routerOrigin = new URL(options.routerOrigin).origin;
   const host =
     options.host ?? process.env.IDP_HOST ?? (process.platform === "linux" ? "127.0.0.2" : "127.0.0.1");
-  const kept = options.stateDir ? readKeptState(options.stateDir, host) : undefined;
+  const kept = options.stateDir
+    ? readKept(options.stateDir, "idp.json", host, (k) => k.privateJwk && Array.isArray(k.cookieKeys))
+    : undefined;
   const port = options.port ?? (process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0));
   const xsApp = readDemoXsApp();
   const logoutPage = xsApp.logout?.logoutPage ?? "/";
   const callback = xsApp.login?.callbackEndpoint ?? "/login/callback";
-  // The router builds its redirect URI from the address the browser used: on loopback,
-  // register the 127.0.0.1 and the localhost spelling of the router's origin.
-  const origins = [routerOrigin];
-  const u = new URL(routerOrigin);
-  if (u.hostname === "127.0.0.1") origins.push(`${u.protocol}//localhost${u.port ? `:${u.port}` : ""}`);
-  else if (u.hostname === "localhost") origins.push(`${u.protocol}//127.0.0.1${u.port ? `:${u.port}` : ""}`);
+  const origins = routerOrigins(routerOrigin);
   const privateJwk =
     kept?.privateJwk ?? (await generateSigningKey(`demo-${randomUUID().slice(0, 8)}`)).privateJwk;
   const cookieKeys = kept?.cookieKeys ?? [randomUUID() + randomUUID()];
@@ -117,24 +115,10 @@ export async function startDemoIdp(options) {
       },
       { debug: options.debug, logPrefix: "[demo-idp] " },
     );
-  let proc;
-  try {
-    proc = await spawnOn(port);
-  } catch (err) {
-    if (!kept || port !== kept.port) throw err;
-    // The kept port is taken (another run?): a free one; keys and logins are still kept.
-    console.error(
-      `[demo-idp] port ${port} of the last run is taken; using another one, so logged-in users sign in again`,
-    );
-    proc = await spawnOn(0);
-  }
+  const proc = await startOnKeptPort(spawnOn, port, kept?.port, "[demo-idp]");
   if (options.stateDir) {
     const issuerPort = Number(new URL(proc.issuer).port);
-    writeFileSync(
-      join(options.stateDir, "idp.json"),
-      JSON.stringify({ host, port: issuerPort, privateJwk, cookieKeys }),
-      { mode: 0o600 },
-    );
+    writeKept(options.stateDir, "idp.json", { host, port: issuerPort, privateJwk, cookieKeys });
   }
   return {
     issuer: proc.issuer,
@@ -147,68 +131,32 @@ export async function startDemoIdp(options) {
   };
 }
 
-/**
- * What an earlier run in `stateDir` kept (for the same host), or undefined.
- * @param {string} stateDir @param {string} host
- * @returns {{ port: number, privateJwk: import("jose").JWK, cookieKeys: string[] } | undefined}
- */
-function readKeptState(stateDir, host) {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, "idp.json");
-  if (!existsSync(file)) return undefined;
-  try {
-    const kept = JSON.parse(readFileSync(file, "utf8"));
-    return kept.host === host &&
-      Number.isInteger(kept.port) &&
-      kept.privateJwk &&
-      Array.isArray(kept.cookieKeys)
-      ? kept
-      : undefined;
-  } catch {
-    return undefined; // unreadable: start afresh
-  }
-}
+const USAGE =
+  "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
 
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
-  const usage =
-    "Usage: node scripts/demo/idp.mjs [--router-origin http://127.0.0.1:8787] [--port N] [--host 127.0.0.2]";
-  /** @type {{ "router-origin"?: string, port?: string, host?: string, help?: boolean }} */
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        "router-origin": { type: "string", default: "http://127.0.0.1:8787" },
-        port: { type: "string" },
-        host: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    console.error(`${err instanceof Error ? err.message : err}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
+/** @param {string[]} argv */
+async function main(argv) {
+  const parsed = parseCommandLine(argv, {
+    usage: USAGE,
+    options: { "router-origin": { type: "string" }, port: { type: "string" }, host: { type: "string" } },
+  });
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const routerOrigin =
+    httpUrlOf(values["router-origin"], "--router-origin must be an http(s) URL") ?? "http://127.0.0.1:8787";
+  const port = portOf(values.port, "--port", { min: 0 });
+  const stack = stopOnSignals("demo IdP");
   const idp = await startDemoIdp({
-    routerOrigin: values["router-origin"] ?? "http://127.0.0.1:8787",
-    ...(values.port ? { port: Number(values.port) } : {}),
+    routerOrigin,
+    ...(port !== undefined ? { port } : {}),
     ...(values.host ? { host: values.host } : {}),
     debug: true,
   });
+  stack.push(idp.stop);
   console.log(
-    `demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${values["router-origin"]})`,
+    `demo IdP: ${idp.issuer}  (user ${DEV_USER.login} / ${DEV_USER.password}, for the router at ${routerOrigin})`,
   );
-  const routerPort = new URL(values["router-origin"] ?? "http://127.0.0.1:8787").port || "80";
+  const routerPort = new URL(routerOrigin).port || "80";
   console.log(
     `use it with: npm start -- --idp-url ${idp.issuer}${routerPort === "8787" ? "" : ` --port ${routerPort}`}`,
   );
@@ -216,9 +164,7 @@ if (invokedDirectly) {
   console.log(
     `or, in your project's .dev.vars (npm run dev):\nVCAP_SERVICES=${dotenvJson({ identity: [identityBinding(idp.issuer)] })}`,
   );
-  const stop = () => idp.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  process.on("SIGHUP", stop);
   setInterval(() => {}, 1 << 30); // stay up (the IdP child does not keep this process alive)
 }
+
+await runIfMain(import.meta.url, { name: "demo IdP", usage: USAGE, main });

@@ -5,23 +5,14 @@
 // so the tokens a logged-in user's session holds stay valid across restarts; its own sign-in
 // session and refresh tokens live in memory only: a refresh after a restart is refused and the
 // user signs in again.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { startXsuaaSim } from "../sim/xsuaa.mjs";
+import { DEFAULT_XSUAA_USERS, startXsuaaSim } from "../sim/xsuaa.mjs";
+import { readKept, routerOrigins, startOnKeptPort, writeKept } from "./kept.mjs";
 
 export const DEMO_XSAPPNAME = "approuter-edge-demo!t1";
 export const DEMO_XSUAA_CLIENT_ID = `sb-${DEMO_XSAPPNAME}`;
 export const DEMO_XSUAA_CLIENT_SECRET = "approuter-xsuaa-dev-secret-not-for-production";
 /** demo / demo: Display (what the demo's protected route asks for) and Edit. */
-export const DEMO_XSUAA_USER = Object.freeze({
-  id: "demo-user",
-  username: "demo",
-  password: "demo",
-  scopes: ["$XSAPPNAME.Display", "$XSAPPNAME.Edit"],
-  email: "demo@example.test",
-  givenName: "Demo",
-  familyName: "User",
-});
+export const DEMO_XSUAA_USER = Object.freeze({ id: "demo-user", ...DEFAULT_XSUAA_USERS[0] });
 
 /**
  * Start the simulator for a router at `routerOrigin`. host: env IDP_HOST, else 127.0.0.2 (the
@@ -31,18 +22,11 @@ export const DEMO_XSUAA_USER = Object.freeze({
  */
 export async function startDemoXsuaa(options) {
   const host = options.host ?? process.env.IDP_HOST ?? "127.0.0.2";
-  const kept = options.stateDir ? readKept(options.stateDir, host) : undefined;
+  const kept = options.stateDir
+    ? readKept(options.stateDir, "xsuaa.json", host, (k) => k.signingKey?.privateJwk && k.zoneIds)
+    : undefined;
   const port = process.env.IDP_PORT ? Number(process.env.IDP_PORT) : (kept?.port ?? 0);
-  // The router builds its redirect URI from the address the browser used: both spellings of loopback.
-  const u = new URL(options.routerOrigin);
-  const origins = [
-    u.origin,
-    ...(u.hostname === "127.0.0.1"
-      ? [`${u.protocol}//localhost:${u.port}`]
-      : u.hostname === "localhost"
-        ? [`${u.protocol}//127.0.0.1:${u.port}`]
-        : []),
-  ];
+  const origins = routerOrigins(options.routerOrigin);
   const start = (/** @type {number} */ onPort) =>
     startXsuaaSim({
       host,
@@ -56,39 +40,7 @@ export async function startDemoXsuaa(options) {
       loginNote: `Demo user: ${DEMO_XSUAA_USER.username}, password ${DEMO_XSUAA_USER.password}`,
       ...(kept ? { signingKey: kept.signingKey, zoneIds: kept.zoneIds } : {}),
     });
-  let sim;
-  try {
-    sim = await start(port);
-  } catch (err) {
-    if (!kept || port !== kept.port) throw err;
-    console.error(
-      `[demo-xsuaa] port ${port} of the last run is taken; using another one, so logged-in users sign in again`,
-    );
-    sim = await start(0);
-  }
-  if (options.stateDir)
-    writeFileSync(
-      join(options.stateDir, "xsuaa.json"),
-      JSON.stringify({ host, ...(await sim.keptState()) }),
-      { mode: 0o600 },
-    );
+  const sim = await startOnKeptPort(start, port, kept?.port, "[demo-xsuaa]");
+  if (options.stateDir) writeKept(options.stateDir, "xsuaa.json", { host, ...(await sim.keptState()) });
   return sim;
-}
-
-/**
- * What an earlier run kept in `stateDir` for the same host, or undefined (none, unreadable).
- * @param {string} stateDir @param {string} host
- */
-function readKept(stateDir, host) {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, "xsuaa.json");
-  if (!existsSync(file)) return undefined;
-  try {
-    const kept = JSON.parse(readFileSync(file, "utf8"));
-    return kept.host === host && Number.isInteger(kept.port) && kept.signingKey?.privateJwk && kept.zoneIds
-      ? kept
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }

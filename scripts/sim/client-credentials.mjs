@@ -87,3 +87,69 @@ export function outageControls({ server, state, accessTokens }) {
     },
   };
 }
+
+/**
+ * The start of every request to a service simulator: the body read, the request recorded in
+ * `requests` (bounded on long runs), a "reset" outage answered by dropping the connection;
+ * then `handle`.
+ * @template {{ method: string, path: string, kind: string, status: number, at: number }} E
+ * @param {{ requests: E[], state: { outage: null | "503" | "reset" }, kindOf: (path: string) => E["kind"],
+ *   describe?: (entry: E, url: URL) => void,
+ *   handle: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse, url: URL, body: string, entry: E) => void }} o
+ * @returns {import("node:http").RequestListener}
+ */
+export function recordedRequests(o) {
+  return (req, res) => {
+    const chunks = /** @type {Buffer[]} */ ([]);
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://sim");
+      const path = url.pathname;
+      const entry = /** @type {E} */ ({
+        method: req.method ?? "",
+        path,
+        kind: o.kindOf(path),
+        status: 0,
+        at: Date.now(),
+      });
+      o.describe?.(entry, url);
+      if (o.requests.length >= 10_000) o.requests.splice(0, 1_000);
+      o.requests.push(entry);
+      if (o.state.outage === "reset") {
+        entry.status = -1;
+        req.socket.destroy();
+        return;
+      }
+      o.handle(req, res, url, Buffer.concat(chunks).toString(), entry);
+    });
+  };
+}
+
+/**
+ * The binding's token endpoint (`<url>/oauth/token`): the client-credentials grant, with how
+ * the client authenticated recorded on the request's entry.
+ * @param {{ clientId: string, clientSecret: string, accessTokens: Map<string, number>,
+ *   state: { tokenTtl: number }, prefix: string, scope: string }} o
+ * @returns {(headers: import("node:http").IncomingHttpHeaders, body: string, entry: { clientAuth?: "post" | "basic" }, send: (status: number, body: unknown) => void) => void}
+ */
+export function tokenEndpoint({ state, ...o }) {
+  return (headers, body, entry, send) => {
+    const grant = clientCredentialsGrant({ headers, body, ttl: state.tokenTtl, ...o });
+    entry.clientAuth = grant.clientAuth;
+    return send(grant.status, grant.body);
+  };
+}
+
+/**
+ * Listens on host:port (0: a free one); resolves to the server's base URL and port.
+ * @param {import("node:http").Server} server @param {string} host @param {number} port
+ */
+export async function listen(server, host, port) {
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(undefined));
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address ? address.port : 0;
+  return { base: `http://${host}:${bound}`, port: bound };
+}

@@ -16,11 +16,18 @@
 // Standalone:   node scripts/sim/destination.mjs [--port N] [--destinations file.json]
 //               prints the binding (JSON) and serves until stopped.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
+import { runIfMain } from "../lib/cli.mjs";
+import {
+  hasValidBearer,
+  header,
+  listen,
+  outageControls,
+  recordedRequests,
+  tokenEndpoint,
+} from "./client-credentials.mjs";
+import { serviceSimCommand } from "./cli.mjs";
 
 /** Authentication kinds whose token depends on the user (the router sends X-user-token). */
 export const USER_TOKEN_KINDS = new Set([
@@ -137,45 +144,35 @@ export async function startDestinationSim(options = {}) {
   };
   for (const d of options.destinations ?? []) put(d);
 
-  const server = createServer((req, res) => {
-    const chunks = /** @type {Buffer[]} */ ([]);
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      const url = new URL(req.url ?? "/", "http://sim");
-      /** @type {SimRequest} */
-      const entry = {
-        method: req.method ?? "",
-        path: url.pathname,
-        kind: kindOf(url.pathname),
-        status: 0,
-        at: Date.now(),
-      };
-      const named = /\/(?:destinations|subaccountDestinations|instanceDestinations)\/([^/]+)$/.exec(
-        url.pathname,
-      )?.[1];
-      if (named !== undefined) entry.name = decodeURIComponent(named);
-      requests.push(entry);
-      if (state.outage === "reset") {
-        entry.status = -1;
-        req.socket.destroy();
-        return;
-      }
-      const send = (/** @type {number} */ status, /** @type {unknown} */ body) => {
-        entry.status = status;
-        res.writeHead(status, {
-          "content-type": "application/json;charset=utf-8",
-          "cache-control": "no-store",
-        });
-        res.end(JSON.stringify(body));
-      };
-      if (state.outage === "503") return send(503, { ErrorMessage: "Service Unavailable" });
-      try {
-        route(url, req.method ?? "", req.headers, Buffer.concat(chunks).toString(), entry, send);
-      } catch {
-        send(500, { ErrorMessage: "simulator error" });
-      }
-    });
-  });
+  const server = createServer(
+    recordedRequests({
+      requests,
+      state,
+      kindOf,
+      describe(entry, url) {
+        const named = /\/(?:destinations|subaccountDestinations|instanceDestinations)\/([^/]+)$/.exec(
+          url.pathname,
+        )?.[1];
+        if (named !== undefined) entry.name = decodeURIComponent(named);
+      },
+      handle(req, res, url, requestBody, entry) {
+        const send = (/** @type {number} */ status, /** @type {unknown} */ body) => {
+          entry.status = status;
+          res.writeHead(status, {
+            "content-type": "application/json;charset=utf-8",
+            "cache-control": "no-store",
+          });
+          res.end(JSON.stringify(body));
+        };
+        if (state.outage === "503") return send(503, { ErrorMessage: "Service Unavailable" });
+        try {
+          route(url, req.method ?? "", req.headers, requestBody, entry, send);
+        } catch {
+          send(500, { ErrorMessage: "simulator error" });
+        }
+      },
+    }),
+  );
 
   /**
    * @param {URL} url @param {string} method @param {import("node:http").IncomingHttpHeaders} headers
@@ -210,21 +207,14 @@ export async function startDestinationSim(options = {}) {
       : send(404, { ErrorMessage: "Configuration with the specified name was not found" });
   }
 
-  /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} body @param {SimRequest} entry @param {(s: number, b: unknown) => void} send */
-  function token(headers, body, entry, send) {
-    const grant = clientCredentialsGrant({
-      headers,
-      body,
-      clientId,
-      clientSecret,
-      accessTokens,
-      ttl: state.tokenTtl,
-      prefix: "sim-cc",
-      scope: "uaa.resource",
-    });
-    entry.clientAuth = grant.clientAuth;
-    return send(grant.status, grant.body);
-  }
+  const token = tokenEndpoint({
+    clientId,
+    clientSecret,
+    accessTokens,
+    state,
+    prefix: "sim-cc",
+    scope: "uaa.resource",
+  });
 
   /** @param {string} name @param {string | undefined} userToken @param {(s: number, b: unknown) => void} send */
   function find(name, userToken, send) {
@@ -284,13 +274,7 @@ export async function startDestinationSim(options = {}) {
     ];
   }
 
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve(undefined));
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  const base = `http://${host}:${port}`;
+  const { base, port } = await listen(server, host, options.port ?? 0);
   const binding = {
     label: "destination",
     provider: null,
@@ -361,27 +345,23 @@ function kindOf(path) {
   return api[2] === undefined ? "list" : "get";
 }
 
-const isMain =
-  process.argv[1] !== undefined &&
-  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (isMain) {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string", default: "0" },
-      host: { type: "string", default: "127.0.0.1" },
-      destinations: { type: "string" },
-      backend: { type: "string", default: "http://127.0.0.1:8788" },
-    },
-  });
-  const destinations = values.destinations
-    ? JSON.parse(readFileSync(values.destinations, "utf8"))
-    : sampleDestinations(values.backend);
-  const sim = await startDestinationSim({ destinations, host: values.host, port: Number(values.port) });
-  process.stdout.write(`${JSON.stringify({ destination: [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(
-    `destination service simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`,
-  );
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
+const USAGE = `Usage: node scripts/sim/destination.mjs [--port N] [--host H] [--destinations FILE] [--backend URL]
+  --destinations FILE  the destinations (JSON array); default: samples pointing at --backend
+  --backend URL        the samples' backend (default http://127.0.0.1:8788)`;
+
+await runIfMain(
+  import.meta.url,
+  serviceSimCommand({
+    name: "destination service simulator",
+    usage: USAGE,
+    service: "destination",
+    options: { destinations: { type: "string" }, backend: { type: "string" } },
+    start: (values, address) =>
+      startDestinationSim({
+        destinations: values.destinations
+          ? JSON.parse(readFileSync(values.destinations, "utf8"))
+          : sampleDestinations(values.backend ?? "http://127.0.0.1:8788"),
+        ...address,
+      }),
+  }),
+);

@@ -16,11 +16,18 @@
 // Standalone:   node scripts/sim/html5-repo.mjs [--port N] [--apps file.json]
 //               prints VCAP_SERVICES (JSON) and serves until stopped.
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { clientCredentialsGrant, hasValidBearer, header, outageControls } from "./client-credentials.mjs";
+import { runIfMain } from "../lib/cli.mjs";
+import {
+  hasValidBearer,
+  header,
+  listen,
+  outageControls,
+  recordedRequests,
+  tokenEndpoint,
+} from "./client-credentials.mjs";
+import { serviceSimCommand } from "./cli.mjs";
 
 const CONTENT = "/applications/content";
 
@@ -71,71 +78,52 @@ export async function startHtml5RepoSim(options = {}) {
   };
   for (const app of options.apps ?? []) put(app);
 
-  const server = createServer((req, res) => {
-    const chunks = /** @type {Buffer[]} */ ([]);
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      const url = new URL(req.url ?? "/", "http://sim");
-      /** @type {SimRequest} */
-      const entry = {
-        method: req.method ?? "",
-        path: url.pathname,
-        kind: kindOf(url.pathname),
-        status: 0,
-        at: Date.now(),
-      };
-      if (requests.length >= 10_000) requests.splice(0, 1_000); // bounded on long runs
-      requests.push(entry);
-      if (state.outage === "reset") {
-        entry.status = -1;
-        req.socket.destroy();
-        return;
-      }
-      /** @param {number} status @param {Record<string, string>} headers @param {string} [body] @param {Promise<string>} [rest] */
-      const send = (status, headers, body, rest) => {
-        entry.status = status;
-        res.writeHead(status, headers);
-        if (rest === undefined || req.method === "HEAD")
-          return void res.end(req.method === "HEAD" ? undefined : body);
-        res.write(body ?? "");
-        rest.then(
-          (tail) => res.end(tail),
-          () => res.destroy(),
-        );
-      };
-      const json = (/** @type {number} */ status, /** @type {unknown} */ body) =>
-        send(status, { "content-type": "application/json;charset=utf-8" }, JSON.stringify(body));
-      if (state.outage === "503") return json(503, { error: "Service Unavailable" });
-      try {
-        if (url.pathname === "/uaa/oauth/token") {
-          if (req.method !== "POST") return json(405, { error: "invalid_request" });
-          return token(req.headers, Buffer.concat(chunks).toString(), entry, json);
+  const server = createServer(
+    recordedRequests({
+      requests,
+      state,
+      kindOf,
+      handle(req, res, url, requestBody, entry) {
+        /** @param {number} status @param {Record<string, string>} headers @param {string} [body] @param {Promise<string>} [rest] */
+        const send = (status, headers, body, rest) => {
+          entry.status = status;
+          res.writeHead(status, headers);
+          if (rest === undefined || req.method === "HEAD")
+            return void res.end(req.method === "HEAD" ? undefined : body);
+          res.write(body ?? "");
+          rest.then(
+            (tail) => res.end(tail),
+            () => res.destroy(),
+          );
+        };
+        const json = (/** @type {number} */ status, /** @type {unknown} */ body) =>
+          send(status, { "content-type": "application/json;charset=utf-8" }, JSON.stringify(body));
+        if (state.outage === "503") return json(503, { error: "Service Unavailable" });
+        try {
+          if (url.pathname === "/uaa/oauth/token") {
+            if (req.method !== "POST") return json(405, { error: "invalid_request" });
+            return token(req.headers, requestBody, entry, json);
+          }
+          if (!url.pathname.startsWith(`${CONTENT}/`)) return json(404, { error: "Not Found" });
+          if (req.method !== "GET" && req.method !== "HEAD")
+            return json(405, { error: "Method Not Allowed" });
+          if (!hasValidBearer(req.headers, accessTokens)) return json(401, { error: "Unauthorized" });
+          return content(url.pathname.slice(CONTENT.length + 1), req.headers, entry, send, json);
+        } catch {
+          return json(500, { error: "simulator error" });
         }
-        if (!url.pathname.startsWith(`${CONTENT}/`)) return json(404, { error: "Not Found" });
-        if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "Method Not Allowed" });
-        if (!hasValidBearer(req.headers, accessTokens)) return json(401, { error: "Unauthorized" });
-        return content(url.pathname.slice(CONTENT.length + 1), req.headers, entry, send, json);
-      } catch {
-        return json(500, { error: "simulator error" });
-      }
-    });
-  });
+      },
+    }),
+  );
 
-  /** @param {import("node:http").IncomingHttpHeaders} headers @param {string} body @param {SimRequest} entry @param {(s: number, b: unknown) => void} json */
-  function token(headers, body, entry, json) {
-    const grant = clientCredentialsGrant({
-      headers,
-      body,
-      clientId,
-      clientSecret,
-      accessTokens,
-      ttl: state.tokenTtl,
-      prefix: "sim-html5",
-      scope: "html5-apps-repo-uaa!b2.app-runtime",
-    });
-    entry.clientAuth = grant.clientAuth;
-    return json(grant.status, grant.body);
-  }
+  const token = tokenEndpoint({
+    clientId,
+    clientSecret,
+    accessTokens,
+    state,
+    prefix: "sim-html5",
+    scope: "html5-apps-repo-uaa!b2.app-runtime",
+  });
 
   /**
    * @param {string} rest `<appKey>/<path>` @param {import("node:http").IncomingHttpHeaders} headers @param {SimRequest} entry
@@ -178,13 +166,7 @@ export async function startHtml5RepoSim(options = {}) {
     return send(200, answer, body, later);
   }
 
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve(undefined));
-  });
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  const base = `http://${host}:${port}`;
+  const { base, port } = await listen(server, host, options.port ?? 0);
   const binding = {
     label: "html5-apps-repo",
     provider: null,
@@ -260,24 +242,20 @@ function typeFor(file) {
   );
 }
 
-const isMain =
-  process.argv[1] !== undefined &&
-  realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-if (isMain) {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string", default: "0" },
-      host: { type: "string", default: "127.0.0.1" },
-      apps: { type: "string" },
-    },
-  });
-  const apps = values.apps ? JSON.parse(readFileSync(values.apps, "utf8")) : sampleApps();
-  const sim = await startHtml5RepoSim({ apps, host: values.host, port: Number(values.port) });
-  process.stdout.write(`${JSON.stringify({ "html5-apps-repo": [sim.binding] }, null, 2)}\n`);
-  process.stderr.write(
-    `HTML5 application repository simulator on ${sim.url} (VCAP_SERVICES above); Ctrl+C stops it\n`,
-  );
-  const stop = () => void sim.stop().then(() => process.exit(0));
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
+const USAGE = `Usage: node scripts/sim/html5-repo.mjs [--port N] [--host H] [--apps FILE]
+  --apps FILE  the applications (JSON array); default: a sample app`;
+
+await runIfMain(
+  import.meta.url,
+  serviceSimCommand({
+    name: "HTML5 application repository simulator",
+    usage: USAGE,
+    service: "html5-apps-repo",
+    options: { apps: { type: "string" } },
+    start: (values, address) =>
+      startHtml5RepoSim({
+        apps: values.apps ? JSON.parse(readFileSync(values.apps, "utf8")) : sampleApps(),
+        ...address,
+      }),
+  }),
+);

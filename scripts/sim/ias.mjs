@@ -186,35 +186,9 @@ export async function startIasSim(options = {}) {
     if (entry.appTid && entry.appTid !== appTid)
       return sendJson(res, 400, { error: "invalid_request", error_description: "unknown app_tid" });
     const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") {
-      const r = p.redeemCode(res, form, REALM);
-      if (r)
-        sendJson(
-          res,
-          200,
-          await tokenResponse({
-            user: r.user,
-            sid: r.code.sid,
-            scopes: r.code.scopes,
-            authTime: r.code.authTime,
-            nonce: r.code.nonce,
-            refreshToken: r.refreshToken,
-          }),
-        );
-    } else if (grantType === "refresh_token") {
-      const r = p.redeemRefresh(res, form, REALM);
-      if (r)
-        sendJson(
-          res,
-          200,
-          await tokenResponse({
-            user: r.user,
-            sid: r.grant.sid,
-            scopes: r.grant.scopes,
-            authTime: r.grant.authTime,
-            refreshToken: r.refreshToken,
-          }),
-        );
+    if (grantType === "authorization_code" || grantType === "refresh_token") {
+      const r = p.redeemGrant(res, form, REALM);
+      if (r) sendJson(res, 200, await tokenResponse(r));
     } else if (grantType === "password") {
       const user = p.passwordUser(res, form);
       if (!user) return;

@@ -235,6 +235,25 @@ export async function createProvider(o) {
     return { grant: r, user, refreshToken };
   }
 
+  /**
+   * An authorization_code or refresh_token grant (the two that continue a sign-in), checked:
+   * the user, the sign-in's session id, scopes and time, the code's nonce, and the refresh
+   * token to answer with; undefined when answered.
+   * @param {Res} res @param {URLSearchParams} form @param {string} realm
+   */
+  function redeemGrant(res, form, realm) {
+    if (form.get("grant_type") === "authorization_code") {
+      const r = redeemCode(res, form, realm);
+      if (!r) return undefined;
+      const { sid, scopes, authTime, nonce } = r.code;
+      return { user: r.user, sid, scopes, authTime, nonce, refreshToken: r.refreshToken };
+    }
+    const r = redeemRefresh(res, form, realm);
+    if (!r) return undefined;
+    const { sid, scopes, authTime } = r.grant;
+    return { user: r.user, sid, scopes, authTime, nonce: undefined, refreshToken: r.refreshToken };
+  }
+
   /** A password grant's user, or undefined when answered. @param {Res} res @param {URLSearchParams} form */
   function passwordUser(res, form) {
     const user = userNamed(form.get("username") ?? "");
@@ -309,8 +328,7 @@ export async function createProvider(o) {
     loginOrCode,
     loginPost,
     tokenRequest,
-    redeemCode,
-    redeemRefresh,
+    redeemGrant,
     passwordUser,
     newRefreshToken,
     endSessionAndRedirect,

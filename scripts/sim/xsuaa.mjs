@@ -259,36 +259,11 @@ export async function startXsuaaSim(options = {}) {
     const form = await p.tokenRequest(req, res, entry, { mtls });
     if (!form) return;
     const grantType = /** @type {string} */ (form.get("grant_type"));
-    if (grantType === "authorization_code") {
-      const r = p.redeemCode(res, form, zone.zoneId);
-      if (r)
-        sendJson(
-          res,
-          200,
-          await tokenResponse({
-            zone,
-            grantType,
-            scopes: r.code.scopes,
-            user: r.user,
-            authTime: r.code.authTime,
-            refreshToken: r.refreshToken,
-          }),
-        );
-    } else if (grantType === "refresh_token") {
-      const r = p.redeemRefresh(res, form, zone.zoneId);
-      if (r)
-        sendJson(
-          res,
-          200,
-          await tokenResponse({
-            zone,
-            grantType,
-            scopes: r.grant.scopes,
-            user: r.user,
-            authTime: r.grant.authTime,
-            refreshToken: r.refreshToken,
-          }),
-        );
+    if (grantType === "authorization_code" || grantType === "refresh_token") {
+      const r = p.redeemGrant(res, form, zone.zoneId);
+      if (!r) return;
+      const { user, scopes, authTime, refreshToken } = r;
+      sendJson(res, 200, await tokenResponse({ zone, grantType, scopes, user, authTime, refreshToken }));
     } else if (grantType === "password") {
       const user = p.passwordUser(res, form);
       if (!user) return;
