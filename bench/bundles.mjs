@@ -88,24 +88,7 @@ export async function buildBundles() {
         outfile: routerCpuWorker,
         alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
       }),
-      build({
-        stdin: {
-          contents: [
-            'export { seal, open, fingerprint } from "./src/session/codec.ts";',
-            'export { KeyRing } from "./src/session/keyring.ts";',
-            'export { MemoryTier, entryBytes } from "./src/session/memory-tier.ts";',
-          ].join("\n"),
-          resolveDir: ROOT,
-          loader: "ts",
-          sourcefile: "bench-node-lib.ts",
-        },
-        bundle: true,
-        format: "esm",
-        platform: "node",
-        target: "node20",
-        outfile: nodeLib,
-        logLevel: "error",
-      }),
+      buildNodeLib(nodeLib),
     ]);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -119,4 +102,41 @@ export async function buildBundles() {
     nodeLib,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The router Worker built from the sources under `root` (the working tree, or an extracted
+ * git revision), minified as wrangler.toml deploys it.
+ * @param {string} root @param {string} outfile
+ */
+export function buildRouterFrom(root, outfile) {
+  return build({
+    ...workerOptions,
+    minify: true,
+    entryPoints: [join(root, "src/index.ts")],
+    outfile,
+    alias: { "approuter-custom-store": join(root, "src/stores/no-custom-store.ts") },
+  });
+}
+
+/** A Node ESM bundle of the project's codec, key ring and first tier. @param {string} outfile */
+export function buildNodeLib(outfile) {
+  return build({
+    stdin: {
+      contents: [
+        'export { seal, open, fingerprint } from "./src/session/codec.ts";',
+        'export { KeyRing } from "./src/session/keyring.ts";',
+        'export { MemoryTier, entryBytes } from "./src/session/memory-tier.ts";',
+      ].join("\n"),
+      resolveDir: ROOT,
+      loader: "ts",
+      sourcefile: "bench-node-lib.ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+  });
 }

@@ -24,6 +24,7 @@ import { buildBundles, buildRouterBundle, directSocketWorker } from "./bundles.m
 import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
+import { preloadSessions, seedSessions } from "./seed.mjs";
 
 const USAGE =
   "Usage: node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
@@ -135,17 +136,7 @@ async function main() {
   const keyring = await lib.KeyRing.create([secret]);
   const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
   cleanups.push(() => direct.disconnect());
-  /** @type {{ cookie: string, csrf: string }[]} */
-  const sessions = [];
-  const pipeline = direct.pipeline();
-  for (let i = 0; i < POOL; i++) {
-    const id = randomBytes(32).toString("base64url");
-    const csrf = randomBytes(32).toString("base64url");
-    const sealed = await lib.seal({ ...reference.record, csrf }, { keyring, sessionId: id });
-    pipeline.set(sealed.storeKey, sealed.envelope, "PX", 15 * 60_000);
-    sessions.push({ cookie: `JSESSIONID=${id}`, csrf });
-  }
-  await pipeline.exec();
+  const sessions = await seedSessions({ lib, keyring, redis: direct, record: reference.record, count: POOL });
 
   const inspectorPort = await freePort();
   const mf = new Miniflare({
@@ -174,14 +165,7 @@ async function main() {
   const url = (await mf.unsafeGetDirectURL("router")).href.replace(/\/$/, "");
 
   // Every session into the first tier; then a warm-up so the JIT has settled.
-  for (const s of sessions) {
-    const res = await fetch(`${url}/bench/resource?id=1`, {
-      headers: { cookie: s.cookie, "x-csrf-token": "fetch" },
-    });
-    await res.arrayBuffer();
-    if (res.headers.get("x-csrf-token") !== s.csrf)
-      throw new Error("the router did not serve a seeded session");
-  }
+  await preloadSessions(url, sessions);
   const load = (/** @type {string} */ scenario, /** @type {number} */ duration) =>
     runSlice({
       url,
