@@ -66,7 +66,7 @@ const median = (values) => {
   const mid = s.length >> 1;
   return s.length % 2
     ? /** @type {number} */ (s[mid])
-    : /** @type {number} */ ((s[mid - 1]) + /** @type {number} */ (s[mid])) / 2;
+    : /** @type {number} */ (s[mid - 1] + /** @type {number} */ (s[mid])) / 2;
 };
 
 async function main() {
@@ -198,6 +198,19 @@ async function main() {
         3,
       )} | ${s.id === "floor" ? "" : fmt(above, 3)} | ${(h.usedBytes / 2 ** 20).toFixed(1)} (${(h.liveBytes / 2 ** 20).toFixed(1)}) | ${rs.reduce((a, x) => a + x.notServed, 0)} / ${rs.reduce((a, x) => a + x.non2xx, 0)} |`,
     );
+  }
+  // Adjacent slices share the machine's noise best: the change's effect as the median of
+  // the per-round differences new − base.
+  console.log("\n| paired, per round: new − base | CPU ms/req | ratio to floor |\n|---|---:|---:|");
+  for (const kind of ["anonymous", "first-tier"]) {
+    const base = rounds[`${kind} ${commit}`];
+    const now = rounds[`${kind} new`];
+    const cpu = now.map((x, i) => x.cpuMsPerRequest - /** @type {any} */ (base[i]).cpuMsPerRequest);
+    const ratio = now.map(
+      (x, i) =>
+        (x.reqPerSec - /** @type {any} */ (base[i]).reqPerSec) / /** @type {any} */ (floor[i]).reqPerSec,
+    );
+    console.log(`| ${kind} | ${fmt(cpu, 3)} | ${fmt(ratio, 2)} |`);
   }
 }
 
