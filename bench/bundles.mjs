@@ -4,7 +4,7 @@
 // ring and first tier (esbuild).
 import { execFile } from "node:child_process";
 import { build } from "esbuild";
-import { mkdtempSync, renameSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
@@ -114,6 +114,24 @@ export function buildRouterFrom(root, outfile) {
     ...workerOptions,
     minify: true,
     entryPoints: [join(root, "src/index.ts")],
+    outfile,
+    alias: { "approuter-custom-store": join(root, "src/stores/no-custom-store.ts") },
+  });
+}
+
+/**
+ * bench/router-cpu-worker.ts built against the sources under `root`.
+ * @param {string} root @param {string} outfile
+ */
+export function buildRouterCpuFrom(root, outfile) {
+  return build({
+    ...workerOptions,
+    stdin: {
+      contents: readFileSync(join(ROOT, "bench/router-cpu-worker.ts"), "utf8"),
+      resolveDir: join(root, "bench"),
+      loader: "ts",
+      sourcefile: "router-cpu-worker.ts",
+    },
     outfile,
     alias: { "approuter-custom-store": join(root, "src/stores/no-custom-store.ts") },
   });

@@ -19,11 +19,11 @@ import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
 import { freePort } from "../scripts/lib/free-port.mjs";
 import { startLocalRedis } from "../scripts/local-redis.mjs";
-import { buildNodeLib, buildRouterFrom, directSocketWorker, ROOT } from "./bundles.mjs";
+import { buildNodeLib, buildRouterCpuFrom, buildRouterFrom, directSocketWorker, ROOT } from "./bundles.mjs";
 import { forkReady, killAllNow, stopChild } from "./children.mjs";
 import { heapOf } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
-import { cpuMs, workerdPid } from "./process-cpu.mjs";
+import { cpuMs, cpuNs, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { preloadSessions, seedSessions } from "./seed.mjs";
 
@@ -78,15 +78,17 @@ async function main() {
   const dir = mkdtempSync(join(ROOT, "node_modules/.cache/bench-compare-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const baseRoot = join(dir, "base");
-  mkdirSync(baseRoot);
+  mkdirSync(join(baseRoot, "bench"), { recursive: true }); // router-cpu-worker.ts resolves from there
   // The base revision's sources; dependencies resolve from the working tree's node_modules.
   execFileSync("sh", ["-c", `git archive ${commit} src xs-app.json | tar -x -C "${baseRoot}"`], {
     cwd: ROOT,
   });
   const nodeLib = join(dir, "node-lib.mjs");
-  const [, , , reference, redis, backend] = await Promise.all([
+  const [, , , , , reference, redis, backend] = await Promise.all([
     buildRouterFrom(baseRoot, join(dir, "base.mjs")),
     buildRouterFrom(ROOT, join(dir, "new.mjs")),
+    buildRouterCpuFrom(baseRoot, join(dir, "base-cpu.mjs")),
+    buildRouterCpuFrom(ROOT, join(dir, "new-cpu.mjs")),
     buildNodeLib(nodeLib),
     referenceSession(),
     startLocalRedis(),
@@ -129,13 +131,17 @@ async function main() {
     cf: false,
     inspectorPort,
     handleRuntimeStdio: () => {},
-    workers: scenarios.map((s) =>
-      directSocketWorker(
-        s.worker,
-        s.script,
-        s.worker === "passthrough" ? { BACKEND_URL: backendUrl } : bindings,
+    workers: [
+      ...scenarios.map((s) =>
+        directSocketWorker(
+          s.worker,
+          s.script,
+          s.worker === "passthrough" ? { BACKEND_URL: backendUrl } : bindings,
+        ),
       ),
-    ),
+      directSocketWorker("base-cpu", join(dir, "base-cpu.mjs"), {}),
+      directSocketWorker("new-cpu", join(dir, "new-cpu.mjs"), {}),
+    ],
   });
   cleanups.push(() => mf.dispose());
   await mf.ready;
@@ -144,6 +150,38 @@ async function main() {
   const urls = {};
   for (const s of scenarios) urls[s.id] = (await mf.unsafeGetDirectURL(s.worker)).href.replace(/\/$/, "");
   for (const s of scenarios) if (s.sessions) await preloadSessions(urls[s.id], s.sessions);
+
+  // In-isolate cost per request, no network (bench/router-cpu-worker.ts): workerd's CPU time
+  // (schedstat: time waiting for a CPU does not count) for n=N minus n=0, base and new
+  // alternating; median and minimum over rounds.
+  log("in-isolate time per request");
+  const cpuUrls = {
+    base: (await mf.unsafeGetDirectURL("base-cpu")).href.replace(/\/$/, ""),
+    new: (await mf.unsafeGetDirectURL("new-cpu")).href.replace(/\/$/, ""),
+  };
+  /** workerd's CPU time (ms, schedstat) for one request to the router-CPU worker. */
+  const timed = async (/** @type {string} */ url) => {
+    const t = cpuNs(workerd);
+    const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+    await res.text();
+    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+    return (cpuNs(workerd) - t) / 1e6;
+  };
+  const N = 1000;
+  /** @type {Record<string, Record<string, number[]>>} */
+  const inIsolate = {};
+  for (const step of ["forward", "anonymous", "first-tier"]) {
+    inIsolate[step] = { base: [], new: [] };
+    for (const which of /** @type {const} */ (["base", "new"]))
+      await timed(`${cpuUrls[which]}/${step}?n=${N}`);
+    for (let r = 0; r < 3 * ROUNDS; r++) {
+      for (const which of /** @type {const} */ (["base", "new"])) {
+        const empty = await timed(`${cpuUrls[which]}/${step}?n=0`);
+        const full = await timed(`${cpuUrls[which]}/${step}?n=${N}`);
+        inIsolate[step][which].push(((full - empty) / N) * 1000);
+      }
+    }
+  }
 
   const load = (/** @type {(typeof scenarios)[number]} */ s, /** @type {number} */ duration) =>
     runSlice({
@@ -211,6 +249,16 @@ async function main() {
         (x.reqPerSec - /** @type {any} */ (base[i]).reqPerSec) / /** @type {any} */ (floor[i]).reqPerSec,
     );
     console.log(`| ${kind} | ${fmt(cpu, 3)} | ${fmt(ratio, 2)} |`);
+  }
+  console.log(
+    `\n| workerd CPU µs/request in the isolate, no network (median of ${3 * ROUNDS} rounds; min) | ${commit} | new | new − base (median) |\n|---|---:|---:|---:|`,
+  );
+  for (const [step, t] of Object.entries(inIsolate)) {
+    const b = Math.min(...t.base);
+    const n = Math.min(...t.new);
+    console.log(
+      `| ${step} | ${median(t.base).toFixed(1)} (${b.toFixed(1)}) | ${median(t.new).toFixed(1)} (${n.toFixed(1)}) | ${(median(t.new) - median(t.base)).toFixed(1)} |`,
+    );
   }
 }
 

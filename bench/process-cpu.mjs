@@ -21,6 +21,24 @@ export function cpuMs(pid) {
   return ((utime + stime) * 1000) / TICKS_PER_SECOND;
 }
 
+/**
+ * Nanoseconds the process's threads have spent on a CPU (/proc/<pid>/task/<tid>/schedstat,
+ * first field): finer than the 10 ms ticks of `cpuMs`, and like them blind to the time
+ * spent waiting for a CPU, so preemption by other processes does not count.
+ * @param {number} pid
+ */
+export function cpuNs(pid) {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return total;
+}
+
 /** Resident set size of the process in bytes (VmRSS). @param {number} pid */
 export function rssBytes(pid) {
   const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
