@@ -4,12 +4,14 @@
 // buys, measured as the bench measures (throughput ÷ floor, workerd process CPU per
 // request from /proc), for anonymous requests and sessions from the first tier.
 //
-//   node bench/compare.mjs [--base REF] [--rounds N] [-d seconds per slice] [-c connections]
+//   node bench/compare.mjs [--base REF] [--rounds N] [-d seconds per slice] [-c connections] [--isolate]
 //
 // REF (default HEAD) is extracted with `git archive` under node_modules/.cache and built
 // like the working tree (esbuild, minified as wrangler.toml deploys). Every scenario runs
 // once per round, in an order rotated each round; the table gives the median of the
-// per-round figures and their range. Needs redis-server.
+// per-round figures and their range. First, and alone with --isolate (about a minute), the
+// cost in the isolate without network (bench/router-cpu-worker.ts) as workerd's on-CPU time:
+// the steadiest measure on a shared machine. Needs redis-server.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -27,13 +29,15 @@ import { cpuMs, cpuNs, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { preloadSessions, seedSessions } from "./seed.mjs";
 
-const USAGE = "Usage: node bench/compare.mjs [--base REF] [--rounds N] [-d seconds] [-c connections]";
+const USAGE =
+  "Usage: node bench/compare.mjs [--base REF] [--rounds N] [-d seconds] [-c connections] [--isolate]";
 const { values: args } = parseArgs({
   options: {
     base: { type: "string", default: "HEAD" },
     rounds: { type: "string", default: "6" },
     duration: { type: "string", short: "d", default: "2" },
     connections: { type: "string", short: "c", default: "20" },
+    isolate: { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -183,6 +187,17 @@ async function main() {
     }
   }
 
+  console.log(
+    `\n| workerd CPU µs/request in the isolate, no network (median of ${3 * ROUNDS} rounds; min) | ${commit} | new | new − base (median) |\n|---|---:|---:|---:|`,
+  );
+  for (const [step, t] of Object.entries(inIsolate)) {
+    const b = Math.min(...t.base);
+    const n = Math.min(...t.new);
+    console.log(
+      `| ${step} | ${median(t.base).toFixed(1)} (${b.toFixed(1)}) | ${median(t.new).toFixed(1)} (${n.toFixed(1)}) | ${(median(t.new) - median(t.base)).toFixed(1)} |`,
+    );
+  }
+  if (args.isolate) return; // --isolate: the in-isolate measurement only
   const load = (/** @type {(typeof scenarios)[number]} */ s, /** @type {number} */ duration) =>
     runSlice({
       url: urls[s.id],
@@ -213,7 +228,9 @@ async function main() {
   /** @type {Record<string, any>} */
   const heaps = {};
   for (const s of scenarios)
-    heaps[s.id] = await heapOf(inspectorPort, s.worker, () => fetch(`${urls[s.id]}/`));
+    heaps[s.id] = await heapOf(inspectorPort, s.worker, () =>
+      fetch(`${urls[s.id]}/`).then((r) => r.arrayBuffer()),
+    );
 
   const floor = rounds.floor;
   const fmt = (/** @type {number[]} */ v, /** @type {number} */ d) =>
@@ -249,16 +266,6 @@ async function main() {
         (x.reqPerSec - /** @type {any} */ (base[i]).reqPerSec) / /** @type {any} */ (floor[i]).reqPerSec,
     );
     console.log(`| ${kind} | ${fmt(cpu, 3)} | ${fmt(ratio, 2)} |`);
-  }
-  console.log(
-    `\n| workerd CPU µs/request in the isolate, no network (median of ${3 * ROUNDS} rounds; min) | ${commit} | new | new − base (median) |\n|---|---:|---:|---:|`,
-  );
-  for (const [step, t] of Object.entries(inIsolate)) {
-    const b = Math.min(...t.base);
-    const n = Math.min(...t.new);
-    console.log(
-      `| ${step} | ${median(t.base).toFixed(1)} (${b.toFixed(1)}) | ${median(t.new).toFixed(1)} (${n.toFixed(1)}) | ${(median(t.new) - median(t.base)).toFixed(1)} |`,
-    );
   }
 }
 

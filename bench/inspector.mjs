@@ -36,7 +36,7 @@ export async function inspect(port, worker) {
 
 /**
  * The isolate's JavaScript heap: as it is, then after a full GC (workerd runs the GC when
- * the isolate next takes a request, so `poke` sends one).
+ * the isolate next takes a request, so `poke` sends requests until it ran).
  * @param {number} port @param {string} worker @param {() => Promise<unknown>} poke
  */
 export async function heapOf(port, worker, poke) {
@@ -44,9 +44,17 @@ export async function heapOf(port, worker, poke) {
   try {
     const before = await session.call("Runtime.getHeapUsage");
     await session.call("HeapProfiler.enable");
-    const gc = session.call("HeapProfiler.collectGarbage");
-    await poke();
-    await gc;
+    let collected = false;
+    const gc = session.call("HeapProfiler.collectGarbage").then(() => {
+      collected = true;
+    });
+    // The isolate handles inspector messages while it runs: a poke may come before the GC
+    // request is seen, so poke until the GC is done.
+    for (let i = 0; !collected; i++) {
+      if (i === 50) throw new Error(`no garbage collection in ${worker} after 50 requests`);
+      await poke();
+      await Promise.race([gc, new Promise((r) => setTimeout(r, 200))]);
+    }
     const after = await session.call("Runtime.getHeapUsage");
     await session.call("HeapProfiler.disable");
     return {
