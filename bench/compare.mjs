@@ -27,7 +27,7 @@ import { heapOf } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { cpuMs, cpuNs, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
-import { preloadSessions, seedSessions } from "./seed.mjs";
+import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 
 const USAGE =
   "Usage: node bench/compare.mjs [--base REF] [--rounds N] [-d seconds] [-c connections] [--isolate]";
@@ -110,18 +110,7 @@ async function main() {
   cleanups.push(() => direct.disconnect());
   const sessions = await seedSessions({ lib, keyring, redis: direct, record: reference.record, count: POOL });
 
-  const bindings = {
-    destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-    EXT_SESSION_MGT: JSON.stringify({
-      instanceName: "sessions",
-      storageType: "redis",
-      sessionSecret: secret,
-      revalidateAfter: 60_000,
-    }),
-    VCAP_SERVICES: JSON.stringify({
-      redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }],
-    }),
-  };
+  const bindings = routerBindings({ backendUrl, secret, storeUrl: redis.restUrl, token: redis.token });
   /** Each scenario on its own isolate. */
   const scenarios = [
     { id: "floor", worker: "passthrough", script: join(ROOT, "bench/passthrough-worker.js") },

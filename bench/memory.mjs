@@ -26,6 +26,7 @@ import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
 import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
+import { seedSessions } from "./seed.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -85,19 +86,13 @@ async function main() {
   const keyring = await lib.KeyRing.create([secret]);
   const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
   cleanups.push(() => direct.disconnect());
-  /** @type {{ cookie: string, csrf: string }[]} */
-  const sessions = [];
-  for (let i = 0; i < SESSIONS; i += 500) {
-    const pipeline = direct.pipeline();
-    for (let j = i; j < Math.min(SESSIONS, i + 500); j++) {
-      const id = randomBytes(32).toString("base64url");
-      const csrf = randomBytes(32).toString("base64url");
-      const sealed = await lib.seal({ ...reference.record, csrf }, { keyring, sessionId: id });
-      pipeline.set(sealed.storeKey, sealed.envelope, "PX", 15 * 60_000);
-      sessions.push({ cookie: `JSESSIONID=${id}`, csrf });
-    }
-    await pipeline.exec();
-  }
+  const sessions = await seedSessions({
+    lib,
+    keyring,
+    redis: direct,
+    record: reference.record,
+    count: SESSIONS,
+  });
   // Shuffled once; the load then cycles through them in that order.
   for (let i = sessions.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));

@@ -24,7 +24,7 @@ import { buildBundles, buildRouterBundle, directSocketWorker } from "./bundles.m
 import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
-import { preloadSessions, seedSessions } from "./seed.mjs";
+import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 
 const USAGE =
   "Usage: node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
@@ -144,20 +144,11 @@ async function main() {
     cf: false,
     handleRuntimeStdio: () => {},
     workers: [
-      directSocketWorker("router", routerBundle.router, {
-        destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-        EXT_SESSION_MGT: JSON.stringify({
-          instanceName: "sessions",
-          storageType: "redis",
-          sessionSecret: secret,
-          revalidateAfter: 60_000,
-        }),
-        VCAP_SERVICES: JSON.stringify({
-          redis: [
-            { name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } },
-          ],
-        }),
-      }),
+      directSocketWorker(
+        "router",
+        routerBundle.router,
+        routerBindings({ backendUrl, secret, storeUrl: redis.restUrl, token: redis.token }),
+      ),
     ],
   });
   cleanups.push(() => mf.dispose());

@@ -27,6 +27,7 @@ import { heapOf } from "./inspector.mjs";
 import { cpuMs, rssBytes, workerdPid } from "./process-cpu.mjs";
 import { runSlice, summarize } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
+import { routerBindings as benchRouterBindings } from "./seed.mjs";
 import { costTable, evaluateTargets, loadTable, sizeTable } from "./report.mjs";
 
 const USAGE = "Usage: node bench/run.mjs [--quick] [--json path] [-c connections] [-d seconds]";
@@ -212,16 +213,12 @@ async function main() {
     /** @type {string} */ storeUrl,
     /** @type {Record<string, string>} */ extra = {},
   ) => ({
-    destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-    EXT_SESSION_MGT: JSON.stringify({
-      instanceName: "sessions",
-      storageType: "redis",
-      sessionSecret: secret,
-      revalidateAfter: 60_000,
-      defaultRetryTimeout: RETRY_TIMEOUT_MS,
-    }),
-    VCAP_SERVICES: JSON.stringify({
-      redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }],
+    ...benchRouterBindings({
+      backendUrl,
+      secret,
+      storeUrl,
+      token,
+      session: { defaultRetryTimeout: RETRY_TIMEOUT_MS },
     }),
     ...extra,
   });

@@ -42,3 +42,25 @@ export async function preloadSessions(url, sessions) {
     );
   }
 }
+
+/**
+ * A router Worker's bindings as the benchmarks configure it: one destination `backend`,
+ * sessions in the Upstash-compatible store at `storeUrl` (EXT_SESSION_MGT, revalidateAfter
+ * 60 s unless `session` says otherwise).
+ * @param {{ backendUrl: string, secret: string, storeUrl: string, token: string, session?: Record<string, unknown> }} options
+ */
+export function routerBindings({ backendUrl, secret, storeUrl, token, session = {} }) {
+  return {
+    destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
+    EXT_SESSION_MGT: JSON.stringify({
+      instanceName: "sessions",
+      storageType: "redis",
+      sessionSecret: secret,
+      revalidateAfter: 60_000,
+      ...session,
+    }),
+    VCAP_SERVICES: JSON.stringify({
+      redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }],
+    }),
+  };
+}
