@@ -303,8 +303,6 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
     if (onClientAbort) clientSignal?.removeEventListener("abort", onClientAbort);
   }
 
-  const headers = new Headers(upstream.headers);
-  stripHopByHop(headers);
   // Location passes unchanged, as in SAP's router: backends build absolute URLs from the
   // X-Forwarded-* headers they get (a rewrite could not know the route's path prefix).
   const { status } = upstream;
@@ -312,7 +310,11 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   // carrying `webSocket`) goes back as it is. No body with a null-body status.
   if (status < 200 || status > 599) return upstream;
   const body = NULL_BODY_STATUSES.has(status) ? null : upstream.body;
-  return new Response(body, { status, statusText: upstream.statusText, headers });
+  // The constructor copies the headers, and its copy can be changed (fetch's cannot): the
+  // hop-by-hop ones are dropped from it, with no second copy.
+  const response = new Response(body, { status, statusText: upstream.statusText, headers: upstream.headers });
+  stripHopByHop(response.headers);
+  return response;
 }
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
