@@ -1,8 +1,10 @@
-// esbuild bundles the benchmark needs, written to a temporary directory:
-// the router Worker (as test/support/worker-bundle.ts builds it), the bench codec Worker,
-// and a Node ESM bundle of the project's codec, key ring and first tier.
+// Bundles the benchmark needs, written to a temporary directory: the router Worker as it is
+// deployed (`wrangler deploy --dry-run --outdir`: wrangler.toml's minify and alias), the
+// bench codec and router-CPU Workers, and a Node ESM bundle of the project's codec, key
+// ring and first tier (esbuild).
+import { execFile } from "node:child_process";
 import { build } from "esbuild";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
@@ -48,6 +50,27 @@ export async function buildRouterBundle() {
   return { router, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The router Worker exactly as `wrangler deploy` would upload it, moved to `outfile`.
+ * @param {string} outdir @param {string} outfile
+ */
+function deployedBundle(outdir, outfile) {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      join(ROOT, "node_modules/.bin/wrangler"),
+      ["deploy", "--dry-run", "--outdir", outdir],
+      { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" }, timeout: 120_000 },
+      (error, _stdout, stderr) => {
+        if (error) reject(new Error(`wrangler deploy --dry-run failed: ${error.message}\n${stderr}`));
+        else {
+          renameSync(join(outdir, "index.js"), outfile);
+          resolvePromise(undefined);
+        }
+      },
+    );
+  });
+}
+
 /** @returns {Promise<{ dir: string, router: string, codecWorker: string, routerCpuWorker: string, nodeLib: string, cleanup(): void }>} */
 export async function buildBundles() {
   const dir = mkdtempSync(join(tmpdir(), "approuter-edge-bench-"));
@@ -57,12 +80,7 @@ export async function buildBundles() {
   const nodeLib = join(dir, "node-lib.mjs");
   try {
     await Promise.all([
-      build({
-        ...workerOptions,
-        entryPoints: [join(ROOT, "src/index.ts")],
-        outfile: router,
-        alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
-      }),
+      deployedBundle(join(dir, "deploy"), router),
       build({ ...workerOptions, entryPoints: [join(ROOT, "bench/codec-worker.ts")], outfile: codecWorker }),
       build({
         ...workerOptions,
@@ -70,24 +88,7 @@ export async function buildBundles() {
         outfile: routerCpuWorker,
         alias: { "approuter-custom-store": join(ROOT, "src/stores/no-custom-store.ts") },
       }),
-      build({
-        stdin: {
-          contents: [
-            'export { seal, open, fingerprint } from "./src/session/codec.ts";',
-            'export { KeyRing } from "./src/session/keyring.ts";',
-            'export { MemoryTier, entryBytes } from "./src/session/memory-tier.ts";',
-          ].join("\n"),
-          resolveDir: ROOT,
-          loader: "ts",
-          sourcefile: "bench-node-lib.ts",
-        },
-        bundle: true,
-        format: "esm",
-        platform: "node",
-        target: "node20",
-        outfile: nodeLib,
-        logLevel: "error",
-      }),
+      buildNodeLib(nodeLib),
     ]);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -101,4 +102,59 @@ export async function buildBundles() {
     nodeLib,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The router Worker built from the sources under `root` (the working tree, or an extracted
+ * git revision), minified as wrangler.toml deploys it.
+ * @param {string} root @param {string} outfile
+ */
+export function buildRouterFrom(root, outfile) {
+  return build({
+    ...workerOptions,
+    minify: true,
+    entryPoints: [join(root, "src/index.ts")],
+    outfile,
+    alias: { "approuter-custom-store": join(root, "src/stores/no-custom-store.ts") },
+  });
+}
+
+/**
+ * bench/router-cpu-worker.ts built against the sources under `root`.
+ * @param {string} root @param {string} outfile
+ */
+export function buildRouterCpuFrom(root, outfile) {
+  return build({
+    ...workerOptions,
+    stdin: {
+      contents: readFileSync(join(ROOT, "bench/router-cpu-worker.ts"), "utf8"),
+      resolveDir: join(root, "bench"),
+      loader: "ts",
+      sourcefile: "router-cpu-worker.ts",
+    },
+    outfile,
+    alias: { "approuter-custom-store": join(root, "src/stores/no-custom-store.ts") },
+  });
+}
+
+/** A Node ESM bundle of the project's codec, key ring and first tier. @param {string} outfile */
+export function buildNodeLib(outfile) {
+  return build({
+    stdin: {
+      contents: [
+        'export { seal, open, fingerprint } from "./src/session/codec.ts";',
+        'export { KeyRing } from "./src/session/keyring.ts";',
+        'export { MemoryTier, entryBytes } from "./src/session/memory-tier.ts";',
+      ].join("\n"),
+      resolveDir: ROOT,
+      loader: "ts",
+      sourcefile: "bench-node-lib.ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    outfile,
+    logLevel: "error",
+  });
 }

@@ -20,12 +20,13 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
-import WebSocket from "ws";
 import { startLocalRedis } from "../scripts/local-redis.mjs";
 import { freePort } from "../scripts/lib/free-port.mjs";
 import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
+import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
+import { seedSessions } from "./seed.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -51,34 +52,6 @@ async function cleanupAll() {
   for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
 }
 process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
-
-/** One DevTools protocol session with a worker's isolate. */
-async function inspect(/** @type {number} */ port, /** @type {string} */ worker) {
-  const list = /** @type {any[]} */ (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json());
-  const target = list.find((t) => t.id === `core:user:${worker}`);
-  if (!target) throw new Error(`no inspector target for worker ${worker}`);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  let id = 0;
-  /** @type {(method: string, params?: object) => Promise<any>} */
-  const call = (method, params = {}) =>
-    new Promise((resolve) => {
-      const mine = ++id;
-      const onMessage = (/** @type {Buffer} */ data) => {
-        const message = JSON.parse(data.toString());
-        if (message.id === mine) {
-          ws.off("message", onMessage);
-          resolve(message.result);
-        }
-      };
-      ws.on("message", onMessage);
-      ws.send(JSON.stringify({ id: mine, method, params }));
-    });
-  return { call, close: () => ws.close() };
-}
 
 async function main() {
   const started = Date.now();
@@ -113,19 +86,13 @@ async function main() {
   const keyring = await lib.KeyRing.create([secret]);
   const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
   cleanups.push(() => direct.disconnect());
-  /** @type {{ cookie: string, csrf: string }[]} */
-  const sessions = [];
-  for (let i = 0; i < SESSIONS; i += 500) {
-    const pipeline = direct.pipeline();
-    for (let j = i; j < Math.min(SESSIONS, i + 500); j++) {
-      const id = randomBytes(32).toString("base64url");
-      const csrf = randomBytes(32).toString("base64url");
-      const sealed = await lib.seal({ ...reference.record, csrf }, { keyring, sessionId: id });
-      pipeline.set(sealed.storeKey, sealed.envelope, "PX", 15 * 60_000);
-      sessions.push({ cookie: `JSESSIONID=${id}`, csrf });
-    }
-    await pipeline.exec();
-  }
+  const sessions = await seedSessions({
+    lib,
+    keyring,
+    redis: direct,
+    record: reference.record,
+    count: SESSIONS,
+  });
   // Shuffled once; the load then cycles through them in that order.
   for (let i = sessions.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));

@@ -33,6 +33,28 @@ export function evaluateTargets({ scenarios, sizes, codecCpu, memory }) {
       met: ft.store.calls === 0,
     });
   }
+  // Issue 11: a request from the first tier, and an anonymous one, close to the floor.
+  for (const s of [ft, byId.anonymous]) {
+    if (!s) continue;
+    if (s.id === "anonymous") {
+      targets.push({
+        id: "anonymous-vs-floor",
+        measure: "anonymous: req/s vs floor",
+        target: "≥ 90 % of floor",
+        value: pct(s.ratioToFloor),
+        met: s.ratioToFloor >= 0.9,
+      });
+    }
+    if (typeof s.workerdCpuMsAboveFloor === "number") {
+      targets.push({
+        id: `${s.id}-cpu-above-floor`,
+        measure: `${s.id}: workerd CPU/request above the floor's`,
+        target: "≤ 0.1 ms",
+        value: `${fixed(s.workerdCpuMsAboveFloor, 3)} ms`,
+        met: s.workerdCpuMsAboveFloor <= 0.1,
+      });
+    }
+  }
   const rec = byId.recovery;
   if (rec) {
     const get = rec.store.getPerRequest;
@@ -126,6 +148,39 @@ export function loadTable({ scenarios, targets, floor }) {
     "ratio = req/s ÷ floor req/s, with the range of the per-round ratios in brackets; the store-fault scenarios ran one after the other. " +
     "Latency resolution 1 ms. Store calls/req: redis-server commands during the runs ÷ requests sent.";
   return [header, "", ...rows, ...(notes.length > 0 ? ["", ...notes] : [])].join("\n");
+}
+
+/**
+ * What a request costs workerd, as an operator sees it: throughput against the floor, the
+ * workerd process's CPU per request (from /proc) and the isolate's JavaScript heap, each
+ * next to the floor's.
+ * @param {any} results
+ */
+export function costTable({ scenarios, targets, floor }) {
+  const t = Object.fromEntries(targets.map((/** @type {Target} */ x) => [x.id, x]));
+  const floorHeap = floor.heap ? heapCell(floor.heap) : "?";
+  const rows = [
+    "| scenario | ratio to floor | workerd CPU ms/req | above floor ms/req | heap MiB after run (live after GC) | floor heap MiB | target |",
+    "|---|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const s of scenarios) {
+    if (typeof s.workerdCpuMsPerRequest !== "number") continue; // not served by workerd
+    const above = s.id === "floor" ? "" : fixed(s.workerdCpuMsAboveFloor, 3);
+    const goals = [t[`${s.id}-vs-floor`], t[`${s.id}-cpu-above-floor`]].filter(Boolean);
+    rows.push(
+      `| ${s.name} | ${ratioCell(s)} | ${fixed(s.workerdCpuMsPerRequest, 3)} | ${above} | ${s.heap ? heapCell(s.heap) : "?"} | ${floorHeap} | ${goals.map((g) => `${g.target}: ${mark(g)}`).join("; ")} |`,
+    );
+  }
+  return [
+    "Cost in workerd: CPU = the workerd process's utime + stime (/proc) during the scenario's runs ÷ requests sent; heap = the scenario's isolate (inspector) right after its runs, live after a full GC in brackets.",
+    "",
+    ...rows,
+  ].join("\n");
+}
+
+/** @param {{ usedBytes: number, liveBytes: number }} heap */
+function heapCell(heap) {
+  return `${fixed(heap.usedBytes / MiB, 1)} (${fixed(heap.liveBytes / MiB, 1)})`;
 }
 
 /** @param {any} results */

@@ -20,11 +20,15 @@ import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
+import { freePort } from "../scripts/lib/free-port.mjs";
 import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
 import { ask, forkReady, killAllNow, stopChild, track } from "./children.mjs";
+import { heapOf } from "./inspector.mjs";
+import { cpuMs, rssBytes, workerdPid } from "./process-cpu.mjs";
 import { runSlice, summarize } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
-import { evaluateTargets, loadTable, sizeTable } from "./report.mjs";
+import { routerBindings as benchRouterBindings } from "./seed.mjs";
+import { costTable, evaluateTargets, loadTable, sizeTable } from "./report.mjs";
 
 const USAGE = "Usage: node bench/run.mjs [--quick] [--json path] [-c connections] [-d seconds]";
 
@@ -209,23 +213,21 @@ async function main() {
     /** @type {string} */ storeUrl,
     /** @type {Record<string, string>} */ extra = {},
   ) => ({
-    destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-    EXT_SESSION_MGT: JSON.stringify({
-      instanceName: "sessions",
-      storageType: "redis",
-      sessionSecret: secret,
-      revalidateAfter: 60_000,
-      defaultRetryTimeout: RETRY_TIMEOUT_MS,
-    }),
-    VCAP_SERVICES: JSON.stringify({
-      redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }],
+    ...benchRouterBindings({
+      backendUrl,
+      secret,
+      storeUrl,
+      token,
+      session: { defaultRetryTimeout: RETRY_TIMEOUT_MS },
     }),
     ...extra,
   });
   const worker = directSocketWorker;
   let runtimeOutput = "";
+  const inspectorPort = await freePort();
   const mf = new Miniflare({
     cf: false,
+    inspectorPort, // the isolates' heaps after the runs (bench/inspector.mjs)
     handleRuntimeStdio(stdout, stderr) {
       const keep = (/** @type {Buffer} */ chunk) => {
         runtimeOutput = (runtimeOutput + chunk.toString("utf8")).slice(-4000);
@@ -236,6 +238,8 @@ async function main() {
     workers: [
       worker("passthrough", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
       worker("router", bundles.router, routerBindings(restUrl)),
+      // anonymous requests get their own isolate, so each scenario's heap is its own
+      worker("router-anonymous", bundles.router, routerBindings(restUrl)),
       worker("router-recover", bundles.router, routerBindings(restUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),
       worker("router-faulty", bundles.router, routerBindings(proxyUrl)),
       worker(
@@ -249,12 +253,16 @@ async function main() {
   });
   cleanups.push(() => mf.dispose());
   await mf.ready;
+  // All workers live in this one workerd process; the scenarios run one at a time, so the
+  // process's CPU during a scenario's runs is that scenario's.
+  const workerd = workerdPid();
   const urlOf = async (/** @type {string} */ name) =>
     (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const urls = {
     direct: backendUrl,
     passthrough: await urlOf("passthrough"),
     router: await urlOf("router"),
+    anonymous: await urlOf("router-anonymous"),
     recover: await urlOf("router-recover"),
     faulty: await urlOf("router-faulty"),
     faultyRecover: await urlOf("router-faulty-recover"),
@@ -285,22 +293,28 @@ async function main() {
     if (!(await serves(url, s)))
       throw new Error(`a router worker did not serve a seeded session (${url})\n${runtimeOutput}`);
   }
-  for (const url of [urls.passthrough, urls.router]) {
+  for (const url of [urls.passthrough, urls.router, urls.anonymous]) {
     const res = await get(url);
     if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}\n${runtimeOutput}`);
   }
 
   // 6. load scenarios
-  /** @typedef {{ id: string, name: string, url: string, sessions?: any[], fetchToken?: boolean, preload?: boolean, fault?: any }} Definition */
+  /** @typedef {{ id: string, name: string, url: string, worker?: string, sessions?: any[], fetchToken?: boolean, preload?: boolean, fault?: any }} Definition */
   /** The main scenarios, measured interleaved: the same machine noise falls on all of them. @type {Definition[]} */
   const main = [
     { id: "direct", name: "backend directly (Node → backend)", url: urls.direct },
-    { id: "floor", name: "bare pass-through worker (floor)", url: urls.passthrough },
-    { id: "anonymous", name: "router, anonymous, public route", url: urls.router },
+    { id: "floor", name: "bare pass-through worker (floor)", url: urls.passthrough, worker: "passthrough" },
+    {
+      id: "anonymous",
+      name: "router, anonymous, public route",
+      url: urls.anonymous,
+      worker: "router-anonymous",
+    },
     {
       id: "recovery",
       name: "router, session recovered from the store",
       url: urls.recover,
+      worker: "router-recover",
       sessions: recoverySessions,
       fetchToken: true,
     },
@@ -308,6 +322,7 @@ async function main() {
       id: "first-tier",
       name: "router, session from the first tier",
       url: urls.router,
+      worker: "router",
       sessions: firstTierSessions,
       fetchToken: true,
       preload: true,
@@ -319,6 +334,7 @@ async function main() {
       id: "first-tier-slow",
       name: `router, first tier, store slow (+${FAULT_DELAY_MS} ms)`,
       url: urls.faulty,
+      worker: "router-faulty",
       sessions: firstTierSessions,
       fetchToken: true,
       preload: true,
@@ -328,6 +344,7 @@ async function main() {
       id: "recovery-slow",
       name: `router, recovery, store slow (+${FAULT_DELAY_MS} ms)`,
       url: urls.faultyRecover,
+      worker: "router-faulty-recover",
       sessions: recoverySessions,
       fetchToken: true,
       fault: { kind: "delay", ms: FAULT_DELAY_MS },
@@ -336,6 +353,7 @@ async function main() {
       id: "first-tier-down",
       name: "router, first tier, store down",
       url: urls.faulty,
+      worker: "router-faulty",
       sessions: firstTierSessions,
       fetchToken: true,
       preload: true,
@@ -345,6 +363,7 @@ async function main() {
       id: "recovery-down",
       name: "router, recovery, store down",
       url: urls.faultyRecover,
+      worker: "router-faulty-recover",
       sessions: recoverySessions,
       fetchToken: true,
       fault: { kind: "refuse" },
@@ -365,18 +384,25 @@ async function main() {
       if (ok.includes(false)) throw new Error(`preloading sessions into ${def.id} failed\n${runtimeOutput}`);
     }
   };
-  /** Per scenario: its measured slices and the store commands counted during them. */
+  /** Per scenario: its measured slices, the store commands and workerd CPU counted during them, its isolate's heap after them. */
   const measured = new Map(
-    /** @type {Array<[string, { slices: any[], commands: Record<string, number>, proxy: number }]>} */ (
-      [...main, ...faults].map((d) => [d.id, { slices: [], commands: {}, proxy: 0 }])
+    /** @type {Array<[string, { slices: any[], commands: Record<string, number>, proxy: number, cpuMs: number, heap: any }]>} */ (
+      [...main, ...faults].map((d) => [d.id, { slices: [], commands: {}, proxy: 0, cpuMs: 0, heap: null }])
     ),
   );
+  const heapAfter = async (/** @type {Definition} */ def) => {
+    if (!def.worker) return;
+    const m = measured.get(def.id);
+    m.heap = await heapOf(inspectorPort, def.worker, () => get(def.url));
+  };
   const measureSlice = async (/** @type {Definition} */ def, /** @type {number} */ seconds) => {
     const m = measured.get(def.id);
     const before = await commandCounts(redis);
     const proxyBefore = def.fault ? await proxyRequests() : 0;
+    const cpuBefore = cpuMs(workerd);
     m.slices.push(await runSlice({ ...loadOptions(def), duration: seconds }));
     await sleep(settleMs(def));
+    m.cpuMs += cpuMs(workerd) - cpuBefore; // after-response work included
     const after = await commandCounts(redis);
     if (def.fault) m.proxy += (await proxyRequests()) - proxyBefore;
     for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
@@ -398,6 +424,7 @@ async function main() {
     log(`round ${round + 1}/${ROUNDS}: ${order.map((d) => d.id).join(", ")} (${slice} s each)`);
     for (const def of order) await measureSlice(def, slice);
   }
+  for (const def of main) await heapAfter(def);
   for (const def of faults) {
     log(`scenario ${def.id}`);
     await setFault({ kind: "pass" });
@@ -406,11 +433,13 @@ async function main() {
     await runSlice({ ...loadOptions(def), duration: WARMUP });
     await sleep(settleMs(def));
     await measureSlice(def, DURATION);
+    await heapAfter(def);
     await setFault({ kind: "pass" });
   }
 
   const floorRun = measured.get("floor");
   const floorLoad = summarize(floorRun.slices, { url: urls.passthrough, connections: CONNECTIONS });
+  const floorCpuPerRequest = floorLoad.sent > 0 ? floorRun.cpuMs / floorLoad.sent : 0;
   const all = [...main, ...faults].map((def) => {
     const m = measured.get(def.id);
     const load = summarize(m.slices, { url: def.url, connections: CONNECTIONS });
@@ -437,6 +466,11 @@ async function main() {
       sliceReqPerSec: load.sliceReqPerSec,
       ratioToFloor: floorLoad.reqPerSec > 0 ? load.reqPerSec / floorLoad.reqPerSec : 0,
       roundRatios,
+      // workerd process CPU (utime + stime from /proc) during the runs ÷ requests sent; the
+      // direct scenario does not go through workerd.
+      workerdCpuMsPerRequest: def.worker ? per(m.cpuMs) : null,
+      workerdCpuMsAboveFloor: def.worker ? per(m.cpuMs) - floorCpuPerRequest : null,
+      heap: m.heap,
       latencyMs: load.latency,
       non2xx: load.non2xx,
       errors: load.errors,
@@ -523,6 +557,8 @@ async function main() {
   const routerCpu = {};
   for (const step of ["bare", "forward", "anonymous", "first-tier"]) routerCpu[step] = await perRequest(step);
 
+  const workerdRss = rssBytes(workerd);
+
   // stop the servers before the memory measurement (it wants the CPU); keep the bundles
   await cleanupAll(1);
 
@@ -557,10 +593,19 @@ async function main() {
         "Latencies come from autocannon's histogram: 1 ms resolution.",
         "Sessions are seeded into Redis with the project's codec, shaped like the reference session (three RS256 tokens).",
         "Store calls are redis-server commands (INFO commandstats) during the measured run; a session read is one GET per configured secret in one REST pipeline.",
+        "workerd CPU/request is the workerd process's utime + stime (/proc/<pid>/stat, 10 ms ticks) during a scenario's runs and the settling pause after each, ÷ requests sent; every worker shares that one process and the scenarios run one at a time.",
+        "Heap is the scenario's isolate's JavaScript heap (inspector Runtime.getHeapUsage) right after its runs, then after a full GC (HeapProfiler.collectGarbage).",
         "Codec CPU is wall time measured from Node around N operations in one request, minus an empty request: an upper bound of CPU time.",
       ],
     },
-    floor: { reqPerSec: floorReqPerSec, rounds: floorLoad.sliceReqPerSec, spread: floorSpread },
+    floor: {
+      reqPerSec: floorReqPerSec,
+      rounds: floorLoad.sliceReqPerSec,
+      spread: floorSpread,
+      workerdCpuMsPerRequest: floorCpuPerRequest,
+      heap: floorRun.heap,
+    },
+    workerd: { pid: workerd, rssBytes: workerdRss },
     scenarios,
     sizes,
     codecCpu,
@@ -572,6 +617,8 @@ async function main() {
   writeFileSync(JSON_PATH, `${JSON.stringify(results, null, 2)}\n`);
 
   console.log(loadTable(results));
+  console.log("");
+  console.log(costTable(results));
   console.log("");
   console.log(sizeTable(results));
   console.log("");

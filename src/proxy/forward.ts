@@ -104,10 +104,20 @@ const CLIENT_CONTROLLED = new Set([
   "x-cluster-client-ip",
 ]);
 
-function stripHopByHop(headers: Headers): void {
-  // One pass over the names present (a handful) instead of a delete per listed name.
-  const present: string[] = [];
-  for (const name of headers.keys()) if (HOP_BY_HOP.has(name)) present.push(name);
+/**
+ * Drops the hop-by-hop headers `present` and those Connection nominates. A lookup per
+ * listed name: iterating Headers makes workerd copy and sort every header, values too.
+ */
+/** @param name a header name (any case) */
+function isSpoofable(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(lower);
+}
+
+function stripHopByHop(
+  headers: Headers,
+  present: readonly string[] = HOP_BY_HOP_HEADERS.filter((name) => headers.has(name)),
+): void {
   if (present.length === 0) return;
   const nominated = headers.get("connection");
   if (nominated !== null) {
@@ -172,7 +182,15 @@ function upstreamRequestParts(
   const headers = new Headers(incoming.headers);
   const incomingHost = headers.get("host") ?? incomingUrl.host;
 
-  stripHopByHop(headers);
+  // One pass over the names (each pass copies them all): the hop-by-hop ones, and those
+  // by which the client would speak for the router (dropped below).
+  const hopByHop: string[] = [];
+  const spoofable: string[] = [];
+  for (const name of headers.keys()) {
+    if (HOP_BY_HOP.has(name)) hopByHop.push(name);
+    else if (isSpoofable(name)) spoofable.push(name);
+  }
+  stripHopByHop(headers, hopByHop);
   headers.delete("host");
   // The one hop-by-hop header a WebSocket handshake needs: workerd's fetch opens the socket on it.
   if (
@@ -196,11 +214,11 @@ function upstreamRequestParts(
   applyDestinationHeaders(headers, incoming.headers, opts.destination);
 
   // A client must not speak for the router: whatever it sent about proxies, its address or
-  // the URL it used goes, always (SAP passes most of them through).
-  const spoofable: string[] = [];
-  for (const name of headers.keys())
-    if (name.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(name)) spoofable.push(name);
+  // the URL it used goes, always (SAP passes most of them through); so does a destination's
+  // header of those names.
   for (const name of spoofable) headers.delete(name);
+  for (const { name } of opts.destination.defaultHeaders ?? []) if (isSpoofable(name)) headers.delete(name);
+  for (const { name } of opts.destination.headers ?? []) if (isSpoofable(name)) headers.delete(name);
   if (opts.destination.setXForwardedHeaders) {
     // What this router saw; the client's address as the platform says it (CF-Connecting-IP),
     // never a chain the client made up. The path without the query, as SAP sends it.
@@ -240,49 +258,52 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
     if (refused !== null) return refused;
   }
   const controller = new AbortController();
-  // Settles the wait below even when the fetch implementation ignores the signal.
-  const aborted = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-  });
-  aborted.catch(() => {}); // observed by the race below, or deliberately not at all
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
   const { url, init } = upstreamRequestParts(incoming, {
     ...opts,
     signal: controller.signal,
     upgradeWebSocket,
   });
-  let timedOut = false;
-  const timeoutMs = opts.destination.timeoutMs;
-  const timer =
-    Number.isFinite(timeoutMs) && timeoutMs > 0
-      ? setTimeout(
-          () => {
-            timedOut = true;
-            controller.abort(new DOMException("upstream timeout", "TimeoutError"));
-          },
-          Math.min(timeoutMs, MAX_TIMER_MS),
-        )
-      : undefined;
-  // A client that goes away before the response head arrives cancels the upstream call.
-  const onClientAbort = () => controller.abort(incoming.signal.reason);
   const clientSignal = incoming.signal as AbortSignal | undefined;
-  if (clientSignal?.aborted) onClientAbort();
-  else clientSignal?.addEventListener("abort", onClientAbort, { once: true });
-
+  if (clientSignal?.aborted) return errorPage(502, "BACKEND_UNREACHABLE"); // gone: do not call upstream
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onClientAbort: (() => void) | undefined;
   let upstream: Response;
   try {
-    controller.signal.throwIfAborted(); // the client is already gone: do not call upstream
-    const fetchImpl = opts.fetch; // called unbound: workerd's fetch rejects a foreign `this`
-    upstream = await Promise.race([fetchImpl(url, init), aborted]);
+    // One promise settled by the first of: the response head, the timeout, the client going
+    // away. The abort also cancels the upstream call; settling here covers a fetch that
+    // ignores its signal.
+    upstream = await new Promise<Response>((resolve, reject) => {
+      const abort = (reason: unknown) => {
+        controller.abort(reason);
+        reject(reason);
+      };
+      const timeoutMs = opts.destination.timeoutMs;
+      if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
+        timer = setTimeout(
+          () => {
+            timedOut = true;
+            abort(new DOMException("upstream timeout", "TimeoutError"));
+          },
+          Math.min(timeoutMs, MAX_TIMER_MS),
+        );
+      }
+      // A client that goes away before the response head arrives cancels the upstream call.
+      if (clientSignal) {
+        onClientAbort = () => abort(clientSignal.reason);
+        clientSignal.addEventListener("abort", onClientAbort, { once: true });
+      }
+      const fetchImpl = opts.fetch; // called unbound: workerd's fetch rejects a foreign `this`
+      fetchImpl(url, init).then(resolve, reject);
+    });
   } catch {
     return timedOut ? errorPage(504, "BACKEND_TIMEOUT") : errorPage(502, "BACKEND_UNREACHABLE");
   } finally {
     if (timer !== undefined) clearTimeout(timer);
-    clientSignal?.removeEventListener("abort", onClientAbort);
+    if (onClientAbort) clientSignal?.removeEventListener("abort", onClientAbort);
   }
 
-  const headers = new Headers(upstream.headers);
-  stripHopByHop(headers);
   // Location passes unchanged, as in SAP's router: backends build absolute URLs from the
   // X-Forwarded-* headers they get (a rewrite could not know the route's path prefix).
   const { status } = upstream;
@@ -290,7 +311,11 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   // carrying `webSocket`) goes back as it is. No body with a null-body status.
   if (status < 200 || status > 599) return upstream;
   const body = NULL_BODY_STATUSES.has(status) ? null : upstream.body;
-  return new Response(body, { status, statusText: upstream.statusText, headers });
+  // The constructor copies the headers, and its copy can be changed (fetch's cannot): the
+  // hop-by-hop ones are dropped from it, with no second copy.
+  const response = new Response(body, { status, statusText: upstream.statusText, headers: upstream.headers });
+  stripHopByHop(response.headers);
+  return response;
 }
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);

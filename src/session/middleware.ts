@@ -55,58 +55,15 @@ export function sessionMiddleware({
   syncCookie = manager.external?.syncCookie,
 }: SessionMiddlewareOptions): MiddlewareHandler<SessionEnv> {
   const syncName = syncCookieName(cookieName);
+  const shared: ScopeShared = { manager, syncCookie, onEnded };
   return async (c, next) => {
     const cookie = getCookie(c, cookieName);
     const syncSent = syncCookie ? getCookie(c, syncName) : undefined;
-    let loaded: Session | null | undefined;
-    let destroyed = false;
-    let undetermined = false;
-    const scope: SessionScope = {
-      async current() {
-        if (loaded === undefined && !destroyed) {
-          const sync = syncCookie && cookie ? await syncCookie.open(cookie, syncSent) : undefined;
-          const result = await manager.load(cookie, sync);
-          if (result.kind === "session") remember(result.session.record, sync);
-          // A cookie-only session stored by this request gets its first sync token then.
-          if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync)
-            result.session.sync = {};
-          loaded = result.kind === "session" ? result.session : null;
-          undetermined = result.kind === "unknown";
-          if (result.kind === "none" && result.ended && onEnded) waitUntilOf(c)(onEnded(result.ended));
-        }
-        return loaded ?? null;
-      },
-      async ensure() {
-        const session = await scope.current();
-        if (session) return session;
-        if (undetermined) return null;
-        loaded = manager.create();
-        if (syncCookie) loaded.sync = {};
-        destroyed = false;
-        return loaded;
-      },
-      async destroy() {
-        const session = await scope.current();
-        // A stateless session has nothing stored: clearing its cookie ends it.
-        if (session && !session.stateless) await manager.destroy(session.id, waitUntilOf(c));
-        loaded = null;
-        destroyed = true;
-      },
-      async regenerate() {
-        // The new session's cookie overwrites the old one; the old id is dead in both tiers.
-        await scope.destroy();
-        loaded = manager.create();
-        if (syncCookie) loaded.sync = {};
-        destroyed = false;
-        return loaded;
-      },
-      get undetermined() {
-        return undetermined;
-      },
-    };
+    const scope = new RequestScope(shared, c, cookie, syncSent);
     c.set("session", scope);
     await next();
 
+    const { loaded, destroyed } = scope;
     const attributes = () => cookieAttributes(settings, c.req.header("user-agent") ?? "");
     if (destroyed) {
       setCookieHeader(c, clearCookie(cookieName, attributes()));
@@ -137,6 +94,77 @@ export function sessionMiddleware({
     const value = await syncCookie.seal(loaded.id, written, at);
     if (value !== undefined) setCookieHeader(c, sessionCookie(syncName, value, attributes()));
   };
+}
+
+/** What every request's scope shares: set up once, not per request. */
+interface ScopeShared {
+  manager: SessionManager;
+  syncCookie: SyncCookie | undefined;
+  onEnded: ((record: SessionRecord) => Promise<unknown>) | undefined;
+}
+
+/** One request's session scope: a class, so a request allocates one object, not a closure per method. */
+class RequestScope implements SessionScope {
+  loaded: Session | null | undefined;
+  destroyed = false;
+  #undetermined = false;
+
+  constructor(
+    private readonly shared: ScopeShared,
+    private readonly c: Context,
+    private readonly cookie: string | undefined,
+    private readonly syncSent: string | undefined,
+  ) {}
+
+  get undetermined(): boolean {
+    return this.#undetermined;
+  }
+
+  async current(): Promise<Session | null> {
+    if (this.loaded === undefined && !this.destroyed) {
+      const { manager, syncCookie, onEnded } = this.shared;
+      const { cookie } = this;
+      const sync = syncCookie && cookie ? await syncCookie.open(cookie, this.syncSent) : undefined;
+      const result = await manager.load(cookie, sync);
+      if (result.kind === "session") remember(result.session.record, sync);
+      // A cookie-only session stored by this request gets its first sync token then.
+      if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync)
+        result.session.sync = {};
+      this.loaded = result.kind === "session" ? result.session : null;
+      this.#undetermined = result.kind === "unknown";
+      if (result.kind === "none" && result.ended && onEnded) waitUntilOf(this.c)(onEnded(result.ended));
+    }
+    return this.loaded ?? null;
+  }
+
+  async ensure(): Promise<Session | null> {
+    const session = await this.current();
+    if (session) return session;
+    if (this.#undetermined) return null;
+    return this.start();
+  }
+
+  async destroy(): Promise<void> {
+    const session = await this.current();
+    // A stateless session has nothing stored: clearing its cookie ends it.
+    if (session && !session.stateless) await this.shared.manager.destroy(session.id, waitUntilOf(this.c));
+    this.loaded = null;
+    this.destroyed = true;
+  }
+
+  async regenerate(): Promise<Session> {
+    // The new session's cookie overwrites the old one; the old id is dead in both tiers.
+    await this.destroy();
+    return this.start();
+  }
+
+  private start(): Session {
+    const session = this.shared.manager.create();
+    if (this.shared.syncCookie) session.sync = {};
+    this.loaded = session;
+    this.destroyed = false;
+    return session;
+  }
 }
 
 type CookieAttributes = { secure: boolean; sameSite: "Lax" | "Strict" | "None"; partitioned: boolean };

@@ -57,6 +57,9 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
     "| scenario | req/s | ratio to floor | p50 ms | p99 ms | non-2xx | store calls/req | target |",
   );
   expect(stdout).toContain("| measure | value | target |");
+  expect(stdout).toContain(
+    "| scenario | ratio to floor | workerd CPU ms/req | above floor ms/req | heap MiB after run (live after GC) | floor heap MiB | target |",
+  );
 
   const results = JSON.parse(readFileSync(jsonPath, "utf8"));
   expect(results.meta.quick).toBe(true);
@@ -78,9 +81,20 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
       expect(isNumber(value), id).toBe(true);
     }
     expect(s.ratioToFloor, id).toBeGreaterThan(0);
+    // Cost in workerd: process CPU per request and the isolate's heap, for every scenario it serves.
+    if (id === "direct") {
+      expect(s.workerdCpuMsPerRequest, id).toBeNull();
+    } else {
+      expect(isNumber(s.workerdCpuMsPerRequest) && s.workerdCpuMsPerRequest >= 0, id).toBe(true);
+      expect(isNumber(s.workerdCpuMsAboveFloor), id).toBe(true);
+      expect(isNumber(s.heap.usedBytes) && s.heap.usedBytes > 0, id).toBe(true);
+      expect(isNumber(s.heap.liveBytes) && s.heap.liveBytes > 0, id).toBe(true);
+    }
     expect(Number.isInteger(s.non2xx) && s.non2xx >= 0, id).toBe(true);
   }
   expect(isNumber(results.floor.reqPerSec) && results.floor.reqPerSec > 0).toBe(true);
+  expect(isNumber(results.floor.workerdCpuMsPerRequest)).toBe(true);
+  expect(isNumber(results.floor.heap.liveBytes)).toBe(true);
 
   // The first tier answers without the store, and serves the right session.
   expect(byId["first-tier"].store.calls).toBe(0);
@@ -109,5 +123,8 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
 
   // Every target judged
   expect(results.targets.length).toBeGreaterThanOrEqual(8);
+  const targetIds = results.targets.map((t: { id: string }) => t.id);
+  for (const id of ["first-tier-cpu-above-floor", "anonymous-vs-floor", "anonymous-cpu-above-floor"])
+    expect(targetIds).toContain(id);
   for (const target of results.targets) expect(typeof target.met).toBe("boolean");
 });

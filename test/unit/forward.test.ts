@@ -261,6 +261,33 @@ describe("buildUpstreamRequest: headers", () => {
   });
 });
 
+describe("buildUpstreamRequest: proxy headers from a destination", () => {
+  it("drops a destination's headers that would speak for the router, as the client's (one pass over the names must not let them through)", () => {
+    const incoming = new Request("https://router.example/p", {
+      headers: { host: "router.example", forwarded: "for=198.51.100.1", "x-real-ip": "198.51.100.1" },
+    });
+    const req = buildUpstreamRequest(
+      incoming,
+      options({
+        destination: destination({
+          setXForwardedHeaders: false,
+          headers: [
+            { name: "X-Forwarded-Host", value: "dest.example" },
+            { name: "sap-client", value: "100" },
+          ],
+          defaultHeaders: [
+            { name: "X-Real-IP", value: "10.0.0.1" },
+            { name: "True-Client-IP", value: "10.0.0.2" },
+          ],
+        }),
+      }),
+    );
+    for (const name of ["x-forwarded-host", "x-real-ip", "true-client-ip", "forwarded"])
+      expect(req.headers.get(name), name).toBeNull();
+    expect(req.headers.get("sap-client")).toBe("100");
+  });
+});
+
 describe("buildUpstreamRequest: method and body", () => {
   it.each(["GET", "HEAD"])("%s has no body", (method) => {
     const req = buildUpstreamRequest(new Request("https://router.example/in", { method }), options());

@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+// `npm run bench:profile`: where the router's time and allocations go under load, taken
+// inside workerd through its inspector (Chrome DevTools protocol): a CPU profile
+// (Profiler.start/stop) and heap allocation sampling (HeapProfiler.startSampling) of the
+// router isolate while autocannon drives one scenario, printed as the top self-time
+// functions and the top allocation sites.
+//
+//   node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections]
+//                          [--top N] [--out dir]
+//
+// The router bundle is built unminified (esbuild, as test/support builds it) so that the
+// profile names functions; it is the same code `wrangler deploy` ships minified. --out writes
+// the raw profiles (.cpuprofile, .heapprofile: open them in Chrome DevTools); commit none.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis as IORedis } from "ioredis";
+import { Miniflare } from "miniflare";
+import { freePort } from "../scripts/lib/free-port.mjs";
+import { startLocalRedis } from "../scripts/local-redis.mjs";
+import { buildBundles, buildRouterBundle, directSocketWorker } from "./bundles.mjs";
+import { inspect } from "./inspector.mjs";
+import { runSlice } from "./load.mjs";
+import { referenceSession } from "./reference-session.mjs";
+import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
+
+const USAGE =
+  "Usage: node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "all" },
+    duration: { type: "string", short: "d", default: "8" },
+    connections: { type: "string", short: "c", default: "20" },
+    top: { type: "string", default: "25" },
+    out: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const SCENARIOS = ["first-tier", "anonymous"];
+const chosen = args.scenario === "all" ? SCENARIOS : [args.scenario];
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const TOP = Number(args.top);
+if (!chosen.every((s) => SCENARIOS.includes(s)) || !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+const POOL = 100;
+const log = (/** @type {string} */ m) => console.error(`[profile] ${m}`);
+
+/** @type {Array<() => Promise<unknown> | unknown>} */
+const cleanups = [];
+async function cleanupAll() {
+  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
+}
+process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+
+/** Where a call frame is: `file:line` of the bundle (1-based), or the V8 category. */
+const where = (/** @type {any} */ f) =>
+  f.url ? `${f.url.split("/").pop()}:${f.lineNumber + 1}` : f.functionName ? "(native)" : "";
+const label = (/** @type {any} */ f) => `${f.functionName || "(anonymous)"} ${where(f)}`.trim();
+
+/** Self time per function of a CPU profile, largest first. */
+function selfTimes(/** @type {any} */ profile) {
+  const byNode = new Map(profile.nodes.map((/** @type {any} */ n) => [n.id, n]));
+  const dt = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i];
+    dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
+  const totals = new Map();
+  let all = 0;
+  for (const [id, us] of dt) {
+    const key = label(/** @type {any} */ (byNode.get(id)).callFrame);
+    totals.set(key, (totals.get(key) ?? 0) + us);
+    all += us;
+  }
+  return { all, rows: [...totals].sort((a, b) => b[1] - a[1]) };
+}
+
+/** Sampled allocation per allocation site, largest first. */
+function allocationSites(/** @type {any} */ profile) {
+  const totals = new Map();
+  let all = 0;
+  const walk = (/** @type {any} */ node, /** @type {string[]} */ stack) => {
+    const key = label(node.callFrame);
+    if (node.selfSize > 0) {
+      // the nearest frame of our own code says where the allocation comes from
+      const own = [key, ...stack].find((k) => !k.endsWith("(native)") && !/^\(/.test(k)) ?? key;
+      const site = own === key ? key : `${key} ← ${own}`;
+      totals.set(site, (totals.get(site) ?? 0) + node.selfSize);
+      all += node.selfSize;
+    }
+    for (const child of node.children ?? []) walk(child, [key, ...stack]);
+  };
+  walk(profile.head, []);
+  return { all, rows: [...totals].sort((a, b) => b[1] - a[1]) };
+}
+
+async function main() {
+  const [bundles, routerBundle, reference, redis] = await Promise.all([
+    buildBundles(),
+    buildRouterBundle(),
+    referenceSession(),
+    startLocalRedis(),
+  ]);
+  cleanups.push(
+    () => bundles.cleanup(),
+    () => routerBundle.cleanup(),
+    () => redis.stop(),
+  );
+  const backend = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end('{"ok":true}');
+  });
+  backend.keepAliveTimeout = 60_000;
+  await new Promise((r) => backend.listen(0, "127.0.0.1", () => r(undefined)));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        backend.closeAllConnections();
+        backend.close(() => r(undefined));
+      }),
+  );
+  const backendUrl = `http://127.0.0.1:${/** @type {any} */ (backend.address()).port}`;
+
+  // Sessions sealed as the router seals them, as bench/run.mjs seeds them.
+  const lib = await import(bundles.nodeLib);
+  const secret = randomBytes(54).toString("base64url");
+  const keyring = await lib.KeyRing.create([secret]);
+  const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+  cleanups.push(() => direct.disconnect());
+  const sessions = await seedSessions({ lib, keyring, redis: direct, record: reference.record, count: POOL });
+
+  const inspectorPort = await freePort();
+  const mf = new Miniflare({
+    inspectorPort,
+    cf: false,
+    handleRuntimeStdio: () => {},
+    workers: [
+      directSocketWorker(
+        "router",
+        routerBundle.router,
+        routerBindings({ backendUrl, secret, storeUrl: redis.restUrl, token: redis.token }),
+      ),
+    ],
+  });
+  cleanups.push(() => mf.dispose());
+  await mf.ready;
+  const url = (await mf.unsafeGetDirectURL("router")).href.replace(/\/$/, "");
+
+  // Every session into the first tier; then a warm-up so the JIT has settled.
+  await preloadSessions(url, sessions);
+  const load = (/** @type {string} */ scenario, /** @type {number} */ duration) =>
+    runSlice({
+      url,
+      connections: CONNECTIONS,
+      duration,
+      ...(scenario === "first-tier" ? { sessions, fetchToken: true } : {}),
+    });
+
+  const outDir = args.out ? resolve(args.out) : null;
+  if (outDir) mkdirSync(outDir, { recursive: true });
+  for (const scenario of chosen) {
+    log(`${scenario}: warm-up 2 s`);
+    await load(scenario, 2);
+    const session = await inspect(inspectorPort, "router");
+    try {
+      await session.call("Profiler.enable");
+      await session.call("Profiler.setSamplingInterval", { interval: 100 }); // µs
+      await session.call("HeapProfiler.enable");
+      // every allocation counts, also what the GC already took: that is the churn
+      await session.call("HeapProfiler.startSampling", {
+        samplingInterval: 4096, // bytes
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+      await session.call("Profiler.start");
+      log(`${scenario}: profiling ${DURATION} s at -c ${CONNECTIONS}`);
+      const run = await load(scenario, DURATION);
+      const { profile } = await session.call("Profiler.stop");
+      const { profile: heap } = await session.call("HeapProfiler.stopSampling");
+      const requests = run.raw.totalCompletedRequests;
+      if (outDir) {
+        writeFileSync(join(outDir, `${scenario}.cpuprofile`), JSON.stringify(profile));
+        writeFileSync(join(outDir, `${scenario}.heapprofile`), JSON.stringify({ head: heap.head }));
+      }
+      const cpu = selfTimes(profile);
+      const alloc = allocationSites(heap);
+      const idle = cpu.rows.find(([k]) => k.startsWith("(idle)"))?.[1] ?? 0;
+      const busy = cpu.all - idle;
+      console.log(
+        `\n## ${scenario}: ${requests} requests (${run.raw.non2xx} non-2xx, ${run.wrongSession} not served), ` +
+          `JavaScript busy ${(busy / 1000).toFixed(0)} ms = ${(busy / Math.max(1, requests)).toFixed(1)} µs/request\n`,
+      );
+      console.log("| self time | µs/request | share of busy | function |\n|---:|---:|---:|---|");
+      for (const [key, us] of cpu.rows.filter(([k]) => !k.startsWith("(idle)")).slice(0, TOP)) {
+        console.log(
+          `| ${(us / 1000).toFixed(1)} ms | ${(us / Math.max(1, requests)).toFixed(2)} | ${((us / busy) * 100).toFixed(1)} % | ${key} |`,
+        );
+      }
+      console.log(
+        `\nAllocation sampling (one sample per ~4 KiB allocated, collected objects included): ${(alloc.all / 1024 / Math.max(1, requests)).toFixed(2)} KiB/request\n`,
+      );
+      console.log("| bytes/request | share | allocation site (← nearest bundle function) |\n|---:|---:|---|");
+      for (const [key, bytes] of alloc.rows.slice(0, TOP)) {
+        console.log(
+          `| ${Math.round(bytes / Math.max(1, requests))} | ${((bytes / alloc.all) * 100).toFixed(1)} % | ${key} |`,
+        );
+      }
+    } finally {
+      session.close();
+    }
+  }
+  if (outDir) log(`raw profiles in ${outDir}`);
+}
+
+main()
+  .catch((error) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exitCode = 1;
+  })
+  .finally(cleanupAll);

@@ -1,0 +1,66 @@
+// Sessions sealed as the router seals them (the project's codec, bundled for Node) and
+// written straight into Redis, shaped like bench/reference-session.mjs, each with its own
+// id and CSRF token. A response "serves" one when it carries that session's CSRF token.
+import { randomBytes } from "node:crypto";
+
+/**
+ * @param {{ lib: any, keyring: any, redis: import("ioredis").Redis, record: object, count: number, ttlMs?: number }} options
+ * @returns {Promise<{ cookie: string, csrf: string }[]>}
+ */
+export async function seedSessions({ lib, keyring, redis, record, count, ttlMs = 15 * 60_000 }) {
+  const out = [];
+  for (let i = 0; i < count; i += 500) {
+    const pipeline = redis.pipeline();
+    for (let j = i; j < Math.min(count, i + 500); j++) {
+      const id = randomBytes(32).toString("base64url");
+      const csrf = randomBytes(32).toString("base64url");
+      const sealed = await lib.seal({ ...record, csrf }, { keyring, sessionId: id });
+      pipeline.set(sealed.storeKey, sealed.envelope, "PX", ttlMs);
+      out.push({ cookie: `JSESSIONID=${id}`, csrf });
+    }
+    await pipeline.exec();
+  }
+  return out;
+}
+
+/**
+ * Loads every session into a router isolate's first tier (one recovery each, or a hit),
+ * ten at a time; throws when one is not served.
+ * @param {string} url @param {{ cookie: string, csrf: string }[]} sessions
+ */
+export async function preloadSessions(url, sessions) {
+  for (let i = 0; i < sessions.length; i += 10) {
+    await Promise.all(
+      sessions.slice(i, i + 10).map(async (s) => {
+        const res = await fetch(`${url}/bench/resource?id=1`, {
+          headers: { cookie: s.cookie, "x-csrf-token": "fetch" },
+        });
+        await res.arrayBuffer();
+        if (res.status !== 200 || res.headers.get("x-csrf-token") !== s.csrf)
+          throw new Error(`${url} did not serve a seeded session (${res.status})`);
+      }),
+    );
+  }
+}
+
+/**
+ * A router Worker's bindings as the benchmarks configure it: one destination `backend`,
+ * sessions in the Upstash-compatible store at `storeUrl` (EXT_SESSION_MGT, revalidateAfter
+ * 60 s unless `session` says otherwise).
+ * @param {{ backendUrl: string, secret: string, storeUrl: string, token: string, session?: Record<string, unknown> }} options
+ */
+export function routerBindings({ backendUrl, secret, storeUrl, token, session = {} }) {
+  return {
+    destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
+    EXT_SESSION_MGT: JSON.stringify({
+      instanceName: "sessions",
+      storageType: "redis",
+      sessionSecret: secret,
+      revalidateAfter: 60_000,
+      ...session,
+    }),
+    VCAP_SERVICES: JSON.stringify({
+      redis: [{ name: "sessions", label: "redis", credentials: { url: storeUrl, token } }],
+    }),
+  };
+}
