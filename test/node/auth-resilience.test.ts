@@ -12,6 +12,8 @@ import {
 } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep, until } from "../support/wait.js";
+import { getOn, outboundTo } from "../support/login-cluster.js";
 
 /**
  * Login under store faults (issue 9): a store that cannot be read while a request waits for
@@ -53,24 +55,9 @@ type Interceptor = (request: {
 }) => Promise<Response | undefined> | Response | undefined;
 
 async function cluster(binding: { label: string }, xsApp: unknown, intercept: Interceptor): Promise<Cluster> {
-  const outbound = async (request: Request): Promise<Response> => {
-    const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
-    const isStore = request.url.startsWith(redis.restUrl);
-    const replaced = await intercept({ url: request.url, body, isStore });
-    if (replaced) return replaced;
-    const headers = new Headers(request.headers);
-    headers.delete("content-length");
-    const init = {
-      method: request.method,
-      headers,
-      redirect: "manual" as const,
-      ...(body !== undefined && { body }),
-    };
-    const host = new URL(request.url).host;
-    if (xsuaa.servesHost(host)) return xsuaa.fetch(request.url, init);
-    if (ias.servesHost(host)) return ias.fetch(request.url, init);
-    return fetch(request.url, init);
-  };
+  const outbound = outboundTo([xsuaa, ias], async ({ url, body }) =>
+    intercept({ url, body, isStore: url.startsWith(redis.restUrl) }),
+  );
   const c = await startCluster({
     script,
     workers: ["a", "b"],
@@ -101,22 +88,7 @@ const storeDown = () =>
     status: 503,
     headers: { "content-type": "application/json" },
   });
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await sleep(5);
-  }
-}
-
+const get = getOn;
 async function login(
   c: Cluster,
   idp: XsuaaSim | IasSim,
@@ -166,7 +138,7 @@ describe("login under store faults", () => {
     expect((await get(c, "b", "/warm", cookie)).status).toBe(200);
     await sleep(15_300); // inside the refresh margin (a quarter of 20 s), the token still valid for a while
     const onA = get(c, "a", "/a", cookie);
-    await until(() => state.refreshArrived);
+    await until(() => state.refreshArrived, "the refresh to arrive");
     state.bStarted = true;
     const onB = await get(c, "b", "/b", cookie, { "x-requested-with": "XMLHttpRequest" });
     expect(state.down).toBe(true);

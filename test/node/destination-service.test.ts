@@ -10,6 +10,7 @@ import {
 import { loginThroughForms } from "../support/form-login.js";
 import { startIdp, type Idp } from "../support/idp.js";
 import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep, until } from "../support/wait.js";
 
 /**
  * Destinations from the destination service: the bundled router in workerd (Miniflare)
@@ -159,13 +160,6 @@ async function seenFor(res: Response) {
   const seen = backend.seen.filter((s) => s.url === body.url).at(-1);
   expect(seen).toBeDefined();
   return seen!;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await sleep(25);
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe("destination service: each authentication kind reaches the backend with the right headers", () => {

@@ -13,6 +13,8 @@ import {
 } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep } from "../support/wait.js";
+import { getOn, outboundTo, xhr } from "../support/login-cluster.js";
 
 /**
  * Login with an SAP-style IAS binding (`identity`) against the IAS simulator at a realistic
@@ -60,21 +62,7 @@ afterAll(async () => {
   await Promise.all([ias?.stop(), xsuaa?.stop(), redis?.stop(), backend?.close()]);
 });
 
-async function toSims(request: Request): Promise<Response> {
-  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
-  const headers = new Headers(request.headers);
-  headers.delete("content-length");
-  const init = {
-    method: request.method,
-    headers,
-    redirect: "manual" as const,
-    ...(body !== undefined && { body }),
-  };
-  const host = new URL(request.url).host;
-  if (ias.servesHost(host)) return ias.fetch(request.url, init);
-  if (xsuaa.servesHost(host)) return xsuaa.fetch(request.url, init);
-  return fetch(request.url, init);
-}
+const toSims = (request: Request) => outboundTo([ias, xsuaa])(request);
 
 async function cluster(
   o: { env?: Record<string, string>; withXsuaa?: boolean; workers?: string[] } = {},
@@ -132,15 +120,7 @@ async function login(c: Cluster, path = "/app/x", worker = "a") {
   return { start, authorize, callback, cookie: sessionCookieOf(callback) };
 }
 
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-const xhr = { "x-requested-with": "XMLHttpRequest" };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = getOn;
 
 describe("IAS login", () => {
   it("logs in as SAP's router does (scope=openid, nonce, app_tid; secret in body and Basic), a route without authenticationType using IAS", async () => {

@@ -7,6 +7,8 @@ import { startIdp, type Idp } from "../support/idp.js";
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep } from "../support/wait.js";
+import { getOn } from "../support/login-cluster.js";
 
 /**
  * Login against a real, generic OpenID provider (oidc-provider on 127.0.0.2, so the redirect
@@ -150,15 +152,7 @@ async function login(c: Cluster, path = "/api/hello", startOn = "a", callbackOn 
   return { start, callback, cookie, callbacks };
 }
 
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = getOn;
 
 describe("login", () => {
   it("logs in through the provider, regenerates the session and forwards the token", async () => {

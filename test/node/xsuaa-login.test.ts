@@ -8,6 +8,8 @@ import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../supp
 import { startXsuaaSim, vcapServicesOf, type XsuaaSim } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
 import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep } from "../support/wait.js";
+import { getOn, outboundTo, xhr } from "../support/login-cluster.js";
 
 /**
  * Login with an unmodified SAP-style `xsuaa` binding against the XSUAA simulator (realistic
@@ -103,23 +105,8 @@ async function cluster(o: ClusterOptions = {}): Promise<Cluster> {
   return c;
 }
 
-/**
- * The router's outgoing fetches: the simulator's hosts to the simulator, the rest (Redis REST,
- * backend) to the network. Bodies are read first: a Miniflare request's body stream cannot be
- * handed to Node's fetch as is.
- */
-async function toSim(request: Request): Promise<Response> {
-  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
-  const headers = new Headers(request.headers);
-  headers.delete("content-length");
-  const init = {
-    method: request.method,
-    headers,
-    redirect: "manual" as const,
-    ...(body !== undefined && { body }),
-  };
-  return sim.servesHost(new URL(request.url).host) ? sim.fetch(request.url, init) : fetch(request.url, init);
-}
+/** The router's outgoing fetches: the simulator's hosts to the simulator, the rest to the network. */
+const toSim = (request: Request) => outboundTo([sim])(request);
 
 const pathOf = (url: string) => {
   const u = new URL(url);
@@ -160,15 +147,7 @@ async function login(
   return { start, authorize, callback, cookie: sessionCookieOf(callback) };
 }
 
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-const xhr = { "x-requested-with": "XMLHttpRequest" };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = getOn;
 
 describe("XSUAA login", () => {
   it("logs in with an unmodified SAP binding and $XSAPPNAME scopes; the backend receives the XSUAA token", async () => {
