@@ -36,6 +36,10 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
+          // These files mostly wait (on sockets, child processes, timers): two of them at once
+          // (vitest's default on 2 cores is 1 worker). More made the timing-bound tests (2 s
+          // tokens, 500 ms store budgets) fail on a loaded 2-core machine.
+          maxWorkers: 2,
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

@@ -1,17 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
-import { startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { sessionCookieOf, type Cluster } from "../support/cluster.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 import { loginThroughSapForm, scriptRedirectOf } from "../support/sap-form-login.js";
-import {
-  startIasSim,
-  startXsuaaSim,
-  vcapServicesOf,
-  type IasSim,
-  type XsuaaSim,
-} from "../support/sap-idp.js";
+import { startIasSim, startXsuaaSim, type IasSim, type XsuaaSim } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
-import { bundleWorker } from "../support/worker-bundle.js";
 import { sleep, until } from "../support/wait.js";
 import { getOn, outboundTo } from "../support/login-cluster.js";
 
@@ -24,27 +16,23 @@ import { getOn, outboundTo } from "../support/login-cluster.js";
 const ORIGIN = "https://router.test";
 let xsuaa: XsuaaSim;
 let ias: IasSim;
-let redis: LocalRedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
+// Long revalidation: an isolate's first store call for a held session is the one under test.
+const fx = useStoreFixture({
+  ext: { sessionSecret: SECRET_A, revalidateAfter: 60_000, defaultRetryTimeout: 500 },
+});
 
 beforeAll(async () => {
-  [xsuaa, ias, redis, backend, script] = await Promise.all([
+  [xsuaa, ias] = await Promise.all([
     startXsuaaSim({ uaadomain: "authentication.sap.test", redirectUris: ["https://router.test/**"] }),
     startIasSim({ url: "https://mytenant.accounts.ondemand.test", redirectUris: ["https://router.test/**"] }),
-    startLocalRedis(),
-    startEchoBackend(),
-    bundleWorker(),
   ]);
 });
 afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
   xsuaa.reset();
   ias.reset();
 });
 afterAll(async () => {
-  await Promise.all([xsuaa?.stop(), ias?.stop(), redis?.stop(), backend?.close()]);
+  await Promise.all([xsuaa?.stop(), ias?.stop()]);
 });
 
 /** Decides per outgoing request: the answer to give instead, or undefined to pass it on. */
@@ -54,33 +42,15 @@ type Interceptor = (request: {
   isStore: boolean;
 }) => Promise<Response | undefined> | Response | undefined;
 
-async function cluster(binding: { label: string }, xsApp: unknown, intercept: Interceptor): Promise<Cluster> {
-  const outbound = outboundTo([xsuaa, ias], async ({ url, body }) =>
-    intercept({ url, body, isStore: url.startsWith(redis.restUrl) }),
-  );
-  const c = await startCluster({
-    script,
-    workers: ["a", "b"],
-    bindings: {
-      // Long revalidation: an isolate's first store call for a held session is the one under test.
-      EXT_SESSION_MGT: JSON.stringify({
-        instanceName: "sessions",
-        storageType: "redis",
-        sessionSecret: SECRET_A,
-        revalidateAfter: 60_000,
-        defaultRetryTimeout: 500,
-      }),
-      VCAP_SERVICES: vcapServicesOf(
-        { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        binding,
-      ),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
-      XS_APP: JSON.stringify(xsApp),
-    },
-    outbound,
+function cluster(binding: { label: string }, xsApp: unknown, intercept: Interceptor): Promise<Cluster> {
+  return fx.cluster({
+    services: [binding],
+    destination: { forwardAuthToken: true },
+    bindings: { XS_APP: JSON.stringify(xsApp) },
+    outbound: outboundTo([xsuaa, ias], async ({ url, body }) =>
+      intercept({ url, body, isStore: url.startsWith(fx.redis.restUrl) }),
+    ),
   });
-  clusters.push(c);
-  return c;
 }
 
 const storeDown = () =>

@@ -2,11 +2,12 @@
 // end-to-end tests run it: on the ports its arguments name, with a fresh wrangler state
 // folder, every process it starts noted so that a test can check none is left behind.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll } from "vitest";
 import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
 import { sleep } from "./wait.js";
 
@@ -101,12 +102,52 @@ export async function devPorts(): Promise<{ router: number; backend: number }> {
 }
 
 /**
- * The runs of one test file: `start` them, `stopAll` in an after-hook (a failed test must not
- * leave a router running); `allSeen` is every process any run had, with its command line.
+ * `wrangler dev` opens its inspector on a fixed port (9229): two at once on one machine, and
+ * the second fails ("Address already in use"). Test files that run dev.mjs take this lock
+ * (a directory, created atomically; taken over when its holder is gone) for their whole run.
+ */
+const DEV_LOCK = join(tmpdir(), "approuter-edge-wrangler-dev.lock");
+
+async function takeDevLock(): Promise<void> {
+  for (;;) {
+    try {
+      mkdirSync(DEV_LOCK);
+      writeFileSync(join(DEV_LOCK, "pid"), String(process.pid));
+      return;
+    } catch {
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(join(DEV_LOCK, "pid"), "utf8"));
+      } catch {
+        // being created or removed right now
+      }
+      if (Number.isInteger(holder) && holder > 0 && !alive(holder))
+        rmSync(DEV_LOCK, { recursive: true, force: true });
+      await sleep(200);
+    }
+  }
+}
+
+function releaseDevLock(): void {
+  try {
+    if (Number(readFileSync(join(DEV_LOCK, "pid"), "utf8")) === process.pid)
+      rmSync(DEV_LOCK, { recursive: true, force: true });
+  } catch {
+    // not held
+  }
+}
+
+/**
+ * The runs of one test file (call at its top level): `start` them; they are all stopped after
+ * the file (a failed test must not leave a router running), and the file holds the dev lock
+ * meanwhile; `allSeen` is every process any run had, with its command line.
  */
 export function devRuns() {
   const running = new Set<DevRun>();
   const allSeen = new Map<number, string>();
+  // Waiting for another file's runs is not this file's time: a long hook timeout.
+  beforeAll(takeDevLock, 15 * 60_000);
+  afterAll(releaseDevLock);
 
   /** Start `node scripts/dev.mjs …args` (which name `--port`) and wait until it announces the router. */
   async function start(args: string[], options: DevOptions = {}): Promise<DevRun> {

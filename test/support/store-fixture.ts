@@ -18,6 +18,13 @@ export interface ClusterOptions {
   restUrl?: string;
   /** Another bundle of the Worker (default: the fixture's). */
   script?: string;
+  /** More service bindings in VCAP_SERVICES beside the store's (e.g. an identity provider's). */
+  services?: Array<{ label: string } & Record<string, unknown>>;
+  /** More properties of the destination `backend` (e.g. `forwardAuthToken`). */
+  destination?: Record<string, unknown>;
+  /** Sees every outgoing fetch of the isolates (startCluster's `outbound`). */
+  outbound?: (request: Request) => Promise<Response>;
+  serviceBindings?: Record<string, (request: Request) => Promise<Response>>;
 }
 
 /**
@@ -51,14 +58,21 @@ export function useStoreFixture(
   const fixture = {
     async cluster(options: ClusterOptions = {}) {
       const redis = options.restUrl ? { ...fixture.redis, restUrl: options.restUrl } : fixture.redis;
+      const store = externalSessionBindings(redis, { ...defaults.ext, ...options.ext });
+      const vcap = JSON.parse(store.VCAP_SERVICES!) as Record<string, unknown[]>;
+      for (const service of options.services ?? []) (vcap[service.label] ??= []).push(service);
+      const backend = { name: "backend", url: options.backendUrl ?? fixture.backend.url, ...options.destination };
       const c = await startCluster({
         script: options.script ?? fixture.script,
         workers: options.workers ?? ["a", "b"],
         bindings: {
-          ...externalSessionBindings(redis, { ...defaults.ext, ...options.ext }),
-          destinations: JSON.stringify([{ name: "backend", url: options.backendUrl ?? fixture.backend.url }]),
+          ...store,
+          VCAP_SERVICES: JSON.stringify(vcap),
+          destinations: JSON.stringify([backend]),
           ...options.bindings,
         },
+        ...(options.outbound ? { outbound: options.outbound } : {}),
+        ...(options.serviceBindings ? { serviceBindings: options.serviceBindings } : {}),
       });
       cleanups.push(() => c.dispose());
       return c;
