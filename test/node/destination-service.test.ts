@@ -8,7 +8,7 @@ import {
   type DestinationSim,
 } from "../support/destination-sim.js";
 import { loginThroughForms } from "../support/form-login.js";
-import { startIdp, type Idp } from "../support/idp.js";
+import { startIdp, type Idp, identityBinding } from "../support/idp.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 import { sleep, until } from "../support/wait.js";
 
@@ -112,13 +112,7 @@ async function setup(
   sims.push(sim);
   const vcap = {
     destination: [sim.binding],
-    identity: [
-      {
-        name: "oidc",
-        label: "identity",
-        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
-      },
-    ],
+    identity: [identityBinding(idp)],
   };
   const c = await startCluster({
     script,

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sessionCookieOf, type Cluster } from "../support/cluster.js";
 import { loginThroughForms, type RouterFetch } from "../support/form-login.js";
-import { startIdp, type Idp } from "../support/idp.js";
+import { startIdp, type Idp, identityBinding } from "../support/idp.js";
 import { useStoreFixture } from "../support/store-fixture.js";
 import { SECRET_A } from "../support/secrets.js";
 import { sleep } from "../support/wait.js";
@@ -71,17 +71,10 @@ function cluster(
   return fx.cluster({
     workers: options.workers ?? ["a", "b"],
     services: [
-      {
-        name: "oidc",
-        label: "identity",
-        credentials: {
-          url: idp.issuer,
-          clientid: idp.clientId,
-          clientsecret: idp.clientSecret,
-          scope: "openid profile email app.read app.write",
-          ...options.credentials,
-        },
-      },
+      identityBinding(idp, "oidc", {
+        scope: "openid profile email app.read app.write",
+        ...options.credentials,
+      }),
     ],
     destination: { forwardAuthToken: true },
     bindings: {

@@ -61,7 +61,11 @@ export function useStoreFixture(
       const store = externalSessionBindings(redis, { ...defaults.ext, ...options.ext });
       const vcap = JSON.parse(store.VCAP_SERVICES!) as Record<string, unknown[]>;
       for (const service of options.services ?? []) (vcap[service.label] ??= []).push(service);
-      const backend = { name: "backend", url: options.backendUrl ?? fixture.backend.url, ...options.destination };
+      const backend = {
+        name: "backend",
+        url: options.backendUrl ?? fixture.backend.url,
+        ...options.destination,
+      };
       const c = await startCluster({
         script: options.script ?? fixture.script,
         workers: options.workers ?? ["a", "b"],
