@@ -138,6 +138,16 @@ function releaseDevLock(): void {
 }
 
 /**
+ * Holds the dev lock for the calling file or describe block (its hooks): for tests that start
+ * `wrangler dev` some other way (e.g. `approuter-edge dev`).
+ */
+export function useDevLock(): void {
+  // Waiting for another file's runs is not this file's time: a long hook timeout.
+  beforeAll(takeDevLock, 15 * 60_000);
+  afterAll(releaseDevLock);
+}
+
+/**
  * The runs of one test file (call at its top level): `start` them; they are all stopped after
  * the file (a failed test must not leave a router running), and the file holds the dev lock
  * meanwhile; `allSeen` is every process any run had, with its command line.
@@ -145,9 +155,7 @@ function releaseDevLock(): void {
 export function devRuns() {
   const running = new Set<DevRun>();
   const allSeen = new Map<number, string>();
-  // Waiting for another file's runs is not this file's time: a long hook timeout.
-  beforeAll(takeDevLock, 15 * 60_000);
-  afterAll(releaseDevLock);
+  useDevLock();
 
   /** Start `node scripts/dev.mjs …args` (which name `--port`) and wait until it announces the router. */
   async function start(args: string[], options: DevOptions = {}): Promise<DevRun> {
