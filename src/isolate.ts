@@ -51,6 +51,11 @@ export interface IsolateDeps {
   authenticate?: Authenticator;
   /** Extension middleware (createRouter). */
   hooks?: RouterHooks;
+  /**
+   * Tests only (never read from the environment): the idle timeout in milliseconds instead of
+   * the configured whole minutes, so an idle-timeout test need not wait a minute.
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -68,6 +73,7 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   if (!loaded.ok) return broken(deps.log, formatProblems(loaded.problems).split("\n"));
   const { config } = loaded;
   const { session } = config;
+  const idleTimeoutMs = deps.idleTimeoutMs ?? session.idleTimeoutMs;
 
   let external: ExternalTier | undefined;
   const ext = config.externalSession;
@@ -86,12 +92,12 @@ export async function buildIsolate(env: Env, deps: IsolateDeps): Promise<Isolate
   }
 
   const manager = new SessionManager({
-    memory: new MemoryTier({ ...session.memory, idleTimeoutMs: session.idleTimeoutMs }),
+    memory: new MemoryTier({ ...session.memory, idleTimeoutMs }),
     ...(external ? { external } : {}),
-    idleTimeoutMs: session.idleTimeoutMs,
+    idleTimeoutMs,
     absoluteTimeoutMs: session.absoluteTimeoutMs,
     revalidateAfterMs: ext?.revalidateAfterMs ?? Infinity,
-    touchIntervalMs: touchIntervalFor(session.idleTimeoutMs),
+    touchIntervalMs: touchIntervalFor(idleTimeoutMs),
     now: deps.now,
     log: deps.log,
     indexesOf: (record) => indexesOf(record.data),

@@ -20,7 +20,7 @@ import { Hono } from "hono";
 import type { Env } from "./env.js";
 import type { RouterHooks } from "./handlers/hooks.js";
 import { configurationInvalidPage } from "./http/pages.js";
-import { buildIsolate, type IsolateState } from "./isolate.js";
+import { buildIsolate, type IsolateDeps, type IsolateState } from "./isolate.js";
 import { consoleLogger, type Logger } from "./log.js";
 import type { CustomStoreModule } from "./stores/custom.js";
 import * as noCustomStore from "./stores/no-custom-store.js";
@@ -42,6 +42,14 @@ export interface RouterOptions extends RouterHooks {
 export type RouterHandler = ExportedHandler<Env> & { fetch: NonNullable<ExportedHandler<Env>["fetch"]> };
 
 export function createRouter(options: RouterOptions): RouterHandler {
+  return createRouterWith(options, {});
+}
+
+/** What tests may set on every isolate that configuration cannot; not part of the package's API (src/worker.ts). */
+export type TestIsolateOverrides = Pick<IsolateDeps, "idleTimeoutMs">;
+
+/** `createRouter` with test-only isolate settings (test/support/worker-entries/). */
+export function createRouterWith(options: RouterOptions, overrides: TestIsolateOverrides): RouterHandler {
   const isolates = new WeakMap<object, Promise<IsolateState>>();
   const log = options.log ?? consoleLogger;
   const hooks: RouterHooks = {
@@ -60,6 +68,7 @@ export function createRouter(options: RouterOptions): RouterHandler {
         now: Date.now,
         log,
         ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
+        ...overrides,
       }).catch((error: unknown): IsolateState => {
         log("config.error", { name: error instanceof Error ? error.name : "unknown" });
         return { kind: "broken", problems: ["start-up failed"] };

@@ -1,17 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
-import { startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { sessionCookieOf, type Cluster } from "../support/cluster.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 import { loginThroughSapForm, scriptRedirectOf } from "../support/sap-form-login.js";
-import {
-  startIasSim,
-  startXsuaaSim,
-  vcapServicesOf,
-  type IasSim,
-  type XsuaaSim,
-} from "../support/sap-idp.js";
+import { startIasSim, startXsuaaSim, type IasSim, type XsuaaSim } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep, until } from "../support/wait.js";
+import { getOn, outboundTo } from "../support/login-cluster.js";
 
 /**
  * Login under store faults (issue 9): a store that cannot be read while a request waits for
@@ -22,27 +16,23 @@ import { bundleWorker } from "../support/worker-bundle.js";
 const ORIGIN = "https://router.test";
 let xsuaa: XsuaaSim;
 let ias: IasSim;
-let redis: LocalRedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
+// Long revalidation: an isolate's first store call for a held session is the one under test.
+const fx = useStoreFixture({
+  ext: { sessionSecret: SECRET_A, revalidateAfter: 60_000, defaultRetryTimeout: 500 },
+});
 
 beforeAll(async () => {
-  [xsuaa, ias, redis, backend, script] = await Promise.all([
+  [xsuaa, ias] = await Promise.all([
     startXsuaaSim({ uaadomain: "authentication.sap.test", redirectUris: ["https://router.test/**"] }),
     startIasSim({ url: "https://mytenant.accounts.ondemand.test", redirectUris: ["https://router.test/**"] }),
-    startLocalRedis(),
-    startEchoBackend(),
-    bundleWorker(),
   ]);
 });
 afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
   xsuaa.reset();
   ias.reset();
 });
 afterAll(async () => {
-  await Promise.all([xsuaa?.stop(), ias?.stop(), redis?.stop(), backend?.close()]);
+  await Promise.all([xsuaa?.stop(), ias?.stop()]);
 });
 
 /** Decides per outgoing request: the answer to give instead, or undefined to pass it on. */
@@ -52,48 +42,15 @@ type Interceptor = (request: {
   isStore: boolean;
 }) => Promise<Response | undefined> | Response | undefined;
 
-async function cluster(binding: { label: string }, xsApp: unknown, intercept: Interceptor): Promise<Cluster> {
-  const outbound = async (request: Request): Promise<Response> => {
-    const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
-    const isStore = request.url.startsWith(redis.restUrl);
-    const replaced = await intercept({ url: request.url, body, isStore });
-    if (replaced) return replaced;
-    const headers = new Headers(request.headers);
-    headers.delete("content-length");
-    const init = {
-      method: request.method,
-      headers,
-      redirect: "manual" as const,
-      ...(body !== undefined && { body }),
-    };
-    const host = new URL(request.url).host;
-    if (xsuaa.servesHost(host)) return xsuaa.fetch(request.url, init);
-    if (ias.servesHost(host)) return ias.fetch(request.url, init);
-    return fetch(request.url, init);
-  };
-  const c = await startCluster({
-    script,
-    workers: ["a", "b"],
-    bindings: {
-      // Long revalidation: an isolate's first store call for a held session is the one under test.
-      EXT_SESSION_MGT: JSON.stringify({
-        instanceName: "sessions",
-        storageType: "redis",
-        sessionSecret: SECRET_A,
-        revalidateAfter: 60_000,
-        defaultRetryTimeout: 500,
-      }),
-      VCAP_SERVICES: vcapServicesOf(
-        { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        binding,
-      ),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
-      XS_APP: JSON.stringify(xsApp),
-    },
-    outbound,
+function cluster(binding: { label: string }, xsApp: unknown, intercept: Interceptor): Promise<Cluster> {
+  return fx.cluster({
+    services: [binding],
+    destination: { forwardAuthToken: true },
+    bindings: { XS_APP: JSON.stringify(xsApp) },
+    outbound: outboundTo([xsuaa, ias], async ({ url, body }) =>
+      intercept({ url, body, isStore: url.startsWith(fx.redis.restUrl) }),
+    ),
   });
-  clusters.push(c);
-  return c;
 }
 
 const storeDown = () =>
@@ -101,22 +58,7 @@ const storeDown = () =>
     status: 503,
     headers: { "content-type": "application/json" },
   });
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(check: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not reached");
-    await sleep(5);
-  }
-}
-
+const get = getOn;
 async function login(
   c: Cluster,
   idp: XsuaaSim | IasSim,
@@ -166,7 +108,7 @@ describe("login under store faults", () => {
     expect((await get(c, "b", "/warm", cookie)).status).toBe(200);
     await sleep(15_300); // inside the refresh margin (a quarter of 20 s), the token still valid for a while
     const onA = get(c, "a", "/a", cookie);
-    await until(() => state.refreshArrived);
+    await until(() => state.refreshArrived, "the refresh to arrive");
     state.bStarted = true;
     const onB = await get(c, "b", "/b", cookie, { "x-requested-with": "XMLHttpRequest" });
     expect(state.down).toBe(true);

@@ -1,8 +1,5 @@
-import type { Redis as IORedis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { startCluster, type Cluster } from "../support/cluster.js";
-import { directClient, externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { describe, expect, it } from "vitest";
+import type { Cluster } from "../support/cluster.js";
 import {
   STATELESS_SESSION_COOKIE,
   answer,
@@ -15,7 +12,7 @@ import {
 } from "../support/router-client.js";
 import { SECRET_A } from "../support/secrets.js";
 import { plantSession, storeKeyOf } from "../support/session-store.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 
 /**
  * Many concurrent requests of one session on two isolates, and a logout among them.
@@ -36,42 +33,10 @@ import { bundleWorker } from "../support/worker-bundle.js";
  */
 const REVALIDATE = 400;
 
-let redis: LocalRedis;
-let direct: IORedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
-
-beforeAll(async () => {
-  [redis, backend, script] = await Promise.all([startLocalRedis(), startEchoBackend(), bundleWorker()]);
-  direct = directClient(redis.redisPort);
+const fx = useStoreFixture({
+  ext: { sessionSecret: SECRET_A, revalidateAfter: REVALIDATE, defaultRetryTimeout: 2000 },
 });
-afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
-});
-afterAll(async () => {
-  direct?.disconnect();
-  await redis?.stop();
-  await backend?.close();
-});
-
-async function cluster(extra: Record<string, string> = {}): Promise<Cluster> {
-  const c = await startCluster({
-    script,
-    workers: ["a", "b"],
-    bindings: {
-      ...externalSessionBindings(redis, {
-        sessionSecret: SECRET_A,
-        revalidateAfter: REVALIDATE,
-        defaultRetryTimeout: 2000,
-      }),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
-      ...extra,
-    },
-  });
-  clusters.push(c);
-  return c;
-}
+const cluster = (bindings: Record<string, string> = {}): Promise<Cluster> => fx.cluster({ bindings });
 
 /** `perIsolate` token fetches with `cookie` on each of A and B, all in flight at once, and `middle` started halfway. */
 async function burst(c: Cluster, cookie: string, perIsolate: number, middle: () => Promise<Answer>) {
@@ -103,7 +68,7 @@ const logoutOn = (c: Cluster, worker: string, cookie: string, token?: string) =>
 async function expectGoneEverywhere(c: Cluster, cookie: string, oldTokens: Set<string>) {
   await sleep(REVALIDATE + 100);
   const key = await storeKeyOf(SECRET_A, cookie);
-  expect(await direct.exists(key), "the destroyed session's key").toBe(0);
+  expect(await fx.direct.exists(key), "the destroyed session's key").toBe(0);
   for (const worker of ["a", "b"]) {
     const after = await tokenFetch(c, worker, cookie);
     expect(after.status).toBe(200);
@@ -112,7 +77,7 @@ async function expectGoneEverywhere(c: Cluster, cookie: string, oldTokens: Set<s
     expect(oldTokens.has(after.token!)).toBe(false);
   }
   await sleep(200); // anything still running after those responses (TTL extensions)
-  expect(await direct.exists(key), "still no key for the old id").toBe(0);
+  expect(await fx.direct.exists(key), "still no key for the old id").toBe(0);
 }
 
 describe("one session, two isolates, many requests at once", () => {
@@ -154,7 +119,7 @@ describe("one session, two isolates, many requests at once", () => {
       logout: { logoutEndpoint: "/logout", logoutPage: "/", logoutMethod: "POST", csrfProtection: false },
     };
     const c = await cluster({ XS_APP: JSON.stringify(xsApp) });
-    const planted = await plantSession(direct, SECRET_A);
+    const planted = await plantSession(fx.direct, SECRET_A);
     const { answers, logout } = await burst(c, planted.cookie, 20, logoutOn(c, "b", planted.cookie));
     expect(logout.status).toBe(200);
     const oldTokens = new Set<string>();
@@ -167,7 +132,7 @@ describe("one session, two isolates, many requests at once", () => {
 
   it("first token fetches racing on a session without a token, on two isolates: every request is given the same token", async () => {
     const c = await cluster();
-    const planted = await plantSession(direct, SECRET_A);
+    const planted = await plantSession(fx.direct, SECRET_A);
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         c.fetch(i % 2 ? "b" : "a", "/app", fetchTokenInit(planted.cookie)).then(answer),

@@ -8,8 +8,9 @@ import {
   type DestinationSim,
 } from "../support/destination-sim.js";
 import { loginThroughForms } from "../support/form-login.js";
-import { startIdp, type Idp } from "../support/idp.js";
+import { startIdp, type Idp, identityBinding } from "../support/idp.js";
 import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep, until } from "../support/wait.js";
 
 /**
  * Destinations from the destination service: the bundled router in workerd (Miniflare)
@@ -111,13 +112,7 @@ async function setup(
   sims.push(sim);
   const vcap = {
     destination: [sim.binding],
-    identity: [
-      {
-        name: "oidc",
-        label: "identity",
-        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
-      },
-    ],
+    identity: [identityBinding(idp)],
   };
   const c = await startCluster({
     script,
@@ -159,13 +154,6 @@ async function seenFor(res: Response) {
   const seen = backend.seen.filter((s) => s.url === body.url).at(-1);
   expect(seen).toBeDefined();
   return seen!;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await sleep(25);
-  if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe("destination service: each authentication kind reaches the backend with the right headers", () => {

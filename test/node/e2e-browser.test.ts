@@ -18,18 +18,25 @@
 //
 // Screenshots of the key steps go to a temporary directory, kept when the test fails or when
 // E2E_SCREENSHOTS names a directory to put them in.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Browser, Page, Request as BrowserRequest } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoIdp as startDemoIdpUntyped } from "../../scripts/demo/idp.mjs";
-import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
 import { launchBrowser } from "../support/browser.js";
+import {
+  accepts,
+  alive,
+  commandOf,
+  descendants,
+  devPorts,
+  devRuns,
+  HOST,
+  type DevRun,
+} from "../support/dev-process.js";
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { eventuallyPasses, sleep } from "../support/wait.js";
 
 interface DemoIdp {
   issuer: string;
@@ -41,10 +48,7 @@ const startDemoIdp = startDemoIdpUntyped as (options: {
   routerOrigin: string;
   accessTokenTtl?: number;
 }) => Promise<DemoIdp>;
-const freePort = freePortUntyped as (host?: string) => Promise<number>;
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const HOST = "127.0.0.1";
 const START_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 15_000;
 const SESSION_SECRET = `e2e-browser-secret-${"x".repeat(24)}-${crypto.randomUUID()}`;
@@ -53,155 +57,12 @@ const ACCESS_TOKEN_TTL_S = 8;
 
 // ---- processes ----------------------------------------------------------------------------
 
-/** Pids of the live processes below `root` (Linux: /proc), the root itself excluded. */
-function descendants(root: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // pid (comm) state ppid …: comm may contain spaces and parentheses.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parentOf.set(Number(entry), ppid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const [pid, ppid] of parentOf) {
-      if (ppid === parent && !found.includes(pid)) {
-        found.push(pid);
-        queue.push(pid);
-      }
-    }
-  }
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return state.slice(state.lastIndexOf(")") + 2, state.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim().slice(0, 160);
-  } catch {
-    return "(gone)";
-  }
-}
-
-function accepts(port: number, host = HOST): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function eventually(check: () => Promise<void> | void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
-}
-
-interface Dev {
-  child: ChildProcess;
-  routerUrl: string;
-  /** Every process of this run seen so far (wrangler, its workerd, the demo backend is in-process). */
-  seen: Set<number>;
-  output(): string;
-  stop(): Promise<number | null>;
-}
-
-const running = new Set<Dev>();
+const runs = devRuns();
 /** Every process any run of dev.mjs had, to check that none is left at the end. */
-const allSeen = new Map<number, string>();
-
+const allSeen = runs.allSeen;
 /** `node scripts/dev.mjs …args`, resolved once it announces the router. */
-async function startDev(args: string[], port: number, env: Record<string, string>): Promise<Dev> {
-  const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group, for a last-resort kill
-  });
-  let out = "";
-  child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-  child.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const seen = new Set<number>([child.pid!]);
-  const look = () => {
-    for (const pid of descendants(child.pid!)) {
-      seen.add(pid);
-      allSeen.set(pid, commandOf(pid));
-    }
-  };
-  allSeen.set(child.pid!, "node scripts/dev.mjs");
-
-  const dev: Dev = {
-    child,
-    routerUrl: `http://${HOST}:${port}`,
-    seen,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        look(); // wrangler detaches into its own process group: note its processes while dev.mjs is their parent
-        child.kill("SIGTERM");
-      }
-      const timer = setTimeout(() => {
-        for (const pid of [child.pid!, ...seen]) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // gone
-          }
-        }
-      }, STOP_DEADLINE_MS);
-      const code = await exited;
-      clearTimeout(timer);
-      running.delete(dev);
-      return code;
-    },
-  };
-  running.add(dev);
-
-  const announced = `approuter-edge: ${dev.routerUrl} (`;
-  const deadline = Date.now() + START_DEADLINE_MS;
-  while (!out.includes(announced)) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `dev.mjs exited (${child.exitCode ?? child.signalCode}) before the router answered:\n${out}`,
-      );
-    }
-    if (Date.now() > deadline)
-      throw new Error(`the router did not start within ${START_DEADLINE_MS} ms:\n${out}`);
-    await sleep(100);
-  }
-  look();
-  return dev;
-}
+const startDev = (args: string[], env: Record<string, string>): Promise<DevRun> =>
+  runs.start(args, { env, startDeadlineMs: START_DEADLINE_MS, stopDeadlineMs: STOP_DEADLINE_MS });
 
 // ---- the browser side ------------------------------------------------------------------------
 
@@ -257,9 +118,7 @@ beforeAll(async () => {
   const configured = process.env.E2E_SCREENSHOTS;
   if (configured) mkdirSync(configured, { recursive: true });
   shotDir = configured || mkdtempSync(join(tmpdir(), "approuter-e2e-"));
-  router = await freePort(HOST);
-  do backend = await freePort(HOST);
-  while (backend === router);
+  ({ router, backend } = await devPorts());
   [redis, idp, browser] = await Promise.all([
     startLocalRedis(),
     startDemoIdp({ routerOrigin: `http://${HOST}:${router}`, accessTokenTtl: ACCESS_TOKEN_TTL_S }),
@@ -270,7 +129,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const mine = descendants(process.pid); // redis-server, the provider, chromium, anything left over
   for (const pid of mine) allSeen.set(pid, commandOf(pid));
-  await Promise.all([...running].map((dev) => dev.stop()));
+  await runs.stopAll();
   await browser?.close();
   await Promise.all([idp?.stop(), redis?.stop()]);
   if (!failed && !process.env.E2E_SCREENSHOTS) rmSync(shotDir, { recursive: true, force: true });
@@ -280,7 +139,7 @@ afterAll(async () => {
   if (browser)
     for (const kind of ["workerd", "wrangler", "chrom", "server.mjs", "redis-server"])
       expect(kinds, `no ${kind} process was seen`).toContain(kind);
-  await eventually(() => {
+  await eventuallyPasses(() => {
     const left = [...allSeen].filter(([pid]) => alive(pid)).map(([pid, cmd]) => `${pid} ${cmd}`);
     expect(left, "processes left behind").toEqual([]);
   }, 5000);
@@ -314,7 +173,7 @@ describe("npm start in a browser", () => {
       const fingerprintOnPage = async () =>
         /SHA-256 fingerprint ([0-9a-f]{8})/.exec((await page.textContent("body")) ?? "")?.[1];
 
-      let dev = await startDev(args, router, env);
+      let dev = await startDev(args, env);
       expect(dev.output()).toContain(`login as demo / demo at ${issuer} (already running)`);
 
       const context = await browser!.newContext();
@@ -368,8 +227,8 @@ describe("npm start in a browser", () => {
       // 3. Restart: a new wrangler dev, a new isolate with an empty memory tier.
       expect(await dev.stop()).toBe(0);
       for (const port of [router, backend])
-        await eventually(async () => expect(await accepts(port), `port ${port}`).toBe(false), 3000);
-      dev = await startDev(args, router, env);
+        await eventuallyPasses(async () => expect(await accepts(port), `port ${port}`).toBe(false), 3000);
+      dev = await startDev(args, env);
       toIdp.length = 0;
       await page.reload();
       expect(page.url()).toBe(`${routerUrl}/`);
@@ -419,11 +278,9 @@ describe("npm start in a browser", () => {
 describe("npm start's own XSUAA simulator in a browser", () => {
   it("logs in as demo / demo through SAP's login flow (xsuaa route, $XSAPPNAME scope), and logs out through /logout.do", async () => {
     try {
-      const port = await freePort(HOST);
-      let backendPort = await freePort(HOST);
-      while (backendPort === port) backendPort = await freePort(HOST);
+      const { router: port, backend: backendPort } = await devPorts();
       // npm start's configuration as it is: no --idp, no --idp-url.
-      const dev = await startDev(["--port", String(port), "--backend-port", String(backendPort)], port, {});
+      const dev = await startDev(["--port", String(port), "--backend-port", String(backendPort)], {});
       const announced = /login as demo \/ demo at (http:\/\/[\d.]+:\d+)\)/.exec(dev.output());
       expect(announced, dev.output()).not.toBeNull();
       const simOrigin = announced![1]!;
@@ -473,7 +330,7 @@ describe("npm start's own XSUAA simulator in a browser", () => {
       await context.close();
 
       expect(await dev.stop()).toBe(0);
-      await eventually(
+      await eventuallyPasses(
         async () =>
           expect(
             await accepts(Number(new URL(simOrigin).port), new URL(simOrigin).hostname),
@@ -494,12 +351,9 @@ describe("logout in a browser, beyond the router's host", () => {
   // sessions of other applications of the same site. The router expires its own cookie
   // with Set-Cookie only.
   it("leaves the cookies of other hosts of the same site alone (no Clear-Site-Data)", async () => {
-    const port = await freePort(HOST);
-    let backendPort = await freePort(HOST);
-    while (backendPort === port) backendPort = await freePort(HOST);
+    const { router: port, backend: backendPort } = await devPorts();
     const dev = await startDev(
       ["--no-login", "--port", String(port), "--backend-port", String(backendPort)],
-      port,
       {},
     );
     // app.example.test and its siblings resolve to the router; the origin counts as secure as

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
 import { loginThroughForms } from "../support/form-login.js";
-import { startIdp, type Idp } from "../support/idp.js";
+import { startIdp, type Idp, identityBinding } from "../support/idp.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
 /**
@@ -30,13 +30,7 @@ beforeAll(async () => {
       SESSION_COOKIE_NAME: NAME,
       PRESERVE_FRAGMENT: "false", // a 302 to start the login (the fragment page: xsuaa-login.test.ts)
       VCAP_SERVICES: JSON.stringify({
-        identity: [
-          {
-            name: "oidc",
-            label: "identity",
-            credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
-          },
-        ],
+        identity: [identityBinding(idp)],
       }),
       destinations: JSON.stringify([
         { name: "backend", url: backend.url },

@@ -4,7 +4,7 @@ import { startEchoBackend } from "../support/backend.js";
 import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
 import { loginThroughForms } from "../support/form-login.js";
 import { startHtml5RepoSim, type Html5RepoSim } from "../support/html5-repo-sim.js";
-import { startIdp, type Idp } from "../support/idp.js";
+import { startIdp, type Idp, identityBinding } from "../support/idp.js";
 import { bundleWorker } from "../support/worker-bundle.js";
 
 /**
@@ -81,13 +81,7 @@ async function setup(): Promise<{ c: Cluster; sim: Html5RepoSim; stop: () => Pro
   const vcap = {
     "html5-apps-repo": [sim.binding],
     // The test OpenID provider, bound as SAP binds IAS (a generic OpenID provider is bound so).
-    identity: [
-      {
-        name: "ias",
-        label: "identity",
-        credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret },
-      },
-    ],
+    identity: [identityBinding(idp, "ias")],
   };
   const c = await startCluster({
     script,

@@ -1,18 +1,12 @@
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
-import { startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { sessionCookieOf, type Cluster } from "../support/cluster.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 import { loginThroughSapForm, scriptRedirectOf } from "../support/sap-form-login.js";
-import {
-  startIasSim,
-  startXsuaaSim,
-  vcapServicesOf,
-  type IasSim,
-  type XsuaaSim,
-} from "../support/sap-idp.js";
+import { startIasSim, startXsuaaSim, type IasSim, type XsuaaSim } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep } from "../support/wait.js";
+import { getOn, outboundTo, xhr } from "../support/login-cluster.js";
 
 /**
  * Login with an SAP-style IAS binding (`identity`) against the IAS simulator at a realistic
@@ -23,10 +17,7 @@ import { bundleWorker } from "../support/worker-bundle.js";
 const ORIGIN = "https://router.test";
 let ias: IasSim;
 let xsuaa: XsuaaSim;
-let redis: LocalRedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
+const fx = useStoreFixture({ ext: { sessionSecret: SECRET_A, revalidateAfter: 300 } });
 
 const XS_APP = {
   authenticationMethod: "route",
@@ -43,59 +34,31 @@ const XS_APP = {
 };
 
 beforeAll(async () => {
-  [ias, xsuaa, redis, backend, script] = await Promise.all([
+  [ias, xsuaa] = await Promise.all([
     startIasSim({ url: "https://mytenant.accounts.ondemand.test", redirectUris: ["https://router.test/**"] }),
     startXsuaaSim({ uaadomain: "authentication.sap.test", redirectUris: ["https://router.test/**"] }),
-    startLocalRedis(),
-    startEchoBackend(),
-    bundleWorker(),
   ]);
 });
 afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
   ias.reset();
   ias.endSessions();
 });
 afterAll(async () => {
-  await Promise.all([ias?.stop(), xsuaa?.stop(), redis?.stop(), backend?.close()]);
+  await Promise.all([ias?.stop(), xsuaa?.stop()]);
 });
 
-async function toSims(request: Request): Promise<Response> {
-  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
-  const headers = new Headers(request.headers);
-  headers.delete("content-length");
-  const init = {
-    method: request.method,
-    headers,
-    redirect: "manual" as const,
-    ...(body !== undefined && { body }),
-  };
-  const host = new URL(request.url).host;
-  if (ias.servesHost(host)) return ias.fetch(request.url, init);
-  if (xsuaa.servesHost(host)) return xsuaa.fetch(request.url, init);
-  return fetch(request.url, init);
-}
+const toSims = (request: Request) => outboundTo([ias, xsuaa])(request);
 
-async function cluster(
+function cluster(
   o: { env?: Record<string, string>; withXsuaa?: boolean; workers?: string[] } = {},
 ): Promise<Cluster> {
-  const c = await startCluster({
-    script,
+  return fx.cluster({
     workers: o.workers ?? ["a", "b"],
+    services: [ias.binding(), ...(o.withXsuaa ? [xsuaa.binding()] : [])] as unknown as Array<
+      { label: string } & Record<string, unknown>
+    >,
+    destination: { forwardAuthToken: true },
     bindings: {
-      EXT_SESSION_MGT: JSON.stringify({
-        instanceName: "sessions",
-        storageType: "redis",
-        sessionSecret: SECRET_A,
-        revalidateAfter: 300,
-      }),
-      VCAP_SERVICES: vcapServicesOf(
-        { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        ...([ias.binding(), ...(o.withXsuaa ? [xsuaa.binding()] : [])] as unknown as Array<
-          { label: string } & Record<string, unknown>
-        >),
-      ),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
       // Both bound: a route without authenticationType would use XSUAA (SAP), so the catch-all names IAS.
       XS_APP: JSON.stringify(
         o.withXsuaa
@@ -111,8 +74,6 @@ async function cluster(
     },
     outbound: toSims,
   });
-  clusters.push(c);
-  return c;
 }
 
 async function login(c: Cluster, path = "/app/x", worker = "a") {
@@ -132,15 +93,7 @@ async function login(c: Cluster, path = "/app/x", worker = "a") {
   return { start, authorize, callback, cookie: sessionCookieOf(callback) };
 }
 
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-const xhr = { "x-requested-with": "XMLHttpRequest" };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = getOn;
 
 describe("IAS login", () => {
   it("logs in as SAP's router does (scope=openid, nonce, app_tid; secret in body and Basic), a route without authenticationType using IAS", async () => {
@@ -159,7 +112,7 @@ describe("IAS login", () => {
     expect(grant.clientAuthMethod).toBe("client_secret_basic+post");
     expect(grant.appTid).toBe(ias.appTid);
     expect((await get(c, "b", "/app/x", cookie)).status).toBe(200);
-    expect(decodeJwt(backend.seen.at(-1)!.headers.authorization!.slice(7)).iss).toBe(ias.issuer);
+    expect(decodeJwt(fx.backend.seen.at(-1)!.headers.authorization!.slice(7)).iss).toBe(ias.issuer);
   });
 
   it("keeps the URL #fragment through login (PRESERVE_FRAGMENT): the page's cookie comes back on the Location", async () => {

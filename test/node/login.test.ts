@@ -1,12 +1,11 @@
-import type { Redis as IORedis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
+import { sessionCookieOf, type Cluster } from "../support/cluster.js";
 import { loginThroughForms, type RouterFetch } from "../support/form-login.js";
-import { startIdp, type Idp } from "../support/idp.js";
-import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { startIdp, type Idp, identityBinding } from "../support/idp.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 import { SECRET_A } from "../support/secrets.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep } from "../support/wait.js";
+import { getOn } from "../support/login-cluster.js";
 
 /**
  * Login against a real, generic OpenID provider (oidc-provider on 127.0.0.2, so the redirect
@@ -16,11 +15,7 @@ import { bundleWorker } from "../support/worker-bundle.js";
  */
 const ORIGIN = "https://router.test";
 let idp: Idp;
-let redis: LocalRedis;
-let direct: IORedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
+const fx = useStoreFixture({ ext: { sessionSecret: SECRET_A, revalidateAfter: 300 } });
 
 const XS_APP = {
   authenticationMethod: "route",
@@ -53,69 +48,41 @@ const XS_APP = {
 };
 
 beforeAll(async () => {
-  [idp, redis, backend, script] = await Promise.all([
-    startIdp({
-      redirectUris: [`${ORIGIN}/login/callback`],
-      postLogoutRedirectUris: [`${ORIGIN}/public/bye`],
-      accessTokenTtl: 2,
-    }),
-    startLocalRedis(),
-    startEchoBackend(),
-    bundleWorker(),
-  ]);
-  direct = directClient(redis.redisPort);
+  idp = await startIdp({
+    redirectUris: [`${ORIGIN}/login/callback`],
+    postLogoutRedirectUris: [`${ORIGIN}/public/bye`],
+    accessTokenTtl: 2,
+  });
 });
 afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
   await idp.reset();
 });
 afterAll(async () => {
-  direct?.disconnect();
-  await Promise.all([idp?.stop(), redis?.stop(), backend?.close()]);
+  await idp?.stop();
 });
 
-async function cluster(
+function cluster(
   options: {
     workers?: string[];
     outbound?: (r: Request) => Promise<Response>;
     credentials?: Record<string, unknown>;
   } = {},
 ): Promise<Cluster> {
-  const vcap = {
-    redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }],
-    identity: [
-      {
-        name: "oidc",
-        label: "identity",
-        credentials: {
-          url: idp.issuer,
-          clientid: idp.clientId,
-          clientsecret: idp.clientSecret,
-          scope: "openid profile email app.read app.write",
-          ...options.credentials,
-        },
-      },
-    ],
-  };
-  const c = await startCluster({
-    script,
+  return fx.cluster({
     workers: options.workers ?? ["a", "b"],
-    bindings: {
-      EXT_SESSION_MGT: JSON.stringify({
-        instanceName: "sessions",
-        storageType: "redis",
-        sessionSecret: SECRET_A,
-        revalidateAfter: 300,
+    services: [
+      identityBinding(idp, "oidc", {
+        scope: "openid profile email app.read app.write",
+        ...options.credentials,
       }),
-      VCAP_SERVICES: JSON.stringify(vcap),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
+    ],
+    destination: { forwardAuthToken: true },
+    bindings: {
       XS_APP: JSON.stringify(XS_APP),
       PRESERVE_FRAGMENT: "false", // a 302 to start the login (the fragment page: xsuaa-login.test.ts)
     },
     ...(options.outbound ? { outbound: options.outbound } : {}),
   });
-  clusters.push(c);
-  return c;
 }
 
 const pathOf = (url: string) => {
@@ -150,15 +117,7 @@ async function login(c: Cluster, path = "/api/hello", startOn = "a", callbackOn 
   return { start, callback, cookie, callbacks };
 }
 
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = getOn;
 
 describe("login", () => {
   it("logs in through the provider, regenerates the session and forwards the token", async () => {
@@ -174,7 +133,7 @@ describe("login", () => {
     expect(cookie).not.toBe(anonymousCookie);
     const res = await get(c, "a", "/api/hello?x=1", cookie);
     expect(res.status).toBe(200);
-    const seen = backend.seen.at(-1)!;
+    const seen = fx.backend.seen.at(-1)!;
     expect(seen.url).toBe("/hello?x=1");
     expect(seen.headers.authorization).toMatch(/^Bearer .+/);
     expect(seen.headers.cookie ?? "").not.toContain("JSESSIONID");
@@ -292,11 +251,11 @@ describe("tokens", () => {
     const c = await cluster();
     const { cookie } = await login(c);
     await get(c, "a", "/api/one", cookie);
-    const first = backend.seen.at(-1)!.headers.authorization;
+    const first = fx.backend.seen.at(-1)!.headers.authorization;
     await sleep(1700); // 2 s tokens: inside the refresh margin now
     const res = await get(c, "b", "/api/two", cookie);
     expect(res.status).toBe(200);
-    const second = backend.seen.at(-1)!.headers.authorization;
+    const second = fx.backend.seen.at(-1)!.headers.authorization;
     expect(second).not.toBe(first);
     expect((await idp.counters()).refreshGrants).toBe(1);
   });
@@ -414,11 +373,11 @@ describe("logout", () => {
     const mine = await login(c);
     const other = await login(c, "/api/x", "b", "b", "bob");
     for (const w of ["a", "b"]) expect((await get(c, w, "/api/x", mine.cookie)).status).toBe(200);
-    const keysBefore = (await direct.keys("approuter-edge:s:*")).length;
+    const keysBefore = (await fx.direct.keys("approuter-edge:s:*")).length;
     const res = await backchannel(c, "b", await idp.signLogoutToken({ sid: sids[0]! }));
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect((await direct.keys("approuter-edge:s:*")).length).toBe(keysBefore - 1);
+    expect((await fx.direct.keys("approuter-edge:s:*")).length).toBe(keysBefore - 1);
     await sleep(350); // the revalidation bound of this cluster
     for (const w of ["a", "b"]) expect((await get(c, w, "/api/x", mine.cookie)).status).toBe(302);
     expect((await get(c, "a", "/api/x", other.cookie)).status).toBe(200);

@@ -27,6 +27,7 @@ import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
 import { startLoopbackServer, type LoopbackServer } from "../support/loopback-http.js";
 import { loginThroughSapForm } from "../support/sap-form-login.js";
 import { startXsuaaSim, type XsuaaSim } from "../support/sap-idp.js";
+import { useDevLock } from "../support/dev-process.js";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -208,6 +209,7 @@ describe("approuter-edge init", () => {
 });
 
 describe("the migrated project under wrangler dev", () => {
+  useDevLock(); // wrangler dev's inspector port is fixed: one at a time (test/support/dev-process.ts)
   let dev: ChildProcess;
   let output = "";
   let url: string;

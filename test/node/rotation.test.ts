@@ -1,14 +1,10 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { Redis as IORedis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { startCluster, type Cluster } from "../support/cluster.js";
-import { directClient, externalSessionBindings, startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCookieBackend } from "../support/backend.js";
+import type { Cluster } from "../support/cluster.js";
 import { STATELESS_SESSION_COOKIE, newSession, tokenFetch, type Answer } from "../support/router-client.js";
 import { SECRET_A, SECRET_B } from "../support/secrets.js";
 import { kidInEnvelope, kidOf, plantSession, storeKeyOf } from "../support/session-store.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 
 /**
  * Rotating `sessionSecret` (EXT_SESSION_MGT.previousSessionSecrets), isolates against a
@@ -23,53 +19,25 @@ import { bundleWorker } from "../support/worker-bundle.js";
  * hold a backend's session cookie). A token fetch on a session that already has its
  * token changes nothing. The manager-level move is in test/unit/rotation.test.ts.
  */
-let redis: LocalRedis;
-let direct: IORedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
+const fx = useStoreFixture({ ext: { revalidateAfter: 1000 } });
 /** A backend that sets a session cookie `BACKEND=<v>` on `/set/<v>` and echoes the cookies it got. */
-let cookieBackend: { server: Server; url: string };
-
+let cookieBackend: Awaited<ReturnType<typeof startCookieBackend>>;
 beforeAll(async () => {
-  [redis, backend, script] = await Promise.all([startLocalRedis(), startEchoBackend(), bundleWorker()]);
-  direct = directClient(redis.redisPort);
-  const server = createServer((req, res) => {
-    const set = /^\/set\/(\w+)$/.exec(req.url ?? "");
-    if (set) res.setHeader("set-cookie", `BACKEND=${set[1]}; Path=/; HttpOnly`);
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ cookie: req.headers.cookie ?? null }));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  cookieBackend = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  cookieBackend = await startCookieBackend();
 });
-afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
-});
-afterAll(async () => {
-  direct?.disconnect();
-  await redis?.stop();
-  await backend?.close();
-  await new Promise((r) => cookieBackend?.server.close(r));
-});
+afterAll(() => cookieBackend?.close());
 
-async function cluster(
+const cluster = (
   sessionSecret: string,
   previousSessionSecrets: string[] = [],
   workers = ["a", "b"],
-  backendUrl = backend.url,
-): Promise<Cluster> {
-  const c = await startCluster({
-    script,
+  backendUrl?: string,
+): Promise<Cluster> =>
+  fx.cluster({
+    ext: { sessionSecret, previousSessionSecrets },
     workers,
-    bindings: {
-      ...externalSessionBindings(redis, { sessionSecret, previousSessionSecrets, revalidateAfter: 1000 }),
-      destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-    },
+    ...(backendUrl ? { backendUrl } : {}),
   });
-  clusters.push(c);
-  return c;
-}
 
 const same = (token: string): Partial<Answer> => ({ status: 200, token, setCookies: [] });
 
@@ -81,36 +49,36 @@ describe("secret rotation", () => {
     // without a token (its first token fetch will change it).
     const before = await cluster(SECRET_A);
     const made = await newSession(before, "a");
-    const planted = await plantSession(direct, SECRET_A);
+    const planted = await plantSession(fx.direct, SECRET_A);
     const madeKeyA = await storeKeyOf(SECRET_A, made.cookie);
     const [madeKeyB, plantedKeyB] = await Promise.all([
       storeKeyOf(SECRET_B, made.cookie),
       storeKeyOf(SECRET_B, planted.cookie),
     ]);
-    expect(kidInEnvelope((await direct.get(madeKeyA))!)).toBe(kidA);
-    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    expect(kidInEnvelope((await fx.direct.get(madeKeyA))!)).toBe(kidA);
+    await fx.disposeClusters();
 
     // Rotated: B seals, A still opens. Fresh isolates recover both sessions.
     const rotated = await cluster(SECRET_B, [SECRET_A]);
     expect(await tokenFetch(rotated, "a", made.cookie)).toMatchObject(same(made.token));
     expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
     // Unchanged (a token fetch on a session that has its token writes nothing): still under A.
-    expect(await direct.exists(madeKeyA)).toBe(1);
-    expect(await direct.exists(madeKeyB)).toBe(0);
+    expect(await fx.direct.exists(madeKeyA)).toBe(1);
+    expect(await fx.direct.exists(madeKeyB)).toBe(0);
 
     // The first token fetch on the planted session changes it: the write moves it to B.
     const first = await tokenFetch(rotated, "a", planted.cookie);
     expect(first).toMatchObject({ status: 200, setCookies: [] }); // the same session, not a new one
     expect(first.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const moved = await direct.get(plantedKeyB);
+    const moved = await fx.direct.get(plantedKeyB);
     expect(moved, "re-sealed under the new secret's key").not.toBeNull();
     expect(kidInEnvelope(moved!)).toBe(kidB);
-    expect(await direct.exists(planted.storeKey), "the old key is gone").toBe(0);
-    expect(await direct.pttl(plantedKeyB)).toBeGreaterThan(0);
+    expect(await fx.direct.exists(planted.storeKey), "the old key is gone").toBe(0);
+    expect(await fx.direct.pttl(plantedKeyB)).toBeGreaterThan(0);
     // Every isolate finds it there, with the token of that write.
     expect(await tokenFetch(rotated, "b", planted.cookie)).toMatchObject(same(first.token!));
     expect(await tokenFetch(rotated, "a", planted.cookie)).toMatchObject(same(first.token!));
-    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    await fx.disposeClusters();
 
     // A dropped: the session still sealed with A is no session (a new one on token fetch)…
     const retired = await cluster(SECRET_B);
@@ -134,7 +102,7 @@ describe("secret rotation", () => {
       storeKeyOf(SECRET_A, made.cookie),
       storeKeyOf(SECRET_B, made.cookie),
     ]);
-    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    await fx.disposeClusters();
 
     const rotated = await cluster(SECRET_B, [SECRET_A], ["a", "b"], cookieBackend.url);
     const set = await rotated.fetch("a", "/set/one", { headers: { cookie: made.cookie } });
@@ -144,10 +112,10 @@ describe("secret rotation", () => {
       "the backend's session cookie stays in the router session",
     ).toEqual([]);
     await set.arrayBuffer();
-    const moved = await direct.get(keyB);
+    const moved = await fx.direct.get(keyB);
     expect(moved, "re-sealed under the new secret's key").not.toBeNull();
     expect(kidInEnvelope(moved!)).toBe(await kidOf(SECRET_B));
-    expect(await direct.exists(keyA), "the old key is gone").toBe(0);
+    expect(await fx.direct.exists(keyA), "the old key is gone").toBe(0);
     // Another isolate finds it under the new key: same token, and the cookie replayed.
     expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
     const replay = await rotated.fetch("b", "/echo", { headers: { cookie: made.cookie } });
@@ -158,7 +126,7 @@ describe("secret rotation", () => {
     const before = await cluster(SECRET_A, [], ["a"]);
     const made = await newSession(before, "a");
     const keyA = await storeKeyOf(SECRET_A, made.cookie);
-    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    await fx.disposeClusters();
     const rotated = await cluster(SECRET_B, [SECRET_A], ["a", "b"]);
     expect(await tokenFetch(rotated, "b", made.cookie)).toMatchObject(same(made.token));
     const logout = await rotated.fetch("a", "/logout", {
@@ -168,7 +136,7 @@ describe("secret rotation", () => {
     });
     await logout.arrayBuffer();
     expect(logout.status).toBe(200); // a POST logout is answered with a page (SAP)
-    expect(await direct.exists(keyA)).toBe(0);
+    expect(await fx.direct.exists(keyA)).toBe(0);
     const after = await tokenFetch(rotated, "a", made.cookie);
     expect(after.newCookie).toBeDefined();
     expect(after.token).not.toBe(made.token);

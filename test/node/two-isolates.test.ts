@@ -1,63 +1,22 @@
-import type { Redis as IORedis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
-import {
-  commandCounts,
-  directClient,
-  externalSessionBindings,
-  startLocalRedis,
-  totalCalls,
-  type LocalRedis,
-} from "../support/redis.js";
+import { describe, expect, it } from "vitest";
+import { sessionCookieOf, type Cluster } from "../support/cluster.js";
+import { commandCounts, totalCalls } from "../support/redis.js";
+import { sleep } from "../support/router-client.js";
 import { SECRET_A } from "../support/secrets.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 
 /**
  * Several isolates (Miniflare workers: separate module state, so separate first tiers)
  * sharing one real redis-server behind the local Upstash REST endpoint.
  */
-let redis: LocalRedis;
-let direct: IORedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
-
-beforeAll(async () => {
-  [redis, backend, script] = await Promise.all([startLocalRedis(), startEchoBackend(), bundleWorker()]);
-  direct = directClient(redis.redisPort);
+const fx = useStoreFixture({
+  ext: { sessionSecret: SECRET_A, revalidateAfter: 1000, defaultRetryTimeout: 500 },
 });
-afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
-});
-afterAll(async () => {
-  direct?.disconnect();
-  await redis?.stop();
-  await backend?.close();
-});
-
-async function cluster(
+const cluster = (
   ext: Record<string, unknown> = {},
   workers = ["a", "b"],
-  extra: Record<string, string> = {},
-): Promise<Cluster> {
-  const c = await startCluster({
-    script,
-    workers,
-    bindings: {
-      ...externalSessionBindings(redis, {
-        sessionSecret: SECRET_A,
-        revalidateAfter: 1000,
-        defaultRetryTimeout: 500,
-        ...ext,
-      }),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
-      ...extra,
-    },
-  });
-  clusters.push(c);
-  return c;
-}
+  bindings: Record<string, string> = {},
+) => fx.cluster({ ext, workers, bindings });
 
 const fetchToken = (cookie?: string): RequestInit => ({
   headers: { "x-csrf-token": "fetch", ...(cookie ? { cookie } : {}) },
@@ -79,16 +38,14 @@ async function tokenOn(c: Cluster, worker: string, cookie: string) {
   return { status: res.status, token: res.headers.get("x-csrf-token"), newCookie: sessionCookieOf(res) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe("two isolates, one Redis", () => {
   it("recovers a session created on A on B: same token, no new cookie, one read and one TTL slide", async () => {
     const c = await cluster();
     const { cookie, token } = await newSession(c, "a");
     expect(cookie).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
-    const before = await commandCounts(direct);
+    const before = await commandCounts(fx.direct);
     const onB = await tokenOn(c, "b", cookie);
-    const after = await commandCounts(direct);
+    const after = await commandCounts(fx.direct);
     expect(onB).toEqual({ status: 200, token, newCookie: undefined });
     // A read and, in parallel, the TTL slide (PEXPIRE, a write: the primary's word that the
     // session still exists, see src/stores/upstash.ts), and nothing else, not even after the response.
@@ -100,10 +57,10 @@ describe("two isolates, one Redis", () => {
   it("serves an unchanged session from the first tier with no store call inside the revalidation window", async () => {
     const c = await cluster({ revalidateAfter: 60_000 });
     const { cookie, token } = await newSession(c, "a");
-    const before = totalCalls(await commandCounts(direct));
+    const before = totalCalls(await commandCounts(fx.direct));
     for (let i = 0; i < 20; i++)
       expect(await tokenOn(c, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
-    expect(totalCalls(await commandCounts(direct)) - before).toBe(0);
+    expect(totalCalls(await commandCounts(fx.direct)) - before).toBe(0);
   });
 
   it("honours a logout on B on A within the revalidation bound", async () => {
@@ -128,7 +85,7 @@ describe("two isolates, one Redis", () => {
   it("keeps the session across a restart of every isolate", async () => {
     const first = await cluster();
     const { cookie, token } = await newSession(first, "a");
-    await Promise.all(clusters.splice(0).map((c) => c.dispose()));
+    await fx.disposeClusters();
     const second = await cluster();
     expect(await tokenOn(second, "a", cookie)).toEqual({ status: 200, token, newCookie: undefined });
     expect(await tokenOn(second, "b", cookie)).toEqual({ status: 200, token, newCookie: undefined });
@@ -137,13 +94,13 @@ describe("two isolates, one Redis", () => {
   it("stores nothing readable: no session id, no token, no JSON", async () => {
     const c = await cluster();
     const sessions = await Promise.all([newSession(c, "a"), newSession(c, "b"), newSession(c, "a")]);
-    const keys = await direct.keys("*");
+    const keys = await fx.direct.keys("*");
     expect(keys.length).toBeGreaterThanOrEqual(3);
     for (const key of keys) {
       expect(key).toMatch(/^approuter-edge:s:[A-Za-z0-9_-]{43}$/);
-      const value = (await direct.get(key))!;
+      const value = (await fx.direct.get(key))!;
       expect(value).toMatch(/^e2\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
-      expect(await direct.pttl(key)).toBeGreaterThan(0);
+      expect(await fx.direct.pttl(key)).toBeGreaterThan(0);
       for (const { cookie, token } of sessions) {
         const id = cookie.split("=")[1]!;
         expect(key).not.toContain(id);
@@ -157,7 +114,7 @@ describe("two isolates, one Redis", () => {
   it("keeps serving held sessions while Redis is down; a fresh isolate answers without a 5xx", async () => {
     const c = await cluster({ revalidateAfter: 200 }, ["a", "b", "c"]);
     const { cookie, token } = await newSession(c, "a");
-    await redis.stopRedis();
+    await fx.redis.stopRedis();
     try {
       await sleep(250); // past the revalidation window: A must try the store and carry on
       for (let i = 0; i < 3; i++)
@@ -168,7 +125,7 @@ describe("two isolates, one Redis", () => {
       expect(plain.status).toBe(200);
       expect(plain.headers.getSetCookie()).toEqual([]); // never clears the cookie on a store error
     } finally {
-      await redis.startRedis();
+      await fx.redis.startRedis();
     }
     // Backups resume: a session made now is recovered on another isolate.
     await sleep(600); // past the cooldown after the failures
@@ -190,7 +147,7 @@ describe("two isolates, one Redis", () => {
       }),
     });
     const N = 200;
-    const before = await commandCounts(direct);
+    const before = await commandCounts(fx.direct);
     const got: { cookie: string; token: string }[] = [];
     for (let i = 0; i < N; i++) {
       const res = await c.fetch(i % 2 ? "a" : "b", "/app", fetchToken());
@@ -198,7 +155,7 @@ describe("two isolates, one Redis", () => {
       await res.arrayBuffer();
       got.push({ cookie: sessionCookieOf(res)!, token: res.headers.get("x-csrf-token")! });
     }
-    expect(totalCalls(await commandCounts(direct)) - totalCalls(before)).toBe(0);
+    expect(totalCalls(await commandCounts(fx.direct)) - totalCalls(before)).toBe(0);
     expect(new Set(got.map((g) => g.token)).size).toBe(N);
     // The token of a session made on A passes the CSRF check of a POST on B (logout checks it),
     // and a token fetch on B with that cookie gives the same token, still with no Redis command.
@@ -219,7 +176,7 @@ describe("two isolates, one Redis", () => {
     });
     await logout.arrayBuffer();
     expect(logout.status).toBe(200);
-    expect(totalCalls(await commandCounts(direct)) - totalCalls(before)).toBe(0);
+    expect(totalCalls(await commandCounts(fx.direct)) - totalCalls(before)).toBe(0);
   });
 
   it("a session that only had its token becomes a stored one when a backend's cookie is kept: same token, recovered on the other isolate", async () => {
@@ -228,7 +185,7 @@ describe("two isolates, one Redis", () => {
     await anon.arrayBuffer();
     const anonCookie = sessionCookieOf(anon)!;
     const token = anon.headers.get("x-csrf-token")!;
-    const before = await commandCounts(direct);
+    const before = await commandCounts(fx.direct);
     const keep = await c.fetch("a", "/app", {
       headers: { cookie: anonCookie, "x-test-backend-session": "kept" },
     });
@@ -236,7 +193,7 @@ describe("two isolates, one Redis", () => {
     const stored = sessionCookieOf(keep)!;
     expect(stored).toMatch(/^JSESSIONID=[A-Za-z0-9_-]{43}$/);
     expect(anonCookie.startsWith(`${stored}.`)).toBe(true);
-    const after = await commandCounts(direct);
+    const after = await commandCounts(fx.direct);
     expect(after.set! - (before.set ?? 0)).toBe(1);
     expect(await tokenOn(c, "b", stored)).toEqual({ status: 200, token, newCookie: undefined });
     const echo = await c.fetch("b", "/echo", { headers: { cookie: stored } });

@@ -2,20 +2,20 @@
 // the demo backend and (unless --no-login) the XSUAA simulator (or, with --idp-url, the demo
 // OpenID provider) on free ports; real HTTP requests go through the router, logins through the
 // provider's forms (test/support/sap-form-login, test/support/form-login).
-import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, connect, type Server } from "node:net";
+import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDemoIdp as startDemoIdpUntyped } from "../../scripts/demo/idp.mjs";
-import { freePort as freePortUntyped } from "../../scripts/lib/free-port.mjs";
 import { CookieJar, loginThroughForms, logoutThroughForms } from "../support/form-login.js";
 import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
 import { directClient, startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { accepts, devPorts, devRuns, freePort, type DevRun } from "../support/dev-process.js";
+import { eventuallyPasses } from "../support/wait.js";
 
-const freePort = freePortUntyped as (host?: string) => Promise<number>;
 const startDemoIdp = startDemoIdpUntyped as (options: {
   routerOrigin: string;
 }) => Promise<{ issuer: string; stop(): Promise<void> }>;
@@ -35,95 +35,9 @@ function secret(): string {
   return `test-secret-${crypto.randomUUID()}-${crypto.randomUUID()}-${crypto.randomUUID()}`;
 }
 
-interface Dev {
-  child: ChildProcess;
-  routerUrl: string;
-  output(): string;
-  /** SIGTERM, wait for the exit; SIGKILL its process group if it hangs. Resolves to the exit code. */
-  stop(): Promise<number | null>;
-}
-
-const running = new Set<Dev>();
-
-/** Start `node scripts/dev.mjs …args` and wait until it announces the router. */
-async function startDev(args: string[], env: Record<string, string | undefined> = {}): Promise<Dev> {
-  const portIndex = args.indexOf("--port");
-  const port = Number(args[portIndex + 1]);
-  // Never the developer's own .wrangler/dev state (npm run dev:redis): a fresh one per run unless given.
-  const ownState =
-    env.APPROUTER_DEV_STATE_DIR === undefined
-      ? mkdtempSync(join(tmpdir(), "approuter-dev-state-"))
-      : undefined;
-  const childEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...(ownState ? { APPROUTER_DEV_STATE_DIR: ownState } : {}),
-    ...env,
-  };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
-  const child = spawn(process.execPath, ["scripts/dev.mjs", ...args], {
-    cwd: ROOT,
-    env: childEnv,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group, for a last-resort kill
-  });
-  let out = "";
-  child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-  child.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-
-  const dev: Dev = {
-    child,
-    routerUrl: `http://${HOST}:${port}`,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }, STOP_DEADLINE_MS);
-      const code = await exited;
-      clearTimeout(timer);
-      running.delete(dev);
-      if (ownState) rmSync(ownState, { recursive: true, force: true });
-      return code;
-    },
-  };
-  running.add(dev);
-
-  const announced = `approuter-edge: ${dev.routerUrl} (`;
-  const deadline = Date.now() + START_DEADLINE_MS;
-  while (!out.includes(announced)) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `dev.mjs exited (${child.exitCode ?? child.signalCode}) before the router answered:\n${out}`,
-      );
-    }
-    if (Date.now() > deadline)
-      throw new Error(`the router did not start within ${START_DEADLINE_MS} ms:\n${out}`);
-    await sleep(100);
-  }
-  return dev;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function accepts(port: number, host = HOST): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
+const runs = devRuns();
+const startDev = (args: string[], env: Record<string, string | undefined> = {}): Promise<DevRun> =>
+  runs.start(args, { env, startDeadlineMs: START_DEADLINE_MS, stopDeadlineMs: STOP_DEADLINE_MS });
 
 /**
  * Ports of a stopped run must be closed (nothing of it left listening). Polled briefly:
@@ -131,23 +45,21 @@ function accepts(port: number, host = HOST): Promise<boolean> {
  */
 async function expectClosed(...ports: number[]): Promise<void> {
   for (const port of ports) {
-    await eventually(async () => expect(await accepts(port), `port ${port} still open`).toBe(false), 3000);
+    await eventuallyPasses(
+      async () => expect(await accepts(port), `port ${port} still open`).toBe(false),
+      3000,
+    );
   }
 }
 
 /** The provider's issuer in dev.mjs's start-up line; its port must be closed after a stop. */
-function announcedIdp(dev: Dev): { issuer: string; host: string; port: number } {
+function announcedIdp(dev: DevRun): { issuer: string; host: string; port: number } {
   const match = /login as demo \/ demo at (http:\/\/(127\.0\.0\.\d+):(\d+))/.exec(dev.output());
   expect(match, dev.output()).not.toBeNull();
   return { issuer: match![1]!, host: match![2]!, port: Number(match![3]) };
 }
 
-async function ports(): Promise<{ router: number; backend: number }> {
-  const router = await freePort(HOST);
-  let backend = await freePort(HOST);
-  while (backend === router) backend = await freePort(HOST);
-  return { router, backend };
-}
+const ports = devPorts;
 
 interface Echo {
   method: string;
@@ -397,7 +309,7 @@ async function exerciseLogin(routerUrl: string, issuer: string, kind: IdpKind = 
 
 afterEach(async () => {
   // A failed test must not leave a router running.
-  await Promise.all([...running].map((dev) => dev.stop()));
+  await runs.stopAll();
 });
 
 describe("scripts/dev.mjs (npm start)", () => {
@@ -415,7 +327,7 @@ describe("scripts/dev.mjs (npm start)", () => {
 
     expect(await dev.stop()).toBe(0);
     await expectClosed(router, backend);
-    await eventually(
+    await eventuallyPasses(
       async () => expect(await accepts(idp.port, idp.host), "the provider still listens").toBe(false),
       3000,
     );
@@ -524,7 +436,7 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
     try {
       const before = await client.dbsize();
       await logIn(dev.routerUrl, idp.issuer);
-      await eventually(async () => expect(await client.dbsize()).toBeGreaterThan(before));
+      await eventuallyPasses(async () => expect(await client.dbsize()).toBeGreaterThan(before));
     } finally {
       client.disconnect();
     }
@@ -532,7 +444,7 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
     expect(await dev.stop()).toBe(0);
     expect(dev.output()).not.toContain(sessionSecret);
     await expectClosed(router, backend, redisPort, restPort);
-    await eventually(async () => expect(await accepts(idp.port, idp.host)).toBe(false), 3000);
+    await eventuallyPasses(async () => expect(await accepts(idp.port, idp.host)).toBe(false), 3000);
   }, 60_000);
 
   describe("with an already-running REST endpoint (--redis-url)", () => {
@@ -580,7 +492,7 @@ describe("scripts/dev.mjs --redis (npm run dev:redis)", () => {
         // The external write may finish after the response: wait until it is there.
         const client = directClient(redis.redisPort);
         try {
-          await eventually(async () => expect(await client.dbsize()).toBeGreaterThan(0));
+          await eventuallyPasses(async () => expect(await client.dbsize()).toBeGreaterThan(0));
         } finally {
           client.disconnect();
         }
@@ -701,17 +613,3 @@ describe("npm run dev:redis keeps its promises across restarts", () => {
     expect(await fresh.stop()).toBe(0);
   }, 120_000);
 });
-
-/** Retry an assertion for a while (bounded), for effects that land after the response. */
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(50);
-    }
-  }
-}

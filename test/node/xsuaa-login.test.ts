@@ -1,13 +1,13 @@
 import { generateKeyPair, decodeJwt, SignJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startEchoBackend } from "../support/backend.js";
-import { sessionCookieOf, startCluster, type Cluster } from "../support/cluster.js";
+import { sessionCookieOf, type Cluster } from "../support/cluster.js";
 import { CookieJar } from "../support/form-login.js";
-import { startLocalRedis, type LocalRedis } from "../support/redis.js";
+import { useStoreFixture } from "../support/store-fixture.js";
 import { loginThroughSapForm, logoutThroughSap, scriptRedirectOf } from "../support/sap-form-login.js";
-import { startXsuaaSim, vcapServicesOf, type XsuaaSim } from "../support/sap-idp.js";
+import { startXsuaaSim, type XsuaaSim } from "../support/sap-idp.js";
 import { SECRET_A } from "../support/secrets.js";
-import { bundleWorker } from "../support/worker-bundle.js";
+import { sleep } from "../support/wait.js";
+import { getOn, outboundTo, xhr } from "../support/login-cluster.js";
 
 /**
  * Login with an unmodified SAP-style `xsuaa` binding against the XSUAA simulator (realistic
@@ -17,10 +17,7 @@ import { bundleWorker } from "../support/worker-bundle.js";
 const ORIGIN = "https://router.test";
 const UAADOMAIN = "authentication.sap.test";
 let sim: XsuaaSim;
-let redis: LocalRedis;
-let backend: Awaited<ReturnType<typeof startEchoBackend>>;
-let script: string;
-const clusters: Cluster[] = [];
+const fx = useStoreFixture({ ext: { sessionSecret: SECRET_A, revalidateAfter: 300 } });
 
 const XS_APP = {
   authenticationMethod: "route",
@@ -46,24 +43,18 @@ const XS_APP = {
 };
 
 beforeAll(async () => {
-  [sim, redis, backend, script] = await Promise.all([
-    startXsuaaSim({
-      uaadomain: UAADOMAIN,
-      tenants: ["t1", "t2"],
-      redirectUris: ["https://router.test/**", "https://*.router.test/**"],
-    }),
-    startLocalRedis(),
-    startEchoBackend(),
-    bundleWorker(),
-  ]);
+  sim = await startXsuaaSim({
+    uaadomain: UAADOMAIN,
+    tenants: ["t1", "t2"],
+    redirectUris: ["https://router.test/**", "https://*.router.test/**"],
+  });
 });
 afterEach(async () => {
-  await Promise.all(clusters.splice(0).map((c) => c.dispose()));
   if (!sim.running) await sim.start();
   sim.reset();
 });
 afterAll(async () => {
-  await Promise.all([sim?.stop(), redis?.stop(), backend?.close()]);
+  await sim?.stop();
 });
 
 interface ClusterOptions {
@@ -75,51 +66,21 @@ interface ClusterOptions {
   bindings?: Array<{ label: string }>;
 }
 
-async function cluster(o: ClusterOptions = {}): Promise<Cluster> {
-  const c = await startCluster({
-    script,
+function cluster(o: ClusterOptions = {}): Promise<Cluster> {
+  return fx.cluster({
     workers: o.workers ?? ["a", "b"],
-    bindings: {
-      EXT_SESSION_MGT: JSON.stringify({
-        instanceName: "sessions",
-        storageType: "redis",
-        sessionSecret: SECRET_A,
-        revalidateAfter: 300,
-      }),
-      VCAP_SERVICES: vcapServicesOf(
-        { label: "redis", name: "sessions", credentials: { url: redis.restUrl, token: redis.token } },
-        ...((o.bindings ?? [o.binding ?? sim.binding()]) as Array<
-          { label: string } & Record<string, unknown>
-        >),
-      ),
-      destinations: JSON.stringify([{ name: "backend", url: backend.url, forwardAuthToken: true }]),
-      XS_APP: JSON.stringify(XS_APP),
-      ...o.env,
-    },
+    services: (o.bindings ?? [o.binding ?? sim.binding()]) as Array<
+      { label: string } & Record<string, unknown>
+    >,
+    destination: { forwardAuthToken: true },
+    bindings: { XS_APP: JSON.stringify(XS_APP), ...o.env },
     outbound: o.outbound ?? toSim,
     ...(o.serviceBindings ? { serviceBindings: o.serviceBindings } : {}),
   });
-  clusters.push(c);
-  return c;
 }
 
-/**
- * The router's outgoing fetches: the simulator's hosts to the simulator, the rest (Redis REST,
- * backend) to the network. Bodies are read first: a Miniflare request's body stream cannot be
- * handed to Node's fetch as is.
- */
-async function toSim(request: Request): Promise<Response> {
-  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.text();
-  const headers = new Headers(request.headers);
-  headers.delete("content-length");
-  const init = {
-    method: request.method,
-    headers,
-    redirect: "manual" as const,
-    ...(body !== undefined && { body }),
-  };
-  return sim.servesHost(new URL(request.url).host) ? sim.fetch(request.url, init) : fetch(request.url, init);
-}
+/** The router's outgoing fetches: the simulator's hosts to the simulator, the rest to the network. */
+const toSim = (request: Request) => outboundTo([sim])(request);
 
 const pathOf = (url: string) => {
   const u = new URL(url);
@@ -160,15 +121,7 @@ async function login(
   return { start, authorize, callback, cookie: sessionCookieOf(callback) };
 }
 
-const get = (
-  c: Cluster,
-  worker: string,
-  path: string,
-  cookie?: string,
-  headers: Record<string, string> = {},
-) => c.fetch(worker, path, { redirect: "manual", headers: { ...(cookie ? { cookie } : {}), ...headers } });
-const xhr = { "x-requested-with": "XMLHttpRequest" };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = getOn;
 
 describe("XSUAA login", () => {
   it("logs in with an unmodified SAP binding and $XSAPPNAME scopes; the backend receives the XSUAA token", async () => {
@@ -194,7 +147,7 @@ describe("XSUAA login", () => {
 
     const res = await get(c, "b", "/api/hello?x=1", cookie);
     expect(res.status).toBe(200);
-    const token = backend.seen.at(-1)!.headers.authorization!.replace(/^Bearer /, "");
+    const token = fx.backend.seen.at(-1)!.headers.authorization!.replace(/^Bearer /, "");
     const claims = decodeJwt(token);
     expect(claims.iss).toBe(`https://provider.${UAADOMAIN}/oauth/token`);
     expect(claims.cid).toBe(sim.clientId);
@@ -476,7 +429,9 @@ describe("XSUAA multitenancy (TENANT_HOST_PATTERN, tenantmode shared)", () => {
       `t1.${UAADOMAIN}`,
     );
     expect((await get(c, "a", `${t1}/api/x`, cookie)).status).toBe(200);
-    expect(decodeJwt(backend.seen.at(-1)!.headers.authorization!.slice(7)).zid).toBe(sim.zone("t1").zoneId);
+    expect(decodeJwt(fx.backend.seen.at(-1)!.headers.authorization!.slice(7)).zid).toBe(
+      sim.zone("t1").zoneId,
+    );
     const foreign = await get(c, "b", "https://t2.router.test/api/x", cookie);
     expect(foreign.status).toBe(403);
     expect(await foreign.text()).toContain("TENANT_MISMATCH");

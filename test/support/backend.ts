@@ -46,3 +46,30 @@ export async function startEchoBackend(): Promise<{
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
+
+/**
+ * A loopback backend with a session cookie of its own: `/set/<v>` sets `BACKEND=<v>` (the
+ * router keeps it in its session: a session that holds something); every path answers
+ * `{ cookie }` with the cookies it got, and every request is recorded with them (so a
+ * `logoutPath` call shows whose session it ends).
+ */
+export async function startCookieBackend(): Promise<{
+  url: string;
+  seen: { path: string; cookie: string | null }[];
+  close(): Promise<void>;
+}> {
+  const seen: { path: string; cookie: string | null }[] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push({ path: req.url ?? "", cookie: req.headers.cookie ?? null });
+    const set = /^\/set\/(\w+)$/.exec(req.url ?? "");
+    if (set) res.setHeader("set-cookie", `BACKEND=${set[1]}; Path=/; HttpOnly`);
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ cookie: req.headers.cookie ?? null }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

@@ -304,3 +304,16 @@ export function vcapServicesFor(
     ],
   });
 }
+
+/** The provider bound as SAP binds IAS (label `identity`; a generic OpenID provider is bound so). */
+export function identityBinding(
+  idp: Pick<Idp, "issuer" | "clientId" | "clientSecret">,
+  name = "oidc",
+  credentials: Record<string, unknown> = {},
+): { name: string; label: "identity"; credentials: Record<string, unknown> } {
+  return {
+    name,
+    label: "identity",
+    credentials: { url: idp.issuer, clientid: idp.clientId, clientsecret: idp.clientSecret, ...credentials },
+  };
+}

@@ -93,18 +93,4 @@ export const startFaultProxy = start as (options: {
   port?: number;
 }) => Promise<FaultProxy>;
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
-export async function eventually(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  everyMs = 50,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(everyMs);
-  }
-}
+export { eventually, sleep } from "./wait.js";

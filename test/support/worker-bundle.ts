@@ -5,6 +5,9 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "../..");
 
+/** The Worker with a test-set idle timeout in milliseconds (binding `TEST_IDLE_TIMEOUT_MS`). */
+export const SHORT_IDLE_ENTRY = "test/support/worker-entries/short-idle.ts";
+
 /**
  * Bundles the worker as wrangler would (ESM, workerd conditions), with the custom store
  * alias pointed at `customStore` (a path relative to the project root) when given;

@@ -4,9 +4,9 @@ import type { Authenticator } from "../../src/auth/types.js";
 import { loadConfig } from "../../src/config/index.js";
 import type { Env } from "../../src/env.js";
 import worker from "../../src/index.js";
-import { SessionManager } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
 import { SECRET_A } from "../support/secrets.js";
+import { testSessionManager } from "../support/session-manager.js";
+import { configWithXsuaa } from "../support/router-env.js";
 
 const xsApp = {
   authenticationMethod: "route",
@@ -27,24 +27,7 @@ const xsApp = {
 };
 
 function makeApp(authenticate?: Authenticator) {
-  const loaded = loadConfig(
-    {
-      destinations: JSON.stringify([{ name: "backend", url: "http://backend.test/base" }]),
-      VCAP_SERVICES: JSON.stringify({
-        xsuaa: [
-          {
-            name: "uaa",
-            label: "xsuaa",
-            tags: ["xsuaa"],
-            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
-          },
-        ],
-      }),
-    } as Env,
-    xsApp,
-  );
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const { config } = loaded;
+  const config = configWithXsuaa(xsApp, "http://backend.test/base");
   const upstream: Request[] = [];
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
@@ -54,13 +37,10 @@ function makeApp(authenticate?: Authenticator) {
       headers: { "content-type": "text/plain" },
     });
   }) as typeof globalThis.fetch;
-  const manager = new SessionManager({
-    memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e6, idleTimeoutMs: config.session.idleTimeoutMs }),
+  const manager = testSessionManager({
+    maxBytes: 1e6,
     idleTimeoutMs: config.session.idleTimeoutMs,
     absoluteTimeoutMs: config.session.absoluteTimeoutMs,
-    revalidateAfterMs: Infinity,
-    touchIntervalMs: 60_000,
-    now: Date.now,
   });
   const app = createApp({ config, manager, fetch, log: () => {}, ...(authenticate ? { authenticate } : {}) });
   const request = (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init);
@@ -69,14 +49,7 @@ function makeApp(authenticate?: Authenticator) {
 
 /** A memory-only session manager for app tests. */
 function memoryManager(idleTimeoutMs = 1e6, now: () => number = Date.now) {
-  return new SessionManager({
-    memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs }),
-    idleTimeoutMs,
-    absoluteTimeoutMs: idleTimeoutMs * 10,
-    revalidateAfterMs: Infinity,
-    touchIntervalMs: 60_000,
-    now,
-  });
+  return testSessionManager({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs, now });
 }
 
 /** Validated configuration for `xsApp` with one destination "backend" at http://backend.test. */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { KeyRing } from "../../src/session/keyring.js";
-import { SessionManager, type Session } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
+import type { Session } from "../../src/session/manager.js";
 import type { SessionRecord } from "../../src/session/record.js";
 import { ResilientStore, realSleep } from "../../src/stores/resilient.js";
 import { MapByteStore } from "../support/map-byte-store.js";
 import { SECRET_A, SECRET_B, SECRET_C } from "../support/secrets.js";
+import { testSessionManager } from "../support/session-manager.js";
 
 const IDLE = 15 * 60_000;
 const ABSOLUTE = 8 * 3600_000;
@@ -36,8 +36,7 @@ async function isolate(
     await KeyRing.create(secrets),
   );
   const waits: Promise<unknown>[] = [];
-  const manager = new SessionManager({
-    memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: IDLE }),
+  const manager = testSessionManager({
     external,
     idleTimeoutMs: IDLE,
     absoluteTimeoutMs: ABSOLUTE,
@@ -123,8 +122,8 @@ describe("SessionManager", () => {
     const { a, store, clock } = await setup();
     const one = await created(a, "one");
     const two = await created(a, "two");
-    const tiny = new SessionManager({
-      memory: new MemoryTier({ maxEntries: 1, maxBytes: 1e7, idleTimeoutMs: IDLE }),
+    const tiny = testSessionManager({
+      maxEntries: 1,
       external: a.external,
       idleTimeoutMs: IDLE,
       absoluteTimeoutMs: ABSOLUTE,

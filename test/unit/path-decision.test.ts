@@ -2,13 +2,11 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createApp } from "../../src/app.js";
 import type { Authenticator } from "../../src/auth/types.js";
-import { loadConfig } from "../../src/config/index.js";
-import type { Env } from "../../src/env.js";
 import { errorPage } from "../../src/http/pages.js";
-import { SessionManager } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
 import { decideRoute } from "../../src/routing/decide.js";
 import { matchRoute } from "../../src/routing/match.js";
+import { testSessionManager } from "../support/session-manager.js";
+import { configWithXsuaa } from "../support/router-env.js";
 
 /**
  * Issue 9: routes (and so authentication and scope) are decided on the path the backend
@@ -35,47 +33,24 @@ const userWithoutAdmin: Authenticator = async (_c, route) =>
   route.scope ? errorPage(403, "INSUFFICIENT_SCOPE") : null;
 
 function makeApp() {
-  const loaded = loadConfig(
-    {
-      destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({
-        xsuaa: [
-          {
-            name: "uaa",
-            label: "xsuaa",
-            tags: ["xsuaa"],
-            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
-          },
-        ],
-      }),
-    } as Env,
-    xsApp,
-  );
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  const config = configWithXsuaa(xsApp);
   const upstream: Request[] = [];
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     upstream.push(request);
     return new Response("ok");
   }) as typeof globalThis.fetch;
-  const idle = loaded.config.session.idleTimeoutMs;
-  const manager = new SessionManager({
-    memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: idle }),
-    idleTimeoutMs: idle,
-    absoluteTimeoutMs: idle * 10,
-    revalidateAfterMs: Infinity,
-    touchIntervalMs: 60_000,
-    now: Date.now,
-  });
+  const idle = config.session.idleTimeoutMs;
+  const manager = testSessionManager({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: idle });
   const app = createApp({
-    config: loaded.config,
+    config: config,
     manager,
     fetch,
     log: () => {},
     authenticate: userWithoutAdmin,
   });
   return {
-    config: loaded.config,
+    config: config,
     upstream,
     request: (path: string, init?: RequestInit) => app.request(`https://router.test${path}`, init),
   };

@@ -3,8 +3,8 @@ import type { RouteConfig } from "../../src/config/types.js";
 import { queryRisk, routeQueryWarnings } from "../../src/routing/query-warning.js";
 import { matchRoute } from "../../src/routing/match.js";
 import { buildIsolate } from "../../src/isolate.js";
-import type { Env } from "../../src/env.js";
 import * as noCustomStore from "../../src/stores/no-custom-store.js";
+import { envWithXsuaa } from "../support/router-env.js";
 
 describe("queryRisk: sources that let the query take part in the match", () => {
   it.each([
@@ -122,19 +122,7 @@ describe("start-up warning", () => {
         { source: "^/api/(.*)$", destination: "backend" },
       ],
     };
-    const env = {
-      destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({
-        xsuaa: [
-          {
-            name: "uaa",
-            label: "xsuaa",
-            tags: ["xsuaa"],
-            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
-          },
-        ],
-      }),
-    } as Env;
+    const env = envWithXsuaa();
     const state = await buildIsolate(env, {
       bundledXsApp: xsApp,
       customStore: noCustomStore,

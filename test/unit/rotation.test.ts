@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import { open } from "../../src/session/codec.js";
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { KeyRing } from "../../src/session/keyring.js";
-import { SessionManager, type Session } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
+import type { Session } from "../../src/session/manager.js";
 import { ResilientStore, realSleep } from "../../src/stores/resilient.js";
 import { createUpstashStore } from "../../src/stores/upstash.js";
 import { SECRET_A, SECRET_B, SECRET_C } from "../support/secrets.js";
+import { testSessionManager } from "../support/session-manager.js";
 
 /**
  * Re-sealing on rotation at the manager level, against real Redis (the local Upstash REST
@@ -37,14 +37,11 @@ async function isolate(secrets: string[]) {
     }),
     keyring,
   );
-  const manager = new SessionManager({
-    memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: IDLE }),
+  const manager = testSessionManager({
     external,
     idleTimeoutMs: IDLE,
     absoluteTimeoutMs: 8 * 3600_000,
     revalidateAfterMs: 0,
-    touchIntervalMs: 60_000,
-    now: Date.now,
   });
   const waits: Promise<unknown>[] = [];
   return {

@@ -1,15 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import type { Authenticator } from "../../src/auth/types.js";
-import { loadConfig } from "../../src/config/index.js";
-import type { Env } from "../../src/env.js";
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { KeyRing } from "../../src/session/keyring.js";
-import { SessionManager } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
 import { ResilientStore, realSleep } from "../../src/stores/resilient.js";
 import { MapByteStore } from "../support/map-byte-store.js";
 import { SECRET_A, SECRET_B } from "../support/secrets.js";
+import { testSessionManager } from "../support/session-manager.js";
+import { configWithXsuaa } from "../support/router-env.js";
 
 /**
  * Anonymous traffic costs nothing: a session that holds nothing but its CSRF token is
@@ -29,26 +27,7 @@ const IDLE = 15 * 60_000;
 const ABSOLUTE = 8 * 3600_000;
 const allowEveryone: Authenticator = async () => null;
 
-function configOf() {
-  const loaded = loadConfig(
-    {
-      destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]),
-      VCAP_SERVICES: JSON.stringify({
-        xsuaa: [
-          {
-            name: "uaa",
-            label: "xsuaa",
-            tags: ["xsuaa"],
-            credentials: { url: "http://127.0.0.1:9", clientid: "c", clientsecret: "s" },
-          },
-        ],
-      }),
-    } as Env,
-    xsApp,
-  );
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  return loaded.config;
-}
+const configOf = () => configWithXsuaa(xsApp);
 
 /** A backend that sets a session cookie `BACKEND=<v>` on `/set/<v>` and echoes the cookies it gets. */
 const backend = (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -65,11 +44,6 @@ async function isolate(
 ) {
   const clock = options.clock ?? { t: Date.now() };
   const now = () => clock.t;
-  const memory = new MemoryTier({
-    maxEntries: options.maxEntries ?? 100,
-    maxBytes: 1e7,
-    idleTimeoutMs: IDLE,
-  });
   const external = options.store
     ? new ExternalTier(
         new ResilientStore(options.store, {
@@ -83,15 +57,15 @@ async function isolate(
         await KeyRing.create(options.secrets ?? [SECRET_A]),
       )
     : undefined;
-  const manager = new SessionManager({
-    memory,
+  const manager = testSessionManager({
+    maxEntries: options.maxEntries ?? 100,
     ...(external ? { external } : {}),
     idleTimeoutMs: IDLE,
     absoluteTimeoutMs: ABSOLUTE,
     revalidateAfterMs: 5_000,
-    touchIntervalMs: 60_000,
     now,
   });
+  const { memory } = manager;
   const app = createApp({
     config: configOf(),
     manager,

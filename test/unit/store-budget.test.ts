@@ -2,11 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { KeyRing } from "../../src/session/keyring.js";
-import { SessionManager, type Session } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
+import type { SessionManager, Session } from "../../src/session/manager.js";
 import { ResilientStore, type ResilienceOptions, type StoreOutcome } from "../../src/stores/resilient.js";
 import type { ByteStore, SetMode } from "../../src/stores/types.js";
 import { SECRET_A, SECRET_B } from "../support/secrets.js";
+import { testSessionManager } from "../support/session-manager.js";
 
 /**
  * The latency a failing store adds, on a virtual clock: every store operation costs at
@@ -301,13 +301,11 @@ describe("SessionManager over a failing store: one request costs at most one bud
       sleep: clock.sleep,
     };
     const manager = (ring: KeyRing) =>
-      new SessionManager({
-        memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: IDLE }),
+      testSessionManager({
         external: new ExternalTier(new ResilientStore(inner, options), ring),
         idleTimeoutMs: IDLE,
         absoluteTimeoutMs: 8 * 3600_000,
         revalidateAfterMs: REVALIDATE,
-        touchIntervalMs: 60_000,
         now: clock.now,
       });
     const a = manager(await KeyRing.create(secrets));

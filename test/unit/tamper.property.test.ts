@@ -5,13 +5,13 @@ import { DEFAULT_LIMITS, open, seal, type CodecLimits, type SealContext } from "
 import { ExternalTier } from "../../src/session/external-tier.js";
 import { newSessionId } from "../../src/session/id.js";
 import { KeyRing } from "../../src/session/keyring.js";
-import { SessionManager } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
+import type { SessionManager } from "../../src/session/manager.js";
 import { isSessionRecord } from "../../src/session/record.js";
 import { ResilientStore, realSleep } from "../../src/stores/resilient.js";
 import { envelopeParts, forgeEnvelope, joinEnvelope } from "../support/envelope-forge.js";
 import { MapByteStore } from "../support/map-byte-store.js";
 import { SECRET_A, SECRET_B } from "../support/secrets.js";
+import { testSessionManager } from "../support/session-manager.js";
 
 /**
  * Tamper resistance, by property: whatever is done to a sealed envelope (or whatever the
@@ -586,13 +586,10 @@ describe("SessionManager.load: a store holding a corrupted value is no session",
       }),
       ring,
     );
-    manager = new SessionManager({
-      memory: new MemoryTier({ maxEntries: 100, maxBytes: 1e7, idleTimeoutMs: 15 * 60_000 }),
+    manager = testSessionManager({
       external,
-      idleTimeoutMs: 15 * 60_000,
       absoluteTimeoutMs: 8 * 3600_000,
       revalidateAfterMs: REVALIDATE,
-      touchIntervalMs: 60_000,
       now: () => clock.t,
       log: (event, fields) => logged.push({ event, fields }),
     });

@@ -15,8 +15,7 @@ import {
 } from "../../src/auth/user-api.js";
 import { formatProblems, loadConfig } from "../../src/config/index.js";
 import type { Env } from "../../src/env.js";
-import { SessionManager } from "../../src/session/manager.js";
-import { MemoryTier } from "../../src/session/memory-tier.js";
+import { testSessionManager } from "../support/session-manager.js";
 
 const UAA = "https://provider.authentication.eu10.hana.ondemand.com";
 
@@ -505,14 +504,7 @@ describe("user API through the router", () => {
       if (!options.userinfo) throw new Error("no network in this test");
       return options.userinfo(request);
     }) as typeof globalThis.fetch;
-    const manager = new SessionManager({
-      memory: new MemoryTier({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 }),
-      idleTimeoutMs: 1e6,
-      absoluteTimeoutMs: 1e7,
-      revalidateAfterMs: Infinity,
-      touchIntervalMs: 60_000,
-      now: Date.now,
-    });
+    const manager = testSessionManager({ maxEntries: 10, maxBytes: 1e6, idleTimeoutMs: 1e6 });
     const logs: { event: string; fields?: Record<string, unknown> }[] = [];
     const authenticated: string[] = [];
     // Stands in for the login layer: a session holding tokens passes, anything else goes to login.
