@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT as DEFAULT_BACKEND_PORT, startDemoBackend } from "./demo-backend.mjs";
 import { CliError, httpUrlOf, parseCommandLine, portOf, runIfMain, UsageError } from "./lib/cli.mjs";
 import { dotenvJson } from "./lib/dotenv.mjs";
+import { freePort } from "./lib/free-port.mjs";
 import { announceWhenReady, findWrangler, wranglerStopStack } from "./lib/wrangler-dev.mjs";
 import { DEV_CLIENT_ID, DEV_USER, readDemoXsApp, startDemoIdp, identityBinding } from "./demo/idp.mjs";
 import { DEMO_XSUAA_CLIENT_ID, startDemoXsuaa } from "./demo/xsuaa.mjs";
@@ -223,6 +224,7 @@ async function main(argv) {
       cwd: ROOT,
       host: HOST,
       port: options.routerPort,
+      inspectorPort: await freePort(HOST),
       envFiles: [writeEnvFile(started, stack)],
       env: wranglerEnv(),
     });

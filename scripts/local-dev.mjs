@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CliError, command, parseCommandLine, portOf, runIfMain } from "./lib/cli.mjs";
 import { dotenvLine } from "./lib/dotenv.mjs";
+import { freePort } from "./lib/free-port.mjs";
 import { readSapEnv } from "./lib/sap-env.mjs";
 import { announceWhenReady, findWrangler, wranglerStopStack } from "./lib/wrangler-dev.mjs";
 
@@ -52,6 +53,7 @@ async function run(argv) {
     cwd: dir,
     host: HOST,
     port,
+    inspectorPort: await freePort(HOST),
     envFiles,
     env: { ...process.env, CLOUDFLARE_INCLUDE_PROCESS_ENV: "false" },
   });

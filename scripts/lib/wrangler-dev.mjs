@@ -42,12 +42,15 @@ export function findWrangler(bases) {
  */
 
 /**
- * Starts `wrangler dev` with these env files (later ones win) and this environment.
- * @param {{ bin: string, cwd: string, host: string, port: number, envFiles: string[], env: NodeJS.ProcessEnv }} o
+ * Starts `wrangler dev` with these env files (later ones win) and this environment. Its
+ * devtools inspector goes on `inspectorPort` (pass a free one: wrangler's default, 9229, makes
+ * a second router on the same machine fail with "Address already in use").
+ * @param {{ bin: string, cwd: string, host: string, port: number, inspectorPort: number, envFiles: string[], env: NodeJS.ProcessEnv }} o
  * @returns {WranglerDev}
  */
-export function startWranglerDev({ bin, cwd, host, port, envFiles, env }) {
+export function startWranglerDev({ bin, cwd, host, port, inspectorPort, envFiles, env }) {
   const args = [bin, "dev", "--ip", host, "--port", String(port), "--log-level", "warn"];
+  args.push("--inspector-ip", host, "--inspector-port", String(inspectorPort));
   for (const file of envFiles) args.push("--env-file", file);
   args.push("--show-interactive-dev-session=false");
   const child = spawn(process.execPath, args, {

@@ -102,9 +102,10 @@ export async function devPorts(): Promise<{ router: number; backend: number }> {
 }
 
 /**
- * `wrangler dev` opens its inspector on a fixed port (9229): two at once on one machine, and
- * the second fails ("Address already in use"). Test files that run dev.mjs take this lock
- * (a directory, created atomically; taken over when its holder is gone) for their whole run.
+ * One `wrangler dev` of the suite at a time. Their inspector ports no longer collide (the
+ * scripts pass a free one), but a start-up takes both cores of a small machine for seconds,
+ * and the login tests beside it run on 2-second tokens. Test files that run dev.mjs take this
+ * lock (a directory, created atomically; taken over when its holder is gone) for their whole run.
  */
 const DEV_LOCK = join(tmpdir(), "approuter-edge-wrangler-dev.lock");
 
