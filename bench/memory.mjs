@@ -14,7 +14,6 @@
 // requests go to the pass-through Worker. Heap
 // figures are after a full GC. Workers isolates are limited to 128 MB.
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,6 +26,7 @@ import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { seedSessions } from "./seed.mjs";
+import { startInProcessBackend } from "./in-process-backend.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -64,20 +64,9 @@ async function main() {
     () => bundles.cleanup(),
     () => redis.stop(),
   );
-  const backend = createServer((_req, res) => {
-    res.setHeader("content-type", "application/json");
-    res.end('{"ok":true}');
-  });
-  backend.keepAliveTimeout = 60_000;
-  await new Promise((r) => backend.listen(0, "127.0.0.1", () => r(undefined)));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        backend.closeAllConnections();
-        backend.close(() => r(undefined));
-      }),
-  );
-  const backendUrl = `http://127.0.0.1:${/** @type {any} */ (backend.address()).port}`;
+  const backend = await startInProcessBackend();
+  cleanups.push(backend.close);
+  const backendUrl = backend.url;
 
   // Sessions sealed as the router seals them, each with its own id and CSRF token.
   log(`sealing ${SESSIONS} reference sessions into Redis`);

@@ -13,7 +13,6 @@
 // the raw profiles (.cpuprofile, .heapprofile: open them in Chrome DevTools); commit none.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis as IORedis } from "ioredis";
@@ -25,6 +24,7 @@ import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
+import { startInProcessBackend } from "./in-process-backend.mjs";
 
 const USAGE =
   "Usage: node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
@@ -115,20 +115,9 @@ async function main() {
     () => routerBundle.cleanup(),
     () => redis.stop(),
   );
-  const backend = createServer((_req, res) => {
-    res.setHeader("content-type", "application/json");
-    res.end('{"ok":true}');
-  });
-  backend.keepAliveTimeout = 60_000;
-  await new Promise((r) => backend.listen(0, "127.0.0.1", () => r(undefined)));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        backend.closeAllConnections();
-        backend.close(() => r(undefined));
-      }),
-  );
-  const backendUrl = `http://127.0.0.1:${/** @type {any} */ (backend.address()).port}`;
+  const backend = await startInProcessBackend();
+  cleanups.push(backend.close);
+  const backendUrl = backend.url;
 
   // Sessions sealed as the router seals them, as bench/run.mjs seeds them.
   const lib = await import(bundles.nodeLib);
