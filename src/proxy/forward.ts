@@ -1,6 +1,7 @@
 import type { Destination, OriginRule } from "../config/types.js";
 import { originAllowed } from "../http/cors.js";
 import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
+import { ownResponse } from "../http/mutable.js";
 import { errorPage } from "../http/pages.js";
 import { applyDestinationHeaders, withDestinationQueries } from "../destinations/request.js";
 import { syncCookieName } from "../session/sync-token.js";
@@ -315,7 +316,7 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   // hop-by-hop ones are dropped from it, with no second copy.
   const response = new Response(body, { status, statusText: upstream.statusText, headers: upstream.headers });
   stripHopByHop(response.headers);
-  return response;
+  return ownResponse(response);
 }
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
