@@ -26,6 +26,8 @@ export interface FoundRoute {
   matchedPathAndQuery: string;
   /** The HTML5 repository's choice, which its routes are served with. */
   selection: AppSelection;
+  /** The request's URL, parsed once here for the steps after. */
+  url: URL;
 }
 
 /** The route, or the answer instead (a redirect, a repository failure, no route: 400, 404, 405). */
@@ -57,6 +59,7 @@ export async function findRoute(
         forwardedPath: app?.fullPath ?? match.path,
         matchedPathAndQuery: match.path + search,
         selection,
+        url,
       };
     case "refused":
       log?.("route.path_refused.warn", { reason: match.reason });
