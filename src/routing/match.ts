@@ -22,11 +22,13 @@ export type RouteMatch =
   | { kind: "invalid-target"; route: RouteConfig; index: number }
   | { kind: "none" };
 
+const NO_ROUTE: RouteMatch = Object.freeze({ kind: "none" });
+
 export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string, method: string): RouteMatch {
   // Methods are compared upper-case: `fetch` only normalises the standard methods
   // (`patch` stays lower-case), while the configuration holds upper-case names.
   const wanted = method.toUpperCase();
-  const allow: string[] = [];
+  let allow: string[] | undefined; // only when a route refuses the method
 
   for (let index = 0; index < routes.length; index++) {
     const route = routes[index]!;
@@ -36,6 +38,7 @@ export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string,
     if (route.httpMethods !== undefined && !route.httpMethods.includes(wanted)) {
       // SAP: a route that excludes the method is skipped; later routes may still take it.
       // No implicit HEAD for GET: only what the route lists.
+      allow ??= [];
       for (const m of route.httpMethods) if (!allow.includes(m)) allow.push(m);
       continue;
     }
@@ -47,7 +50,7 @@ export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string,
     return { kind: "route", route, index, target };
   }
 
-  return allow.length > 0 ? { kind: "method-not-allowed", allow: [...allow].sort() } : { kind: "none" };
+  return allow ? { kind: "method-not-allowed", allow: allow.sort() } : NO_ROUTE;
 }
 
 /** One match, independent of `lastIndex` even if the configured RegExp carries `g` or `y`. */
