@@ -23,6 +23,8 @@ import type { Logger } from "./log.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
 
+const NO_CORS = { kind: "none" } as const;
+
 /** Without an identity provider nobody is authenticated (configuration prevents this). */
 export const noIdentityProvider: Authenticator = async () => errorPage(401, "AUTHENTICATION_REQUIRED");
 
@@ -87,7 +89,7 @@ export function createApp({
   });
 
   app.use(async (c, next) => {
-    const cors = corsRules.length === 0 ? ({ kind: "none" } as const) : corsHeadersOrPreflight(c.req.raw);
+    const cors = corsRules.length === 0 ? NO_CORS : corsHeadersOrPreflight(c.req.raw);
     if (cors.kind === "answer" || cors.kind === "reject") return cors.response;
     await next();
     logMetrics();

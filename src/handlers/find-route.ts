@@ -26,7 +26,12 @@ export interface FoundRoute {
   matchedPathAndQuery: string;
   /** The HTML5 repository's choice, which its routes are served with. */
   selection: AppSelection;
+  /** The request's URL, parsed once here for the steps after. */
+  url: URL;
 }
+
+/** Without the HTML5 repository every request routes with xs-app.json (one object for all). */
+const CENTRAL: AppSelection = Object.freeze({ kind: "central" });
 
 /** The route, or the answer instead (a redirect, a repository failure, no route: 400, 404, 405). */
 export async function findRoute(
@@ -35,7 +40,7 @@ export async function findRoute(
 ): Promise<FoundRoute | { kind: "answer"; response: Response }> {
   const { xsApp, html5, log } = options;
   const url = new URL(c.req.url);
-  const selection: AppSelection = html5 ? await html5.select(c.req.raw, waitUntilOf(c)) : { kind: "central" };
+  const selection: AppSelection = html5 ? await html5.select(c.req.raw, waitUntilOf(c)) : CENTRAL;
   if (selection.kind === "answer") return selection;
   const app = selection.kind === "app" ? selection : undefined;
   const welcome = !app && url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
@@ -57,6 +62,7 @@ export async function findRoute(
         forwardedPath: app?.fullPath ?? match.path,
         matchedPathAndQuery: match.path + search,
         selection,
+        url,
       };
     case "refused":
       log?.("route.path_refused.warn", { reason: match.reason });

@@ -33,6 +33,8 @@ export interface ProxiedRequest {
   /** Path and query the route's `source` matched (for a dynamic destination's name). */
   matchedPathAndQuery: string;
   requiresAuth: boolean;
+  /** The request's URL, already parsed. */
+  url: URL;
 }
 
 /**
@@ -54,22 +56,26 @@ export function proxyRoute(options: ProxyOptions) {
       dynamic: {
         source: proxied.route.source,
         pathAndQuery: proxied.matchedPathAndQuery,
-        host: new URL(c.req.url).host,
+        host: proxied.url.host,
       },
     });
     if (!found.ok) return { ok: false, response: found.response };
     return {
       ok: true,
-      response: await forwardWithJar(c, { ...proxied, ...options, scope, to: found.destination }),
+      response: await forwardWithJar(c, proxied, options, scope, found.destination),
     };
   };
 }
 
 async function forwardWithJar(
   c: Context<SessionEnv>,
-  options: ProxiedRequest & ProxyOptions & { scope: SessionScope; to: Destination },
+  proxied: ProxiedRequest,
+  options: ProxyOptions,
+  scope: SessionScope,
+  destination: Destination,
 ): Promise<Response> {
-  const { request, route, target, requiresAuth, sessionCookieName, scope, to: destination } = options;
+  const { request, route, target, requiresAuth } = proxied;
+  const { sessionCookieName } = options;
   const session = await scope.current(); // nothing to load without the router's cookie
   const jar = jarOf(session?.record, destination.name);
   const requestPath = () => new URL(destination.url + target).pathname;
@@ -92,7 +98,8 @@ async function forwardWithJar(
     fetch: options.fetch,
     sessionCookieName,
     ...(cookieHeader !== undefined ? { cookieHeader } : {}),
-    ...(options.forwardedPath ? { forwardedPath: options.forwardedPath } : {}),
+    ...(proxied.forwardedPath ? { forwardedPath: proxied.forwardedPath } : {}),
+    incomingUrl: proxied.url,
     websockets: options.websockets,
     ...(token ? { authorization: `Bearer ${token}` } : {}),
     ...(requiresAuth ? { dropClientAuthorization: true } : {}),

@@ -3,6 +3,7 @@
  * try, and the stable code for support (it also goes to the log). Never internal detail, a
  * stack or a configuration value. The README's troubleshooting table lists every code.
  */
+import { ownResponse } from "./mutable.js";
 
 interface PageText {
   /** The heading: what the user would call it. */
@@ -318,15 +319,17 @@ export function errorPage(
   headers: Record<string, string> = {},
   options: PageOptions = {},
 ): Response {
-  return new Response(renderErrorPage(status, code, options), {
-    status,
-    headers: {
-      "content-type": "text/html; charset=utf-8",
-      "cache-control": "no-cache, no-store, must-revalidate",
-      ...headers,
-      [ROUTER_ERROR_HEADER]: code,
-    },
-  });
+  return ownResponse(
+    new Response(renderErrorPage(status, code, options), {
+      status,
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-cache, no-store, must-revalidate",
+        ...headers,
+        [ROUTER_ERROR_HEADER]: code,
+      },
+    }),
+  );
 }
 
 const STYLE =

@@ -41,6 +41,8 @@ export interface ResponseHeaderOptions {
 /** The headers to add, in order; built by `planResponseHeaders`. */
 export interface ResponseHeaderPlan {
   readonly entries: readonly Readonly<HeaderEntry>[];
+  /** The entries by lower-cased name (first appearance first), so a response needs no lower-casing. */
+  readonly byName: readonly { readonly name: string; readonly entries: readonly Readonly<HeaderEntry>[] }[];
 }
 
 /**
@@ -62,13 +64,20 @@ export function planResponseHeaders(options: ResponseHeaderOptions): ResponseHea
   const hasFrameOptions = entries.some((h) => h.name.toLowerCase() === "x-frame-options");
   if (options.sendXFrameOptions && !hasFrameOptions)
     entries.unshift({ name: "X-Frame-Options", value: "SAMEORIGIN" });
-  return { entries: entries.map((h) => Object.freeze({ ...h })) };
+  const frozen = entries.map((h) => Object.freeze({ ...h }));
+  const byName = new Map<string, Readonly<HeaderEntry>[]>();
+  for (const entry of frozen) {
+    const name = entry.name.toLowerCase();
+    byName.set(name, [...(byName.get(name) ?? []), entry]);
+  }
+  return { entries: frozen, byName: [...byName].map(([name, entries]) => ({ name, entries })) };
 }
 
 /** Adds the planned headers to `headers` (which must be mutable), leaving the ones already present alone. */
 export function applyResponseHeaders(headers: Headers, plan: ResponseHeaderPlan): void {
-  const present = new Set(plan.entries.map((h) => h.name.toLowerCase()).filter((name) => headers.has(name)));
-  for (const { name, value } of plan.entries) {
-    if (!present.has(name.toLowerCase())) headers.append(name, value);
+  // Headers iterate sorted by name, so appending name by name sends what appending in plan order would.
+  for (const { name, entries } of plan.byName) {
+    if (headers.has(name)) continue;
+    for (const entry of entries) headers.append(entry.name, entry.value);
   }
 }

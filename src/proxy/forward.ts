@@ -1,6 +1,7 @@
 import type { Destination, OriginRule } from "../config/types.js";
 import { originAllowed } from "../http/cors.js";
 import { HOP_BY_HOP_HEADERS } from "../http/hop-by-hop.js";
+import { ownResponse } from "../http/mutable.js";
 import { errorPage } from "../http/pages.js";
 import { applyDestinationHeaders, withDestinationQueries } from "../destinations/request.js";
 import { syncCookieName } from "../session/sync-token.js";
@@ -33,6 +34,8 @@ export interface UpstreamRequestOptions {
    * backend, which expects the router's token there or none (SAP removes it too).
    */
   dropClientAuthorization?: boolean;
+  /** `incoming.url`, when the caller has parsed it already. */
+  incomingUrl?: URL;
   /** Aborts the upstream request (set by `forward` for the timeout). */
   signal?: AbortSignal;
   /**
@@ -176,9 +179,11 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
 function upstreamRequestParts(
   incoming: Request,
   opts: UpstreamRequestOptions,
+  // forward() passes its own, without copying opts.
+  { signal, upgradeWebSocket }: Pick<UpstreamRequestOptions, "signal" | "upgradeWebSocket"> = opts,
 ): { url: string; init: RequestInit & { duplex?: "half" } } {
   const url = withDestinationQueries(upstreamUrl(opts.destination, opts.target), opts.destination);
-  const incomingUrl = new URL(incoming.url);
+  const incomingUrl = opts.incomingUrl ?? new URL(incoming.url);
   const headers = new Headers(incoming.headers);
   const incomingHost = headers.get("host") ?? incomingUrl.host;
 
@@ -193,11 +198,7 @@ function upstreamRequestParts(
   stripHopByHop(headers, hopByHop);
   headers.delete("host");
   // The one hop-by-hop header a WebSocket handshake needs: workerd's fetch opens the socket on it.
-  if (
-    opts.upgradeWebSocket === true &&
-    isWebSocketUpgrade(incoming) &&
-    incoming.method.toUpperCase() === "GET"
-  ) {
+  if (upgradeWebSocket === true && isWebSocketUpgrade(incoming) && incoming.method.toUpperCase() === "GET") {
     headers.set("upgrade", "websocket");
   }
 
@@ -237,7 +238,7 @@ function upstreamRequestParts(
     redirect: "manual",
   };
   if (hasBody && incoming.body !== null) init.duplex = "half"; // streaming body (required by undici)
-  if (opts.signal !== undefined) init.signal = opts.signal;
+  if (signal !== undefined) init.signal = signal;
   return { url, init };
 }
 
@@ -259,11 +260,7 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   }
   const controller = new AbortController();
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
-  const { url, init } = upstreamRequestParts(incoming, {
-    ...opts,
-    signal: controller.signal,
-    upgradeWebSocket,
-  });
+  const { url, init } = upstreamRequestParts(incoming, opts, { signal: controller.signal, upgradeWebSocket });
   const clientSignal = incoming.signal as AbortSignal | undefined;
   if (clientSignal?.aborted) return errorPage(502, "BACKEND_UNREACHABLE"); // gone: do not call upstream
   let timedOut = false;
@@ -315,7 +312,7 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   // hop-by-hop ones are dropped from it, with no second copy.
   const response = new Response(body, { status, statusText: upstream.statusText, headers: upstream.headers });
   stripHopByHop(response.headers);
-  return response;
+  return ownResponse(response);
 }
 
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);

@@ -22,11 +22,13 @@ export type RouteMatch =
   | { kind: "invalid-target"; route: RouteConfig; index: number }
   | { kind: "none" };
 
+const NO_ROUTE: RouteMatch = Object.freeze({ kind: "none" });
+
 export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string, method: string): RouteMatch {
   // Methods are compared upper-case: `fetch` only normalises the standard methods
   // (`patch` stays lower-case), while the configuration holds upper-case names.
   const wanted = method.toUpperCase();
-  const allow: string[] = [];
+  let allow: string[] | undefined; // only when a route refuses the method
 
   for (let index = 0; index < routes.length; index++) {
     const route = routes[index]!;
@@ -36,6 +38,7 @@ export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string,
     if (route.httpMethods !== undefined && !route.httpMethods.includes(wanted)) {
       // SAP: a route that excludes the method is skipped; later routes may still take it.
       // No implicit HEAD for GET: only what the route lists.
+      allow ??= [];
       for (const m of route.httpMethods) if (!allow.includes(m)) allow.push(m);
       continue;
     }
@@ -47,7 +50,7 @@ export function matchRoute(routes: readonly RouteConfig[], pathAndQuery: string,
     return { kind: "route", route, index, target };
   }
 
-  return allow.length > 0 ? { kind: "method-not-allowed", allow: [...allow].sort() } : { kind: "none" };
+  return allow ? { kind: "method-not-allowed", allow: allow.sort() } : NO_ROUTE;
 }
 
 /** One match, independent of `lastIndex` even if the configured RegExp carries `g` or `y`. */
@@ -80,9 +83,27 @@ export function replaceFirst(input: string, source: RegExp, template: string): s
 function rewrite(pathAndQuery: string, match: RegExpExecArray, template: string): string {
   const start = match.index;
   const end = start + match[0].length;
-  const replaced = template.replace(/\$([1-9])/g, (_, digit: string) => match[Number(digit)] ?? "");
+  const parts = templateParts(template);
+  let replaced = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) replaced += (match[Number(parts[i])] ?? "") + parts[i + 1]!;
   return pathAndQuery.slice(0, start) + replaced + pathAndQuery.slice(end);
 }
+
+/** Templates come from the configuration: each is split once per isolate, not per request. */
+const TEMPLATES = new Map<string, readonly string[]>();
+
+/** `template` split at its `$1`…`$9`: literal, digit, literal, …, literal. */
+function templateParts(template: string): readonly string[] {
+  let parts = TEMPLATES.get(template);
+  if (parts === undefined) {
+    parts = template.split(/\$([1-9])/);
+    TEMPLATES.set(template, parts);
+  }
+  return parts;
+}
+
+/** A `.` or `..` segment, literal or `%2e`, between `/`, `\\`, `%2F`, `%5C` or the ends. */
+const DOT_SEGMENT = /(?:^|[/\\]|%2f|%5c)(?:\.|%2e){1,2}(?=$|[/\\]|%2f|%5c)/i;
 
 /**
  * The rewritten target is concatenated to the destination URL and ends up in the request
@@ -102,9 +123,5 @@ export function isSafeTarget(target: string): boolean {
   // them may log or split on them (an encoded CR/LF in the query is ordinary form data).
   if (/%(?:[01][0-9a-f]|7f)/i.test(path)) return false;
   // A backend that decodes %2F or %5C before resolving dot segments would leave the base path.
-  for (const segment of path.replace(/%2f|%5c/gi, "/").split(/[/\\]/)) {
-    const s = segment.replace(/%2e/gi, ".");
-    if (s === "." || s === "..") return false;
-  }
-  return true;
+  return !DOT_SEGMENT.test(path);
 }

@@ -64,6 +64,7 @@ export function sessionMiddleware({
     await next();
 
     const { loaded, destroyed } = scope;
+    if (!loaded && !destroyed) return; // nothing to write: the common anonymous request
     const attributes = () => cookieAttributes(settings, c.req.header("user-agent") ?? "");
     if (destroyed) {
       setCookieHeader(c, clearCookie(cookieName, attributes()));
