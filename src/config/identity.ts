@@ -17,9 +17,9 @@
  */
 import * as v from "valibot";
 import type { ConfigProblem, IdentityProviderConfig, LoginSettings, RouteConfig } from "./types.js";
-import { appendKey, validate } from "./problems.js";
+import { validate } from "./problems.js";
 import { httpUrl, nonEmptyString } from "./schemas.js";
-import type { ServiceBinding, VcapServicesResult } from "./vcap.js";
+import { bindingsWhere, type FoundBinding, type ServiceBinding, type VcapServicesResult } from "./vcap.js";
 
 /** Which binding label serves which route `authenticationType`. */
 export const LABEL_FOR: Record<"xsuaa" | "ias", "xsuaa" | "identity"> = { xsuaa: "xsuaa", ias: "identity" };
@@ -41,10 +41,7 @@ export interface IdentityEnv {
   [binding: string]: unknown;
 }
 
-interface Found {
-  path: string;
-  binding: ServiceBinding;
-}
+type Found = FoundBinding;
 
 const tagsOf = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((t): t is string => typeof t === "string") : [];
@@ -52,21 +49,6 @@ const credentialsOf = (binding: ServiceBinding): Record<string, unknown> =>
   typeof binding.credentials === "object" && binding.credentials !== null
     ? (binding.credentials as Record<string, unknown>)
     : {};
-
-/** Every binding of `services` that `matches`, with its JSON path. */
-function bindingsWhere(
-  services: Record<string, ServiceBinding[]>,
-  matches: (b: ServiceBinding) => boolean,
-): Found[] {
-  const found: Found[] = [];
-  for (const [label, bindings] of Object.entries(services)) {
-    bindings.forEach((binding, index) => {
-      if (matches(binding))
-        found.push({ path: appendKey(appendKey("VCAP_SERVICES", label), index), binding });
-    });
-  }
-  return found;
-}
 
 /** SAP's XSUAA lookup: by name when `serviceName` is set, else by the `xsuaa` tag. */
 export function xsuaaBindings(services: Record<string, ServiceBinding[]>, serviceName?: string): Found[] {

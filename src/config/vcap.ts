@@ -49,6 +49,41 @@ const bindingSchema = v.pipe(
   ),
 );
 
+/** A binding of VCAP_SERVICES with its JSON path, for problems. */
+export interface FoundBinding {
+  path: string;
+  binding: ServiceBinding;
+}
+
+/** Every binding of `services` that `matches` (given its label too), with its JSON path, in order. */
+export function bindingsWhere(
+  services: Record<string, ServiceBinding[]> | undefined,
+  matches: (binding: ServiceBinding, label: string) => boolean,
+  variable = VARIABLE,
+): FoundBinding[] {
+  const found: FoundBinding[] = [];
+  for (const [label, bindings] of Object.entries(services ?? {})) {
+    bindings.forEach((binding, index) => {
+      if (matches(binding, label))
+        found.push({ path: appendKey(appendKey(variable, label), index), binding });
+    });
+  }
+  return found;
+}
+
+/**
+ * The one binding of `found`, or a problem (`message`) at each further one: with several, the
+ * router could not know which one the app means.
+ */
+export function onlyBinding(
+  found: FoundBinding[],
+  message: string,
+): { found?: FoundBinding; problems: ConfigProblem[] } {
+  const [first, ...others] = found;
+  if (others.length > 0) return { problems: others.map((m) => ({ path: m.path, message })) };
+  return first ? { found: first, problems: [] } : { problems: [] };
+}
+
 /** Parses VCAP_SERVICES (JSON object: label → array of bindings). Only the shape is checked. */
 export function parseVcapServices(raw: unknown): VcapServicesResult {
   const json = readJsonVariable(raw, VARIABLE);
@@ -73,14 +108,7 @@ export function resolveUpstash(
   vcap: VcapServicesResult,
   env: UpstashEnv,
 ): Checked<UpstashCredentials> {
-  const matches: { path: string; binding: ServiceBinding }[] = [];
-  for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
-    bindings.forEach((binding, index) => {
-      if (binding.name === instanceName)
-        matches.push({ path: appendKey(appendKey(VARIABLE, label), index), binding });
-    });
-  }
-  const [first, ...others] = matches;
+  const [first, ...others] = bindingsWhere(vcap.services, (binding) => binding.name === instanceName);
   if (first) {
     const duplicates = others.map((m) => ({
       path: `${m.path}.name`,

@@ -9,9 +9,9 @@
  */
 import * as v from "valibot";
 import type { ConfigProblem, DestinationServiceBinding } from "../config/types.js";
-import { appendKey, validate } from "../config/problems.js";
+import { validate } from "../config/problems.js";
 import { jsonObject, nonEmptyString, string } from "../config/schemas.js";
-import type { VcapServicesResult } from "../config/vcap.js";
+import { bindingsWhere, onlyBinding, type VcapServicesResult } from "../config/vcap.js";
 
 export const LABEL = "destination";
 
@@ -100,24 +100,15 @@ export function parseDestinationService(
   vcap: VcapServicesResult,
   variable = "VCAP_SERVICES",
 ): DestinationServiceResult {
-  const matches: { path: string; binding: Record<string, unknown> }[] = [];
-  for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
-    bindings.forEach((binding, index) => {
-      const tags = Array.isArray(binding.tags) ? binding.tags : [];
-      if (label === LABEL || tags.includes(LABEL))
-        matches.push({ path: appendKey(appendKey(variable, label), index), binding });
-    });
-  }
-  const [first, ...others] = matches;
-  if (!first) return { problems: [] };
-  if (others.length > 0) {
-    return {
-      problems: others.map((m) => ({
-        path: m.path,
-        message: "more than one destination service binding (one is supported)",
-      })),
-    };
-  }
+  const { found: first, problems } = onlyBinding(
+    bindingsWhere(
+      vcap.services,
+      (binding, label) => label === LABEL || (Array.isArray(binding.tags) && binding.tags.includes(LABEL)),
+      variable,
+    ),
+    "more than one destination service binding (one is supported)",
+  );
+  if (!first) return { problems };
   const checked = validate(v.object({ credentials: credentialsSchema }), first.binding, first.path);
   if (!checked.ok) return { problems: checked.problems };
   const c = checked.value.credentials;

@@ -9,9 +9,9 @@
  */
 import * as v from "valibot";
 import type { ConfigProblem, Html5RepoBinding } from "../config/types.js";
-import { appendKey, readJsonVariable, validate, type Checked } from "../config/problems.js";
+import { readJsonVariable, validate, type Checked } from "../config/problems.js";
 import { jsonObject, nonEmptyString, string } from "../config/schemas.js";
-import type { VcapServicesResult } from "../config/vcap.js";
+import { bindingsWhere, onlyBinding, type VcapServicesResult } from "../config/vcap.js";
 import { requireClientSecret, serviceUrl } from "../destinations/service-binding.js";
 import { HTML5_REPO_SERVICE } from "../config/xs-app.js";
 
@@ -67,23 +67,11 @@ function isRuntimeBinding(label: string, binding: Record<string, unknown>): bool
 
 /** The repository binding, when one is bound; several are a problem (which one would the app mean?). */
 export function parseHtml5Repo(vcap: VcapServicesResult, variable = "VCAP_SERVICES"): Html5RepoResult {
-  const matches: { path: string; binding: Record<string, unknown> }[] = [];
-  for (const [label, bindings] of Object.entries(vcap.services ?? {})) {
-    bindings.forEach((binding, index) => {
-      if (isRuntimeBinding(label, binding))
-        matches.push({ path: appendKey(appendKey(variable, label), index), binding });
-    });
-  }
-  const [first, ...others] = matches;
-  if (!first) return { problems: [] };
-  if (others.length > 0) {
-    return {
-      problems: others.map((m) => ({
-        path: m.path,
-        message: `more than one ${LABEL} ${PLAN} binding (one is supported)`,
-      })),
-    };
-  }
+  const { found: first, problems } = onlyBinding(
+    bindingsWhere(vcap.services, (binding, label) => isRuntimeBinding(label, binding), variable),
+    `more than one ${LABEL} ${PLAN} binding (one is supported)`,
+  );
+  if (!first) return { problems };
   const checked = validate(bindingSchema, first.binding, first.path);
   if (!checked.ok) return { problems: checked.problems };
   const { uri, uaa } = checked.value.credentials;
