@@ -45,7 +45,10 @@ export function createRouter(options: RouterOptions): RouterHandler {
   return createRouterWith(options, {});
 }
 
-/** What tests may set on every isolate that configuration cannot; not part of the package's API (src/worker.ts). */
+/**
+ * What tests may set on every isolate that configuration cannot; not part of the package's
+ * API (src/worker.ts).
+ */
 export type TestIsolateOverrides = Pick<IsolateDeps, "idleTimeoutMs">;
 
 /** `createRouter` with test-only isolate settings (test/support/worker-entries/). */

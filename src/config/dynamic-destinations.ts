@@ -28,10 +28,12 @@ export function dynamicTemplateProblem(
   if (destination === "*")
     return hostPattern
       ? undefined
-      : '"*" takes the destination name from the host: set DESTINATION_HOST_PATTERN (a regular expression with a capturing group)';
+      : '"*" takes the destination name from the host: set DESTINATION_HOST_PATTERN ' +
+          "(a regular expression with a capturing group)";
   if (!destination.startsWith("$"))
     return /[$*]/.test(destination)
-      ? 'a destination name must not contain "$" or "*" (a dynamic destination starts with "$", e.g. "$1", or is "*")'
+      ? 'a destination name must not contain "$" or "*" ' +
+          '(a dynamic destination starts with "$", e.g. "$1", or is "*")'
       : undefined;
   const groups = [...destination.matchAll(/\$([1-9])/g)].map((m) => Number(m[1]));
   if (groups.length === 0) return 'a dynamic destination names a group of source: "$1" … "$9"';

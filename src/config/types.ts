@@ -27,7 +27,10 @@ export interface RouterConfig {
    * destinations that live there.
    */
   destinationService?: DestinationServiceBinding;
-  /** `DESTINATION_HOST_PATTERN`: the destination name of `"destination": "*"` routes from the host (group 1). */
+  /**
+   * `DESTINATION_HOST_PATTERN`: the destination name of `"destination": "*"` routes from the
+   * host (group 1).
+   */
   destinationHostPattern?: RegExp;
   /**
    * The bound HTML5 application repository (`html5-apps-repo`, plan `app-runtime`): dynamic
@@ -48,7 +51,10 @@ export interface Html5RepoBinding {
   clientSecret: string;
   /** OWN_SAP_CLOUD_SERVICE, without dots: app-key prefixes that name the router's own apps. */
   ownSapCloudServices: readonly string[];
-  /** Bound business services with UIs in the repository, by app-key prefix (src/html5/business-services.ts). */
+  /**
+   * Bound business services with UIs in the repository, by app-key prefix
+   * (src/html5/business-services.ts).
+   */
   businessServices?: ReadonlyMap<string, BusinessService>;
 }
 

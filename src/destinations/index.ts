@@ -130,7 +130,10 @@ function createServiceLookup(
     now,
     ...(options.maxEntries !== undefined && { maxEntries: options.maxEntries }),
   });
-  /** Names whose tokens are per user (→ whether dynamic routes may use them): looked up and cached under `name + hash(user token)`. */
+  /**
+   * Names whose tokens are per user (→ whether dynamic routes may use them): looked up and
+   * cached under `name + hash(user token)`.
+   */
   const perUser = new Map<string, boolean>();
   const warnedHost = new Set<string>();
 
@@ -177,7 +180,8 @@ function createServiceLookup(
         destination: name,
         reason: resolution.destination.setXForwardedHeaders
           ? "a Worker cannot set the Host header of its requests; the backend gets X-Forwarded-Host"
-          : "a Worker cannot set the Host header of its requests, and HTML5.SetXForwardedHeaders false drops X-Forwarded-Host: the backend does not learn the router's host",
+          : "a Worker cannot set the Host header of its requests, and HTML5.SetXForwardedHeaders false " +
+            "drops X-Forwarded-Host: the backend does not learn the router's host",
       });
     }
     return {
@@ -233,7 +237,10 @@ function createServiceLookup(
   };
 }
 
-/** A destination by name for a `logoutPath` call, with the ended session's user token; undefined when it cannot be had (logged). */
+/**
+ * A destination by name for a `logoutPath` call, with the ended session's user token;
+ * undefined when it cannot be had (logged).
+ */
 export type LogoutDestinationLookup = (
   name: string,
   userToken: string | undefined,

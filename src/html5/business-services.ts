@@ -28,7 +28,10 @@ const record = (value: unknown): Record<string, unknown> | undefined =>
     ? (value as Record<string, unknown>)
     : undefined;
 
-/** The business services among the bindings; a name two of them claim is a problem (which one would the URL mean?). */
+/**
+ * The business services among the bindings; a name two of them claim is a problem (which
+ * one would the URL mean?).
+ */
 export function parseBusinessServices(
   vcap: VcapServicesResult,
   variable = "VCAP_SERVICES",

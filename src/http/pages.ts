@@ -202,13 +202,17 @@ const PAGES = {
   DYNAMIC_DESTINATION_REFUSED: {
     title: "Service not available",
     text: "This address names a destination that cannot be reached through it.",
-    hint: "Check the address. Administrators: the destination must exist and have HTML5.DynamicDestination true; the log says why.",
+    hint:
+      "Check the address. Administrators: the destination must exist and have " +
+      "HTML5.DynamicDestination true; the log says why.",
     action: START,
   },
   DESTINATION_HOST_UNMATCHED: {
     title: "Page not found",
     text: "This host name does not name a destination.",
-    hint: "Check the address. Administrators: DESTINATION_HOST_PATTERN must match this host with a capturing group.",
+    hint:
+      "Check the address. Administrators: DESTINATION_HOST_PATTERN must match this host " +
+      "with a capturing group.",
     action: START,
   },
   USER_API_NOT_FOUND: {

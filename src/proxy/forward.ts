@@ -107,16 +107,16 @@ const CLIENT_CONTROLLED = new Set([
   "x-cluster-client-ip",
 ]);
 
-/**
- * Drops the hop-by-hop headers `present` and those Connection nominates. A lookup per
- * listed name: iterating Headers makes workerd copy and sort every header, values too.
- */
 /** @param name a header name (any case) */
 function isSpoofable(name: string): boolean {
   const lower = name.toLowerCase();
   return lower.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(lower);
 }
 
+/**
+ * Drops the hop-by-hop headers `present` and those Connection nominates. A lookup per
+ * listed name: iterating Headers makes workerd copy and sort every header, values too.
+ */
 function stripHopByHop(
   headers: Headers,
   present: readonly string[] = HOP_BY_HOP_HEADERS.filter((name) => headers.has(name)),
