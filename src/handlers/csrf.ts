@@ -30,8 +30,24 @@ export function csrfTokenRequired(): Response {
 
 export type RouteCsrf =
   | { kind: "reject" }
-  /** `request`: what to serve (without the router's header); `token`: to send back (a token fetch). */
-  | { kind: "ok"; request: Request; token?: string };
+  /**
+   * `request`: what to serve instead of the incoming request (a copy without the router's
+   * header); `token`: to send back (a token fetch).
+   */
+  | { kind: "ok"; request?: Request; token?: string };
+
+/** Nothing to change or send back: one object for every such request. */
+export const CSRF_PASS: RouteCsrf = Object.freeze({ kind: "ok" });
+
+/**
+ * The common case, settled without the session: the route is unprotected, or the request
+ * carries no `x-csrf-token` and is safe or on a public route (nothing to check, fetch or strip).
+ */
+export function csrfNeedsNothing(c: Context<SessionEnv>, route: RouteConfig, requiresAuth: boolean): boolean {
+  if (!route.csrfProtection) return true;
+  if (c.req.header(CSRF_HEADER) !== undefined) return false;
+  return !requiresAuth || !isStateChanging(c.req.method);
+}
 
 /**
  * SAP's CSRF rules for a route: `x-csrf-token: fetch` on a GET/HEAD returns the session's
@@ -45,7 +61,7 @@ export async function checkRouteCsrf(
 ): Promise<RouteCsrf> {
   const { route, requiresAuth } = options;
   const incoming = c.req.raw;
-  if (!route.csrfProtection) return { kind: "ok", request: incoming };
+  if (!route.csrfProtection) return CSRF_PASS;
   const scope = c.get("session");
   const fetchHeader = c.req.header(CSRF_HEADER) ?? null;
   const checked = requiresAuth && isStateChanging(c.req.method);
@@ -64,8 +80,7 @@ export async function checkRouteCsrf(
     // else: the store is down and the cookie's session unknown: no token rather than a new session.
   }
   // SAP keeps the header from the backends of protected routes only.
-  if (fetchHeader === null || !requiresAuth)
-    return { kind: "ok", request: incoming, ...(token ? { token } : {}) };
+  if (fetchHeader === null || !requiresAuth) return token ? { kind: "ok", token } : CSRF_PASS;
   const headers = new Headers(incoming.headers);
   headers.delete(CSRF_HEADER);
   return { kind: "ok", request: new Request(incoming, { headers }), ...(token ? { token } : {}) };

@@ -33,23 +33,44 @@ export interface FoundRoute {
 /** Without the HTML5 repository every request routes with xs-app.json (one object for all). */
 const CENTRAL: AppSelection = Object.freeze({ kind: "central" });
 
-/** The route, or the answer instead (a redirect, a repository failure, no route: 400, 404, 405). */
-export async function findRoute(
+export type RouteFinding = FoundRoute | { kind: "answer"; response: Response };
+
+/**
+ * The route, or the answer instead (a redirect, a repository failure, no route: 400, 404,
+ * 405). Asks the HTML5 repository only when it is bound; without it nothing is awaited.
+ */
+export function findRoute(
   c: Context<SessionEnv>,
   options: { xsApp: XsAppConfig; html5?: Html5Router | undefined; log?: Logger | undefined },
-): Promise<FoundRoute | { kind: "answer"; response: Response }> {
-  const { xsApp, html5, log } = options;
-  const url = new URL(c.req.url);
-  const selection: AppSelection = html5 ? await html5.select(c.req.raw, waitUntilOf(c)) : CENTRAL;
+): RouteFinding | Promise<RouteFinding> {
+  const { html5 } = options;
+  if (!html5) return routeFor(c, CENTRAL, options);
+  return html5.select(c.req.raw, waitUntilOf(c)).then((selection) => routeFor(c, selection, options));
+}
+
+function routeFor(
+  c: Context<SessionEnv>,
+  selection: AppSelection,
+  options: { xsApp: XsAppConfig; log?: Logger | undefined },
+): RouteFinding {
+  const { xsApp, log } = options;
   if (selection.kind === "answer") return selection;
+  const url = new URL(c.req.url);
   const app = selection.kind === "app" ? selection : undefined;
-  const welcome = !app && url.pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
+  let pathname = url.pathname;
+  let search: string;
+  const welcome = !app && pathname === "/" ? welcomeRedirect(c.req.raw, xsApp.welcomeFile) : null;
   if (welcome?.kind === "redirect") return { kind: "answer", response: welcome.response };
-  const [pathname, search] = app
-    ? [app.pathname, app.search]
-    : welcome?.kind === "rewrite"
-      ? splitQuery(welcome.pathAndQuery)
-      : [url.pathname, url.search];
+  if (app) {
+    pathname = app.pathname;
+    search = app.search;
+  } else if (welcome?.kind === "rewrite") {
+    const at = welcome.pathAndQuery.indexOf("?");
+    pathname = at === -1 ? welcome.pathAndQuery : welcome.pathAndQuery.slice(0, at);
+    search = at === -1 ? "" : welcome.pathAndQuery.slice(at);
+  } else {
+    search = url.search;
+  }
 
   // Decided on the canonical path, which is also what is forwarded (src/routing/decide.ts).
   const match = decideRoute(app?.routes ?? xsApp.routes, pathname, search, c.req.method);
@@ -77,9 +98,4 @@ export async function findRoute(
     case "invalid-target":
       return { kind: "answer", response: errorPage(400, "INVALID_TARGET") };
   }
-}
-
-function splitQuery(pathAndQuery: string): [string, string] {
-  const at = pathAndQuery.indexOf("?");
-  return at === -1 ? [pathAndQuery, ""] : [pathAndQuery.slice(0, at), pathAndQuery.slice(at)];
 }

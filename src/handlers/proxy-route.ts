@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { authOf } from "../auth/auth-data.js";
 import type { Destination, RouteConfig } from "../config/types.js";
-import type { DestinationResolver } from "../destinations/index.js";
+import { type DestinationResolver, variableDestination } from "../destinations/index.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import { cookieHeaderFor, mergeJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeRouterCookies, type WebSocketPolicy } from "../proxy/forward.js";
@@ -17,22 +17,21 @@ import type { SessionEnv, SessionScope } from "../session/middleware.js";
 export interface ProxyOptions {
   fetch: typeof fetch;
   resolveDestination: DestinationResolver;
+  /** The `destinations` variable: its destinations need no lookup. */
+  variable: ReadonlyMap<string, Destination>;
   /** The router's session cookie: never forwarded, never set by a backend. */
   sessionCookieName: string;
   websockets: WebSocketPolicy;
 }
 
-/** One request to proxy, after route matching, authentication and the CSRF check. */
-export interface ProxiedRequest {
-  /** The request to forward (the CSRF step may have removed the router's header). */
-  request: Request;
+/** The route of a request to proxy, after route matching, authentication and the CSRF check. */
+export interface ProxiedRoute {
   route: RouteConfig;
   target: string;
   /** X-Forwarded-Path: the path the route was decided on. */
   forwardedPath: string;
   /** Path and query the route's `source` matched (for a dynamic destination's name). */
   matchedPathAndQuery: string;
-  requiresAuth: boolean;
   /** The request's URL, already parsed. */
   url: URL;
 }
@@ -43,12 +42,25 @@ export interface ProxiedRequest {
  */
 export type Served = { ok: boolean; response: Response };
 
-/** The proxy step, built once per app: resolves the route's destination and forwards to it. */
+/**
+ * The proxy step, built once per app: resolves the route's destination and forwards
+ * `request` (the CSRF step may have removed the router's header) to it.
+ */
 export function proxyRoute(options: ProxyOptions) {
-  return async (c: Context<SessionEnv>, proxied: ProxiedRequest): Promise<Served> => {
+  return async (
+    c: Context<SessionEnv>,
+    proxied: ProxiedRoute,
+    request: Request,
+    requiresAuth: boolean,
+  ): Promise<Served> => {
     const scope = c.get("session");
+    const fixed = variableDestination(options.variable, proxied.route.destination);
+    if (fixed) {
+      const response = await forwardWithJar(proxied, request, requiresAuth, options, scope, fixed);
+      return { ok: true, response };
+    }
     const userToken = async () =>
-      proxied.requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
+      requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
     const found = await options.resolveDestination(proxied.route.destination, {
       userToken,
       waitUntil: waitUntilOf(c),
@@ -62,19 +74,20 @@ export function proxyRoute(options: ProxyOptions) {
     if (!found.ok) return { ok: false, response: found.response };
     return {
       ok: true,
-      response: await forwardWithJar(c, proxied, options, scope, found.destination),
+      response: await forwardWithJar(proxied, request, requiresAuth, options, scope, found.destination),
     };
   };
 }
 
 async function forwardWithJar(
-  c: Context<SessionEnv>,
-  proxied: ProxiedRequest,
+  proxied: ProxiedRoute,
+  request: Request,
+  requiresAuth: boolean,
   options: ProxyOptions,
   scope: SessionScope,
   destination: Destination,
 ): Promise<Response> {
-  const { request, route, target, requiresAuth } = proxied;
+  const { route, target } = proxied;
   const { sessionCookieName } = options;
   const session = await scope.current(); // nothing to load without the router's cookie
   const jar = jarOf(session?.record, destination.name);
@@ -91,19 +104,19 @@ async function forwardWithJar(
       : undefined;
   const token =
     destination.forwardAuthToken && requiresAuth ? authOf(session?.record.data)?.accessToken : undefined;
-  const clientIp = c.req.header("cf-connecting-ip");
+  // A plain object, not conditional spreads: this runs on every proxied request.
   const response = await forward(request, {
     destination,
     target,
     fetch: options.fetch,
     sessionCookieName,
-    ...(cookieHeader !== undefined ? { cookieHeader } : {}),
-    ...(proxied.forwardedPath ? { forwardedPath: proxied.forwardedPath } : {}),
+    cookieHeader,
+    forwardedPath: proxied.forwardedPath || undefined,
     incomingUrl: proxied.url,
     websockets: options.websockets,
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-    ...(requiresAuth ? { dropClientAuthorization: true } : {}),
-    ...(clientIp ? { clientIp } : {}),
+    authorization: token ? `Bearer ${token}` : undefined,
+    dropClientAuthorization: requiresAuth,
+    clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
   });
   if (response.status === 101) return response;
 

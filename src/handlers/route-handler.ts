@@ -8,7 +8,14 @@ import { errorPage } from "../http/pages.js";
 import type { Logger } from "../log.js";
 import type { SessionEnv } from "../session/middleware.js";
 import { serveLocalDir } from "../static/local-dir.js";
-import { type CsrfTokenFor, checkRouteCsrf, csrfTokenRequired, withCsrfToken } from "./csrf.js";
+import {
+  CSRF_PASS,
+  type CsrfTokenFor,
+  checkRouteCsrf,
+  csrfNeedsNothing,
+  csrfTokenRequired,
+  withCsrfToken,
+} from "./csrf.js";
 import { type FoundRoute, findRoute } from "./find-route.js";
 import { proxyRoute, type Served } from "./proxy-route.js";
 
@@ -42,19 +49,14 @@ export function routeHandler(options: RouteHandlerOptions) {
       const denied = await authenticate(c, route);
       if (denied) return denied;
     }
-    const csrf = await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor });
+    const csrf = csrfNeedsNothing(c, route, requiresAuth)
+      ? CSRF_PASS
+      : await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor });
     if (csrf.kind === "reject") return csrfTokenRequired();
-    const served = await serve(c, { ...found, request: csrf.request, requiresAuth });
+    const served = await serve(c, found, csrf.request ?? c.req.raw, requiresAuth);
     // The router's own failure pages go without the token.
     return served.ok ? withCsrfToken(served.response, csrf.token) : served.response;
   };
-}
-
-/** A found route to serve, after authentication and the CSRF check. */
-interface RouteRequest extends FoundRoute {
-  /** The request to serve (the CSRF step may have removed the router's header). */
-  request: Request;
-  requiresAuth: boolean;
 }
 
 /**
@@ -66,14 +68,21 @@ function routeServer(options: RouteHandlerOptions) {
   const proxy = proxyRoute({
     fetch: options.fetch,
     resolveDestination: options.resolveDestination,
+    variable: config.destinations,
     sessionCookieName: config.session.cookieName,
     websockets: {
       enabled: config.xsApp.websockets.enabled,
       ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
     },
   });
-  return async (c: Context<SessionEnv>, routed: RouteRequest): Promise<Served> => {
-    const { route, target, request } = routed;
+  /** `request`: what to serve (the CSRF step may have removed the router's header). */
+  return async (
+    c: Context<SessionEnv>,
+    routed: FoundRoute,
+    request: Request,
+    requiresAuth: boolean,
+  ): Promise<Served> => {
+    const { route, target } = routed;
     if (route.service === "html5-apps-repo-rt") {
       // Bound: checked at start-up.
       return { ok: true, response: await html5!.serve(request, route, target, routed.selection) };
@@ -92,6 +101,6 @@ function routeServer(options: RouteHandlerOptions) {
         response: await serveLocalDir(request, target, localDir, (r) => assets.fetch(r), log),
       };
     }
-    return proxy(c, routed);
+    return proxy(c, routed, request, requiresAuth);
   };
 }

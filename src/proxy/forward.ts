@@ -114,14 +114,11 @@ function isSpoofable(name: string): boolean {
 }
 
 /**
- * Drops the hop-by-hop headers `present` and those Connection nominates. A lookup per
- * listed name: iterating Headers makes workerd copy and sort every header, values too.
+ * Drops the hop-by-hop headers, and those Connection nominates. A lookup per listed name:
+ * iterating Headers makes workerd copy and sort every header, values too. `present`: the
+ * ones the caller already knows are there (found while iterating for another reason).
  */
-function stripHopByHop(
-  headers: Headers,
-  present: readonly string[] = HOP_BY_HOP_HEADERS.filter((name) => headers.has(name)),
-): void {
-  if (present.length === 0) return;
+function stripHopByHop(headers: Headers, present?: readonly string[]): void {
   const nominated = headers.get("connection");
   if (nominated !== null) {
     for (const name of nominated.split(",")) {
@@ -130,11 +127,14 @@ function stripHopByHop(
       if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(trimmed)) headers.delete(trimmed);
     }
   }
-  for (const name of present) headers.delete(name);
+  if (present) for (const name of present) headers.delete(name);
+  else for (const name of HOP_BY_HOP_HEADERS) if (headers.has(name)) headers.delete(name);
 }
 
 /** The Cookie header without the router's own cookies (the session cookie and its sync-token companion). */
 export function removeRouterCookies(cookieHeader: string, sessionCookieName: string): string | null {
+  // The companion's name starts with the session cookie's: a header without that name has neither.
+  if (!cookieHeader.includes(sessionCookieName)) return nonBlank(cookieHeader.trimStart());
   return removeCookie(removeCookie(cookieHeader, sessionCookieName) ?? "", syncCookieName(sessionCookieName));
 }
 
@@ -148,8 +148,11 @@ export function removeCookie(cookieHeader: string, name: string): string | null 
     const cookieName = (eq === -1 ? pair : pair.slice(0, eq)).trim();
     return cookieName !== name;
   });
-  const result = kept.join(";").trimStart();
-  return result.trim() === "" ? null : result;
+  return nonBlank(kept.join(";").trimStart());
+}
+
+function nonBlank(value: string): string | null {
+  return value.trim() === "" ? null : value;
 }
 
 /**
@@ -171,7 +174,7 @@ function upstreamUrl(destination: Destination, target: string): string {
 }
 
 export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOptions): Request {
-  const { url, init } = upstreamRequestParts(incoming, opts);
+  const { url, init } = upstreamRequestParts(incoming, opts, opts.signal, opts.upgradeWebSocket);
   return new Request(url, init);
 }
 
@@ -179,8 +182,9 @@ export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOpt
 function upstreamRequestParts(
   incoming: Request,
   opts: UpstreamRequestOptions,
-  // forward() passes its own, without copying opts.
-  { signal, upgradeWebSocket }: Pick<UpstreamRequestOptions, "signal" | "upgradeWebSocket"> = opts,
+  // Apart from opts: forward() passes its own, without copying opts.
+  signal: AbortSignal | undefined,
+  upgradeWebSocket: boolean | undefined,
 ): { url: string; init: RequestInit & { duplex?: "half" } } {
   const url = withDestinationQueries(upstreamUrl(opts.destination, opts.target), opts.destination);
   const incomingUrl = opts.incomingUrl ?? new URL(incoming.url);
@@ -195,7 +199,7 @@ function upstreamRequestParts(
     if (HOP_BY_HOP.has(name)) hopByHop.push(name);
     else if (isSpoofable(name)) spoofable.push(name);
   }
-  stripHopByHop(headers, hopByHop);
+  if (hopByHop.length > 0) stripHopByHop(headers, hopByHop);
   headers.delete("host");
   // The one hop-by-hop header a WebSocket handshake needs: workerd's fetch opens the socket on it.
   if (upgradeWebSocket === true && isWebSocketUpgrade(incoming) && incoming.method.toUpperCase() === "GET") {
@@ -246,6 +250,43 @@ function upstreamRequestParts(
 const MAX_TIMER_MS = 2_147_483_647;
 
 /**
+ * The wait for one upstream response head, settled by the first of: the head, the timeout,
+ * the client going away. One object per request: it is the client signal's listener
+ * (`handleEvent`) and the timer's argument, so no closure is allocated for either.
+ */
+class HeadWait {
+  timedOut = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  reject: ((reason: unknown) => void) | undefined;
+
+  constructor(
+    readonly controller: AbortController,
+    readonly clientSignal: AbortSignal | undefined,
+  ) {}
+
+  /** Aborts the upstream call and settles the wait: covers a fetch that ignores its signal. */
+  abort(reason: unknown): void {
+    this.controller.abort(reason);
+    this.reject?.(reason);
+  }
+
+  /** The client went away before the response head arrived. */
+  handleEvent(): void {
+    this.abort(this.clientSignal?.reason);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.clientSignal?.removeEventListener("abort", this);
+  }
+}
+
+function onHeadTimeout(wait: HeadWait): void {
+  wait.timedOut = true;
+  wait.abort(new DOMException("upstream timeout", "TimeoutError"));
+}
+
+/**
  * Sends the request upstream and returns the upstream response (minus hop-by-hop headers,
  * body streamed). Expected failures are values: 504 `BACKEND_TIMEOUT` when no response
  * headers arrive within `destination.timeoutMs`, 502 `BACKEND_UNREACHABLE` when the destination
@@ -260,45 +301,26 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   }
   const controller = new AbortController();
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
-  const { url, init } = upstreamRequestParts(incoming, opts, { signal: controller.signal, upgradeWebSocket });
+  const { url, init } = upstreamRequestParts(incoming, opts, controller.signal, upgradeWebSocket);
   const clientSignal = incoming.signal as AbortSignal | undefined;
   if (clientSignal?.aborted) return errorPage(502, "BACKEND_UNREACHABLE"); // gone: do not call upstream
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onClientAbort: (() => void) | undefined;
+  const wait = new HeadWait(controller, clientSignal);
   let upstream: Response;
   try {
-    // One promise settled by the first of: the response head, the timeout, the client going
-    // away. The abort also cancels the upstream call; settling here covers a fetch that
-    // ignores its signal.
+    const fetchImpl = opts.fetch; // called unbound: workerd's fetch rejects a foreign `this`
+    const head = fetchImpl(url, init);
     upstream = await new Promise<Response>((resolve, reject) => {
-      const abort = (reason: unknown) => {
-        controller.abort(reason);
-        reject(reason);
-      };
+      wait.reject = reject;
       const timeoutMs = opts.destination.timeoutMs;
-      if (Number.isFinite(timeoutMs) && timeoutMs > 0) {
-        timer = setTimeout(
-          () => {
-            timedOut = true;
-            abort(new DOMException("upstream timeout", "TimeoutError"));
-          },
-          Math.min(timeoutMs, MAX_TIMER_MS),
-        );
-      }
-      // A client that goes away before the response head arrives cancels the upstream call.
-      if (clientSignal) {
-        onClientAbort = () => abort(clientSignal.reason);
-        clientSignal.addEventListener("abort", onClientAbort, { once: true });
-      }
-      const fetchImpl = opts.fetch; // called unbound: workerd's fetch rejects a foreign `this`
-      fetchImpl(url, init).then(resolve, reject);
+      if (Number.isFinite(timeoutMs) && timeoutMs > 0)
+        wait.timer = setTimeout(onHeadTimeout, Math.min(timeoutMs, MAX_TIMER_MS), wait);
+      clientSignal?.addEventListener("abort", wait, { once: true });
+      head.then(resolve, reject);
     });
   } catch {
-    return timedOut ? errorPage(504, "BACKEND_TIMEOUT") : errorPage(502, "BACKEND_UNREACHABLE");
+    return wait.timedOut ? errorPage(504, "BACKEND_TIMEOUT") : errorPage(502, "BACKEND_UNREACHABLE");
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    if (onClientAbort) clientSignal?.removeEventListener("abort", onClientAbort);
+    wait.stop();
   }
 
   // Location passes unchanged, as in SAP's router: backends build absolute URLs from the

@@ -104,6 +104,8 @@ interface ScopeShared {
   onEnded: ((record: SessionRecord) => Promise<unknown>) | undefined;
 }
 
+const NO_SESSION: Promise<null> = Promise.resolve(null);
+
 /** One request's session scope: a class, so a request allocates one object, not a closure per method. */
 class RequestScope implements SessionScope {
   loaded: Session | null | undefined;
@@ -121,20 +123,29 @@ class RequestScope implements SessionScope {
     return this.#undetermined;
   }
 
-  async current(): Promise<Session | null> {
-    if (this.loaded === undefined && !this.destroyed) {
-      const { manager, syncCookie, onEnded } = this.shared;
-      const { cookie } = this;
-      const sync = syncCookie && cookie ? await syncCookie.open(cookie, this.syncSent) : undefined;
-      const result = await manager.load(cookie, sync);
-      if (result.kind === "session") remember(result.session.record, sync);
-      // A cookie-only session stored by this request gets its first sync token then.
-      if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync)
-        result.session.sync = {};
-      this.loaded = result.kind === "session" ? result.session : null;
-      this.#undetermined = result.kind === "unknown";
-      if (result.kind === "none" && result.ended && onEnded) waitUntilOf(this.c)(onEnded(result.ended));
+  current(): Promise<Session | null> {
+    if (this.loaded !== undefined || this.destroyed)
+      return this.loaded ? Promise.resolve(this.loaded) : NO_SESSION;
+    // No cookie, nothing to look up (what manager.load would conclude): the common anonymous request.
+    if (this.cookie === undefined) {
+      this.loaded = null;
+      return NO_SESSION;
     }
+    return this.load();
+  }
+
+  private async load(): Promise<Session | null> {
+    const { manager, syncCookie, onEnded } = this.shared;
+    const { cookie } = this;
+    const sync = syncCookie && cookie ? await syncCookie.open(cookie, this.syncSent) : undefined;
+    const result = await manager.load(cookie, sync);
+    if (result.kind === "session") remember(result.session.record, sync);
+    // A cookie-only session stored by this request gets its first sync token then.
+    if (result.kind === "session" && syncCookie && result.session.stateless && !result.session.sync)
+      result.session.sync = {};
+    this.loaded = result.kind === "session" ? result.session : null;
+    this.#undetermined = result.kind === "unknown";
+    if (result.kind === "none" && result.ended && onEnded) waitUntilOf(this.c)(onEnded(result.ended));
     return this.loaded ?? null;
   }
 
