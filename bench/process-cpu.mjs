@@ -1,6 +1,7 @@
 // CPU time of a process as an operator sees it: utime + stime from /proc/<pid>/stat.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { cpus as cpuList } from "node:os";
 
 /** Clock ticks per second of /proc/<pid>/stat's times (`getconf CLK_TCK`, 100 on Linux). */
 const TICKS_PER_SECOND = (() => {
@@ -65,4 +66,33 @@ export function workerdPid() {
   }
   if (found.length !== 1) throw new Error(`expected one workerd child process, found ${found.length}`);
   return /** @type {number} */ (found[0]);
+}
+
+/**
+ * Gives workerd a CPU of its own, the way an operator runs it: this process (the load
+ * generator) and everything it starts afterwards (backend, store) keep the other CPUs, and
+ * `pinWorkerd` moves workerd to the last one. Without it workerd and the load generator
+ * fight for the same two cores and the per-round ratios scatter. Needs `taskset` and two
+ * CPUs; returns false (nothing pinned) otherwise.
+ */
+export function pinLoadGenerator() {
+  const cpus = cpuList().length; // not availableParallelism(): it shrinks once this process is pinned
+  if (cpus < 2) return false;
+  return taskset(process.pid, cpus === 2 ? "0" : `0-${cpus - 2}`);
+}
+
+/** Moves every thread of workerd to the last CPU (see pinLoadGenerator). @param {number} pid */
+export function pinWorkerd(pid) {
+  const cpus = cpuList().length; // not availableParallelism(): it shrinks once this process is pinned
+  return cpus >= 2 && taskset(pid, String(cpus - 1));
+}
+
+/** @param {number} pid @param {string} cpuList */
+function taskset(pid, cpuList) {
+  try {
+    execFileSync("taskset", ["-a", "-c", "-p", cpuList, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -156,7 +156,7 @@ export function loadTable({ scenarios, targets, floor }) {
  * next to the floor's.
  * @param {any} results
  */
-export function costTable({ scenarios, targets, floor }) {
+export function costTable({ scenarios, targets, floor, workerd }) {
   const t = Object.fromEntries(targets.map((/** @type {Target} */ x) => [x.id, x]));
   const floorHeap = floor.heap ? heapCell(floor.heap) : "?";
   const rows = [
@@ -172,7 +172,10 @@ export function costTable({ scenarios, targets, floor }) {
     );
   }
   return [
-    "Cost in workerd: CPU = the workerd process's utime + stime (/proc) during the scenario's runs ÷ requests sent; heap = the scenario's isolate (inspector) right after its runs, live after a full GC in brackets.",
+    "Cost in workerd: CPU = the workerd process's utime + stime (/proc) during the scenario's runs ÷ requests sent; heap = the scenario's isolate (inspector) right after its runs, live after a full GC in brackets. " +
+      (workerd?.pinned
+        ? "workerd had a CPU to itself (taskset); the load generator, backend and store shared the others."
+        : "workerd was not pinned: it shared the CPUs with the load generator."),
     "",
     ...rows,
   ].join("\n");

@@ -24,13 +24,13 @@ import { freePort } from "../scripts/lib/free-port.mjs";
 import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
 import { ask, forkReady, killAllNow, stopChild, track } from "./children.mjs";
 import { heapOf } from "./inspector.mjs";
-import { cpuMs, rssBytes, workerdPid } from "./process-cpu.mjs";
+import { cpuMs, pinLoadGenerator, pinWorkerd, rssBytes, workerdPid } from "./process-cpu.mjs";
 import { runSlice, summarize } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { routerBindings as benchRouterBindings } from "./seed.mjs";
 import { costTable, evaluateTargets, loadTable, sizeTable } from "./report.mjs";
 
-const USAGE = "Usage: node bench/run.mjs [--quick] [--json path] [-c connections] [-d seconds]";
+const USAGE = "Usage: node bench/run.mjs [--quick] [--no-pin] [--json path] [-c connections] [-d seconds]";
 
 // ---------------------------------------------------------------- options
 let args;
@@ -38,6 +38,7 @@ try {
   ({ values: args } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },
+      "no-pin": { type: "boolean", default: false },
       json: { type: "string" },
       connections: { type: "string", short: "c" },
       duration: { type: "string", short: "d" },
@@ -135,6 +136,8 @@ const round = (/** @type {number} */ n, digits = 2) => Math.round(n * 10 ** digi
 async function main() {
   const startedAt = Date.now();
   log(`${QUICK ? "quick" : "full"} run: -c ${CONNECTIONS} -d ${DURATION}s (warm-up ${WARMUP}s per scenario)`);
+  // Before anything is started: the backend and the store inherit the load generator's CPUs.
+  const pinned = !args["no-pin"] && pinLoadGenerator();
 
   // 1. bundles, backend, store side and the reference session, side by side
   const started = await Promise.allSettled([
@@ -237,6 +240,11 @@ async function main() {
     },
     workers: [
       worker("passthrough", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
+      worker("proxy-floor", join(ROOT, "bench/proxy-floor-worker.js"), { BACKEND_URL: backendUrl }),
+      worker("proxy-floor-timeout", join(ROOT, "bench/proxy-floor-worker.js"), {
+        BACKEND_URL: backendUrl,
+        HEAD_TIMEOUT_MS: "30000",
+      }),
       worker("router", bundles.router, routerBindings(restUrl)),
       // anonymous requests get their own isolate, so each scenario's heap is its own
       worker("router-anonymous", bundles.router, routerBindings(restUrl)),
@@ -256,11 +264,19 @@ async function main() {
   // All workers live in this one workerd process; the scenarios run one at a time, so the
   // process's CPU during a scenario's runs is that scenario's.
   const workerd = workerdPid();
+  const workerdPinned = pinned && pinWorkerd(workerd);
+  log(
+    workerdPinned
+      ? "workerd has the last CPU to itself; load generator, backend and store share the others"
+      : "workerd not pinned: it shares the CPUs with the load generator (ratios scatter more)",
+  );
   const urlOf = async (/** @type {string} */ name) =>
     (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const urls = {
     direct: backendUrl,
     passthrough: await urlOf("passthrough"),
+    proxyFloor: await urlOf("proxy-floor"),
+    proxyFloorTimeout: await urlOf("proxy-floor-timeout"),
     router: await urlOf("router"),
     anonymous: await urlOf("router-anonymous"),
     recover: await urlOf("router-recover"),
@@ -293,7 +309,13 @@ async function main() {
     if (!(await serves(url, s)))
       throw new Error(`a router worker did not serve a seeded session (${url})\n${runtimeOutput}`);
   }
-  for (const url of [urls.passthrough, urls.router, urls.anonymous]) {
+  for (const url of [
+    urls.passthrough,
+    urls.proxyFloor,
+    urls.proxyFloorTimeout,
+    urls.router,
+    urls.anonymous,
+  ]) {
     const res = await get(url);
     if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}\n${runtimeOutput}`);
   }
@@ -304,6 +326,19 @@ async function main() {
   const main = [
     { id: "direct", name: "backend directly (Node → backend)", url: urls.direct },
     { id: "floor", name: "bare pass-through worker (floor)", url: urls.passthrough, worker: "passthrough" },
+    // What any reverse proxy with header hygiene pays on top of the floor (no router logic).
+    {
+      id: "proxy-floor",
+      name: "reference: pass-through + header copies",
+      url: urls.proxyFloor,
+      worker: "proxy-floor",
+    },
+    {
+      id: "proxy-floor-timeout",
+      name: "reference: + backend timeout (timer, abort signal)",
+      url: urls.proxyFloorTimeout,
+      worker: "proxy-floor-timeout",
+    },
     {
       id: "anonymous",
       name: "router, anonymous, public route",
@@ -493,8 +528,16 @@ async function main() {
       },
     };
   });
-  // Show the main scenarios in reading order: direct, floor, anonymous, first tier, recovery.
-  const ORDER = ["direct", "floor", "anonymous", "first-tier", "recovery"];
+  // Show the main scenarios in reading order: direct, floor, references, anonymous, first tier, recovery.
+  const ORDER = [
+    "direct",
+    "floor",
+    "proxy-floor",
+    "proxy-floor-timeout",
+    "anonymous",
+    "first-tier",
+    "recovery",
+  ];
   const scenarios = [
     ...ORDER.map((id) => all.find((s) => s.id === id)),
     ...all.filter((s) => !ORDER.includes(s.id)),
@@ -605,7 +648,7 @@ async function main() {
       workerdCpuMsPerRequest: floorCpuPerRequest,
       heap: floorRun.heap,
     },
-    workerd: { pid: workerd, rssBytes: workerdRss },
+    workerd: { pid: workerd, rssBytes: workerdRss, pinned: workerdPinned },
     scenarios,
     sizes,
     codecCpu,

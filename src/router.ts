@@ -81,8 +81,19 @@ export function createRouterWith(options: RouterOptions, overrides: TestIsolateO
     return state;
   }
 
-  async function route(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const state = await isolateFor(env);
+  /** Isolates built: after the first request nothing is awaited to find the app. */
+  const built = new WeakMap<object, IsolateState>();
+
+  function route(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
+    const ready = built.get(env);
+    if (ready) return serve(ready, request, env, ctx);
+    return isolateFor(env).then((state) => {
+      built.set(env, state);
+      return serve(state, request, env, ctx);
+    });
+  }
+
+  function serve(state: IsolateState, request: Request, env: Env, ctx: ExecutionContext) {
     if (state.kind === "broken") return configurationInvalidPage(request, env, state.problems);
     return state.app.fetch(request, env, ctx);
   }

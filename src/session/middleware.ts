@@ -137,7 +137,9 @@ class RequestScope implements SessionScope {
   private async load(): Promise<Session | null> {
     const { manager, syncCookie, onEnded } = this.shared;
     const { cookie } = this;
-    const sync = syncCookie && cookie ? await syncCookie.open(cookie, this.syncSent) : undefined;
+    // Without the companion cookie the slot is empty (what open() would conclude, without awaiting).
+    const sync =
+      syncCookie && cookie ? (this.syncSent ? await syncCookie.open(cookie, this.syncSent) : {}) : undefined;
     const result = await manager.load(cookie, sync);
     if (result.kind === "session") remember(result.session.record, sync);
     // A cookie-only session stored by this request gets its first sync token then.

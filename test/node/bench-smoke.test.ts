@@ -12,6 +12,8 @@ const root = resolve(import.meta.dirname, "../..");
 const SCENARIOS = [
   "direct",
   "floor",
+  "proxy-floor",
+  "proxy-floor-timeout",
   "anonymous",
   "first-tier",
   "recovery",
@@ -95,6 +97,10 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
   expect(isNumber(results.floor.reqPerSec) && results.floor.reqPerSec > 0).toBe(true);
   expect(isNumber(results.floor.workerdCpuMsPerRequest)).toBe(true);
   expect(isNumber(results.floor.heap.liveBytes)).toBe(true);
+  // Whether workerd had a CPU of its own is stated (the tables say so too).
+  expect(typeof results.workerd.pinned).toBe("boolean");
+  // The reference proxies are served by workerd and make no store calls.
+  for (const id of ["proxy-floor", "proxy-floor-timeout"]) expect(byId[id].store.calls, id).toBe(0);
 
   // The first tier answers without the store, and serves the right session.
   expect(byId["first-tier"].store.calls).toBe(0);
