@@ -25,7 +25,7 @@ import { buildNodeLib, buildRouterCpuFrom, buildRouterFrom, directSocketWorker, 
 import { forkReady, killAllNow, stopChild } from "./children.mjs";
 import { heapOf } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
-import { cpuMs, cpuNs, workerdPid } from "./process-cpu.mjs";
+import { cpuMs, cpuNs, pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 
@@ -74,6 +74,8 @@ const median = (values) => {
 };
 
 async function main() {
+  // workerd gets a CPU of its own, as in bench/run.mjs (children inherit the rest).
+  const pinned = pinLoadGenerator();
   const commit = execFileSync("git", ["rev-parse", "--short", args.base], {
     cwd: ROOT,
     encoding: "utf8",
@@ -139,6 +141,7 @@ async function main() {
   cleanups.push(() => mf.dispose());
   await mf.ready;
   const workerd = workerdPid();
+  if (pinned && pinWorkerd(workerd)) log("workerd has the last CPU to itself");
   /** @type {Record<string, string>} */
   const urls = {};
   for (const s of scenarios) urls[s.id] = (await mf.unsafeGetDirectURL(s.worker)).href.replace(/\/$/, "");

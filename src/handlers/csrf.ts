@@ -45,7 +45,7 @@ export const CSRF_PASS: RouteCsrf = Object.freeze({ kind: "ok" });
  */
 export function csrfNeedsNothing(c: Context<SessionEnv>, route: RouteConfig, requiresAuth: boolean): boolean {
   if (!route.csrfProtection) return true;
-  if (c.req.header(CSRF_HEADER) !== undefined) return false;
+  if (c.req.raw.headers.has(CSRF_HEADER)) return false;
   return !requiresAuth || !isStateChanging(c.req.method);
 }
 

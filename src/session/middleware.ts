@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
-import { serialize } from "hono/utils/cookie";
+import { parse, serialize } from "hono/utils/cookie";
 import { withMutableHeaders } from "../http/mutable.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionCookieSettings } from "../config/types.js";
@@ -57,8 +56,10 @@ export function sessionMiddleware({
   const syncName = syncCookieName(cookieName);
   const shared: ScopeShared = { manager, syncCookie, onEnded };
   return async (c, next) => {
-    const cookie = getCookie(c, cookieName);
-    const syncSent = syncCookie ? getCookie(c, syncName) : undefined;
+    // The Cookie header read once for both cookies (getCookie reads it per name).
+    const header = c.req.raw.headers.get("cookie");
+    const cookie = header ? parse(header, cookieName)[cookieName] : undefined;
+    const syncSent = syncCookie && header ? parse(header, syncName)[syncName] : undefined;
     const scope = new RequestScope(shared, c, cookie, syncSent);
     c.set("session", scope);
     await next();
