@@ -4,7 +4,7 @@ import type { Destination, DestinationServiceBinding } from "../../src/config/ty
 import type { Env } from "../../src/env.js";
 import { parseDestinationHostPattern } from "../../src/config/dynamic-destinations.js";
 import { type DynamicRequest, dynamicDestinationName } from "../../src/destinations/dynamic.js";
-import { createDestinationResolver } from "../../src/destinations/index.js";
+import { createDestinationResolver, variableDestination } from "../../src/destinations/index.js";
 import { allowsDynamicUse } from "../../src/destinations/resolve.js";
 
 const SECRET = "s3cret-VALUE-never-shown";
@@ -306,5 +306,36 @@ describe("createDestinationResolver with dynamic routes", () => {
     await s.resolve("open", { userToken: async () => undefined, waitUntil: () => {} });
     expect(s.finds).toEqual(["open", "nowhere", "open"]);
     expect(s.tokens).toHaveLength(1);
+  });
+});
+
+describe("variableDestination (the proxy's shortcut past the resolver)", () => {
+  const backend: Destination = {
+    name: "backend",
+    url: "https://b.example",
+    forwardAuthToken: false,
+    timeoutMs: 30_000,
+    setXForwardedHeaders: true,
+  };
+  // A variable destination literally named like a template must not turn a dynamic route static.
+  const variable = new Map([
+    ["backend", backend],
+    ["$1", { ...backend, name: "$1" }],
+    ["*", { ...backend, name: "*" }],
+  ]);
+
+  it("answers a name of the destinations variable, as the resolver would", async () => {
+    expect(variableDestination(variable, "backend")).toBe(backend);
+    const resolved = await createDestinationResolver({ variable, fetch, now: Date.now, log: () => {} })(
+      "backend",
+      { userToken: async () => undefined, waitUntil: () => {} },
+    );
+    expect(resolved).toEqual({ ok: true, destination: backend });
+  });
+
+  it("leaves unknown names and dynamic templates to the resolver", () => {
+    expect(variableDestination(variable, "unknown")).toBeUndefined();
+    expect(variableDestination(variable, "$1")).toBeUndefined();
+    expect(variableDestination(variable, "*")).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, it, expect } from "vitest";
 import type { Destination } from "../../src/config/types.js";
 import {
@@ -6,6 +7,7 @@ import {
   forward,
   isWebSocketUpgrade,
   removeCookie,
+  removeRouterCookies,
   type ForwardOptions,
   type WebSocketPolicy,
 } from "../../src/proxy/forward.js";
@@ -125,6 +127,36 @@ describe("buildUpstreamRequest: headers", () => {
       options(),
     );
     expect(req.headers.get("cookie")).toBe(expected);
+  });
+
+  it("removes the router's cookies exactly as removing each by name would, with or without them", () => {
+    // A header without the session cookie's name takes a shortcut; it must change nothing.
+    const name = fc.constantFrom(
+      "JSESSIONID",
+      "JSESSIONID_SYNC",
+      "JSESSIONIDX",
+      "a",
+      "b",
+      " JSESSIONID ",
+      "",
+    );
+    const pair = fc
+      .tuple(name, fc.constantFrom("", "=", "=1", "=x=y", '="q r"', "=%20"))
+      .map(([n, v]) => n + v);
+    const header = fc
+      .tuple(
+        fc.array(pair, { maxLength: 5 }),
+        fc.constantFrom(";", "; ", " ;", ";;"),
+        fc.constantFrom("", " ", "  "),
+      )
+      .map(([pairs, separator, lead]) => lead + pairs.join(separator));
+    fc.assert(
+      fc.property(header, (cookie) => {
+        const byName = removeCookie(removeCookie(cookie, "JSESSIONID") ?? "", "JSESSIONID_SYNC");
+        expect(removeRouterCookies(cookie, "JSESSIONID")).toBe(byName);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("uses the configured session cookie name", () => {
