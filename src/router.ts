@@ -53,7 +53,8 @@ export type TestIsolateOverrides = Pick<IsolateDeps, "idleTimeoutMs">;
 
 /** `createRouter` with test-only isolate settings (test/support/worker-entries/). */
 export function createRouterWith(options: RouterOptions, overrides: TestIsolateOverrides): RouterHandler {
-  const isolates = new WeakMap<object, Promise<IsolateState>>();
+  /** Per environment: the isolate being built, then (so that requests need not await it) built. */
+  const isolates = new WeakMap<object, IsolateState | Promise<IsolateState>>();
   const log = options.log ?? consoleLogger;
   const hooks: RouterHooks = {
     ...(options.beforeRequestHandler && { beforeRequestHandler: options.beforeRequestHandler }),
@@ -61,10 +62,10 @@ export function createRouterWith(options: RouterOptions, overrides: TestIsolateO
     ...(options.beforeErrorHandler && { beforeErrorHandler: options.beforeErrorHandler }),
   };
 
-  function isolateFor(env: Env): Promise<IsolateState> {
+  function isolateFor(env: Env): IsolateState | Promise<IsolateState> {
     let state = isolates.get(env);
     if (!state) {
-      state = buildIsolate(env, {
+      const building = buildIsolate(env, {
         bundledXsApp: options.xsApp,
         customStore: options.customStore ?? noCustomStore,
         fetch: (input, init) => fetch(input, init),
@@ -72,25 +73,25 @@ export function createRouterWith(options: RouterOptions, overrides: TestIsolateO
         log,
         ...(Object.keys(hooks).length > 0 ? { hooks } : {}),
         ...overrides,
-      }).catch((error: unknown): IsolateState => {
-        log("config.error", { name: error instanceof Error ? error.name : "unknown" });
-        return { kind: "broken", problems: ["start-up failed"] };
-      });
-      isolates.set(env, state);
+      })
+        .catch((error: unknown): IsolateState => {
+          log("config.error", { name: error instanceof Error ? error.name : "unknown" });
+          return { kind: "broken", problems: ["start-up failed"] };
+        })
+        .then((built) => {
+          isolates.set(env, built);
+          return built;
+        });
+      isolates.set(env, building);
+      state = building;
     }
     return state;
   }
 
-  /** Isolates built: after the first request nothing is awaited to find the app. */
-  const built = new WeakMap<object, IsolateState>();
-
   function route(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
-    const ready = built.get(env);
-    if (ready) return serve(ready, request, env, ctx);
-    return isolateFor(env).then((state) => {
-      built.set(env, state);
-      return serve(state, request, env, ctx);
-    });
+    const state = isolateFor(env);
+    if (state instanceof Promise) return state.then((built) => serve(built, request, env, ctx));
+    return serve(state, request, env, ctx);
   }
 
   function serve(state: IsolateState, request: Request, env: Env, ctx: ExecutionContext) {
