@@ -54,27 +54,26 @@ export function proxyRoute(options: ProxyOptions) {
     requiresAuth: boolean,
   ): Promise<Served> => {
     const scope = c.get("session");
-    const fixed = variableDestination(options.variable, proxied.route.destination);
-    if (fixed) {
-      const response = await forwardWithJar(proxied, request, requiresAuth, options, scope, fixed);
-      return { ok: true, response };
+    let destination = variableDestination(options.variable, proxied.route.destination);
+    if (!destination) {
+      const userToken = async () =>
+        requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
+      const found = await options.resolveDestination(proxied.route.destination, {
+        userToken,
+        waitUntil: waitUntilOf(c),
+        // A dynamic route ("$1", "*") takes its destination's name from these (src/destinations/dynamic.ts).
+        dynamic: {
+          source: proxied.route.source,
+          pathAndQuery: proxied.matchedPathAndQuery,
+          host: proxied.url.host,
+        },
+      });
+      if (!found.ok) return { ok: false, response: found.response };
+      destination = found.destination;
     }
-    const userToken = async () =>
-      requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
-    const found = await options.resolveDestination(proxied.route.destination, {
-      userToken,
-      waitUntil: waitUntilOf(c),
-      // A dynamic route ("$1", "*") takes its destination's name from these (src/destinations/dynamic.ts).
-      dynamic: {
-        source: proxied.route.source,
-        pathAndQuery: proxied.matchedPathAndQuery,
-        host: proxied.url.host,
-      },
-    });
-    if (!found.ok) return { ok: false, response: found.response };
     return {
       ok: true,
-      response: await forwardWithJar(proxied, request, requiresAuth, options, scope, found.destination),
+      response: await forwardWithJar(proxied, request, requiresAuth, options, scope, destination),
     };
   };
 }
