@@ -166,7 +166,7 @@ async function main() {
   const N = 1000;
   /** @type {Record<string, Record<string, number[]>>} */
   const inIsolate = {};
-  for (const step of ["forward", "anonymous", "first-tier"]) {
+  for (const step of ["forward", "anonymous", "first-tier", "protected"]) {
     inIsolate[step] = { base: [], new: [] };
     for (const which of /** @type {const} */ (["base", "new"]))
       await timed(`${cpuUrls[which]}/${step}?n=${N}`);

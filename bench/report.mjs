@@ -201,7 +201,7 @@ export function sizeTable({ sizes, codecCpu, routerCpu, memory, targets }) {
     `| open CPU in workerd (median of ${codecCpu.open.rounds.length} rounds × ${codecCpu.open.ops}) | ${fixed(codecCpu.open.msPerOp, 3)} ms | < 1 ms: ${mark(t["open-cpu"])} |`,
     ...(routerCpu
       ? [
-          `| router CPU per request in workerd, in-memory backend (median of ${routerCpu.bare.rounds.length} rounds × ${routerCpu.bare.requests}): Request + backend / forward() / router anonymous / router first tier | ${["bare", "forward", "anonymous", "first-tier"].map((k) => `${fixed(routerCpu[k].msPerRequest * 1000, 1)} µs`).join(" / ")} | where the gap to the floor comes from |`,
+          `| router CPU per request in workerd, in-memory backend (median of ${routerCpu.bare.rounds.length} rounds × ${routerCpu.bare.requests}): Request + backend / forward() / router anonymous / router first tier / first tier, protected route, POST with token | ${["bare", "forward", "anonymous", "first-tier", "protected"].map((k) => `${fixed(routerCpu[k].msPerRequest * 1000, 1)} µs`).join(" / ")} | where the gap to the floor comes from |`,
         ]
       : []),
     `| first tier after ${m.sessions.toLocaleString("en-US")} sessions (caps ${m.maxEntries} entries, ${mib(m.maxBytes)}) | ${m.churn.entries} entries kept, ${m.churn.evictions.toLocaleString("en-US")} evictions | |`,

@@ -5,6 +5,8 @@
 //   /forward    the proxy step alone (src/proxy/forward.ts)
 //   /anonymous  the whole router, a public route, no cookie
 //   /first-tier the whole router, a session from the first tier (cookie + x-csrf-token: fetch)
+//   /protected  the same session on a route that requires authentication (the user let
+//               through), a POST with the session's CSRF token: how a logged-in app writes
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { forward } from "../src/proxy/forward.ts";
@@ -25,7 +27,9 @@ const backend = (async () =>
   new Response('{"ok":true}', { headers: { "content-type": "application/json" } })) as typeof fetch;
 
 let app: ReturnType<typeof createApp> | undefined;
+let protectedApp: ReturnType<typeof createApp> | undefined;
 let cookie = "";
+let csrf = "";
 
 async function ready() {
   if (app) return app;
@@ -38,9 +42,19 @@ async function ready() {
     now: Date.now,
   });
   app = createApp({ config, manager, fetch: backend, log: () => {} });
+  // Every route requires authentication; the authenticator lets everyone through.
+  const routes = config.xsApp.routes.map((route) => ({ ...route, authenticationType: "xsuaa" as const }));
+  protectedApp = createApp({
+    config: { ...config, xsApp: { ...config.xsApp, routes } },
+    manager,
+    fetch: backend,
+    log: () => {},
+    authenticate: async () => null,
+  });
   // A session in the first tier: one that holds something (one holding only its token is not held anywhere).
   const session = manager.create();
-  session.record = { ...session.record, csrf: await manager.csrfTokenFor(session.id), data: { held: true } };
+  csrf = await manager.csrfTokenFor(session.id);
+  session.record = { ...session.record, csrf, data: { held: true } };
   await manager.commit(session, () => {});
   cookie = `JSESSIONID=${session.id}`;
   return app;
@@ -74,9 +88,19 @@ export default {
             new Request("https://router.test/x", { headers: { cookie, "x-csrf-token": "fetch" } }),
           );
           break;
+        case "/protected":
+          res = await protectedApp!.fetch(
+            new Request("https://router.test/x", {
+              method: "POST",
+              headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
+              body: "{}",
+            }),
+          );
+          break;
         default:
           return new Response("unknown", { status: 404 });
       }
+      if (res.status !== 200) return new Response(`${url.pathname}: ${res.status}`, { status: 500 });
       await res.arrayBuffer();
     }
     return new Response("done");

@@ -598,7 +598,8 @@ async function main() {
   };
   /** @type {Record<string, { msPerRequest: number, rounds: number[], requests: number }>} */
   const routerCpu = {};
-  for (const step of ["bare", "forward", "anonymous", "first-tier"]) routerCpu[step] = await perRequest(step);
+  for (const step of ["bare", "forward", "anonymous", "first-tier", "protected"])
+    routerCpu[step] = await perRequest(step);
 
   const workerdRss = rssBytes(workerd);
 

@@ -6,9 +6,16 @@
  */
 import type { Destination } from "../config/types.js";
 
-export function applyDestinationHeaders(headers: Headers, incoming: Headers, destination: Destination): void {
+export function applyDestinationHeaders(
+  headers: Headers,
+  incoming: Headers,
+  destination: Destination,
+  /** A header of the incoming request that counts as not sent (the router's own, dropped). */
+  dropped?: string,
+): void {
   for (const { name, value } of destination.defaultHeaders ?? [])
-    if (!incoming.has(name)) headers.set(name, value);
+    if (!incoming.has(name) || (dropped !== undefined && name.toLowerCase() === dropped))
+      headers.set(name, value);
   for (const { name, value } of destination.headers ?? []) headers.set(name, value);
 }
 

@@ -31,10 +31,10 @@ export function csrfTokenRequired(): Response {
 export type RouteCsrf =
   | { kind: "reject" }
   /**
-   * `request`: what to serve instead of the incoming request (a copy without the router's
-   * header); `token`: to send back (a token fetch).
+   * `dropHeader`: the request's `x-csrf-token` is the router's and must not reach whatever
+   * serves the route; `token`: to send back (a token fetch).
    */
-  | { kind: "ok"; request?: Request; token?: string };
+  | { kind: "ok"; dropHeader?: true; token?: string };
 
 /** Nothing to change or send back: one object for every such request. */
 export const CSRF_PASS: RouteCsrf = Object.freeze({ kind: "ok" });
@@ -60,7 +60,6 @@ export async function checkRouteCsrf(
   options: { route: RouteConfig; requiresAuth: boolean; csrfTokenFor: CsrfTokenFor },
 ): Promise<RouteCsrf> {
   const { route, requiresAuth } = options;
-  const incoming = c.req.raw;
   if (!route.csrfProtection) return CSRF_PASS;
   const scope = c.get("session");
   const fetchHeader = c.req.header(CSRF_HEADER) ?? null;
@@ -81,9 +80,22 @@ export async function checkRouteCsrf(
   }
   // SAP keeps the header from the backends of protected routes only.
   if (fetchHeader === null || !requiresAuth) return token ? { kind: "ok", token } : CSRF_PASS;
-  const headers = new Headers(incoming.headers);
+  return token ? { kind: "ok", dropHeader: true, token } : CSRF_DROP;
+}
+
+/** Nothing to send back, the router's header to drop. */
+const CSRF_DROP: RouteCsrf = Object.freeze({ kind: "ok", dropHeader: true });
+
+/**
+ * The request to hand on to what serves a route (the HTML5 repository, the static assets):
+ * without the router's `x-csrf-token` when `dropHeader`. The proxy needs no copy: it drops
+ * the header from the copy of the headers it makes anyway.
+ */
+export function servedRequest(request: Request, dropHeader: boolean): Request {
+  if (!dropHeader) return request;
+  const headers = new Headers(request.headers);
   headers.delete(CSRF_HEADER);
-  return { kind: "ok", request: new Request(incoming, { headers }), ...(token ? { token } : {}) };
+  return new Request(request, { headers });
 }
 
 /** `response` with the fetched token in `x-csrf-token`; as it is without a token or for a WebSocket. */

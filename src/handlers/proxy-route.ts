@@ -9,10 +9,11 @@ import { authOf } from "../auth/auth-data.js";
 import type { Destination, RouteConfig } from "../config/types.js";
 import { type DestinationResolver, variableDestination } from "../destinations/index.js";
 import { waitUntilOf } from "../http/wait-until.js";
+import { CSRF_HEADER } from "./csrf.js";
 import { cookieHeaderFor, mergeJar, splitBackendCookies } from "../proxy/backend-cookies.js";
 import { forward, removeRouterCookies, type WebSocketPolicy } from "../proxy/forward.js";
 import { jarOf, withJar } from "../proxy/session-jar.js";
-import type { SessionEnv, SessionScope } from "../session/middleware.js";
+import type { SessionEnv } from "../session/middleware.js";
 
 export interface ProxyOptions {
   fetch: typeof fetch;
@@ -43,21 +44,20 @@ export interface ProxiedRoute {
 export type Served = { ok: boolean; response: Response };
 
 /**
- * The proxy step, built once per app: resolves the route's destination and forwards
- * `request` (the CSRF step may have removed the router's header) to it.
+ * The proxy step, built once per app: resolves the route's destination and forwards the
+ * request to it (without its `x-csrf-token` when `dropCsrfHeader`: the router's there).
  */
 export function proxyRoute(options: ProxyOptions) {
   return async (
     c: Context<SessionEnv>,
     proxied: ProxiedRoute,
-    request: Request,
     requiresAuth: boolean,
+    dropCsrfHeader: boolean,
   ): Promise<Served> => {
-    const scope = c.get("session");
     let destination = variableDestination(options.variable, proxied.route.destination);
     if (!destination) {
       const userToken = async () =>
-        requiresAuth ? authOf((await scope.current())?.record.data)?.accessToken : undefined;
+        requiresAuth ? authOf((await c.get("session").current())?.record.data)?.accessToken : undefined;
       const found = await options.resolveDestination(proxied.route.destination, {
         userToken,
         waitUntil: waitUntilOf(c),
@@ -73,19 +73,21 @@ export function proxyRoute(options: ProxyOptions) {
     }
     return {
       ok: true,
-      response: await forwardWithJar(proxied, request, requiresAuth, options, scope, destination),
+      response: await forwardWithJar(c, proxied, requiresAuth, dropCsrfHeader, options, destination),
     };
   };
 }
 
 async function forwardWithJar(
+  c: Context<SessionEnv>,
   proxied: ProxiedRoute,
-  request: Request,
   requiresAuth: boolean,
+  dropCsrfHeader: boolean,
   options: ProxyOptions,
-  scope: SessionScope,
   destination: Destination,
 ): Promise<Response> {
+  const request = c.req.raw;
+  const scope = c.get("session");
   const { route, target } = proxied;
   const { sessionCookieName } = options;
   const session = await scope.current(); // nothing to load without the router's cookie
@@ -115,6 +117,7 @@ async function forwardWithJar(
     websockets: options.websockets,
     authorization: token ? `Bearer ${token}` : undefined,
     dropClientAuthorization: requiresAuth,
+    dropHeader: dropCsrfHeader ? CSRF_HEADER : undefined,
     clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
   });
   if (response.status === 101) return response;

@@ -14,6 +14,7 @@ import {
   checkRouteCsrf,
   csrfNeedsNothing,
   csrfTokenRequired,
+  servedRequest,
   withCsrfToken,
 } from "./csrf.js";
 import { type FoundRoute, findRoute } from "./find-route.js";
@@ -53,7 +54,7 @@ export function routeHandler(options: RouteHandlerOptions) {
       ? CSRF_PASS
       : await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor });
     if (csrf.kind === "reject") return csrfTokenRequired();
-    const served = await serve(c, found, csrf.request ?? c.req.raw, requiresAuth);
+    const served = await serve(c, found, requiresAuth, csrf.kind === "ok" && csrf.dropHeader === true);
     // The router's own failure pages go without the token.
     return served.ok ? withCsrfToken(served.response, csrf.token) : served.response;
   };
@@ -75,16 +76,17 @@ function routeServer(options: RouteHandlerOptions) {
       ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
     },
   });
-  /** `request`: what to serve (the CSRF step may have removed the router's header). */
+  /** `dropCsrfHeader`: the request's `x-csrf-token` is the router's (the CSRF step said so). */
   return async (
     c: Context<SessionEnv>,
     routed: FoundRoute,
-    request: Request,
     requiresAuth: boolean,
+    dropCsrfHeader: boolean,
   ): Promise<Served> => {
     const { route, target } = routed;
     if (route.service === "html5-apps-repo-rt") {
       // Bound: checked at start-up.
+      const request = servedRequest(c.req.raw, dropCsrfHeader);
       return { ok: true, response: await html5!.serve(request, route, target, routed.selection) };
     }
     if (route.service !== undefined) return { ok: true, response: await userApi(c, target) };
@@ -98,9 +100,16 @@ function routeServer(options: RouteHandlerOptions) {
       };
       return {
         ok: true,
-        response: await serveLocalDir(request, target, localDir, (r) => assets.fetch(r), log),
+        response: await serveLocalDir(
+          servedRequest(c.req.raw, dropCsrfHeader),
+          target,
+          localDir,
+          (r) => assets.fetch(r),
+          log,
+        ),
       };
     }
-    return proxy(c, routed, request, requiresAuth);
+    // The proxy drops the header from the copy of the headers it makes anyway.
+    return proxy(c, routed, requiresAuth, dropCsrfHeader);
   };
 }

@@ -34,6 +34,8 @@ export interface UpstreamRequestOptions {
    * backend, which expects the router's token there or none (SAP removes it too).
    */
   dropClientAuthorization?: boolean;
+  /** A request header (lower case) that is the router's own here (`x-csrf-token` on a protected route). */
+  dropHeader?: string;
   /** `incoming.url`, when the caller has parsed it already. */
   incomingUrl?: URL;
   /** Aborts the upstream request (set by `forward` for the timeout). */
@@ -216,7 +218,8 @@ function upstreamRequestParts(
 
   if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
   else if (opts.dropClientAuthorization === true) headers.delete("authorization");
-  applyDestinationHeaders(headers, incoming.headers, opts.destination);
+  if (opts.dropHeader !== undefined) headers.delete(opts.dropHeader);
+  applyDestinationHeaders(headers, incoming.headers, opts.destination, opts.dropHeader);
 
   // A client must not speak for the router: whatever it sent about proxies, its address or
   // the URL it used goes, always (SAP passes most of them through); so does a destination's

@@ -181,6 +181,27 @@ describe("CSRF check on routes that require authentication", () => {
     expect(t.upstream.at(-1)!.method).toBe("POST");
   });
 
+  it("keeps its token header from the backend on a protected route (a POST, a token fetch), the rest unchanged", async () => {
+    const t = makeApp(allowEveryone);
+    const { cookie, token } = await fetchToken(t);
+    const post = await t.request("/api/items?a=1", {
+      method: "POST",
+      headers: { cookie: `a=1; ${cookie!}`, "x-csrf-token": token, "content-type": "application/json" },
+      body: '{"n":1}',
+    });
+    expect(post.status).toBe(200);
+    const posted = t.upstream.at(-1)!;
+    expect(posted.headers.has("x-csrf-token")).toBe(false);
+    expect(posted.url).toBe("http://backend.test/base/api/items?a=1");
+    expect(posted.headers.get("cookie")).toBe("a=1");
+    expect(posted.headers.get("content-type")).toBe("application/json");
+    expect(await posted.text()).toBe('{"n":1}');
+
+    const fetched = await t.request("/api/items", { headers: { cookie: cookie!, "x-csrf-token": "Fetch" } });
+    expect(fetched.headers.get("x-csrf-token")).toBe(token);
+    expect(t.upstream.at(-1)!.headers.has("x-csrf-token")).toBe(false);
+  });
+
   it("does not check public routes, as SAP's router does not", async () => {
     const t = makeApp();
     const res = await t.request("/public/form", { method: "POST", body: "x=1" });

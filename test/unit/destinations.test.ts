@@ -465,6 +465,18 @@ describe("destination extras on the upstream request", () => {
     });
   });
 
+  it("headers: a client header the router drops (its own CSRF token) counts as not sent", () => {
+    const incoming = new Headers({ "x-csrf-token": "mine" });
+    const headers = new Headers(incoming);
+    headers.delete("x-csrf-token");
+    const withDefault = { ...destination, defaultHeaders: [{ name: "X-CSRF-Token", value: "backend's" }] };
+    applyDestinationHeaders(headers, incoming, withDefault, "x-csrf-token");
+    expect(headers.get("x-csrf-token")).toBe("backend's");
+    const kept = new Headers(incoming);
+    applyDestinationHeaders(kept, incoming, withDefault);
+    expect(kept.get("x-csrf-token")).toBe("mine");
+  });
+
   it("queries: appended, encoded, unless the request has the parameter", () => {
     expect(withDestinationQueries("https://b.example/x", destination)).toBe(
       "https://b.example/x?api%20version=2%263&mode=d",
