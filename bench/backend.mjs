@@ -8,6 +8,19 @@ const HEADERS = { "content-type": "application/json", "content-length": String(B
 
 const server = createServer((req, res) => {
   req.resume();
+  // The sanity check before the runs: what the logged-in scenario's requests carry.
+  if (req.url === "/bench/seen") {
+    const seen = {
+      authorization: /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(req.headers.authorization ?? "")
+        ? "bearer jwt"
+        : null,
+      csrfHeader: req.headers["x-csrf-token"] ?? null,
+      cookie: req.headers.cookie ?? null,
+    };
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(seen));
+    return;
+  }
   res.writeHead(200, HEADERS);
   res.end(BODY);
 });

@@ -98,6 +98,7 @@ export async function referenceSession({ now = Date.now() } = {}) {
   });
 
   const csrf = b64url(32);
+  // What src/auth/login.ts keeps after an XSUAA login (AuthData, src/auth/auth-data.ts).
   const record = {
     v: 1,
     iat: now,
@@ -105,11 +106,25 @@ export async function referenceSession({ now = Date.now() } = {}) {
     csrf,
     data: {
       auth: {
+        idp: "xsuaa",
+        iss: ISSUER,
+        sub: userId,
+        tenant: SUBDOMAIN,
         idToken,
         accessToken,
         refreshToken,
         expiresAt: exp * 1000,
-        user: { ...user, scopes },
+        lifetimeMs: 12 * 3600_000,
+        scopes,
+        user: {
+          given_name: user.givenName,
+          family_name: user.familyName,
+          email: user.email,
+          user_name: user.userName,
+          user_uuid: userId,
+          origin: user.origin,
+          zid,
+        },
       },
     },
   };

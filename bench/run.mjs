@@ -225,6 +225,30 @@ async function main() {
     }),
     ...extra,
   });
+  // A logged-in user on a route that requires an XSUAA login, the destination getting the
+  // user's token: what an SAP app's requests are. The XSUAA binding is never called (the
+  // sessions' tokens are fresh for hours).
+  const loggedInBindings = (/** @type {string} */ storeUrl) => {
+    const bindings = routerBindings(storeUrl);
+    const vcap = JSON.parse(bindings.VCAP_SERVICES);
+    vcap.xsuaa = [
+      {
+        name: "uaa",
+        label: "xsuaa",
+        tags: ["xsuaa"],
+        credentials: { url: "http://127.0.0.1:9", clientid: "sb-approuter-edge!t48213", clientsecret: "s" },
+      },
+    ];
+    return {
+      ...bindings,
+      VCAP_SERVICES: JSON.stringify(vcap),
+      destinations: JSON.stringify([{ name: "backend", url: backendUrl, forwardAuthToken: true }]),
+      XS_APP: JSON.stringify({
+        authenticationMethod: "route",
+        routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" }],
+      }),
+    };
+  };
   const worker = directSocketWorker;
   let runtimeOutput = "";
   const inspectorPort = await freePort();
@@ -246,6 +270,7 @@ async function main() {
         HEAD_TIMEOUT_MS: "30000",
       }),
       worker("router", bundles.router, routerBindings(restUrl)),
+      worker("router-logged-in", bundles.router, loggedInBindings(restUrl)),
       // anonymous requests get their own isolate, so each scenario's heap is its own
       worker("router-anonymous", bundles.router, routerBindings(restUrl)),
       worker("router-recover", bundles.router, routerBindings(restUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),
@@ -278,6 +303,7 @@ async function main() {
     proxyFloor: await urlOf("proxy-floor"),
     proxyFloorTimeout: await urlOf("proxy-floor-timeout"),
     router: await urlOf("router"),
+    loggedIn: await urlOf("router-logged-in"),
     anonymous: await urlOf("router-anonymous"),
     recover: await urlOf("router-recover"),
     faulty: await urlOf("router-faulty"),
@@ -302,6 +328,7 @@ async function main() {
   };
   for (const [url, s] of /** @type {const} */ ([
     [urls.router, firstTierSessions[0]],
+    [urls.loggedIn, firstTierSessions[0]],
     [urls.recover, recoverySessions[0]],
     [urls.faulty, firstTierSessions[0]],
     [urls.faultyRecover, recoverySessions[0]],
@@ -309,6 +336,13 @@ async function main() {
     if (!(await serves(url, s)))
       throw new Error(`a router worker did not serve a seeded session (${url})\n${runtimeOutput}`);
   }
+  // The logged-in route forwards the user's token, never the router's cookie or CSRF header.
+  const seenRes = await fetch(`${urls.loggedIn}/bench/seen`, {
+    headers: { cookie: firstTierSessions[0].cookie, "x-csrf-token": "fetch" },
+  });
+  const seen = await seenRes.json();
+  if (seen.authorization !== "bearer jwt" || seen.csrfHeader !== null || seen.cookie !== null)
+    throw new Error(`the logged-in router did not forward as expected: ${JSON.stringify(seen)}`);
   for (const url of [
     urls.passthrough,
     urls.proxyFloor,
@@ -358,6 +392,15 @@ async function main() {
       name: "router, session from the first tier",
       url: urls.router,
       worker: "router",
+      sessions: firstTierSessions,
+      fetchToken: true,
+      preload: true,
+    },
+    {
+      id: "logged-in",
+      name: "router, logged-in user from the first tier, XSUAA route, token forwarded",
+      url: urls.loggedIn,
+      worker: "router-logged-in",
       sessions: firstTierSessions,
       fetchToken: true,
       preload: true,
@@ -536,6 +579,7 @@ async function main() {
     "proxy-floor-timeout",
     "anonymous",
     "first-tier",
+    "logged-in",
     "recovery",
   ];
   const scenarios = [

@@ -33,7 +33,8 @@ export function createAuthenticator(services: AuthServices): Authenticator {
       return errorPage(503, "SESSION_STORE_UNAVAILABLE", { "retry-after": "5" });
     if (!session || !auth || auth.idp !== label) return loginOrDeny(c, services, label, route);
 
-    const hostTenant = tenantOfHost(new URL(c.req.url).host, services.login.tenantHostPattern);
+    const pattern = services.login.tenantHostPattern; // without it, no URL to parse on every request
+    const hostTenant = pattern && tenantOfHost(new URL(c.req.url).host, pattern);
     if (hostTenant !== undefined && auth.tenant !== undefined && hostTenant !== auth.tenant) {
       services.log("auth.tenant.warn", { reason: "session of another tenant" });
       return errorPage(403, "TENANT_MISMATCH");

@@ -16,6 +16,7 @@ const SCENARIOS = [
   "proxy-floor-timeout",
   "anonymous",
   "first-tier",
+  "logged-in",
   "recovery",
   "first-tier-slow",
   "recovery-slow",
@@ -105,6 +106,10 @@ it("runs every scenario and reports numbers, store calls and sizes", { timeout: 
   // The first tier answers without the store, and serves the right session.
   expect(byId["first-tier"].store.calls).toBe(0);
   expect(byId["first-tier"].sessions.notServed).toBe(0);
+  // So does it for a logged-in user on an XSUAA route (the token fresh: nothing to refresh).
+  expect(byId["logged-in"].store.calls).toBe(0);
+  expect(byId["logged-in"].sessions.notServed).toBe(0);
+  expect(byId["logged-in"].non2xx).toBe(0);
   // Recovery: one read per request (in-run deltas, divided by the requests sent).
   expect(byId.recovery.store.getPerRequest).toBeGreaterThan(0.9);
   expect(byId.recovery.store.getPerRequest).toBeLessThan(1.1);
