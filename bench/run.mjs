@@ -27,7 +27,7 @@ import { heapOf } from "./inspector.mjs";
 import { cpuMs, pinLoadGenerator, pinWorkerd, rssBytes, workerdPid } from "./process-cpu.mjs";
 import { runSlice, summarize } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
-import { routerBindings as benchRouterBindings } from "./seed.mjs";
+import { loggedInBindings, routerBindings as benchRouterBindings } from "./seed.mjs";
 import { costTable, evaluateTargets, loadTable, sizeTable } from "./report.mjs";
 
 const USAGE = "Usage: node bench/run.mjs [--quick] [--no-pin] [--json path] [-c connections] [-d seconds]";
@@ -225,30 +225,6 @@ async function main() {
     }),
     ...extra,
   });
-  // A logged-in user on a route that requires an XSUAA login, the destination getting the
-  // user's token: what an SAP app's requests are. The XSUAA binding is never called (the
-  // sessions' tokens are fresh for hours).
-  const loggedInBindings = (/** @type {string} */ storeUrl) => {
-    const bindings = routerBindings(storeUrl);
-    const vcap = JSON.parse(bindings.VCAP_SERVICES);
-    vcap.xsuaa = [
-      {
-        name: "uaa",
-        label: "xsuaa",
-        tags: ["xsuaa"],
-        credentials: { url: "http://127.0.0.1:9", clientid: "sb-approuter-edge!t48213", clientsecret: "s" },
-      },
-    ];
-    return {
-      ...bindings,
-      VCAP_SERVICES: JSON.stringify(vcap),
-      destinations: JSON.stringify([{ name: "backend", url: backendUrl, forwardAuthToken: true }]),
-      XS_APP: JSON.stringify({
-        authenticationMethod: "route",
-        routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" }],
-      }),
-    };
-  };
   const worker = directSocketWorker;
   let runtimeOutput = "";
   const inspectorPort = await freePort();
@@ -270,7 +246,17 @@ async function main() {
         HEAD_TIMEOUT_MS: "30000",
       }),
       worker("router", bundles.router, routerBindings(restUrl)),
-      worker("router-logged-in", bundles.router, loggedInBindings(restUrl)),
+      worker(
+        "router-logged-in",
+        bundles.router,
+        loggedInBindings({
+          backendUrl,
+          secret,
+          storeUrl: restUrl,
+          token,
+          session: { defaultRetryTimeout: RETRY_TIMEOUT_MS },
+        }),
+      ),
       // anonymous requests get their own isolate, so each scenario's heap is its own
       worker("router-anonymous", bundles.router, routerBindings(restUrl)),
       worker("router-recover", bundles.router, routerBindings(restUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),

@@ -64,3 +64,31 @@ export function routerBindings({ backendUrl, secret, storeUrl, token, session = 
     }),
   };
 }
+
+/**
+ * `routerBindings` for a logged-in user: every route requires an XSUAA login and the
+ * destination gets the user's token, as an SAP app's routes are. The XSUAA binding is
+ * never called (the seeded sessions' tokens are fresh for hours).
+ * @param {{ backendUrl: string, secret: string, storeUrl: string, token: string, session?: Record<string, unknown> }} options
+ */
+export function loggedInBindings(options) {
+  const bindings = routerBindings(options);
+  const vcap = JSON.parse(bindings.VCAP_SERVICES);
+  vcap.xsuaa = [
+    {
+      name: "uaa",
+      label: "xsuaa",
+      tags: ["xsuaa"],
+      credentials: { url: "http://127.0.0.1:9", clientid: "sb-approuter-edge!t48213", clientsecret: "s" },
+    },
+  ];
+  return {
+    ...bindings,
+    VCAP_SERVICES: JSON.stringify(vcap),
+    destinations: JSON.stringify([{ name: "backend", url: options.backendUrl, forwardAuthToken: true }]),
+    XS_APP: JSON.stringify({
+      authenticationMethod: "route",
+      routes: [{ source: "^/(.*)$", target: "/$1", destination: "backend", authenticationType: "xsuaa" }],
+    }),
+  };
+}

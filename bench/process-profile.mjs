@@ -1,0 +1,311 @@
+#!/usr/bin/env node
+// `npm run bench:process-profile`: where the workerd process's CPU goes per request, split
+// by what spends it (the router's JavaScript, V8's garbage collector and handles, the memory
+// allocator, workerd's API bindings, KJ's event loop and HTTP, the kernel), for the router
+// and, in the same run, for the bare pass-through and the reference proxy. `perf record`
+// samples the whole process (every thread, kernel included) the way an operator's profiler
+// would; bench/profile.mjs (the inspector) sees JavaScript only.
+//
+//   node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds]
+//                                  [-c connections] [--top N] [--out dir]
+//
+// --out keeps perf's raw data (<column>.data, for `perf report -i`); commit none.
+// Needs `perf` (Debian: linux-perf) and kernel.perf_event_paranoid ≤ 2. workerd gets a CPU of
+// its own as in `npm run bench`. The sampling slows workerd a little; read the split and the
+// differences between the columns, not the absolute figures.
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis as IORedis } from "ioredis";
+import { Miniflare } from "miniflare";
+import { startLocalRedis } from "../scripts/local-redis.mjs";
+import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
+import { forkReady, stopChild } from "./children.mjs";
+import { runSlice } from "./load.mjs";
+import { pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
+import { referenceSession } from "./reference-session.mjs";
+import { loggedInBindings, preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
+
+const USAGE =
+  "Usage: node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds] [-c connections] [--top N] [--out dir]";
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "all" },
+    duration: { type: "string", short: "d", default: "5" },
+    connections: { type: "string", short: "c", default: "20" },
+    top: { type: "string", default: "15" },
+    out: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const ROUTER_SCENARIOS = ["anonymous", "first-tier", "logged-in"];
+const chosen = args.scenario === "all" ? ROUTER_SCENARIOS : [args.scenario];
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const TOP = Number(args.top);
+if (!chosen.every((s) => ROUTER_SCENARIOS.includes(s)) || !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+const SAMPLE_HZ = 2000;
+const log = (/** @type {string} */ m) => console.error(`[process-profile] ${m}`);
+
+/**
+ * What spends the CPU, judged by the sample's binary (dso) and symbol. First match wins;
+ * JavaScript is V8's builtins (interpreter, ICs, promises, regexps) and the JIT's code.
+ * @type {Array<[string, (dso: string, sym: string) => boolean]>}
+ */
+const CATEGORIES = [
+  ["kernel (network, scheduling)", (dso) => dso.startsWith("[kernel")],
+  ["JavaScript: JIT code", (dso, sym) => dso.startsWith("[JIT]") || sym.startsWith("JS:")],
+  ["JavaScript: V8 builtins", (_, sym) => sym.startsWith("Builtins_")],
+  [
+    "V8 garbage collector and handles",
+    (_, sym) =>
+      /^(cppgc::|heap::base::)|v8::internal::(Scavenger|Heap|MarkCompact|Marking|Sweeper|MinorMS|ConcurrentMarking|MemoryAllocator|PagedSpace|NewSpace|SemiSpace|IncrementalMarking|GlobalHandles|TracedHandles|ExternalEntityTable|GlobalizeTracedReference|CppHeap)|IsUnscavenged|IsUnmodifiedApiObject|HeapTracer/.test(
+        sym,
+      ),
+  ],
+  ["V8 runtime, compiler, other", (_, sym) => /^v8::|^v8_/.test(sym)],
+  [
+    "memory allocator and copies",
+    (dso, sym) =>
+      /tcmalloc|TCMalloc|^(malloc|free|calloc|realloc|cfree)$|^operator (new|delete)|^__mem(move|cpy|set|cmp)|^mem(move|cpy|set|cmp)$/.test(
+        sym,
+      ) ||
+      (dso.startsWith("libc") && /^__?mem|^__strlen/.test(sym)),
+  ],
+  ["workerd: API bindings (jsg)", (_, sym) => sym.startsWith("workerd::jsg")],
+  [
+    "workerd: Headers",
+    (_, sym) => /workerd::api::.*Headers|getHeaderKeyFor|workerd::toLower|strcaseeq/.test(sym),
+  ],
+  ["workerd: other APIs and I/O context", (_, sym) => sym.startsWith("workerd::")],
+  ["KJ: HTTP", (_, sym) => /^kj::.*Http|HttpHeader/.test(sym)],
+  [
+    "KJ: event loop and promises",
+    (_, sym) => /^kj::(_::|EventLoop|TaskSet|Canceler|UnixEventPort)/.test(sym),
+  ],
+  ["KJ: strings, arrays, other", (_, sym) => sym.startsWith("kj::")],
+  ["libc, other", () => true],
+];
+
+/** perf's samples of one run, per (dso, symbol): `{ total, rows: [{ dso, sym, samples }] }`. */
+function readSamples(/** @type {string} */ file) {
+  const out = execFileSync(
+    "perf",
+    [
+      "report",
+      "-i",
+      file,
+      "--no-children",
+      "-g",
+      "none",
+      "--sort",
+      "dso,sym",
+      "--stdio",
+      "-F",
+      "sample,dso,sym",
+    ],
+    { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: ["ignore", "pipe", "ignore"] },
+  );
+  const rows = [];
+  let total = 0;
+  for (const line of out.split("\n")) {
+    // "   1234  workerd   [.] symbol"
+    const m = line.match(/^\s+(\d+)\s+(\S+(?: tid \d+)?)\s+\[[.k]\]\s+(.*)$/);
+    if (!m) continue;
+    const samples = Number(m[1]);
+    rows.push({ dso: m[2], sym: m[3].trim(), samples });
+    total += samples;
+  }
+  return { total, rows };
+}
+
+function categorize(/** @type {{ rows: Array<{ dso: string, sym: string, samples: number }> }} */ profile) {
+  /** @type {Map<string, number>} */
+  const byCategory = new Map(CATEGORIES.map(([name]) => [name, 0]));
+  for (const { dso, sym, samples } of profile.rows) {
+    const found = CATEGORIES.find(([, test]) => test(dso, sym));
+    const name = /** @type {[string, unknown]} */ (found)[0];
+    byCategory.set(name, /** @type {number} */ (byCategory.get(name)) + samples);
+  }
+  return byCategory;
+}
+
+/** Checks that perf can sample a process of ours; a clear message otherwise. */
+function checkPerf() {
+  try {
+    execFileSync("perf", ["stat", "-e", "cpu-clock", "--", "true"], { stdio: "ignore" });
+  } catch {
+    console.error(
+      "bench/process-profile.mjs needs `perf` (Debian: apt-get install linux-perf) and " +
+        "kernel.perf_event_paranoid ≤ 2 (software events of one's own processes).",
+    );
+    process.exit(2);
+  }
+}
+
+/** @type {Array<() => Promise<unknown> | unknown>} */
+const cleanups = [];
+async function cleanupAll() {
+  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
+}
+process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+
+async function main() {
+  checkPerf();
+  const pinned = pinLoadGenerator(); // before the children start: they inherit the CPUs
+  const [bundles, session, redis, backend] = await Promise.all([
+    buildBundles(),
+    referenceSession(),
+    startLocalRedis(),
+    forkReady(join(ROOT, "bench/backend.mjs")),
+  ]);
+  cleanups.push(
+    () => bundles.cleanup(),
+    () => redis.stop(),
+    () => stopChild(backend.child),
+  );
+  const backendUrl = backend.ready.url;
+  const lib = await import(bundles.nodeLib);
+  const secret = randomBytes(54).toString("base64url");
+  const keyring = await lib.KeyRing.create([secret]);
+  const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+  cleanups.push(() => direct.disconnect());
+  const sessions = await seedSessions({ lib, keyring, redis: direct, record: session.record, count: 100 });
+  const store = { backendUrl, secret, storeUrl: redis.restUrl, token: redis.token };
+
+  const mf = new Miniflare({
+    cf: false,
+    handleRuntimeStdio: () => {},
+    workers: [
+      directSocketWorker("floor", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
+      directSocketWorker("reference", join(ROOT, "bench/proxy-floor-worker.js"), {
+        BACKEND_URL: backendUrl,
+        HEAD_TIMEOUT_MS: "30000",
+      }),
+      directSocketWorker("router", bundles.router, routerBindings(store)),
+      directSocketWorker("router-logged-in", bundles.router, loggedInBindings(store)),
+    ],
+  });
+  cleanups.push(() => mf.dispose());
+  await mf.ready;
+  const pid = workerdPid();
+  const workerdPinned = pinned && pinWorkerd(pid);
+  log(workerdPinned ? "workerd has a CPU of its own" : "workerd not pinned (fewer than 2 CPUs?)");
+  const url = async (/** @type {string} */ name) =>
+    (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+  const urls = {
+    floor: await url("floor"),
+    reference: await url("reference"),
+    router: await url("router"),
+    loggedIn: await url("router-logged-in"),
+  };
+  await preloadSessions(urls.router, sessions);
+  await preloadSessions(urls.loggedIn, sessions);
+
+  const columns = [
+    { id: "floor", name: "pass-through", url: urls.floor },
+    { id: "reference", name: "reference proxy", url: urls.reference },
+    ...chosen.map((scenario) => ({
+      id: scenario,
+      name: `router ${scenario}`,
+      url: scenario === "logged-in" ? urls.loggedIn : urls.router,
+      ...(scenario === "anonymous" ? {} : { sessions, fetchToken: true }),
+    })),
+  ];
+  const dir = args.out ? resolve(args.out) : mkdtempSync(join(tmpdir(), "approuter-edge-perf-"));
+  if (args.out) mkdirSync(dir, { recursive: true });
+  else cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  /** @type {Array<{ id: string, name: string, requests: number, byCategory: Map<string, number>, profile: any }>} */
+  const results = [];
+  for (const column of columns) {
+    const load = (/** @type {number} */ duration) =>
+      runSlice({
+        url: column.url,
+        connections: CONNECTIONS,
+        duration,
+        ...(column.sessions ? { sessions: column.sessions, fetchToken: column.fetchToken } : {}),
+      });
+    log(`${column.name}: warm-up 2 s, then ${DURATION} s sampled`);
+    await load(2);
+    const file = join(dir, `${column.id}.data`);
+    const perf = spawn(
+      "perf",
+      ["record", "-q", "-e", "cpu-clock", "-F", String(SAMPLE_HZ), "-p", String(pid), "-o", file],
+      {
+        stdio: "ignore",
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300)); // perf attached
+    const run = await load(DURATION);
+    perf.kill("SIGINT");
+    await new Promise((resolve) => perf.once("exit", resolve));
+    if (run.raw.non2xx > 0 || run.wrongSession > 0)
+      throw new Error(`${column.name}: ${run.raw.non2xx} non-2xx, ${run.wrongSession} not served`);
+    const profile = readSamples(file);
+    results.push({
+      id: column.id,
+      name: column.name,
+      requests: run.sent,
+      byCategory: categorize(profile),
+      profile,
+    });
+  }
+
+  const usPerRequest = (/** @type {number} */ samples, /** @type {number} */ requests) =>
+    (samples * 1e6) / SAMPLE_HZ / Math.max(1, requests);
+  const reference = /** @type {(typeof results)[number]} */ (results.find((r) => r.id === "reference"));
+  const routers = results.filter((r) => ROUTER_SCENARIOS.includes(r.id));
+  console.log(
+    `\nworkerd process CPU per request (µs), by what spends it: perf cpu-clock at ${SAMPLE_HZ} Hz, -c ${CONNECTIONS}, ${DURATION} s each${workerdPinned ? ", workerd on a CPU of its own" : ""}.\n`,
+  );
+  console.log(
+    `| spent in | ${results.map((r) => r.name).join(" | ")} | ${routers.map((r) => `${r.name} − reference`).join(" | ")} |`,
+  );
+  console.log(`|---|${results.map(() => "---:").join("|")}|${routers.map(() => "---:").join("|")}|`);
+  const cell = (/** @type {number} */ x) => x.toFixed(1);
+  for (const [category] of [...CATEGORIES, ["total"]]) {
+    const of = (/** @type {(typeof results)[number]} */ r) =>
+      usPerRequest(
+        category === "total" ? r.profile.total : /** @type {number} */ (r.byCategory.get(category)),
+        r.requests,
+      );
+    const label = category === "total" ? "**total**" : category;
+    console.log(
+      `| ${label} | ${results.map((r) => cell(of(r))).join(" | ")} | ${routers.map((r) => `${of(r) - of(reference) >= 0 ? "+" : ""}${cell(of(r) - of(reference))}`).join(" | ")} |`,
+    );
+  }
+  // The symbols that grew most from the reference to the router, per router scenario.
+  for (const router of routers) {
+    const refBySym = new Map(reference.profile.rows.map((/** @type {any} */ x) => [x.sym, x.samples]));
+    const grown = router.profile.rows
+      .map((/** @type {any} */ x) => ({
+        sym: x.sym,
+        delta:
+          usPerRequest(x.samples, router.requests) -
+          usPerRequest(refBySym.get(x.sym) ?? 0, reference.requests),
+      }))
+      .sort((a, b) => b.delta - a.delta)
+      .slice(0, TOP);
+    console.log(`\nGrew most from the reference proxy to ${router.name} (µs/request):\n`);
+    console.log("| + µs | symbol |\n|---:|---|");
+    for (const { sym, delta } of grown)
+      console.log(`| ${cell(delta)} | ${sym.slice(0, 140).replaceAll("|", "\\|")} |`);
+  }
+}
+
+main()
+  .catch((error) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exitCode = 1;
+  })
+  .finally(cleanupAll);
