@@ -5,7 +5,7 @@
 // router isolate while autocannon drives one scenario, printed as the top self-time
 // functions and the top allocation sites.
 //
-//   node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections]
+//   node bench/profile.mjs [--scenario first-tier|logged-in|anonymous|all] [-d seconds] [-c connections]
 //                          [--top N] [--out dir]
 //
 // The router bundle is built unminified (esbuild, as test/support builds it) so that the
@@ -23,11 +23,11 @@ import { buildBundles, buildRouterBundle, directSocketWorker } from "./bundles.m
 import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
-import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
+import { loggedInBindings, preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 import { startInProcessBackend } from "./in-process-backend.mjs";
 
 const USAGE =
-  "Usage: node bench/profile.mjs [--scenario first-tier|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
+  "Usage: node bench/profile.mjs [--scenario first-tier|logged-in|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
 const { values: args } = parseArgs({
   options: {
     scenario: { type: "string", default: "all" },
@@ -42,7 +42,7 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const SCENARIOS = ["first-tier", "anonymous"];
+const SCENARIOS = ["first-tier", "logged-in", "anonymous"];
 const chosen = args.scenario === "all" ? SCENARIOS : [args.scenario];
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
@@ -126,6 +126,7 @@ async function main() {
   const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
   cleanups.push(() => direct.disconnect());
   const sessions = await seedSessions({ lib, keyring, redis: direct, record: reference.record, count: POOL });
+  const store = { backendUrl, secret, storeUrl: redis.restUrl, token: redis.token };
 
   const inspectorPort = await freePort();
   const mf = new Miniflare({
@@ -133,25 +134,28 @@ async function main() {
     cf: false,
     handleRuntimeStdio: () => {},
     workers: [
-      directSocketWorker(
-        "router",
-        routerBundle.router,
-        routerBindings({ backendUrl, secret, storeUrl: redis.restUrl, token: redis.token }),
-      ),
+      directSocketWorker("router", routerBundle.router, routerBindings(store)),
+      // A logged-in user on XSUAA routes, the user's token forwarded (bench/seed.mjs).
+      directSocketWorker("router-logged-in", routerBundle.router, loggedInBindings(store)),
     ],
   });
   cleanups.push(() => mf.dispose());
   await mf.ready;
-  const url = (await mf.unsafeGetDirectURL("router")).href.replace(/\/$/, "");
+  const urlOf = async (/** @type {string} */ name) =>
+    (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+  const workerOf = (/** @type {string} */ scenario) =>
+    scenario === "logged-in" ? "router-logged-in" : "router";
+  const urls = { router: await urlOf("router"), "router-logged-in": await urlOf("router-logged-in") };
 
   // Every session into the first tier; then a warm-up so the JIT has settled.
-  await preloadSessions(url, sessions);
+  for (const scenario of chosen)
+    if (scenario !== "anonymous") await preloadSessions(urls[workerOf(scenario)], sessions);
   const load = (/** @type {string} */ scenario, /** @type {number} */ duration) =>
     runSlice({
-      url,
+      url: urls[workerOf(scenario)],
       connections: CONNECTIONS,
       duration,
-      ...(scenario === "first-tier" ? { sessions, fetchToken: true } : {}),
+      ...(scenario === "anonymous" ? {} : { sessions, fetchToken: true }),
     });
 
   const outDir = args.out ? resolve(args.out) : null;
@@ -159,7 +163,7 @@ async function main() {
   for (const scenario of chosen) {
     log(`${scenario}: warm-up 2 s`);
     await load(scenario, 2);
-    const session = await inspect(inspectorPort, "router");
+    const session = await inspect(inspectorPort, workerOf(scenario));
     try {
       await session.call("Profiler.enable");
       await session.call("Profiler.setSamplingInterval", { interval: 100 }); // µs

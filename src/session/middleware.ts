@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { parse, serialize } from "hono/utils/cookie";
+import { serialize } from "hono/utils/cookie";
+import { cookieValue } from "../http/cookie-value.js";
 import { withMutableHeaders } from "../http/mutable.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import type { SessionCookieSettings } from "../config/types.js";
@@ -58,8 +59,8 @@ export function sessionMiddleware({
   return async (c, next) => {
     // The Cookie header read once for both cookies (getCookie reads it per name).
     const header = c.req.raw.headers.get("cookie");
-    const cookie = header ? parse(header, cookieName)[cookieName] : undefined;
-    const syncSent = syncCookie && header ? parse(header, syncName)[syncName] : undefined;
+    const cookie = header ? cookieValue(header, cookieName) : undefined;
+    const syncSent = syncCookie && header ? cookieValue(header, syncName) : undefined;
     const scope = new RequestScope(shared, c, cookie, syncSent);
     c.set("session", scope);
     await next();
