@@ -13,6 +13,10 @@
 // every request: the most allocation churn the first tier can see. The same number of
 // requests go to the pass-through Worker. Heap
 // figures are after a full GC. Workers isolates are limited to 128 MB.
+//
+// Then the process: each Worker alone in a workerd of its own, given the same requests, its
+// resident set (VmRSS) sampled every tenth of them: what an operator sees of workerd's
+// memory, where the allocator's and V8's reservations count too.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -24,6 +28,7 @@ import { freePort } from "../scripts/lib/free-port.mjs";
 import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
 import { inspect } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
+import { rssBytes, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { seedSessions } from "./seed.mjs";
 import { startInProcessBackend } from "./in-process-backend.mjs";
@@ -88,30 +93,30 @@ async function main() {
     [sessions[i], sessions[j]] = [sessions[j], sessions[i]];
   }
 
+  const routerBindingsFor = (/** @type {string} */ url) => ({
+    destinations: JSON.stringify([{ name: "backend", url }]),
+    EXT_SESSION_MGT: JSON.stringify({
+      instanceName: "sessions",
+      storageType: "redis",
+      sessionSecret: secret,
+    }),
+    VCAP_SERVICES: JSON.stringify({
+      redis: [{ name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } }],
+    }),
+    STATUS_TOKEN,
+  });
   const inspectorPort = await freePort();
   const worker = directSocketWorker;
-  const mf = new Miniflare({
+  let mf = new Miniflare({
     inspectorPort,
     handleRuntimeStdio: () => {},
     workers: [
-      worker("router", bundles.router, {
-        destinations: JSON.stringify([{ name: "backend", url: backendUrl }]),
-        EXT_SESSION_MGT: JSON.stringify({
-          instanceName: "sessions",
-          storageType: "redis",
-          sessionSecret: secret,
-        }),
-        VCAP_SERVICES: JSON.stringify({
-          redis: [
-            { name: "sessions", label: "redis", credentials: { url: redis.restUrl, token: redis.token } },
-          ],
-        }),
-        STATUS_TOKEN,
-      }),
+      worker("router", bundles.router, routerBindingsFor(backendUrl)),
       worker("passthrough", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
     ],
   });
-  cleanups.push(() => mf.dispose());
+  const disposeMiniflare = () => mf.dispose();
+  cleanups.push(() => disposeMiniflare());
   await mf.ready;
   const urls = {
     router: (await mf.unsafeGetDirectURL("router")).href.replace(/\/$/, ""),
@@ -169,6 +174,43 @@ async function main() {
     amount: REQUESTS,
   });
   const afterFloor = await heap("passthrough");
+  await mf.dispose(); // the process part needs one workerd at a time
+
+  /** workerd's resident set while one Worker alone takes `REQUESTS` requests, sampled every tenth. */
+  async function processRss(
+    /** @type {string} */ script,
+    /** @type {Record<string, string>} */ bindings,
+    withSessions = false,
+  ) {
+    mf = new Miniflare({ handleRuntimeStdio: () => {}, workers: [worker("alone", script, bindings)] });
+    await mf.ready;
+    const pid = workerdPid();
+    const url = (await mf.unsafeGetDirectURL("alone")).href.replace(/\/$/, "");
+    const samples = [{ requests: 0, rssBytes: rssBytes(pid) }];
+    const step = Math.ceil(REQUESTS / 10);
+    for (let done = 0; done < REQUESTS; done += step) {
+      const run = await runSlice({
+        url,
+        connections: CONNECTIONS,
+        duration: 0,
+        amount: Math.min(step, REQUESTS - done),
+        ...(withSessions ? { sessions, fetchToken: true } : {}),
+      });
+      if (run.raw.non2xx > 0) throw new Error(`process RSS run: ${run.raw.non2xx} non-2xx`);
+      samples.push({ requests: done + run.sent, rssBytes: rssBytes(pid) });
+    }
+    await mf.dispose();
+    return {
+      idleBytes: samples[0].rssBytes,
+      afterBytes: samples[samples.length - 1].rssBytes,
+      peakBytes: Math.max(...samples.map((x) => x.rssBytes)),
+      samples,
+    };
+  }
+  log("process RSS: the pass-through Worker alone in workerd");
+  const floorRss = await processRss(join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl });
+  log("process RSS: the router alone in workerd");
+  const routerRss = await processRss(bundles.router, routerBindingsFor(backendUrl), true);
 
   const result = {
     quick: QUICK,
@@ -191,6 +233,7 @@ async function main() {
       completed: floorRun.raw.totalCompletedRequests,
       non2xx: floorRun.raw.non2xx,
     },
+    process: { passthrough: floorRss, router: routerRss },
     limitBytes: 128 * MB,
     seconds: Math.round((Date.now() - started) / 1000),
   };
@@ -204,6 +247,13 @@ async function main() {
       "",
       `First tier after the run: ${tier.memory.entries} entries, ${mb(tier.memory.bytes)} MB accounted, ${tier.memory.evictions} evictions; ` +
         `router answers: ${result.router.completed} completed, ${result.router.non2xx} non-2xx, ${result.router.wrongSession} not served their session.`,
+      "",
+      `| workerd process, the Worker alone | RSS idle (MB) | RSS after ${REQUESTS.toLocaleString("en")} requests (MB) | peak (MB) | after ÷ pass-through's |`,
+      "|---|---|---|---|---|",
+      `| pass-through Worker | ${mb(floorRss.idleBytes)} | ${mb(floorRss.afterBytes)} | ${mb(floorRss.peakBytes)} | 1.00 |`,
+      `| router, ${SESSIONS.toLocaleString("en")} live sessions | ${mb(routerRss.idleBytes)} | ${mb(routerRss.afterBytes)} | ${mb(routerRss.peakBytes)} | ${(routerRss.afterBytes / floorRss.afterBytes).toFixed(2)} |`,
+      "",
+      `RSS every tenth of the requests (MB): pass-through ${floorRss.samples.map((x) => mb(x.rssBytes)).join(" ")}; router ${routerRss.samples.map((x) => mb(x.rssBytes)).join(" ")}.`,
     ].join("\n"),
   );
   mkdirSync(dirname(JSON_PATH), { recursive: true });

@@ -7,7 +7,7 @@
 // would; bench/profile.mjs (the inspector) sees JavaScript only.
 //
 //   node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds]
-//                                  [-c connections] [--top N] [--out dir]
+//                                  [-c connections] [--warmup seconds] [--top N] [--out dir]
 //
 // --out keeps perf's raw data (<column>.data, for `perf report -i`); commit none.
 // Needs `perf` (Debian: linux-perf) and kernel.perf_event_paranoid ≤ 2. workerd gets a CPU of
@@ -30,13 +30,15 @@ import { referenceSession } from "./reference-session.mjs";
 import { loggedInBindings, preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 
 const USAGE =
-  "Usage: node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds] [-c connections] [--top N] [--out dir]";
+  "Usage: node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds] [-c connections] [--warmup seconds] [--top N] [--out dir]";
 const { values: args } = parseArgs({
   options: {
     scenario: { type: "string", default: "all" },
     duration: { type: "string", short: "d", default: "5" },
     connections: { type: "string", short: "c", default: "20" },
     top: { type: "string", default: "15" },
+    // Long enough for V8 to have compiled the hot code: compilation would count otherwise.
+    warmup: { type: "string", default: "5" },
     out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -50,7 +52,11 @@ const chosen = args.scenario === "all" ? ROUTER_SCENARIOS : [args.scenario];
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const TOP = Number(args.top);
-if (!chosen.every((s) => ROUTER_SCENARIOS.includes(s)) || !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0)) {
+const WARMUP = Number(args.warmup);
+if (
+  !chosen.every((s) => ROUTER_SCENARIOS.includes(s)) ||
+  !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0 && WARMUP >= 0)
+) {
   console.error(USAGE);
   process.exit(2);
 }
@@ -235,8 +241,8 @@ async function main() {
         duration,
         ...(column.sessions ? { sessions: column.sessions, fetchToken: column.fetchToken } : {}),
       });
-    log(`${column.name}: warm-up 2 s, then ${DURATION} s sampled`);
-    await load(2);
+    log(`${column.name}: warm-up ${WARMUP} s, then ${DURATION} s sampled`);
+    if (WARMUP > 0) await load(WARMUP);
     const file = join(dir, `${column.id}.data`);
     const perf = spawn(
       "perf",
