@@ -86,18 +86,6 @@ export async function checkRouteCsrf(
 /** Nothing to send back, the router's header to drop. */
 const CSRF_DROP: RouteCsrf = Object.freeze({ kind: "ok", dropHeader: true });
 
-/**
- * The request to hand on to what serves a route (the HTML5 repository, the static assets):
- * without the router's `x-csrf-token` when `dropHeader`. The proxy needs no copy: it drops
- * the header from the copy of the headers it makes anyway.
- */
-export function servedRequest(request: Request, dropHeader: boolean): Request {
-  if (!dropHeader) return request;
-  const headers = new Headers(request.headers);
-  headers.delete(CSRF_HEADER);
-  return new Request(request, { headers });
-}
-
 /** `response` with the fetched token in `x-csrf-token`; as it is without a token or for a WebSocket. */
 export function withCsrfToken(response: Response, token: string | undefined): Response {
   if (token === undefined || response.status === 101) return response;

@@ -14,7 +14,6 @@ import {
   checkRouteCsrf,
   csrfNeedsNothing,
   csrfTokenRequired,
-  servedRequest,
   withCsrfToken,
 } from "./csrf.js";
 import { type FoundRoute, findRoute } from "./find-route.js";
@@ -76,7 +75,11 @@ function routeServer(options: RouteHandlerOptions) {
       ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
     },
   });
-  /** `dropCsrfHeader`: the request's `x-csrf-token` is the router's (the CSRF step said so). */
+  /**
+   * `dropCsrfHeader`: the request's `x-csrf-token` is the router's (the CSRF step said so).
+   * Only the proxy needs it: the HTML5 repository and `localDir` pass a fixed set of request
+   * headers on, never that one.
+   */
   return async (
     c: Context<SessionEnv>,
     routed: FoundRoute,
@@ -86,8 +89,7 @@ function routeServer(options: RouteHandlerOptions) {
     const { route, target } = routed;
     if (route.service === "html5-apps-repo-rt") {
       // Bound: checked at start-up.
-      const request = servedRequest(c.req.raw, dropCsrfHeader);
-      return { ok: true, response: await html5!.serve(request, route, target, routed.selection) };
+      return { ok: true, response: await html5!.serve(c.req.raw, route, target, routed.selection) };
     }
     if (route.service !== undefined) return { ok: true, response: await userApi(c, target) };
     if (route.localDir !== undefined) {
@@ -100,13 +102,7 @@ function routeServer(options: RouteHandlerOptions) {
       };
       return {
         ok: true,
-        response: await serveLocalDir(
-          servedRequest(c.req.raw, dropCsrfHeader),
-          target,
-          localDir,
-          (r) => assets.fetch(r),
-          log,
-        ),
+        response: await serveLocalDir(c.req.raw, target, localDir, (r) => assets.fetch(r), log),
       };
     }
     // The proxy drops the header from the copy of the headers it makes anyway.

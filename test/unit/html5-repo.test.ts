@@ -230,16 +230,19 @@ describe("html5-apps-repo-rt routes in the configuration", () => {
 /** A repository behind a fake fetch: token endpoint and runtime API, every call recorded. */
 function fakeRepo(answers: Record<string, () => Response>) {
   const calls: { url: string; authorization: string | null; method: string }[] = [];
+  /** The headers of each call, in the same order. */
+  const sent: Headers[] = [];
   const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input instanceof Request ? input.url : input);
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     calls.push({ url, authorization: headers.get("authorization"), method: init?.method ?? "GET" });
+    sent.push(headers);
     if (url === `${UAA}/oauth/token`)
       return Response.json({ access_token: TOKEN, token_type: "bearer", expires_in: 3600 });
     const answer = answers[url.slice(URI.length)];
     return answer ? answer() : new Response("nope", { status: 404 });
   }) as typeof fetch;
-  return { fetch: fetchImpl, calls };
+  return { fetch: fetchImpl, calls, sent };
 }
 
 function routerWith(
@@ -374,7 +377,7 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
     expect(JSON.stringify(logs)).not.toContain(TOKEN);
   });
 
-  it("serve: GET and HEAD only; the repository's path below the app key; the browser's cookies and Authorization stay behind", async () => {
+  it("serve: GET and HEAD only; the repository's path below the app key; the browser's cookies, Authorization and CSRF header stay behind", async () => {
     const { router, repo } = routerWith({
       "/books/xs-app.json": xsApp(APP),
       "/books/a.js?v=1": () => new Response("js", { headers: { "set-cookie": "x=1", etag: '"e"' } }),
@@ -390,7 +393,12 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
     expect(post.headers.get("allow")).toBe("GET, HEAD");
     const res = await router.serve(
       request("/books/a.js?v=1", {
-        headers: { cookie: "JSESSIONID=s", authorization: "Bearer user", "if-none-match": '"e"' },
+        headers: {
+          cookie: "JSESSIONID=s",
+          authorization: "Bearer user",
+          "if-none-match": '"e"',
+          "x-csrf-token": "Fetch",
+        },
       }),
       html5Route(),
       "/a.js?v=1",
@@ -404,6 +412,10 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
       authorization: `Bearer ${TOKEN}`,
       method: "GET",
     });
+    // The conditional header passes; the router's CSRF header and the browser's cookies do not.
+    expect(repo.sent.at(-1)!.get("if-none-match")).toBe('"e"');
+    expect(repo.sent.at(-1)!.has("x-csrf-token")).toBe(false);
+    expect(repo.sent.at(-1)!.has("cookie")).toBe(false);
   });
 
   it("serve: the repository refusing (403) is 502 HTML5_REPO_REFUSED; failing (5xx) is 503 HTML5_REPO_UNAVAILABLE; a 404 passes", async () => {

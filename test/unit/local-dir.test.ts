@@ -119,7 +119,7 @@ describe("serveLocalDir", () => {
     expect(url.pathname).toBe("//evil.example/x");
   });
 
-  it("passes conditional and range headers, not cookies or credentials", async () => {
+  it("passes conditional and range headers, not cookies, credentials or the router's CSRF header", async () => {
     const assets = fakeAssets();
     const incoming = new Request(`${ROUTER}/x`, {
       headers: {
@@ -128,6 +128,7 @@ describe("serveLocalDir", () => {
         "accept-encoding": "br",
         cookie: "JSESSIONID=secret",
         authorization: "Bearer t",
+        "x-csrf-token": "Fetch",
       },
     });
     await serveLocalDir(incoming, "/x", ROUTE, assets.fetcher);
