@@ -115,8 +115,7 @@ async function main() {
       worker("passthrough", join(ROOT, "bench/passthrough-worker.js"), { BACKEND_URL: backendUrl }),
     ],
   });
-  const disposeMiniflare = () => mf.dispose();
-  cleanups.push(() => disposeMiniflare());
+  cleanups.push(() => mf.dispose()); // whichever Miniflare runs by then (reassigned below)
   await mf.ready;
   const urls = {
     router: (await mf.unsafeGetDirectURL("router")).href.replace(/\/$/, ""),

@@ -215,8 +215,9 @@ async function main() {
     router: await url("router"),
     loggedIn: await url("router-logged-in"),
   };
-  await preloadSessions(urls.router, sessions);
-  await preloadSessions(urls.loggedIn, sessions);
+  // Sessions into the first tier of the router isolates the chosen scenarios use.
+  if (chosen.includes("first-tier")) await preloadSessions(urls.router, sessions);
+  if (chosen.includes("logged-in")) await preloadSessions(urls.loggedIn, sessions);
 
   const columns = [
     { id: "floor", name: "pass-through", url: urls.floor },
@@ -251,10 +252,15 @@ async function main() {
         stdio: "ignore",
       },
     );
-    await new Promise((resolve) => setTimeout(resolve, 300)); // perf attached
-    const run = await load(DURATION);
-    perf.kill("SIGINT");
-    await new Promise((resolve) => perf.once("exit", resolve));
+    const exited = new Promise((resolve) => perf.once("exit", resolve));
+    let run;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // perf attached
+      run = await load(DURATION);
+    } finally {
+      perf.kill("SIGINT"); // also when the load failed: perf must not outlive the run
+      await exited;
+    }
     if (run.raw.non2xx > 0 || run.wrongSession > 0)
       throw new Error(`${column.name}: ${run.raw.non2xx} non-2xx, ${run.wrongSession} not served`);
     const profile = readSamples(file);
@@ -291,8 +297,8 @@ async function main() {
     );
   }
   // The symbols that grew most from the reference to the router, per router scenario.
+  const refBySym = new Map(reference.profile.rows.map((/** @type {any} */ x) => [x.sym, x.samples]));
   for (const router of routers) {
-    const refBySym = new Map(reference.profile.rows.map((/** @type {any} */ x) => [x.sym, x.samples]));
     const grown = router.profile.rows
       .map((/** @type {any} */ x) => ({
         sym: x.sym,

@@ -212,19 +212,17 @@ async function main() {
   const recoverySessions = await pool(RECOVERY_POOL);
 
   // 4. one Miniflare, several workers, each on its own loopback socket
+  const storeOf = (/** @type {string} */ storeUrl) => ({
+    backendUrl,
+    secret,
+    storeUrl,
+    token,
+    session: { defaultRetryTimeout: RETRY_TIMEOUT_MS },
+  });
   const routerBindings = (
     /** @type {string} */ storeUrl,
     /** @type {Record<string, string>} */ extra = {},
-  ) => ({
-    ...benchRouterBindings({
-      backendUrl,
-      secret,
-      storeUrl,
-      token,
-      session: { defaultRetryTimeout: RETRY_TIMEOUT_MS },
-    }),
-    ...extra,
-  });
+  ) => ({ ...benchRouterBindings(storeOf(storeUrl)), ...extra });
   const worker = directSocketWorker;
   let runtimeOutput = "";
   const inspectorPort = await freePort();
@@ -246,17 +244,7 @@ async function main() {
         HEAD_TIMEOUT_MS: "30000",
       }),
       worker("router", bundles.router, routerBindings(restUrl)),
-      worker(
-        "router-logged-in",
-        bundles.router,
-        loggedInBindings({
-          backendUrl,
-          secret,
-          storeUrl: restUrl,
-          token,
-          session: { defaultRetryTimeout: RETRY_TIMEOUT_MS },
-        }),
-      ),
+      worker("router-logged-in", bundles.router, loggedInBindings(storeOf(restUrl))),
       // anonymous requests get their own isolate, so each scenario's heap is its own
       worker("router-anonymous", bundles.router, routerBindings(restUrl)),
       worker("router-recover", bundles.router, routerBindings(restUrl, { SESSION_MEMORY_MAX_ENTRIES: "1" })),

@@ -41,8 +41,6 @@ export interface IdentityEnv {
   [binding: string]: unknown;
 }
 
-type Found = FoundBinding;
-
 const tagsOf = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((t): t is string => typeof t === "string") : [];
 const credentialsOf = (binding: ServiceBinding): Record<string, unknown> =>
@@ -51,7 +49,10 @@ const credentialsOf = (binding: ServiceBinding): Record<string, unknown> =>
     : {};
 
 /** SAP's XSUAA lookup: by name when `serviceName` is set, else by the `xsuaa` tag. */
-export function xsuaaBindings(services: Record<string, ServiceBinding[]>, serviceName?: string): Found[] {
+export function xsuaaBindings(
+  services: Record<string, ServiceBinding[]>,
+  serviceName?: string,
+): FoundBinding[] {
   if (serviceName) return bindingsWhere(services, (b) => b.name === serviceName);
   return bindingsWhere(
     services,
@@ -62,7 +63,10 @@ export function xsuaaBindings(services: Record<string, ServiceBinding[]>, servic
 }
 
 /** SAP's IAS lookup: by name when `serviceName` is set, else a label containing `identity`. */
-export function iasBindings(services: Record<string, ServiceBinding[]>, serviceName?: string): Found[] {
+export function iasBindings(
+  services: Record<string, ServiceBinding[]>,
+  serviceName?: string,
+): FoundBinding[] {
   if (serviceName) return bindingsWhere(services, (b) => b.name === serviceName);
   const containsIdentity = (value: unknown) => typeof value === "string" && value.includes("identity");
   return bindingsWhere(
@@ -130,7 +134,7 @@ export function parseIdentityProviders(
   const providers: Partial<Record<"xsuaa" | "identity", IdentityProviderConfig>> = {};
   const services = vcap.services ?? {};
 
-  const pick = (kind: "xsuaa" | "ias", found: Found[], variable: string): Found | undefined => {
+  const pick = (kind: "xsuaa" | "ias", found: FoundBinding[], variable: string): FoundBinding | undefined => {
     if (found.length > 1) {
       problems.push({
         path: found[1]!.path,

@@ -53,7 +53,7 @@ export function routeHandler(options: RouteHandlerOptions) {
       ? CSRF_PASS
       : await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor });
     if (csrf.kind === "reject") return csrfTokenRequired();
-    const served = await serve(c, found, requiresAuth, csrf.kind === "ok" && csrf.dropHeader === true);
+    const served = await serve(c, found, requiresAuth, csrf.dropHeader === true);
     // The router's own failure pages go without the token.
     return served.ok ? withCsrfToken(served.response, csrf.token) : served.response;
   };

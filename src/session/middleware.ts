@@ -133,15 +133,13 @@ class RequestScope implements SessionScope {
       this.loaded = null;
       return NO_SESSION;
     }
-    return this.load();
+    return this.load(this.cookie);
   }
 
-  private async load(): Promise<Session | null> {
+  private async load(cookie: string): Promise<Session | null> {
     const { manager, syncCookie, onEnded } = this.shared;
-    const { cookie } = this;
     // Without the companion cookie the slot is empty (what open() would conclude, without awaiting).
-    const sync =
-      syncCookie && cookie ? (this.syncSent ? await syncCookie.open(cookie, this.syncSent) : {}) : undefined;
+    const sync = syncCookie ? (this.syncSent ? await syncCookie.open(cookie, this.syncSent) : {}) : undefined;
     const result = await manager.load(cookie, sync);
     if (result.kind === "session") remember(result.session.record, sync);
     // A cookie-only session stored by this request gets its first sync token then.
