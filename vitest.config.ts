@@ -36,6 +36,7 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
+          globalSetup: ["test/support/global-temp-dir.ts"],
           // These files mostly wait (on sockets, child processes, timers): two of them at once
           // (vitest's default on 2 cores is 1 worker: one file at a time). More made the
           // timing-bound tests (2 s tokens, 500 ms store budgets) fail on a loaded 2-core machine.

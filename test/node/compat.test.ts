@@ -1,8 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Miniflare, type WorkerOptions } from "miniflare";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   replayCase,
   startCaseDestinationService,
@@ -398,7 +397,7 @@ const DEVIATIONS: Deviation[] = [
 
 /** A case's `files` in a temporary folder: SAP's working directory is our assets directory. */
 function assetsFor(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "compat-assets-"));
+  const dir = mkdtempSync(join(inject("runTempDir"), "compat-assets-")); // removed with the run's
   for (const [file, content] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), content);

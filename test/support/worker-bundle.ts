@@ -1,7 +1,7 @@
 import { build } from "esbuild";
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { inject } from "vitest";
 
 const root = resolve(import.meta.dirname, "../..");
 
@@ -17,7 +17,8 @@ export async function bundleWorker(
   customStore = "./src/stores/no-custom-store.ts",
   entry = "src/index.ts",
 ): Promise<string> {
-  const outdir = mkdtempSync(join(tmpdir(), "approuter-edge-"));
+  // Under the run's directory (global-temp-dir.ts), removed when the run ends.
+  const outdir = mkdtempSync(join(inject("runTempDir"), "bundle-"));
   const outfile = join(outdir, "worker.mjs");
   await build({
     entryPoints: [join(root, entry)],
