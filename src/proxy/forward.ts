@@ -117,11 +117,12 @@ function isSpoofable(name: string): boolean {
 
 /**
  * Drops the hop-by-hop headers, and those Connection nominates. A lookup per listed name:
- * iterating Headers makes workerd copy and sort every header, values too. `present`: the
+ * iterating Headers makes workerd copy and sort every header, values too, and each step
+ * of the iteration is a call (dearer in all than the lookups: measured). `present`: the
  * ones the caller already knows are there (found while iterating for another reason).
  */
 function stripHopByHop(headers: Headers, present?: readonly string[]): void {
-  const nominated = headers.get("connection");
+  const nominated = present === undefined || present.includes("connection") ? headers.get("connection") : null;
   if (nominated !== null) {
     for (const name of nominated.split(",")) {
       const trimmed = name.trim();
@@ -176,55 +177,86 @@ function upstreamUrl(destination: Destination, target: string): string {
 }
 
 export function buildUpstreamRequest(incoming: Request, opts: UpstreamRequestOptions): Request {
-  const { url, init } = upstreamRequestParts(incoming, opts, opts.signal, opts.upgradeWebSocket);
+  const copy = copyHeaders(incoming);
+  const upgradeWebSocket = opts.upgradeWebSocket === true && isUpgrade(copy, incoming);
+  const { url, init } = upstreamRequestParts(incoming, opts, copy, opts.signal, upgradeWebSocket);
   return new Request(url, init);
+}
+
+/**
+ * The incoming headers, copied, and what one pass over their names found: a lookup costs
+ * workerd more than the pass (which copies and sorts the names once), so the steps below
+ * look up or drop only what is there.
+ */
+interface HeaderCopy {
+  headers: Headers;
+  hopByHop: string[];
+  /** Those by which the client would speak for the router (dropped). */
+  spoofable: string[];
+  cookie: boolean;
+  authorization: boolean;
+}
+
+function copyHeaders(incoming: Request): HeaderCopy {
+  const copy: HeaderCopy = {
+    headers: new Headers(incoming.headers),
+    hopByHop: [],
+    spoofable: [],
+    cookie: false,
+    authorization: false,
+  };
+  for (const name of copy.headers.keys()) {
+    if (HOP_BY_HOP.has(name)) copy.hopByHop.push(name);
+    else if (isSpoofable(name)) copy.spoofable.push(name);
+    else if (name === "cookie") copy.cookie = true;
+    else if (name === "authorization") copy.authorization = true;
+  }
+  return copy;
+}
+
+/** A WebSocket opening handshake (the Upgrade header looked up only when there is one). */
+function isUpgrade(copy: HeaderCopy, incoming: Request): boolean {
+  return copy.hopByHop.includes("upgrade") && isWebSocketUpgrade(incoming);
 }
 
 /** The upstream URL and request init (forward() hands them to fetch without a Request in between). */
 function upstreamRequestParts(
   incoming: Request,
   opts: UpstreamRequestOptions,
+  copy: HeaderCopy,
   // Apart from opts: forward() passes its own, without copying opts.
   signal: AbortSignal | undefined,
-  upgradeWebSocket: boolean | undefined,
+  /** Keep `Upgrade: websocket` (a handshake the policy allowed). */
+  upgradeWebSocket: boolean,
 ): { url: string; init: RequestInit & { duplex?: "half" } } {
   const url = withDestinationQueries(upstreamUrl(opts.destination, opts.target), opts.destination);
   const incomingUrl = opts.incomingUrl ?? new URL(incoming.url);
-  const headers = new Headers(incoming.headers);
+  const { headers } = copy;
   const incomingHost = headers.get("host") ?? incomingUrl.host;
-
-  // One pass over the names (each pass copies them all): the hop-by-hop ones, and those
-  // by which the client would speak for the router (dropped below).
-  const hopByHop: string[] = [];
-  const spoofable: string[] = [];
-  for (const name of headers.keys()) {
-    if (HOP_BY_HOP.has(name)) hopByHop.push(name);
-    else if (isSpoofable(name)) spoofable.push(name);
-  }
-  if (hopByHop.length > 0) stripHopByHop(headers, hopByHop);
+  if (copy.hopByHop.length > 0) stripHopByHop(headers, copy.hopByHop);
   headers.delete("host");
   // The one hop-by-hop header a WebSocket handshake needs: workerd's fetch opens the socket on it.
-  if (upgradeWebSocket === true && isWebSocketUpgrade(incoming) && incoming.method.toUpperCase() === "GET") {
-    headers.set("upgrade", "websocket");
-  }
+  if (upgradeWebSocket && incoming.method.toUpperCase() === "GET") headers.set("upgrade", "websocket");
 
   // The router's cookie never goes upstream; a prepared header (jar replay) is already without it.
+  const sent = copy.cookie ? headers.get("cookie") : null;
   const cookie =
     opts.cookieHeader !== undefined
       ? opts.cookieHeader
-      : removeRouterCookies(headers.get("cookie") ?? "", opts.sessionCookieName);
-  if (cookie === null) headers.delete("cookie");
-  else headers.set("cookie", cookie);
+      : removeRouterCookies(sent ?? "", opts.sessionCookieName);
+  if (cookie === null) {
+    if (sent !== null) headers.delete("cookie");
+  } else if (cookie !== sent) headers.set("cookie", cookie);
 
   if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
-  else if (opts.dropClientAuthorization === true) headers.delete("authorization");
+  else if (opts.dropClientAuthorization === true && copy.authorization) headers.delete("authorization");
   if (opts.dropHeader !== undefined) headers.delete(opts.dropHeader);
   applyDestinationHeaders(headers, incoming.headers, opts.destination, opts.dropHeader);
 
   // A client must not speak for the router: whatever it sent about proxies, its address or
   // the URL it used goes, always (SAP passes most of them through); so does a destination's
   // header of those names.
-  for (const name of spoofable) headers.delete(name);
+  for (const name of copy.spoofable) headers.delete(name);
   for (const { name } of opts.destination.defaultHeaders ?? []) if (isSpoofable(name)) headers.delete(name);
   for (const { name } of opts.destination.headers ?? []) if (isSpoofable(name)) headers.delete(name);
   if (opts.destination.setXForwardedHeaders) {
@@ -297,14 +329,15 @@ function onHeadTimeout(wait: HeadWait): void {
  * arrive a long body is streamed without a deadline (SAP: "maximum wait time for a response").
  */
 export async function forward(incoming: Request, opts: ForwardOptions): Promise<Response> {
-  const upgradeWebSocket = isWebSocketUpgrade(incoming);
+  const copy = copyHeaders(incoming);
+  const upgradeWebSocket = isUpgrade(copy, incoming);
   if (upgradeWebSocket) {
     const refused = checkWebSocketUpgrade(incoming, opts.websockets);
     if (refused !== null) return refused;
   }
   const controller = new AbortController();
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
-  const { url, init } = upstreamRequestParts(incoming, opts, controller.signal, upgradeWebSocket);
+  const { url, init } = upstreamRequestParts(incoming, opts, copy, controller.signal, upgradeWebSocket);
   const clientSignal = incoming.signal as AbortSignal | undefined;
   if (clientSignal?.aborted) return errorPage(502, "BACKEND_UNREACHABLE"); // gone: do not call upstream
   const wait = new HeadWait(controller, clientSignal);
