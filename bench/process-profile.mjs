@@ -14,20 +14,17 @@
 // its own as in `npm run bench`. The sampling slows workerd a little; read the split and the
 // differences between the columns, not the absolute figures.
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
-import { startLocalRedis } from "../scripts/local-redis.mjs";
-import { buildBundles, directSocketWorker, ROOT } from "./bundles.mjs";
-import { forkReady, stopChild } from "./children.mjs";
+import { directSocketWorker, ROOT } from "./bundles.mjs";
+import { CATEGORIES } from "./cpu-categories.mjs";
 import { runSlice } from "./load.mjs";
 import { pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
-import { referenceSession } from "./reference-session.mjs";
-import { loggedInBindings, preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
+import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
+import { chosenScenarios, ROUTER_SCENARIOS, startBenchServices } from "./services.mjs";
 
 const USAGE =
   "Usage: node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds] [-c connections] [--warmup seconds] [--top N] [--out dir]";
@@ -47,61 +44,17 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const ROUTER_SCENARIOS = ["anonymous", "first-tier", "logged-in"];
-const chosen = args.scenario === "all" ? ROUTER_SCENARIOS : [args.scenario];
+const chosen = chosenScenarios(args.scenario) ?? [];
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const TOP = Number(args.top);
 const WARMUP = Number(args.warmup);
-if (
-  !chosen.every((s) => ROUTER_SCENARIOS.includes(s)) ||
-  !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0 && WARMUP >= 0)
-) {
+if (chosen.length === 0 || !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0 && WARMUP >= 0)) {
   console.error(USAGE);
   process.exit(2);
 }
 const SAMPLE_HZ = 2000;
 const log = (/** @type {string} */ m) => console.error(`[process-profile] ${m}`);
-
-/**
- * What spends the CPU, judged by the sample's binary (dso) and symbol. First match wins;
- * JavaScript is V8's builtins (interpreter, ICs, promises, regexps) and the JIT's code.
- * @type {Array<[string, (dso: string, sym: string) => boolean]>}
- */
-const CATEGORIES = [
-  ["kernel (network, scheduling)", (dso) => dso.startsWith("[kernel")],
-  ["JavaScript: JIT code", (dso, sym) => dso.startsWith("[JIT]") || sym.startsWith("JS:")],
-  ["JavaScript: V8 builtins", (_, sym) => sym.startsWith("Builtins_")],
-  [
-    "V8 garbage collector and handles",
-    (_, sym) =>
-      /^(cppgc::|heap::base::)|v8::internal::(Scavenger|Heap|MarkCompact|Marking|Sweeper|MinorMS|ConcurrentMarking|MemoryAllocator|PagedSpace|NewSpace|SemiSpace|IncrementalMarking|GlobalHandles|TracedHandles|ExternalEntityTable|GlobalizeTracedReference|CppHeap)|IsUnscavenged|IsUnmodifiedApiObject|HeapTracer/.test(
-        sym,
-      ),
-  ],
-  ["V8 runtime, compiler, other", (_, sym) => /^v8::|^v8_/.test(sym)],
-  [
-    "memory allocator and copies",
-    (dso, sym) =>
-      /tcmalloc|TCMalloc|^(malloc|free|calloc|realloc|cfree)$|^operator (new|delete)|^__mem(move|cpy|set|cmp)|^mem(move|cpy|set|cmp)$/.test(
-        sym,
-      ) ||
-      (dso.startsWith("libc") && /^__?mem|^__strlen/.test(sym)),
-  ],
-  ["workerd: API bindings (jsg)", (_, sym) => sym.startsWith("workerd::jsg")],
-  [
-    "workerd: Headers",
-    (_, sym) => /workerd::api::.*Headers|getHeaderKeyFor|workerd::toLower|strcaseeq/.test(sym),
-  ],
-  ["workerd: other APIs and I/O context", (_, sym) => sym.startsWith("workerd::")],
-  ["KJ: HTTP", (_, sym) => /^kj::.*Http|HttpHeader/.test(sym)],
-  [
-    "KJ: event loop and promises",
-    (_, sym) => /^kj::(_::|EventLoop|TaskSet|Canceler|UnixEventPort)/.test(sym),
-  ],
-  ["KJ: strings, arrays, other", (_, sym) => sym.startsWith("kj::")],
-  ["libc, other", () => true],
-];
 
 /** perf's samples of one run, per (dso, symbol): `{ total, rows: [{ dso, sym, samples }] }`. */
 function readSamples(/** @type {string} */ file) {
@@ -169,24 +122,7 @@ process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
 async function main() {
   checkPerf();
   const pinned = pinLoadGenerator(); // before the children start: they inherit the CPUs
-  const [bundles, session, redis, backend] = await Promise.all([
-    buildBundles(),
-    referenceSession(),
-    startLocalRedis(),
-    forkReady(join(ROOT, "bench/backend.mjs")),
-  ]);
-  cleanups.push(
-    () => bundles.cleanup(),
-    () => redis.stop(),
-    () => stopChild(backend.child),
-  );
-  const backendUrl = backend.ready.url;
-  const lib = await import(bundles.nodeLib);
-  const secret = randomBytes(54).toString("base64url");
-  const keyring = await lib.KeyRing.create([secret]);
-  const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
-  cleanups.push(() => direct.disconnect());
-  const sessions = await seedSessions({ lib, keyring, redis: direct, record: session.record, count: 100 });
+  const { bundles, backendUrl, redis, secret, sessions } = await startBenchServices(cleanups);
   const store = { backendUrl, secret, storeUrl: redis.restUrl, token: redis.token };
 
   const mf = new Miniflare({

@@ -122,7 +122,8 @@ function isSpoofable(name: string): boolean {
  * ones the caller already knows are there (found while iterating for another reason).
  */
 function stripHopByHop(headers: Headers, present?: readonly string[]): void {
-  const nominated = present === undefined || present.includes("connection") ? headers.get("connection") : null;
+  const nominated =
+    present === undefined || present.includes("connection") ? headers.get("connection") : null;
   if (nominated !== null) {
     for (const name of nominated.split(",")) {
       const trimmed = name.trim();

@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
+import { runNodeScript } from "../support/node-script.js";
 
 /**
  * `node bench/run.mjs --quick` end to end: structure and invariants of its JSON only,
  * never speed (the machine is shared and noisy).
  */
-const root = resolve(import.meta.dirname, "../..");
 const SCENARIOS = [
   "direct",
   "floor",
@@ -34,19 +34,10 @@ afterEach(() => {
   dir = undefined;
 });
 
-function runBench(jsonPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    let stdout = "";
-    let stderr = "";
-    child = spawn(process.execPath, ["bench/run.mjs", "--quick", "--json", jsonPath], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.once("error", reject);
-    child.once("exit", (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function runBench(jsonPath: string) {
+  const run = runNodeScript("bench/run.mjs", ["--quick", "--json", jsonPath]);
+  child = run.child;
+  return run.done;
 }
 
 const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);

@@ -205,6 +205,11 @@ describe("approuter-edge init", () => {
     expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/Read \d+ files? from the assets directory/);
     expect(run.stdout).toContain("env.ASSETS");
+    // Without esbuild's helper that names every function anew (keep_names = false): it runs
+    // Object.defineProperty on each closure created per request.
+    const bundle = readFileSync(join(work, "dist/worker.js"), "utf8");
+    expect(/"name",\{value:/.test(bundle), "the bundle renames functions (keep_names)").toBe(false);
+    expect(bundle).toContain("x-csrf-token");
   });
 });
 

@@ -1,0 +1,454 @@
+#!/usr/bin/env node
+// `npm run bench:instructions`: how many instructions workerd executes per request, counted
+// by valgrind's callgrind, for the bare pass-through, the reference proxy and the router's
+// scenarios, all in one workerd process, the deployed bundle. CPU time on a shared 2-core
+// machine moves by a third between runs; an instruction count moves by about 1 %: the
+// figure to judge a change of a few microseconds by (A/B: run it on both trees).
+//
+//   node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests]
+//                               [--warmup requests] [--rounds N] [--base REF] [--top N]
+//                               [--json file] [--out dir]
+//
+// --base REF adds the router of a git revision (`git archive`, both built as wrangler.toml
+// minifies): one run says what a change buys, in instructions.
+//
+// Counted: every instruction of the workerd process in user space (V8, workerd, KJ, the
+// allocator), not the kernel's. Not counted: V8's optimizing compilers (tier-up work, done
+// once), shown apart. V8 runs single-threaded (compilation and GC on the measured thread,
+// so nothing escapes the count), with lower tier-up thresholds: under valgrind (about 50×
+// slower) the warm-up then reaches the optimized code a long run would. --out keeps
+// callgrind's files (callgrind_annotate); commit none. Needs valgrind (Debian: valgrind).
+import { execFileSync, spawn } from "node:child_process";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { buildRouterFrom, ROOT } from "./bundles.mjs";
+import { CATEGORIES } from "./cpu-categories.mjs";
+import { runSlice } from "./load.mjs";
+import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
+import { chosenScenarios, startBenchServices } from "./services.mjs";
+
+const USAGE =
+  "Usage: node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests] [--warmup requests] [--rounds N] [--base REF] [--top N] [--json file] [--out dir]";
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "all" },
+    requests: { type: "string", short: "n", default: "1000" },
+    warmup: { type: "string", default: "2500" },
+    rounds: { type: "string", default: "3" },
+    base: { type: "string" },
+    top: { type: "string", default: "15" },
+    json: { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const chosen = chosenScenarios(args.scenario) ?? [];
+const N = Number(args.requests);
+const WARMUP = Number(args.warmup);
+const ROUNDS = Number(args.rounds);
+const TOP = Number(args.top);
+if (
+  chosen.length === 0 ||
+  ![N, ROUNDS, TOP].every((x) => Number.isInteger(x) && x > 0) ||
+  !(Number.isInteger(WARMUP) && WARMUP >= 0)
+) {
+  console.error(USAGE);
+  process.exit(2);
+}
+const WORKERD = join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+// Compilation and GC on the measured thread; tier-up within a warm-up valgrind can afford.
+const V8_FLAGS = [
+  "--single-threaded",
+  "--invocation-count-for-maglev=40",
+  "--invocation-count-for-turbofan=300",
+  "--minimum-invocations-after-ic-update=50",
+];
+/** V8's optimizing compilers: tier-up work, done once, counted apart. */
+const COMPILERS =
+  /v8::internal::(compiler|maglev|turboshaft|baseline)::|Turboshaft|Maglev|v8::internal::Compiler::|OptimizedCompilationJob/;
+const log = (/** @type {string} */ m) => console.error(`[instructions] ${m}`);
+
+function checkValgrind() {
+  try {
+    execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+    execFileSync("callgrind_control", ["--version"], { stdio: "ignore" });
+  } catch {
+    console.error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind).");
+    process.exit(2);
+  }
+}
+
+/** A free loopback port (workerd's config names its sockets' addresses). */
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * workerd's configuration: one service and socket per Worker, text bindings, loopback
+ * subrequests allowed (the backend and the store are on 127.0.0.1).
+ * @param {Array<{ id: string, file: string, port: number, bindings: Record<string, string> }>} workers
+ */
+function workerdConfig(workers) {
+  const ident = (/** @type {string} */ id) => `w${id.replace(/[^A-Za-z0-9]/g, "")}`;
+  const str = JSON.stringify;
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  v8Flags = ${str(V8_FLAGS)},
+  services = [
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+${workers.map((w) => `    (name = ${str(w.id)}, worker = .${ident(w.id)})`).join(",\n")}
+  ],
+  sockets = [
+${workers.map((w) => `    (name = ${str(w.id)}, address = "127.0.0.1:${w.port}", http = (), service = ${str(w.id)})`).join(",\n")}
+  ]
+);
+${workers
+  .map(
+    (w) => `const ${ident(w.id)} :Workerd.Worker = (
+  modules = [(name = "worker.mjs", esModule = embed ${str(w.file)})],
+  compatibilityDate = "2026-04-26",
+  globalOutbound = "internet",
+  bindings = [${Object.entries(w.bindings)
+    .map(([name, value]) => `(name = ${str(name)}, text = ${str(value)})`)
+    .join(", ")}]
+);`,
+  )
+  .join("\n")}
+`;
+}
+
+/**
+ * Self cost per function of one callgrind dump (`fn=` blocks; the line after `calls=` is
+ * the callee's inclusive cost, not the caller's own). Names are compressed: `(id) name`
+ * once, `(id)` after.
+ * @returns {Map<string, number>}
+ */
+function selfCosts(/** @type {string} */ text) {
+  /** @type {Map<string, string>} */
+  const names = new Map();
+  /** @type {Map<string, number>} */
+  const self = new Map();
+  let fn;
+  let afterCall = false;
+  const named = (/** @type {string} */ spec) => {
+    const m = /^\((\d+)\)(?: (.*))?$/.exec(spec);
+    if (!m) return spec;
+    if (m[2] !== undefined) names.set(m[1], m[2]);
+    return names.get(m[1]) ?? m[1];
+  };
+  for (const line of text.split("\n")) {
+    if (line.startsWith("fn=")) {
+      fn = named(line.slice(3));
+      afterCall = false;
+    } else if (line.startsWith("cfn=")) named(line.slice(4));
+    else if (line.startsWith("calls=")) afterCall = true;
+    else if (/^[0-9+*-]/.test(line) && fn !== undefined) {
+      if (afterCall) afterCall = false;
+      else {
+        const cost = Number(line.split(" ")[1] ?? 0);
+        if (cost > 0) self.set(fn, (self.get(fn) ?? 0) + cost);
+      }
+    }
+  }
+  return self;
+}
+
+/** A C++ function's name without its parameter list, at most 140 characters. */
+function shortName(/** @type {string} */ sym) {
+  return sym.replaceAll("(anonymous namespace)", "{anon}").replace(/\(.*$/, "").slice(0, 140);
+}
+
+/**
+ * The router bundles to measure: the deployed one, or with --base the working tree's and the
+ * revision's, both built alike.
+ * @returns {Promise<Array<{ tag: string, label: string, file: string }>>}
+ */
+async function routerBuilds(/** @type {string} */ dir, /** @type {string} */ deployed) {
+  if (args.base === undefined) {
+    copyFileSync(deployed, join(dir, "router.mjs"));
+    return [{ tag: "", label: "", file: "router.mjs" }];
+  }
+  const commit = execFileSync("git", ["rev-parse", "--short", args.base], {
+    cwd: ROOT,
+    encoding: "utf8",
+  }).trim();
+  // Under node_modules/.cache: the revision's sources resolve their dependencies from ours.
+  mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
+  const baseRoot = mkdtempSync(join(ROOT, "node_modules/.cache/bench-instructions-"));
+  cleanups.push(() => rmSync(baseRoot, { recursive: true, force: true }));
+  execFileSync("sh", ["-c", `git archive ${commit} src xs-app.json | tar -x -C "${baseRoot}"`], {
+    cwd: ROOT,
+  });
+  await Promise.all([
+    buildRouterFrom(ROOT, join(dir, "router.mjs")),
+    buildRouterFrom(baseRoot, join(dir, "router-base.mjs")),
+  ]);
+  return [
+    { tag: "", label: " (working tree)", file: "router.mjs" },
+    { tag: "-base", label: ` (${commit})`, file: "router-base.mjs" },
+  ];
+}
+
+/** @type {Array<() => Promise<unknown> | unknown>} */
+const cleanups = [];
+async function cleanupAll() {
+  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
+}
+process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+
+async function main() {
+  checkValgrind();
+  const { bundles, backendUrl, redis, secret, sessions } = await startBenchServices(cleanups);
+  // Valgrind slows workerd some 50-fold: store calls get a minute before they count as
+  // failed, and first-tier copies are trusted for the whole run (no revalidation reads
+  // among the counted requests: the first-tier scenarios' premise).
+  const store = {
+    backendUrl,
+    secret,
+    storeUrl: redis.restUrl,
+    token: redis.token,
+    session: { defaultRetryTimeout: 60_000, revalidateAfter: 3_600_000 },
+  };
+
+  const dir = args.out ? resolve(args.out) : mkdtempSync(join(tmpdir(), "approuter-edge-instructions-"));
+  if (args.out) mkdirSync(dir, { recursive: true });
+  else cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(ROOT, "bench/passthrough-worker.js"), join(dir, "floor.mjs"));
+  copyFileSync(join(ROOT, "bench/proxy-floor-worker.js"), join(dir, "reference.mjs"));
+  const routers = await routerBuilds(dir, bundles.router);
+  const workers = [
+    { id: "floor", file: "floor.mjs", bindings: { BACKEND_URL: backendUrl } },
+    {
+      id: "reference",
+      file: "reference.mjs",
+      bindings: { BACKEND_URL: backendUrl, HEAD_TIMEOUT_MS: "30000" },
+    },
+    ...routers.flatMap(({ tag, file }) => [
+      { id: `router${tag}`, file, bindings: routerBindings(store) },
+      ...(chosen.includes("logged-in")
+        ? [{ id: `router-logged-in${tag}`, file, bindings: loggedInBindings(store) }]
+        : []),
+    ]),
+  ];
+  const withPorts = [];
+  for (const w of workers) withPorts.push({ ...w, port: await freePort() });
+  writeFileSync(join(dir, "config.capnp"), workerdConfig(withPorts));
+  const url = (/** @type {string} */ id) => `http://127.0.0.1:${withPorts.find((w) => w.id === id)?.port}`;
+
+  log("workerd under callgrind (about 50× slower): starting");
+  const valgrind = spawn(
+    "valgrind",
+    [
+      "--tool=callgrind",
+      "--smc-check=all-non-file", // V8 writes the code it runs
+      "--dump-instr=no",
+      `--callgrind-out-file=${join(dir, "callgrind.out.%p")}`,
+      WORKERD,
+      "serve",
+      join(dir, "config.capnp"),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  valgrind.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const exited = new Promise((resolveExit) => valgrind.once("exit", resolveExit));
+  cleanups.push(async () => {
+    valgrind.kill("SIGTERM");
+    await exited;
+  });
+  for (let waited = 0; ; waited += 500) {
+    if (valgrind.exitCode !== null) throw new Error(`workerd under valgrind exited:\n${stderr}`);
+    const up = await fetch(`${url("floor")}/`).then(
+      (res) => res.arrayBuffer().then(() => true),
+      () => false,
+    );
+    if (up) break;
+    if (waited > 300_000) throw new Error(`workerd did not answer within 5 minutes:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  for (const { tag } of routers) {
+    if (chosen.includes("first-tier")) await preloadSessions(url(`router${tag}`), sessions);
+    if (chosen.includes("logged-in")) await preloadSessions(url(`router-logged-in${tag}`), sessions);
+  }
+
+  const columns = [
+    { id: "floor", name: "pass-through", url: url("floor") },
+    { id: "reference", name: "reference proxy", url: url("reference") },
+    ...chosen.flatMap((scenario) =>
+      routers.map(({ tag, label }) => ({
+        id: `${scenario}${tag}`,
+        name: `router ${scenario}${label}`,
+        url: url(scenario === "logged-in" ? `router-logged-in${tag}` : `router${tag}`),
+        ...(scenario === "anonymous" ? {} : { sessions, fetchToken: true }),
+      })),
+    ),
+  ];
+  const load = (/** @type {(typeof columns)[number]} */ column, /** @type {number} */ amount) =>
+    runSlice({
+      url: column.url,
+      connections: 2,
+      duration: 0,
+      amount,
+      ...("sessions" in column ? { sessions: column.sessions, fetchToken: column.fetchToken } : {}),
+    });
+  for (const column of columns) {
+    log(`${column.name}: ${WARMUP} requests of warm-up`);
+    if (WARMUP > 0) await load(column, WARMUP);
+  }
+
+  const control = (/** @type {string[]} */ ...a) =>
+    execFileSync("callgrind_control", [...a, String(valgrind.pid)], { stdio: "ignore" });
+  /** @type {Map<string, Array<{ perRequest: number, compilers: number, self: Map<string, number> }>>} */
+  const measured = new Map(columns.map((c) => [c.id, []]));
+  const seen = new Set(readdirSync(dir));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const column of columns) {
+      control("--zero");
+      const run = await load(column, N);
+      control("--dump");
+      if (run.raw.non2xx > 0 || run.raw.errors > 0 || run.wrongSession > 0)
+        throw new Error(`${column.name}: ${run.raw.non2xx} non-2xx, ${run.wrongSession} not served`);
+      const fresh = readdirSync(dir).filter((f) => f.startsWith("callgrind.out.") && !seen.has(f));
+      if (fresh.length !== 1) throw new Error(`expected one new callgrind dump, found ${fresh.length}`);
+      seen.add(fresh[0]);
+      const self = selfCosts(readFileSync(join(dir, fresh[0]), "utf8"));
+      let total = 0;
+      let compilers = 0;
+      for (const [sym, cost] of self) {
+        if (COMPILERS.test(sym)) compilers += cost;
+        else total += cost;
+      }
+      for (const sym of [...self.keys()]) if (COMPILERS.test(sym)) self.delete(sym);
+      measured.get(column.id)?.push({ perRequest: total / run.sent, compilers: compilers / run.sent, self });
+      log(
+        `${column.name}, round ${round + 1}: ${(total / run.sent / 1000).toFixed(1)}k instructions/request`,
+      );
+    }
+  }
+  report(columns, measured);
+}
+
+/**
+ * @param {Array<{ id: string, name: string }>} columns
+ * @param {Map<string, Array<{ perRequest: number, compilers: number, self: Map<string, number> }>>} measured
+ */
+function report(columns, measured) {
+  const median = (/** @type {number[]} */ xs) =>
+    [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const k = (/** @type {number} */ x) => `${(x / 1000).toFixed(1)}k`;
+  const rows = columns.map((c) => {
+    const runs = measured.get(c.id) ?? [];
+    // The round of median count stands for the column (its split and symbols).
+    const per = runs.map((r) => r.perRequest);
+    const mid = runs.find((r) => r.perRequest === median(per)) ?? runs[0];
+    return {
+      ...c,
+      perRequest: median(per),
+      rounds: per,
+      compilers: median(runs.map((r) => r.compilers)),
+      mid,
+    };
+  });
+  const floor = rows[0];
+  const reference = rows[1];
+  console.log(
+    `\nworkerd instructions per request (callgrind, user space, without V8's compilers; median of ${ROUNDS} rounds of ${N} requests, 2 connections, after ${WARMUP} of warm-up):\n`,
+  );
+  console.log(
+    "| Worker | instructions/request | rounds | ratio to pass-through | above pass-through | above reference |",
+  );
+  console.log("|---|---:|---|---:|---:|---:|");
+  for (const r of rows) {
+    const above = (/** @type {typeof r} */ base) =>
+      `${r.perRequest >= base.perRequest ? "+" : ""}${k(r.perRequest - base.perRequest)}`;
+    console.log(
+      `| ${r.name} | ${k(r.perRequest)} | ${r.rounds.map(k).join(" / ")} | ${(r.perRequest / floor.perRequest).toFixed(2)} | ${above(floor)} | ${above(reference)} |`,
+    );
+  }
+  for (const r of rows) {
+    const base = rows.find((b) => b.id === `${r.id}-base`);
+    if (!base) continue;
+    // Paired by round: the two ran one after the other in the same process.
+    const diffs = r.rounds.map((x, i) => x - (base.rounds[i] ?? Number.NaN));
+    console.log(
+      `\n${r.name} − ${base.name}: ${k(r.perRequest - base.perRequest)} instructions/request (${((r.perRequest / base.perRequest - 1) * 100).toFixed(1)} %; by round ${diffs.map(k).join(" / ")})`,
+    );
+  }
+  const routers = rows.slice(2);
+  const perCategory = (/** @type {Map<string, number>} */ self, /** @type {number} */ requests) => {
+    const by = new Map(CATEGORIES.map(([name]) => [name, 0]));
+    for (const [sym, cost] of self) {
+      const found = CATEGORIES.find(([, test]) => test("", sym));
+      const name = found ? found[0] : "libc, other";
+      by.set(name, (by.get(name) ?? 0) + cost / requests);
+    }
+    return by;
+  };
+  const splits = rows.map((r) => perCategory(r.mid?.self ?? new Map(), N));
+  console.log(`\nBy what spends them (instructions/request, the median round):\n`);
+  console.log(
+    `| spent in | ${rows.map((r) => r.name).join(" | ")} | ${routers.map((r) => `${r.name} − reference`).join(" | ")} |`,
+  );
+  console.log(`|---|${rows.map(() => "---:").join("|")}|${routers.map(() => "---:").join("|")}|`);
+  for (const [name] of CATEGORIES) {
+    if (name.startsWith("kernel")) continue; // callgrind sees user space only
+    const cells = splits.map((s) => s.get(name) ?? 0);
+    const deltas = routers.map((_, i) => (cells[i + 2] ?? 0) - (cells[1] ?? 0));
+    console.log(
+      `| ${name} | ${cells.map(k).join(" | ")} | ${deltas.map((d) => `${d >= 0 ? "+" : ""}${k(d)}`).join(" | ")} |`,
+    );
+  }
+  console.log(
+    `| (V8's compilers, not counted above) | ${rows.map((r) => k(r.compilers)).join(" | ")} | ${routers.map(() => "").join(" | ")} |`,
+  );
+  for (const router of routers) {
+    const refSelf = reference.mid?.self ?? new Map();
+    const grown = [...(router.mid?.self ?? new Map())]
+      .map(([sym, cost]) => ({ sym, delta: (cost - (refSelf.get(sym) ?? 0)) / N }))
+      .sort((a, b) => b.delta - a.delta)
+      .slice(0, TOP);
+    console.log(`\nGrew most from the reference proxy to ${router.name} (instructions/request, own cost):\n`);
+    console.log("| + instructions | function |\n|---:|---|");
+    for (const { sym, delta } of grown)
+      console.log(`| ${Math.round(delta)} | ${shortName(sym).replaceAll("|", "\\|")} |`);
+  }
+  if (args.json) {
+    const json = rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      perRequest: r.perRequest,
+      rounds: r.rounds,
+      compilers: r.compilers,
+    }));
+    writeFileSync(args.json, `${JSON.stringify({ requests: N, warmup: WARMUP, columns: json }, null, 2)}\n`);
+  }
+}
+
+main()
+  .catch((error) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exitCode = 1;
+  })
+  .finally(cleanupAll);
