@@ -19,7 +19,7 @@ import { forbidTransform } from "./http/no-compression.js";
 import { errorHookAnswer, installRequestHooks, type RouterHooks } from "./handlers/hooks.js";
 import { guardLikeRoute } from "./handlers/route-guard.js";
 import { infoEndpoints, pick } from "./handlers/whitelist-service.js";
-import type { Logger } from "./log.js";
+import { errorFields, type Logger } from "./log.js";
 import type { SessionManager } from "./session/manager.js";
 import { sessionMiddleware, type SessionEnv } from "./session/middleware.js";
 
@@ -80,7 +80,7 @@ export function createApp({
   const hookedErrors = new WeakSet<object>();
   app.onError(async (error, c) => {
     // A bug, not an expected failure: log its kind only (messages may carry request data).
-    log("request.error", { name: error.name, method: c.req.method });
+    log("request.error", { ...errorFields(error), method: c.req.method });
     hookedErrors.add(c); // the error hooks see it here, with the error, not again as a page
     return (
       (await errorHookAnswer(hooks, { status: 500, code: "INTERNAL_ERROR", error }, c)) ??

@@ -16,3 +16,20 @@ export const consoleLogger: Logger = (event, fields) => {
   else if (level === "warn") console.warn(line);
   else console.log(line);
 };
+
+/** A code as libraries give their errors one (jose's `ERR_JWT_EXPIRED`, oauth4webapi's `OAUTH_…`). */
+const STABLE_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+
+/**
+ * What is logged of an unexpected error: its name and, when it carries one, its stable
+ * code; never its message (it may hold request data). Bundled without function names
+ * (wrangler.toml `keep_names = false`), a library error's name, taken from its class, is
+ * minified: its code still says what failed.
+ */
+export function errorFields(error: unknown): { name: string; code?: string } {
+  if (!(error instanceof Error)) return { name: "unknown" };
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && STABLE_CODE.test(code)
+    ? { name: error.name, code }
+    : { name: error.name };
+}

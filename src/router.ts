@@ -21,7 +21,7 @@ import type { Env } from "./env.js";
 import type { RouterHooks } from "./handlers/hooks.js";
 import { configurationInvalidPage } from "./http/pages.js";
 import { buildIsolate, type IsolateDeps, type IsolateState } from "./isolate.js";
-import { consoleLogger, type Logger } from "./log.js";
+import { consoleLogger, errorFields, type Logger } from "./log.js";
 import type { CustomStoreModule } from "./stores/custom.js";
 import * as noCustomStore from "./stores/no-custom-store.js";
 
@@ -75,7 +75,7 @@ export function createRouterWith(options: RouterOptions, overrides: TestIsolateO
         ...overrides,
       })
         .catch((error: unknown): IsolateState => {
-          log("config.error", { name: error instanceof Error ? error.name : "unknown" });
+          log("config.error", errorFields(error));
           return { kind: "broken", problems: ["start-up failed"] };
         })
         .then((built) => {

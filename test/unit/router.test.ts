@@ -24,7 +24,10 @@ const xsApp = {
 };
 
 /** The router with `hooks`, a recording backend and an authenticator that lets through only requests with `x-user`. */
-async function routerWith(hooks: RouterHooks) {
+async function routerWith(
+  hooks: RouterHooks,
+  log: (event: string, fields?: Record<string, unknown>) => void = () => {},
+) {
   const upstream: string[] = [];
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
@@ -43,7 +46,7 @@ async function routerWith(hooks: RouterHooks) {
     customStore: noCustomStore,
     fetch,
     now: Date.now,
-    log: () => {},
+    log,
     authenticate,
     hooks,
   });
@@ -127,6 +130,32 @@ describe("createRouter hooks", () => {
     expect(missing.headers.get("x-approuter-error")).toBeNull();
     expect((await t.request("/open/throw")).status).toBe(500);
     expect(failures).toEqual(["404 ROUTE_NOT_FOUND", "500 INTERNAL_ERROR"]);
+  });
+
+  it("logs an unexpected error's name and stable code, never its message", async () => {
+    const lines: Array<{ event: string; fields?: Record<string, unknown> }> = [];
+    const t = await routerWith(
+      {
+        beforeRequestHandler: [
+          async (c, next) => {
+            if (c.req.path === "/open/jose")
+              throw Object.assign(new Error("token abc.def.ghi expired"), { code: "ERR_JWT_EXPIRED" });
+            if (c.req.path === "/open/odd")
+              throw Object.assign(new TypeError("secret=s3cr3t"), { code: "not a code: s3cr3t" });
+            await next();
+          },
+        ],
+      },
+      (event, fields) => lines.push({ event, ...(fields ? { fields } : {}) }),
+    );
+    expect((await t.request("/open/jose")).status).toBe(500);
+    expect((await t.request("/open/odd")).status).toBe(500);
+    const errors = lines.filter((l) => l.event === "request.error").map((l) => l.fields);
+    expect(errors).toEqual([
+      { name: "Error", code: "ERR_JWT_EXPIRED", method: "GET" },
+      { name: "TypeError", method: "GET" },
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/abc\.def|s3cr3t|expired/);
   });
 
   it("a throwing error hook leaves the router's own page", async () => {
