@@ -2,9 +2,9 @@
 // deployed (`wrangler deploy --dry-run --outdir`: wrangler.toml's minify and alias), the
 // bench codec and router-CPU Workers, and a Node ESM bundle of the project's codec, key
 // ring and first tier (esbuild).
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { build } from "esbuild";
-import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
@@ -102,6 +102,19 @@ export async function buildBundles() {
     nodeLib,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A git revision's sources (`src`, `xs-app.json`) extracted into `dir` (made if need be),
+ * which should lie under node_modules/.cache: they resolve their dependencies from the
+ * working tree's node_modules. Returns the revision's short hash.
+ * @param {string} ref @param {string} dir
+ */
+export function extractRevision(ref, dir) {
+  const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT, encoding: "utf8" }).trim();
+  mkdirSync(dir, { recursive: true });
+  execFileSync("sh", ["-c", `git archive ${commit} src xs-app.json | tar -x -C "${dir}"`], { cwd: ROOT });
+  return commit;
 }
 
 /**

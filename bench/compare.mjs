@@ -1,18 +1,4 @@
 #!/usr/bin/env node
-// `npm run bench:compare`: the router of the working tree against the router of a git
-// revision and the bare pass-through Worker, in one workerd, interleaved: what one change
-// buys, measured as the bench measures (throughput ÷ floor, workerd process CPU per
-// request from /proc), for anonymous requests and sessions from the first tier.
-//
-//   node bench/compare.mjs [--base REF] [--rounds N] [-d seconds per slice] [-c connections] [--isolate]
-//
-// REF (default HEAD) is extracted with `git archive` under node_modules/.cache and built
-// like the working tree (esbuild, minified as wrangler.toml deploys). Every scenario runs
-// once per round, in an order rotated each round; the table gives the median of the
-// per-round figures and their range. First, and alone with --isolate (about a minute), the
-// cost in the isolate without network (bench/router-cpu-worker.ts) as workerd's on-CPU time:
-// the steadiest measure on a shared machine. Needs redis-server.
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +7,14 @@ import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
 import { freePort } from "../scripts/lib/free-port.mjs";
 import { startLocalRedis } from "../scripts/local-redis.mjs";
-import { buildNodeLib, buildRouterCpuFrom, buildRouterFrom, directSocketWorker, ROOT } from "./bundles.mjs";
+import {
+  buildNodeLib,
+  buildRouterCpuFrom,
+  buildRouterFrom,
+  directSocketWorker,
+  extractRevision,
+  ROOT,
+} from "./bundles.mjs";
 import { forkReady, killAllNow, stopChild } from "./children.mjs";
 import { heapOf } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
@@ -76,19 +69,13 @@ const median = (values) => {
 async function main() {
   // workerd gets a CPU of its own, as in bench/run.mjs (children inherit the rest).
   const pinned = pinLoadGenerator();
-  const commit = execFileSync("git", ["rev-parse", "--short", args.base], {
-    cwd: ROOT,
-    encoding: "utf8",
-  }).trim();
   mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
   const dir = mkdtempSync(join(ROOT, "node_modules/.cache/bench-compare-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const baseRoot = join(dir, "base");
-  mkdirSync(join(baseRoot, "bench"), { recursive: true }); // router-cpu-worker.ts resolves from there
   // The base revision's sources; dependencies resolve from the working tree's node_modules.
-  execFileSync("sh", ["-c", `git archive ${commit} src xs-app.json | tar -x -C "${baseRoot}"`], {
-    cwd: ROOT,
-  });
+  const commit = extractRevision(args.base, baseRoot);
+  mkdirSync(join(baseRoot, "bench"), { recursive: true }); // router-cpu-worker.ts resolves from there
   const nodeLib = join(dir, "node-lib.mjs");
   const [, , , , , reference, redis, backend] = await Promise.all([
     buildRouterFrom(baseRoot, join(dir, "base.mjs")),

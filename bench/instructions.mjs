@@ -32,7 +32,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { buildRouterFrom, ROOT } from "./bundles.mjs";
+import { buildRouterFrom, extractRevision, ROOT } from "./bundles.mjs";
 import { CATEGORIES } from "./cpu-categories.mjs";
 import { runSlice } from "./load.mjs";
 import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
@@ -190,17 +190,11 @@ async function routerBuilds(/** @type {string} */ dir, /** @type {string} */ dep
     copyFileSync(deployed, join(dir, "router.mjs"));
     return [{ tag: "", label: "", file: "router.mjs" }];
   }
-  const commit = execFileSync("git", ["rev-parse", "--short", args.base], {
-    cwd: ROOT,
-    encoding: "utf8",
-  }).trim();
   // Under node_modules/.cache: the revision's sources resolve their dependencies from ours.
   mkdirSync(join(ROOT, "node_modules/.cache"), { recursive: true });
   const baseRoot = mkdtempSync(join(ROOT, "node_modules/.cache/bench-instructions-"));
   cleanups.push(() => rmSync(baseRoot, { recursive: true, force: true }));
-  execFileSync("sh", ["-c", `git archive ${commit} src xs-app.json | tar -x -C "${baseRoot}"`], {
-    cwd: ROOT,
-  });
+  const commit = extractRevision(args.base, baseRoot);
   await Promise.all([
     buildRouterFrom(ROOT, join(dir, "router.mjs")),
     buildRouterFrom(baseRoot, join(dir, "router-base.mjs")),
