@@ -2,7 +2,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
 import { freePort } from "../scripts/lib/free-port.mjs";
@@ -21,29 +20,22 @@ import { runSlice } from "./load.mjs";
 import { cpuMs, cpuNs, pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
 const USAGE =
   "Usage: node bench/compare.mjs [--base REF] [--rounds N] [-d seconds] [-c connections] [--isolate]";
-const { values: args } = parseArgs({
-  options: {
-    base: { type: "string", default: "HEAD" },
-    rounds: { type: "string", default: "6" },
-    duration: { type: "string", short: "d", default: "2" },
-    connections: { type: "string", short: "c", default: "20" },
-    isolate: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h" },
-  },
+const args = benchArgs(USAGE, {
+  base: { type: "string", default: "HEAD" },
+  rounds: { type: "string", default: "6" },
+  duration: { type: "string", short: "d", default: "2" },
+  connections: { type: "string", short: "c", default: "20" },
+  isolate: { type: "boolean", default: false },
 });
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const ROUNDS = Number(args.rounds);
 const SLICE = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 if (!(ROUNDS > 0 && SLICE > 0 && CONNECTIONS > 0)) {
-  console.error(USAGE);
-  process.exit(2);
+  usageError(USAGE);
 }
 const POOL = 100;
 const log = (/** @type {string} */ m) => console.error(`[compare] ${m}`);

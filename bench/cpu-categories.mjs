@@ -44,3 +44,18 @@ export const CATEGORIES = [
   ["KJ: strings, arrays, other", (_, sym) => sym.startsWith("kj::")],
   ["libc, other", () => true],
 ];
+
+/**
+ * Cost summed per category, every category present (0 when nothing fell in it).
+ * @param {Iterable<{ dso: string, sym: string, cost: number }>} items
+ * @returns {Map<string, number>}
+ */
+export function sumByCategory(items) {
+  const sums = new Map(CATEGORIES.map(([name]) => [name, 0]));
+  for (const { dso, sym, cost } of items) {
+    // The last category takes whatever the others did not.
+    const name = /** @type {[string, unknown]} */ (CATEGORIES.find(([, test]) => test(dso, sym)))[0];
+    sums.set(name, /** @type {number} */ (sums.get(name)) + cost);
+  }
+  return sums;
+}

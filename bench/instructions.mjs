@@ -28,35 +28,28 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { freePort } from "../scripts/lib/free-port.mjs";
 import { buildRouterFrom, extractRevision, ROOT } from "./bundles.mjs";
-import { CATEGORIES } from "./cpu-categories.mjs";
+import { CATEGORIES, sumByCategory } from "./cpu-categories.mjs";
 import { runSlice } from "./load.mjs";
 import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
 import { chosenScenarios, startBenchServices } from "./services.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
 const USAGE =
   "Usage: node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests] [--warmup requests] [--rounds N] [--base REF] [--top N] [--json file] [--out dir]";
-const { values: args } = parseArgs({
-  options: {
-    scenario: { type: "string", default: "all" },
-    requests: { type: "string", short: "n", default: "1000" },
-    warmup: { type: "string", default: "2500" },
-    rounds: { type: "string", default: "3" },
-    base: { type: "string" },
-    top: { type: "string", default: "15" },
-    json: { type: "string" },
-    out: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
+const args = benchArgs(USAGE, {
+  scenario: { type: "string", default: "all" },
+  requests: { type: "string", short: "n", default: "1000" },
+  warmup: { type: "string", default: "2500" },
+  rounds: { type: "string", default: "3" },
+  base: { type: "string" },
+  top: { type: "string", default: "15" },
+  json: { type: "string" },
+  out: { type: "string" },
 });
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const chosen = chosenScenarios(args.scenario) ?? [];
 const N = Number(args.requests);
 const WARMUP = Number(args.warmup);
@@ -67,8 +60,7 @@ if (
   ![N, ROUNDS, TOP].every((x) => Number.isInteger(x) && x > 0) ||
   !(Number.isInteger(WARMUP) && WARMUP >= 0)
 ) {
-  console.error(USAGE);
-  process.exit(2);
+  usageError(USAGE);
 }
 const WORKERD = join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 // Compilation and GC on the measured thread; tier-up within a warm-up valgrind can afford.
@@ -91,18 +83,6 @@ function checkValgrind() {
     console.error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind).");
     process.exit(2);
   }
-}
-
-/** A free loopback port (workerd's config names its sockets' addresses). */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = /** @type {import("node:net").AddressInfo} */ (server.address());
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 /**
@@ -330,11 +310,13 @@ async function main() {
       const self = selfCosts(readFileSync(join(dir, fresh[0]), "utf8"));
       let total = 0;
       let compilers = 0;
+      // The compilers' share counted apart and left out of the split and the symbols.
       for (const [sym, cost] of self) {
-        if (COMPILERS.test(sym)) compilers += cost;
-        else total += cost;
+        if (COMPILERS.test(sym)) {
+          compilers += cost;
+          self.delete(sym); // deleting the current entry keeps a Map's iteration going
+        } else total += cost;
       }
-      for (const sym of [...self.keys()]) if (COMPILERS.test(sym)) self.delete(sym);
       measured.get(column.id)?.push({ perRequest: total / run.sent, compilers: compilers / run.sent, self });
       log(
         `${column.name}, round ${round + 1}: ${(total / run.sent / 1000).toFixed(1)}k instructions/request`,
@@ -391,16 +373,9 @@ function report(columns, measured) {
     );
   }
   const routers = rows.slice(2);
-  const perCategory = (/** @type {Map<string, number>} */ self, /** @type {number} */ requests) => {
-    const by = new Map(CATEGORIES.map(([name]) => [name, 0]));
-    for (const [sym, cost] of self) {
-      const found = CATEGORIES.find(([, test]) => test("", sym));
-      const name = found ? found[0] : "libc, other";
-      by.set(name, (by.get(name) ?? 0) + cost / requests);
-    }
-    return by;
-  };
-  const splits = rows.map((r) => perCategory(r.mid?.self ?? new Map(), N));
+  const splits = rows.map((r) =>
+    sumByCategory([...(r.mid?.self ?? [])].map(([sym, cost]) => ({ dso: "", sym, cost: cost / N }))),
+  );
   console.log(`\nBy what spends them (instructions/request, the median round):\n`);
   console.log(
     `| spent in | ${rows.map((r) => r.name).join(" | ")} | ${routers.map((r) => `${r.name} − reference`).join(" | ")} |`,

@@ -17,41 +17,33 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { Miniflare } from "miniflare";
 import { directSocketWorker, ROOT } from "./bundles.mjs";
-import { CATEGORIES } from "./cpu-categories.mjs";
+import { CATEGORIES, sumByCategory } from "./cpu-categories.mjs";
 import { runSlice } from "./load.mjs";
 import { pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
 import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
 import { chosenScenarios, ROUTER_SCENARIOS, startBenchServices } from "./services.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
 const USAGE =
   "Usage: node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds] [-c connections] [--warmup seconds] [--top N] [--out dir]";
-const { values: args } = parseArgs({
-  options: {
-    scenario: { type: "string", default: "all" },
-    duration: { type: "string", short: "d", default: "5" },
-    connections: { type: "string", short: "c", default: "20" },
-    top: { type: "string", default: "15" },
-    // Long enough for V8 to have compiled the hot code: compilation would count otherwise.
-    warmup: { type: "string", default: "5" },
-    out: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
+const args = benchArgs(USAGE, {
+  scenario: { type: "string", default: "all" },
+  duration: { type: "string", short: "d", default: "5" },
+  connections: { type: "string", short: "c", default: "20" },
+  top: { type: "string", default: "15" },
+  // Long enough for V8 to have compiled the hot code: compilation would count otherwise.
+  warmup: { type: "string", default: "5" },
+  out: { type: "string" },
 });
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const chosen = chosenScenarios(args.scenario) ?? [];
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const TOP = Number(args.top);
 const WARMUP = Number(args.warmup);
 if (chosen.length === 0 || !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0 && WARMUP >= 0)) {
-  console.error(USAGE);
-  process.exit(2);
+  usageError(USAGE);
 }
 const SAMPLE_HZ = 2000;
 const log = (/** @type {string} */ m) => console.error(`[process-profile] ${m}`);
@@ -86,17 +78,6 @@ function readSamples(/** @type {string} */ file) {
     total += samples;
   }
   return { total, rows };
-}
-
-function categorize(/** @type {{ rows: Array<{ dso: string, sym: string, samples: number }> }} */ profile) {
-  /** @type {Map<string, number>} */
-  const byCategory = new Map(CATEGORIES.map(([name]) => [name, 0]));
-  for (const { dso, sym, samples } of profile.rows) {
-    const found = CATEGORIES.find(([, test]) => test(dso, sym));
-    const name = /** @type {[string, unknown]} */ (found)[0];
-    byCategory.set(name, /** @type {number} */ (byCategory.get(name)) + samples);
-  }
-  return byCategory;
 }
 
 /** Checks that perf can sample a process of ours; a clear message otherwise. */
@@ -204,7 +185,7 @@ async function main() {
       id: column.id,
       name: column.name,
       requests: run.sent,
-      byCategory: categorize(profile),
+      byCategory: sumByCategory(profile.rows.map((r) => ({ dso: r.dso, sym: r.sym, cost: r.samples }))),
       profile,
     });
   }

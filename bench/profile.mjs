@@ -14,7 +14,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
 import { freePort } from "../scripts/lib/free-port.mjs";
@@ -25,31 +24,24 @@ import { runSlice } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { loggedInBindings, preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 import { startInProcessBackend } from "./in-process-backend.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
 const USAGE =
   "Usage: node bench/profile.mjs [--scenario first-tier|logged-in|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
-const { values: args } = parseArgs({
-  options: {
-    scenario: { type: "string", default: "all" },
-    duration: { type: "string", short: "d", default: "8" },
-    connections: { type: "string", short: "c", default: "20" },
-    top: { type: "string", default: "25" },
-    out: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
+const args = benchArgs(USAGE, {
+  scenario: { type: "string", default: "all" },
+  duration: { type: "string", short: "d", default: "8" },
+  connections: { type: "string", short: "c", default: "20" },
+  top: { type: "string", default: "25" },
+  out: { type: "string" },
 });
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const SCENARIOS = ["first-tier", "logged-in", "anonymous"];
 const chosen = args.scenario === "all" ? SCENARIOS : [args.scenario];
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const TOP = Number(args.top);
 if (!chosen.every((s) => SCENARIOS.includes(s)) || !(DURATION > 0 && CONNECTIONS > 0 && TOP > 0)) {
-  console.error(USAGE);
-  process.exit(2);
+  usageError(USAGE);
 }
 const POOL = 100;
 const log = (/** @type {string} */ m) => console.error(`[profile] ${m}`);

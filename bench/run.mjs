@@ -16,7 +16,6 @@ import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
@@ -29,30 +28,18 @@ import { runSlice, summarize } from "./load.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { loggedInBindings, routerBindings as benchRouterBindings } from "./seed.mjs";
 import { costTable, evaluateTargets, loadTable, sizeTable } from "./report.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
 const USAGE = "Usage: node bench/run.mjs [--quick] [--no-pin] [--json path] [-c connections] [-d seconds]";
 
 // ---------------------------------------------------------------- options
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      quick: { type: "boolean", default: false },
-      "no-pin": { type: "boolean", default: false },
-      json: { type: "string" },
-      connections: { type: "string", short: "c" },
-      duration: { type: "string", short: "d" },
-      help: { type: "boolean", short: "h" },
-    },
-  }));
-} catch (error) {
-  console.error(`${error instanceof Error ? error.message : error}\n${USAGE}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = benchArgs(USAGE, {
+  quick: { type: "boolean", default: false },
+  "no-pin": { type: "boolean", default: false },
+  json: { type: "string" },
+  connections: { type: "string", short: "c" },
+  duration: { type: "string", short: "d" },
+});
 const positive = (
   /** @type {string | undefined} */ text,
   /** @type {number} */ fallback,
@@ -61,8 +48,7 @@ const positive = (
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) {
-    console.error(`${flag} must be a positive number\n${USAGE}`);
-    process.exit(2);
+    usageError(USAGE, `${flag} must be a positive number`);
   }
   return n;
 };
