@@ -23,6 +23,8 @@ export interface ProxyOptions {
   /** The router's session cookie: never forwarded, never set by a backend. */
   sessionCookieName: string;
   websockets: WebSocketPolicy;
+  /** Whether the runtime aborts an incoming request's signal (src/http/request-signal.ts). */
+  clientAbort: boolean;
 }
 
 /** The route of a request to proxy, after route matching, authentication and the CSRF check. */
@@ -115,6 +117,7 @@ async function forwardWithJar(
     forwardedPath: proxied.forwardedPath || undefined,
     incomingUrl: proxied.url,
     websockets: options.websockets,
+    clientAbort: options.clientAbort,
     authorization: token ? `Bearer ${token}` : undefined,
     dropClientAuthorization: requiresAuth,
     dropHeader: dropCsrfHeader ? CSRF_HEADER : undefined,

@@ -5,6 +5,7 @@ import type { RouterConfig } from "../config/types.js";
 import type { DestinationResolver } from "../destinations/index.js";
 import type { Html5Router } from "../html5/index.js";
 import { errorPage } from "../http/pages.js";
+import { runtimeAbortsRequestSignal } from "../http/request-signal.js";
 import type { Logger } from "../log.js";
 import type { SessionEnv } from "../session/middleware.js";
 import { serveLocalDir } from "../static/local-dir.js";
@@ -74,6 +75,7 @@ function routeServer(options: RouteHandlerOptions) {
       enabled: config.xsApp.websockets.enabled,
       ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
     },
+    clientAbort: runtimeAbortsRequestSignal(),
   });
   /**
    * `dropCsrfHeader`: the request's `x-csrf-token` is the router's (the CSRF step said so).

@@ -49,6 +49,11 @@ export interface UpstreamRequestOptions {
 
 export interface ForwardOptions extends Omit<UpstreamRequestOptions, "signal" | "upgradeWebSocket"> {
   fetch: typeof fetch;
+  /**
+   * `false`: the incoming request's signal is not watched, because the runtime never aborts
+   * it (request-signal.ts). Default: a client that goes away cancels the upstream call.
+   */
+  clientAbort?: boolean;
   /** For `Upgrade: websocket` requests; absent = WebSockets disabled (403), as in SAP by default. */
   websockets?: WebSocketPolicy;
 }
@@ -339,7 +344,7 @@ export async function forward(incoming: Request, opts: ForwardOptions): Promise<
   const controller = new AbortController();
   // Throws only for a target matchRoute never produces (a bug); nothing to clean up yet.
   const { url, init } = upstreamRequestParts(incoming, opts, copy, controller.signal, upgradeWebSocket);
-  const clientSignal = incoming.signal as AbortSignal | undefined;
+  const clientSignal = opts.clientAbort === false ? undefined : (incoming.signal as AbortSignal | undefined);
   if (clientSignal?.aborted) return errorPage(502, "BACKEND_UNREACHABLE"); // gone: do not call upstream
   const wait = new HeadWait(controller, clientSignal);
   let upstream: Response;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import type { Authenticator } from "../../src/auth/types.js";
 import { loadConfig } from "../../src/config/index.js";
+import { runtimeAbortsRequestSignal } from "../../src/http/request-signal.js";
 import type { Env } from "../../src/env.js";
 import worker from "../../src/index.js";
 import { SECRET_A } from "../support/secrets.js";
@@ -279,6 +280,31 @@ describe("routing answers", () => {
     const body = await res.text();
     expect(body).not.toContain("boom");
     expect(body).not.toContain(SECRET_A);
+  });
+});
+
+describe("client signal", () => {
+  it("is not watched where the runtime never aborts it (workerd without enable_request_signal)", async () => {
+    // This workerd runs without the flag (wrangler.toml): a proxied request does not listen
+    // to its signal, so even a signal aborted by hand cancels nothing.
+    expect(runtimeAbortsRequestSignal()).toBe(false);
+    const config = configWithXsuaa(xsApp, "http://backend.test/base");
+    let answer!: (res: Response) => void;
+    const upstream: Request[] = [];
+    const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      upstream.push(new Request(input, init));
+      return new Promise<Response>((resolve) => void (answer = resolve));
+    }) as typeof globalThis.fetch;
+    const app = createApp({ config, manager: memoryManager(), fetch, log: () => {} });
+    const client = new AbortController();
+    const pending = app.request("https://router.test/public/x", { signal: client.signal });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    client.abort();
+    answer(new Response("backend"));
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("backend");
+    expect(upstream[0]!.signal.aborted).toBe(false);
   });
 });
 

@@ -552,6 +552,21 @@ describe("forward", () => {
     expect(upstream.calls[0]!.signal.aborted).toBe(true);
   });
 
+  it("leaves the client's signal alone with clientAbort: false (a runtime that never aborts it)", async () => {
+    const client = new AbortController();
+    let answer!: (res: Response) => void;
+    const upstream = fakeFetch(() => new Promise<Response>((resolve) => void (answer = resolve)));
+    const incoming = new Request("https://router.example/in", { signal: client.signal });
+    const pending = forward(incoming, options({ fetch: upstream.fetch, clientAbort: false }));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    client.abort();
+    answer(new Response("late but wanted"));
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("late but wanted");
+    expect(upstream.calls[0]!.signal.aborted).toBe(false);
+  });
+
   it("does not call upstream for a client that is already gone", async () => {
     const client = new AbortController();
     client.abort();
