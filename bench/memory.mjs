@@ -20,7 +20,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
 import { startLocalRedis } from "../scripts/local-redis.mjs";
@@ -32,18 +31,22 @@ import { rssBytes, workerdPid } from "./process-cpu.mjs";
 import { referenceSession } from "./reference-session.mjs";
 import { seedSessions } from "./seed.mjs";
 import { startInProcessBackend } from "./in-process-backend.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    requests: { type: "string" },
-    sessions: { type: "string" },
-    json: { type: "string" },
-  },
+const USAGE = "Usage: node bench/memory.mjs [--quick] [--requests N] [--sessions N] [--json path]";
+const args = benchArgs(USAGE, {
+  quick: { type: "boolean", default: false },
+  requests: { type: "string" },
+  sessions: { type: "string" },
+  json: { type: "string" },
 });
 const QUICK = args.quick;
 const REQUESTS = Number(args.requests ?? (QUICK ? 20_000 : 200_000));
 const SESSIONS = Number(args.sessions ?? (QUICK ? 2_000 : 10_000));
+if (!Number.isInteger(REQUESTS) || REQUESTS <= 0)
+  usageError(USAGE, `--requests: a positive whole number, not ${args.requests}`);
+if (!Number.isInteger(SESSIONS) || SESSIONS <= 0)
+  usageError(USAGE, `--sessions: a positive whole number, not ${args.sessions}`);
 const JSON_PATH = resolve(args.json ?? join(ROOT, "bench-results/memory.json"));
 const CONNECTIONS = 16;
 const STATUS_TOKEN = "memory-bench-status-token-0123456789";

@@ -9,12 +9,15 @@
 //   node bench/regions.mjs [--quick] [--json path] [--only id,id]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { ROOT } from "./bundles.mjs";
 import { simulate } from "./region-sim.mjs";
+import { benchArgs, usageError } from "./cli.mjs";
 
-const { values: args } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, json: { type: "string" }, only: { type: "string" } },
+const USAGE = "Usage: node bench/regions.mjs [--quick] [--json path] [--only id,id]";
+const args = benchArgs(USAGE, {
+  quick: { type: "boolean", default: false },
+  json: { type: "string" },
+  only: { type: "string" },
 });
 const QUICK = args.quick;
 const JSON_PATH = resolve(args.json ?? join(ROOT, "bench-results/regions.json"));
@@ -96,6 +99,9 @@ const runs = [
 ];
 
 const only = args.only?.split(",");
+const unknown = only?.filter((id) => !runs.some((r) => r.id === id)) ?? [];
+if (unknown.length > 0)
+  usageError(USAGE, `--only: no run named ${unknown.join(", ")} (runs: ${runs.map((r) => r.id).join(", ")})`);
 const results = [];
 for (const run of runs.filter((r) => !only || only.includes(r.id))) {
   log(`${run.id}: ${run.what}`);
