@@ -70,6 +70,8 @@ const V8_FLAGS = [
   "--invocation-count-for-turbofan=300",
   "--minimum-invocations-after-ic-update=50",
 ];
+/** The columns that are not the router (pass-through and references). */
+const REFERENCE_IDS = ["floor", "reference", "reference-token"];
 /** V8's optimizing compilers: tier-up work, done once, counted apart. */
 const COMPILERS =
   /v8::internal::(compiler|maglev|turboshaft|baseline)::|Turboshaft|Maglev|v8::internal::Compiler::|OptimizedCompilationJob/;
@@ -194,7 +196,7 @@ process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
 
 async function main() {
   checkValgrind();
-  const { bundles, backendUrl, redis, secret, sessions } = await startBenchServices(cleanups);
+  const { bundles, backendUrl, redis, secret, sessions, accessToken } = await startBenchServices(cleanups);
   // Valgrind slows workerd some 50-fold: store calls get a minute before they count as
   // failed, and first-tier copies are trusted for the whole run (no revalidation reads
   // among the counted requests: the first-tier scenarios' premise).
@@ -219,6 +221,20 @@ async function main() {
       file: "reference.mjs",
       bindings: { BACKEND_URL: backendUrl, HEAD_TIMEOUT_MS: "30000" },
     },
+    // What forwarding the logged-in user's token costs any proxy: workerd checks and copies it.
+    ...(chosen.includes("logged-in")
+      ? [
+          {
+            id: "reference-token",
+            file: "reference.mjs",
+            bindings: {
+              BACKEND_URL: backendUrl,
+              HEAD_TIMEOUT_MS: "30000",
+              AUTHORIZATION: `Bearer ${accessToken}`,
+            },
+          },
+        ]
+      : []),
     ...routers.flatMap(({ tag, file }) => [
       { id: `router${tag}`, file, bindings: routerBindings(store) },
       ...(chosen.includes("logged-in")
@@ -270,6 +286,9 @@ async function main() {
   const columns = [
     { id: "floor", name: "pass-through", url: url("floor") },
     { id: "reference", name: "reference proxy", url: url("reference") },
+    ...(chosen.includes("logged-in")
+      ? [{ id: "reference-token", name: "reference proxy + token", url: url("reference-token") }]
+      : []),
     ...chosen.flatMap((scenario) =>
       routers.map(({ tag, label }) => ({
         id: `${scenario}${tag}`,
@@ -372,7 +391,14 @@ function report(columns, measured) {
       `\n${r.name} − ${base.name}: ${k(r.perRequest - base.perRequest)} instructions/request (${((r.perRequest / base.perRequest - 1) * 100).toFixed(1)} %; by round ${diffs.map(k).join(" / ")})`,
     );
   }
-  const routers = rows.slice(2);
+  const routers = rows.filter((r) => !REFERENCE_IDS.includes(r.id));
+  const withToken = rows.find((r) => r.id === "reference-token");
+  for (const r of withToken ? routers.filter((row) => row.id.startsWith("logged-in")) : []) {
+    const d = r.perRequest - (withToken?.perRequest ?? 0);
+    console.log(
+      `\n${r.name} − ${withToken?.name}: ${d >= 0 ? "+" : ""}${k(d)} instructions/request (the router's own cost of a logged-in request, the token's transfer set apart)`,
+    );
+  }
   const splits = rows.map((r) =>
     sumByCategory([...(r.mid?.self ?? [])].map(([sym, cost]) => ({ dso: "", sym, cost: cost / N }))),
   );
@@ -384,7 +410,7 @@ function report(columns, measured) {
   for (const [name] of CATEGORIES) {
     if (name.startsWith("kernel")) continue; // callgrind sees user space only
     const cells = splits.map((s) => s.get(name) ?? 0);
-    const deltas = routers.map((_, i) => (cells[i + 2] ?? 0) - (cells[1] ?? 0));
+    const deltas = routers.map((r) => (cells[rows.indexOf(r)] ?? 0) - (cells[1] ?? 0));
     console.log(
       `| ${name} | ${cells.map(k).join(" | ")} | ${deltas.map((d) => `${d >= 0 ? "+" : ""}${k(d)}`).join(" | ")} |`,
     );

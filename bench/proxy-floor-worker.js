@@ -2,12 +2,15 @@
 // top of the bare pass-through, without any router logic. The request's headers are copied
 // (a proxy must drop some and add others), the response is copied (its headers must be
 // changed) and gets one header. With HEAD_TIMEOUT_MS the wait for the backend's response
-// head is bounded too (a timer and an abort signal), as the router's is.
+// head is bounded too (a timer and an abort signal), as the router's is; with AUTHORIZATION
+// the backend also gets that header (a token the size of the router's logged-in user's).
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     headers.delete("host");
+    // AUTHORIZATION: the row that sends a logged-in user's token, as the router's logged-in scenario does.
+    if (env.AUTHORIZATION) headers.set("authorization", env.AUTHORIZATION);
     const init = { method: request.method, headers, redirect: "manual" };
     const target = env.BACKEND_URL + url.pathname + url.search;
     let upstream;

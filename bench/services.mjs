@@ -41,5 +41,6 @@ export async function startBenchServices(cleanups) {
   const direct = new IORedis({ port: redis.redisPort, host: "127.0.0.1", maxRetriesPerRequest: 1 });
   cleanups.push(() => direct.disconnect());
   const sessions = await seedSessions({ lib, keyring, redis: direct, record: session.record, count: 100 });
-  return { bundles, backendUrl: backend.ready.url, redis, secret, sessions };
+  const accessToken = /** @type {string} */ (session.record.data.auth.accessToken);
+  return { bundles, backendUrl: backend.ready.url, redis, secret, sessions, accessToken };
 }

@@ -26,7 +26,7 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
   const json = join(mkdtempSync(join(inject("runTempDir"), "instructions-")), "out.json");
   const { code, stdout, stderr } = await run([
     "--scenario",
-    "anonymous",
+    "logged-in",
     "-n",
     "40",
     "--warmup",
@@ -40,14 +40,17 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
   expect(stdout).toContain(
     "| Worker | instructions/request | rounds | ratio to pass-through | above pass-through | above reference |",
   );
-  expect(stdout).toContain("| spent in | pass-through | reference proxy | router anonymous |");
+  expect(stdout).toContain(
+    "| spent in | pass-through | reference proxy | reference proxy + token | router logged-in |",
+  );
+  expect(stdout).toMatch(/router logged-in − reference proxy \+ token: [+-]\d/);
 
   const result = JSON.parse(readFileSync(json, "utf8"));
   expect(result.requests).toBe(40);
   const byId = Object.fromEntries(
     result.columns.map((c: { id: string; perRequest: number; rounds: number[] }) => [c.id, c]),
   );
-  expect(Object.keys(byId)).toEqual(["floor", "reference", "anonymous"]);
+  expect(Object.keys(byId)).toEqual(["floor", "reference", "reference-token", "logged-in"]);
   for (const column of result.columns) {
     expect(column.rounds).toHaveLength(2);
     // A request through workerd is tens of thousands of instructions at least, and far fewer
@@ -58,7 +61,9 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
     }
   }
   // Each Worker does at least what the one before it does (the pass-through's fetch, then a
-  // proxy's header copies): a dump attributed to the wrong Worker would break the order.
+  // proxy's header copies, then a 2 KB token besides, then the router's session and login
+  // checks): a dump attributed to the wrong Worker would break the order.
   expect(byId.reference.perRequest).toBeGreaterThan(byId.floor.perRequest);
-  expect(byId.anonymous.perRequest).toBeGreaterThan(byId.reference.perRequest);
+  expect(byId["reference-token"].perRequest).toBeGreaterThan(byId.reference.perRequest);
+  expect(byId["logged-in"].perRequest).toBeGreaterThan(byId["reference-token"].perRequest);
 });
