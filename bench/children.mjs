@@ -97,3 +97,17 @@ export function track(child) {
   child.once("exit", () => running.delete(child));
   return child;
 }
+
+/**
+ * What a bench script started, stopped last-first by `cleanupAll`: at the end, and on
+ * Ctrl-C (then exit 130). A step that fails does not keep the others from running.
+ */
+export function cleanupStack() {
+  /** @type {Array<() => Promise<unknown> | unknown>} */
+  const cleanups = [];
+  async function cleanupAll() {
+    for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
+  }
+  process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+  return { cleanups, cleanupAll };
+}

@@ -14,7 +14,7 @@ import {
   extractRevision,
   ROOT,
 } from "./bundles.mjs";
-import { forkReady, killAllNow, stopChild } from "./children.mjs";
+import { cleanupStack, forkReady, killAllNow, stopChild } from "./children.mjs";
 import { heapOf } from "./inspector.mjs";
 import { runSlice } from "./load.mjs";
 import { cpuMs, cpuNs, pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
@@ -41,12 +41,7 @@ const POOL = 100;
 const log = (/** @type {string} */ m) => console.error(`[compare] ${m}`);
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
-/** @type {Array<() => Promise<unknown> | unknown>} */
-const cleanups = [];
-async function cleanupAll() {
-  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
-}
-process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+const { cleanups, cleanupAll } = cleanupStack();
 process.on("exit", killAllNow);
 
 /** @param {number[]} values */

@@ -37,6 +37,7 @@ import { runSlice } from "./load.mjs";
 import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
 import { chosenScenarios, startBenchServices } from "./services.mjs";
 import { benchArgs, usageError } from "./cli.mjs";
+import { cleanupStack } from "./children.mjs";
 
 const USAGE =
   "Usage: node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests] [--warmup requests] [--rounds N] [--base REF] [--top N] [--json file] [--out dir]";
@@ -187,12 +188,7 @@ async function routerBuilds(/** @type {string} */ dir, /** @type {string} */ dep
   ];
 }
 
-/** @type {Array<() => Promise<unknown> | unknown>} */
-const cleanups = [];
-async function cleanupAll() {
-  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
-}
-process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+const { cleanups, cleanupAll } = cleanupStack();
 
 async function main() {
   checkValgrind();

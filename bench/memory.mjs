@@ -32,6 +32,7 @@ import { referenceSession } from "./reference-session.mjs";
 import { seedSessions } from "./seed.mjs";
 import { startInProcessBackend } from "./in-process-backend.mjs";
 import { benchArgs, usageError } from "./cli.mjs";
+import { cleanupStack } from "./children.mjs";
 
 const USAGE = "Usage: node bench/memory.mjs [--quick] [--requests N] [--sessions N] [--json path]";
 const args = benchArgs(USAGE, {
@@ -54,12 +55,7 @@ const MB = 1024 * 1024;
 const log = (/** @type {string} */ m) => console.error(`[memory] ${m}`);
 if (!(REQUESTS > 0 && SESSIONS > 0)) throw new Error("--requests and --sessions must be positive numbers");
 
-/** @type {Array<() => Promise<unknown> | unknown>} */
-const cleanups = [];
-async function cleanupAll() {
-  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
-}
-process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+const { cleanups, cleanupAll } = cleanupStack();
 
 async function main() {
   const started = Date.now();

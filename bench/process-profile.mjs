@@ -25,6 +25,7 @@ import { pinLoadGenerator, pinWorkerd, workerdPid } from "./process-cpu.mjs";
 import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
 import { chosenScenarios, ROUTER_SCENARIOS, startBenchServices } from "./services.mjs";
 import { benchArgs, usageError } from "./cli.mjs";
+import { cleanupStack } from "./children.mjs";
 
 const USAGE =
   "Usage: node bench/process-profile.mjs [--scenario anonymous|first-tier|logged-in|all] [-d seconds] [-c connections] [--warmup seconds] [--top N] [--out dir]";
@@ -93,12 +94,7 @@ function checkPerf() {
   }
 }
 
-/** @type {Array<() => Promise<unknown> | unknown>} */
-const cleanups = [];
-async function cleanupAll() {
-  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
-}
-process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+const { cleanups, cleanupAll } = cleanupStack();
 
 async function main() {
   checkPerf();

@@ -25,6 +25,7 @@ import { referenceSession } from "./reference-session.mjs";
 import { loggedInBindings, preloadSessions, routerBindings, seedSessions } from "./seed.mjs";
 import { startInProcessBackend } from "./in-process-backend.mjs";
 import { benchArgs, usageError } from "./cli.mjs";
+import { cleanupStack } from "./children.mjs";
 
 const USAGE =
   "Usage: node bench/profile.mjs [--scenario first-tier|logged-in|anonymous|all] [-d seconds] [-c connections] [--top N] [--out dir]";
@@ -46,12 +47,7 @@ if (!chosen.every((s) => SCENARIOS.includes(s)) || !(DURATION > 0 && CONNECTIONS
 const POOL = 100;
 const log = (/** @type {string} */ m) => console.error(`[profile] ${m}`);
 
-/** @type {Array<() => Promise<unknown> | unknown>} */
-const cleanups = [];
-async function cleanupAll() {
-  for (const step of cleanups.splice(0).reverse()) await Promise.resolve(step()).catch(() => {});
-}
-process.on("SIGINT", () => void cleanupAll().finally(() => process.exit(130)));
+const { cleanups, cleanupAll } = cleanupStack();
 
 /** Where a call frame is: `file:line` of the bundle (1-based), or the V8 category. */
 const where = (/** @type {any} */ f) =>
