@@ -53,7 +53,6 @@ const CONNECTIONS = 16;
 const STATUS_TOKEN = "memory-bench-status-token-0123456789";
 const MB = 1024 * 1024;
 const log = (/** @type {string} */ m) => console.error(`[memory] ${m}`);
-if (!(REQUESTS > 0 && SESSIONS > 0)) throw new Error("--requests and --sessions must be positive numbers");
 
 const { cleanups, cleanupAll } = cleanupStack();
 

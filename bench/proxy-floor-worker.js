@@ -9,7 +9,6 @@ export default {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     headers.delete("host");
-    // AUTHORIZATION: the row that sends a logged-in user's token, as the router's logged-in scenario does.
     if (env.AUTHORIZATION) headers.set("authorization", env.AUTHORIZATION);
     const init = { method: request.method, headers, redirect: "manual" };
     const target = env.BACKEND_URL + url.pathname + url.search;
