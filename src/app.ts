@@ -97,20 +97,23 @@ export function createApp({
     // Assign only a new object: Hono's `res` setter copies the response and all its headers.
     const response = withMutableHeaders(c.res);
     if (response !== c.res) c.res = response;
-    if (c.res.headers.has(ROUTER_ERROR_HEADER)) {
-      const code = c.res.headers.get(ROUTER_ERROR_HEADER)!;
-      c.res.headers.delete(ROUTER_ERROR_HEADER);
-      const page = xsApp.errorPage.get(c.res.status);
+    // `headers` read once per response object: each read is a call into the runtime.
+    let { headers } = response;
+    const code = headers.get(ROUTER_ERROR_HEADER);
+    if (code !== null) {
+      headers.delete(ROUTER_ERROR_HEADER);
+      const page = xsApp.errorPage.get(response.status);
       const hooked =
         hooks?.beforeErrorHandler && !hookedErrors.has(c)
-          ? await errorHookAnswer(hooks, { status: c.res.status, code }, c)
+          ? await errorHookAnswer(hooks, { status: response.status, code }, c)
           : undefined;
       if (hooked) c.res = withMutableHeaders(hooked);
-      else if (page) c.res = await customErrorPage(c, page, c.res);
+      else if (page) c.res = await customErrorPage(c, page, response);
+      headers = c.res.headers;
     }
-    applyResponseHeaders(c.res.headers, headerPlan);
-    if (!xsApp.compression.enabled) forbidTransform(c.res.headers);
-    if (cors.kind === "allow") mergeCorsHeaders(c.res.headers, cors.headers);
+    applyResponseHeaders(headers, headerPlan);
+    if (!xsApp.compression.enabled) forbidTransform(headers);
+    if (cors.kind === "allow") mergeCorsHeaders(headers, cors.headers);
   });
 
   if (statusToken)

@@ -43,9 +43,15 @@ export const CSRF_PASS: RouteCsrf = Object.freeze({ kind: "ok" });
  * The common case, settled without the session: the route is unprotected, or the request
  * carries no `x-csrf-token` and is safe or on a public route (nothing to check, fetch or strip).
  */
-export function csrfNeedsNothing(c: Context<SessionEnv>, route: RouteConfig, requiresAuth: boolean): boolean {
+export function csrfNeedsNothing(
+  c: Context<SessionEnv>,
+  route: RouteConfig,
+  requiresAuth: boolean,
+  /** The request's `x-csrf-token` (null: none), when the caller has read it already. */
+  fetchHeader: string | null = c.req.raw.headers.get(CSRF_HEADER),
+): boolean {
   if (!route.csrfProtection) return true;
-  if (c.req.raw.headers.has(CSRF_HEADER)) return false;
+  if (fetchHeader !== null) return false;
   return !requiresAuth || !isStateChanging(c.req.method);
 }
 
@@ -57,15 +63,24 @@ export function csrfNeedsNothing(c: Context<SessionEnv>, route: RouteConfig, req
  */
 export async function checkRouteCsrf(
   c: Context<SessionEnv>,
-  options: { route: RouteConfig; requiresAuth: boolean; csrfTokenFor: CsrfTokenFor },
+  options: {
+    route: RouteConfig;
+    requiresAuth: boolean;
+    csrfTokenFor: CsrfTokenFor;
+    /** The request's `x-csrf-token` (null: none), when the caller has read it already. */
+    fetchHeader?: string | null;
+  },
 ): Promise<RouteCsrf> {
   const { route, requiresAuth } = options;
   if (!route.csrfProtection) return CSRF_PASS;
   const scope = c.get("session");
-  const fetchHeader = c.req.header(CSRF_HEADER) ?? null;
-  const checked = requiresAuth && isStateChanging(c.req.method);
+  const fetchHeader =
+    options.fetchHeader !== undefined ? options.fetchHeader : c.req.raw.headers.get(CSRF_HEADER);
+  // Each read of a request property is a call into the runtime: once.
+  const method = c.req.method;
+  const checked = requiresAuth && isStateChanging(method);
   const decision = csrfDecision({
-    method: c.req.method,
+    method,
     fetchHeader,
     routeRequiresAuth: requiresAuth,
     csrfProtection: true,

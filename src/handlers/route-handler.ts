@@ -10,6 +10,7 @@ import type { Logger } from "../log.js";
 import type { SessionEnv } from "../session/middleware.js";
 import { serveLocalDir } from "../static/local-dir.js";
 import {
+  CSRF_HEADER,
   CSRF_PASS,
   type CsrfTokenFor,
   checkRouteCsrf,
@@ -50,9 +51,11 @@ export function routeHandler(options: RouteHandlerOptions) {
       const denied = await authenticate(c, route);
       if (denied) return denied;
     }
-    const csrf = csrfNeedsNothing(c, route, requiresAuth)
+    // Read once for both CSRF steps: every header lookup is a call into the runtime.
+    const fetchHeader = route.csrfProtection ? c.req.raw.headers.get(CSRF_HEADER) : null;
+    const csrf = csrfNeedsNothing(c, route, requiresAuth, fetchHeader)
       ? CSRF_PASS
-      : await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor });
+      : await checkRouteCsrf(c, { route, requiresAuth, csrfTokenFor, fetchHeader });
     if (csrf.kind === "reject") return csrfTokenRequired();
     const served = await serve(c, found, requiresAuth, csrf.dropHeader === true);
     // The router's own failure pages go without the token.

@@ -129,15 +129,26 @@ function isSpoofable(name: string): boolean {
 function stripHopByHop(headers: Headers, present?: readonly string[]): void {
   const nominated =
     present === undefined || present.includes("connection") ? headers.get("connection") : null;
+  // Names deleted already: not looked up again (each lookup is a call into the runtime).
+  const gone: string[] = [];
   if (nominated !== null) {
     for (const name of nominated.split(",")) {
       const trimmed = name.trim();
       // An invalid token would make Headers.delete throw; such a name cannot be present anyway.
-      if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(trimmed)) headers.delete(trimmed);
+      if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(trimmed)) {
+        headers.delete(trimmed);
+        gone.push(trimmed.toLowerCase());
+      }
     }
+    headers.delete("connection");
+    gone.push("connection");
   }
-  if (present) for (const name of present) headers.delete(name);
-  else for (const name of HOP_BY_HOP_HEADERS) if (headers.has(name)) headers.delete(name);
+  if (present) {
+    for (const name of present) if (!gone.includes(name)) headers.delete(name);
+  } else {
+    for (const name of HOP_BY_HOP_HEADERS)
+      if (!gone.includes(name) && headers.has(name)) headers.delete(name);
+  }
 }
 
 /** The Cookie header without the router's own cookies (the session cookie and its sync-token companion). */
@@ -257,7 +268,9 @@ function upstreamRequestParts(
   if (opts.authorization !== undefined) headers.set("authorization", opts.authorization);
   else if (opts.dropClientAuthorization === true && copy.authorization) headers.delete("authorization");
   if (opts.dropHeader !== undefined) headers.delete(opts.dropHeader);
-  applyDestinationHeaders(headers, incoming.headers, opts.destination, opts.dropHeader);
+  // Only a destination with headers needs the incoming ones (reading them is a call into the runtime).
+  if (opts.destination.defaultHeaders !== undefined || opts.destination.headers !== undefined)
+    applyDestinationHeaders(headers, incoming.headers, opts.destination, opts.dropHeader);
 
   // A client must not speak for the router: whatever it sent about proxies, its address or
   // the URL it used goes, always (SAP passes most of them through); so does a destination's

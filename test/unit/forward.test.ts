@@ -12,6 +12,7 @@ import {
   type WebSocketPolicy,
 } from "../../src/proxy/forward.js";
 import { SPOOFED_PROXY_HEADERS } from "../support/spoofed-headers.js";
+import { HOP_BY_HOP_HEADERS } from "../../src/http/hop-by-hop.js";
 
 function destination(extra: Partial<Destination> = {}): Destination {
   return {
@@ -423,6 +424,19 @@ describe("forward", () => {
     expect(res.headers.getAll("set-cookie")).toEqual(["a=1; Path=/", "b=2; Path=/"]);
     expect(res.body).toBeInstanceOf(ReadableStream);
     expect(await res.text()).toBe("hello world");
+  });
+
+  it("drops every hop-by-hop response header, nominated by Connection (any case) or not", async () => {
+    const headers = new Headers({
+      connection: "Keep-Alive, X-Private, TE",
+      "x-private": "1",
+      "x-kept": "yes",
+    });
+    for (const name of HOP_BY_HOP_HEADERS) if (name !== "connection") headers.set(name, "x");
+    const upstream = fakeFetch(() => new Response("ok", { headers }));
+    const res = await forward(new Request("https://router.example/in"), options({ fetch: upstream.fetch }));
+    for (const name of [...HOP_BY_HOP_HEADERS, "x-private"]) expect(res.headers.get(name), name).toBeNull();
+    expect(res.headers.get("x-kept")).toBe("yes");
   });
 
   it.each([204, 304])("passes a %i without body", async (status) => {
