@@ -18,16 +18,7 @@
 // so nothing escapes the count), with lower tier-up thresholds: under valgrind (about 50×
 // slower) the warm-up then reaches the optimized code a long run would. --out keeps
 // callgrind's files (callgrind_annotate); commit none. Needs valgrind (Debian: valgrind).
-import { execFileSync, spawn } from "node:child_process";
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../scripts/lib/free-port.mjs";
@@ -38,6 +29,7 @@ import { loggedInBindings, preloadSessions, routerBindings } from "./seed.mjs";
 import { chosenScenarios, startBenchServices } from "./services.mjs";
 import { benchArgs, usageError } from "./cli.mjs";
 import { cleanupStack } from "./children.mjs";
+import { COMPILERS, V8_FLAGS, checkValgrind, workerdUnderCallgrind } from "./callgrind.mjs";
 
 const USAGE =
   "Usage: node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests] [--warmup requests] [--rounds N] [--base REF] [--top N] [--json file] [--out dir]";
@@ -63,30 +55,9 @@ if (
 ) {
   usageError(USAGE);
 }
-const WORKERD = join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
-// Compilation and GC on the measured thread; tier-up within a warm-up valgrind can afford.
-const V8_FLAGS = [
-  "--single-threaded",
-  "--invocation-count-for-maglev=40",
-  "--invocation-count-for-turbofan=300",
-  "--minimum-invocations-after-ic-update=50",
-];
 /** The columns that are not the router (pass-through and references). */
 const REFERENCE_IDS = ["floor", "reference", "reference-token"];
-/** V8's optimizing compilers: tier-up work, done once, counted apart. */
-const COMPILERS =
-  /v8::internal::(compiler|maglev|turboshaft|baseline)::|Turboshaft|Maglev|v8::internal::Compiler::|OptimizedCompilationJob/;
 const log = (/** @type {string} */ m) => console.error(`[instructions] ${m}`);
-
-function checkValgrind() {
-  try {
-    execFileSync("valgrind", ["--version"], { stdio: "ignore" });
-    execFileSync("callgrind_control", ["--version"], { stdio: "ignore" });
-  } catch {
-    console.error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind).");
-    process.exit(2);
-  }
-}
 
 /**
  * workerd's configuration: one service and socket per Worker, text bindings, loopback
@@ -122,42 +93,6 @@ ${workers
 `;
 }
 
-/**
- * Self cost per function of one callgrind dump (`fn=` blocks; the line after `calls=` is
- * the callee's inclusive cost, not the caller's own). Names are compressed: `(id) name`
- * once, `(id)` after.
- * @returns {Map<string, number>}
- */
-function selfCosts(/** @type {string} */ text) {
-  /** @type {Map<string, string>} */
-  const names = new Map();
-  /** @type {Map<string, number>} */
-  const self = new Map();
-  let fn;
-  let afterCall = false;
-  const named = (/** @type {string} */ spec) => {
-    const m = /^\((\d+)\)(?: (.*))?$/.exec(spec);
-    if (!m) return spec;
-    if (m[2] !== undefined) names.set(m[1], m[2]);
-    return names.get(m[1]) ?? m[1];
-  };
-  for (const line of text.split("\n")) {
-    if (line.startsWith("fn=")) {
-      fn = named(line.slice(3));
-      afterCall = false;
-    } else if (line.startsWith("cfn=")) named(line.slice(4));
-    else if (line.startsWith("calls=")) afterCall = true;
-    else if (/^[0-9+*-]/.test(line) && fn !== undefined) {
-      if (afterCall) afterCall = false;
-      else {
-        const cost = Number(line.split(" ")[1] ?? 0);
-        if (cost > 0) self.set(fn, (self.get(fn) ?? 0) + cost);
-      }
-    }
-  }
-  return self;
-}
-
 /** A C++ function's name without its parameter list, at most 140 characters. */
 function shortName(/** @type {string} */ sym) {
   return sym.replaceAll("(anonymous namespace)", "{anon}").replace(/\(.*$/, "").slice(0, 140);
@@ -191,7 +126,7 @@ async function routerBuilds(/** @type {string} */ dir, /** @type {string} */ dep
 const { cleanups, cleanupAll } = cleanupStack();
 
 async function main() {
-  checkValgrind();
+  checkValgrind("bench/instructions.mjs");
   const { bundles, backendUrl, redis, secret, sessions, accessToken } = await startBenchServices(cleanups);
   // Valgrind slows workerd some 50-fold: store calls get a minute before they count as
   // failed, and first-tier copies are trusted for the whole run (no revalidation reads
@@ -244,36 +179,12 @@ async function main() {
   const url = (/** @type {string} */ id) => `http://127.0.0.1:${withPorts.find((w) => w.id === id)?.port}`;
 
   log("workerd under callgrind (about 50× slower): starting");
-  const valgrind = spawn(
-    "valgrind",
-    [
-      "--tool=callgrind",
-      "--smc-check=all-non-file", // V8 writes the code it runs
-      "--dump-instr=no",
-      `--callgrind-out-file=${join(dir, "callgrind.out.%p")}`,
-      WORKERD,
-      "serve",
-      join(dir, "config.capnp"),
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let stderr = "";
-  valgrind.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
-  const exited = new Promise((resolveExit) => valgrind.once("exit", resolveExit));
-  cleanups.push(async () => {
-    valgrind.kill("SIGTERM");
-    await exited;
+  const workerd = await workerdUnderCallgrind({
+    dir,
+    config: join(dir, "config.capnp"),
+    cleanups,
+    probe: () => fetch(`${url("floor")}/`).then((res) => res.arrayBuffer().then(() => true)),
   });
-  for (let waited = 0; ; waited += 500) {
-    if (valgrind.exitCode !== null) throw new Error(`workerd under valgrind exited:\n${stderr}`);
-    const up = await fetch(`${url("floor")}/`).then(
-      (res) => res.arrayBuffer().then(() => true),
-      () => false,
-    );
-    if (up) break;
-    if (waited > 300_000) throw new Error(`workerd did not answer within 5 minutes:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
   for (const { tag } of routers) {
     if (chosen.includes("first-tier")) await preloadSessions(url(`router${tag}`), sessions);
     if (chosen.includes("logged-in")) await preloadSessions(url(`router-logged-in${tag}`), sessions);
@@ -310,22 +221,15 @@ async function main() {
     if (WARMUP > 0) await load(column, WARMUP);
   }
 
-  const control = (/** @type {string[]} */ ...a) =>
-    execFileSync("callgrind_control", [...a, String(valgrind.pid)], { stdio: "ignore" });
   /** @type {Map<string, Array<{ perRequest: number, compilers: number, self: Map<string, number> }>>} */
   const measured = new Map(columns.map((c) => [c.id, []]));
-  const seen = new Set(readdirSync(dir));
   for (let round = 0; round < ROUNDS; round++) {
     for (const column of columns) {
-      control("--zero");
+      workerd.zero();
       const run = await load(column, N);
-      control("--dump");
+      const self = workerd.dump();
       if (run.raw.non2xx > 0 || run.raw.errors > 0 || run.wrongSession > 0)
         throw new Error(`${column.name}: ${run.raw.non2xx} non-2xx, ${run.wrongSession} not served`);
-      const fresh = readdirSync(dir).filter((f) => f.startsWith("callgrind.out.") && !seen.has(f));
-      if (fresh.length !== 1) throw new Error(`expected one new callgrind dump, found ${fresh.length}`);
-      seen.add(fresh[0]);
-      const self = selfCosts(readFileSync(join(dir, fresh[0]), "utf8"));
       let total = 0;
       let compilers = 0;
       // The compilers' share counted apart and left out of the split and the symbols.

@@ -11,6 +11,7 @@ const SCRIPTS = [
   "bench/profile.mjs",
   "bench/process-profile.mjs",
   "bench/instructions.mjs",
+  "bench/api-costs.mjs",
   "bench/memory.mjs",
   "bench/regions.mjs",
 ];
@@ -35,6 +36,7 @@ describe("values the scripts check", () => {
   it.each([
     ["bench/memory.mjs", ["--requests", "many"], "--requests"],
     ["bench/regions.mjs", ["--only", "typical,nope"], "no run named nope"],
+    ["bench/api-costs.mjs", ["--iterations", "0"], "Usage: node bench/api-costs.mjs"],
   ])("%s %j", async (script, args, named) => {
     const { code, stderr } = await runNodeScript(script, args).done;
     expect(code).toBe(2);
