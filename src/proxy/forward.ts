@@ -114,9 +114,8 @@ const CLIENT_CONTROLLED = new Set([
   "x-cluster-client-ip",
 ]);
 
-/** @param name a header name (any case) */
-function isSpoofable(name: string): boolean {
-  const lower = name.toLowerCase();
+/** @param lower a header name in lower case (as iterating Headers gives them) */
+function isSpoofable(lower: string): boolean {
   return lower.startsWith("x-forwarded-") || CLIENT_CONTROLLED.has(lower);
 }
 
@@ -222,6 +221,7 @@ function copyHeaders(incoming: Request): HeaderCopy {
     cookie: false,
     authorization: false,
   };
+  // Iterating Headers gives the names in lower case (Fetch standard): compared as they are.
   for (const name of copy.headers.keys()) {
     if (HOP_BY_HOP.has(name)) copy.hopByHop.push(name);
     else if (isSpoofable(name)) copy.spoofable.push(name);
@@ -276,8 +276,10 @@ function upstreamRequestParts(
   // the URL it used goes, always (SAP passes most of them through); so does a destination's
   // header of those names.
   for (const name of copy.spoofable) headers.delete(name);
-  for (const { name } of opts.destination.defaultHeaders ?? []) if (isSpoofable(name)) headers.delete(name);
-  for (const { name } of opts.destination.headers ?? []) if (isSpoofable(name)) headers.delete(name);
+  for (const { name } of opts.destination.defaultHeaders ?? [])
+    if (isSpoofable(name.toLowerCase())) headers.delete(name);
+  for (const { name } of opts.destination.headers ?? [])
+    if (isSpoofable(name.toLowerCase())) headers.delete(name);
   if (opts.destination.setXForwardedHeaders) {
     // What this router saw; the client's address as the platform says it (CF-Connecting-IP),
     // never a chain the client made up. The path without the query, as SAP sends it.
