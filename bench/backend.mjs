@@ -4,7 +4,17 @@
 import { createServer } from "node:http";
 
 const BODY = Buffer.from('{"ok":true}');
-const HEADERS = { "content-type": "application/json", "content-length": String(BODY.length) };
+// What an SAP CAP service answers an OData request with (Node adds Date, Connection and
+// Keep-Alive): each header costs any Worker that passes the response on.
+const HEADERS = {
+  "content-type": "application/json;odata.metadata=minimal",
+  "content-length": String(BODY.length),
+  "odata-version": "4.0",
+  "cache-control": "no-store",
+  "x-correlation-id": "5f0c2a7e-3b1d-4c8e-9a6f-2d4b7e1c9a30",
+  "strict-transport-security": "max-age=31536000; includeSubDomains",
+  "x-content-type-options": "nosniff",
+};
 
 const server = createServer((req, res) => {
   req.resume();
