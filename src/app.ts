@@ -97,18 +97,20 @@ export function createApp({
     // Assign only a new object: Hono's `res` setter copies the response and all its headers.
     const response = withMutableHeaders(c.res);
     if (response !== c.res) c.res = response;
-    // `headers` read once per response object: each read is a call into the runtime.
-    let { headers } = response;
+    // Read after the assignment (the setter copies again) and once per response object:
+    // each read is a call into the runtime.
+    let { headers } = c.res;
     const code = headers.get(ROUTER_ERROR_HEADER);
     if (code !== null) {
       headers.delete(ROUTER_ERROR_HEADER);
-      const page = xsApp.errorPage.get(response.status);
+      const { status } = c.res;
+      const page = xsApp.errorPage.get(status);
       const hooked =
         hooks?.beforeErrorHandler && !hookedErrors.has(c)
-          ? await errorHookAnswer(hooks, { status: response.status, code }, c)
+          ? await errorHookAnswer(hooks, { status, code }, c)
           : undefined;
       if (hooked) c.res = withMutableHeaders(hooked);
-      else if (page) c.res = await customErrorPage(c, page, response);
+      else if (page) c.res = await customErrorPage(c, page, c.res);
       headers = c.res.headers;
     }
     applyResponseHeaders(headers, headerPlan);

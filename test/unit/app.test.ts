@@ -424,6 +424,23 @@ describe("errorPage", () => {
   });
 });
 
+describe("response headers", () => {
+  it("reach an answer whose headers are immutable (the static assets' own redirect)", async () => {
+    const loaded = {
+      config: configOf({
+        routes: [{ source: "^/web/(.*)$", target: "/$1", localDir: "web", authenticationType: "none" }],
+      }),
+    };
+    // The assets binding answers with headers that cannot be changed, as fetch() does.
+    const ASSETS = { fetch: async () => Response.redirect("https://router.test/web/index.html", 307) };
+    const app = createApp({ config: loaded.config, manager: memoryManager(), fetch, log: () => {} });
+    const res = await app.request("https://router.test/web/index", {}, { ASSETS });
+    expect(res.status).toBe(307);
+    expect(res.headers.get("location")).toBe("https://router.test/web/index.html");
+    expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+  });
+});
+
 describe("logout with SAP's defaults", () => {
   it("is a GET without a CSRF check that redirects to the logout page and always expires the cookie", async () => {
     const loaded = {
