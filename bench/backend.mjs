@@ -2,19 +2,10 @@
 // tiny constant response. Runs as its own child process (so it never shares an event
 // loop with the load generator); reports its URL to the parent over IPC.
 import { createServer } from "node:http";
+import { BACKEND_HEADERS } from "./traffic-headers.mjs";
 
 const BODY = Buffer.from('{"ok":true}');
-// What an SAP CAP service answers an OData request with (Node adds Date, Connection and
-// Keep-Alive): each header costs any Worker that passes the response on.
-const HEADERS = {
-  "content-type": "application/json;odata.metadata=minimal",
-  "content-length": String(BODY.length),
-  "odata-version": "4.0",
-  "cache-control": "no-store",
-  "x-correlation-id": "5f0c2a7e-3b1d-4c8e-9a6f-2d4b7e1c9a30",
-  "strict-transport-security": "max-age=31536000; includeSubDomains",
-  "x-content-type-options": "nosniff",
-};
+const HEADERS = { ...BACKEND_HEADERS, "content-length": String(BODY.length) };
 
 const server = createServer((req, res) => {
   req.resume();

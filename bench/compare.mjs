@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Redis as IORedis } from "ioredis";
 import { Miniflare } from "miniflare";
@@ -63,6 +63,8 @@ async function main() {
   // The base revision's sources; dependencies resolve from the working tree's node_modules.
   const commit = extractRevision(args.base, baseRoot);
   mkdirSync(join(baseRoot, "bench"), { recursive: true }); // router-cpu-worker.ts resolves from there
+  // The working tree's traffic, also for a revision from before the file existed.
+  copyFileSync(join(ROOT, "bench/traffic-headers.mjs"), join(baseRoot, "bench/traffic-headers.mjs"));
   const nodeLib = join(dir, "node-lib.mjs");
   const [, , , , , reference, redis, backend] = await Promise.all([
     buildRouterFrom(baseRoot, join(dir, "base.mjs")),

@@ -4,6 +4,7 @@
 // slices (interleaved with other scenarios); `summarize` merges them, latency
 // histograms included.
 import autocannon from "autocannon";
+import { BROWSER_HEADERS } from "./traffic-headers.mjs";
 
 /**
  * @typedef {{ cookie: string, csrf: string }} PooledSession
@@ -23,31 +24,6 @@ import autocannon from "autocannon";
  *   newCookies: number, wrongSession: number,
  * }} LoadResult
  */
-
-/**
- * What Chrome sends besides Host, Connection and the cookie with a request an app makes
- * (here: as for a page). Every request of the benchmarks carries them: each header costs
- * any Worker that forwards it (parsed, copied, sent on), and the router besides (it scans
- * the names for hop-by-hop and client-controlled ones), so a benchmark of bare requests
- * would understate what users pay.
- */
-export const BROWSER_HEADERS = Object.freeze({
-  accept: "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
-  "accept-encoding": "gzip, deflate, br, zstd",
-  "accept-language": "en-US,en;q=0.9,de;q=0.8",
-  "cache-control": "no-cache",
-  pragma: "no-cache",
-  priority: "u=0, i",
-  referer: "https://app.example.com/index.html",
-  "sec-ch-ua": '"Chromium";v="131", "Not_A Brand";v="24"',
-  "sec-ch-ua-mobile": "?0",
-  "sec-ch-ua-platform": '"Linux"',
-  "sec-fetch-dest": "document",
-  "sec-fetch-mode": "navigate",
-  "sec-fetch-site": "same-origin",
-  "user-agent":
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-});
 
 /** Session cursors live per pool, so slices of one scenario keep cycling where they stopped. */
 const cursors = new WeakMap();

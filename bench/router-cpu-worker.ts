@@ -1,7 +1,8 @@
 // Bench-only worker: the router's own CPU per request, without network. Each endpoint
 // handles `n` requests in a loop against an in-memory backend; Node times `n=N` against
 // `n=0` from outside (workerd's clock stands still while JavaScript runs).
-//   /bare       Request + the fake backend: what any Worker pays
+//   /bare       Request + the fake backend: what any Worker pays (requests carry a browser's
+//               headers, answers an SAP service's: bench/traffic-headers.mjs)
 //   /forward    the proxy step alone (src/proxy/forward.ts)
 //   /anonymous  the whole router, a public route, no cookie
 //   /first-tier the whole router, a session from the first tier (cookie + x-csrf-token: fetch)
@@ -12,6 +13,8 @@ import { loadConfig } from "../src/config/index.ts";
 import { forward } from "../src/proxy/forward.ts";
 import { SessionManager } from "../src/session/manager.ts";
 import { MemoryTier } from "../src/session/memory-tier.ts";
+// @ts-expect-error: a JavaScript module of the benchmarks, without types
+import { BACKEND_HEADERS, BROWSER_HEADERS } from "./traffic-headers.mjs";
 
 const loaded = loadConfig(
   { destinations: JSON.stringify([{ name: "backend", url: "http://backend.test" }]) },
@@ -23,8 +26,17 @@ const loaded = loadConfig(
 );
 if (!loaded.ok) throw new Error("bench configuration");
 const config = loaded.config;
-const backend = (async () =>
-  new Response('{"ok":true}', { headers: { "content-type": "application/json" } })) as typeof fetch;
+const backend = (async () => new Response('{"ok":true}', { headers: BACKEND_HEADERS })) as typeof fetch;
+const BROWSER = new Headers(BROWSER_HEADERS);
+/**
+ * An incoming request as a browser sends it (bench/traffic-headers.mjs), plus `headers`.
+ * Built from a Headers object (a copy in workerd, as cheap as it gets) in every variant alike.
+ */
+function incoming(init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const headers = new Headers(BROWSER);
+  for (const [name, value] of Object.entries(init.headers ?? {})) headers.set(name, value);
+  return new Request("https://router.test/x", { ...init, headers });
+}
 
 let app: ReturnType<typeof createApp> | undefined;
 let protectedApp: ReturnType<typeof createApp> | undefined;
@@ -70,27 +82,26 @@ export default {
       let res: Response;
       switch (url.pathname) {
         case "/bare":
-          res = await backend(new Request("http://backend.test/x"));
+          res = await backend(incoming());
           break;
         case "/forward":
-          res = await forward(new Request("https://router.test/x"), {
+          res = await forward(incoming(), {
             destination,
             target: "/x",
             fetch: backend,
             sessionCookieName: "JSESSIONID",
+            clientAbort: false, // as the router calls it where the runtime never aborts the signal
           });
           break;
         case "/anonymous":
-          res = await router.fetch(new Request("https://router.test/x"));
+          res = await router.fetch(incoming());
           break;
         case "/first-tier":
-          res = await router.fetch(
-            new Request("https://router.test/x", { headers: { cookie, "x-csrf-token": "fetch" } }),
-          );
+          res = await router.fetch(incoming({ headers: { cookie, "x-csrf-token": "fetch" } }));
           break;
         case "/protected":
           res = await protectedApp!.fetch(
-            new Request("https://router.test/x", {
+            incoming({
               method: "POST",
               headers: { cookie, "x-csrf-token": csrf, "content-type": "application/json" },
               body: "{}",
