@@ -1,6 +1,7 @@
 // A backend in this process for the profiling and memory runs (bench/profile.mjs,
 // bench/memory.mjs), where the load generator's event loop does not matter: a tiny constant
-// JSON answer on loopback, with an SAP service's headers. The throughput bench keeps its own process (bench/backend.mjs).
+// JSON answer on loopback, with an SAP service's headers. The throughput bench keeps its own
+// process (bench/backend.mjs).
 import { createServer } from "node:http";
 import { BACKEND_HEADERS } from "./traffic-headers.mjs";
 
