@@ -7,10 +7,15 @@
 //
 //   node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests]
 //                               [--warmup requests] [--rounds N] [--base REF] [--top N]
-//                               [--json file] [--out dir]
+//                               [--steps] [--json file] [--out dir]
 //
 // --base REF adds the router of a git revision (`git archive`, both built as wrangler.toml
 // minifies): one run says what a change buys, in instructions.
+//
+// --steps adds the reference proxy's parts one at a time: forwarding the request's headers
+// and the backend's response as they are, then with the request's headers copied, with the
+// response copied, with both, with only the bounded wait. They show what of the reference's
+// cost no proxy that changes headers can avoid in workerd.
 //
 // Counted: every instruction of the workerd process in user space (V8, workerd, KJ, the
 // allocator), not the kernel's. Not counted: V8's optimizing compilers (tier-up work, done
@@ -32,7 +37,7 @@ import { cleanupStack } from "./children.mjs";
 import { COMPILERS, V8_FLAGS, checkValgrind, workerdUnderCallgrind } from "./callgrind.mjs";
 
 const USAGE =
-  "Usage: node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests] [--warmup requests] [--rounds N] [--base REF] [--top N] [--json file] [--out dir]";
+  "Usage: node bench/instructions.mjs [--scenario anonymous|first-tier|logged-in|all] [-n requests] [--warmup requests] [--rounds N] [--base REF] [--top N] [--steps] [--json file] [--out dir]";
 const args = benchArgs(USAGE, {
   scenario: { type: "string", default: "all" },
   requests: { type: "string", short: "n", default: "1000" },
@@ -42,6 +47,7 @@ const args = benchArgs(USAGE, {
   top: { type: "string", default: "15" },
   json: { type: "string" },
   out: { type: "string" },
+  steps: { type: "boolean", default: false },
 });
 const chosen = chosenScenarios(args.scenario) ?? [];
 const N = Number(args.requests);
@@ -55,8 +61,26 @@ if (
 ) {
   usageError(USAGE);
 }
-/** The columns that are not the router (pass-through and references). */
-const REFERENCE_IDS = ["floor", "reference", "reference-token"];
+/**
+ * --steps: the reference proxy taken apart (bench/proxy-floor-worker.js's switches), from
+ * forwarding as is up to what it does but the bounded wait.
+ * @type {Array<{ id: string, name: string, bindings: Record<string, string> }>}
+ */
+const STEPS = [
+  { id: "step-as-is", name: "forward as is", bindings: { KEEP_REQUEST_HEADERS: "1", KEEP_RESPONSE: "1" } },
+  { id: "step-request", name: "+ request headers copied", bindings: { KEEP_RESPONSE: "1" } },
+  { id: "step-response", name: "+ response copied", bindings: { KEEP_REQUEST_HEADERS: "1" } },
+  { id: "step-both", name: "+ both copied", bindings: {} },
+  {
+    id: "step-wait",
+    name: "+ bounded wait only",
+    bindings: { KEEP_REQUEST_HEADERS: "1", KEEP_RESPONSE: "1", HEAD_TIMEOUT_MS: "30000" },
+  },
+];
+const steps = args.steps ? STEPS : [];
+
+/** The columns that are not the router (pass-through, references and the reference's steps). */
+const REFERENCE_IDS = ["floor", "reference", "reference-token", ...STEPS.map((s) => s.id)];
 const log = (/** @type {string} */ m) => console.error(`[instructions] ${m}`);
 
 /**
@@ -152,6 +176,11 @@ async function main() {
       file: "reference.mjs",
       bindings: { BACKEND_URL: backendUrl, HEAD_TIMEOUT_MS: "30000" },
     },
+    ...steps.map((step) => ({
+      id: step.id,
+      file: "reference.mjs",
+      bindings: { BACKEND_URL: backendUrl, ...step.bindings },
+    })),
     // What forwarding the logged-in user's token costs any proxy: workerd checks and copies it.
     ...(chosen.includes("logged-in")
       ? [
@@ -193,6 +222,7 @@ async function main() {
   const columns = [
     { id: "floor", name: "pass-through", url: url("floor") },
     { id: "reference", name: "reference proxy", url: url("reference") },
+    ...steps.map((step) => ({ id: step.id, name: step.name, url: url(step.id) })),
     ...(chosen.includes("logged-in")
       ? [{ id: "reference-token", name: "reference proxy + token", url: url("reference-token") }]
       : []),

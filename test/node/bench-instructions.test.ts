@@ -33,6 +33,7 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
     "60",
     "--rounds",
     "2",
+    "--steps",
     "--json",
     json,
   ]);
@@ -41,7 +42,7 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
     "| Worker | instructions/request | rounds | ratio to pass-through | above pass-through | above reference |",
   );
   expect(stdout).toContain(
-    "| spent in | pass-through | reference proxy | reference proxy + token | router logged-in |",
+    "| spent in | pass-through | reference proxy | forward as is | + request headers copied | + response copied | + both copied | + bounded wait only | reference proxy + token | router logged-in |",
   );
   expect(stdout).toMatch(/router logged-in − reference proxy \+ token: [+-]\d/);
 
@@ -50,7 +51,18 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
   const byId = Object.fromEntries(
     result.columns.map((c: { id: string; perRequest: number; rounds: number[] }) => [c.id, c]),
   );
-  expect(Object.keys(byId)).toEqual(["floor", "reference", "reference-token", "logged-in"]);
+  expect(Object.keys(byId)).toEqual([
+    "floor",
+    "reference",
+    "step-as-is",
+    "step-request",
+    "step-response",
+    "step-both",
+    "step-wait",
+    "reference-token",
+    "logged-in",
+  ]);
+  expect(stdout).toContain("| forward as is |");
   for (const column of result.columns) {
     expect(column.rounds).toHaveLength(2);
     // A request through workerd is tens of thousands of instructions at least, and far fewer
@@ -66,4 +78,8 @@ it("counts workerd's instructions per request for each Worker", { timeout: 240_0
   expect(byId.reference.perRequest).toBeGreaterThan(byId.floor.perRequest);
   expect(byId["reference-token"].perRequest).toBeGreaterThan(byId.reference.perRequest);
   expect(byId["logged-in"].perRequest).toBeGreaterThan(byId["reference-token"].perRequest);
+  // --steps: copying both ways costs far more than forwarding as is (some 85k instructions
+  // with a browser's headers; a round moves by less), and the reference does both and more.
+  expect(byId["step-both"].perRequest).toBeGreaterThan(byId["step-as-is"].perRequest);
+  expect(byId.reference.perRequest).toBeGreaterThan(byId["step-as-is"].perRequest);
 });
