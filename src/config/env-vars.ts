@@ -34,7 +34,14 @@
 import * as v from "valibot";
 import type { ConfigProblem, HttpSettings, SessionCookieSettings, SessionSettings } from "./types.js";
 import { readJsonVariable, validate, type Checked } from "./problems.js";
-import { boolean, nonEmptyString, positiveIntegerText, strictObject, string } from "./schemas.js";
+import {
+  boolean,
+  nonEmptyString,
+  positiveIntegerText,
+  regExpCheck,
+  strictObject,
+  string,
+} from "./schemas.js";
 import { corsRules, originRule, originRules, singleHeaderObject } from "./http-schemas.js";
 
 export const DEFAULT_IDLE_MINUTES = 15;
@@ -60,14 +67,7 @@ const booleanText = v.pipe(
 
 const regExpText = v.pipe(
   nonEmptyString,
-  v.check((source) => {
-    try {
-      new RegExp(source);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "invalid regular expression"),
+  regExpCheck,
   v.transform((source) => new RegExp(source)),
 );
 

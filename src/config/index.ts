@@ -21,7 +21,7 @@ import { readJsonVariable, validate } from "./problems.js";
 import { resolveReplaceViews } from "../static/replace.js";
 import { parseDestinationService } from "../destinations/service-binding.js";
 import { parseDestinationHostPattern } from "./dynamic-destinations.js";
-import { parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
+import { parseDirectRoutingUriPatterns, parseHtml5Repo, parseOwnSapCloudService } from "../html5/binding.js";
 import { parseBusinessServices } from "../html5/business-services.js";
 
 export type * from "./types.js";
@@ -75,6 +75,8 @@ export function loadConfig(
   if (html5Repo.binding) problems.push(...businessServices.problems);
   const ownServices = parseOwnSapCloudService(env.OWN_SAP_CLOUD_SERVICE);
   if (!ownServices.ok) problems.push(...ownServices.problems);
+  const directRouting = parseDirectRoutingUriPatterns(env.DIRECT_ROUTING_URI_PATTERNS);
+  if (!directRouting.ok) problems.push(...directRouting.problems);
 
   let xsApp: XsAppConfig | undefined;
   const xsAppJson = readJsonVariable(env.XS_APP, "XS_APP");
@@ -162,6 +164,8 @@ export function loadConfig(
       html5Repo: {
         ...html5Repo.binding,
         ownSapCloudServices: ownServices.ok ? ownServices.value : [],
+        ...(directRouting.ok &&
+          directRouting.value.length > 0 && { directRoutingUriPatterns: directRouting.value }),
         ...(businessServices.services.size > 0 && { businessServices: businessServices.services }),
       },
     }),

@@ -120,7 +120,7 @@ function isRegExp(source: string): boolean {
   }
 }
 
-const regExpCheck = v.check(isRegExp, "invalid regular expression");
+export const regExpCheck = v.check(isRegExp, "invalid regular expression");
 
 /**
  * SAP's `source` form, also used by `cors[].uriPattern` / `hostPattern`: a regular

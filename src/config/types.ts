@@ -51,11 +51,22 @@ export interface Html5RepoBinding {
   clientSecret: string;
   /** OWN_SAP_CLOUD_SERVICE, without dots: app-key prefixes that name the router's own apps. */
   ownSapCloudServices: readonly string[];
+  /** DIRECT_ROUTING_URI_PATTERNS: first path segments always routed with the central xs-app.json. */
+  directRoutingUriPatterns?: readonly DirectRoutingPattern[];
   /**
    * Bound business services with UIs in the repository, by app-key prefix
    * (src/html5/business-services.ts).
    */
   businessServices?: ReadonlyMap<string, BusinessService>;
+}
+
+/**
+ * A DIRECT_ROUTING_URI_PATTERNS entry, as SAP reads it: a first path segment, matched as it
+ * is or as a regular expression (case-sensitive, unanchored unless it says `^`/`$`).
+ */
+export interface DirectRoutingPattern {
+  text: string;
+  pattern: RegExp;
 }
 
 /** A bound business service whose UIs live in the HTML5 application repository. */

@@ -9,9 +9,12 @@
  *   without dots, or one of OWN_SAP_CLOUD_SERVICE) and the second the app name.
  * - The app name is letters, digits, `_` and space only; any other first segment is not an
  *   app key (`index.html`, `user-api`, ``) and the request goes to the central xs-app.json.
- * - `favicon.ico` and `login` are never app keys (SAP's preset direct-routing patterns).
+ * - `favicon.ico` and `login` are never app keys (SAP's preset direct-routing patterns);
+ *   DIRECT_ROUTING_URI_PATTERNS adds more (`isDirectRouted`).
  * Pure.
  */
+import type { DirectRoutingPattern } from "../config/types.js";
+
 export interface AppKey {
   /** The whole first segment (`my.app-1.0.0`). */
   entireKey: string;
@@ -77,4 +80,12 @@ export function splitAppPath(pathname: string, ownServices: readonly string[] = 
   const cacheBuster = rest[0] !== undefined && CACHE_BUSTER.test(rest[0]) ? rest[0] : undefined;
   if (cacheBuster !== undefined) rest = rest.slice(1);
   return { key, path: `/${rest.join("/")}`, ...(cacheBuster !== undefined && { cacheBuster }) };
+}
+
+/**
+ * DIRECT_ROUTING_URI_PATTERNS: a first segment routed with the central xs-app.json, as SAP
+ * matches it: equal to an entry, or matched by it as a regular expression.
+ */
+export function isDirectRouted(segment: string, patterns: readonly DirectRoutingPattern[]): boolean {
+  return patterns.some(({ text, pattern }) => segment === text || pattern.test(segment));
 }

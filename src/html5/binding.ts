@@ -8,9 +8,9 @@
  * Both URLs must be https (plain http only on loopback): the secret and tokens travel there.
  */
 import * as v from "valibot";
-import type { ConfigProblem, Html5RepoBinding } from "../config/types.js";
+import type { ConfigProblem, DirectRoutingPattern, Html5RepoBinding } from "../config/types.js";
 import { readJsonVariable, validate, type Checked } from "../config/problems.js";
-import { jsonObject, nonEmptyString, string } from "../config/schemas.js";
+import { jsonObject, nonEmptyString, regExpCheck, string } from "../config/schemas.js";
 import { bindingsWhere, onlyBinding, type VcapServicesResult } from "../config/vcap.js";
 import { requireClientSecret, serviceUrl } from "../destinations/service-binding.js";
 import { HTML5_REPO_SERVICE } from "../config/xs-app.js";
@@ -20,7 +20,7 @@ const LABEL = "html5-apps-repo";
 const PLAN = "app-runtime";
 
 export interface Html5RepoResult {
-  binding?: Omit<Html5RepoBinding, "ownSapCloudServices">;
+  binding?: Omit<Html5RepoBinding, "ownSapCloudServices" | "directRoutingUriPatterns">;
   problems: ConfigProblem[];
 }
 
@@ -106,4 +106,30 @@ export function parseOwnSapCloudService(raw: unknown): Checked<string[]> {
   if (!json.ok) return json;
   if (json.value === undefined) return { ok: true, value: [] };
   return validate(ownServicesSchema, json.value, "OWN_SAP_CLOUD_SERVICE");
+}
+
+const directRoutingSchema = v.pipe(
+  v.array(
+    // SAP tries each as a regular expression: one that is not would fail its requests later.
+    v.pipe(
+      v.string("must be a string (a first path segment or a regular expression)"),
+      v.minLength(1, "must not be empty"),
+      regExpCheck,
+    ),
+    "must be an array of first path segments or regular expressions",
+  ),
+  v.minLength(1, "must not be empty"),
+  v.transform((texts): DirectRoutingPattern[] => texts.map((text) => ({ text, pattern: new RegExp(text) }))),
+);
+
+/**
+ * DIRECT_ROUTING_URI_PATTERNS (JSON array, SAP README "Direct Routing URI Patterns"): first
+ * path segments that are routed with the central xs-app.json without asking the repository
+ * for an app of that name (SAP's presets `favicon.ico` and `login` always are). Unset: none.
+ */
+export function parseDirectRoutingUriPatterns(raw: unknown): Checked<DirectRoutingPattern[]> {
+  const json = readJsonVariable(raw, "DIRECT_ROUTING_URI_PATTERNS");
+  if (!json.ok) return json;
+  if (json.value === undefined) return { ok: true, value: [] };
+  return validate(directRoutingSchema, json.value, "DIRECT_ROUTING_URI_PATTERNS");
 }

@@ -26,7 +26,7 @@ import { RefreshingCache, type Lifetime, type Loaded } from "../destinations/cac
 import { errorPage } from "../http/pages.js";
 import type { Logger } from "../log.js";
 import { canonicalizePath } from "../routing/canonical-path.js";
-import { splitAppPath, type AppKey } from "./app-key.js";
+import { isDirectRouted, splitAppPath, type AppKey } from "./app-key.js";
 import { Html5RepoClient, type Failure } from "./client.js";
 
 export type AppSelection =
@@ -101,6 +101,7 @@ export function createHtml5Router(options: Html5Options): Html5Router {
   const cache = new RefreshingCache<Outcome>({ now, maxEntries: options.maxApps ?? 500 });
   const knownDestinations = config.destinationService ? undefined : new Set(config.destinations.keys());
   const own = options.binding.ownSapCloudServices;
+  const direct = options.binding.directRoutingUriPatterns ?? [];
   const businessServices = options.binding.businessServices ?? new Map<string, BusinessService>();
 
   /** The business service an app key's prefix names (not the router's own), or undefined. */
@@ -201,6 +202,8 @@ export function createHtml5Router(options: Html5Options): Html5Router {
       if (!canonical.ok) return { kind: "central" }; // refused by route decision
       const split = splitAppPath(canonical.path, own);
       if (split === null) return { kind: "central" };
+      // DIRECT_ROUTING_URI_PATTERNS: central, without asking the repository (SAP).
+      if (isDirectRouted(split.key.entireKey, direct)) return { kind: "central" };
       // A prefix that is neither the router's own nor a bound business service: central routing
       // (SAP: "Service Tag unknown").
       const service = businessServiceOf(split.key);

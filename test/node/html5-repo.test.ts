@@ -76,7 +76,9 @@ const CENTRAL_XS_APP = {
   ],
 };
 
-async function setup(): Promise<{ c: Cluster; sim: Html5RepoSim; stop: () => Promise<void> }> {
+async function setup(
+  extra: Record<string, string> = {},
+): Promise<{ c: Cluster; sim: Html5RepoSim; stop: () => Promise<void> }> {
   const sim = await startHtml5RepoSim({ apps: [books("1.0.0"), books("2.0.0")] });
   const vcap = {
     "html5-apps-repo": [sim.binding],
@@ -91,6 +93,7 @@ async function setup(): Promise<{ c: Cluster; sim: Html5RepoSim; stop: () => Pro
       VCAP_SERVICES: JSON.stringify(vcap),
       destinations: JSON.stringify([{ name: "backend", url: backend.url }]),
       XS_APP: JSON.stringify(CENTRAL_XS_APP),
+      ...extra,
     },
   });
   return { c, sim, stop: async () => void (await Promise.all([c.dispose(), sim.stop()])) };
@@ -276,6 +279,25 @@ describe("HTML5 application repository: caching and failures", () => {
       expect(sim.count("token")).toBe(1);
       expect(sim.count("xs-app")).toBe(1);
       expect(sim.count("file")).toBe(N);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("DIRECT_ROUTING_URI_PATTERNS: a central route's first segment never reaches the repository; apps still do", async () => {
+    const { c, sim, stop } = await setup({ DIRECT_ROUTING_URI_PATTERNS: '["^cent"]' });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const central = await get(c, `/central/ping${i}`);
+        expect(central.status).toBe(200);
+        expect(((await central.json()) as { url: string }).url).toBe(`/ping${i}`);
+      }
+      const app = await get(c, "/books/index.html");
+      expect(app.status).toBe(200);
+      expect(await app.text()).toContain("books 2.0.0");
+      expect(sim.requests.filter((r) => r.kind === "xs-app").map((r) => r.path)).toEqual([
+        "/applications/content/books/xs-app.json",
+      ]);
     } finally {
       await stop();
     }

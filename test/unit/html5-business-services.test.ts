@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { formatProblems, loadConfig } from "../../src/config/index.js";
 import type { RouteConfig } from "../../src/config/types.js";
 import { createHtml5Router } from "../../src/html5/index.js";
+import { html5RuntimeBinding } from "../support/html5-binding.js";
 
 /**
  * UIs of business services in the HTML5 application repository (SAP: an app key prefix that
@@ -13,18 +14,7 @@ const TOKEN = "token-VALUE-never-logged";
 const URI = "https://html5-apps-repo-rt.cfapps.eu10.hana.ondemand.com/applications/content";
 const UAA = "https://sub.authentication.eu10.hana.ondemand.com";
 
-const runtime = {
-  label: "html5-apps-repo",
-  plan: "app-runtime",
-  name: "html5-rt",
-  tags: ["html5-apps-repo-rt"],
-  credentials: {
-    "sap.cloud.service": "html5-apps-repo-rt",
-    grant_type: "client_credentials",
-    uri: URI,
-    uaa: { url: UAA, clientid: "sb-html5", clientsecret: SECRET },
-  },
-};
+const runtime = html5RuntimeBinding({ uri: URI, uaaUrl: UAA, secret: SECRET });
 const businessService = (name: string, appHostId: unknown, extra: Record<string, unknown> = {}) => ({
   label: "books-service",
   name,

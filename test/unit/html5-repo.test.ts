@@ -2,29 +2,22 @@ import { describe, expect, it } from "vitest";
 import { loadConfig, redactedSummary } from "../../src/config/index.js";
 import type { RouteConfig, RouterConfig } from "../../src/config/types.js";
 import { parseVcapServices } from "../../src/config/vcap.js";
-import { parseAppKey, splitAppPath } from "../../src/html5/app-key.js";
-import { parseHtml5Repo, parseOwnSapCloudService } from "../../src/html5/binding.js";
+import { isDirectRouted, parseAppKey, splitAppPath } from "../../src/html5/app-key.js";
+import {
+  parseDirectRoutingUriPatterns,
+  parseHtml5Repo,
+  parseOwnSapCloudService,
+} from "../../src/html5/binding.js";
 import { createHtml5Router, type AppSelection } from "../../src/html5/index.js";
+import { html5RuntimeBinding } from "../support/html5-binding.js";
 
 const SECRET = "s3cret-VALUE-never-shown";
 const TOKEN = "token-VALUE-never-logged";
 const URI = "https://html5-apps-repo-rt.cfapps.eu10.hana.ondemand.com/applications/content";
 const UAA = "https://sub.authentication.eu10.hana.ondemand.com";
 
-const runtimeBinding = (credentials: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
-  label: "html5-apps-repo",
-  plan: "app-runtime",
-  name: "html5-rt",
-  tags: ["html5-apps-repo-rt"],
-  credentials: {
-    "sap.cloud.service": "html5-apps-repo-rt",
-    grant_type: "client_credentials",
-    uri: URI,
-    uaa: { url: UAA, clientid: "sb-html5", clientsecret: SECRET },
-    ...credentials,
-  },
-  ...extra,
-});
+const runtimeBinding = (credentials: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+  html5RuntimeBinding({ uri: URI, uaaUrl: UAA, secret: SECRET }, credentials, extra);
 
 describe("parseAppKey: SAP's app key from the first path segment", () => {
   it.each([
@@ -80,6 +73,42 @@ describe("parseAppKey: SAP's app key from the first path segment", () => {
       ok: false,
       problems: [{ path: "OWN_SAP_CLOUD_SERVICE[1]", message: "must be a string" }],
     });
+  });
+
+  it("DIRECT_ROUTING_URI_PATTERNS: entries match a first segment as they are or as regular expressions (SAP)", () => {
+    const parsed = parseDirectRoutingUriPatterns('["central", "^odata", "v[0-9]$", "a.b"]');
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    const patterns = parsed.value;
+    expect(patterns.map((p) => p.text)).toEqual(["central", "^odata", "v[0-9]$", "a.b"]);
+    for (const segment of ["central", "mycentral2", "odata", "odata_v4", "apiv2", "a.b", "axb"])
+      expect(isDirectRouted(segment, patterns), segment).toBe(true);
+    // Case-sensitive, as SAP builds the expressions; `^` anchors.
+    for (const segment of ["Central", "my_odata", "v2x", "books", "ab"])
+      expect(isDirectRouted(segment, patterns), segment).toBe(false);
+    expect(isDirectRouted("central", [])).toBe(false);
+    expect(parseDirectRoutingUriPatterns(undefined)).toEqual({ ok: true, value: [] });
+    expect(parseDirectRoutingUriPatterns("")).toEqual({ ok: true, value: [] });
+  });
+
+  it.each([
+    ["[]", "DIRECT_ROUTING_URI_PATTERNS", "must not be empty"],
+    [
+      '"central"',
+      "DIRECT_ROUTING_URI_PATTERNS",
+      "must be an array of first path segments or regular expressions",
+    ],
+    [
+      '["ok", 3]',
+      "DIRECT_ROUTING_URI_PATTERNS[1]",
+      "must be a string (a first path segment or a regular expression)",
+    ],
+    ['["ok", ""]', "DIRECT_ROUTING_URI_PATTERNS[1]", "must not be empty"],
+    ['["ok", "(unclosed"]', "DIRECT_ROUTING_URI_PATTERNS[1]", "invalid regular expression"],
+    ["[central]", "DIRECT_ROUTING_URI_PATTERNS", "must be valid JSON"],
+  ])("DIRECT_ROUTING_URI_PATTERNS %s: a start-up problem at %s", (raw, path, message) => {
+    const parsed = parseDirectRoutingUriPatterns(raw);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.problems).toEqual([{ path, message: expect.stringContaining(message) }]);
   });
 
   it("splitAppPath: the path in the app, without the cache buster (second segment only)", () => {
@@ -329,6 +358,30 @@ describe("createHtml5Router: choosing the routes and serving files", () => {
       `${URI}/books/a.js`,
     ]);
     expect(await router.select(request("/otherservice.books/a.js"), noWait)).toEqual({ kind: "central" });
+  });
+
+  it("DIRECT_ROUTING_URI_PATTERNS: matching first segments route centrally without a call; others still reach the repository", async () => {
+    const { router, repo } = routerWith(
+      { "/books/xs-app.json": xsApp(APP) },
+      {},
+      { DIRECT_ROUTING_URI_PATTERNS: '["central", "^odata"]' },
+    );
+    for (const path of ["/central/ping", "/odata_v4/Books", "/odata/~1~/x"])
+      expect(await router.select(request(path), noWait), path).toEqual({ kind: "central" });
+    expect(repo.calls).toEqual([]);
+    expect(await router.select(request("/books/index.html"), noWait)).toMatchObject({ kind: "app" });
+    expect(router.calls.xsApp).toBe(1);
+  });
+
+  it("DIRECT_ROUTING_URI_PATTERNS that are not valid: the configuration names the entry", () => {
+    const loaded = configWith({ "html5-apps-repo": [runtimeBinding()] }, CENTRAL, {
+      DIRECT_ROUTING_URI_PATTERNS: '["central", "[a-"]',
+    });
+    expect(loaded.ok).toBe(false);
+    if (!loaded.ok)
+      expect(loaded.problems).toEqual([
+        { path: "DIRECT_ROUTING_URI_PATTERNS[1]", message: "invalid regular expression" },
+      ]);
   });
 
   it("an app the repository does not have (503): central routing, and html5 routes answer 404 without a file call", async () => {
