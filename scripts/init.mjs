@@ -31,8 +31,11 @@ Writes an edge project for the SAP approuter project in <approuter folder> into 
 (default: <approuter folder>-edge, which must not exist yet or be empty) and prints what it
 could not carry over. The approuter folder is only read.`;
 
-/** Environment variables the router reads (README "Configuration"). */
-const ROUTER_VARIABLES = new Set([
+/**
+ * Environment variables the router reads (README "Configuration"); a test checks the list
+ * against what the router's configuration loader reads.
+ */
+export const ROUTER_VARIABLES = new Set([
   "destinations",
   "VCAP_SERVICES",
   "EXT_SESSION_MGT",
@@ -49,22 +52,45 @@ const ROUTER_VARIABLES = new Set([
   "COOKIES",
   "SECURE_SESSION_COOKIE",
   "WS_ALLOWED_ORIGINS",
+  "CJ_PROTECT_WHITELIST",
+  "plugins",
+  "COMPRESSION",
+  "DESTINATION_HOST_PATTERN",
+  "OWN_SAP_CLOUD_SERVICE",
+  "DIRECT_ROUTING_URI_PATTERNS",
+  "JWT_REFRESH",
+  "TENANT_HOST_PATTERN",
+  "PRESERVE_FRAGMENT",
+  "UAA_SERVICE_NAME",
+  "IAS_SERVICE_NAME",
+  "ENABLE_PERMANENT_AUTHTYPE",
+  "LOGOUT_WITH_TOKEN_HINT",
+  "XS_BIND_ADDRESS",
+  "XSUAA_MTLS_BINDING",
+  "IAS_MTLS_BINDING",
   "STATUS_TOKEN",
   "XS_APP",
 ]);
 
+/**
+ * SAP variables the router does not support, and why: the router's own list (it names them
+ * in a start-up warning; README "SAP variables not supported").
+ * @type {Array<{ name: string, reason: string }>}
+ */
+const UNSUPPORTED_VARIABLES = JSON.parse(
+  readFileSync(join(PACKAGE_ROOT, "src/config/unsupported-variables.json"), "utf8"),
+);
+
 /** SAP variables with no meaning at the edge, and what to do instead. */
-const SAP_ONLY_VARIABLES = {
+export const SAP_ONLY_VARIABLES = {
   PORT: "wrangler dev picks the port (`npm run dev -- --port N`); deployed, Cloudflare does",
   NODE_ENV: "not needed: local runs read default-env.json and .dev.vars by themselves",
   XS_APP_LOG_LEVEL: "logs are Workers Logs: `npx wrangler tail`",
   CF_NODEJS_LOGGING_LEVEL: "logs are Workers Logs: `npx wrangler tail`",
-  UAA_SERVICE_NAME: "the router finds the XSUAA binding by its label `xsuaa` in VCAP_SERVICES",
-  TENANT_HOST_PATTERN: "multitenancy is not supported: deploy one router per tenant (a custom domain each)",
-  CJ_PROTECT_WHITELIST:
-    "clickjacking protection is X-Frame-Options (SEND_XFRAMEOPTIONS) or a Content-Security-Policy in httpHeaders",
-  plugins: "plugins are not supported at the edge",
+  REQUEST_TRACE: "logs are Workers Logs: `npx wrangler tail`",
   INCOMING_CONNECTION_TIMEOUT: "Cloudflare manages client connections",
+  SERVER_KEEP_ALIVE: "Cloudflare manages client connections",
+  HTTP2_SUPPORT: "Cloudflare speaks HTTP/2 and HTTP/3 with browsers by itself",
   SSO_LOGOUT: "not supported",
 };
 
@@ -75,23 +101,23 @@ const DESTINATION_PROPERTIES = new Set([
   "forwardAuthToken",
   "timeout",
   "setXForwardedHeaders",
+  "strictSSL",
+  "proxyType",
 ]);
 
-/** xs-app.json properties the router refuses, and what to do instead. */
+/** Route services the router serves: SAP's user API, and the HTML5 repository when it is bound. */
+const USER_API_SERVICE = "sap-approuter-userapi";
+const HTML5_REPO_SERVICE = "html5-apps-repo-rt";
+
+/** xs-app.json route properties the router refuses, and why. */
 const ROUTE_UNSUPPORTED = {
-  service:
-    "SAP platform services (for example the HTML5 application repository) are not reachable from the edge: put the app's files under public/ and serve them with a localDir route",
-  endpoint: "belongs to `service` routes (not supported)",
-  preferLocal: "belongs to `service` routes (not supported)",
-  replace:
-    "placeholder replacement in static files is not supported yet: put the final values into the files",
+  endpoint: "belongs to routes to business services (not supported)",
+  preferLocal: "belongs to routes to business services (not supported)",
   dynamicIdentityProvider: "not supported yet: use identityProvider",
 };
 const TOP_UNSUPPORTED = {
-  services: "SAP platform services are not reachable from the edge",
-  pluginMetadataEndpoint: "plugins are not supported at the edge",
-  whitelistService: "not supported at the edge",
-  plugins: "plugins are not supported at the edge",
+  services: "routes to business services are not supported at the edge",
+  plugins: "not an xs-app.json property: SAP's router and this one read plugins from the `plugins` variable",
 };
 
 /**
@@ -172,14 +198,6 @@ export function migrate(options) {
       note(`xs-app.json ${key}`, why, "removed from xs-app.json");
     }
   }
-  if (xsOut.logout?.backChannelLogoutEndpoint !== undefined) {
-    delete xsOut.logout.backChannelLogoutEndpoint;
-    note(
-      "xs-app.json logout.backChannelLogoutEndpoint",
-      "not supported yet; the router has OpenID Connect back-channel logout at /login/backchannel-logout",
-      "register that URI with your identity provider",
-    );
-  }
   if (Array.isArray(xsOut.errorPage)) {
     xsOut.errorPage = xsOut.errorPage.filter((/** @type {any} */ entry, /** @type {number} */ i) => {
       if (entry?.path === undefined) return true;
@@ -191,17 +209,32 @@ export function migrate(options) {
       return false;
     });
   }
+  // default-env.json first: whether the HTML5 repository is bound decides its routes.
+  const { vars, files: envFiles } = readSapEnv(source);
+  const html5Bound = hasHtml5Runtime(vars.VCAP_SERVICES);
   /** @type {string[]} */
   const localDirs = [];
   const routes = Array.isArray(xsOut.routes) ? xsOut.routes : [];
   xsOut.routes = routes.filter((/** @type {any} */ route, /** @type {number} */ i) => {
     if (typeof route !== "object" || route === null) return true;
     const where = `xs-app.json routes[${i}] (${route.source})`;
-    if (route.service !== undefined && route.destination === undefined && route.localDir === undefined) {
+    if (route.service === HTML5_REPO_SERVICE && !html5Bound) {
       note(
         where,
-        `a \`service\` route (${route.service}): ${ROUTE_UNSUPPORTED.service}`,
-        "removed; add a localDir route for the files instead",
+        "an html5-apps-repo-rt route, and default-env.json binds no HTML5 application repository runtime (service html5-apps-repo, plan app-runtime)",
+        "removed; add the runtime's binding to VCAP_SERVICES in .dev.vars and put the route back (the router serves the repository's apps then)",
+      );
+      return false;
+    }
+    if (
+      route.service !== undefined &&
+      route.service !== HTML5_REPO_SERVICE &&
+      route.service !== USER_API_SERVICE
+    ) {
+      note(
+        where,
+        `a route to the business service ${route.service}: its token flows (user-token exchange, client credentials, mTLS) are not supported at the edge`,
+        "removed; reach the service through a backend of yours behind a destination",
       );
       return false;
     }
@@ -224,7 +257,12 @@ export function migrate(options) {
   });
 
   // ---- default-env.json / default-services.json ----
-  const { vars, files: envFiles } = readSapEnv(source);
+  // Variables a route's `replace` puts into its files are the router's to read too.
+  const replaceVars = new Set(
+    xsOut.routes.flatMap((/** @type {any} */ route) =>
+      Array.isArray(route?.replace?.vars) ? route.replace.vars.filter((v) => typeof v === "string") : [],
+    ),
+  );
   /** @type {Record<string, unknown>} */
   const devVars = {};
   /** @type {string[]} */
@@ -240,7 +278,13 @@ export function migrate(options) {
         "create one, bind it as a user-provided service named like EXT_SESSION_MGT.instanceName (credentials url, token) or set UPSTASH_REDIS_REST_URL/TOKEN, give sessionSecret 64+ characters, then uncomment EXT_SESSION_MGT in .dev.vars",
       );
       devVars[key] = value;
-    } else if (ROUTER_VARIABLES.has(key)) devVars[key] = value;
+    } else if (ROUTER_VARIABLES.has(key) || replaceVars.has(key)) devVars[key] = value;
+    else if (UNSUPPORTED_VARIABLES.some((v) => v.name === key))
+      note(
+        `default-env.json ${key}`,
+        `not supported: ${UNSUPPORTED_VARIABLES.find((v) => v.name === key)?.reason}`,
+        "left out",
+      );
     else if (key in SAP_ONLY_VARIABLES)
       note(
         `default-env.json ${key}`,
@@ -381,36 +425,20 @@ export function migrate(options) {
  * @returns {Record<string, unknown[]>}
  */
 function carryServices(raw, extSessionMgt, note) {
-  let services = raw;
-  if (typeof raw === "string") {
-    try {
-      services = JSON.parse(raw);
-    } catch {
-      note("default-env.json VCAP_SERVICES", "not valid JSON", "write it as a JSON object in .dev.vars");
-      return {};
-    }
+  const services = jsonValue(raw);
+  if (services === INVALID) {
+    note("default-env.json VCAP_SERVICES", "not valid JSON", "write it as a JSON object in .dev.vars");
+    return {};
   }
   if (typeof services !== "object" || services === null || Array.isArray(services)) return {};
-  let storeName;
-  try {
-    storeName = (typeof extSessionMgt === "string" ? JSON.parse(extSessionMgt) : extSessionMgt)?.instanceName;
-  } catch {
-    storeName = undefined;
-  }
+  const store = jsonValue(extSessionMgt);
+  const storeName = store === INVALID ? undefined : /** @type {any} */ (store)?.instanceName;
   /** @type {Record<string, unknown[]>} */
   const kept = {};
   const WHY = {
-    destination: [
-      "the destination service is not read",
-      "list each destination (name, url, forwardAuthToken) in the `destinations` variable",
-    ],
     connectivity: [
       "on-premise systems behind SAP's Cloud Connector are not reachable from the edge",
       "expose the system through Cloudflare Tunnel (or a public endpoint) and add it to `destinations`",
-    ],
-    "html5-apps-repo": [
-      "the HTML5 application repository is not reachable from the edge",
-      "put the app's files under public/ and serve them with a localDir route",
     ],
     "redis-cache": [
       "SAP's Redis speaks the Redis protocol; the edge router needs Upstash Redis over HTTP",
@@ -422,12 +450,12 @@ function carryServices(raw, extSessionMgt, note) {
     for (const binding of bindings) {
       const b = /** @type {Record<string, any>} */ (binding ?? {});
       const isStore = storeName !== undefined && b.name === storeName && label !== "redis-cache";
-      if (label === "xsuaa" || label === "identity" || isStore) {
+      if (isStore || routerReads(label, b)) {
         if (label === "xsuaa" && typeof b.credentials?.clientsecret !== "string") {
           note(
             `VCAP_SERVICES xsuaa "${b.name ?? "?"}"`,
-            "has no clientsecret (an X.509 credential?); the edge router authenticates with client id and secret",
-            "create a service key with credential-type binding-secret",
+            "has no clientsecret: an X.509 credential, which the router presents through a Workers mTLS certificate binding",
+            "upload the certificate and key with `npx wrangler mtls-certificate upload` and bind it as XSUAA_MTLS in wrangler.toml (README, Identity providers)",
           );
         }
         (kept[label] ??= []).push(binding);
@@ -435,7 +463,7 @@ function carryServices(raw, extSessionMgt, note) {
       }
       const [why, todo] = WHY[/** @type {keyof typeof WHY} */ (label)] ?? [
         "not used by the edge router",
-        "nothing (left out)",
+        "left out; if an xs-app.json `replace.services` entry names it, add it to VCAP_SERVICES in .dev.vars",
       ];
       note(`VCAP_SERVICES ${label} "${b.name ?? "?"}"`, why, todo);
     }
@@ -443,16 +471,45 @@ function carryServices(raw, extSessionMgt, note) {
   return kept;
 }
 
+/**
+ * A binding the router reads (README "Configuration"): the identity providers, the
+ * destination service, the HTML5 application repository, and business services whose UIs
+ * live there (an `html5-apps-repo.app_host_id` in their credentials).
+ * @param {string} label @param {Record<string, any>} binding
+ */
+function routerReads(label, binding) {
+  return (
+    ["xsuaa", "identity", "destination", "html5-apps-repo"].includes(label) ||
+    typeof binding.credentials?.["html5-apps-repo"]?.app_host_id === "string"
+  );
+}
+
+/**
+ * Whether VCAP_SERVICES binds the HTML5 repository's runtime, found as the router finds it:
+ * tag or `sap.cloud.service` html5-apps-repo-rt, or label html5-apps-repo with plan app-runtime.
+ * @param {unknown} raw
+ */
+function hasHtml5Runtime(raw) {
+  const services = jsonValue(raw);
+  if (typeof services !== "object" || services === null) return false;
+  return Object.entries(services).some(
+    ([label, bindings]) =>
+      Array.isArray(bindings) &&
+      bindings.some(
+        (/** @type {any} */ b) =>
+          b?.tags?.includes?.(HTML5_REPO_SERVICE) ||
+          b?.credentials?.["sap.cloud.service"] === HTML5_REPO_SERVICE ||
+          (label === "html5-apps-repo" && b?.plan === "app-runtime"),
+      ),
+  );
+}
+
 /** @param {unknown} raw @param {(item: string, why: string, todo: string) => void} note @returns {unknown} */
 function carryDestinations(raw, note) {
-  let list = raw;
-  if (typeof raw === "string") {
-    try {
-      list = JSON.parse(raw);
-    } catch {
-      note("default-env.json destinations", "not valid JSON", "write it as a JSON array in .dev.vars");
-      return [];
-    }
+  const list = jsonValue(raw);
+  if (list === INVALID) {
+    note("default-env.json destinations", "not valid JSON", "write it as a JSON array in .dev.vars");
+    return [];
   }
   if (!Array.isArray(list)) return list; // the router names what is wrong
   return list.map((d) => {
@@ -460,12 +517,15 @@ function carryDestinations(raw, note) {
     const out = /** @type {Record<string, unknown>} */ ({});
     const dropped = [];
     for (const [key, value] of Object.entries(d)) {
-      if (DESTINATION_PROPERTIES.has(key)) out[key] = value;
+      const refused =
+        (key === "strictSSL" && value === false && /^(https|wss):/i.test(String(d.url))) ||
+        (key === "proxyType" && value !== "Internet");
+      if (DESTINATION_PROPERTIES.has(key) && !refused) out[key] = value;
       else dropped.push(key);
     }
     const name = JSON.stringify(d.name ?? "?");
     const onPremise =
-      dropped.some((k) => /^proxy(Host|Port|Type)$/i.test(k)) ||
+      dropped.some((k) => /^proxy(Host|Port)$/i.test(k)) ||
       String(d.proxyType ?? d.ProxyType ?? "").toLowerCase() === "onpremise";
     if (onPremise) {
       note(
@@ -479,11 +539,29 @@ function carryDestinations(raw, note) {
       note(
         `destination ${name}: ${others.join(", ")}`,
         "properties the edge router does not support",
-        others.includes("strictSSL") ? "removed; backends need a valid TLS certificate" : "removed",
+        others.includes("strictSSL")
+          ? "removed; an https backend needs a certificate from a public CA (a Worker always verifies TLS)"
+          : "removed",
       );
     }
     return out;
   });
+}
+
+const INVALID = Symbol("invalid JSON");
+
+/**
+ * A default-env.json value that may hold JSON as text (as a variable would) or as JSON:
+ * the JSON value either way, INVALID for text that does not parse.
+ * @param {unknown} raw
+ */
+function jsonValue(raw) {
+  if (typeof raw !== "string") return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return INVALID;
+  }
 }
 
 /** Cloudflare Worker names: lower-case letters, digits and dashes, at most 63. */

@@ -11,6 +11,11 @@ export const JSON_VARIABLES = new Set([
   "CORS",
   "COOKIES",
   "WS_ALLOWED_ORIGINS",
+  "CJ_PROTECT_WHITELIST",
+  "plugins",
+  "COMPRESSION",
+  "OWN_SAP_CLOUD_SERVICE",
+  "DIRECT_ROUTING_URI_PATTERNS",
 ]);
 
 /**

@@ -12,114 +12,21 @@
  * SEND_XFRAMEOPTIONS, httpHeaders, CORS, WS_ALLOWED_ORIGINS, destinations,
  * VCAP_SERVICES; REMOVE_CLASHING_BACKEND_SESSION_COOKIE is always on. Variables outside
  * login and sessions (plugins, DESTINATION_HOST_PATTERN, …) are src/config's business.
+ * The list itself is unsupported-variables.json, in the order of the README table.
  */
+import unsupportedVariablesJson from "./unsupported-variables.json";
+
 export interface UnsupportedVariable {
   name: string;
   /** Why, for users (README table). */
   reason: string;
 }
 
-const SERVICE_TO_APPROUTER =
-  "the service-to-application-router flow (`x-approuter-authorization`) is not supported";
-const X509_KEY =
-  "X.509 keys are not read from variables: upload certificate and key as a Workers mTLS certificate";
-const FORWARDED_HOST =
-  "the router's own URL is the URL the Worker receives; `X-Forwarded-*` headers never change it";
-const LOGIN_CSP =
-  "the login page sends its own fixed Content-Security-Policy (script hash, nothing else allowed)";
-const REFRESH_TUNING =
-  "refresh runs once per session across all isolates (a store lease) with fixed timeouts";
-const IAS_ZONE_INFO =
-  "IAS tenant login info (`tenantLoginInfo`) is not fetched; IAS endpoints come from the binding";
-
-export const UNSUPPORTED_VARIABLES: readonly UnsupportedVariable[] = [
-  // Login and tokens
-  { name: "XSUAA_PRIVATE_KEY", reason: X509_KEY },
-  { name: "IAS_PRIVATE_KEY", reason: X509_KEY },
-  {
-    name: "STATE_PARAMETER_SECRET",
-    reason: "state and PKCE are always on; login state is sealed with the router's own key",
-  },
-  { name: "PKCE_ENABLED", reason: "PKCE (S256) is always on" },
-  {
-    name: "EXCLUDED_STATE_HANDLING_SUBDOMAINS",
-    reason: "state protection cannot be switched off, for any tenant",
-  },
-  {
-    name: "MINIMUM_TOKEN_VALIDITY",
-    reason: "a token's remaining lifetime is not checked at login; JWT_REFRESH renews it",
-  },
-  {
-    name: "DYNAMIC_IDENTITY_PROVIDER",
-    reason:
-      "the identity provider cannot be chosen by the request (`sap_idp`); use the route's `identityProvider`",
-  },
-  { name: "CHECK_X_FORWARDED_HOST_IN_LOGIN_CALLBACK", reason: FORWARDED_HOST },
-  { name: "EXTERNAL_REVERSE_PROXY", reason: FORWARDED_HOST },
-  { name: "ENABLE_X_FORWARDED_HOST_VALIDATION", reason: FORWARDED_HOST },
-  { name: "ACCEPTED_FORWARD_PROTOCOLS", reason: FORWARDED_HOST },
-  {
-    name: "SKIP_APP_KEY_WITH_X_FORWARD_PATH",
-    reason: "the logout page is never taken from `X-Forwarded-Path`",
-  },
-  {
-    name: "BACK_CHANNEL_LOGOUT_URI",
-    reason:
-      "the token request carries no `s3bcl_*` registration; " +
-      "register the URL of xs-app.json `logout.backChannelLogoutEndpoint` with IAS",
-  },
-  { name: "LOGOUT_WO_SESSION_TRIGGERS_LOGIN", reason: "logout without a session never starts a login" },
-  {
-    name: "REQUIRE_AUTH_FOR_UNKNOWN_ROUTES",
-    reason: "a path no route matches is answered 404 without a login",
-  },
-  { name: "DISABLE_XSUAA_ENCODING", reason: "the `redirect` of XSUAA's logout.do is always URL-encoded" },
-  {
-    name: "INCLUDE_HOST_IN_REDIRECT",
-    reason: "the address kept for after login is always a path on this router",
-  },
-  {
-    name: "DELETE_STALE_COOKIES",
-    reason: "not needed: a login always issues a new session cookie in place of the old one",
-  },
-  { name: "EXTENDED_LOGIN_CSP", reason: LOGIN_CSP },
-  { name: "OMIT_LOGIN_CSP", reason: LOGIN_CSP },
-  { name: "INCLUDE_NONCE_ATTR", reason: LOGIN_CSP },
-  { name: "TOKEN_REFRESH_TIMEOUT_MS", reason: REFRESH_TUNING },
-  { name: "MAX_CONCURRENT_TOKEN_REFRESHES", reason: REFRESH_TUNING },
-  {
-    name: "ENABLE_FORWARD_CORPORATE_IDP_TOKEN",
-    reason: "the corporate identity provider's token is not forwarded to destinations",
-  },
-  { name: "ZONE_INFO_CACHE_TTL", reason: IAS_ZONE_INFO },
-  { name: "ZONE_INFO_MAX_CACHE_TTL", reason: IAS_ZONE_INFO },
-  {
-    name: "USE_HTML5_APP_XS_APPJSON_IN_LOGIN_CALLBACK",
-    reason: "the login callback always uses the central xs-app.json",
-  },
-  // Sessions and cookies
-  {
-    name: "PLATFORM_COOKIE_NAME",
-    reason: "no session stickiness: every isolate reads sessions from the session store",
-  },
-  {
-    name: "COOKIE_BACKWARD_COMPATIBILITY",
-    reason: "cookies are always written as RFC 6265 says; there is no older format",
-  },
-  { name: "UGW_GET_SESSION_ATTRIBUTES", reason: "the session-context endpoint is not offered" },
-  {
-    name: "REDIS_SCALE_READS",
-    reason: "Redis is reached through Upstash's REST API; read replicas are Upstash's concern",
-  },
-  { name: "BACKEND_COOKIES_SECRET", reason: SERVICE_TO_APPROUTER },
-  { name: "STORE_SESSION_COOKIES_IN_EXTERNAL_SESSION_STORE", reason: SERVICE_TO_APPROUTER },
-  { name: "SVC2AR_STORE_CSRF_IN_EXTERNAL_SESSION", reason: SERVICE_TO_APPROUTER },
-  { name: "SVC2AR_EXTERNAL_SESSION_ID_SECRET", reason: SERVICE_TO_APPROUTER },
-  { name: "SVC2AR_EXTERNAL_SESSION_ID_SECRET_ALT", reason: SERVICE_TO_APPROUTER },
-  { name: "SVC2AR_EXTERNAL_SESSION_COOKIE_ENABLED", reason: SERVICE_TO_APPROUTER },
-  { name: "SVC2AR_DIRECT_EXT_SESSION_ID_USAGE", reason: SERVICE_TO_APPROUTER },
-  { name: "SERVICE_2_APPROUTER_DISABLE_COOKIE_MERGE", reason: SERVICE_TO_APPROUTER },
-];
+/**
+ * Data, not code: `approuter-edge init` (scripts/init.mjs, plain Node) reads the same file to
+ * tell a migrating user why a variable of theirs is left out.
+ */
+export const UNSUPPORTED_VARIABLES: readonly UnsupportedVariable[] = unsupportedVariablesJson;
 
 /**
  * The unsupported variables set in `env`, in the list's order. Blank counts as unset, as

@@ -1,6 +1,7 @@
 // `approuter-edge init` on a sample SAP approuter project (test/fixtures/sap-approuter: static
-// files in resources/, destinations and an XSUAA binding in default-env.json, an xsuaa route,
-// a public API route, an HTML5-repository route the edge cannot serve): the real CLI writes
+// files in resources/, destinations, an XSUAA and a destination-service binding in
+// default-env.json, an xsuaa route, a public API route, an HTML5-repository route without the
+// repository bound): the real CLI writes
 // the edge project, the input folder stays byte for byte the same, and the output runs under
 // the real `wrangler dev` (through `approuter-edge dev`): the static page, the public API, a
 // missing file, and a login through the XSUAA simulator in the XSUAA binding's place (what an
@@ -28,6 +29,10 @@ import { startLoopbackServer, type LoopbackServer } from "../support/loopback-ht
 import { loginThroughSapForm } from "../support/sap-form-login.js";
 import { startXsuaaSim, type XsuaaSim } from "../support/sap-idp.js";
 import { useDevLock } from "../support/dev-process.js";
+import { html5RuntimeBinding } from "../support/html5-binding.js";
+import { loadConfig } from "../../src/config/index.js";
+import { UNSUPPORTED_VARIABLES } from "../../src/config/unsupported-env.js";
+import { ROUTER_VARIABLES } from "../../scripts/init.mjs";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -51,6 +56,16 @@ function treeHash(dir: string): string {
   };
   walk("");
   return hash.digest("hex");
+}
+
+/** The variables of a project's .dev.vars (`NAME='value'` lines, as init writes them). */
+function devVarsOf(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(join(dir, ".dev.vars"), "utf8")
+      .split("\n")
+      .filter((l) => /^\w+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 2, -1)]),
+  );
 }
 
 function cli(args: string[], cwd = ROOT) {
@@ -86,7 +101,7 @@ beforeAll(async () => {
   // The copy's default-env.json points at this test's backend and XSUAA (ports are free ones):
   // the simulator's binding credentials, as `cf env` shows a real one.
   const env = JSON.parse(readFileSync(join(source, "default-env.json"), "utf8"));
-  for (const d of env.destinations) if (d.name !== "erp") d.url = backend.url;
+  for (const d of env.destinations) if (d.name === "backend" || d.name === "public-api") d.url = backend.url;
   const fixtureBinding = env.VCAP_SERVICES.xsuaa[0];
   fixtureBinding.credentials = xsuaa.binding({ name: fixtureBinding.name }).credentials;
   writeFileSync(join(source, "default-env.json"), JSON.stringify(env, null, 2));
@@ -122,19 +137,21 @@ describe("approuter-edge init", () => {
   it("turns default-env.json into .dev.vars: JSON as strings, only what the router reads, private to the user", () => {
     const devVars = readFileSync(join(out, ".dev.vars"), "utf8");
     expect(statSync(join(out, ".dev.vars")).mode & 0o777).toBe(0o600);
-    const lines = Object.fromEntries(
-      devVars
-        .split("\n")
-        .filter((l) => /^\w+=/.test(l))
-        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 2, -1)]),
-    );
+    const lines = devVarsOf(out);
     expect(Object.keys(lines).sort()).toEqual(["SESSION_TIMEOUT", "VCAP_SERVICES", "destinations"]);
     const destinations = JSON.parse(lines.destinations!);
-    expect(destinations.map((d: { name: string }) => d.name)).toEqual(["backend", "public-api", "erp"]);
-    expect(destinations[1]).toEqual({ name: "public-api", url: backend.url }); // strictSSL dropped
-    expect(destinations[2]).not.toHaveProperty("proxyHost");
+    expect(destinations.map((d: { name: string }) => d.name)).toEqual([
+      "backend",
+      "public-api",
+      "legacy",
+      "erp",
+    ]);
+    // strictSSL false stays where the router honours it (http), goes where it cannot (https).
+    expect(destinations[1]).toEqual({ name: "public-api", url: backend.url, strictSSL: false });
+    expect(destinations[2]).toEqual({ name: "legacy", url: "https://legacy.example" });
+    expect(destinations[3]).not.toHaveProperty("proxyHost");
     const vcap = JSON.parse(lines.VCAP_SERVICES!);
-    expect(Object.keys(vcap)).toEqual(["xsuaa"]); // the destination service binding is not carried
+    expect(Object.keys(vcap)).toEqual(["xsuaa", "destination"]); // the router reads both
     expect(vcap.xsuaa[0].credentials.clientsecret).toBe(CLIENT_SECRET);
     expect(devVars).not.toContain("PORT");
   });
@@ -145,7 +162,8 @@ describe("approuter-edge init", () => {
       "html5-apps-repo-rt", // the service route
       "on-premise", // the erp destination
       "strictSSL",
-      "the destination service is not read",
+      "PKCE_ENABLED", // not supported, with the router's own reason
+      "PKCE (S256) is always on",
       "PORT",
       "XS_APP_LOG_LEVEL",
       "redirect-uris",
@@ -161,6 +179,174 @@ describe("approuter-edge init", () => {
       "^/(.*)$",
     ]);
     expect(init.out).not.toContain(CLIENT_SECRET);
+  });
+
+  it("knows every variable the router reads: what the configuration loader asks for is what init carries", () => {
+    const read = new Set<string>();
+    const recording = (base: Record<string, unknown>) =>
+      new Proxy(base, {
+        get(target, key) {
+          if (typeof key === "string") read.add(key);
+          return target[key as string];
+        },
+      });
+    const store = { instanceName: "store", storageType: "redis", sessionSecret: "s".repeat(64) };
+    // X.509 identity bindings (their mTLS binding names are read) and a store without a
+    // binding (its fallback credentials are read): the variables read only in those cases.
+    const x509 = { clientid: "c", certificate: "-----BEGIN CERTIFICATE-----", key: "k" };
+    loadConfig(
+      recording({
+        EXT_SESSION_MGT: JSON.stringify(store),
+        VCAP_SERVICES: JSON.stringify({
+          xsuaa: [
+            {
+              label: "xsuaa",
+              tags: ["xsuaa"],
+              credentials: {
+                ...x509,
+                url: "https://a.example",
+                certurl: "https://c.example",
+                xsappname: "x",
+              },
+            },
+          ],
+          identity: [{ label: "identity", credentials: { ...x509, url: "https://i.example" } }],
+        }),
+      }),
+      {},
+    );
+    // Workers bindings (static assets, mTLS certificates) are not variables.
+    for (const binding of ["ASSETS", "XSUAA_MTLS", "IAS_MTLS"]) read.delete(binding);
+    expect([...read].sort()).toEqual([...ROUTER_VARIABLES].sort());
+    // And none of the SAP variables the router does not support is mistaken for one it reads.
+    for (const { name } of UNSUPPORTED_VARIABLES) expect(ROUTER_VARIABLES.has(name), name).toBe(false);
+  });
+
+  it("carries what the router supports (HTML5 repository, destination service, replace, user API, whitelist, back-channel logout) and the result loads without a problem", () => {
+    const project = join(work, "full-approuter");
+    mkdirSync(join(project, "webapp"), { recursive: true });
+    writeFileSync(join(project, "webapp/index.html"), "<h1>{{ UI5_URL }}</h1>");
+    const html5Runtime = html5RuntimeBinding({
+      uri: "https://html5-apps-repo-rt.example/applications/content",
+      uaaUrl: "https://sub.authentication.example",
+      secret: "html5-secret",
+    });
+    const businessService = {
+      label: "business-service",
+      name: "bs",
+      credentials: {
+        "sap.cloud.service": "com.sap.bs",
+        "html5-apps-repo": { app_host_id: "1f7a2b3c-0000-4000-8000-00000000abcd" },
+      },
+    };
+    writeFileSync(
+      join(project, "xs-app.json"),
+      JSON.stringify({
+        authenticationMethod: "route",
+        whitelistService: { endpoint: "/whitelist/service" },
+        pluginMetadataEndpoint: "/metadata",
+        logout: { logoutEndpoint: "/logout", backChannelLogoutEndpoint: "/backchannel" },
+        routes: [
+          { source: "^/user-api(.*)", target: "$1", service: "sap-approuter-userapi" },
+          { source: "^/bs/(.*)$", target: "$1", service: "com.sap.bs", endpoint: "api" },
+          { source: "^/api/(.*)$", target: "/$1", destination: "from-service", authenticationType: "xsuaa" },
+          {
+            source: "^/local/(.*)$",
+            target: "$1",
+            localDir: "webapp",
+            authenticationType: "none",
+            replace: { pathSuffixes: ["index.html"], vars: ["UI5_URL"] },
+          },
+          {
+            source: "^/idp/(.*)$",
+            target: "$1",
+            localDir: "webapp",
+            authenticationType: "xsuaa",
+            dynamicIdentityProvider: true,
+          },
+          { source: "^(.*)$", target: "$1", service: "html5-apps-repo-rt", authenticationType: "none" },
+        ],
+      }),
+    );
+    writeFileSync(
+      join(project, "default-env.json"),
+      JSON.stringify({
+        UI5_URL: "https://ui5.example/resources",
+        JWT_REFRESH: "10",
+        DIRECT_ROUTING_URI_PATTERNS: ["api"],
+        OWN_SAP_CLOUD_SERVICE: ["com.sap.own"],
+        CJ_PROTECT_WHITELIST: [{ host: "*.example.com", protocol: "https" }],
+        plugins: [{ name: "p", source: "^/p/(.*)$", target: "$1", destination: "from-service" }],
+        MINIMUM_TOKEN_VALIDITY: "300",
+        VCAP_SERVICES: {
+          xsuaa: [
+            {
+              label: "xsuaa",
+              name: "uaa",
+              tags: ["xsuaa"],
+              credentials: {
+                url: "https://sub.authentication.example",
+                clientid: "sb-app!t1",
+                clientsecret: "uaa-secret",
+                xsappname: "app!t1",
+              },
+            },
+          ],
+          destination: [
+            {
+              label: "destination",
+              name: "dest",
+              credentials: {
+                uri: "https://destination-configuration.example",
+                url: "https://sub.authentication.example",
+                clientid: "sb-dest",
+                clientsecret: "dest-secret",
+              },
+            },
+          ],
+          "html5-apps-repo": [html5Runtime],
+          "business-service": [businessService],
+          "user-provided": [{ label: "user-provided", name: "other", credentials: { password: "x" } }],
+        },
+      }),
+    );
+    const run = cli(["init", "full-approuter"], work);
+    expect(run.code, run.out).toBe(0);
+    const edge = join(work, "full-approuter-edge");
+
+    const xsApp = JSON.parse(readFileSync(join(edge, "xs-app.json"), "utf8"));
+    expect(xsApp.routes.map((r: { source: string }) => r.source)).toEqual([
+      "^/user-api(.*)",
+      "^/api/(.*)$",
+      "^/local/(.*)$",
+      "^/idp/(.*)$",
+      "^(.*)$",
+    ]);
+    expect(xsApp.routes[2].replace).toEqual({ pathSuffixes: ["index.html"], vars: ["UI5_URL"] });
+    expect(xsApp.routes[3]).not.toHaveProperty("dynamicIdentityProvider");
+    expect(xsApp.whitelistService).toEqual({ endpoint: "/whitelist/service" });
+    expect(xsApp.logout.backChannelLogoutEndpoint).toBe("/backchannel");
+
+    const vars = devVarsOf(edge);
+    const vcap = JSON.parse(vars.VCAP_SERVICES!);
+    expect(Object.keys(vcap)).toEqual(["xsuaa", "destination", "html5-apps-repo", "business-service"]);
+    for (const name of ["UI5_URL", "JWT_REFRESH", "DIRECT_ROUTING_URI_PATTERNS", "OWN_SAP_CLOUD_SERVICE"])
+      expect(vars, name).toHaveProperty(name);
+    expect(vars).not.toHaveProperty("MINIMUM_TOKEN_VALIDITY");
+    for (const text of [
+      "com.sap.bs", // the business-service route, removed
+      "dynamicIdentityProvider",
+      "MINIMUM_TOKEN_VALIDITY",
+      "a token's remaining lifetime is not checked at login", // the router's own reason
+      'user-provided "other"',
+    ])
+      expect(run.out, text).toContain(text);
+    for (const text of ["html5-apps-repo-rt", "destination service", "whitelistService", "backChannelLogout"])
+      expect(run.out, text).not.toContain(text);
+
+    // The router's own configuration loader, on what init wrote: no problem at all.
+    const loaded = loadConfig({ ...vars, ASSETS: { fetch: () => new Response() } }, xsApp);
+    expect(loaded.ok ? [] : loaded.problems).toEqual([]);
   });
 
   it("refuses, saying why, what it cannot do safely", () => {
