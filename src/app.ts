@@ -65,6 +65,7 @@ export function createApp({
   const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
   const headerPlan = planResponseHeaders({
     sendXFrameOptions: http.sendXFrameOptions,
+    ...(http.mergeCspHeaders && { mergeCspHeaders: true }),
     httpHeaders: http.httpHeaders,
     responseHeaders: xsApp.responseHeaders,
   });

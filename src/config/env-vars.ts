@@ -108,6 +108,7 @@ export interface HttpEnv {
   CORS?: unknown;
   WS_ALLOWED_ORIGINS?: unknown;
   CJ_PROTECT_WHITELIST?: unknown;
+  MERGE_CSP_HEADERS?: unknown;
   /** Any other variable (the Worker's `env` has more). */
   [other: string]: unknown;
 }
@@ -204,13 +205,18 @@ export function parseSessionSettings(
 
 const headerList = v.array(singleHeaderObject, 'must be an array of { "Header-Name": "value" } objects');
 
-/** The HTTP-layer variables: SEND_XFRAMEOPTIONS, httpHeaders, CORS, WS_ALLOWED_ORIGINS. */
+/**
+ * The HTTP-layer variables: SEND_XFRAMEOPTIONS, httpHeaders, CORS, WS_ALLOWED_ORIGINS,
+ * CJ_PROTECT_WHITELIST, MERGE_CSP_HEADERS (`true`/`false`; SAP merges for any value, even
+ * "false").
+ */
 export function parseHttpSettings(env: HttpEnv): Checked<HttpSettings> {
   const problems: ConfigProblem[] = [];
   const read = reader(env, problems);
   const readJson = jsonReader(env, problems);
 
   const sendXFrameOptions = read("SEND_XFRAMEOPTIONS", booleanText) ?? true;
+  const mergeCspHeaders = read("MERGE_CSP_HEADERS", booleanText) ?? false;
   const httpHeaders = readJson("httpHeaders", headerList) ?? [];
   const cors = readJson("CORS", corsRules) ?? [];
   const wsAllowedOrigins = readJson("WS_ALLOWED_ORIGINS", originRules);
@@ -228,6 +234,7 @@ export function parseHttpSettings(env: HttpEnv): Checked<HttpSettings> {
       cors,
       ...(wsAllowedOrigins !== undefined && { wsAllowedOrigins }),
       ...(clickjackWhitelist !== undefined && { clickjackWhitelist }),
+      ...(mergeCspHeaders && { mergeCspHeaders }),
     },
   };
 }

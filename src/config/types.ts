@@ -262,6 +262,11 @@ export interface HttpSettings {
    */
   clickjackWhitelist?: OriginRule[];
   /**
+   * MERGE_CSP_HEADERS: a configured Content-Security-Policy is sent besides a backend's
+   * (browsers enforce both) instead of giving way to it.
+   */
+  mergeCspHeaders?: boolean;
+  /**
    * The `plugins` variable as given (JSON), for `pluginMetadataEndpoint`; its routes are in `xsApp.routes`.
    */
   plugins?: Record<string, unknown>[];

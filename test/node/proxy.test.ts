@@ -28,6 +28,7 @@ const GATE_GUARD_MS = 10_000;
 let backend: LoopbackServer;
 let silent: LoopbackServer;
 let router: EdgeRouter;
+/** SEND_XFRAMEOPTIONS=false and MERGE_CSP_HEADERS=true. */
 let routerNoFrameOptions: EdgeRouter;
 let downPort: number;
 /** Fired when the router closes its connection to the silent backend. */
@@ -265,7 +266,10 @@ beforeAll(async () => {
   };
   [router, routerNoFrameOptions] = await Promise.all([
     startEdgeRouter({ script, bindings }),
-    startEdgeRouter({ script, bindings: { ...bindings, SEND_XFRAMEOPTIONS: "false" } }),
+    startEdgeRouter({
+      script,
+      bindings: { ...bindings, SEND_XFRAMEOPTIONS: "false", MERGE_CSP_HEADERS: "true" },
+    }),
   ]);
 });
 
@@ -512,6 +516,13 @@ describe("headers, response direction", () => {
     expect(res.headers.has("x-frame-options")).toBe(false);
     expect(res.headers.get("x-env-header")).toBe("from-env");
     expect(res.headers.get("x-both")).toBe("from-xs-app");
+  });
+
+  it("MERGE_CSP_HEADERS=true: the configured Content-Security-Policy goes out besides the backend's, as SAP sends both", async () => {
+    const res = await routerNoFrameOptions.fetch("/api/own-headers");
+    expect(await res.text()).toBe("own");
+    expect(res.headers.get("content-security-policy")).toBe("default-src 'none', frame-ancestors 'self'");
+    expect(res.headers.get("x-env-header")).toBe("from-env"); // other headers as without it
   });
 });
 

@@ -980,6 +980,11 @@ const problemRows: ProblemRow[] = [
     env: { SEND_XFRAMEOPTIONS: value },
     problems: ["SEND_XFRAMEOPTIONS: must be true or false"],
   })),
+  {
+    name: "MERGE_CSP_HEADERS not a boolean",
+    env: { MERGE_CSP_HEADERS: "1" },
+    problems: ["MERGE_CSP_HEADERS: must be true or false"],
+  },
   { name: "httpHeaders not JSON", env: { httpHeaders: "[{" }, problems: [`httpHeaders: ${MUST_BE_JSON}`] },
   {
     name: "httpHeaders not an array",
@@ -1848,6 +1853,17 @@ const configRows: ConfigRow[] = [
     name: `SEND_XFRAMEOPTIONS ${JSON.stringify(value)}`,
     env: { SEND_XFRAMEOPTIONS: value as string },
     get: (c: RouterConfig) => c.http.sendXFrameOptions,
+    expected,
+  })),
+  ...[
+    [undefined, undefined],
+    ["true", true],
+    [" TRUE ", true],
+    ["false", undefined],
+  ].map(([value, expected]) => ({
+    name: `MERGE_CSP_HEADERS ${JSON.stringify(value)}`,
+    env: value === undefined ? {} : { MERGE_CSP_HEADERS: value as string },
+    get: (c: RouterConfig) => c.http.mergeCspHeaders,
     expected,
   })),
   {

@@ -65,6 +65,24 @@ const rows: Row[] = [
     },
   },
   {
+    name: "MERGE_CSP_HEADERS: the configured Content-Security-Policy is sent besides the backend's (SAP)",
+    options: {
+      mergeCspHeaders: true,
+      httpHeaders: [h("Content-Security-Policy", CSP), h("X-Multi", "mine")],
+    },
+    existing: { "content-security-policy": "frame-ancestors 'none'", "x-multi": "backend" },
+    expected: {
+      "x-frame-options": "SAMEORIGIN",
+      "content-security-policy": `frame-ancestors 'none', ${CSP}`,
+      "x-multi": "backend", // only the CSP is merged
+    },
+  },
+  {
+    name: "MERGE_CSP_HEADERS without a backend CSP: the configured one, once",
+    options: { mergeCspHeaders: true, responseHeaders: [h("Content-Security-Policy", CSP)] },
+    expected: { "x-frame-options": "SAMEORIGIN", "content-security-policy": CSP },
+  },
+  {
     name: "unrelated response headers are untouched",
     existing: { "content-type": "text/html", "set-cookie": "a=1" },
     expected: { "content-type": "text/html", "set-cookie": "a=1", "x-frame-options": "SAMEORIGIN" },
