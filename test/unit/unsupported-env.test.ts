@@ -8,7 +8,7 @@ import type { Env } from "../../src/env.js";
 import { buildIsolate } from "../../src/isolate.js";
 import * as customStore from "../../src/stores/no-custom-store.js";
 
-/** What the router supports (or always does) of SAP's login and session variables. */
+/** What the router supports (or always does) of SAP's variables. */
 const SUPPORTED = [
   "UAA_SERVICE_NAME",
   "IAS_SERVICE_NAME",
@@ -30,9 +30,16 @@ const SUPPORTED = [
   "destinations",
   "VCAP_SERVICES",
   "REMOVE_CLASHING_BACKEND_SESSION_COOKIE",
+  "CJ_PROTECT_WHITELIST",
+  "MERGE_CSP_HEADERS",
+  "plugins",
+  "COMPRESSION",
+  "DESTINATION_HOST_PATTERN",
+  "OWN_SAP_CLOUD_SERVICE",
+  "DIRECT_ROUTING_URI_PATTERNS",
 ];
 
-describe("SAP login and session variables not supported", () => {
+describe("SAP variables not supported", () => {
   it("names the ones set, in the list's order, and nothing else", () => {
     const env = {
       SVC2AR_DIRECT_EXT_SESSION_ID_USAGE: "true",
@@ -41,11 +48,15 @@ describe("SAP login and session variables not supported", () => {
       TENANT_HOST_PATTERN: "^(.*)-router.example.com$",
       XSUAA_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----x",
       SOMETHING_ELSE: "1",
+      ENABLE_FRAME_ANCESTORS_CSP_HEADERS: "true",
+      SAAS_APPROUTER: "true",
     };
     expect(unsupportedVariables(env)).toEqual([
       "XSUAA_PRIVATE_KEY",
       "PKCE_ENABLED",
       "SVC2AR_DIRECT_EXT_SESSION_ID_USAGE",
+      "ENABLE_FRAME_ANCESTORS_CSP_HEADERS",
+      "SAAS_APPROUTER",
     ]);
   });
 
