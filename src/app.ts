@@ -12,7 +12,7 @@ import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from
 import { callBackendLogouts, logoutHandler } from "./handlers/logout-handler.js";
 import { withMutableHeaders } from "./http/mutable.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
-import { applyResponseHeaders, planResponseHeaders } from "./http/response-headers.js";
+import { applyResponseHeaders, configuredCsp, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./handlers/route-handler.js";
 import { installStatusEndpoint, metricsLogger } from "./handlers/status.js";
 import { forbidTransform } from "./http/no-compression.js";
@@ -65,7 +65,6 @@ export function createApp({
   const authenticate = override ?? (auth ? createAuthenticator(auth) : noIdentityProvider);
   const headerPlan = planResponseHeaders({
     sendXFrameOptions: http.sendXFrameOptions,
-    ...(http.mergeCspHeaders && { mergeCspHeaders: true }),
     httpHeaders: http.httpHeaders,
     responseHeaders: xsApp.responseHeaders,
   });
@@ -197,6 +196,7 @@ export function createApp({
       resolveDestination,
       log,
       ...(html5 && { html5 }),
+      ...(http.mergeCspHeaders && { mergeCsp: configuredCsp(headerPlan) }),
     }),
   );
   return app;

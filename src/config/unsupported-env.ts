@@ -2,9 +2,9 @@
  * SAP application router variables about login, tokens, sessions and cookies that this
  * router does not support, and those that change routing or response headers (SaaS,
  * connectivity, frame-ancestors, path validation). They are named at start-up in one
- * warning line, never silently ignored. Drawn from what `@sap/approuter` 23 reads (lib/configuration/
- * env-config.js, the `process.env` reads under lib/, its README's variable table); the
- * README's "SAP variables not supported" table gives the same reasons.
+ * warning line, never silently ignored. Drawn from what `@sap/approuter` 23 reads
+ * (lib/configuration/env-config.js, the `process.env` reads under lib/, its README's
+ * variable table); the README's "SAP variables not supported" table gives the same reasons.
  *
  * Supported, so not listed: UAA_SERVICE_NAME, IAS_SERVICE_NAME, JWT_REFRESH,
  * TENANT_HOST_PATTERN, PRESERVE_FRAGMENT, ENABLE_PERMANENT_AUTHTYPE,

@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { authOf } from "../auth/auth-data.js";
 import type { Destination, RouteConfig } from "../config/types.js";
 import { type DestinationResolver, variableDestination } from "../destinations/index.js";
+import { appendMergedCsp } from "../http/response-headers.js";
 import { waitUntilOf } from "../http/wait-until.js";
 import { CSRF_HEADER } from "./csrf.js";
 import { cookieHeaderFor, mergeJar, splitBackendCookies } from "../proxy/backend-cookies.js";
@@ -25,6 +26,8 @@ export interface ProxyOptions {
   websockets: WebSocketPolicy;
   /** Whether the runtime aborts an incoming request's signal (src/http/request-signal.ts). */
   clientAbort: boolean;
+  /** MERGE_CSP_HEADERS: sent with a backend's own Content-Security-Policy (none: nothing merged). */
+  mergeCsp: readonly string[];
 }
 
 /** The route of a request to proxy, after route matching, authentication and the CSRF check. */
@@ -124,6 +127,7 @@ async function forwardWithJar(
     clientIp: request.headers.get("cf-connecting-ip") ?? undefined,
   });
   if (response.status === 101) return response;
+  if (options.mergeCsp.length > 0) appendMergedCsp(response.headers, options.mergeCsp);
 
   const setCookies = response.headers.getSetCookie();
   if (setCookies.length === 0) return response;

@@ -31,6 +31,8 @@ export interface RouteHandlerOptions {
   resolveDestination: DestinationResolver;
   /** The HTML5 application repository, when bound: apps' own routes and files (src/html5). */
   html5?: Html5Router;
+  /** MERGE_CSP_HEADERS: the configured Content-Security-Policy values a backend's own goes out with. */
+  mergeCsp?: readonly string[];
 }
 
 /**
@@ -79,6 +81,7 @@ function routeServer(options: RouteHandlerOptions) {
       ...(config.http.wsAllowedOrigins ? { allowedOrigins: config.http.wsAllowedOrigins } : {}),
     },
     clientAbort: runtimeAbortsRequestSignal(),
+    mergeCsp: options.mergeCsp ?? [],
   });
   /**
    * `dropCsrfHeader`: the request's `x-csrf-token` is the router's (the CSRF step said so).

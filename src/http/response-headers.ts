@@ -7,10 +7,10 @@
  * 3. xs-app.json `responseHeaders`: an entry replaces the `httpHeaders` entries of the
  *    same name (case-insensitive), others are appended.
  * A header the response already carries (from the backend or the static assets) is left
- * as it is: SAP sets these before the backend's headers, which then win; with
- * MERGE_CSP_HEADERS a configured Content-Security-Policy is sent besides the backend's (SAP
- * sends both; browsers enforce each). Several configured entries of one name are all sent
- * (appended).
+ * as it is: SAP sets these before the backend's headers, which then win (with
+ * MERGE_CSP_HEADERS a backend's Content-Security-Policy is sent with the configured one:
+ * `appendMergedCsp`, on the proxy path only, as in SAP). Several configured entries of one
+ * name are all sent (appended).
  *
  * Pure: no Hono. The plan is computed and checked once (`planResponseHeaders`), then
  * applied per response.
@@ -38,22 +38,13 @@ export interface ResponseHeaderOptions {
   httpHeaders: readonly HeaderEntry[];
   /** xs-app.json `responseHeaders`. */
   responseHeaders: readonly HeaderEntry[];
-  /** MERGE_CSP_HEADERS. */
-  mergeCspHeaders?: boolean;
 }
 
 /** The headers to add, in order; built by `planResponseHeaders`. */
 export interface ResponseHeaderPlan {
   readonly entries: readonly Readonly<HeaderEntry>[];
-  /**
-   * The entries by lower-cased name (first appearance first), so a response needs no
-   * lower-casing; `always`: added even where the response has the header (a merged CSP).
-   */
-  readonly byName: readonly {
-    readonly name: string;
-    readonly entries: readonly Readonly<HeaderEntry>[];
-    readonly always: boolean;
-  }[];
+  /** The entries by lower-cased name (first appearance first), so a response needs no lower-casing. */
+  readonly byName: readonly { readonly name: string; readonly entries: readonly Readonly<HeaderEntry>[] }[];
 }
 
 /**
@@ -81,18 +72,34 @@ export function planResponseHeaders(options: ResponseHeaderOptions): ResponseHea
     const name = entry.name.toLowerCase();
     byName.set(name, [...(byName.get(name) ?? []), entry]);
   }
-  const merged = options.mergeCspHeaders === true ? "content-security-policy" : undefined;
-  return {
-    entries: frozen,
-    byName: [...byName].map(([name, entries]) => ({ name, entries, always: name === merged })),
-  };
+  return { entries: frozen, byName: [...byName].map(([name, entries]) => ({ name, entries })) };
 }
 
 /** Adds the planned headers to `headers` (which must be mutable), leaving the ones already present alone. */
 export function applyResponseHeaders(headers: Headers, plan: ResponseHeaderPlan): void {
   // Headers iterate sorted by name, so appending name by name sends what appending in plan order would.
-  for (const { name, entries, always } of plan.byName) {
-    if (!always && headers.has(name)) continue;
+  for (const { name, entries } of plan.byName) {
+    if (headers.has(name)) continue;
     for (const entry of entries) headers.append(entry.name, entry.value);
   }
+}
+
+const CSP = "content-security-policy";
+
+/**
+ * MERGE_CSP_HEADERS: the configured Content-Security-Policy values (`httpHeaders`, or
+ * `responseHeaders` where it names one) that a backend's own policy is sent with.
+ */
+export function configuredCsp(plan: ResponseHeaderPlan): readonly string[] {
+  return plan.byName.find((h) => h.name === CSP)?.entries.map((e) => e.value) ?? [];
+}
+
+/**
+ * Adds `values` to a backend response's own Content-Security-Policy (SAP sends both;
+ * browsers enforce each). A response without one gets the configured policy from
+ * `applyResponseHeaders` like any other. `headers` must be mutable.
+ */
+export function appendMergedCsp(headers: Headers, values: readonly string[]): void {
+  if (!headers.has(CSP)) return;
+  for (const value of values) headers.append(CSP, value);
 }

@@ -489,6 +489,27 @@ describe("XSUAA with an X.509 binding", () => {
 });
 
 describe("XSUAA configuration errors", () => {
+  it("MERGE_CSP_HEADERS leaves the login page's own Content-Security-Policy alone (SAP merges backends' only); a backend's gets the configured one besides", async () => {
+    const configured = "frame-ancestors 'self'";
+    const c = await cluster({
+      workers: ["a"],
+      env: {
+        MERGE_CSP_HEADERS: "true",
+        httpHeaders: JSON.stringify([{ "Content-Security-Policy": configured }]),
+      },
+    });
+    const { start, cookie } = await login(c);
+    expect(start.status).toBe(200);
+    // One policy, the page's: a second one would block its script (the fragment would be lost).
+    expect(start.headers.get("content-security-policy")).toMatch(
+      /^default-src 'none'; script-src 'sha256-[^,]*$/,
+    );
+    const backend = await get(c, "a", `${ORIGIN}/api/hello`, cookie);
+    await backend.arrayBuffer();
+    expect(backend.status).toBe(200);
+    expect(backend.headers.get("content-security-policy")).toBe(configured); // the backend sends none
+  });
+
   it("two xsuaa bindings: the router refuses to start, naming both, with no secret in the answer", async () => {
     const logs: string[] = [];
     const original = console.error;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { HeaderEntry } from "../../src/config/types.js";
 import {
+  appendMergedCsp,
   applyResponseHeaders,
+  configuredCsp,
   planResponseHeaders,
   type ResponseHeaderOptions,
 } from "../../src/http/response-headers.js";
@@ -65,24 +67,6 @@ const rows: Row[] = [
     },
   },
   {
-    name: "MERGE_CSP_HEADERS: the configured Content-Security-Policy is sent besides the backend's (SAP)",
-    options: {
-      mergeCspHeaders: true,
-      httpHeaders: [h("Content-Security-Policy", CSP), h("X-Multi", "mine")],
-    },
-    existing: { "content-security-policy": "frame-ancestors 'none'", "x-multi": "backend" },
-    expected: {
-      "x-frame-options": "SAMEORIGIN",
-      "content-security-policy": `frame-ancestors 'none', ${CSP}`,
-      "x-multi": "backend", // only the CSP is merged
-    },
-  },
-  {
-    name: "MERGE_CSP_HEADERS without a backend CSP: the configured one, once",
-    options: { mergeCspHeaders: true, responseHeaders: [h("Content-Security-Policy", CSP)] },
-    expected: { "x-frame-options": "SAMEORIGIN", "content-security-policy": CSP },
-  },
-  {
     name: "unrelated response headers are untouched",
     existing: { "content-type": "text/html", "set-cookie": "a=1" },
     expected: { "content-type": "text/html", "set-cookie": "a=1", "x-frame-options": "SAMEORIGIN" },
@@ -114,6 +98,35 @@ describe("applyResponseHeaders", () => {
       expect(headers.get("x-a")).toBe("1");
     }
     expect(Object.isFrozen(plan.entries[0])).toBe(true);
+  });
+});
+
+describe("MERGE_CSP_HEADERS", () => {
+  it("configuredCsp: the policy responseHeaders names, else httpHeaders' (all entries), else none", () => {
+    const plan = (httpHeaders: HeaderEntry[], responseHeaders: HeaderEntry[] = []) =>
+      planResponseHeaders({ sendXFrameOptions: true, httpHeaders, responseHeaders });
+    expect(
+      configuredCsp(plan([h("Content-Security-Policy", "a"), h("content-security-policy", "b")])),
+    ).toEqual(["a", "b"]);
+    expect(
+      configuredCsp(plan([h("Content-Security-Policy", "a")], [h("Content-Security-Policy", CSP)])),
+    ).toEqual([CSP]);
+    expect(configuredCsp(plan([h("X-Other", "o")]))).toEqual([]);
+  });
+
+  it("appendMergedCsp: a backend's policy goes out with the configured one; without one, nothing is added here", () => {
+    const withPolicy = new Headers({
+      "content-security-policy": "frame-ancestors 'none'",
+      "x-multi": "backend",
+    });
+    appendMergedCsp(withPolicy, [CSP]);
+    expect(Object.fromEntries(withPolicy)).toEqual({
+      "content-security-policy": `frame-ancestors 'none', ${CSP}`,
+      "x-multi": "backend",
+    });
+    const without = new Headers({ "content-type": "text/plain" });
+    appendMergedCsp(without, [CSP]);
+    expect(without.has("content-security-policy")).toBe(false);
   });
 });
 
