@@ -1,6 +1,6 @@
 // SAP's local-development files, read the way @sap/approuter (via @sap/xsenv) reads them:
 // default-env.json (environment variables; JSON values allowed) and default-services.json
-// (service credentials by name, the XSUAA one recognised by its xsappname).
+// (service credentials by name: `uaa` for XSUAA, `ias` for IAS, the names SAP's router asks for).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -23,14 +23,17 @@ export function readSapEnv(dir) {
   const servicesFile = join(dir, "default-services.json");
   if (existsSync(servicesFile) && vars.VCAP_SERVICES === undefined) {
     const services = readJsonFile(servicesFile);
-    const xsuaa = Object.entries(typeof services === "object" && services !== null ? services : {}).find(
-      ([, credentials]) =>
-        typeof credentials === "object" && credentials !== null && "xsappname" in credentials,
-    );
-    if (xsuaa) {
-      vars.VCAP_SERVICES = {
-        xsuaa: [{ name: xsuaa[0], label: "xsuaa", tags: ["xsuaa"], credentials: xsuaa[1] }],
-      };
+    const byName = isObject(services) ? services : {};
+    // SAP's router asks @sap/xsenv for `uaa` and `ias` (lib/configuration/uaa-config.js,
+    // ias-config.js): without VCAP_SERVICES, xsenv answers with the entries of those names.
+    /** @type {Record<string, unknown[]>} */
+    const vcap = {};
+    if (isObject(byName.uaa))
+      vcap.xsuaa = [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: byName.uaa }];
+    if (isObject(byName.ias))
+      vcap.identity = [{ name: "ias", label: "identity", tags: ["ias"], credentials: byName.ias }];
+    if (Object.keys(vcap).length > 0) {
+      vars.VCAP_SERVICES = vcap;
       files.push("default-services.json");
     }
   }
@@ -47,4 +50,9 @@ export function readJsonFile(file) {
       `${file}: not valid JSON${err instanceof SyntaxError ? "" : ` (${err instanceof Error ? err.message : err})`}`,
     );
   }
+}
+
+/** @param {unknown} value @returns {value is Record<string, unknown>} */
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -33,6 +33,7 @@ import { html5RuntimeBinding } from "../support/html5-binding.js";
 import { loadConfig } from "../../src/config/index.js";
 import { UNSUPPORTED_VARIABLES } from "../../src/config/unsupported-env.js";
 import { ROUTER_VARIABLES } from "../../scripts/init.mjs";
+import { readSapEnv } from "../../scripts/lib/sap-env.mjs";
 
 const freePort = freePortUntyped as (host?: string) => Promise<number>;
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -347,6 +348,29 @@ describe("approuter-edge init", () => {
     // The router's own configuration loader, on what init wrote: no problem at all.
     const loaded = loadConfig({ ...vars, ASSETS: { fetch: () => new Response() } }, xsApp);
     expect(loaded.ok ? [] : loaded.problems).toEqual([]);
+  });
+
+  it("default-services.json: the entries SAP's router asks @sap/xsenv for, `uaa` and `ias`, become the XSUAA and IAS bindings", () => {
+    const dir = mkdtempSync(join(work, "services-"));
+    const uaa = { url: "https://sub.authentication.example", clientid: "sb-app!t1", xsappname: "app!t1" };
+    const ias = { url: "https://tenant.accounts.example", clientid: "ias-client" };
+    // A destination service's credentials carry an xsappname too: never taken for XSUAA.
+    const destination = { uri: "https://destination.example", clientid: "d", xsappname: "clone!b1" };
+    writeFileSync(join(dir, "default-services.json"), JSON.stringify({ destination, uaa, ias }));
+    expect(readSapEnv(dir)).toEqual({
+      vars: {
+        VCAP_SERVICES: {
+          xsuaa: [{ name: "uaa", label: "xsuaa", tags: ["xsuaa"], credentials: uaa }],
+          identity: [{ name: "ias", label: "identity", tags: ["ias"], credentials: ias }],
+        },
+      },
+      files: ["default-services.json"],
+    });
+    writeFileSync(join(dir, "default-services.json"), JSON.stringify({ destination }));
+    expect(readSapEnv(dir)).toEqual({ vars: {}, files: [] });
+    // VCAP_SERVICES in default-env.json wins, as in SAP (xsenv looks there first).
+    writeFileSync(join(dir, "default-env.json"), JSON.stringify({ VCAP_SERVICES: { xsuaa: [] } }));
+    expect(readSapEnv(dir).vars.VCAP_SERVICES).toEqual({ xsuaa: [] });
   });
 
   it("refuses, saying why, what it cannot do safely", () => {
