@@ -199,17 +199,6 @@ export function migrate(options) {
       note(`xs-app.json ${key}`, why, "removed from xs-app.json");
     }
   }
-  if (Array.isArray(xsOut.errorPage)) {
-    xsOut.errorPage = xsOut.errorPage.filter((/** @type {any} */ entry, /** @type {number} */ i) => {
-      if (entry?.path === undefined) return true;
-      note(
-        `xs-app.json errorPage[${i}].path`,
-        "error pages from the HTML5 application repository are not supported yet",
-        "put the page under public/ and name it in `file`",
-      );
-      return false;
-    });
-  }
   // default-env.json first: whether the HTML5 repository is bound decides its routes.
   const { vars, files: envFiles } = readSapEnv(source);
   const html5Bound = hasHtml5Runtime(vars.VCAP_SERVICES);

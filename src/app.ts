@@ -10,7 +10,7 @@ import type { Authenticator } from "./auth/types.js";
 import type { RouterConfig } from "./config/types.js";
 import { corsHeaders, corsPreflight, effectiveCorsRules, mergeCorsHeaders } from "./http/cors.js";
 import { callBackendLogouts, logoutHandler } from "./handlers/logout-handler.js";
-import { withMutableHeaders } from "./http/mutable.js";
+import { ownResponse, withMutableHeaders } from "./http/mutable.js";
 import { errorPage, ROUTER_ERROR_HEADER } from "./http/pages.js";
 import { applyResponseHeaders, configuredCsp, planResponseHeaders } from "./http/response-headers.js";
 import { routeHandler } from "./handlers/route-handler.js";
@@ -110,7 +110,8 @@ export function createApp({
           ? await errorHookAnswer(hooks, { status, code }, c)
           : undefined;
       if (hooked) c.res = withMutableHeaders(hooked);
-      else if (page) c.res = await customErrorPage(c, page, c.res);
+      else if (page && "file" in page) c.res = await customErrorPage(c, page.file, c.res);
+      else if (page) c.res = errorPageRedirect(c, page.path, c.res);
       headers = c.res.headers;
     }
     applyResponseHeaders(headers, headerPlan);
@@ -200,6 +201,17 @@ export function createApp({
     }),
   );
   return app;
+}
+
+/**
+ * xs-app.json `errorPage` with `path`: the router's own error answered with a redirect to
+ * that path instead (SAP: 302, lib/middleware/error-handler.js), unless the request is for
+ * that very path (the page itself failing would redirect to itself forever).
+ */
+function errorPageRedirect(c: Context<SessionEnv>, path: string, original: Response): Response {
+  const url = new URL(c.req.url);
+  if (url.pathname + url.search === path) return original;
+  return ownResponse(new Response(null, { status: 302, headers: { location: path } }));
 }
 
 /**

@@ -188,7 +188,8 @@ function assetsProblems(xsApp: XsAppConfig, assets: unknown, prefix: string): Co
   xsApp.routes.forEach((route, i) => {
     if (route.localDir !== undefined) problems.push({ path: `${prefix}.routes[${i}].localDir`, message });
   });
-  if (xsApp.errorPage.size > 0) problems.push({ path: `${prefix}.errorPage`, message });
+  if ([...xsApp.errorPage.values()].some((page) => "file" in page))
+    problems.push({ path: `${prefix}.errorPage`, message });
   return problems;
 }
 

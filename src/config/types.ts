@@ -188,8 +188,8 @@ export interface XsAppConfig {
   responseHeaders: HeaderEntry[];
   /** xs-app.json `cors`; consulted before the `CORS` variable's rules (SAP). */
   cors: CorsRule[];
-  /** xs-app.json `errorPage`: status → asset path (`/err.html`); a later entry wins (SAP). */
-  errorPage: ReadonlyMap<number, string>;
+  /** xs-app.json `errorPage`: status → what answers it; a later entry wins (SAP). */
+  errorPage: ReadonlyMap<number, ErrorPageTarget>;
   /** Default `{ enabled: false }` (SAP). */
   websockets: { enabled: boolean };
   /**
@@ -379,3 +379,10 @@ export interface ExternalSessionConfig {
    */
   upstash?: { url: string; token: string };
 }
+
+/**
+ * An xs-app.json `errorPage` entry: a file of the static assets served with the error's
+ * status (`/err.html`), or a path the error is answered with a redirect to (SAP: `path`,
+ * typically a page of an app in the HTML5 application repository).
+ */
+export type ErrorPageTarget = { file: string } | { path: string };

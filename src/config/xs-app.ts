@@ -7,8 +7,7 @@
  *   (`sap-approuter-userapi`) and the HTML5 application repository (`html5-apps-repo-rt`,
  *   when bound) (+ `endpoint`, `preferLocal`, top-level `services`),
  *   `authenticationType: "basic"`.
- * - "not supported yet": `dynamicIdentityProvider`, `errorPage[].path`,
- *   `stateProtection: false`.
+ * - "not supported yet": `dynamicIdentityProvider`, `stateProtection: false`.
  * Dynamic destinations (`"$1"`, `"*"`) are checked here (a group `source` has; `*` needs
  * `DESTINATION_HOST_PATTERN`) and resolved per request (src/destinations/dynamic.ts).
  * Anything else unknown is rejected as such. Accepted but without effect, and listed in
@@ -21,7 +20,13 @@
  * against the environment by `loadConfig` (src/static/replace.ts).
  */
 import * as v from "valibot";
-import type { DestinationLogoutConfig, RouteConfig, RouteScope, XsAppConfig } from "./types.js";
+import type {
+  DestinationLogoutConfig,
+  ErrorPageTarget,
+  RouteConfig,
+  RouteScope,
+  XsAppConfig,
+} from "./types.js";
 import { nearestName, validate, type Checked } from "./problems.js";
 import {
   HTTP_METHODS,
@@ -324,14 +329,30 @@ const errorPageEntry = v.pipe(
       v.transform((status) => (Array.isArray(status) ? status : [status])),
     ),
     file: v.optional(assetPath('must be a file inside the static assets (no "..", no backslash)')),
-    // SAP: a redirect into the HTML5 Application Repository.
-    path: v.optional(v.never(NOT_YET)),
+    // SAP: the error answered with a redirect to this path (a page of an HTML5 app, say).
+    path: v.optional(
+      v.pipe(
+        relativePath,
+        // It becomes a Location header; a backslash would make browsers read `/\x` as `//x`.
+        v.check(
+          (p) => !/[\u0000-\u001f\u007f\\]/.test(p),
+          "must not contain a backslash or control characters",
+        ),
+      ),
+    ),
   }),
   crossCheck(
     ["file", "path"],
     (entry) => entry.file !== undefined || entry.path !== undefined,
     "file",
     "missing required property",
+  ),
+  // SAP's schema: one of the two (oneOf).
+  crossCheck(
+    ["file", "path"],
+    (entry) => entry.file === undefined || entry.path === undefined,
+    "path",
+    "cannot be combined with file (one of them: a file to serve or a path to redirect to)",
   ),
 );
 
@@ -422,10 +443,12 @@ function xsAppSchema(
       }
     }),
     v.transform((xs): XsAppConfig => {
-      const errorPage = new Map<number, string>();
+      const errorPage = new Map<number, ErrorPageTarget>();
       for (const entry of xs.errorPage) {
-        // Without `file` the entry has a problem; the transform does not run then.
-        for (const status of entry.status) errorPage.set(status, entry.file!);
+        // Exactly one of them: the checks above report anything else, and the transform does not run then.
+        const target: ErrorPageTarget =
+          entry.file !== undefined ? { file: entry.file } : { path: entry.path! };
+        for (const status of entry.status) errorPage.set(status, target);
       }
       return {
         ...(xs.welcomeFile !== undefined && { welcomeFile: xs.welcomeFile }),

@@ -247,6 +247,7 @@ describe("approuter-edge init", () => {
         whitelistService: { endpoint: "/whitelist/service" },
         pluginMetadataEndpoint: "/metadata",
         logout: { logoutEndpoint: "/logout", backChannelLogoutEndpoint: "/backchannel" },
+        errorPage: [{ status: 404, path: "/books/404.html" }],
         routes: [
           { source: "^/user-api(.*)", target: "$1", service: "sap-approuter-userapi" },
           { source: "^/bs/(.*)$", target: "$1", service: "com.sap.bs", endpoint: "api" },
@@ -327,6 +328,7 @@ describe("approuter-edge init", () => {
     expect(xsApp.routes[3]).not.toHaveProperty("dynamicIdentityProvider");
     expect(xsApp.whitelistService).toEqual({ endpoint: "/whitelist/service" });
     expect(xsApp.logout.backChannelLogoutEndpoint).toBe("/backchannel");
+    expect(xsApp.errorPage).toEqual([{ status: 404, path: "/books/404.html" }]);
 
     const vars = devVarsOf(edge);
     const vcap = JSON.parse(vars.VCAP_SERVICES!);
@@ -342,7 +344,13 @@ describe("approuter-edge init", () => {
       'user-provided "other"',
     ])
       expect(run.out, text).toContain(text);
-    for (const text of ["html5-apps-repo-rt", "destination service", "whitelistService", "backChannelLogout"])
+    for (const text of [
+      "html5-apps-repo-rt",
+      "destination service",
+      "whitelistService",
+      "backChannelLogout",
+      "errorPage",
+    ])
       expect(run.out, text).not.toContain(text);
 
     // The router's own configuration loader, on what init wrote: no problem at all.

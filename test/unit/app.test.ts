@@ -424,6 +424,37 @@ describe("errorPage", () => {
   });
 });
 
+describe("errorPage with path", () => {
+  it("answers the router's own errors with a redirect to the path (SAP: 302), never the page's own request, never a backend's error", async () => {
+    const config = configOf({
+      routes: [{ source: "^/app/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" }],
+      errorPage: [{ status: 404, path: "app/errors/404.html" }],
+    });
+    const upstream = (async () => new Response("from backend", { status: 404 })) as typeof fetch;
+    const app = createApp({ config, manager: memoryManager(), fetch: upstream, log: () => {} });
+    const missing = await app.request("https://router.test/nowhere?x=1");
+    expect(missing.status).toBe(302);
+    expect(missing.headers.get("location")).toBe("/app/errors/404.html");
+    expect(missing.headers.get("x-approuter-error")).toBeNull();
+    expect(missing.headers.get("x-frame-options")).toBe("SAMEORIGIN"); // still an answer of the router's
+    // The backend's own 404 is its answer (the page itself is served by a route like any other).
+    const backend404 = await app.request("https://router.test/app/errors/404.html");
+    expect(backend404.status).toBe(404);
+    expect(await backend404.text()).toBe("from backend");
+  });
+
+  it("does not redirect the page's own request to itself when the router fails it", async () => {
+    const config = configOf({
+      routes: [{ source: "^/app/(.*)$", target: "/$1", destination: "backend", authenticationType: "none" }],
+      errorPage: [{ status: 404, path: "/missing.html" }],
+    });
+    const app = createApp({ config, manager: memoryManager(), fetch, log: () => {} });
+    const res = await app.request("https://router.test/missing.html");
+    expect(res.status).toBe(404); // the built-in page: no route matches it either
+    expect(res.headers.get("location")).toBeNull();
+  });
+});
+
 describe("response headers", () => {
   it("reach an answer whose headers are immutable (the static assets' own redirect)", async () => {
     const loaded = {
