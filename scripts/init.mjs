@@ -67,6 +67,7 @@ export const ROUTER_VARIABLES = new Set([
   "ENABLE_PERMANENT_AUTHTYPE",
   "LOGOUT_WITH_TOKEN_HINT",
   "XS_BIND_ADDRESS",
+  "DYNAMIC_IDENTITY_PROVIDER",
   "XSUAA_MTLS_BINDING",
   "IAS_MTLS_BINDING",
   "STATUS_TOKEN",
@@ -114,7 +115,6 @@ const HTML5_REPO_SERVICE = "html5-apps-repo-rt";
 const ROUTE_UNSUPPORTED = {
   endpoint: "belongs to routes to business services (not supported)",
   preferLocal: "belongs to routes to business services (not supported)",
-  dynamicIdentityProvider: "not supported yet: use identityProvider",
 };
 const TOP_UNSUPPORTED = {
   services: "routes to business services are not supported at the edge",

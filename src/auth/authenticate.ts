@@ -71,5 +71,23 @@ function loginOrDeny(
   const method = c.req.method;
   const xhr = (c.req.header("x-requested-with") ?? "").toLowerCase() === "xmlhttprequest";
   if ((method !== "GET" && method !== "HEAD") || xhr) return errorPage(401, "AUTHENTICATION_REQUIRED");
-  return startLogin(c, services, label, route.identityProvider);
+  return startLogin(c, services, label, identityProviderFor(c, route, services));
+}
+
+/**
+ * The identity provider to ask for: the route's, or, where the route or
+ * DYNAMIC_IDENTITY_PROVIDER allows it, the one the request names in `sap_idp` (SAP: an
+ * XSUAA origin key or an IAS corporate provider's name). Harmless to take from the
+ * request: it only picks among the providers the tenant trusts, and travels URL-encoded.
+ */
+function identityProviderFor(
+  c: Context<SessionEnv>,
+  route: RouteConfig,
+  services: AuthServices,
+): string | undefined {
+  if (route.dynamicIdentityProvider || services.login.dynamicIdentityProvider) {
+    const chosen = c.req.query("sap_idp");
+    if (chosen) return chosen;
+  }
+  return route.identityProvider;
 }

@@ -11,7 +11,8 @@
  * Two matches are a configuration error naming both (SAP silently runs without login).
  *
  * Login settings come from SAP's variables: JWT_REFRESH, TENANT_HOST_PATTERN,
- * PRESERVE_FRAGMENT, ENABLE_PERMANENT_AUTHTYPE, LOGOUT_WITH_TOKEN_HINT, XS_BIND_ADDRESS;
+ * PRESERVE_FRAGMENT, ENABLE_PERMANENT_AUTHTYPE, LOGOUT_WITH_TOKEN_HINT, XS_BIND_ADDRESS,
+ * DYNAMIC_IDENTITY_PROVIDER;
  * an X.509 binding needs the Workers mTLS binding named by XSUAA_MTLS_BINDING /
  * IAS_MTLS_BINDING (defaults XSUAA_MTLS, IAS_MTLS).
  */
@@ -36,6 +37,7 @@ export interface IdentityEnv {
   ENABLE_PERMANENT_AUTHTYPE?: unknown;
   LOGOUT_WITH_TOKEN_HINT?: unknown;
   XS_BIND_ADDRESS?: unknown;
+  DYNAMIC_IDENTITY_PROVIDER?: unknown;
   XSUAA_MTLS_BINDING?: unknown;
   IAS_MTLS_BINDING?: unknown;
   [binding: string]: unknown;
@@ -340,6 +342,9 @@ function parseLoginSettings(
       problems,
     ),
     xsa: text(env.XS_BIND_ADDRESS) !== undefined,
+    ...(booleanVariable(env.DYNAMIC_IDENTITY_PROVIDER, "DYNAMIC_IDENTITY_PROVIDER", false, problems) && {
+      dynamicIdentityProvider: true,
+    }),
     defaultAuthenticationType:
       providers.identity !== undefined && providers.xsuaa === undefined ? "ias" : "xsuaa",
   };

@@ -151,6 +151,8 @@ export interface LoginSettings {
   logoutWithTokenHint: boolean;
   /** XS_BIND_ADDRESS set (XS advanced): a route's identityProvider goes as `login_hint`, not `idp`. */
   xsa: boolean;
+  /** DYNAMIC_IDENTITY_PROVIDER=true: `sap_idp` chooses the identity provider on every route (SAP). */
+  dynamicIdentityProvider?: boolean;
   /**
    * Which provider a route without `authenticationType` uses ("ias" when only IAS is bound, SAP's iasOnly).
    */
@@ -321,6 +323,8 @@ export interface RouteConfig {
   /** Dropped when the effective authenticationType is "none" (SAP ignores it there). */
   scope?: RouteScope;
   identityProvider?: string;
+  /** SAP: the request's `sap_idp` query parameter replaces identityProvider at login. */
+  dynamicIdentityProvider?: boolean;
   /** SAP `replace` (localDir routes): resolved against the environment by `loadConfig` (`view`). */
   replace?: RouteReplace;
   /**

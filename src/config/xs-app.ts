@@ -7,7 +7,7 @@
  *   (`sap-approuter-userapi`) and the HTML5 application repository (`html5-apps-repo-rt`,
  *   when bound) (+ `endpoint`, `preferLocal`, top-level `services`),
  *   `authenticationType: "basic"`.
- * - "not supported yet": `dynamicIdentityProvider`, `stateProtection: false`.
+ * - "not supported yet": `stateProtection: false`.
  * Dynamic destinations (`"$1"`, `"*"`) are checked here (a group `source` has; `*` needs
  * `DESTINATION_HOST_PATTERN`) and resolved per request (src/destinations/dynamic.ts).
  * Anything else unknown is rejected as such. Accepted but without effect, and listed in
@@ -217,7 +217,8 @@ function routeSchema(
       scope: v.optional(scope),
       cacheControl: v.optional(headerValue),
       identityProvider: v.optional(nonEmptyString),
-      dynamicIdentityProvider: v.optional(v.never(NOT_YET)),
+      // SAP: the request's `sap_idp` replaces identityProvider (src/auth/authenticate.ts).
+      dynamicIdentityProvider: v.optional(boolean),
       // SAP: placeholder replacement in static files (src/static/replace.ts).
       replace: v.optional(replaceSchema),
       setBackendSessionCookies: v.optional(boolean, false),
@@ -285,6 +286,7 @@ function routeSchema(
         ...(route.cacheControl !== undefined && { cacheControl: route.cacheControl }),
         ...(route.scope !== undefined && { scope: route.scope }),
         ...(route.identityProvider !== undefined && { identityProvider: route.identityProvider }),
+        ...(route.dynamicIdentityProvider === true && { dynamicIdentityProvider: true }),
         ...(route.replace !== undefined && { replace: route.replace }),
         setBackendSessionCookies: route.setBackendSessionCookies,
       }),

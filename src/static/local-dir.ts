@@ -115,16 +115,22 @@ export type WelcomeAction =
   | { kind: "rewrite"; pathAndQuery: string };
 
 /**
- * What `/` does with a `welcomeFile` (normalised by the config: starts with `/`); null for any other request.
+ * What `/` does with a `welcomeFile` (normalised by the config: starts with `/`); null for
+ * any other request. The query of `/` is dropped except `sap_idp`, which SAP keeps so that
+ * a link to the app can choose the identity provider (DYNAMIC_IDENTITY_PROVIDER).
  */
 export function welcomeRedirect(request: Request, welcomeFile: string | undefined): WelcomeAction | null {
   if (welcomeFile === undefined) return null;
   const url = new URL(request.url);
   if (url.pathname !== "/" || welcomeFile === "/" || welcomeFile.startsWith("/?")) return null;
+  const idp = url.search === "" ? null : url.searchParams.get("sap_idp");
+  const target = idp
+    ? `${welcomeFile}${welcomeFile.includes("?") ? "&" : "?"}sap_idp=${encodeURIComponent(idp)}`
+    : welcomeFile;
   if (request.headers.get("x-csrf-token")?.trim().toLowerCase() === "fetch")
-    return { kind: "rewrite", pathAndQuery: welcomeFile };
+    return { kind: "rewrite", pathAndQuery: target };
   return {
     kind: "redirect",
-    response: new Response(null, { status: 302, headers: { location: welcomeFile } }),
+    response: new Response(null, { status: 302, headers: { location: target } }),
   };
 }

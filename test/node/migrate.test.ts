@@ -325,7 +325,7 @@ describe("approuter-edge init", () => {
       "^(.*)$",
     ]);
     expect(xsApp.routes[2].replace).toEqual({ pathSuffixes: ["index.html"], vars: ["UI5_URL"] });
-    expect(xsApp.routes[3]).not.toHaveProperty("dynamicIdentityProvider");
+    expect(xsApp.routes[3].dynamicIdentityProvider).toBe(true);
     expect(xsApp.whitelistService).toEqual({ endpoint: "/whitelist/service" });
     expect(xsApp.logout.backChannelLogoutEndpoint).toBe("/backchannel");
     expect(xsApp.errorPage).toEqual([{ status: 404, path: "/books/404.html" }]);
@@ -338,7 +338,6 @@ describe("approuter-edge init", () => {
     expect(vars).not.toHaveProperty("MINIMUM_TOKEN_VALIDITY");
     for (const text of [
       "com.sap.bs", // the business-service route, removed
-      "dynamicIdentityProvider",
       "MINIMUM_TOKEN_VALIDITY",
       "a token's remaining lifetime is not checked at login", // the router's own reason
       'user-provided "other"',
@@ -350,6 +349,7 @@ describe("approuter-edge init", () => {
       "whitelistService",
       "backChannelLogout",
       "errorPage",
+      "dynamicIdentityProvider",
     ])
       expect(run.out, text).not.toContain(text);
 

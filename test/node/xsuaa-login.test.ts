@@ -194,6 +194,34 @@ describe("XSUAA login", () => {
     expect(hinted.searchParams.has("idp")).toBe(false);
   });
 
+  it("sap_idp chooses the identity provider where a route's dynamicIdentityProvider or DYNAMIC_IDENTITY_PROVIDER allows it, and only there (SAP)", async () => {
+    const dynamicRoute = {
+      ...XS_APP,
+      routes: [
+        { source: "^/dyn/(.*)$", target: "/$1", destination: "backend", dynamicIdentityProvider: true },
+        ...XS_APP.routes,
+      ],
+    };
+    const c = await cluster({ workers: ["a"], env: { XS_APP: JSON.stringify(dynamicRoute) } });
+    const chosen = await authorizeUrlOf(await get(c, "a", "/dyn/x?sap_idp=my%20corp"));
+    expect(chosen.searchParams.get("idp")).toBe("my corp");
+    // Without the flag the request does not choose: the route's own, or none.
+    expect((await authorizeUrlOf(await get(c, "a", "/corp/x?sap_idp=other"))).searchParams.get("idp")).toBe(
+      "corporate-idp",
+    );
+    expect((await authorizeUrlOf(await get(c, "a", "/api/x?sap_idp=other"))).searchParams.has("idp")).toBe(
+      false,
+    );
+    // DYNAMIC_IDENTITY_PROVIDER: every route, over the route's own.
+    const all = await cluster({ workers: ["a"], env: { DYNAMIC_IDENTITY_PROVIDER: "true" } });
+    expect((await authorizeUrlOf(await get(all, "a", "/corp/x?sap_idp=other"))).searchParams.get("idp")).toBe(
+      "other",
+    );
+    expect((await authorizeUrlOf(await get(all, "a", "/corp/x"))).searchParams.get("idp")).toBe(
+      "corporate-idp",
+    );
+  });
+
   it("adds ?authType=xsuaa to the redirect URI with ENABLE_PERMANENT_AUTHTYPE, and the callback accepts it", async () => {
     const c = await cluster({ env: { ENABLE_PERMANENT_AUTHTYPE: "true", PRESERVE_FRAGMENT: "false" } });
     const { start, authorize, callback, cookie } = await login(c);

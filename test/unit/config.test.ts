@@ -754,12 +754,17 @@ const problemRows: ProblemRow[] = [
   })),
   {
     name: "route properties SAP has and the edge does not",
-    xsApp: route({ endpoint: "e", preferLocal: true, dynamicIdentityProvider: true }),
+    xsApp: route({ endpoint: "e", preferLocal: true, dynamicIdentityProvider: "yes" }),
     problems: [
       "xs-app.json.routes[0].endpoint: not supported at the edge",
       "xs-app.json.routes[0].preferLocal: not supported at the edge",
-      "xs-app.json.routes[0].dynamicIdentityProvider: not supported yet",
+      "xs-app.json.routes[0].dynamicIdentityProvider: must be true or false",
     ],
+  },
+  {
+    name: "DYNAMIC_IDENTITY_PROVIDER not a boolean",
+    env: { DYNAMIC_IDENTITY_PROVIDER: "sometimes" },
+    problems: ["DYNAMIC_IDENTITY_PROVIDER: must be true or false"],
   },
   {
     name: "route identityProvider on a public route (SAP rejects it)",
@@ -1754,6 +1759,18 @@ const configRows: ConfigRow[] = [
       [501, { file: "/http_resources/custom-err-501.html" }],
       [503, { path: "/books/error.html" }],
     ]),
+  },
+  {
+    name: "dynamicIdentityProvider on a route, and DYNAMIC_IDENTITY_PROVIDER for all (SAP)",
+    env: { DYNAMIC_IDENTITY_PROVIDER: "true" },
+    xsApp: route({ dynamicIdentityProvider: true }),
+    get: (c) => [c.xsApp.routes[0]?.dynamicIdentityProvider, c.login.dynamicIdentityProvider],
+    expected: [true, true],
+  },
+  {
+    name: "dynamicIdentityProvider off by default",
+    get: (c) => [c.xsApp.routes[0]?.dynamicIdentityProvider, c.login.dynamicIdentityProvider],
+    expected: [undefined, undefined],
   },
   {
     name: "errorPage with paths only: no static assets needed (the pages are elsewhere)",

@@ -195,6 +195,10 @@ describe("welcomeRedirect", () => {
     ["/", "/index.html", "/index.html"],
     ["/?sap-language=EN", "/index.html", "/index.html"], // SAP: any query on "/"
     ["/", "/web/index.html?x=1", "/web/index.html?x=1"],
+    // SAP keeps the identity provider a link chose (DYNAMIC_IDENTITY_PROVIDER), and only that.
+    ["/?sap_idp=corp-idp&x=1", "/index.html", "/index.html?sap_idp=corp-idp"],
+    ["/?sap_idp=My%20IdP", "/web/index.html?x=1", "/web/index.html?x=1&sap_idp=My%20IdP"],
+    ["/?sap_idp=", "/index.html", "/index.html"],
   ])("%s with welcomeFile %s → 302 %s", (path, welcomeFile, location) => {
     const action = welcomeRedirect(req(path), welcomeFile);
     if (action?.kind !== "redirect") expect.fail(String(action?.kind));
