@@ -114,7 +114,6 @@ const HTML5_REPO_SERVICE = "html5-apps-repo-rt";
 /** xs-app.json route properties the router refuses, and why. */
 const ROUTE_UNSUPPORTED = {
   endpoint: "belongs to routes to business services (not supported)",
-  preferLocal: "belongs to routes to business services (not supported)",
 };
 const TOP_UNSUPPORTED = {
   services: "routes to business services are not supported at the edge",

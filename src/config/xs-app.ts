@@ -5,7 +5,7 @@
  * here, except for what cannot work at the edge, which is named:
  * - "not supported at the edge": `service` routes other than SAP's user API
  *   (`sap-approuter-userapi`) and the HTML5 application repository (`html5-apps-repo-rt`,
- *   when bound) (+ `endpoint`, `preferLocal`, top-level `services`),
+ *   when bound) (+ `endpoint`, top-level `services`),
  *   `authenticationType: "basic"`.
  * - "not supported yet": `stateProtection: false`.
  * Dynamic destinations (`"$1"`, `"*"`) are checked here (a group `source` has; `*` needs
@@ -208,7 +208,9 @@ function routeSchema(
       localDir: v.optional(assetPath('must be a folder inside the static assets (no "..", no backslash)')),
       service: v.optional(serviceName(html5Repo)),
       endpoint: v.optional(v.never(EDGE)),
-      preferLocal: v.optional(v.never(EDGE)),
+      // SAP: the provider's destination (true) or the subscriber's; without multitenancy
+      // both are the router's own subaccount's, the only ones it reads.
+      preferLocal: v.optional(boolean),
       httpMethods: v.optional(
         v.pipe(v.array(httpMethod, "must be an array of HTTP methods"), v.minLength(1, "must not be empty")),
       ),

@@ -754,10 +754,10 @@ const problemRows: ProblemRow[] = [
   })),
   {
     name: "route properties SAP has and the edge does not",
-    xsApp: route({ endpoint: "e", preferLocal: true, dynamicIdentityProvider: "yes" }),
+    xsApp: route({ endpoint: "e", preferLocal: "yes", dynamicIdentityProvider: "yes" }),
     problems: [
       "xs-app.json.routes[0].endpoint: not supported at the edge",
-      "xs-app.json.routes[0].preferLocal: not supported at the edge",
+      "xs-app.json.routes[0].preferLocal: must be true or false",
       "xs-app.json.routes[0].dynamicIdentityProvider: must be true or false",
     ],
   },
@@ -1766,6 +1766,12 @@ const configRows: ConfigRow[] = [
     xsApp: route({ dynamicIdentityProvider: true }),
     get: (c) => [c.xsApp.routes[0]?.dynamicIdentityProvider, c.login.dynamicIdentityProvider],
     expected: [true, true],
+  },
+  {
+    name: "preferLocal on a destination route: accepted (the router's own subaccount's destinations are all it reads)",
+    xsApp: route({ preferLocal: true }),
+    get: (c) => c.xsApp.routes[0]?.destination,
+    expected: "backend",
   },
   {
     name: "dynamicIdentityProvider off by default",
