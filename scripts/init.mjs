@@ -142,10 +142,8 @@ export function migrate(options) {
     );
   const outDir = resolve(options.out ?? `${source.replace(/[\\/]+$/, "")}-edge`);
   const realSource = realpathSync(source);
-  const outParentReal = existsSync(outDir)
-    ? realpathSync(outDir)
-    : resolve(realpathSync(dirname(outDir)), basename(outDir));
-  if (outParentReal === realSource || outParentReal.startsWith(realSource + sep)) {
+  const outReal = realPathOf(outDir);
+  if (outReal === realSource || outReal.startsWith(realSource + sep)) {
     throw new Error(
       `--out ${outDir} is inside the approuter folder, which is never changed: choose a folder beside it`,
     );
@@ -551,6 +549,17 @@ function jsonValue(raw) {
   } catch {
     return INVALID;
   }
+}
+
+/**
+ * Where `path` really is: its nearest existing ancestor with links resolved, then the rest
+ * (folders `--out` names that do not exist yet are made when the project is written).
+ * @param {string} path
+ */
+function realPathOf(path) {
+  if (existsSync(path)) return realpathSync(path);
+  const parent = dirname(path);
+  return parent === path ? path : join(realPathOf(parent), basename(path));
 }
 
 /** Cloudflare Worker names: lower-case letters, digits and dashes, at most 63. */

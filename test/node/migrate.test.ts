@@ -381,6 +381,18 @@ describe("approuter-edge init", () => {
     expect(readSapEnv(dir).vars.VCAP_SERVICES).toEqual({ xsuaa: [] });
   });
 
+  it("--out may name folders that do not exist yet: they are made (never inside the approuter folder)", () => {
+    const deeper = join(work, "not-yet", "there", "edge");
+    const run = cli(["init", source, "--out", deeper]);
+    expect(run.code, run.out).toBe(0);
+    expect(existsSync(join(deeper, "xs-app.json"))).toBe(true);
+    expect(cli(["init", source, "--out", join(source, "new", "edge")])).toMatchObject({
+      code: 1,
+      out: expect.stringContaining("inside the approuter folder"),
+    });
+    expect(treeHash(source)).toBe(before);
+  });
+
   it("refuses, saying why, what it cannot do safely", () => {
     const notApprouter = join(work, "empty");
     mkdirSync(notApprouter);
