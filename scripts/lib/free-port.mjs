@@ -1,12 +1,41 @@
 import { connect, createServer } from "node:net";
 
 /**
- * Ask the OS for a currently free TCP port by listening on port 0 and closing again.
- * (Racy by nature: another process may grab it before the caller binds; fine for dev/tests.)
+ * Ports are drawn below Linux's ephemeral range (32768–60999 by default): a port from
+ * listen(0) comes from that range, and once closed the kernel may hand it straight out again
+ * as the local end of some outgoing connection (another test's fetch), so the server meant
+ * for it fails with "Address already in use". Below the range only another listener can
+ * take it, and each draw is checked by listening on it.
+ */
+const LOWEST = 20_000;
+const BELOW_EPHEMERAL = 32_768;
+
+/**
+ * A currently free TCP port on `host`. Still racy by nature (another process may bind it
+ * before the caller does), but not against the outgoing connections of a busy test run.
  * @param {string} [host]
  * @returns {Promise<number>}
  */
-export function freePort(host = "127.0.0.1") {
+export async function freePort(host = "127.0.0.1") {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = LOWEST + Math.floor(Math.random() * (BELOW_EPHEMERAL - LOWEST));
+    if (await canListen(port, host)) return port;
+  }
+  return ephemeralPort(host); // a crowded range: the OS's choice after all
+}
+
+/** @param {number} port @param {string} host @returns {Promise<boolean>} */
+function canListen(port, host) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** @param {string} host @returns {Promise<number>} */
+function ephemeralPort(host) {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
