@@ -76,11 +76,13 @@ export const ROUTER_VARIABLES = new Set([
 
 /**
  * SAP variables the router does not support, and why: the router's own list (it names them
- * in a start-up warning; README "SAP variables not supported").
- * @type {Array<{ name: string, reason: string }>}
+ * in a start-up warning; README "SAP variables not supported"), by name.
+ * @type {Map<string, string>}
  */
-const UNSUPPORTED_VARIABLES = JSON.parse(
-  readFileSync(join(PACKAGE_ROOT, "src/config/unsupported-variables.json"), "utf8"),
+const UNSUPPORTED_VARIABLES = new Map(
+  JSON.parse(readFileSync(join(PACKAGE_ROOT, "src/config/unsupported-variables.json"), "utf8")).map(
+    (/** @type {{ name: string, reason: string }} */ v) => [v.name, v.reason],
+  ),
 );
 
 /** SAP variables with no meaning at the edge, and what to do instead. */
@@ -266,12 +268,8 @@ export function migrate(options) {
       );
       devVars[key] = value;
     } else if (ROUTER_VARIABLES.has(key) || replaceVars.has(key)) devVars[key] = value;
-    else if (UNSUPPORTED_VARIABLES.some((v) => v.name === key))
-      note(
-        `default-env.json ${key}`,
-        `not supported: ${UNSUPPORTED_VARIABLES.find((v) => v.name === key)?.reason}`,
-        "left out",
-      );
+    else if (UNSUPPORTED_VARIABLES.has(key))
+      note(`default-env.json ${key}`, `not supported: ${UNSUPPORTED_VARIABLES.get(key)}`, "left out");
     else if (key in SAP_ONLY_VARIABLES)
       note(
         `default-env.json ${key}`,
